@@ -1,0 +1,32 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+# Both create the virtualenv in .venv and install everything the first time.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed-stamp
+
+.PHONY: install demo test system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crisiswatch needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job on the embedded default: crawl, tag, index, serve http://127.0.0.1:5000
+demo: $(STAMP)
+	$(VENV)/bin/crisiswatch demo
+
+## The tests, with the PostgreSQL server they start on loopback
+test: $(STAMP) system-deps
+	$(PY) -m pytest
+
+system-deps:
+	@sh scripts/install-system-deps.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,185 @@
+"""The post: the one record every stage hands on, and the rules that make it safe to store.
+
+Posts are untrusted. ``make_post`` is the single gate between the outside world (files,
+crawled pages) and the store: it normalises text, bounds sizes and rejects what cannot be
+stored, raising ``InvalidPost`` with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+PLATFORMS = ("weibo", "wechat", "tieba", "news", "gov")
+KINDS = ("post", "repost", "comment", "article", "release")
+
+MAX_TEXT_CHARS = 20_000
+MAX_TITLE_CHARS = 500
+MAX_ID_CHARS = 200
+MAX_NAME_CHARS = 200
+MAX_URL_CHARS = 2_000
+
+# C0/C1 control characters except tab and newline; they break terminals, CSV and XML.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\ufeff]")
+_SPACES = re.compile(r"[ \t\u3000\xa0]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+class InvalidPost(ValueError):
+    """A record that cannot become a post; the message says why."""
+
+
+@dataclass
+class Post:
+    platform: str
+    platform_id: str
+    text: str
+    kind: str = "post"
+    title: str | None = None
+    url: str | None = None
+    author_id: str | None = None
+    author_name: str | None = None
+    author_verified: bool | None = None
+    created_at: datetime | None = None
+    parent_id: str | None = None
+    reposts_count: int = 0
+    comments_count: int = 0
+    likes_count: int = 0
+    source: str = ""
+    truncated: bool = False
+    content_hash: str = field(default="", compare=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.platform, self.platform_id)
+
+
+def clean_text(value: str | None, limit: int) -> tuple[str, bool]:
+    """NFC-normalised text without control characters or runs of blanks, cut to ``limit``."""
+    if value is None:
+        return "", False
+    text = unicodedata.normalize("NFC", str(value))
+    text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = "\n".join(line.strip() for line in _SPACES.sub(" ", text).split("\n"))
+    text = _BLANK_LINES.sub("\n\n", text).strip()
+    if len(text) > limit:
+        return text[:limit], True
+    return text, False
+
+
+def content_hash(text: str) -> str:
+    """Hash of the text with case and blanks folded: equal for verbatim copies of one post."""
+    folded = re.sub(r"\s+", "", text).casefold()
+    return hashlib.blake2b(folded.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def _count(value, name: str) -> int:
+    if value in (None, ""):
+        return 0
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidPost(f"{name} is not a whole number: {str(value)[:40]!r}") from None
+    if number < 0:
+        raise InvalidPost(f"{name} is negative: {number}")
+    return min(number, 2**62)
+
+
+def _short(value, name: str, limit: int) -> str | None:
+    if value in (None, ""):
+        return None
+    text, cut = clean_text(value, limit)
+    if cut:
+        raise InvalidPost(f"{name} is longer than {limit} characters")
+    return text or None
+
+
+def to_utc(value: datetime | int | float | str | None) -> datetime | None:
+    """A timestamp as an aware UTC datetime; naive values are China time, numbers epoch seconds."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        if value > 1e11:  # milliseconds
+            value = value / 1000
+        result = datetime.fromtimestamp(value, timezone.utc)
+    elif isinstance(value, str):
+        try:
+            result = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidPost(f"time is not a date: {value[:40]!r}") from None
+    else:
+        result = value
+    if result.tzinfo is None:
+        result = result.replace(tzinfo=CHINA_TZ)
+    result = result.astimezone(timezone.utc)
+    if not (2000 <= result.year <= 2100):
+        raise InvalidPost(f"time is out of range: {result.isoformat()}")
+    return result
+
+
+def make_post(
+    *,
+    platform: str,
+    platform_id,
+    text,
+    kind: str = "post",
+    title=None,
+    url=None,
+    author_id=None,
+    author_name=None,
+    author_verified=None,
+    created_at=None,
+    parent_id=None,
+    reposts_count=0,
+    comments_count=0,
+    likes_count=0,
+    source: str = "",
+) -> Post:
+    """Validate and normalise one record into a ``Post``, or raise ``InvalidPost``."""
+    if platform not in PLATFORMS:
+        raise InvalidPost(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
+    if kind not in KINDS:
+        raise InvalidPost(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+    pid = _short(platform_id, "id", MAX_ID_CHARS)
+    if not pid:
+        raise InvalidPost("missing id")
+    body, truncated = clean_text(text, MAX_TEXT_CHARS)
+    head, _ = clean_text(title, MAX_TITLE_CHARS)
+    if not body and not head:
+        raise InvalidPost("empty text")
+    return Post(
+        platform=platform,
+        platform_id=pid,
+        text=body or head,
+        kind=kind,
+        title=head or None,
+        url=_short(url, "url", MAX_URL_CHARS),
+        author_id=_short(author_id, "author id", MAX_ID_CHARS),
+        author_name=_short(author_name, "author name", MAX_NAME_CHARS),
+        author_verified=None if author_verified is None else bool(author_verified),
+        created_at=to_utc(created_at),
+        parent_id=_short(parent_id, "parent id", MAX_ID_CHARS),
+        reposts_count=_count(reposts_count, "reposts count"),
+        comments_count=_count(comments_count, "comments count"),
+        likes_count=_count(likes_count, "likes count"),
+        source=(source or "")[:MAX_NAME_CHARS],
+        truncated=truncated,
+        content_hash=content_hash(body or head),
+    )
+
+
+@dataclass
+class Tags:
+    """What the NLP stage says about one post."""
+
+    post_id: int
+    rumor_prob: float
+    sentiment: str
+    sentiment_score: float
+    topics: list[str]
+    model_version: str

@@ -1,0 +1,67 @@
+"""Where a crisiswatch installation keeps its data, and which engines it uses.
+
+Everything lives under one *home* folder (``--home`` or ``CRISISWATCH_HOME``), so
+that two installations never share state and a test can use a temporary folder.
+Environment variables override the defaults; nothing is read from the network.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HOME = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "crisiswatch"
+
+
+def _default_data_dir() -> Path:
+    """The shared training data: ``CRISISWATCH_DATA`` or ``../shared/data`` beside the checkout."""
+    env = os.environ.get("CRISISWATCH_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str = ""
+    index_backend: str = "embedded"
+    data_dir: Path = field(default_factory=_default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 5000
+
+    @classmethod
+    def load(cls, home: str | os.PathLike | None = None, **overrides) -> "Settings":
+        """Settings for ``home`` (or ``CRISISWATCH_HOME``, or the per-user default)."""
+        home_path = Path(home or os.environ.get("CRISISWATCH_HOME") or DEFAULT_HOME).expanduser().resolve()
+        values = {
+            "database_url": os.environ.get("CRISISWATCH_DATABASE_URL", ""),
+            "index_backend": os.environ.get("CRISISWATCH_INDEX", "embedded"),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(home=home_path, **values)
+        if not settings.database_url:
+            settings = cls(**{**settings.__dict__, "database_url": f"sqlite:///{home_path / 'crisiswatch.db'}"})
+        return settings
+
+    def ensure_home(self) -> "Settings":
+        for sub in ("", "index", "models", "cache", "logs"):
+            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        return self
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def jobs_file(self) -> Path:
+        """The crawl jobs of this home; the shipped demo jobs are used when it is absent."""
+        return self.home / "jobs.toml"

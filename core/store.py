@@ -1,0 +1,457 @@
+"""The store of record: every post exactly once, its tags, and what each stage has done.
+
+SQLite (WAL) by default, PostgreSQL by URL; the same SQLAlchemy 2 code runs on both.
+Stages hand work on through the store, never through memory alone:
+
+* a post is keyed by (platform, platform_id); storing it again updates its counts;
+* a post is *to tag* while it has no ``tags`` row;
+* a post is *to index* while ``indexed_rev`` differs from ``rev``; every change to a
+  post or its tags bumps ``rev``, and the index stage records the ``rev`` it indexed.
+
+Each batch is one transaction, so a stage killed at any moment resumes where its last
+committed batch ended, and running it again never duplicates anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from core.schema import Post, Tags
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    """Timestamps are stored as naive UTC, the one form both databases keep alike."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PostRow(Base):
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="post")
+    parent_id: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_hash: Mapped[str] = mapped_column(String(32), index=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    author_id: Mapped[str | None] = mapped_column(String(200))
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    author_verified: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reposts_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    comments_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    likes_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    source: Mapped[str] = mapped_column(String(200), default="")
+    stored_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    rev: Mapped[int] = mapped_column(Integer, default=1)
+    indexed_rev: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("platform", "platform_id", name="uq_posts_platform_id"),
+        Index(
+            "ix_posts_index_pending",
+            "id",
+            sqlite_where=indexed_rev.is_distinct_from(rev),
+            postgresql_where=indexed_rev.is_distinct_from(rev),
+        ),
+    )
+
+
+class TagRow(Base):
+    __tablename__ = "tags"
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    rumor_prob: Mapped[float] = mapped_column(Float)
+    sentiment: Mapped[str] = mapped_column(String(32))
+    sentiment_score: Mapped[float] = mapped_column(Float)
+    topics: Mapped[list] = mapped_column(JSON)
+    model_version: Mapped[str] = mapped_column(String(200))
+    tagged_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CrawlRunRow(Base):
+    __tablename__ = "crawl_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(200), index=True)
+    spider: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(32), default="running")
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    stored: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+@dataclass
+class UpsertResult:
+    inserted: int = 0
+    duplicates: int = 0
+
+    def __iadd__(self, other: "UpsertResult") -> "UpsertResult":
+        self.inserted += other.inserted
+        self.duplicates += other.duplicates
+        return self
+
+
+@dataclass
+class PlatformCounts:
+    platform: str
+    stored: int
+    tagged: int
+    indexed: int
+
+
+_COUNT_FIELDS = ("reposts_count", "comments_count", "likes_count")
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """The store of record behind one database URL."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def _insert(self):
+        return postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+
+    # -- posts -------------------------------------------------------------------------
+
+    def upsert_posts(self, posts: Sequence[Post]) -> UpsertResult:
+        """Store new posts; for known ones update the counts. One transaction."""
+        result = UpsertResult()
+        unique: dict[tuple[str, str], Post] = {}
+        for post in posts:
+            if post.key in unique:
+                result.duplicates += 1
+            unique[post.key] = post
+        if not unique:
+            return result
+        now = utcnow()
+        rows = [
+            {
+                "platform": p.platform,
+                "platform_id": p.platform_id,
+                "kind": p.kind,
+                "parent_id": p.parent_id,
+                "title": p.title,
+                "text": p.text,
+                "truncated": p.truncated,
+                "content_hash": p.content_hash,
+                "url": p.url,
+                "author_id": p.author_id,
+                "author_name": p.author_name,
+                "author_verified": p.author_verified,
+                "created_at": naive_utc(p.created_at),
+                "reposts_count": p.reposts_count,
+                "comments_count": p.comments_count,
+                "likes_count": p.likes_count,
+                "source": p.source,
+                "stored_at": now,
+                "updated_at": now,
+                "rev": 1,
+            }
+            for p in unique.values()
+        ]
+        table = PostRow.__table__
+        stmt = self._insert(table)
+        changed = None
+        for name in _COUNT_FIELDS:
+            differs = table.c[name].is_distinct_from(stmt.excluded[name])
+            changed = differs if changed is None else changed | differs
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["platform", "platform_id"],
+            set_={
+                **{name: stmt.excluded[name] for name in _COUNT_FIELDS},
+                "updated_at": stmt.excluded.updated_at,
+                "rev": table.c.rev + 1,
+            },
+            where=changed,
+        )
+        with self.engine.begin() as conn:
+            existing = 0
+            keys = list(unique)
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                existing += conn.execute(
+                    select(func.count()).select_from(table).where(
+                        tuple_(table.c.platform, table.c.platform_id).in_(chunk)
+                    )
+                ).scalar_one()
+            conn.execute(stmt, rows)
+        result.duplicates += existing
+        result.inserted += len(rows) - existing
+        return result
+
+    def get_posts(self, ids: Iterable[int]) -> dict[int, dict]:
+        """Posts with their tags, by id, as plain dicts for display."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        query = (
+            select(PostRow, TagRow)
+            .outerjoin(TagRow, TagRow.post_id == PostRow.id)
+            .where(PostRow.id.in_(ids))
+        )
+        with Session(self.engine) as session:
+            return {post.id: _post_dict(post, tags) for post, tags in session.execute(query)}
+
+    def get_post(self, post_id: int) -> dict | None:
+        return self.get_posts([post_id]).get(post_id)
+
+    def replies_of(self, platform: str, platform_id: str, limit: int = 50) -> list[dict]:
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(PostRow.id)
+                .where(PostRow.platform == platform, PostRow.parent_id == platform_id)
+                .order_by(PostRow.created_at, PostRow.id)
+                .limit(limit)
+            ).scalars()
+            ids = list(rows)
+        found = self.get_posts(ids)
+        return [found[i] for i in ids if i in found]
+
+    # -- tagging -----------------------------------------------------------------------
+
+    def posts_to_tag(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(id, text) of untagged posts with id > after_id, in id order."""
+        query = (
+            select(PostRow.id, PostRow.title, PostRow.text)
+            .where(PostRow.id > after_id)
+            .where(~select(TagRow.post_id).where(TagRow.post_id == PostRow.id).exists())
+            .order_by(PostRow.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [
+                (row.id, f"{row.title}\n{row.text}" if row.title and row.title not in row.text else row.text)
+                for row in conn.execute(query)
+            ]
+
+    def count_to_tag(self) -> int:
+        query = select(func.count()).select_from(PostRow).where(
+            ~select(TagRow.post_id).where(TagRow.post_id == PostRow.id).exists()
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def save_tags(self, tags: Sequence[Tags]) -> None:
+        """Write tags (replacing older ones) and mark their posts for re-indexing."""
+        if not tags:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "post_id": t.post_id,
+                "rumor_prob": float(t.rumor_prob),
+                "sentiment": t.sentiment,
+                "sentiment_score": float(t.sentiment_score),
+                "topics": list(t.topics),
+                "model_version": t.model_version,
+                "tagged_at": now,
+            }
+            for t in tags
+        ]
+        stmt = self._insert(TagRow.__table__)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["post_id"],
+            set_={k: stmt.excluded[k] for k in ("rumor_prob", "sentiment", "sentiment_score", "topics", "model_version", "tagged_at")},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+            conn.execute(
+                update(PostRow)
+                .where(PostRow.id.in_([t.post_id for t in tags]))
+                .values(rev=PostRow.rev + 1, updated_at=now)
+            )
+
+    # -- indexing ----------------------------------------------------------------------
+
+    def posts_to_index(self, after_id: int, limit: int) -> list[dict]:
+        """Posts whose indexed revision is stale, with their tags, in id order."""
+        query = (
+            select(PostRow, TagRow)
+            .outerjoin(TagRow, TagRow.post_id == PostRow.id)
+            .where(PostRow.id > after_id, PostRow.indexed_rev.is_distinct_from(PostRow.rev))
+            .order_by(PostRow.id)
+            .limit(limit)
+        )
+        with Session(self.engine) as session:
+            return [_post_dict(post, tags) for post, tags in session.execute(query)]
+
+    def count_to_index(self) -> int:
+        query = select(func.count()).select_from(PostRow).where(PostRow.indexed_rev.is_distinct_from(PostRow.rev))
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def mark_indexed(self, revisions: Sequence[tuple[int, int]]) -> None:
+        """Record that post ``id`` was indexed at revision ``rev``."""
+        if not revisions:
+            return
+        table = PostRow.__table__
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(table).where(table.c.id == bindparam("b_id")).values(indexed_rev=bindparam("b_rev")),
+                [{"b_id": i, "b_rev": r} for i, r in revisions],
+            )
+
+    def forget_index(self) -> None:
+        """Mark every post as not indexed, for a full rebuild of the index."""
+        with self.engine.begin() as conn:
+            conn.execute(update(PostRow).values(indexed_rev=None))
+
+    # -- status ------------------------------------------------------------------------
+
+    def counts(self) -> list[PlatformCounts]:
+        query = (
+            select(
+                PostRow.platform,
+                func.count(PostRow.id),
+                func.count(TagRow.post_id),
+                func.count(PostRow.indexed_rev).filter(PostRow.indexed_rev == PostRow.rev),
+            )
+            .outerjoin(TagRow, TagRow.post_id == PostRow.id)
+            .group_by(PostRow.platform)
+            .order_by(PostRow.platform)
+        )
+        with self.engine.connect() as conn:
+            return [PlatformCounts(*row) for row in conn.execute(query)]
+
+    def model_versions(self) -> dict[str, int]:
+        query = select(TagRow.model_version, func.count()).group_by(TagRow.model_version)
+        with self.engine.connect() as conn:
+            return {version: n for version, n in conn.execute(query)}
+
+    # -- crawl runs --------------------------------------------------------------------
+
+    def start_crawl_run(self, job: str, spider: str) -> int:
+        with Session(self.engine) as session, session.begin():
+            run = CrawlRunRow(job=job, spider=spider, started_at=utcnow(), status="running")
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def finish_crawl_run(self, run_id: int, *, status: str, pages: int, stored: int,
+                         duplicates: int, rejected: int, message: str = "") -> None:
+        with Session(self.engine) as session, session.begin():
+            run = session.get(CrawlRunRow, run_id)
+            run.finished_at = utcnow()
+            run.status = status
+            run.pages, run.stored, run.duplicates, run.rejected = pages, stored, duplicates, rejected
+            run.message = message[:2000]
+
+    def last_crawl_runs(self) -> list[dict]:
+        """The latest run of each job."""
+        latest = select(func.max(CrawlRunRow.id)).group_by(CrawlRunRow.job)
+        with Session(self.engine) as session:
+            runs = session.execute(
+                select(CrawlRunRow).where(CrawlRunRow.id.in_(latest)).order_by(CrawlRunRow.job)
+            ).scalars()
+            return [
+                {
+                    "job": r.job,
+                    "spider": r.spider,
+                    "status": r.status,
+                    "started_at": _iso(r.started_at),
+                    "finished_at": _iso(r.finished_at),
+                    "pages": r.pages,
+                    "stored": r.stored,
+                    "duplicates": r.duplicates,
+                    "rejected": r.rejected,
+                    "message": r.message,
+                }
+                for r in runs
+            ]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.replace(tzinfo=timezone.utc).isoformat() if value else None
+
+
+def _post_dict(post: PostRow, tags: TagRow | None) -> dict:
+    return {
+        "id": post.id,
+        "platform": post.platform,
+        "platform_id": post.platform_id,
+        "kind": post.kind,
+        "parent_id": post.parent_id,
+        "title": post.title,
+        "text": post.text,
+        "truncated": post.truncated,
+        "content_hash": post.content_hash,
+        "url": post.url,
+        "author_id": post.author_id,
+        "author_name": post.author_name,
+        "author_verified": post.author_verified,
+        "created_at": post.created_at.replace(tzinfo=timezone.utc) if post.created_at else None,
+        "reposts_count": post.reposts_count,
+        "comments_count": post.comments_count,
+        "likes_count": post.likes_count,
+        "source": post.source,
+        "stored_at": post.stored_at.replace(tzinfo=timezone.utc),
+        "rev": post.rev,
+        "tags": None
+        if tags is None
+        else {
+            "rumor_prob": tags.rumor_prob,
+            "sentiment": tags.sentiment,
+            "sentiment_score": tags.sentiment_score,
+            "topics": list(tags.topics or []),
+            "model_version": tags.model_version,
+        },
+    }

@@ -1,0 +1,47 @@
+"""A static site on loopback: the demo's illustrative site, and replays of captured pages."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+DEMO_SITE = Path(__file__).with_name("demo_site")
+# The demo site keeps one address, so the ids of its pages (their URLs) stay the same
+# from one crawl to the next.
+DEMO_SITE_PORT = 8765
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    charset: str | None = "utf-8"
+    extensions_map = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".xml": "application/rss+xml",
+        ".json": "application/json",
+    }
+
+    def guess_type(self, path):
+        kind = super().guess_type(path)
+        if self.charset and kind.startswith(("text/", "application/rss", "application/json")):
+            return f"{kind}; charset={self.charset}"
+        return kind
+
+    def log_message(self, format, *args):  # keep the demo's console for the user
+        pass
+
+
+def serve_directory(root: Path, host: str = "127.0.0.1", port: int = 0, charset: str | None = "utf-8"):
+    """Serve ``root`` in a daemon thread; returns (server, base URL). Stop with ``server.shutdown()``."""
+    handler = functools.partial(type("Handler", (_Handler,), {"charset": charset}), directory=str(root))
+    server = ThreadingHTTPServer((host, port), handler)
+    threading.Thread(target=server.serve_forever, name=f"loopback:{root.name}", daemon=True).start()
+    return server, f"http://{host}:{server.server_address[1]}"
+
+
+def demo_site(host: str = "127.0.0.1", port: int = DEMO_SITE_PORT):
+    """Serve the bundled demo site; (None, URL) when a demo already serves it there."""
+    try:
+        return serve_directory(DEMO_SITE, host, port)
+    except OSError:
+        return None, f"http://{host}:{port}"

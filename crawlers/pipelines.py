@@ -1,0 +1,73 @@
+"""Item pipelines: validate and normalise each item, keep what the job is about, store it.
+
+A bad item is dropped with its reason (counted in the crawl's stats), never stopping
+the crawl. Posts are written in small batches through the store's upsert, so a crawl
+killed and run again stores each post once.
+"""
+
+from __future__ import annotations
+
+from scrapy.exceptions import DropItem
+
+from core.schema import InvalidPost, Post, make_post
+from core.store import Store
+
+
+class ValidatePipeline:
+    def process_item(self, item, spider):
+        fields = {k: v for k, v in dict(item).items() if v is not None}
+        try:
+            item["post"] = make_post(source=getattr(spider, "job_name", spider.name), **fields)
+        except (InvalidPost, TypeError) as err:
+            spider.crawler.stats.inc_value("crisiswatch/rejected")
+            raise DropItem(f"invalid post from {fields.get('url') or fields.get('platform_id')}: {err}") from None
+        return item
+
+
+class KeywordPipeline:
+    """Keep only posts that mention one of the job's keywords (all posts when it has none)."""
+
+    def process_item(self, item, spider):
+        keywords = getattr(spider, "keywords", None) or []
+        if isinstance(keywords, str):
+            keywords = [k for k in keywords.split(",") if k]
+        post: Post = item["post"]
+        if keywords and not any(k in post.text or k in (post.title or "") for k in keywords):
+            spider.crawler.stats.inc_value("crisiswatch/off_topic")
+            raise DropItem(f"no job keyword in {post.url or post.platform_id}")
+        return item
+
+
+class StorePipeline:
+    def __init__(self, database_url: str, batch_size: int):
+        if not database_url:
+            raise ValueError("CRISISWATCH_DATABASE_URL is not set; run crawls through `crisiswatch crawl`")
+        self.database_url = database_url
+        self.batch_size = batch_size
+        self.batch: list[Post] = []
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        pipeline = cls(crawler.settings.get("CRISISWATCH_DATABASE_URL"), crawler.settings.getint("CRISISWATCH_STORE_BATCH"))
+        pipeline.stats = crawler.stats
+        return pipeline
+
+    def open_spider(self, spider=None):
+        self.store = Store(self.database_url)
+
+    def close_spider(self, spider=None):
+        self._flush()
+        self.store.close()
+
+    def process_item(self, item, spider):
+        self.batch.append(item["post"])
+        if len(self.batch) >= self.batch_size:
+            self._flush()
+        return item
+
+    def _flush(self):
+        if self.batch:
+            result = self.store.upsert_posts(self.batch)
+            self.stats.inc_value("crisiswatch/stored", result.inserted)
+            self.stats.inc_value("crisiswatch/duplicates", result.duplicates)
+            self.batch = []

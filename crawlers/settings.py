@@ -1,0 +1,36 @@
+"""Scrapy settings of the crawl stage (override any with ``-s NAME=VALUE``)."""
+
+BOT_NAME = "crisiswatch"
+SPIDER_MODULES = ["crawlers.spiders"]
+NEWSPIDER_MODULE = "crawlers.spiders"
+
+USER_AGENT = "crisiswatch/0.1 (+media monitoring; contact the operator of this crawler)"
+ROBOTSTXT_OBEY = True
+
+# Polite by default: a few requests per site at a time, slowed down when the site slows.
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_TIMEOUT = 30
+RETRY_TIMES = 3
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DEPTH_LIMIT = 3
+
+ITEM_PIPELINES = {
+    "crawlers.pipelines.ValidatePipeline": 100,
+    "crawlers.pipelines.KeywordPipeline": 200,
+    "crawlers.pipelines.StorePipeline": 900,
+}
+
+# Where the StorePipeline writes: set by `crisiswatch crawl` from the home's settings.
+CRISISWATCH_DATABASE_URL = ""
+CRISISWATCH_STORE_BATCH = 100
+
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+LOGSTATS_INTERVAL = 30.0
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,1 @@
+"""The command line on top: wires the stages together (``demo``) or runs one alone."""

@@ -1,0 +1,390 @@
+"""``crisiswatch``: the command line of the monitoring pipeline.
+
+Every command works on one *home* folder (``--home`` or ``CRISISWATCH_HOME``) that holds
+the database, the index, the models and the logs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from core.settings import DEFAULT_HOME, Settings
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def with_home(command):
+    """Add ``--home`` to a command and pass it the loaded ``Settings``."""
+
+    @click.option(
+        "--home",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="CRISISWATCH_HOME",
+        default=None,
+        help=f"Folder holding the database, index, models and logs [env CRISISWATCH_HOME; default {DEFAULT_HOME}].",
+    )
+    @wraps(command)
+    def wrapper(*args, home, **kwargs):
+        return command(Settings.load(home), *args, **kwargs)
+
+    return wrapper
+
+
+def fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(1)
+
+
+def emit_json(value) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="crisiswatch")
+def main():
+    """Crisis communication and media monitoring for power outages.
+
+    \b
+    Stages:  crawl -> tag -> index -> (search, serve)
+    Start with `crisiswatch demo`, which runs them all on the embedded default.
+    """
+
+
+# -- stages ----------------------------------------------------------------------------
+
+
+@main.command("import", context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--encoding", help="Force the files' encoding instead of detecting it (e.g. gb18030).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@with_home
+def import_command(settings: Settings, paths, encoding, as_json):
+    """Import posts from files or folders of files.
+
+    \b
+    JSON Lines in the CED shape (id, uid, text, time, user, reposts ...; reposts are
+    stored as posts linked to their parent) and CSV with a header holding `text`
+    (e.g. `userid,text`), gzip-compressed or not, in UTF-8 or GB18030 (detected).
+    Posts already stored are counted as duplicates and their counts updated; bad
+    lines are rejected with their reason, and the import goes on.
+    """
+    from tqdm import tqdm
+
+    from crisiswatch.importer import ImportFailed, expand_paths, import_files
+    from crisiswatch.stages import open_store
+
+    store = open_store(settings)
+    try:
+        files = expand_paths(paths)
+        with tqdm(total=sum(f.stat().st_size for f in files), unit="B", unit_scale=True, desc="import",
+                  disable=as_json) as bar:
+            report = import_files(store, files, progress=bar, encoding=encoding)
+    except ImportFailed as err:
+        fail(str(err))
+    for rejection in report.rejected:
+        click.echo(f"rejected {rejection}", err=True)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        click.echo(
+            f"{report.files} files: imported {report.imported} posts, skipped {report.duplicates} duplicates, "
+            f"rejected {len(report.rejected)}"
+        )
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("job", required=False)
+@click.option("--spider", help="Run this spider by hand instead of a job (see -a, -s).")
+@click.option("-a", "spider_args", multiple=True, metavar="NAME=VALUE", help="Spider argument, as for `scrapy crawl`.")
+@click.option("-s", "scrapy_settings", multiple=True, metavar="NAME=VALUE", help="Scrapy setting, as for `scrapy crawl`.")
+@click.option("--list", "list_jobs", is_flag=True, help="List the configured jobs.")
+@with_home
+def crawl(settings: Settings, job, spider, spider_args, scrapy_settings, list_jobs):
+    """Run one crawl job now (or one spider by hand), storing what it finds.
+
+    \b
+    Jobs are defined in <home>/jobs.toml (the shipped demo jobs when it is absent).
+    Examples:
+      crisiswatch crawl demo-news
+      crisiswatch crawl --spider news -a start_urls=https://example.org/feed.xml -s DEPTH_LIMIT=1
+    """
+    from crawlers.jobs import JobError
+    from crawlers.loopback import demo_site as serve_demo_site
+    from crawlers.run import run_crawl
+    from crisiswatch.stages import DEMO_SITE_ENV, jobs_of, open_store
+
+    try:
+        jobs = jobs_of(settings)
+    except JobError as err:
+        fail(str(err))
+    if list_jobs:
+        for item in jobs.values():
+            click.echo(f"{item.name:24} {item.spider:8} {item.schedule:16} {', '.join(item.start_urls)}")
+        return
+    overrides = dict(_pairs(scrapy_settings, "-s"))
+    server = None
+    if spider:
+        name, args, job_name = spider, dict(_pairs(spider_args, "-a")), f"manual-{spider}"
+    elif job:
+        if job not in jobs:
+            fail(f"no job named {job!r}; configured jobs: {', '.join(jobs) or 'none'} (see --list)")
+        chosen = jobs[job]
+        demo_site = os.environ.get(DEMO_SITE_ENV)
+        if chosen.uses_demo_site and not demo_site:
+            server, demo_site = serve_demo_site()
+        name, job_name = chosen.spider, chosen.name
+        args = {**chosen.spider_args(demo_site), **dict(_pairs(spider_args, "-a"))}
+        overrides = {**chosen.settings, **overrides}
+    else:
+        fail("name a job (see `crisiswatch crawl --list`) or a spider with --spider")
+    open_store(settings).close()
+    try:
+        summary = run_crawl(settings.database_url, name, args, job_name, overrides)
+    except KeyError:
+        fail(f"no spider named {name!r}")
+    finally:
+        if server is not None:
+            server.shutdown()
+    click.echo(
+        f"crawl {summary.job}: {summary.status}; {summary.pages} pages, stored {summary.stored} new posts, "
+        f"{summary.duplicates} already stored, {summary.rejected} rejected"
+        + (f" ({summary.message})" if summary.status != "ok" else "")
+    )
+    if summary.status == "failed":
+        sys.exit(1)
+
+
+def _pairs(values, flag):
+    for value in values:
+        if "=" not in value:
+            fail(f"{flag} takes NAME=VALUE, got {value!r}")
+        yield tuple(value.split("=", 1))
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--batch-size", default=1000, show_default=True, help="Posts per batch (one transaction each).")
+@click.option("--limit", type=int, help="Tag at most this many posts.")
+@with_home
+def tag(settings: Settings, batch_size, limit):
+    """Tag every untagged post: rumor probability, sentiment, topics."""
+    from crisiswatch import stages
+
+    store = stages.open_store(settings)
+    missing = stages.untrained_tasks(settings)
+    if missing:
+        click.secho(
+            f"note: no trained model for {', '.join(missing)}; using the lexicon fallback "
+            "(run `crisiswatch train all` with the data present)",
+            fg="yellow", err=True,
+        )
+    done = stages.tag(settings, store, batch_size=batch_size, limit=limit)
+    click.echo(f"tagged {done} posts")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--rebuild", is_flag=True, help="Empty the index and rebuild it from the store of record.")
+@with_home
+def index(settings: Settings, rebuild):
+    """Bring the search index up to date with the store (new, changed and re-tagged posts)."""
+    from crisiswatch import stages
+    from indexes.embedded import IndexLocked
+
+    store = stages.open_store(settings)
+    try:
+        done = stages.index(settings, store, full_rebuild=rebuild)
+    except IndexLocked as err:
+        fail(str(err))
+    click.echo(f"indexed {done} posts")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("task", type=click.Choice(["rumor", "sentiment", "all"]))
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Train from this file instead of the task's file in the data folder.")
+@with_home
+def train(settings: Settings, task, data):
+    """Train a tagging model from the shared data and print its held-out figures."""
+    from crisiswatch import stages
+
+    stages.open_store(settings).close()
+    tasks = ["rumor", "sentiment"] if task == "all" else [task]
+    try:
+        cards = stages.train(settings, tasks, data_file=data, say=lambda m: click.echo(m, err=True))
+    except FileNotFoundError as err:
+        fail(str(err))
+    for card in cards:
+        held = card["held_out"]
+        click.echo(f"{card['task']}: {card['version']}  held-out accuracy {held['accuracy']}  macro-F1 {held['macro_f1']}")
+        for label, row in held["per_class"].items():
+            click.echo(f"    {label:14} P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}  n {row['support']}")
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("query", required=False, default="")
+@click.option("--platform", multiple=True, help="Only this platform (repeatable): weibo, wechat, tieba, news, gov.")
+@click.option("--since", help="From this date or time (China time), e.g. 2020-02-01.")
+@click.option("--until", help="Up to this date or time (China time), inclusive.")
+@click.option("--sentiment", multiple=True, help="Only this sentiment (repeatable): positive, weak_negative, anger, anxiety.")
+@click.option("--topic", multiple=True, help="Only this topic (repeatable), e.g. outage_report, rationing.")
+@click.option("--rumor", is_flag=True, help="Only posts that are likely rumors.")
+@click.option("--sort", type=click.Choice(["relevance", "newest"]), default="relevance", show_default=True)
+@click.option("--page", default=1, show_default=True)
+@click.option("--per-page", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result page as one JSON object.")
+@with_home
+def search(settings: Settings, query, platform, since, until, sentiment, topic, rumor, sort, page, per_page, as_json):
+    """Search the posts, as the UI's search page does."""
+    from crisiswatch.stages import open_store
+    from indexes.embedded import EmbeddedIndex
+    from indexes.query import QueryError, SearchQuery, parse_time
+    from indexes.results import search as run_search
+    from indexes.serialize import page_as_dict
+
+    try:
+        q = SearchQuery(
+            text=query, platforms=tuple(platform), sentiments=tuple(sentiment), topics=tuple(topic), rumor=rumor,
+            since=parse_time(since), until=parse_time(until, end_of_day=True), sort=sort, page=page, per_page=per_page,
+        )
+    except QueryError as err:
+        fail(str(err))
+    result = run_search(open_store(settings), EmbeddedIndex(settings.index_dir), q)
+    if as_json:
+        emit_json(page_as_dict(result))
+        return
+    click.echo(f"{result.total} posts match" + (f" (page {page} of {result.pages})" if result.total else ""))
+    for hit in result.hits:
+        post, tags = hit.post, hit.post["tags"] or {}
+        when = post["created_at"].strftime("%Y-%m-%d %H:%M") if post["created_at"] else "-"
+        label = f"rumor {tags['rumor_prob']:.0%} {tags['sentiment']}" if tags else "untagged"
+        click.echo(f"\n#{post['id']} [{post['platform']}] {when}  {label}")
+        click.echo("  " + _terminal_snippet(hit.snippet_html))
+    for name, counts in result.facets.items():
+        if counts:
+            click.echo(f"\n{name}: " + ", ".join(f"{value} {count}" for value, count in counts))
+
+
+def _terminal_snippet(snippet_html: str) -> str:
+    import html
+
+    bold = click.style("\x00", bold=True).split("\x00")
+    return html.unescape(snippet_html.replace("<mark>", bold[0]).replace("</mark>", bold[1]))
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+@with_home
+def status(settings: Settings, as_json):
+    """Posts stored, tagged and indexed per platform; crawl jobs and their health; models."""
+    from core import segment
+    from crisiswatch.stages import jobs_of, open_store
+    from indexes.embedded import EmbeddedIndex
+    from nlp.models import model_cards
+
+    store = open_store(settings)
+    counts = store.counts()
+    runs = {run["job"]: run for run in store.last_crawl_runs()}
+    cards = model_cards(settings.models_dir)
+    value = {
+        "home": str(settings.home),
+        "database": store.engine.url.render_as_string(hide_password=True),
+        "index": {"backend": settings.index_backend, "path": str(settings.index_dir),
+                  "documents": EmbeddedIndex(settings.index_dir).num_docs()},
+        "posts": {c.platform: {"stored": c.stored, "tagged": c.tagged, "indexed": c.indexed} for c in counts},
+        "totals": {
+            "stored": sum(c.stored for c in counts),
+            "tagged": sum(c.tagged for c in counts),
+            "indexed": sum(c.indexed for c in counts),
+        },
+        "jobs": [
+            {"name": job.name, "spider": job.spider, "schedule": job.schedule,
+             "health": runs.get(job.name, {}).get("status", "never run"), "last_run": runs.get(job.name)}
+            for job in jobs_of(settings).values()
+        ],
+        "models": {
+            task: {"version": card["version"], "fallback": card.get("fallback", False),
+                   "held_out_macro_f1": card.get("held_out", {}).get("macro_f1")}
+            for task, card in cards.items()
+        },
+        "segmenter": segment.engine_name(),
+    }
+    if as_json:
+        emit_json(value)
+        return
+    click.echo(f"home      {value['home']}\ndatabase  {value['database']}\nsegmenter {value['segmenter']}")
+    click.echo(f"index     {settings.index_backend}, {value['index']['documents']} documents\n")
+    click.echo(f"{'platform':10} {'stored':>10} {'tagged':>10} {'indexed':>10}")
+    for platform, row in value["posts"].items():
+        click.echo(f"{platform:10} {row['stored']:>10} {row['tagged']:>10} {row['indexed']:>10}")
+    t = value["totals"]
+    click.echo(f"{'total':10} {t['stored']:>10} {t['tagged']:>10} {t['indexed']:>10}\n")
+    for job in value["jobs"]:
+        last = job["last_run"]
+        detail = f"last run {last['started_at']}: {last['pages']} pages, {last['stored']} new" if last else ""
+        click.echo(f"job {job['name']:20} {job['health']:10} {job['schedule']:14} {detail}")
+    for task, model in value["models"].items():
+        quality = "FALLBACK (no trained model)" if model["fallback"] else f"held-out macro-F1 {model['held_out_macro_f1']}"
+        click.echo(f"model {task:10} {model['version']:36} {quality}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, envvar="CRISISWATCH_PORT")
+@with_home
+def serve(settings: Settings, host, port):
+    """Serve the review UI (search, post pages) until Ctrl-C."""
+    from crisiswatch.stages import open_store
+    from review_ui import create_app
+
+    app = create_app(settings, store=open_store(settings))
+    click.echo(f"review UI on http://{host}:{port}/  (Ctrl-C to stop)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command(context_settings=CONTEXT)
+@with_home
+def schedule(settings: Settings):
+    """Run every crawl job on its schedule (crawl, then tag and index) until Ctrl-C."""
+    import time
+
+    from crisiswatch.schedule import start_scheduler
+    from crisiswatch.stages import jobs_of, open_store
+
+    open_store(settings).close()
+    scheduler = start_scheduler(settings, jobs_of(settings))
+    click.echo(f"scheduler running {len(scheduler.get_jobs())} jobs (Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        scheduler.shutdown(wait=True)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, envvar="CRISISWATCH_PORT")
+@click.option("--sample/--no-sample", default=True, show_default=True,
+              help="Also import a slice of the real Weibo corpus from the data folder, when present.")
+@with_home
+def demo(settings: Settings, host, port, sample):
+    """The whole product on the embedded default, until Ctrl-C.
+
+    \b
+    Trains the models if needed, serves the bundled illustrative site on loopback,
+    runs the crawl jobs on schedule (crawl -> tag -> index) and serves the review UI.
+    """
+    from crisiswatch.demo import run_demo
+
+    run_demo(settings, host=host, port=port, sample=sample)
+
+
+if __name__ == "__main__":
+    main()

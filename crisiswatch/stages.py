@@ -1,0 +1,86 @@
+"""Each stage run once against a home: what the commands and the scheduler call.
+
+This is the one place that knows every stage; the stages themselves only know the
+shared ``core`` package.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core import segment
+from core.settings import Settings
+from core.store import Store
+from crawlers.jobs import Job, load_jobs
+from indexes.embedded import EmbeddedIndex
+from indexes.indexer import index_pending, rebuild
+from nlp.models import model_path
+from nlp.pipeline import build_pipeline
+from nlp.tagger import tag_pending
+from nlp.train import train_task
+
+DEMO_SITE_ENV = "CRISISWATCH_DEMO_SITE"
+
+# Tagging and indexing write through one index writer and one model set per process.
+_stage_lock = threading.Lock()
+
+
+def open_store(settings: Settings) -> Store:
+    settings.ensure_home()
+    segment.configure(settings.cache_dir)
+    return Store(settings.database_url)
+
+
+def tag(settings: Settings, store: Store, batch_size: int = 1000, limit: int | None = None, quiet: bool = False) -> int:
+    with _stage_lock:
+        nlp = build_pipeline(settings.models_dir)
+        total = store.count_to_tag() if limit is None else limit
+        with tqdm(total=total, unit="post", desc="tag", disable=quiet or not total) as bar:
+            return tag_pending(store, nlp, batch_size=batch_size, progress=bar, limit=limit)
+
+
+def index(settings: Settings, store: Store, full_rebuild: bool = False, quiet: bool = False) -> int:
+    with _stage_lock:
+        idx = EmbeddedIndex(settings.index_dir)
+        total = store.count_to_index() if not full_rebuild else sum(c.stored for c in store.counts())
+        with tqdm(total=total, unit="post", desc="index", disable=quiet or not total) as bar:
+            if full_rebuild:
+                return rebuild(store, idx, progress=bar)
+            return index_pending(store, idx, progress=bar)
+
+
+def train(settings: Settings, tasks: list[str], data_file: Path | None = None, say=print) -> list[dict]:
+    return [train_task(task, settings.data_dir, settings.models_dir, progress=say, data_file=data_file) for task in tasks]
+
+
+def untrained_tasks(settings: Settings) -> list[str]:
+    return [task for task in ("rumor", "sentiment") if not model_path(settings.models_dir, task).exists()]
+
+
+def crawl_in_child(settings: Settings, job: Job) -> int:
+    """Run one job's crawl as a child process (Twisted's reactor cannot restart)."""
+    command = [sys.executable, "-m", "crisiswatch", "crawl", job.name, "--home", str(settings.home)]
+    log = (settings.home / "logs" / f"crawl-{job.name}.log").open("ab")
+    with log:
+        return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()).returncode
+
+
+def run_job_cycle(settings: Settings, job: Job) -> None:
+    """Crawl a job, then tag and index what it brought in."""
+    crawl_in_child(settings, job)
+    store = open_store(settings)
+    try:
+        tag(settings, store, quiet=True)
+        index(settings, store, quiet=True)
+    finally:
+        store.close()
+
+
+def jobs_of(settings: Settings) -> dict[str, Job]:
+    return load_jobs(settings.jobs_file)

@@ -1,0 +1,1 @@
+"""The Chinese NLP stage: a spaCy pipeline that tags posts with rumor, sentiment and topics."""

@@ -1,0 +1,87 @@
+"""The review UI: a Flask application for analysts (search, post pages, a JSON API).
+
+``create_app(settings)`` opens the store and the embedded index of the settings' home;
+tests and the command line may pass their own. Posts are untrusted: templates are
+autoescaped, only the index's pre-escaped snippets are marked safe, and every response
+carries a strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException
+
+from core.settings import Settings
+from core.store import Store
+from indexes.embedded import EmbeddedIndex
+from nlp.topics import load_taxonomy
+
+from review_ui import api, formatting, i18n, posts, search
+from review_ui.services import EXTENSION, Services
+
+CSP = (
+    "default-src 'self'; style-src 'self'; img-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Internal search URLs must not leak to the sites of the original posts.
+    "Referrer-Policy": "same-origin",
+}
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """JSON with ``<``, ``>``, ``&`` and ``'`` as \\u escapes: the same data, but no raw
+    markup in the bytes, so a post's text cannot act as HTML if the JSON is ever sniffed
+    or embedded in a page."""
+
+    ensure_ascii = False
+
+    def dumps(self, obj, **kwargs) -> str:
+        text = super().dumps(obj, **kwargs)
+        return (
+            text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e").replace("'", "\\u0027")
+        )
+
+
+def create_app(settings: Settings, store: Store | None = None, index: EmbeddedIndex | None = None) -> Flask:
+    if index is None and settings.index_backend != "embedded":
+        raise ValueError(
+            f"the review UI can only open the embedded index yet (CRISISWATCH_INDEX={settings.index_backend!r}); "
+            "pass an index to create_app or use the embedded backend"
+        )
+    app = Flask(__name__)
+    app.json = SafeJSONProvider(app)
+    app.extensions[EXTENSION] = Services(
+        settings=settings,
+        store=store if store is not None else Store(settings.database_url),
+        index=index if index is not None else EmbeddedIndex(settings.index_dir),
+        topic_labels={t.label: (t.zh, t.en) for t in load_taxonomy()},
+    )
+    i18n.init_app(app)
+    formatting.init_app(app)
+    for blueprint in (search.bp, posts.bp, api.bp):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(HTTPException, _http_error)
+    app.after_request(_security_headers)
+    return app
+
+
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _http_error(error: HTTPException):
+    """Errors as JSON under the API, else as a page in the UI language."""
+    code = error.code or 500
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        return jsonify(error=error.name), code
+    key = {404: "not_found", 400: "bad_request"}.get(code, "server_error" if code >= 500 else None)
+    message = i18n.gettext(key) if key else error.name
+    title = i18n.gettext("not_found_title") if code == 404 else i18n.gettext("error_title")
+    return render_template("error.html", code=code, title=title, message=message), code

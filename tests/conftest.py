@@ -1,0 +1,157 @@
+"""Shared fixtures: temporary homes, real SQLite and PostgreSQL stores, trained models."""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from core.settings import Settings
+from core.store import Store
+
+DATA = Settings.load("/nonexistent").data_dir
+FIXTURES = DATA.parent / "fixtures"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"shared data not present: {path}")
+    return path
+
+
+@pytest.fixture
+def home(tmp_path) -> Settings:
+    return Settings.load(tmp_path / "home").ensure_home()
+
+
+@pytest.fixture
+def ced_slice(tmp_path) -> Path:
+    """The first 40 CED posts (with their reposts), gzip-compressed like the original."""
+    source = need(DATA / "rumor" / "ced_train.jsonl.gz")
+    target = tmp_path / "ced40.jsonl.gz"
+    with gzip.open(source, "rb") as src, gzip.open(target, "wb") as dst:
+        dst.writelines(itertools.islice(src, 40))
+    return target
+
+
+@pytest.fixture
+def covid_day() -> Path:
+    """A real day of the Weibo corpus: GB18030 CSV, about 10,600 posts."""
+    return need(DATA / "weibo_covid_2020" / "2020-01-21.csv.gz")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- PostgreSQL: a real server on loopback, started for the session -----------------------
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    bindir = _pg_bin()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; `make test` installs it (scripts/install-system-deps.sh)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    # not under pytest's tmp folder: its parents are private to root, and postgres
+    # runs as its own user
+    root = Path(tempfile.mkdtemp(prefix="crisiswatch-pg-"))
+    data = root / "data"
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    server = subprocess.Popen(
+        [*as_user, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
+         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    import psycopg
+
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    for _ in range(100):
+        try:
+            psycopg.connect(url, connect_timeout=1).close()
+            break
+        except psycopg.OperationalError:
+            time.sleep(0.1)
+    else:
+        server.kill()
+        pytest.fail("PostgreSQL did not start")
+    yield port
+    server.terminate()
+    server.wait(timeout=30)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    import psycopg
+
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{postgres_server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:{postgres_server}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The store of record on each database it supports."""
+    url = f"sqlite:///{tmp_path / 'store.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    store = Store(url)
+    yield store
+    store.close()
+
+
+# -- models trained once per session from the shared data ------------------------------
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory) -> Path:
+    from nlp.train import train_task
+
+    need(DATA / "rumor" / "ced_train.jsonl.gz")
+    need(DATA / "sentiment" / "osm2022_train.csv")
+    models = tmp_path_factory.mktemp("models")
+    for task in ("rumor", "sentiment"):
+        train_task(task, DATA, models, progress=lambda _m: None)
+    return models
+
+
+@pytest.fixture
+def home_with_models(home, trained_models) -> Settings:
+    shutil.copytree(trained_models, home.models_dir, dirs_exist_ok=True)
+    return home
+
+
+def crisiswatch(*args: str, home: Settings, timeout: float = 300, check: bool = True, **kwargs):
+    """Run the real command line in a child process."""
+    env = {**os.environ, "CRISISWATCH_HOME": str(home.home), "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run([sys.executable, "-m", "crisiswatch", *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"crisiswatch {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result

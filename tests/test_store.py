@@ -1,0 +1,60 @@
+"""The store of record, on SQLite and on a real PostgreSQL server."""
+
+from core.schema import Tags, make_post
+
+
+def weibo(pid, text="停电了", **fields):
+    return make_post(platform="weibo", platform_id=pid, text=text, **fields)
+
+
+def test_a_post_is_stored_once_and_its_counts_updated(store):
+    first = store.upsert_posts([weibo("a", reposts_count=1), weibo("b")])
+    assert (first.inserted, first.duplicates) == (2, 0)
+    again = store.upsert_posts([weibo("a", reposts_count=9), weibo("a", reposts_count=9), weibo("c")])
+    assert (again.inserted, again.duplicates) == (1, 2)
+    [counts] = store.counts()
+    assert counts.stored == 3
+    post_a = next(p for p in store.get_posts(range(1, 10)).values() if p["platform_id"] == "a")
+    assert post_a["reposts_count"] == 9
+
+
+def test_the_same_id_on_two_platforms_is_two_posts(store):
+    store.upsert_posts([weibo("x"), make_post(platform="tieba", platform_id="x", text="贴吧")])
+    assert sorted(c.platform for c in store.counts()) == ["tieba", "weibo"]
+
+
+def test_work_flows_from_stored_to_tagged_to_indexed(store):
+    store.upsert_posts([weibo(str(i), text=f"第{i}条") for i in range(5)])
+    todo = store.posts_to_tag(0, 3)
+    assert [text for _, text in todo] == ["第0条", "第1条", "第2条"]
+    assert store.count_to_tag() == 5
+    store.save_tags([Tags(pid, 0.2, "anger", 0.7, ["outage_report"], "test-1") for pid, _ in todo])
+    assert store.count_to_tag() == 2
+    assert [pid for pid, _ in store.posts_to_tag(0, 10)] == [4, 5]
+
+    pending = store.posts_to_index(0, 10)
+    assert len(pending) == 5 and pending[0]["tags"]["sentiment"] == "anger"
+    store.mark_indexed([(p["id"], p["rev"]) for p in pending])
+    assert store.count_to_index() == 0
+    # re-tagging or a changed count makes a post pending again; an unchanged re-import does not
+    store.save_tags([Tags(1, 0.9, "anxiety", 0.6, [], "test-2")])
+    store.upsert_posts([weibo("1", text="第1条", likes_count=5), weibo("2", text="第2条")])
+    assert sorted(p["id"] for p in store.posts_to_index(0, 10)) == [1, 2]
+    assert store.model_versions() == {"test-1": 2, "test-2": 1}
+
+
+def test_a_stale_mark_does_not_hide_a_newer_change(store):
+    store.upsert_posts([weibo("a")])
+    [pending] = store.posts_to_index(0, 10)
+    store.upsert_posts([weibo("a", comments_count=3)])  # changes while being indexed
+    store.mark_indexed([(pending["id"], pending["rev"])])
+    assert store.count_to_index() == 1
+
+
+def test_crawl_runs_report_the_latest_run_of_each_job(store):
+    first = store.start_crawl_run("news", "news")
+    store.finish_crawl_run(first, status="ok", pages=3, stored=2, duplicates=0, rejected=0)
+    second = store.start_crawl_run("news", "news")
+    store.finish_crawl_run(second, status="blocked", pages=1, stored=0, duplicates=0, rejected=0, message="captcha")
+    [run] = store.last_crawl_runs()
+    assert (run["status"], run["message"]) == ("blocked", "captcha")
