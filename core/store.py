@@ -35,7 +35,6 @@ from sqlalchemy import (
     event,
     func,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -225,14 +224,17 @@ class Store:
         )
         with self.engine.begin() as conn:
             existing = 0
-            keys = list(unique)
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                existing += conn.execute(
-                    select(func.count()).select_from(table).where(
-                        tuple_(table.c.platform, table.c.platform_id).in_(chunk)
-                    )
-                ).scalar_one()
+            by_platform: dict[str, list[str]] = {}
+            for platform, platform_id in unique:
+                by_platform.setdefault(platform, []).append(platform_id)
+            # one platform per query: a row-value IN would make SQLite scan the whole index
+            for platform, ids in by_platform.items():
+                for start in range(0, len(ids), 500):
+                    existing += conn.execute(
+                        select(func.count()).select_from(table).where(
+                            table.c.platform == platform, table.c.platform_id.in_(ids[start : start + 500])
+                        )
+                    ).scalar_one()
             conn.execute(stmt, rows)
         result.duplicates += existing
         result.inserted += len(rows) - existing

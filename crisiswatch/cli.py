@@ -94,7 +94,7 @@ def import_command(settings: Settings, paths, encoding, as_json):
     else:
         click.echo(
             f"{report.files} files: imported {report.imported} posts, skipped {report.duplicates} duplicates, "
-            f"rejected {len(report.rejected)}"
+            f"rejected {report.rejected_rows}"
         )
 
 

@@ -56,6 +56,8 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
     click.secho(f"review UI on http://{host}:{port}/  (Ctrl-C to stop)", fg="green", bold=True)
     try:
         create_app(settings, store=store).run(host=host, port=port, threaded=True, use_reloader=False)
+    except KeyboardInterrupt:
+        pass
     finally:
         scheduler.shutdown(wait=False)
         if server is not None:

@@ -36,6 +36,7 @@ class Rejection:
     file: str
     line: int
     reason: str
+    rows: int = 1  # a whole file can be rejected for one reason
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.reason}"
@@ -48,12 +49,16 @@ class ImportReport:
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
 
+    @property
+    def rejected_rows(self) -> int:
+        return sum(r.rows for r in self.rejected)
+
     def as_dict(self) -> dict:
         return {
             "files": self.files,
             "imported": self.imported,
             "duplicates": self.duplicates,
-            "rejected": len(self.rejected),
+            "rejected": self.rejected_rows,
             "rejections": [str(r) for r in self.rejected],
         }
 
@@ -214,7 +219,8 @@ def _csv_records(lines, source, day, on_reject) -> Iterator[tuple[int, list[Post
         on_reject(current["line"], f"unreadable CSV header: {err}")
         return
     if "text" not in header:
-        on_reject(current["line"], "the header has no 'text' column")
+        rows = sum(1 for row in reader if row)
+        on_reject(1, f"no 'text' column (the header is {','.join(header)!r}): all {rows} rows rejected", rows)
         return
     col = {name: i for i, name in enumerate(header)}
 
@@ -238,11 +244,13 @@ def _csv_records(lines, source, day, on_reject) -> Iterator[tuple[int, list[Post
             continue
         author = get(row, "userid") or get(row, "uid") or get(row, "author_id") or ""
         text = get(row, "text")
+        # Without an author, equal texts may still be different people's posts: the row is the post.
+        derived = _derived_id(author, text or "") if author else _derived_id(source, str(number), text or "")
         try:
             yield number, [
                 make_post(
                     platform=get(row, "platform") or "weibo",
-                    platform_id=get(row, "id") or get(row, "mid") or _derived_id(author, text or ""),
+                    platform_id=get(row, "id") or get(row, "mid") or derived,
                     text=text,
                     author_id=author or None,
                     created_at=get(row, "created_at") or get(row, "time") or day,
@@ -264,8 +272,8 @@ def import_files(store: Store, paths: Iterable[str | Path], progress=None, encod
                 fmt = "jsonl" if handle.read(1) in (b"{", b"[") else "csv"
         file_encoding = encoding or detect_encoding(path)
 
-        def on_reject(line: int, reason: str, _name=str(path)):
-            report.rejected.append(Rejection(_name, line, reason))
+        def on_reject(line: int, reason: str, rows: int = 1, _name=str(path)):
+            report.rejected.append(Rejection(_name, line, reason, rows))
 
         with path.open("rb") as raw_handle:
             compressed = raw_handle.read(2) == b"\x1f\x8b"

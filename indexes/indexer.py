@@ -11,7 +11,7 @@ from __future__ import annotations
 from core.store import Store
 from indexes.embedded import EmbeddedIndex
 
-COMMIT_EVERY = 20_000
+COMMIT_EVERY = 10_000
 
 
 def index_pending(store: Store, index: EmbeddedIndex, batch_size: int = 2000, progress=None) -> int:

@@ -30,6 +30,7 @@ def page_as_dict(page: SearchPage) -> dict:
         "total": page.total,
         "page": page.query.page,
         "per_page": page.query.per_page,
+        "pages": page.pages,
         "hits": [{**post_as_dict(hit.post), "score": hit.score, "snippet_html": hit.snippet_html} for hit in page.hits],
         "facets": {name: [{"value": v, "count": c} for v, c in counts] for name, counts in page.facets.items()},
         "days": [{"day": day, "count": count} for day, count in page.days],

@@ -20,10 +20,6 @@ def china_time(value: datetime | None) -> str:
     return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
-def iso_time(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def percent(value: float | None) -> str:
     if value is None:
         return gettext("none")

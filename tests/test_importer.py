@@ -82,3 +82,19 @@ def test_a_file_in_an_unknown_encoding_is_refused_clearly(sqlite, tmp_path):
     path.write_bytes(b"userid,text\n" + b"1,\x81\x30\x81\xff\xff\xff\n" * 10)
     with pytest.raises(ImportFailed, match="neither UTF-8 nor GB18030"):
         import_files(sqlite, [path])
+
+
+def test_rows_without_text_are_rejected_as_a_whole_file_with_their_count(sqlite, tmp_path):
+    path = tmp_path / "2020-03-21.csv"  # the corpus has files of user ids alone
+    path.write_text(",userid\n0,3803404807\n1,7037850785\n2,7360695198\n", encoding="gb18030")
+    report = import_files(sqlite, [path])
+    assert report.imported == 0 and report.rejected_rows == 3
+    [rejection] = report.rejected
+    assert "no 'text' column" in rejection.reason and "all 3 rows" in rejection.reason
+
+
+def test_equal_texts_without_an_author_are_separate_posts(sqlite, tmp_path):
+    path = tmp_path / "2020-04-01.csv"
+    path.write_text("text\n#美国拒绝进口中国KN95口罩#\n#美国拒绝进口中国KN95口罩#\n", encoding="gb18030")
+    assert import_files(sqlite, [path]).imported == 2
+    assert import_files(sqlite, [path]).duplicates == 2

@@ -1,0 +1,78 @@
+"""Real Scrapy crawls over HTTP: replays of captured pages, and the demo site's list pages."""
+
+from datetime import datetime, timezone
+
+import feedparser
+import pytest
+
+from core.store import Store
+from crawlers.jobs import JobError, load_jobs
+from crawlers.loopback import serve_directory
+from tests.conftest import FIXTURES, crisiswatch, need
+
+FEEDS = [
+    "rss/Rodel.Reader/src/Utilities/FeedParser.Test/TestData/Rss/ruanyifeng.xml",
+    "rss/Rodel.Reader/src/Utilities/FeedParser.Test/TestData/Atom/v2ex.xml",
+]
+ARTICLES = {
+    "news/GeneralNewsExtractor/tests/163/8.html": ("国务院联防联控机制:湖北和武汉要严格管控防输出", "2020-02-29T10:34:31"),
+    "news/GeneralNewsExtractor/tests/xinhuanet/1.html": ("法国全国大罢工再次严重影响交通-新华网", None),
+    "news/GeneralNewsExtractor/tests/sina/1.html": ("中国人习以为常的地方 为何老外却说“了不得”？", None),
+}
+
+
+@pytest.fixture(scope="module")
+def replay():
+    """The captured pages on loopback (DOM snapshots are UTF-8, served as such)."""
+    server, url = serve_directory(need(FIXTURES))
+    yield url
+    server.shutdown()
+
+
+def stored(home):
+    store = Store(home.database_url)
+    posts = list(store.get_posts(range(1, 2000)).values())
+    store.close()
+    return posts
+
+
+def test_feeds_and_articles_end_to_end(home, replay):
+    urls = [f"{replay}/{path}" for path in FEEDS + list(ARTICLES)]
+    result = crisiswatch("crawl", "--spider", "news", "-a", "start_urls=" + ",".join(urls), "-s", "LOG_LEVEL=WARNING", home=home)
+    entries = sum(len(feedparser.parse((FIXTURES / path).read_bytes()).entries) for path in FEEDS)
+    assert f"stored {entries + len(ARTICLES)} new posts" in result.stdout
+    posts = stored(home)
+    assert len(posts) == entries + len(ARTICLES)
+    by_url = {p["url"]: p for p in posts}
+    for path, (title, when) in ARTICLES.items():
+        post = by_url[f"{replay}/{path}"]
+        assert post["title"] == title and post["kind"] == "article" and len(post["text"]) > 200
+        if when:
+            assert post["created_at"] == datetime.fromisoformat(when).replace(tzinfo=timezone.utc)
+    assert all("<p>" not in p["text"] and "<script" not in p["text"] for p in posts)
+    feed_post = next(p for p in posts if p["url"] and "ruanyifeng.com" in p["url"])
+    assert feed_post["created_at"] is not None and feed_post["title"]
+
+    again = crisiswatch("crawl", "--spider", "news", "-a", "start_urls=" + ",".join(urls), "-s", "LOG_LEVEL=WARNING", home=home)
+    assert "stored 0 new posts" in again.stdout and f"{entries + len(ARTICLES)} already stored" in again.stdout
+    assert len(stored(home)) == entries + len(ARTICLES)
+
+
+def test_a_job_follows_list_pages_and_records_its_health(home):
+    result = crisiswatch("crawl", "demo-releases", home=home)
+    assert "crawl demo-releases: ok" in result.stdout and "stored 4 new posts" in result.stdout
+    posts = stored(home)
+    assert {p["platform"] for p in posts} == {"gov"} and all(p["kind"] == "release" for p in posts)
+    assert any(p["title"] == "关于实施有序用电的公告" for p in posts)
+    assert all(p["created_at"].hour != 16 for p in posts)  # the time of day came through, not just the date
+    status = crisiswatch("status", "--json", home=home).stdout
+    assert '"health": "ok"' in status and '"name": "demo-releases"' in status
+
+
+def test_unknown_jobs_and_bad_arguments_say_what_to_do(home, tmp_path):
+    result = crisiswatch("crawl", "no-such-job", home=home, check=False)
+    assert result.returncode == 1 and "no job named 'no-such-job'" in result.stderr and "demo-news" in result.stderr
+    bad = tmp_path / "jobs.toml"
+    bad.write_text('[[job]]\nname = "x"\nspider = "news"\nstart_urls = ["http://127.0.0.1/"]\nschedule = "hourly"\n')
+    with pytest.raises(JobError, match="not a 5-field cron"):
+        load_jobs(bad)

@@ -1,0 +1,55 @@
+"""The whole flow through the command line: import real data, tag, index, search, status."""
+
+import json
+
+from click.testing import CliRunner
+
+from crisiswatch.cli import main
+
+
+def run(home, *args):
+    result = CliRunner().invoke(main, [*args, "--home", str(home.home)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_import_tag_index_search(home_with_models, ced_slice, covid_day):
+    home = home_with_models
+    imported = json.loads(run(home, "import", str(ced_slice), str(covid_day), "--json").stdout)
+    assert imported["files"] == 2 and imported["imported"] > 15_000
+    assert imported["rejected"] == len(imported["rejections"]) and all("empty text" in r for r in imported["rejections"])
+
+    assert "tagged" in run(home, "tag").stdout
+    assert "indexed" in run(home, "index").stdout
+    status = json.loads(run(home, "status", "--json").stdout)
+    weibo = status["posts"]["weibo"]
+    assert weibo["stored"] == weibo["tagged"] == weibo["indexed"] == imported["imported"]
+    assert status["index"]["documents"] == imported["imported"]
+    assert not status["models"]["rumor"]["fallback"] and status["models"]["rumor"]["held_out_macro_f1"] > 0.8
+
+    page = json.loads(run(home, "search", "武汉", "--json", "--per-page", "5").stdout)
+    assert page["total"] > 1000 and len(page["hits"]) == 5
+    assert all("武汉" in hit["text"] and "<mark>武汉</mark>" in hit["snippet_html"] for hit in page["hits"])
+    assert {f["value"] for f in page["facets"]["platform"]} == {"weibo"}
+    assert sum(f["count"] for f in page["facets"]["rumor"]) == page["total"]
+
+    day = json.loads(run(home, "search", "武汉", "--since", "2020-01-21", "--until", "2020-01-21", "--json").stdout)
+    assert day["days"] == [{"day": "2020-01-21", "count": day["total"]}]
+    angry = json.loads(run(home, "search", "--sentiment", "anger", "--sort", "newest", "--json").stdout)
+    assert angry["total"] > 0 and all(h["tags"]["sentiment"] == "anger" for h in angry["hits"])
+
+    text = run(home, "search", "武汉", "--rumor").stdout
+    assert "posts match" in text and "rumor" in text
+
+
+def test_bad_input_gets_a_clear_error(home):
+    result = CliRunner().invoke(main, ["search", "x", "--since", "not-a-date", "--home", str(home.home)])
+    assert result.exit_code == 1 and "is not a date" in result.output
+    result = CliRunner().invoke(main, ["search", "x", "--platform", "myspace", "--home", str(home.home)])
+    assert result.exit_code == 1 and "unknown platform" in result.output
+
+
+def test_every_command_explains_itself():
+    for command in ["demo", "import", "crawl", "tag", "index", "serve", "status", "search", "train", "schedule"]:
+        result = CliRunner().invoke(main, [command, "--help"])
+        assert result.exit_code == 0 and "--home" in result.output, command
