@@ -5,6 +5,7 @@ import json
 from click.testing import CliRunner
 
 from crisiswatch.cli import main
+from review_ui import create_app
 
 
 def run(home, *args):
@@ -40,6 +41,12 @@ def test_import_tag_index_search(home_with_models, ced_slice, covid_day):
 
     text = run(home, "search", "武汉", "--rumor").stdout
     assert "posts match" in text and "rumor" in text
+
+    # the UI's HTTP interface answers the same search from the same home
+    client = create_app(home).test_client()
+    assert client.get("/api/search?q=武汉&per_page=5").get_json()["total"] == page["total"]
+    html = client.get("/?q=武汉").get_data(as_text=True)
+    assert "<mark>武汉</mark>" in html and f"共 {page['total']} 条" in html
 
 
 def test_bad_input_gets_a_clear_error(home):
