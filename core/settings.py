@@ -39,10 +39,9 @@ class Settings:
             "index_backend": os.environ.get("CRISISWATCH_INDEX", "embedded"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(home=home_path, **values)
-        if not settings.database_url:
-            settings = cls(**{**settings.__dict__, "database_url": f"sqlite:///{home_path / 'crisiswatch.db'}"})
-        return settings
+        if not values["database_url"]:
+            values["database_url"] = f"sqlite:///{home_path / 'crisiswatch.db'}"
+        return cls(home=home_path, **values)
 
     def ensure_home(self) -> "Settings":
         for sub in ("", "index", "models", "cache", "logs"):

@@ -52,10 +52,11 @@ def train_task(task: str, data_dir: Path, models_dir: Path, progress=print, data
         features, labels, test_size=0.2, random_state=SEED, stratify=labels
     )
     progress(f"{task}: fitting on {len(train_labels)}, measuring on {len(test_labels)} held out")
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)  # saga stops at max_iter by design
-    held_out = metrics(test_labels, list(classifier().fit(train_x, train_labels).predict(test_x)))
-    progress(f"{task}: held-out accuracy {held_out['accuracy']}, macro-F1 {held_out['macro_f1']}; refitting on all")
-    model = classifier().fit(features, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # saga stops at max_iter by design
+        held_out = metrics(test_labels, list(classifier().fit(train_x, train_labels).predict(test_x)))
+        progress(f"{task}: held-out accuracy {held_out['accuracy']}, macro-F1 {held_out['macro_f1']}; refitting on all")
+        model = classifier().fit(features, labels)
     digest = hashlib.sha1(path.read_bytes()).hexdigest()[:8]
     card = {
         "task": task,
