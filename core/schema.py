@@ -183,3 +183,5 @@ class Tags:
     sentiment_score: float
     topics: list[str]
     model_version: str
+    emotion: str | None = None
+    places: list[str] = field(default_factory=list)  # administrative codes

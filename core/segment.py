@@ -1,4 +1,4 @@
-"""Chinese word segmentation, the same everywhere: tagging, indexing and queries.
+"""Chinese word segmentation, the same for tagging and for reading queries.
 
 jieba's dictionary and algorithm with a power-sector user dictionary. ``rjieba`` (a Rust
 port of jieba) gives the same tokens many times faster; the pure-Python ``jieba`` is the
@@ -69,22 +69,11 @@ def cut(text: str) -> list[str]:
     return list(seg.cut(text)) if name == "rjieba" else seg.lcut(text)
 
 
-def cut_for_search(text: str) -> list[str]:
-    """Words plus the dictionary words inside long words (国家电网 -> 国家, 电网, 国家电网)."""
-    name, seg = _engine()
-    return list(seg.cut_for_search(text)) if name == "rjieba" else seg.lcut_for_search(text)
-
-
 def words(tokens: list[str]) -> list[str]:
     """Lower-cased tokens that carry meaning: no blanks, no punctuation."""
     return [t.lower() for t in tokens if _WORDLIKE.search(t)]
 
 
-def index_terms(text: str) -> list[str]:
-    """The terms under which a text is indexed."""
-    return words(cut_for_search(text))
-
-
 def query_terms(text: str) -> list[str]:
-    """The terms a query word must all match (each is among the index terms of its text)."""
+    """The words of a query, each of which a matching post must contain."""
     return words(cut(text))

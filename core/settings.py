@@ -26,6 +26,7 @@ class Settings:
     home: Path
     database_url: str = ""
     index_backend: str = "embedded"
+    elasticsearch_url: str = "http://127.0.0.1:9200"
     data_dir: Path = field(default_factory=_default_data_dir)
     host: str = "127.0.0.1"
     port: int = 5000
@@ -37,6 +38,7 @@ class Settings:
         values = {
             "database_url": os.environ.get("CRISISWATCH_DATABASE_URL", ""),
             "index_backend": os.environ.get("CRISISWATCH_INDEX", "embedded"),
+            "elasticsearch_url": os.environ.get("CRISISWATCH_ES_URL", "http://127.0.0.1:9200"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if not values["database_url"]:

@@ -102,6 +102,8 @@ class TagRow(Base):
     sentiment: Mapped[str] = mapped_column(String(32))
     sentiment_score: Mapped[float] = mapped_column(Float)
     topics: Mapped[list] = mapped_column(JSON)
+    emotion: Mapped[str | None] = mapped_column(String(32))
+    places: Mapped[list] = mapped_column(JSON, default=list)
     model_version: Mapped[str] = mapped_column(String(200))
     tagged_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -253,6 +255,12 @@ class Store:
         with Session(self.engine) as session:
             return {post.id: _post_dict(post, tags) for post, tags in session.execute(query)}
 
+    def all_texts(self):
+        """Every post's title and text, in id order (for checks that scan everything)."""
+        with self.engine.connect() as conn:
+            for title, text in conn.execute(select(PostRow.title, PostRow.text).order_by(PostRow.id)):
+                yield f"{title}\n{text}" if title else text
+
     def get_post(self, post_id: int) -> dict | None:
         return self.get_posts([post_id]).get(post_id)
 
@@ -304,6 +312,8 @@ class Store:
                 "sentiment": t.sentiment,
                 "sentiment_score": float(t.sentiment_score),
                 "topics": list(t.topics),
+                "emotion": t.emotion,
+                "places": list(t.places),
                 "model_version": t.model_version,
                 "tagged_at": now,
             }
@@ -312,7 +322,8 @@ class Store:
         stmt = self._insert(TagRow.__table__)
         stmt = stmt.on_conflict_do_update(
             index_elements=["post_id"],
-            set_={k: stmt.excluded[k] for k in ("rumor_prob", "sentiment", "sentiment_score", "topics", "model_version", "tagged_at")},
+            set_={k: stmt.excluded[k] for k in ("rumor_prob", "sentiment", "sentiment_score", "topics", "emotion", "places",
+                                                "model_version", "tagged_at")},
         )
         with self.engine.begin() as conn:
             conn.execute(stmt, rows)
@@ -324,17 +335,24 @@ class Store:
 
     # -- indexing ----------------------------------------------------------------------
 
-    def posts_to_index(self, after_id: int, limit: int) -> list[dict]:
-        """Posts whose indexed revision is stale, with their tags, in id order."""
+    def posts_to_index(self, after_id: int, limit: int, pending_only: bool = True) -> list[dict]:
+        """Posts (by default only those whose indexed revision is stale) with their tags, in id order.
+
+        Read as plain rows, not ORM objects: this feeds the index stage, a hot loop.
+        """
+        posts, tags = PostRow.__table__, TagRow.__table__
+        tag_columns = [tags.c[name].label(f"tag_{name}") for name in _TAG_FIELDS]
         query = (
-            select(PostRow, TagRow)
-            .outerjoin(TagRow, TagRow.post_id == PostRow.id)
-            .where(PostRow.id > after_id, PostRow.indexed_rev.is_distinct_from(PostRow.rev))
-            .order_by(PostRow.id)
+            select(posts, tags.c.post_id.label("tagged"), *tag_columns)
+            .outerjoin(tags, tags.c.post_id == posts.c.id)
+            .where(posts.c.id > after_id)
+            .order_by(posts.c.id)
             .limit(limit)
         )
-        with Session(self.engine) as session:
-            return [_post_dict(post, tags) for post, tags in session.execute(query)]
+        if pending_only:
+            query = query.where(posts.c.indexed_rev.is_distinct_from(posts.c.rev))
+        with self.engine.connect() as conn:
+            return [_row_dict(row._mapping) for row in conn.execute(query)]
 
     def count_to_index(self) -> int:
         query = select(func.count()).select_from(PostRow).where(PostRow.indexed_rev.is_distinct_from(PostRow.rev))
@@ -351,11 +369,6 @@ class Store:
                 update(table).where(table.c.id == bindparam("b_id")).values(indexed_rev=bindparam("b_rev")),
                 [{"b_id": i, "b_rev": r} for i, r in revisions],
             )
-
-    def forget_index(self) -> None:
-        """Mark every post as not indexed, for a full rebuild of the index."""
-        with self.engine.begin() as conn:
-            conn.execute(update(PostRow).values(indexed_rev=None))
 
     # -- status ------------------------------------------------------------------------
 
@@ -421,6 +434,22 @@ class Store:
             ]
 
 
+_TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "emotion", "places", "model_version")
+
+
+def _row_dict(row) -> dict:
+    """A joined posts/tags row as the same dict ``_post_dict`` makes."""
+    post = {name: row[name] for name in PostRow.__table__.c.keys() if name != "indexed_rev"}
+    post["created_at"] = post["created_at"].replace(tzinfo=timezone.utc) if post["created_at"] else None
+    post["stored_at"] = post["stored_at"].replace(tzinfo=timezone.utc)
+    del post["updated_at"]
+    post["tags"] = None if row["tagged"] is None else {
+        name: (list(row[f"tag_{name}"] or []) if name in ("topics", "places") else row[f"tag_{name}"])
+        for name in _TAG_FIELDS
+    }
+    return post
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.replace(tzinfo=timezone.utc).isoformat() if value else None
 
@@ -454,6 +483,8 @@ def _post_dict(post: PostRow, tags: TagRow | None) -> dict:
             "sentiment": tags.sentiment,
             "sentiment_score": tags.sentiment_score,
             "topics": list(tags.topics or []),
+            "emotion": tags.emotion,
+            "places": list(tags.places or []),
             "model_version": tags.model_version,
         },
     }

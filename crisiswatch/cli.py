@@ -193,12 +193,12 @@ def tag(settings: Settings, batch_size, limit):
 def index(settings: Settings, rebuild):
     """Bring the search index up to date with the store (new, changed and re-tagged posts)."""
     from crisiswatch import stages
-    from indexes.embedded import IndexLocked
+    from indexes.embedded import IndexUnavailable
 
     store = stages.open_store(settings)
     try:
         done = stages.index(settings, store, full_rebuild=rebuild)
-    except IndexLocked as err:
+    except IndexUnavailable as err:
         fail(str(err))
     click.echo(f"indexed {done} posts")
 
@@ -234,33 +234,56 @@ def train(settings: Settings, task, data):
 @click.option("--since", help="From this date or time (China time), e.g. 2020-02-01.")
 @click.option("--until", help="Up to this date or time (China time), inclusive.")
 @click.option("--sentiment", multiple=True, help="Only this sentiment (repeatable): positive, weak_negative, anger, anxiety.")
+@click.option("--emotion", multiple=True, help="Only this emotion (repeatable), e.g. fear, anger, sadness.")
 @click.option("--topic", multiple=True, help="Only this topic (repeatable), e.g. outage_report, rationing.")
+@click.option("--place", multiple=True, help="Only posts about this place (administrative code; repeatable).")
+@click.option("--cluster", multiple=True, help="Only this near-duplicate cluster (repeatable).")
+@click.option("--verified/--unverified", default=None, help="Only verified (or only unverified) authors.")
 @click.option("--rumor", is_flag=True, help="Only posts that are likely rumors.")
-@click.option("--sort", type=click.Choice(["relevance", "newest"]), default="relevance", show_default=True)
-@click.option("--page", default=1, show_default=True)
+@click.option("--rumor-min", type=float, help="Lowest rumor probability (0-1).")
+@click.option("--rumor-max", type=float, help="Highest rumor probability (0-1).")
+@click.option("--sort", type=click.Choice(["relevance", "newest", "engagement"]), default="relevance", show_default=True)
+@click.option("--page", default=1, show_default=True, help="Page number (relevance sort).")
+@click.option("--after", type=int, help="Cursor printed by the previous page (newest and engagement sorts).")
 @click.option("--per-page", default=20, show_default=True)
+@click.option("--interval", type=click.Choice(["day", "hour"]), default="day", show_default=True,
+              help="Buckets of the time histogram (China time).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result page as one JSON object.")
 @with_home
-def search(settings: Settings, query, platform, since, until, sentiment, topic, rumor, sort, page, per_page, as_json):
-    """Search the posts, as the UI's search page does."""
+def search(settings: Settings, query, platform, since, until, sentiment, emotion, topic, place, cluster, verified,
+           rumor, rumor_min, rumor_max, sort, page, after, per_page, interval, as_json):
+    """Search the posts, as the UI's search page does.
+
+    \b
+    Words must all occur; "..." is an exact phrase; A OR B; NOT A or -A excludes.
+    Examples:
+      crisiswatch search '停电 东湖区 -谣言' --sort newest
+      crisiswatch search '"全城停电" OR 拉闸限电' --since 2024-07-25 --json
+    """
     from crisiswatch.stages import open_store
-    from indexes.embedded import EmbeddedIndex
+    from indexes.backends import open_index
+    from indexes.embedded import IndexUnavailable
     from indexes.query import QueryError, SearchQuery, parse_time
     from indexes.results import search as run_search
     from indexes.serialize import page_as_dict
 
     try:
         q = SearchQuery(
-            text=query, platforms=tuple(platform), sentiments=tuple(sentiment), topics=tuple(topic), rumor=rumor,
-            since=parse_time(since), until=parse_time(until, end_of_day=True), sort=sort, page=page, per_page=per_page,
+            text=query, platforms=tuple(platform), sentiments=tuple(sentiment), emotions=tuple(emotion),
+            topics=tuple(topic), places=tuple(place), clusters=tuple(cluster), verified=verified, rumor=rumor,
+            rumor_min=rumor_min, rumor_max=rumor_max, since=parse_time(since), until=parse_time(until, end_of_day=True),
+            sort=sort, page=page, after=after, per_page=per_page, interval=interval,
         )
     except QueryError as err:
         fail(str(err))
-    result = run_search(open_store(settings), EmbeddedIndex(settings.index_dir), q)
+    try:
+        result = run_search(open_store(settings), open_index(settings), q)
+    except IndexUnavailable as err:
+        fail(str(err))
     if as_json:
         emit_json(page_as_dict(result))
         return
-    click.echo(f"{result.total} posts match" + (f" (page {page} of {result.pages})" if result.total else ""))
+    click.echo(f"{result.total} posts match" + (f" (page {page} of {result.pages})" if q.ranked and result.total else ""))
     for hit in result.hits:
         post, tags = hit.post, hit.post["tags"] or {}
         when = post["created_at"].strftime("%Y-%m-%d %H:%M") if post["created_at"] else "-"
@@ -270,6 +293,8 @@ def search(settings: Settings, query, platform, since, until, sentiment, topic, 
     for name, counts in result.facets.items():
         if counts:
             click.echo(f"\n{name}: " + ", ".join(f"{value} {count}" for value, count in counts))
+    if result.next_after is not None and len(result.hits) == per_page:
+        click.echo(f"\nnext page: --after {result.next_after}")
 
 
 def _terminal_snippet(snippet_html: str) -> str:
@@ -286,7 +311,7 @@ def status(settings: Settings, as_json):
     """Posts stored, tagged and indexed per platform; crawl jobs and their health; models."""
     from core import segment
     from crisiswatch.stages import jobs_of, open_store
-    from indexes.embedded import EmbeddedIndex
+    from indexes.backends import open_index
     from nlp.models import model_cards
 
     store = open_store(settings)
@@ -296,8 +321,10 @@ def status(settings: Settings, as_json):
     value = {
         "home": str(settings.home),
         "database": store.engine.url.render_as_string(hide_password=True),
-        "index": {"backend": settings.index_backend, "path": str(settings.index_dir),
-                  "documents": EmbeddedIndex(settings.index_dir).num_docs()},
+        "index": {"backend": settings.index_backend,
+                  "location": settings.elasticsearch_url if settings.index_backend == "elasticsearch"
+                  else str(settings.index_dir),
+                  "documents": open_index(settings).num_docs()},
         "posts": {c.platform: {"stored": c.stored, "tagged": c.tagged, "indexed": c.indexed} for c in counts},
         "totals": {
             "stored": sum(c.stored for c in counts),
@@ -347,6 +374,37 @@ def serve(settings: Settings, host, port):
     app = create_app(settings, store=open_store(settings))
     click.echo(f"review UI on http://{host}:{port}/  (Ctrl-C to stop)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.group(context_settings=CONTEXT)
+def bench():
+    """Benchmarks on the real corpus (run on demand; they print numbers)."""
+
+
+@bench.command("search", context_settings=CONTEXT)
+@click.option("--limit", type=int, help="Use only the first N posts of the corpus.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_home
+def bench_search_command(settings: Settings, limit, as_json):
+    """Index the Weibo corpus into a temporary home and measure the embedded backend.
+
+    \b
+    Prints posts indexed per second and peak memory while indexing, the median and
+    95th percentile of 200+ full result pages (in-process and through the UI's HTTP
+    endpoint), the most common word sorted by time, a deep page, recall against a
+    substring scan, and the index size.
+    """
+    from crisiswatch.bench import bench_search
+
+    try:
+        result = bench_search(settings.data_dir, limit, say=lambda m: click.echo(m, err=True))
+    except FileNotFoundError as err:
+        fail(str(err))
+    if as_json:
+        emit_json(result)
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:24} {value}")
 
 
 @main.command(context_settings=CONTEXT)

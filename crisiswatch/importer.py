@@ -261,10 +261,13 @@ def _csv_records(lines, source, day, on_reject) -> Iterator[tuple[int, list[Post
             on_reject(number, str(err))
 
 
-def import_files(store: Store, paths: Iterable[str | Path], progress=None, encoding: str | None = None) -> ImportReport:
-    """Import every file; ``progress`` (a tqdm-like bar over input bytes) is optional."""
+def import_files(store: Store, paths: Iterable[str | Path], progress=None, encoding: str | None = None,
+                 limit: int | None = None) -> ImportReport:
+    """Import every file (or until ``limit`` posts are new); ``progress`` is a tqdm-like bar over input bytes."""
     report = ImportReport()
     for path in expand_paths(paths):
+        if limit is not None and report.imported >= limit:
+            break
         report.files += 1
         fmt = _format_of(path)
         if fmt is None:
@@ -288,6 +291,9 @@ def import_files(store: Store, paths: Iterable[str | Path], progress=None, encod
             last_pos = 0
             for _number, posts in records:
                 batch.extend(posts)
+                if limit is not None and report.imported + len(batch) >= limit:
+                    del batch[limit - report.imported :]
+                    break
                 if len(batch) >= BATCH:
                     _flush(store, batch, report)
                     if progress is not None:

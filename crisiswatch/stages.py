@@ -18,7 +18,7 @@ from core import segment
 from core.settings import Settings
 from core.store import Store
 from crawlers.jobs import Job, load_jobs
-from indexes.embedded import EmbeddedIndex
+from indexes.backends import open_index
 from indexes.indexer import index_pending, rebuild
 from nlp.models import model_path
 from nlp.pipeline import build_pipeline
@@ -47,8 +47,8 @@ def tag(settings: Settings, store: Store, batch_size: int = 1000, limit: int | N
 
 def index(settings: Settings, store: Store, full_rebuild: bool = False, quiet: bool = False) -> int:
     with _stage_lock:
-        idx = EmbeddedIndex(settings.index_dir)
-        total = store.count_to_index() if not full_rebuild else sum(c.stored for c in store.counts())
+        idx = open_index(settings)
+        total = sum(c.stored for c in store.counts()) if full_rebuild else store.count_to_index()
         with tqdm(total=total, unit="post", desc="index", disable=quiet or not total) as bar:
             if full_rebuild:
                 return rebuild(store, idx, progress=bar)

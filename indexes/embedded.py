@@ -1,110 +1,130 @@
 """The embedded index (the default): Tantivy in the home folder, no server.
 
-Text is indexed under the fine-grained terms of ``core.segment.index_terms``, joined by
-blanks and split again by Tantivy's whitespace tokenizer. Facet fields are raw keyword
-fields with fast columns, so counts come from Tantivy's terms aggregation. The index
-holds no post text: results are read from the store of record by id.
+Tantivy was chosen over SQLite FTS5 for its speed on a million posts (see the README):
+fast columns give sorting, range filters and facet counts without touching the store.
+Each full rebuild writes a new version folder (``v1``, ``v2`` ...) and then points
+``current`` at it, so searches never see a half-built index. The index holds no post
+text: results are read back from the store of record by id.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 
 import tantivy
 
-from core import segment
-from core.schema import CHINA_TZ
-from indexes.query import FACETS, RUMOR_THRESHOLD, SearchQuery
+from indexes.analysis import index_tokens, is_single_cjk
+from indexes.documents import to_fields
+from indexes.query import FACETS, Atom, SearchQuery
+from indexes.results import FACET_SIZES, RawResult, histogram_size
 
-MAX_TERM_CHARS = 64
-FACET_SIZE = 50
-MAX_DAYS = 400
+KEYWORDS = ("platform", "cluster", "day", "hour", "verified", "sentiment", "rumor", "emotion", "topics", "places")
+INTEGERS = ("engagement", "newest_key", "engagement_key")
 
 
-class IndexLocked(RuntimeError):
+class IndexUnavailable(RuntimeError):
+    """The index cannot be used now; the message says why and what to do."""
+
+
+class IndexLocked(IndexUnavailable):
     """Another process holds the index writer."""
 
 
-@dataclass
-class RawResult:
-    total: int
-    hits: list[tuple[int, float]]  # (post id, score or sort key)
-    facets: dict[str, list[tuple[str, int]]]
-    days: list[tuple[str, int]]
+class IndexOutdated(IndexUnavailable):
+    """The index was built by an older version of crisiswatch."""
 
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("id", stored=True, indexed=True, fast=True)
     builder.add_text_field("text", tokenizer_name="whitespace")
-    for name in ("platform", "sentiment", "topics", "rumor", "day"):
+    for name in KEYWORDS:
         builder.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
     builder.add_date_field("time", indexed=True, fast=True)
-    builder.add_integer_field("engagement", fast=True)
+    builder.add_float_field("rumor_prob", indexed=True, fast=True)
+    for name in INTEGERS:
+        builder.add_integer_field(name, indexed=True, fast=True)
     return builder.build()
 
 
-def post_time(post: dict) -> datetime:
-    return post["created_at"] or post["stored_at"]
-
-
-def to_document(post: dict) -> tantivy.Document:
-    text = f"{post['title']}\n{post['text']}" if post.get("title") else post["text"]
-    terms = [t for t in segment.index_terms(text) if len(t) <= MAX_TERM_CHARS]
-    when = post_time(post)
+def _document(post: dict) -> tantivy.Document:
     doc = tantivy.Document()
-    doc.add_integer("id", post["id"])
-    doc.add_text("text", " ".join(terms))
-    doc.add_text("platform", post["platform"])
-    doc.add_date("time", when)
-    doc.add_text("day", when.astimezone(CHINA_TZ).strftime("%Y-%m-%d"))
-    doc.add_integer("engagement", post["reposts_count"] + post["comments_count"] + post["likes_count"])
-    tags = post.get("tags")
-    if tags:
-        doc.add_text("sentiment", tags["sentiment"])
-        doc.add_text("rumor", "likely" if tags["rumor_prob"] >= RUMOR_THRESHOLD else "unlikely")
-        for topic in tags["topics"]:
-            doc.add_text("topics", topic)
+    for name, value in to_fields(post).items():
+        if name in ("id", *INTEGERS):
+            doc.add_integer(name, value)
+        elif name == "time":
+            doc.add_date(name, value)
+        elif name == "rumor_prob":
+            doc.add_float(name, value)
+        else:
+            for item in value if isinstance(value, list) else [value]:
+                doc.add_text(name, item)
     return doc
 
 
 class EmbeddedIndex:
+    backend = "embedded"
+
     def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.root = Path(path)
+        self.root.mkdir(parents=True, exist_ok=True)
         self.schema = _schema()
-        self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        self._version = None
+        self._index = None
         self._writer = None
+        self._rebuild_version: str | None = None
+
+    # -- versions ----------------------------------------------------------------------
+
+    def _current(self) -> str:
+        if (self.root / "meta.json").exists():  # the unversioned layout of crisiswatch 0.1
+            raise IndexOutdated(f"the index at {self.root} is from an older version; run `crisiswatch index --rebuild`")
+        pointer = self.root / "current"
+        if not pointer.exists():
+            self._switch("v1")
+        return pointer.read_text().strip()
+
+    def _switch(self, version: str) -> None:
+        (self.root / version).mkdir(exist_ok=True)
+        tmp = self.root / "current.tmp"
+        tmp.write_text(version)
+        tmp.replace(self.root / "current")  # atomic: readers see the old or the new version
+
+    def _open(self, version: str) -> tantivy.Index:
+        return tantivy.Index(self.schema, path=str(self.root / version), reuse=True)
+
+    @property
+    def index(self) -> tantivy.Index:
+        version = self._current()
+        if version != self._version:
+            self._index, self._version = self._open(version), version
+        return self._index
 
     # -- writing -----------------------------------------------------------------------
 
-    def writer(self):
+    def _writer_for(self):
         if self._writer is None:
+            target = self._open(self._rebuild_version) if self._rebuild_version else self.index
             try:
-                self._writer = self.index.writer(heap_size=128_000_000, num_threads=1)
+                self._writer = target.writer(heap_size=128_000_000, num_threads=1)
             except ValueError as err:
                 raise IndexLocked(
-                    f"the index at {self.path} is being written by another process "
+                    f"the index at {self.root} is being written by another process "
                     "(is `crisiswatch demo` or another `crisiswatch index` running?); stop it or wait"
                 ) from err
         return self._writer
 
     def replace(self, posts: list[dict]) -> None:
         """Add posts, replacing any earlier version of each (so each is in the index once)."""
-        writer = self.writer()
+        writer = self._writer_for()
         for post in posts:
             writer.delete_documents_by_term("id", post["id"])
-            writer.add_document(to_document(post))
+            writer.add_document(_document(post))
 
     def commit(self) -> None:
         if self._writer is not None:
             self._writer.commit()
-
-    def clear(self) -> None:
-        self.writer().delete_all_documents()
-        self.commit()
 
     def close(self) -> None:
         if self._writer is not None:
@@ -112,53 +132,109 @@ class EmbeddedIndex:
             self._writer.wait_merging_threads()
             self._writer = None
 
+    def start_rebuild(self) -> None:
+        """Write to a new, empty version until ``finish_rebuild`` makes it current."""
+        self.close()
+        number = max([int(p.name[1:]) for p in self.root.glob("v*") if p.name[1:].isdigit()] or [0]) + 1
+        self._rebuild_version = f"v{number}"
+        (self.root / self._rebuild_version).mkdir()
+
+    def finish_rebuild(self) -> None:
+        self.close()
+        old = (self.root / "current").read_text().strip() if (self.root / "current").exists() else None
+        self._switch(self._rebuild_version)
+        self._rebuild_version = None
+        stale = (self.root / old).iterdir() if old else (p for p in self.root.iterdir() if p.is_file())
+        for path in stale:
+            if path.name != "current":  # a 0.1 index lay directly in the root
+                path.unlink()
+        if old:
+            (self.root / old).rmdir()
+
     # -- reading -----------------------------------------------------------------------
 
+    def _searcher(self) -> tantivy.Searcher:
+        index = self.index
+        index.reload()
+        return index.searcher()
+
     def num_docs(self) -> int:
-        self.index.reload()
-        return self.index.searcher().num_docs
+        return self._searcher().num_docs
 
     def count_id(self, post_id: int) -> int:
-        self.index.reload()
-        return self.index.searcher().search(tantivy.Query.term_query(self.schema, "id", post_id), limit=1).count
+        return self._searcher().search(tantivy.Query.term_query(self.schema, "id", post_id), limit=1).count
+
+    def _substring(self, text: str) -> tantivy.Query:
+        if is_single_cjk(text):  # a lone character: any pair that holds it, or itself
+            return tantivy.Query.regex_query(self.schema, "text", f"{text}.?|.{text}")
+        tokens = index_tokens(text)
+        if len(tokens) == 1:
+            return tantivy.Query.term_query(self.schema, "text", tokens[0])
+        return tantivy.Query.phrase_query(self.schema, "text", tokens)
+
+    def _atom(self, atom: Atom) -> tantivy.Query:
+        parts = [self._substring(s) for s in atom.substrings]
+        return parts[0] if len(parts) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts])
 
     def _filters(self, query: SearchQuery) -> list[tantivy.Query]:
         must = []
-        for field, values in (("platform", query.platforms), ("sentiment", query.sentiments), ("topics", query.topics)):
+        for name, values in (
+            ("platform", query.platforms), ("sentiment", query.sentiments), ("emotion", query.emotions),
+            ("topics", query.topics), ("places", query.places), ("cluster", query.clusters),
+        ):
             if values:
-                must.append(tantivy.Query.term_set_query(self.schema, field, list(values)))
+                must.append(tantivy.Query.term_set_query(self.schema, name, list(values)))
+        if query.verified is not None:
+            must.append(tantivy.Query.term_query(self.schema, "verified", "yes" if query.verified else "no"))
         if query.rumor:
             must.append(tantivy.Query.term_query(self.schema, "rumor", "likely"))
+        if query.rumor_min is not None or query.rumor_max is not None:
+            must.append(tantivy.Query.range_query(self.schema, "rumor_prob", tantivy.FieldType.Float,
+                                                  query.rumor_min, query.rumor_max))
         if query.since or query.until:
-            must.append(
-                tantivy.Query.range_query(
-                    self.schema, "time", tantivy.FieldType.Date,
-                    query.since.astimezone(timezone.utc) if query.since else None,
-                    query.until.astimezone(timezone.utc) if query.until else None,
-                )
-            )
+            must.append(tantivy.Query.range_query(
+                self.schema, "time", tantivy.FieldType.Date,
+                query.since.astimezone(timezone.utc) if query.since else None,
+                query.until.astimezone(timezone.utc) if query.until else None,
+            ))
         return must
 
     def search(self, query: SearchQuery) -> RawResult:
-        must = [tantivy.Query.term_query(self.schema, "text", term) for term in query.terms]
-        must += self._filters(query)
-        if not must:
-            tq = tantivy.Query.all_query()
+        text = query.parsed
+        clauses = []
+        for group in text.all_of:
+            atoms = [self._atom(a) for a in group]
+            clauses.append((tantivy.Occur.Must, atoms[0] if len(atoms) == 1 else
+                            tantivy.Query.boolean_query([(tantivy.Occur.Should, a) for a in atoms])))
+        clauses += [(tantivy.Occur.Must, f) for f in self._filters(query)]
+        clauses += [(tantivy.Occur.MustNot, self._atom(a)) for a in text.none_of]
+        if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        matching = tantivy.Query.boolean_query(clauses)
+        searcher = self._searcher()
+        if query.ranked:
+            result = searcher.search(matching, limit=query.per_page, offset=query.offset)
+            hits = [(searcher.doc(a)["id"][0], score) for score, a in result.hits]
+            total = result.count
         else:
-            tq = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in must])
-        self.index.reload()
-        searcher = self.index.searcher()
-        offset = (query.page - 1) * query.per_page
-        if query.sort == "newest" or not query.terms:
-            result = searcher.search(tq, limit=query.per_page, offset=offset, order_by_field="time", order=tantivy.Order.Desc)
-        else:
-            result = searcher.search(tq, limit=query.per_page, offset=offset)
-        hits = [(searcher.doc(address)["id"][0], key) for key, address in result.hits]
-        aggs = {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACETS}
-        aggs["day"] = {"terms": {"field": "day", "size": MAX_DAYS, "order": {"_key": "asc"}}}
-        buckets = searcher.aggregate(tq, aggs) if result.count else {}
-        facets = {
-            name: [(b["key"], b["doc_count"]) for b in buckets.get(name, {}).get("buckets", [])] for name in FACETS
-        }
-        days = [(b["key"], b["doc_count"]) for b in buckets.get("day", {}).get("buckets", [])]
-        return RawResult(total=result.count, hits=hits, facets=facets, days=days)
+            total = searcher.search(matching, limit=1).count if query.after is not None else None
+            page_query = matching
+            if query.after is not None:
+                cursor = tantivy.Query.range_query(self.schema, query.sort_key, tantivy.FieldType.Integer,
+                                                   None, query.after, include_upper=False)
+                page_query = tantivy.Query.boolean_query([(tantivy.Occur.Must, matching), (tantivy.Occur.Must, cursor)])
+            # one more than a page: whether there is a next page, without another query
+            result = searcher.search(page_query, limit=query.per_page + 1, offset=query.offset,
+                                     order_by_field=query.sort_key, order=tantivy.Order.Desc)
+            hits = [(searcher.doc(a)["id"][0], key) for key, a in result.hits]
+            total = result.count if total is None else total
+        facets, histogram = {}, []
+        if total:
+            interval = query.interval
+            aggs = {name: {"terms": {"field": name, "size": FACET_SIZES.get(name, 50)}} for name in FACETS}
+            aggs[interval] = {"terms": {"field": interval, "size": histogram_size(interval)}}
+            buckets = searcher.aggregate(matching, aggs)
+            facets = {name: [(b["key"], b["doc_count"]) for b in buckets.get(name, {}).get("buckets", [])]
+                      for name in FACETS}
+            histogram = sorted((b["key"], b["doc_count"]) for b in buckets.get(interval, {}).get("buckets", []))
+        return RawResult.page_of(query, total, hits, facets, histogram)

@@ -1,4 +1,8 @@
-"""Result pages: hits read from the store of record, with escaped, highlighted snippets."""
+"""Result pages: what a backend answers, and the page shown to analysts.
+
+A backend returns ids (with a score or sort key), facet counts and a histogram; the
+page reads the posts from the store of record and adds escaped, highlighted snippets.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,33 @@ import re
 from dataclasses import dataclass
 
 from core.store import Store
-from indexes.embedded import EmbeddedIndex
 from indexes.query import SearchQuery
 
 SNIPPET_CHARS = 160
+FACET_SIZES = {"cluster": 10}  # the most copied texts; other facets list up to 50 values
+MAX_DAYS, MAX_HOURS = 400, 24 * 31
+
+
+def histogram_size(interval: str) -> int:
+    return MAX_DAYS if interval == "day" else MAX_HOURS
+
+
+@dataclass
+class RawResult:
+    total: int
+    hits: list[tuple[int, float | int]]  # (post id, score or sort key)
+    facets: dict[str, list[tuple[str, int]]]
+    histogram: list[tuple[str, int]]  # (day or hour in China time, count), in time order
+    next_after: int | None = None  # cursor of the next page (newest and engagement sorts)
+
+    @classmethod
+    def page_of(cls, query: SearchQuery, total, hits, facets, histogram) -> "RawResult":
+        """A page from hits fetched one beyond it when sorted by a key: the extra one tells
+        whether a next page exists, so the last page has no cursor."""
+        more = not query.ranked and len(hits) > query.per_page
+        hits = hits[: query.per_page]
+        return cls(total=total, hits=hits, facets=facets, histogram=histogram,
+                   next_after=hits[-1][1] if more else None)
 
 
 @dataclass
@@ -26,7 +53,8 @@ class SearchPage:
     total: int
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]]
-    days: list[tuple[str, int]]
+    histogram: list[tuple[str, int]]
+    next_after: int | None
 
     @property
     def pages(self) -> int:
@@ -56,14 +84,16 @@ def snippet_html(text: str, needles: list[str], width: int = SNIPPET_CHARS) -> s
     return "".join(out)
 
 
-def search(store: Store, index: EmbeddedIndex, query: SearchQuery) -> SearchPage:
+def search(store: Store, index, query: SearchQuery) -> SearchPage:
+    """Run ``query`` on ``index`` (any backend) and read the hits from the store."""
     raw = index.search(query)
     posts = store.get_posts(post_id for post_id, _ in raw.hits)
-    needles = list(query.words) + list(query.terms)
+    needles = query.parsed.highlights
     hits = [
-        Hit(post=posts[post_id], score=float(key) if isinstance(key, float) else 0.0,
+        Hit(post=posts[post_id], score=float(key) if query.ranked else 0.0,
             snippet_html=snippet_html(posts[post_id]["text"], needles))
         for post_id, key in raw.hits
         if post_id in posts  # a post deleted from the store since it was indexed
     ]
-    return SearchPage(query=query, total=raw.total, hits=hits, facets=raw.facets, days=raw.days)
+    return SearchPage(query=query, total=raw.total, hits=hits, facets=raw.facets, histogram=raw.histogram,
+                      next_after=raw.next_after)

@@ -26,12 +26,15 @@ def post_as_dict(post: dict) -> dict:
 def page_as_dict(page: SearchPage) -> dict:
     return {
         "query": page.query.text,
-        "terms": list(page.query.terms),
         "total": page.total,
         "page": page.query.page,
         "per_page": page.query.per_page,
         "pages": page.pages,
+        "sort": page.query.sort,
+        "next_after": page.next_after,
         "hits": [{**post_as_dict(hit.post), "score": hit.score, "snippet_html": hit.snippet_html} for hit in page.hits],
         "facets": {name: [{"value": v, "count": c} for v, c in counts] for name, counts in page.facets.items()},
-        "days": [{"day": day, "count": count} for day, count in page.days],
+        "interval": page.query.interval,
+        "histogram": [{"key": key, "count": count} for key, count in page.histogram],
+        "days": [{"day": day, "count": count} for day, count in page.histogram] if page.query.interval == "day" else [],
     }

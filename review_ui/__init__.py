@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.settings import Settings
 from core.store import Store
-from indexes.embedded import EmbeddedIndex
+from indexes.backends import open_index
 from nlp.topics import load_taxonomy
 
 from review_ui import api, formatting, i18n, posts, search
@@ -47,18 +47,13 @@ class SafeJSONProvider(DefaultJSONProvider):
         )
 
 
-def create_app(settings: Settings, store: Store | None = None, index: EmbeddedIndex | None = None) -> Flask:
-    if index is None and settings.index_backend != "embedded":
-        raise ValueError(
-            f"the review UI can only open the embedded index yet (CRISISWATCH_INDEX={settings.index_backend!r}); "
-            "pass an index to create_app or use the embedded backend"
-        )
+def create_app(settings: Settings, store: Store | None = None, index=None) -> Flask:
     app = Flask(__name__)
     app.json = SafeJSONProvider(app)
     app.extensions[EXTENSION] = Services(
         settings=settings,
         store=store if store is not None else Store(settings.database_url),
-        index=index if index is not None else EmbeddedIndex(settings.index_dir),
+        index=index if index is not None else open_index(settings),
         topic_labels={t.label: (t.zh, t.en) for t in load_taxonomy()},
     )
     i18n.init_app(app)

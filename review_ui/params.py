@@ -7,20 +7,32 @@ Every failure is a ``QueryError`` with an English message (``i18n`` translates i
 
 from __future__ import annotations
 
+import re
+
 from werkzeug.datastructures import MultiDict
 
-from indexes.query import QueryError, SearchQuery, parse_time
+from indexes.query import MAX_FILTER_VALUES, MAX_VALUE_CHARS, QueryError, SearchQuery, parse_time
 
-MAX_VALUES = 20
-MAX_VALUE_CHARS = 64
+MAX_VALUES = MAX_FILTER_VALUES
+MAX_WORD_CHARS = 20  # sort, interval, verified
 MAX_TIME_CHARS = 40
+MAX_CURSOR = 2**63 - 1  # sort keys are signed 64-bit integers
 DEFAULT_PER_PAGE = 20
 TRUE_VALUES = ("1", "on", "true", "yes")
+VERIFIED = {"yes": True, "no": False}
+_NUMBER = re.compile(r"[0-9]{1,3}(\.[0-9]{1,6})?|\.[0-9]{1,6}")  # ASCII only: no nan, inf, 1e3, "1_0"
 
 # Query-string name -> SearchQuery field, for the repeatable filters.
-FILTERS = {"platform": "platforms", "sentiment": "sentiments", "topic": "topics"}
+FILTERS = {
+    "platform": "platforms", "sentiment": "sentiments", "emotion": "emotions",
+    "topic": "topics", "place": "places", "cluster": "clusters",
+}
 # Facet name (as the index returns it) -> query-string name.
-FACET_PARAMS = {"platform": "platform", "sentiment": "sentiment", "topics": "topic", "rumor": "rumor"}
+FACET_PARAMS = {
+    "platform": "platform", "verified": "verified", "sentiment": "sentiment", "emotion": "emotion",
+    "rumor": "rumor", "topics": "topic", "places": "place", "cluster": "cluster",
+}
+SINGLE_VALUED = ("verified", "rumor")  # facets whose parameter takes one value
 
 
 def _values(args: MultiDict, name: str) -> tuple[str, ...]:
@@ -32,14 +44,44 @@ def _values(args: MultiDict, name: str) -> tuple[str, ...]:
     return values
 
 
-def _int(args: MultiDict, name: str, default: int) -> int:
+def _word(args: MultiDict, name: str, default: str) -> str:
+    raw = (args.get(name) or "").strip()
+    if len(raw) > MAX_WORD_CHARS:
+        raise QueryError(f"a value of {name} is too long (at most {MAX_WORD_CHARS} characters)")
+    return raw or default
+
+
+def _int(args: MultiDict, name: str, default: int | None, digits: int = 9) -> int | None:
     raw = (args.get(name) or "").strip()
     if not raw:
         return default
     # isdigit() alone accepts other scripts' digits and int() accepts "1_0"; be strict.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= digits):
         raise QueryError(f"{name} must be a whole number")
     return int(raw)
+
+
+def _cursor(args: MultiDict) -> int | None:
+    value = _int(args, "after", None, digits=19)
+    if value is not None and value > MAX_CURSOR:
+        raise QueryError("after is not a valid page cursor")
+    return value
+
+
+def _float(args: MultiDict, name: str) -> float | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not _NUMBER.fullmatch(raw):
+        raise QueryError(f"{name} must be a number such as 0.5")
+    return float(raw)
+
+
+def _verified(args: MultiDict) -> bool | None:
+    raw = _word(args, "verified", "").lower()
+    if raw and raw not in VERIFIED:
+        raise QueryError("verified must be yes or no")
+    return VERIFIED.get(raw)
 
 
 def _time(args: MultiDict, name: str, end_of_day: bool):
@@ -54,19 +96,27 @@ def query_from_args(args: MultiDict) -> SearchQuery:
     filters = {field: _values(args, name) for name, field in FILTERS.items()}
     return SearchQuery(
         text=(args.get("q") or "").strip(),
+        verified=_verified(args),
         rumor=(args.get("rumor") or "").lower() in TRUE_VALUES,
+        rumor_min=_float(args, "rumor_min"),
+        rumor_max=_float(args, "rumor_max"),
         since=_time(args, "since", end_of_day=False),
         until=_time(args, "until", end_of_day=True),
-        sort=(args.get("sort") or "relevance").strip(),
+        sort=_word(args, "sort", "relevance"),
         page=_int(args, "page", 1),
         per_page=_int(args, "per_page", DEFAULT_PER_PAGE),
+        after=_cursor(args),
+        interval=_word(args, "interval", "day"),
         **filters,
     )
 
 
 # Every parameter the UI's own links carry; anything else (notably url_for's "_external",
 # "_scheme", "_anchor") is dropped so a crafted query string cannot shape a link.
-LINK_PARAMS = ("q", "platform", "sentiment", "topic", "rumor", "since", "until", "sort", "page", "per_page", "lang")
+LINK_PARAMS = (
+    "q", *FILTERS, "verified", "rumor", "rumor_min", "rumor_max", "since", "until",
+    "sort", "page", "per_page", "after", "interval", "lang",
+)
 
 
 def link_args(args: MultiDict) -> dict[str, list[str]]:
@@ -87,16 +137,20 @@ def args_with(args: MultiDict, **changes) -> MultiDict:
 
 
 def toggled(args: MultiDict, name: str, value: str) -> MultiDict:
-    """``args`` with the filter ``name=value`` added, or removed if present; back to page 1."""
-    values = args.getlist(name)
+    """``args`` with the filter ``name=value`` added, or removed if present; back to the first page."""
     if name == "rumor":
-        new = None if (args.get("rumor") or "").lower() in TRUE_VALUES else "1"
+        new = None if is_active(args, "rumor", "likely") else "1"
+    elif name in SINGLE_VALUED:
+        new = None if is_active(args, name, value) else value
     else:
+        values = args.getlist(name)
         new = [v for v in values if v != value] if value in values else values + [value]
-    return args_with(args, **{name: new, "page": None})
+    return args_with(args, **{name: new, "page": None, "after": None})
 
 
 def is_active(args: MultiDict, name: str, value: str) -> bool:
     if name == "rumor":
         return value == "likely" and (args.get("rumor") or "").lower() in TRUE_VALUES
+    if name in SINGLE_VALUED:
+        return (args.get(name) or "").strip().lower() == value
     return value in args.getlist(name)

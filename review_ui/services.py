@@ -8,7 +8,6 @@ from flask import current_app
 
 from core.settings import Settings
 from core.store import Store
-from indexes.embedded import EmbeddedIndex
 
 EXTENSION = "crisiswatch"
 
@@ -17,7 +16,7 @@ EXTENSION = "crisiswatch"
 class Services:
     settings: Settings
     store: Store
-    index: EmbeddedIndex
+    index: object  # an index backend (indexes.backends.open_index)
     topic_labels: dict[str, tuple[str, str]]  # label -> (zh, en), in taxonomy order
 
 

@@ -155,3 +155,71 @@ def crisiswatch(*args: str, home: Settings, timeout: float = 300, check: bool = 
     if check and result.returncode != 0:
         raise AssertionError(f"crisiswatch {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result
+
+
+# -- Elasticsearch: the noida-db emulator on loopback, or a real cluster from ES_URL -------
+
+
+def pytest_report_header(config):
+    real = os.environ.get("ES_URL")
+    return [
+        "elasticsearch contract tests: noida-db 0.2.3, an EMULATOR of the Elasticsearch REST API (not a real cluster)"
+        + (f"; and a real cluster at {real}" if real else "; set ES_URL to also run them against a real cluster")
+    ]
+
+
+@pytest.fixture(scope="session")
+def noida_url():
+    binary = shutil.which("noida-db") or str(Path(sys.executable).with_name("noida-db"))
+    if not Path(binary).exists():
+        pytest.fail("noida-db is not installed; `make test` installs it (the test extra)")
+    data = Path(tempfile.mkdtemp(prefix="crisiswatch-noida-"))
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "start", "--only", "elasticsearch", "--host", "127.0.0.1", "--elasticsearch-port", str(port),
+         "--data-dir", str(data)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        server.kill()
+        pytest.fail("the noida-db Elasticsearch emulator did not start")
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+    shutil.rmtree(data, ignore_errors=True)
+
+
+BACKENDS = ["embedded", "elasticsearch-emulator"] + (["elasticsearch-real"] if os.environ.get("ES_URL") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def make_index(request, tmp_path):
+    """A factory of fresh indexes of one backend (each call: the same index again)."""
+    from indexes.elastic import ElasticIndex
+    from indexes.embedded import EmbeddedIndex
+
+    made = []
+    if request.param == "embedded":
+        def factory():
+            return EmbeddedIndex(tmp_path / "index")
+    else:
+        url = os.environ["ES_URL"] if request.param == "elasticsearch-real" else request.getfixturevalue("noida_url")
+        alias = f"crisiswatch-test-{os.getpid()}-{len(os.listdir(tmp_path))}-{request.node.name.lower()}"[:80]
+        alias = "".join(c if c.isalnum() or c == "-" else "-" for c in alias)
+
+        def factory():
+            index = ElasticIndex(url, alias=alias)
+            made.append(index)
+            return index
+    yield factory
+    if made:
+        made[0].delete_all()

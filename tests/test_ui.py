@@ -9,21 +9,24 @@ from html.parser import HTMLParser
 
 import pytest
 
-from core.schema import Tags, make_post
+from core.schema import Tags, content_hash, make_post
 from core.settings import Settings
 from core.store import Store
 from indexes.embedded import EmbeddedIndex
 from indexes.indexer import index_pending
-from review_ui import create_app
+from indexes.query import FACETS, QueryError, SearchQuery
+from review_ui import create_app, i18n
 
 XSS = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 PAGED = 25  # tieba posts about 限电, for paging
+COPY = "高温天气请错峰用电，节约能源"  # posted twice: a cluster of near-duplicates
+TOTAL = 5 + PAGED + 2
 
 
 def _posts():
     posts = [
         make_post(platform="weibo", platform_id="w1", text="全城停电了，什么时候恢复供电？网传要停电三天",
-                  author_name="市民小王", url="https://weibo.com/w1", created_at="2024-07-30T10:00:00",
+                  author_name="市民小王", author_verified=False, url="https://weibo.com/w1", created_at="2024-07-30T10:00:00",
                   reposts_count=12, comments_count=3, likes_count=40),
         make_post(platform="weibo", platform_id="w2", kind="comment", parent_id="w1", text="回复：我家也停电了，太热了",
                   author_name="热心网友", created_at="2024-07-30T11:00:00"),
@@ -36,17 +39,22 @@ def _posts():
                   author_name="<i>坏人</i>", url="javascript:alert(3)", created_at="2024-08-01T08:00:00"),
     ]
     posts += [
-        make_post(platform="tieba", platform_id=f"t{i}", text=f"限电通知 第{i}条", created_at=f"2024-08-02T{i % 24:02d}:00:00")
+        make_post(platform="tieba", platform_id=f"t{i}", text=f"限电通知 第{i}条", created_at=f"2024-08-02T{i % 24:02d}:00:00",
+                  likes_count=i % 5)  # ties in engagement, for the cursor
         for i in range(PAGED)
+    ]
+    posts += [
+        make_post(platform=platform, platform_id=f"c-{platform}", text=COPY, created_at="2024-07-29T08:00:00")
+        for platform in ("wechat", "weibo")
     ]
     return posts
 
 
-TAGS = {  # platform id -> (rumor_prob, sentiment, sentiment_score, topics)
-    "w1": (0.9, "anxiety", 0.8, ["outage_report", "rumor_rebuttal"]),
-    "w2": (0.1, "anger", 0.7, ["outage_report"]),
-    "g1": (0.05, "positive", 0.9, ["restoration", "enterprise_response"]),
-    "g2": (0.0, "weak_negative", 0.6, ["rationing"]),
+TAGS = {  # platform id -> (rumor_prob, sentiment, sentiment_score, topics, emotion, places)
+    "w1": (0.9, "anxiety", 0.8, ["outage_report", "rumor_rebuttal"], "fear", ["420100"]),
+    "w2": (0.1, "anger", 0.7, ["outage_report"], "anger", ["420100", "420102"]),
+    "g1": (0.05, "positive", 0.9, ["restoration", "enterprise_response"], "gratitude", ["420102"]),
+    "g2": (0.0, "weak_negative", 0.6, ["rationing"], None, []),
 }
 
 
@@ -60,7 +68,8 @@ def app(tmp_path_factory):
     ids = {}
     for post_id in texts:
         ids[store.get_post(post_id)["platform_id"]] = post_id
-    store.save_tags([Tags(ids[pid], *values, model_version="test-model-1") for pid, values in TAGS.items()])
+    store.save_tags([Tags(ids[pid], *values[:4], model_version="test-model-1", emotion=values[4], places=values[5])
+                     for pid, values in TAGS.items()])
     assert index_pending(store, EmbeddedIndex(settings.index_dir)) == len(texts)
     store.close()
     app = create_app(settings)  # opens its own store and index from the settings
@@ -82,6 +91,7 @@ class Links(HTMLParser):
         self.links: list[tuple[str, str, dict]] = []
         self._open: list | None = None
         self._section: str | None = None
+        self._span: str | None = None
         self.feed(html)
 
     def handle_starttag(self, tag, attrs):
@@ -90,6 +100,8 @@ class Links(HTMLParser):
             self._section = attrs["class"]
         if tag == "a":
             self._open = [attrs.get("href"), "", {**attrs, "section": self._section}]
+        if tag == "span" and self._open:
+            self._span = attrs.get("class")
 
     def handle_endtag(self, tag):
         if tag == "a" and self._open:
@@ -101,15 +113,31 @@ class Links(HTMLParser):
     def handle_data(self, data):
         if self._open:
             self._open[1] += data
+            if self._span:
+                self._open[2][f"span_{self._span}"] = self._open[2].get(f"span_{self._span}", "") + data
+                self._span = None
+
+    def facet_entries(self, facet: str) -> list[tuple[str, str, int, bool]]:
+        """(name, href, count, active) of each clickable entry of a facet."""
+        return [
+            (attrs["span_name"].strip(), href, int(attrs["span_count"]), attrs.get("aria-current") == "true")
+            for href, _, attrs in self.links
+            if attrs["section"] == f"facet facet-{facet}"
+        ]
 
     def facet(self, facet: str, name: str) -> tuple[str, int, bool]:
         """(href, count, active) of a facet entry by its display name."""
-        for href, text, attrs in self.links:
-            if attrs["section"] == f"facet facet-{facet}":
-                match = re.fullmatch(r"✓?\s*(.+?)(\d+)", text)
-                if match and match.group(1).strip() == name:
-                    return href, int(match.group(2)), attrs.get("aria-current") == "true"
+        for entry_name, href, count, active in self.facet_entries(facet):
+            if entry_name == name:
+                return href, count, active
         raise AssertionError(f"no facet entry {facet}/{name}")
+
+    def bar(self, label: str) -> tuple[str, int]:
+        """(href, count) of a histogram bar by its day or hour."""
+        for href, _, attrs in self.links:
+            if attrs.get("span_day") == label:
+                return href, int(attrs["span_count"])
+        raise AssertionError(f"no histogram bar {label!r}")
 
     def href(self, text: str) -> str:
         for href, link_text, _ in self.links:
@@ -126,6 +154,14 @@ def api(client, query: str) -> dict:
 
 def html(response) -> str:
     return response.get_data(as_text=True)
+
+
+def hit_ids(page: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<h3 class="hit-title"><a href="/posts/(\d+)"', page)]
+
+
+def follow(client, href: str):
+    return client.get(unescape(href))
 
 
 # -- search page ---------------------------------------------------------------------
@@ -147,7 +183,7 @@ def test_search_finds_chinese_word_and_highlights_it(client):
 
 def test_empty_query_lists_everything_newest_first(client):
     data = api(client, "")
-    assert data["total"] == 5 + PAGED
+    assert data["total"] == TOTAL
     assert data["hits"][0]["platform"] == "tieba"  # 2024-08-02, the newest day
 
 
@@ -199,6 +235,7 @@ def test_since_until_filter_in_china_time(client):
     # g2 was posted at 23:30 China time: the until date includes its whole day.
     assert sorted(hit["id"] for hit in data["hits"]) == sorted([client.application.ids["g1"], client.application.ids["g2"]])
     assert data["days"] == [{"day": "2024-07-31", "count": 2}]
+    assert data["interval"] == "day" and data["histogram"] == [{"key": "2024-07-31", "count": 2}]
     assert "共 2 条结果" in html(client.get("/?since=2024-07-31&until=2024-07-31"))
     assert api(client, "q=停电&since=2024-08-01")["total"] == 1
 
@@ -206,8 +243,8 @@ def test_since_until_filter_in_china_time(client):
 def test_day_histogram_links_filter_one_day(client):
     page = html(client.get("/?q=停电"))
     assert 'class="fill w' in page
-    href = next(h for h, text, _ in Links(page).links if text.startswith("2024-07-30"))
-    assert "共 2 条结果" in html(client.get(unescape(href)))
+    href, count = Links(page).bar("2024-07-30")
+    assert count == 2 and "共 2 条结果" in html(client.get(unescape(href)))
 
 
 def test_paging(client):
@@ -227,6 +264,193 @@ def test_paging(client):
     assert len(seen) == len(set(seen)) == PAGED
 
 
+# -- filters, facets, histogram, sorting and paging of the query model ----------------
+
+FILTERED = [  # query string -> platform ids of the posts it finds
+    ("emotion=fear", {"w1"}),
+    ("emotion=fear&emotion=anger", {"w1", "w2"}),
+    ("place=420100", {"w1", "w2"}),
+    ("place=420102&emotion=gratitude", {"g1"}),
+    ("verified=yes", {"g1"}),
+    ("verified=no", {"w1"}),
+    ("rumor_min=0.5", {"w1"}),
+    ("rumor_max=0.06", {"g1", "g2"}),
+    ("rumor_min=0.05&rumor_max=.1", {"g1", "w2"}),
+    ("q=停电&verified=no&emotion=fear&place=420100", {"w1"}),
+    (f"cluster={content_hash(COPY)}", {"c-wechat", "c-weibo"}),
+]
+
+
+@pytest.mark.parametrize("query, expected", FILTERED)
+def test_new_filters_via_page_and_api(client, app, query, expected):
+    ids = {app.ids[pid] for pid in expected}
+    data = api(client, query + "&per_page=100")
+    assert {hit["id"] for hit in data["hits"]} == ids and data["total"] == len(ids)
+    page = html(client.get("/?" + query))
+    assert f"共 {len(ids)} 条结果" in page
+    assert set(hit_ids(page)) == ids
+
+
+def test_emotion_place_and_verified_facets(client):
+    links = Links(html(client.get("/?q=停电+OR+供电")))  # w1, w2, g1, g2 and x1
+    assert links.facet("emotion", "恐惧")[1:] == (1, False)
+    assert links.facet("emotion", "愤怒")[1] == 1 and links.facet("emotion", "感激")[1] == 1
+    assert links.facet("emotion", "悲伤")[1] == 0  # every known emotion is listed
+    assert links.facet("verified", "已认证")[1] == 1 and links.facet("verified", "未认证")[1] == 1
+    assert links.facet("places", "420100")[1] == 2  # codes as they are, no gazetteer yet
+
+    page = html(follow(client, links.facet("emotion", "恐惧")[0]))
+    assert "共 1 条结果" in page and "细分情绪：恐惧" in page  # the chip
+    href, count, active = Links(page).facet("emotion", "恐惧")
+    assert (count, active) == (1, True)
+    assert "共 5 条结果" in html(follow(client, href))  # clicking again removes the filter
+
+    page = html(follow(client, links.facet("places", "420100")[0]))
+    assert "共 2 条结果" in page and "地区：420100" in page
+    assert Links(page).facet("places", "420102")[1] == 1
+
+    # verified takes one value: choosing the other replaces it.
+    page = html(follow(client, links.facet("verified", "已认证")[0]))
+    assert "共 1 条结果" in page and "作者认证：已认证" in page
+    href = Links(page).facet("verified", "未认证")[0]
+    assert "verified=no" in href and "verified=yes" not in href
+    page = html(follow(client, href))
+    assert "共 1 条结果" in page and "作者认证：未认证" in page
+
+    english = Links(html(client.get("/?q=停电+OR+供电&lang=en")))
+    assert english.facet("emotion", "Fear")[1] == 1 and english.facet("verified", "Not verified")[1] == 1
+
+
+def test_cluster_facet_lists_near_duplicates(client, app):
+    digest = content_hash(COPY)
+    links = Links(html(client.get("/")))
+    entries = links.facet_entries("cluster")
+    assert [(name, count) for name, _, count, _ in entries] == [(f"近似重复 #{digest[:6]}", 2)]  # no singletons
+    page = html(follow(client, entries[0][1]))
+    assert "共 2 条结果" in page and f"重复文本：近似重复 #{digest[:6]}" in page
+    assert Links(page).facet("cluster", f"近似重复 #{digest[:6]}")[2]  # active
+    assert f"Near-duplicates #{digest[:6]}" in html(client.get("/?lang=en"))
+    # The post page links to the copies of its text.
+    post = html(client.get(f"/posts/{app.ids['c-wechat']}"))
+    assert f"/?cluster={digest}" in post
+
+
+def test_facets_keep_filters_in_the_form(client):
+    page = html(client.get("/?q=停电&place=420100&cluster=abc&emotion=fear&verified=no&interval=hour&rumor_min=0.2"))
+    assert '<input type="hidden" name="place" value="420100">' in page
+    assert '<input type="hidden" name="cluster" value="abc">' in page
+    assert '<input type="hidden" name="interval" value="hour">' in page
+    assert 'name="emotion" value="fear" checked' in page
+    assert 'name="verified" value="no" checked' in page
+    assert 'name="rumor_min" value="0.2"' in page
+
+
+def test_hour_histogram(client):
+    data = api(client, "q=限电&interval=hour")
+    assert data["interval"] == "hour" and data["days"] == []
+    assert data["histogram"][0] == {"key": "2024-08-02T00", "count": 2}  # t0 and t24
+    assert sum(bar["count"] for bar in data["histogram"]) == PAGED and len(data["histogram"]) == 24
+
+    page = html(client.get("/?q=限电&interval=hour"))
+    assert "按小时分布（北京时间）" in page
+    links = Links(page)
+    href, count = links.bar("2024-08-02 00:00")
+    assert count == 2
+    assert "since=2024-08-02T00:00" in unescape(href) and "until=2024-08-02T00:59:59" in unescape(href)
+    hour = html(follow(client, href))
+    assert "共 2 条结果" in hour
+    assert 'type="datetime-local" name="since" value="2024-08-02T00:00"' in hour  # a date input would drop the hour
+    assert "共 1 条结果" in html(follow(client, links.bar("2024-08-02 05:00")[0]))
+
+    # The switch back to days, and the day bar's one-day filter.
+    day = html(follow(client, links.href("按日")))
+    assert "按日分布（北京时间）" in day and "按小时" in day
+    href, count = Links(day).bar("2024-08-02")
+    assert count == PAGED and f"共 {PAGED} 条结果" in html(follow(client, href))
+
+
+def test_engagement_sort(client, app):
+    data = api(client, "sort=engagement&per_page=3")
+    assert data["sort"] == "engagement"
+    assert data["hits"][0]["id"] == app.ids["w1"]  # 12 reposts + 3 comments + 40 likes
+    data = api(client, "q=限电&sort=engagement&per_page=100")
+    likes = [hit["likes_count"] for hit in data["hits"]]
+    assert likes == sorted(likes, reverse=True) and likes[0] == 4
+    page = html(client.get("/?q=限电&sort=engagement"))
+    assert '<option value="engagement" selected>互动最多</option>' in page
+    assert '<option value="relevance">相关度</option>' in page and '<option value="newest">最新</option>' in page
+    assert "Most engagement" in html(client.get("/?lang=en"))
+
+
+@pytest.mark.parametrize("sort", ["newest", "engagement"])
+@pytest.mark.parametrize("query, per_page", [("q=限电", 7), ("q=限电", 5), ("", 4)])
+def test_cursor_walk_by_next_links(client, sort, query, per_page):
+    everything = [hit["id"] for hit in api(client, f"{query}&sort={sort}&per_page=100")["hits"]]
+    assert len(everything) == (PAGED if query else TOTAL)
+    response = client.get(f"/?{query}&sort={sort}&per_page={per_page}")
+    seen, pages = [], 0
+    while True:
+        page = html(response)
+        assert response.status_code == 200 and "第 1 /" not in page  # no page numbers
+        seen += hit_ids(page)
+        pages += 1
+        links = Links(page)
+        if pages > 1:
+            assert "after=" not in links.href("回到第一页")
+        nexts = [href for href, text, _ in links.links if text == "下一页"]
+        if not nexts:
+            break
+        assert "after=" in nexts[0] and "&page=" not in nexts[0]
+        response = follow(client, nexts[0])
+    assert seen == everything  # every post once, in order
+    assert pages <= len(everything) // per_page + 1
+
+    # The same walk through the API's next_after.
+    seen, after = [], None
+    while True:
+        data = api(client, f"{query}&sort={sort}&per_page={per_page}" + (f"&after={after}" if after is not None else ""))
+        seen += [hit["id"] for hit in data["hits"]]
+        after = data["next_after"]
+        if after is None:  # the last page has no cursor
+            break
+    assert seen == everything
+
+
+def test_cursor_pages_have_first_page_link_and_english_labels(client):
+    first = html(client.get("/?q=限电&sort=newest&per_page=10&lang=en"))
+    assert "First page" not in first
+    second = html(follow(client, Links(first).href("Next page")))
+    assert "Next page" in second
+    assert hit_ids(html(follow(client, Links(second).href("First page")))) == hit_ids(first)
+
+
+@pytest.mark.parametrize(
+    "q, expected, marked",
+    [
+        ('"恢复供电"', {"w1", "g1"}, "恢复供电"),
+        ('"停电三天"', {"w1"}, "停电三天"),
+        ("停电 OR 限电", {"w1", "w2", "g2", "x1"} | {f"t{i}" for i in range(PAGED)}, "限电"),
+        ("停电 -回复", {"w1", "g2", "x1"}, "停电"),
+        ("停电 NOT 回复", {"w1", "g2", "x1"}, "停电"),
+        ('停电 AND "计划停电"', {"g2"}, "计划停电"),
+        ("恢复 供电 NOT 通报", {"w1"}, "恢复"),
+    ],
+)
+def test_text_syntax_through_the_page(client, app, q, expected, marked):
+    response = client.get("/", query_string={"q": q, "per_page": "100"})
+    page = html(response)
+    assert response.status_code == 200
+    assert set(hit_ids(page)) == {app.ids[pid] for pid in expected}
+    assert f"<mark>{marked}</mark>" in page
+
+
+def test_help_line_in_both_languages(client):
+    zh = html(client.get("/"))
+    assert 'class="search-help"' in zh and "精确短语" in zh and "OR" in zh and "-词" in zh
+    en = html(client.get("/?lang=en"))
+    assert 'class="search-help"' in en and "exact phrase" in en and "-word" in en and "must all appear" in en
+
+
 # -- post page -----------------------------------------------------------------------
 
 
@@ -237,6 +461,7 @@ def test_post_page_shows_text_tags_metadata_and_replies(client, app):
     assert "全城停电了，什么时候恢复供电？网传要停电三天" in page
     assert "90%" in page and "焦虑" in page and "0.80" in page
     assert "停电报告" in page and "谣言与辟谣" in page and "test-model-1" in page
+    assert "<dd>恐惧</dd>" in page and "<dd>420100</dd>" in page  # emotion and places
     assert "市民小王" in page and "2024-07-30 10:00" in page and "12 / 3 / 40" in page
     assert 'href="https://weibo.com/w1"' in page
     # The reply, linked to its own page.
@@ -257,7 +482,8 @@ def test_unknown_post_is_404(client):
 
 def test_api_search_shape_and_values(client, app):
     data = api(client, "q=停电&platform=weibo&sort=newest")
-    assert set(data) >= {"total", "page", "per_page", "hits", "facets", "days"}
+    assert set(data) >= {"total", "page", "per_page", "hits", "facets", "days", "histogram", "interval", "sort", "next_after"}
+    assert data["sort"] == "newest" and data["next_after"] is None  # one page holds them all: no cursor
     assert (data["total"], data["page"], data["per_page"]) == (2, 1, 20)
     first = data["hits"][0]
     assert {"id", "platform", "title", "text", "snippet_html", "created_at", "url", "author_name", "tags"} <= set(first)
@@ -268,8 +494,11 @@ def test_api_search_shape_and_values(client, app):
     assert datetime.fromisoformat(second["created_at"]) == datetime(2024, 7, 30, 2, 0, tzinfo=timezone.utc)
     assert second["url"] == "https://weibo.com/w1" and second["author_name"] == "市民小王"
     assert second["tags"] == {"rumor_prob": 0.9, "sentiment": "anxiety", "sentiment_score": 0.8,
-                              "topics": ["outage_report", "rumor_rebuttal"], "model_version": "test-model-1"}
-    assert set(data["facets"]) == {"platform", "sentiment", "topics", "rumor"}
+                              "topics": ["outage_report", "rumor_rebuttal"], "model_version": "test-model-1",
+                              "emotion": "fear", "places": ["420100"]}
+    assert set(data["facets"]) == set(FACETS)
+    assert {"value": "fear", "count": 1} in data["facets"]["emotion"]
+    assert {"value": "420100", "count": 2} in data["facets"]["places"]
     assert data["facets"]["platform"] == [{"value": "weibo", "count": 2}]
     assert {"value": "outage_report", "count": 2} in data["facets"]["topics"]
     assert data["days"] == [{"day": "2024-07-30", "count": 2}]
@@ -278,7 +507,7 @@ def test_api_search_shape_and_values(client, app):
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "posts": 5 + PAGED}
+    assert response.get_json() == {"status": "ok", "posts": TOTAL}
 
 
 # -- bad queries ---------------------------------------------------------------------
@@ -298,9 +527,38 @@ def test_healthz(client):
         ("sort=random", "未知排序方式"),
         ("q=%21%21%21", "没有可搜索的字词"),
         ("topic=" + "x" * 500, "取值过长"),
+        ("sort=engagement", None),
+        ("sort=" + "x" * 100, "取值过长"),
+        ("q=%22停电", "双引号没有成对"),
+        ("q=OR+停电", "OR 的两边都需要有关键词"),
+        ("q=停电+OR+NOT+限电", "NOT 不能与 OR 连用"),
+        ("q=停电+OR+-限电", "NOT 不能与 OR 连用"),
+        ("q=停电+OR", "查询以 OR 或 NOT 结尾"),
+        ("q=停电+NOT", "查询以 OR 或 NOT 结尾"),
+        ("q=(停电)", "不支持括号"),
+        ("q=" + "+".join(["停电"] * 21), "查询词超过 20 个"),
+        ("interval=week", "未知的时间粒度“week”"),
+        ("q=停电&per_page=100&page=101", "按相关度排序最多只能查看前 10000 条结果"),
+        ("q=停电&after=5", "翻页位置（after）只能与“最新”或“互动最多”排序一起使用"),
+        ("after=-5&sort=newest", "参数 after 必须是整数"),
+        ("after=99999999999999999999&sort=newest", "参数 after 必须是整数"),
+        ("after=9999999999999999999&sort=newest", "翻页位置（after）无效"),
+        ("rumor_min=2", "谣言概率必须在 0 到 1 之间"),
+        ("rumor_min=0.8&rumor_max=1.5", "谣言概率必须在 0 到 1 之间"),
+        ("rumor_min=abc", "参数 rumor_min 必须是 0 到 1 之间的数"),
+        ("rumor_max=nan", "参数 rumor_max 必须是 0 到 1 之间的数"),
+        ("rumor_max=1e-1", "参数 rumor_max 必须是 0 到 1 之间的数"),
+        ("rumor_max=%EF%BC%90.5", "参数 rumor_max 必须是 0 到 1 之间的数"),  # a full-width digit
+        ("rumor_min=" + "0" * 50, "参数 rumor_min 必须是 0 到 1 之间的数"),
+        ("verified=maybe", "参数 verified 只能是 yes"),
+        ("emotion=" + "x" * 100, "参数 emotion 的取值过长"),
+        ("&".join(f"place={i}" for i in range(30)), "参数 place 的取值过多"),
     ],
 )
 def test_bad_query_gives_friendly_error(client, query, zh):
+    if zh is None:  # a valid query among the bad ones, so the list is not vacuous
+        assert client.get("/?" + query).status_code == 200
+        return
     response = client.get("/?" + query)
     assert response.status_code == 400
     page = html(response)
@@ -311,10 +569,31 @@ def test_bad_query_gives_friendly_error(client, query, zh):
     assert zh in api_response.get_json()["error"]
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"text": '"停电'}, {"text": "OR 停电"}, {"text": "停电 OR NOT 限电"}, {"text": "停电 OR"}, {"text": "（停电）"},
+        {"text": " ".join(["停电"] * 21)}, {"text": "!!!"}, {"text": "停" * 201},
+        {"interval": "week"}, {"sort": "random"}, {"platforms": ("twitter",)},
+        {"text": "停电", "page": 101, "per_page": 100}, {"text": "停电", "after": 5}, {"rumor_max": 1.5},
+        {"emotions": tuple(str(i) for i in range(21))}, {"places": ("x" * 65,)}, {"page": 0}, {"per_page": 101},
+    ],
+)
+def test_every_query_model_error_has_a_chinese_translation(app, fields):
+    with pytest.raises(QueryError) as raised:
+        SearchQuery(**fields)
+    with app.test_request_context("/"):
+        zh = i18n.error_message(str(raised.value))
+    assert zh != str(raised.value) and re.search(r"[\u4e00-\u9fff]", zh)
+
+
 def test_bad_query_error_in_english(client):
     response = client.get("/api/search?since=2024-08-01&until=2024-07-01&lang=en")
     assert response.get_json() == {"error": "the start of the time range is after its end"}
     assert "the start of the time range is after its end" in html(client.get("/?since=2024-08-01&until=2024-07-01"))
+    assert html(client.get("/?q=%22停电")).count('a quotation mark (&#34;) is not closed') == 1
+    assert client.get("/api/search?sort=newest&rumor_min=abc").get_json() == {
+        "error": "rumor_min must be a number such as 0.5"}
 
 
 # -- language ------------------------------------------------------------------------
@@ -379,6 +658,9 @@ def test_xss_in_json(client, app):
 def test_reflected_parameters_are_escaped(client):
     page = html(client.get("/?q=%3Cscript%3Ealert(1)%3C/script%3E&since=%22%3E%3Cscript%3E&topic=%3Cscript%3E"))
     assert "<script>" not in page
+    page = html(client.get("/?place=%3Cscript%3E&cluster=%22%3E%3Cscript%3E&emotion=%3Cscript%3E&verified=%3Cb%3E"
+                           "&interval=%3Cscript%3E&rumor_min=%3Cscript%3E"))
+    assert "<script>" not in page and "<b>" not in page and "&lt;script&gt;" in page
 
 
 def test_crafted_link_parameters_are_dropped(client):
@@ -397,5 +679,6 @@ def test_security_headers(client, url):
 
 def test_no_inline_styles_or_scripts(client):
     # The CSP forbids them; the pages must not depend on them.
-    page = html(client.get("/?q=停电"))
-    assert "style=" not in page and "<style" not in page and "<script" not in page
+    for url in ("/?q=停电", "/?q=限电&interval=hour", "/?sort=newest&per_page=5&after=1"):
+        page = html(client.get(url))
+        assert "style=" not in page and "<style" not in page and "<script" not in page

@@ -1,0 +1,173 @@
+"""``crisiswatch bench search``: indexing speed, query latency and recall on the real corpus.
+
+Runs in a temporary home so that it never touches an analyst's data. The import is not
+timed; indexing is (tokenisation included). Each query is answered as a full result
+page: 20 hits read from the store with snippets, the total, every facet and the per-day
+histogram. Recall compares, for each single query word, the posts the index finds with
+a plain substring scan of every stored text.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+from core import segment
+from core.settings import Settings
+from core.store import Store
+from crisiswatch.importer import import_files
+from indexes.analysis import normalise
+from indexes.embedded import EmbeddedIndex
+from indexes.indexer import index_pending
+from indexes.query import SearchQuery, parse_time
+from indexes.results import search
+
+SEED = 20200119
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def reset_peak_rss() -> None:
+    """Start measuring peak memory afresh (Linux: writing 5 to clear_refs resets VmHWM)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _timed(action) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = action()
+    return (time.perf_counter() - start) * 1000, result
+
+
+def query_mix(texts: list[str], days: list[str]) -> tuple[list[SearchQuery], dict[str, list[str]]]:
+    """At least 200 queries: common, mid-frequency and rare words, pairs, phrases, ranges, filters."""
+    rng = random.Random(SEED)
+    counts = Counter(w for text in rng.sample(texts, min(len(texts), 20_000)) for w in set(segment.query_terms(text))
+                     if len(w) >= 2 and not w.isascii())
+    ranked = [w for w, _ in counts.most_common()]
+    words = {
+        "common": ranked[:30],
+        "mid": ranked[300:1000:12][:50],
+        "rare": rng.sample([w for w, c in counts.items() if 3 <= c <= 5], 50),
+    }
+    queries = [SearchQuery(text=w, sort=sort) for group in words.values() for w in group for sort in ("newest",)]
+    queries += [SearchQuery(text=w) for w in words["common"][:10] + words["mid"][:10]]  # by relevance
+    queries += [SearchQuery(text=f"{a} {b}") for a, b in zip(words["common"][:20], words["mid"][:20])]
+    queries += [SearchQuery(text=f'"{a}{b}"') for a, b in zip(words["common"][:10], words["common"][10:20])]
+    queries += [SearchQuery(text=f'"{w}"', sort="newest") for w in words["mid"][20:40]]
+    for w in words["common"][:20]:
+        day = rng.choice(days)
+        queries.append(SearchQuery(text=w, since=parse_time(day), until=parse_time(day, end_of_day=True), sort="newest"))
+    queries += [SearchQuery(text=w, platforms=("weibo",), sort="newest") for w in words["mid"][:20]]
+    return queries, words
+
+
+@contextmanager
+def ui_server(settings: Settings, store: Store):
+    """The review UI on a loopback port, served by werkzeug in a thread."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from review_ui import create_app
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):
+            pass
+
+    server = make_server("127.0.0.1", 0, create_app(settings, store=store), threaded=True, request_handler=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def bench_search(data_dir: Path, limit: int | None, say=print) -> dict:
+    files = sorted((data_dir / "weibo_covid_2020").glob("*.csv.gz"))
+    if not files:
+        raise FileNotFoundError(f"no corpus at {data_dir / 'weibo_covid_2020'} (set CRISISWATCH_DATA)")
+    home = Path(tempfile.mkdtemp(prefix="crisiswatch-bench-"))
+    try:
+        settings = Settings.load(home).ensure_home()
+        store = Store(settings.database_url)
+        say("importing the corpus (not timed)")
+        posts = import_files(store, files, limit=limit).imported
+        texts = [normalise(t) for t in store.all_texts()]
+        say(f"indexing {posts} posts")
+        reset_peak_rss()
+        index_ms, _ = _timed(lambda: index_pending(store, EmbeddedIndex(settings.index_dir)))
+        peak = peak_rss_mb()
+        index = EmbeddedIndex(settings.index_dir)
+        days = [day for day, _ in search(store, index, SearchQuery()).histogram]
+        queries, words = query_mix(texts, days)
+        say(f"running {len(queries)} queries, each a full page")
+        for query in queries[:20]:
+            search(store, index, query)  # warm the page cache, as a running server would be
+        latencies = [_timed(lambda q=query: search(store, index, q))[0] for query in queries]
+        common = SearchQuery(text=words["common"][0], sort="newest")
+        common_ms = statistics.median(_timed(lambda: search(store, index, common))[0] for _ in range(5))
+        deep_ms, depth = _deep_page(store, index, common)
+        say("measuring recall against a substring scan of every post")
+        found = expected = 0
+        for word in [w for group in words.values() for w in group]:
+            contains = sum(word in t for t in texts)
+            total = search(store, index, SearchQuery(text=f'"{word}"', per_page=1)).total
+            expected += contains
+            found += min(total, contains)
+        with ui_server(settings, store) as base:
+            http = []
+            for query in queries:
+                url = f"{base}/api/search?" + urllib.parse.urlencode({"q": query.text, "sort": query.sort})
+                ms, _ = _timed(lambda u=url: urllib.request.urlopen(u, timeout=30).read())
+                http.append(ms)
+        size = sum(p.stat().st_size for p in settings.index_dir.rglob("*") if p.is_file())
+        return {
+            "posts": posts,
+            "index_posts_per_s": round(posts / (index_ms / 1000)),
+            "p50_ms": round(statistics.median(latencies), 2),
+            "p95_ms": round(_p95(latencies), 2),
+            "common_word_sorted_ms": round(common_ms, 2),
+            "recall": round(found / expected, 4) if expected else None,
+            "size_mb": round(size / 2**20, 1),
+            "peak_rss_mb": round(peak),
+            "queries": len(queries),
+            "deep_page_ms": round(deep_ms, 2),
+            "deep_page_depth": depth,
+            "http_p50_ms": round(statistics.median(http), 2),
+            "http_p95_ms": round(_p95(http), 2),
+        }
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _deep_page(store, index, query: SearchQuery, pages: int = 100) -> tuple[float, int]:
+    """Follow the newest-first cursor ``pages`` pages deep; the time of the last page."""
+    after, ms, depth = None, 0.0, 0
+    for _ in range(pages):
+        page_query = SearchQuery(text=query.text, sort="newest", after=after)
+        ms, page = _timed(lambda q=page_query: search(store, index, q))
+        depth += len(page.hits)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    return ms, depth
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]

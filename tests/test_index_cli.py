@@ -1,0 +1,54 @@
+"""The index stage through the command line: rebuilds, the backend setting, the benchmark."""
+
+import json
+
+from click.testing import CliRunner
+
+from crisiswatch.cli import main
+
+
+def run(*args, env=None):
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_rebuild_replaces_the_index_at_once(home, covid_day):
+    h = str(home.home)
+    run("import", str(covid_day), "--home", h)
+    run("index", "--home", h)
+    before = json.loads(run("search", "武汉", "--json", "--home", h))["total"]
+    assert "indexed" in run("index", "--rebuild", "--home", h)
+    assert json.loads(run("search", "武汉", "--json", "--home", h))["total"] == before > 0
+    assert sorted(p.name for p in home.index_dir.iterdir()) == ["current", "v2"]
+
+
+def test_an_index_of_the_old_layout_asks_for_a_rebuild(home, covid_day):
+    h = str(home.home)
+    run("import", str(covid_day), "--home", h)
+    (home.index_dir / "meta.json").write_text("{}")  # crisiswatch 0.1 kept Tantivy's files here
+    result = CliRunner().invoke(main, ["search", "武汉", "--home", h])
+    assert result.exit_code == 1 and "crisiswatch index --rebuild" in result.output
+    run("index", "--rebuild", "--home", h)
+    assert json.loads(run("search", "武汉", "--json", "--home", h))["total"] > 0
+
+
+def test_a_setting_chooses_the_backend(home, covid_day, noida_url):
+    h = str(home.home)
+    run("import", str(covid_day), "--home", h)
+    run("index", "--home", h)
+    embedded = json.loads(run("search", '"武汉" -肺炎', "--sort", "newest", "--json", "--home", h))
+    elastic = {"CRISISWATCH_INDEX": "elasticsearch", "CRISISWATCH_ES_URL": noida_url}
+    run("index", "--rebuild", "--home", h, env=elastic)
+    answer = json.loads(run("search", '"武汉" -肺炎', "--sort", "newest", "--json", "--home", h, env=elastic))
+    assert answer["total"] == embedded["total"] > 0
+    assert [hit["id"] for hit in answer["hits"]] == [hit["id"] for hit in embedded["hits"]]
+    assert answer["facets"] == embedded["facets"] and answer["histogram"] == embedded["histogram"]
+    status = json.loads(run("status", "--json", "--home", h, env=elastic))
+    assert status["index"]["backend"] == "elasticsearch" and status["index"]["documents"] == status["totals"]["stored"]
+
+
+def test_the_search_benchmark_runs(home):
+    result = json.loads(run("bench", "search", "--limit", "1500", "--json", "--home", str(home.home)))
+    assert result["posts"] == 1500 and result["queries"] >= 200 and result["recall"] == 1.0
+    assert {"index_posts_per_s", "p50_ms", "p95_ms", "common_word_sorted_ms", "size_mb", "peak_rss_mb"} <= set(result)

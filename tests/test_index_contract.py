@@ -1,0 +1,230 @@
+"""One contract for every index backend: the same data gives the same answers.
+
+Runs against the embedded Tantivy index, the noida-db Elasticsearch emulator (started
+here on loopback; an emulator, not a real cluster) and, when ES_URL is set, a real
+Elasticsearch cluster. Expected answers are written out from the data below.
+"""
+
+import gzip
+import itertools
+from datetime import datetime
+
+import pytest
+
+from core import segment
+from core.schema import CHINA_TZ, Tags, make_post
+from core.store import Store
+from crisiswatch.importer import import_files
+from indexes.analysis import normalise
+from indexes.elastic import TEMPLATE
+from indexes.indexer import index_pending, rebuild
+from indexes.query import FACETS, MAX_RELEVANCE_DEPTH, QueryError, SearchQuery, parse_text, parse_time
+from indexes.results import search, snippet_html
+from tests.conftest import DATA, need
+
+# platform, id, text, time (China), verified, engagement, tags: (rumor, sentiment, topics, emotion, places) or None
+POSTS = [
+    ("weibo", "w1", "东湖区停电六个小时了，供电公司电话打不通", "2024-07-25 08:10", True, 30,
+     (0.1, "anger", ["outage_report"], "anger", ["420000", "420100"])),
+    ("weibo", "w2", "网传全城停电三天，赶紧囤水", "2024-07-25 09:20", False, 500,
+     (0.9, "anxiety", ["rumor_rebuttal", "outage_report"], "fear", ["420100"])),
+    ("news", "n1", "滨海供电公司：抢修人员已恢复供电8万户", "2024-07-26 10:00", None, 5,
+     (0.05, "positive", ["restoration"], None, [])),
+    ("gov", "g1", "辟谣：网传“全城停电三天”不实", "2024-07-26 11:30", True, 80,
+     (0.2, "weak_negative", ["rumor_rebuttal"], None, ["420100"])),
+    ("tieba", "t1", "<script>alert(1)</script> 停电 \"><img src=x onerror=alert(2)>", "2024-07-27 12:00", None, 0, None),
+    ("weibo", "w3", "ＫＮ９５口罩到了，电梯还是停了", "2024-07-27 12:40", False, 7,
+     (0.3, "weak_negative", [], "sadness", [])),
+    ("weibo", "w4", "网传全城停电三天，赶紧囤水", "2024-07-27 13:00", False, 2,
+     (0.8, "anxiety", ["rumor_rebuttal", "outage_report"], "fear", [])),
+]
+
+
+@pytest.fixture
+def indexed(tmp_path, make_index):
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.upsert_posts([
+        make_post(platform=p, platform_id=i, text=t, created_at=w, author_verified=v, likes_count=e)
+        for p, i, t, w, v, e, _ in POSTS
+    ])
+    store.save_tags([Tags(n, r, s, 0.8, topics, "test", emotion=emo, places=places)
+                     for n, (*_, tags) in enumerate(POSTS, start=1) if tags
+                     for r, s, topics, emo, places in [tags]])
+    assert index_pending(store, make_index()) == len(POSTS)
+    return store, make_index
+
+
+def ids(store, index, **query):
+    return [hit.post["platform_id"] for hit in search(store, index, SearchQuery(**query)).hits]
+
+
+def test_text_facets_and_day_histogram(indexed):
+    store, make_index = indexed
+    page = search(store, make_index(), SearchQuery(text="停电", sort="newest"))
+    assert [h.post["platform_id"] for h in page.hits] == ["w4", "t1", "g1", "w2", "w1"]
+    assert page.total == 5
+    assert dict(page.facets["platform"]) == {"weibo": 3, "gov": 1, "tieba": 1}
+    assert dict(page.facets["rumor"]) == {"likely": 2, "unlikely": 2}
+    assert dict(page.facets["verified"]) == {"yes": 2, "no": 2}
+    assert dict(page.facets["emotion"]) == {"fear": 2, "anger": 1}
+    assert dict(page.facets["places"]) == {"420100": 3, "420000": 1}
+    assert dict(page.facets["topics"]) == {"outage_report": 3, "rumor_rebuttal": 3}
+    assert page.facets["cluster"][0][1] == 2  # the copied rumor: one cluster of two posts
+    assert page.histogram == [("2024-07-25", 2), ("2024-07-26", 1), ("2024-07-27", 2)]
+
+
+def test_hour_histogram_in_china_time(indexed):
+    store, make_index = indexed
+    page = search(store, make_index(), SearchQuery(platforms=("weibo",), interval="hour"))
+    assert page.histogram == [("2024-07-25T08", 1), ("2024-07-25T09", 1), ("2024-07-27T12", 1), ("2024-07-27T13", 1)]
+
+
+def test_and_or_not_and_phrases(indexed):
+    store, make_index = indexed
+    index = make_index()
+    assert set(ids(store, index, text="全城停电 辟谣")) == {"g1"}
+    assert set(ids(store, index, text="全城停电 AND 辟谣")) == {"g1"}
+    assert set(ids(store, index, text="辟谣 OR 抢修")) == {"g1", "n1"}
+    assert set(ids(store, index, text="停电 NOT 网传")) == {"w1", "t1"}
+    assert set(ids(store, index, text="停电 -网传 -东湖区")) == {"t1"}
+    assert set(ids(store, index, text='"停电三天"')) == {"w2", "g1", "w4"}
+    assert set(ids(store, index, text='"三天停电"')) == set()
+    assert set(ids(store, index, text='-"供电"')) == {"w2", "g1", "t1", "w3", "w4"}
+
+
+def test_matching_is_by_substring(indexed):
+    store, make_index = indexed
+    index = make_index()
+    assert set(ids(store, index, text="电")) == {"w1", "w2", "n1", "g1", "t1", "w3", "w4"}  # one character
+    assert set(ids(store, index, text="湖区停")) == {"w1"}  # not a word, still found
+    assert set(ids(store, index, text="kn95")) == {"w3"}  # full-width in the post
+    assert set(ids(store, index, text="ＫＮ９５口罩")) == {"w3"}
+    assert set(ids(store, index, text="script")) == {"t1"}
+
+
+def test_filters(indexed):
+    store, make_index = indexed
+    index = make_index()
+    assert ids(store, index, text="停电", rumor=True, sort="newest") == ["w4", "w2"]
+    assert ids(store, index, sentiments=("anger",)) == ["w1"]
+    assert set(ids(store, index, emotions=("fear",))) == {"w2", "w4"}
+    assert set(ids(store, index, places=("420100",))) == {"w1", "w2", "g1"}
+    assert set(ids(store, index, topics=("rumor_rebuttal",))) == {"w2", "g1", "w4"}
+    assert ids(store, index, platforms=("news", "gov"), sort="newest") == ["g1", "n1"]
+    assert set(ids(store, index, verified=True)) == {"w1", "g1"}
+    assert set(ids(store, index, verified=False)) == {"w2", "w3", "w4"}
+    assert set(ids(store, index, rumor_min=0.25, rumor_max=0.85)) == {"w3", "w4"}
+    cluster = store.get_post(2)["content_hash"]
+    assert set(ids(store, index, clusters=(cluster,))) == {"w2", "w4"}
+    window = dict(since=parse_time("2024-07-26"), until=parse_time("2024-07-26", end_of_day=True))
+    assert set(ids(store, index, **window)) == {"n1", "g1"}
+    assert ids(store, index, since=datetime(2024, 7, 27, 12, 30, tzinfo=CHINA_TZ), sort="newest") == ["w4", "w3"]
+
+
+def test_sorts(indexed):
+    store, make_index = indexed
+    index = make_index()
+    assert ids(store, index, sort="engagement") == ["w2", "g1", "w1", "w3", "n1", "w4", "t1"]
+    assert ids(store, index, sort="newest") == ["w4", "w3", "t1", "g1", "n1", "w2", "w1"]
+    ranked = search(store, index, SearchQuery(text="停电三天"))
+    assert {h.post["platform_id"] for h in ranked.hits} == {"w2", "g1", "w4"}
+    assert all(a.score >= b.score > 0 for a, b in zip(ranked.hits, ranked.hits[1:]))
+
+
+def test_deep_paging_by_cursor_and_by_offset(indexed):
+    store, make_index = indexed
+    index = make_index()
+    for sort in ("newest", "engagement"):
+        seen, after = [], None
+        while True:
+            page = search(store, index, SearchQuery(sort=sort, per_page=2, after=after))
+            assert page.total == len(POSTS)
+            seen += [h.post["platform_id"] for h in page.hits]
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert seen == ids(store, index, sort=sort)
+    pages = [ids(store, index, text="电", page=n, per_page=3) for n in (1, 2, 3)]
+    assert sorted(sum(pages, [])) == sorted(ids(store, index, text="电"))
+
+
+def test_each_post_is_indexed_once_and_rebuild_swaps_versions(indexed):
+    store, make_index = indexed
+    store.save_tags([Tags(1, 0.5, "anxiety", 0.5, [], "test-2")])  # re-tag: post 1 pending again
+    assert index_pending(store, make_index()) == 1
+    index = make_index()
+    assert index.num_docs() == len(POSTS) and index.count_id(1) == 1
+    assert ids(store, index, sentiments=("anxiety",), sort="newest") == ["w4", "w2", "w1"]
+    assert rebuild(store, make_index()) == len(POSTS)
+    index = make_index()
+    assert index.num_docs() == len(POSTS) and index.count_id(1) == 1
+
+
+def test_snippets_escape_post_text(indexed):
+    store, make_index = indexed
+    [hit] = search(store, make_index(), SearchQuery(platforms=("tieba",), text="停电")).hits
+    assert "<script>" not in hit.snippet_html and "<img" not in hit.snippet_html
+    assert "&lt;script&gt;" in hit.snippet_html and "<mark>停电</mark>" in hit.snippet_html
+    assert snippet_html("a<b>停电</b>", ["<b>"]) == "a<mark>&lt;b&gt;</mark>停电&lt;/b&gt;"
+
+
+def test_engine_syntax_is_only_text(indexed):
+    store, make_index = indexed
+    assert search(store, make_index(), SearchQuery(text="id:1 platform:* text:停电~2")).total == 0
+
+
+def test_recall_on_real_posts_equals_a_substring_scan(tmp_path, make_index):
+    """Every post whose text holds the query word is found, and no other."""
+    path = need(DATA / "weibo_covid_2020" / "2020-02-01.csv.gz")
+    sample = tmp_path / "2020-02-01.csv"
+    with gzip.open(path, "rt", encoding="gb18030") as src:
+        sample.write_text("".join(itertools.islice(src, 1500)), encoding="utf-8")
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    import_files(store, [sample])
+    index_pending(store, make_index())
+    index = make_index()
+    texts = [normalise(p["text"]) for p in store.get_posts(range(1, 2000)).values()]
+    for word in ["医院", "新冠", "武汉", "口罩", "肺炎", "疫情", "医生", "病毒", "加油", "湖北", "钟南山", "双黄连", "武汉加油"]:
+        exact = sum(word in t for t in texts)
+        assert search(store, index, SearchQuery(text=f'"{word}"')).total == exact, word
+        words = segment.query_terms(word)  # unquoted: each of its words, anywhere
+        assert search(store, index, SearchQuery(text=word)).total == sum(all(w in t for w in words) for t in texts)
+
+
+def test_facets_use_keyword_fields():
+    properties = TEMPLATE["template"]["mappings"]["properties"]
+    assert all(properties[name]["type"] == "keyword" for name in [*FACETS, "day", "hour"])
+    assert properties["text"] == {"type": "text", "analyzer": "whitespace"}
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"text": "字" * 201}, "longer than"),
+        ({"text": "！！！"}, "no searchable word"),
+        ({"text": '"全城停电'}, "not closed"),
+        ({"text": "停电 OR"}, "ends with OR"),
+        ({"text": "OR 停电"}, "OR needs a word"),
+        ({"text": "停电 OR NOT 限电"}, "NOT cannot be combined"),
+        ({"text": "(停电)"}, "brackets"),
+        ({"platforms": ("myspace",)}, "unknown platform"),
+        ({"sort": "random"}, "unknown sort"),
+        ({"interval": "week"}, "unknown interval"),
+        ({"page": 0}, "page must be"),
+        ({"text": "停电", "per_page": 100, "page": MAX_RELEVANCE_DEPTH // 100 + 1}, "sort by newest"),
+        ({"text": "停电", "after": 5}, "cursor goes with"),
+        ({"rumor_min": 1.5}, "between 0 and 1"),
+        ({"since": datetime(2024, 2, 1, tzinfo=CHINA_TZ), "until": datetime(2024, 1, 1, tzinfo=CHINA_TZ)}, "after its end"),
+    ],
+)
+def test_bad_queries_say_what_to_change(fields, message):
+    with pytest.raises(QueryError, match=message):
+        SearchQuery(**fields)
+
+
+def test_query_parsing():
+    parsed = parse_text('武汉疫情 "全城停电" 辟谣 OR 澄清 -谣言')
+    assert [[a.substrings for a in g] for g in parsed.all_of] == [[("武汉", "疫情")], [("全城停电",)], [("辟谣",), ("澄清",)]]
+    assert [a.substrings for a in parsed.none_of] == [("谣言",)]
+    with pytest.raises(QueryError):
+        parse_time("2024-13-45")
