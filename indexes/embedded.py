@@ -9,6 +9,7 @@ text: results are read back from the store of record by id.
 
 from __future__ import annotations
 
+import shutil
 from datetime import timezone
 from pathlib import Path
 
@@ -135,7 +136,12 @@ class EmbeddedIndex:
     def start_rebuild(self) -> None:
         """Write to a new, empty version until ``finish_rebuild`` makes it current."""
         self.close()
-        number = max([int(p.name[1:]) for p in self.root.glob("v*") if p.name[1:].isdigit()] or [0]) + 1
+        pointer = self.root / "current"
+        current = pointer.read_text().strip() if pointer.exists() else "v0"
+        versions = [p.name for p in self.root.glob("v*") if p.name[1:].isdigit()]
+        for orphan in set(versions) - {current}:  # left by an interrupted rebuild
+            shutil.rmtree(self.root / orphan)
+        number = max(int(name[1:]) for name in [*versions, current]) + 1
         self._rebuild_version = f"v{number}"
         (self.root / self._rebuild_version).mkdir()
 
@@ -144,12 +150,11 @@ class EmbeddedIndex:
         old = (self.root / "current").read_text().strip() if (self.root / "current").exists() else None
         self._switch(self._rebuild_version)
         self._rebuild_version = None
-        stale = (self.root / old).iterdir() if old else (p for p in self.root.iterdir() if p.is_file())
-        for path in stale:
-            if path.name != "current":  # a 0.1 index lay directly in the root
+        for path in self.root.iterdir():  # files of a 0.1 index lay directly in the root
+            if path.is_file() and path.name != "current":
                 path.unlink()
-        if old:
-            (self.root / old).rmdir()
+        if old and (self.root / old).exists():
+            shutil.rmtree(self.root / old)
 
     # -- reading -----------------------------------------------------------------------
 

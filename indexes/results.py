@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from core.store import Store
-from indexes.query import SearchQuery
+from indexes.query import FACETS, SearchQuery
 
 SNIPPET_CHARS = 160
 FACET_SIZES = {"cluster": 10}  # the most copied texts; other facets list up to 50 values
@@ -36,8 +36,8 @@ class RawResult:
         whether a next page exists, so the last page has no cursor."""
         more = not query.ranked and len(hits) > query.per_page
         hits = hits[: query.per_page]
-        return cls(total=total, hits=hits, facets=facets, histogram=histogram,
-                   next_after=hits[-1][1] if more else None)
+        return cls(total=total, hits=hits, facets={name: facets.get(name, []) for name in FACETS},
+                   histogram=histogram, next_after=hits[-1][1] if more else None)
 
 
 @dataclass

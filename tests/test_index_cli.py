@@ -27,6 +27,7 @@ def test_an_index_of_the_old_layout_asks_for_a_rebuild(home, covid_day):
     h = str(home.home)
     run("import", str(covid_day), "--home", h)
     (home.index_dir / "meta.json").write_text("{}")  # crisiswatch 0.1 kept Tantivy's files here
+    (home.index_dir / "current").write_text("v1")  # and a search since may have made a pointer
     result = CliRunner().invoke(main, ["search", "武汉", "--home", h])
     assert result.exit_code == 1 and "crisiswatch index --rebuild" in result.output
     run("index", "--rebuild", "--home", h)

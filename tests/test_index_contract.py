@@ -228,3 +228,10 @@ def test_query_parsing():
     assert [a.substrings for a in parsed.none_of] == [("谣言",)]
     with pytest.raises(QueryError):
         parse_time("2024-13-45")
+
+
+def test_no_hits_still_lists_every_facet(indexed):
+    store, make_index = indexed
+    page = search(store, make_index(), SearchQuery(text="地震"))
+    assert page.total == 0 and page.hits == [] and page.histogram == []
+    assert page.facets == {name: [] for name in FACETS} and page.next_after is None

@@ -58,3 +58,18 @@ def test_crawl_runs_report_the_latest_run_of_each_job(store):
     store.finish_crawl_run(second, status="blocked", pages=1, stored=0, duplicates=0, rejected=0, message="captcha")
     [run] = store.last_crawl_runs()
     assert (run["status"], run["message"]) == ("blocked", "captcha")
+
+
+def test_a_database_of_the_first_release_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    from core.store import Store
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # the tags table as crisiswatch 0.1 made it
+        db.execute("CREATE TABLE tags (post_id INTEGER PRIMARY KEY, rumor_prob FLOAT, sentiment VARCHAR(32), "
+                   "sentiment_score FLOAT, topics JSON, model_version VARCHAR(200), tagged_at DATETIME)")
+    store = Store(f"sqlite:///{path}")
+    store.upsert_posts([weibo("a")])
+    store.save_tags([Tags(1, 0.2, "anger", 0.7, [], "old", emotion="fear", places=["420100"])])
+    assert store.get_post(1)["tags"]["emotion"] == "fear"
