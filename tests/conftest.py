@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for(server: subprocess.Popen, probe, errors, what: str) -> None:
+    """Call ``probe`` until it stops raising ``errors``; fail if the server never answers."""
+    for _ in range(200):
+        try:
+            probe()
+            return
+        except errors:
+            time.sleep(0.1)
+    server.kill()
+    pytest.fail(f"{what} did not start")
+
+
+def stop(server: subprocess.Popen, folder: Path) -> None:
+    server.terminate()
+    server.wait(timeout=30)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 # -- PostgreSQL: a real server on loopback, started for the session -----------------------
 
 
@@ -91,19 +110,9 @@ def postgres_server():
     import psycopg
 
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    for _ in range(100):
-        try:
-            psycopg.connect(url, connect_timeout=1).close()
-            break
-        except psycopg.OperationalError:
-            time.sleep(0.1)
-    else:
-        server.kill()
-        pytest.fail("PostgreSQL did not start")
+    wait_for(server, lambda: psycopg.connect(url, connect_timeout=1).close(), psycopg.OperationalError, "PostgreSQL")
     yield port
-    server.terminate()
-    server.wait(timeout=30)
-    shutil.rmtree(root, ignore_errors=True)
+    stop(server, root)
 
 
 @pytest.fixture
@@ -181,21 +190,9 @@ def noida_url():
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        server.kill()
-        pytest.fail("the noida-db Elasticsearch emulator did not start")
+    wait_for(server, lambda: urllib.request.urlopen(url, timeout=1).close(), OSError, "the noida-db emulator")
     yield url
-    server.terminate()
-    server.wait(timeout=30)
-    shutil.rmtree(data, ignore_errors=True)
+    stop(server, data)
 
 
 BACKENDS = ["embedded", "elasticsearch-emulator"] + (["elasticsearch-real"] if os.environ.get("ES_URL") else [])
