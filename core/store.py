@@ -252,7 +252,14 @@ class Store:
                             table.c.platform == platform, table.c.platform_id.in_(ids[start : start + 500])
                         )
                     ).scalar_one()
+            hashes = list({row["content_hash"] for row in rows})
+            single = [h for h, n in _copies(conn, hashes).items() if n == 1]
             conn.execute(stmt, rows)
+            # A text that had one post and now has copies: that post joins a near-duplicate
+            # cluster, which the index only records for texts with copies. Re-index it.
+            joined = [h for h, n in _copies(conn, single).items() if n > 1]
+            if joined:
+                conn.execute(update(table).where(table.c.content_hash.in_(joined)).values(rev=table.c.rev + 1))
         result.duplicates += existing
         result.inserted += len(rows) - existing
         return result
@@ -351,7 +358,8 @@ class Store:
     # -- indexing ----------------------------------------------------------------------
 
     def posts_to_index(self, after_id: int, limit: int, pending_only: bool = True) -> list[dict]:
-        """Posts (by default only those whose indexed revision is stale) with their tags, in id order.
+        """Posts (by default only those whose indexed revision is stale) with their tags, in id order,
+        each with ``copies``: how many posts share its text.
 
         Read as plain rows, not ORM objects: this feeds the index stage, a hot loop.
         """
@@ -367,7 +375,11 @@ class Store:
         if pending_only:
             query = query.where(posts.c.indexed_rev.is_distinct_from(posts.c.rev))
         with self.engine.connect() as conn:
-            return [_row_dict(row._mapping) for row in conn.execute(query)]
+            posts = [_row_dict(row._mapping) for row in conn.execute(query)]
+            copies = _copies(conn, list({p["content_hash"] for p in posts}))
+        for post in posts:
+            post["copies"] = copies.get(post["content_hash"], 1)
+        return posts
 
     def count_to_index(self) -> int:
         query = select(func.count()).select_from(PostRow).where(PostRow.indexed_rev.is_distinct_from(PostRow.rev))
@@ -447,6 +459,20 @@ class Store:
                 }
                 for r in runs
             ]
+
+
+def _copies(conn, hashes: list[str]) -> dict[str, int]:
+    """How many posts have each of these content hashes."""
+    table = PostRow.__table__
+    counts: dict[str, int] = {}
+    for start in range(0, len(hashes), 500):
+        query = (
+            select(table.c.content_hash, func.count())
+            .where(table.c.content_hash.in_(hashes[start : start + 500]))
+            .group_by(table.c.content_hash)
+        )
+        counts.update(conn.execute(query).all())
+    return counts
 
 
 _TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "emotion", "places", "model_version")

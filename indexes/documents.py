@@ -32,7 +32,6 @@ def to_fields(post: dict) -> dict:
         "id": post["id"],
         "text": " ".join(index_tokens(text)),
         "platform": post["platform"],
-        "cluster": post["content_hash"],
         "time": when,
         "day": hour[:10],
         "hour": hour,
@@ -40,6 +39,8 @@ def to_fields(post: dict) -> dict:
         "newest_key": sort_key(max(0, int((when - EPOCH).total_seconds())), post["id"]),
         "engagement_key": sort_key(engagement, post["id"]),
     }
+    if post.get("copies", 1) > 1:  # a near-duplicate cluster: only texts with copies have one
+        fields["cluster"] = post["content_hash"]
     if post.get("author_verified") is not None:
         fields["verified"] = "yes" if post["author_verified"] else "no"
     tags = post.get("tags")

@@ -235,3 +235,12 @@ def test_no_hits_still_lists_every_facet(indexed):
     page = search(store, make_index(), SearchQuery(text="地震"))
     assert page.total == 0 and page.hits == [] and page.histogram == []
     assert page.facets == {name: [] for name in FACETS} and page.next_after is None
+
+
+def test_a_post_joins_a_cluster_when_its_first_copy_arrives(indexed):
+    store, make_index = indexed
+    n1 = store.get_post(3)
+    assert search(store, make_index(), SearchQuery(clusters=(n1["content_hash"],))).total == 0  # no copies yet
+    store.upsert_posts([make_post(platform="weibo", platform_id="copy", text=n1["text"], created_at="2024-07-28 09:00")])
+    assert index_pending(store, make_index()) == 2  # the copy, and the original re-indexed into the cluster
+    assert set(ids(store, make_index(), clusters=(n1["content_hash"],))) == {"n1", "copy"}
