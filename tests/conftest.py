@@ -7,6 +7,7 @@ import gzip
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -66,12 +67,14 @@ def wait_for(server: subprocess.Popen, probe, errors, what: str) -> None:
             return
         except errors:
             time.sleep(0.1)
-    server.kill()
+    os.killpg(server.pid, signal.SIGKILL)
     pytest.fail(f"{what} did not start")
 
 
 def stop(server: subprocess.Popen, folder: Path) -> None:
-    server.terminate()
+    """Stop a server started with ``start_new_session=True``, children included
+    (noida-db's command is a wrapper around the emulator's own process)."""
+    os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=30)
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -105,7 +108,7 @@ def postgres_server():
     server = subprocess.Popen(
         [*as_user, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
          "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     import psycopg
 
@@ -187,7 +190,7 @@ def noida_url():
     server = subprocess.Popen(
         [binary, "start", "--only", "elasticsearch", "--host", "127.0.0.1", "--elasticsearch-port", str(port),
          "--data-dir", str(data)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     wait_for(server, lambda: urllib.request.urlopen(url, timeout=1).close(), OSError, "the noida-db emulator")
