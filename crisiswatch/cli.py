@@ -341,6 +341,7 @@ def status(settings: Settings, as_json):
                    "held_out_macro_f1": card.get("held_out", {}).get("macro_f1")}
             for task, card in cards.items()
         },
+        "tagged_by": store.model_versions(),
         "segmenter": segment.engine_name(),
     }
     if as_json:
@@ -360,6 +361,8 @@ def status(settings: Settings, as_json):
     for task, model in value["models"].items():
         quality = "FALLBACK (no trained model)" if model["fallback"] else f"held-out macro-F1 {model['held_out_macro_f1']}"
         click.echo(f"model {task:10} {model['version']:36} {quality}")
+    for version, count in value["tagged_by"].items():
+        click.echo(f"tagged {count:>9} posts with {version}")
 
 
 @main.command(context_settings=CONTEXT)

@@ -27,6 +27,7 @@ def test_import_tag_index_search(home_with_models, ced_slice, covid_day):
     assert weibo["stored"] == weibo["tagged"] == weibo["indexed"] == imported["imported"]
     assert status["index"]["documents"] == imported["imported"]
     assert not status["models"]["rumor"]["fallback"] and status["models"]["rumor"]["held_out_macro_f1"] > 0.8
+    assert sum(status["tagged_by"].values()) == imported["imported"]
 
     page = json.loads(run(home, "search", "武汉", "--json", "--per-page", "5").stdout)
     assert page["total"] > 1000 and len(page["hits"]) == 5
