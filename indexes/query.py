@@ -61,10 +61,6 @@ class TextQuery:
     none_of: tuple[Atom, ...] = ()
 
     @property
-    def empty(self) -> bool:
-        return not self.all_of and not self.none_of
-
-    @property
     def highlights(self) -> list[str]:
         return [s for group in self.all_of for atom in group for s in atom.substrings]
 
