@@ -269,13 +269,9 @@ class Store:
         ids = list(ids)
         if not ids:
             return {}
-        query = (
-            select(PostRow, TagRow)
-            .outerjoin(TagRow, TagRow.post_id == PostRow.id)
-            .where(PostRow.id.in_(ids))
-        )
-        with Session(self.engine) as session:
-            return {post.id: _post_dict(post, tags) for post, tags in session.execute(query)}
+        with self.engine.connect() as conn:
+            rows = conn.execute(_posts_with_tags().where(PostRow.__table__.c.id.in_(ids)))
+            return {row.id: _row_dict(row._mapping) for row in rows}
 
     def all_texts(self):
         """Every post's title and text, in id order (for checks that scan everything)."""
@@ -363,15 +359,8 @@ class Store:
 
         Read as plain rows, not ORM objects: this feeds the index stage, a hot loop.
         """
-        posts, tags = PostRow.__table__, TagRow.__table__
-        tag_columns = [tags.c[name].label(f"tag_{name}") for name in _TAG_FIELDS]
-        query = (
-            select(posts, tags.c.post_id.label("tagged"), *tag_columns)
-            .outerjoin(tags, tags.c.post_id == posts.c.id)
-            .where(posts.c.id > after_id)
-            .order_by(posts.c.id)
-            .limit(limit)
-        )
+        posts = PostRow.__table__
+        query = _posts_with_tags().where(posts.c.id > after_id).order_by(posts.c.id).limit(limit)
         if pending_only:
             query = query.where(posts.c.indexed_rev.is_distinct_from(posts.c.rev))
         with self.engine.connect() as conn:
@@ -478,8 +467,15 @@ def _copies(conn, hashes: list[str]) -> dict[str, int]:
 _TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "emotion", "places", "model_version")
 
 
+def _posts_with_tags():
+    """Posts joined with their tags (if any), as plain rows for ``_row_dict``."""
+    posts, tags = PostRow.__table__, TagRow.__table__
+    tag_columns = [tags.c[name].label(f"tag_{name}") for name in _TAG_FIELDS]
+    return select(posts, tags.c.post_id.label("tagged"), *tag_columns).outerjoin(tags, tags.c.post_id == posts.c.id)
+
+
 def _row_dict(row) -> dict:
-    """A joined posts/tags row as the same dict ``_post_dict`` makes."""
+    """A post and its tags (None when untagged) as a plain dict, the form every reader gets."""
     post = {name: row[name] for name in PostRow.__table__.c.keys() if name != "indexed_rev"}
     post["created_at"] = post["created_at"].replace(tzinfo=timezone.utc) if post["created_at"] else None
     post["stored_at"] = post["stored_at"].replace(tzinfo=timezone.utc)
@@ -493,39 +489,3 @@ def _row_dict(row) -> dict:
 
 def _iso(value: datetime | None) -> str | None:
     return value.replace(tzinfo=timezone.utc).isoformat() if value else None
-
-
-def _post_dict(post: PostRow, tags: TagRow | None) -> dict:
-    return {
-        "id": post.id,
-        "platform": post.platform,
-        "platform_id": post.platform_id,
-        "kind": post.kind,
-        "parent_id": post.parent_id,
-        "title": post.title,
-        "text": post.text,
-        "truncated": post.truncated,
-        "content_hash": post.content_hash,
-        "url": post.url,
-        "author_id": post.author_id,
-        "author_name": post.author_name,
-        "author_verified": post.author_verified,
-        "created_at": post.created_at.replace(tzinfo=timezone.utc) if post.created_at else None,
-        "reposts_count": post.reposts_count,
-        "comments_count": post.comments_count,
-        "likes_count": post.likes_count,
-        "source": post.source,
-        "stored_at": post.stored_at.replace(tzinfo=timezone.utc),
-        "rev": post.rev,
-        "tags": None
-        if tags is None
-        else {
-            "rumor_prob": tags.rumor_prob,
-            "sentiment": tags.sentiment,
-            "sentiment_score": tags.sentiment_score,
-            "topics": list(tags.topics or []),
-            "emotion": tags.emotion,
-            "places": list(tags.places or []),
-            "model_version": tags.model_version,
-        },
-    }
