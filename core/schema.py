@@ -184,4 +184,7 @@ class Tags:
     topics: list[str]
     model_version: str
     emotion: str | None = None
-    places: list[str] = field(default_factory=list)  # administrative codes
+    emotion_score: float | None = None
+    topic_scores: dict[str, float] = field(default_factory=dict)
+    places: list[str] = field(default_factory=list)  # administrative codes, each level: province, city, district
+    organisations: list[str] = field(default_factory=list)

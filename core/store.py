@@ -88,6 +88,7 @@ class PostRow(Base):
 
     __table_args__ = (
         UniqueConstraint("platform", "platform_id", name="uq_posts_platform_id"),
+        Index("ix_posts_parent", "platform", "parent_id"),  # a post's replies, for tagging and display
         Index(
             "ix_posts_index_pending",
             "id",
@@ -105,9 +106,24 @@ class TagRow(Base):
     sentiment_score: Mapped[float] = mapped_column(Float)
     topics: Mapped[list] = mapped_column(JSON)
     emotion: Mapped[str | None] = mapped_column(String(32))
+    emotion_score: Mapped[float | None] = mapped_column(Float)
+    topic_scores: Mapped[dict | None] = mapped_column(JSON)
     places: Mapped[list] = mapped_column(JSON, default=list)
+    organisations: Mapped[list | None] = mapped_column(JSON)
     model_version: Mapped[str] = mapped_column(String(200))
     tagged_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CorrectionRow(Base):
+    """An analyst's label for one task of one post; the latest per post and task counts."""
+
+    __tablename__ = "corrections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    task: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(64))
+    analyst: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class CrawlRunRow(Base):
@@ -169,7 +185,8 @@ class Store:
 
     def _add_new_columns(self) -> None:
         """Bring a database made by an earlier version up to date: new columns are nullable
-        and are added in place (an additive upgrade; nothing is rewritten or dropped)."""
+        and are added in place, new indexes created (an additive upgrade; nothing is
+        rewritten or dropped)."""
         existing = inspect(self.engine)
         with self.engine.begin() as conn:
             for table in Base.metadata.sorted_tables:
@@ -178,6 +195,8 @@ class Store:
                     if column.name not in have:
                         kind = column.type.compile(dialect=self.engine.dialect)
                         conn.execute(sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -311,6 +330,25 @@ class Store:
                 for row in conn.execute(query)
             ]
 
+    def reply_texts(self, post_ids: Sequence[int], per_post: int) -> dict[int, list[str]]:
+        """The texts of each post's earliest replies (reposts and comments), oldest first."""
+        if not post_ids:
+            return {}
+        parent, reply = PostRow.__table__.alias("parent"), PostRow.__table__.alias("reply")
+        order = func.row_number().over(partition_by=parent.c.id, order_by=(reply.c.created_at, reply.c.id))
+        ranked = (
+            select(parent.c.id.label("post_id"), reply.c.text, order.label("n"))
+            .join(reply, (reply.c.platform == parent.c.platform) & (reply.c.parent_id == parent.c.platform_id))
+            .where(parent.c.id.in_(list(post_ids)))
+            .subquery()
+        )
+        query = select(ranked.c.post_id, ranked.c.text).where(ranked.c.n <= per_post).order_by(ranked.c.post_id, ranked.c.n)
+        replies: dict[int, list[str]] = {}
+        with self.engine.connect() as conn:
+            for post_id, text in conn.execute(query):
+                replies.setdefault(post_id, []).append(text)
+        return replies
+
     def count_to_tag(self) -> int:
         query = select(func.count()).select_from(PostRow).where(
             ~select(TagRow.post_id).where(TagRow.post_id == PostRow.id).exists()
@@ -331,7 +369,10 @@ class Store:
                 "sentiment_score": float(t.sentiment_score),
                 "topics": list(t.topics),
                 "emotion": t.emotion,
+                "emotion_score": None if t.emotion_score is None else float(t.emotion_score),
+                "topic_scores": dict(t.topic_scores),
                 "places": list(t.places),
+                "organisations": list(t.organisations),
                 "model_version": t.model_version,
                 "tagged_at": now,
             }
@@ -340,7 +381,8 @@ class Store:
         stmt = self._insert(TagRow.__table__)
         stmt = stmt.on_conflict_do_update(
             index_elements=["post_id"],
-            set_={k: stmt.excluded[k] for k in ("rumor_prob", "sentiment", "sentiment_score", "topics", "emotion", "places",
+            set_={k: stmt.excluded[k] for k in ("rumor_prob", "sentiment", "sentiment_score", "topics", "emotion",
+                                                "emotion_score", "topic_scores", "places", "organisations",
                                                 "model_version", "tagged_at")},
         )
         with self.engine.begin() as conn:
@@ -403,6 +445,29 @@ class Store:
         with self.engine.connect() as conn:
             return [PlatformCounts(*row) for row in conn.execute(query)]
 
+    # -- analyst corrections -----------------------------------------------------------
+
+    def add_correction(self, post_id: int, task: str, label: str, analyst: str | None = None) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add(CorrectionRow(post_id=post_id, task=task, label=label, analyst=analyst, created_at=utcnow()))
+
+    def _latest_corrections(self):
+        latest = select(func.max(CorrectionRow.id)).group_by(CorrectionRow.post_id, CorrectionRow.task)
+        return select(CorrectionRow).where(CorrectionRow.id.in_(latest))
+
+    def corrections_of(self, post_id: int) -> dict[str, str]:
+        """The label analysts gave this post for each task they corrected."""
+        with Session(self.engine) as session:
+            rows = session.scalars(self._latest_corrections().where(CorrectionRow.post_id == post_id))
+            return {row.task: row.label for row in rows}
+
+    def corrected_examples(self, task: str) -> list[tuple[int, str, str]]:
+        """(post id, text, label) of every post whose ``task`` tag an analyst corrected."""
+        latest = self._latest_corrections().where(CorrectionRow.task == task).subquery()
+        query = select(PostRow.id, PostRow.text, latest.c.label).join(latest, latest.c.post_id == PostRow.id)
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query.order_by(PostRow.id))]
+
     def model_versions(self) -> dict[str, int]:
         query = select(TagRow.model_version, func.count()).group_by(TagRow.model_version)
         with self.engine.connect() as conn:
@@ -464,7 +529,9 @@ def _copies(conn, hashes: list[str]) -> dict[str, int]:
     return counts
 
 
-_TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "emotion", "places", "model_version")
+_TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "topic_scores", "emotion", "emotion_score",
+               "places", "organisations", "model_version")
+_TAG_LISTS = ("topics", "places", "organisations")
 
 
 def _posts_with_tags():
@@ -481,7 +548,7 @@ def _row_dict(row) -> dict:
     post["stored_at"] = post["stored_at"].replace(tzinfo=timezone.utc)
     del post["updated_at"]
     post["tags"] = None if row["tagged"] is None else {
-        name: (list(row[f"tag_{name}"] or []) if name in ("topics", "places") else row[f"tag_{name}"])
+        name: (list(row[f"tag_{name}"] or []) if name in _TAG_LISTS else row[f"tag_{name}"])
         for name in _TAG_FIELDS
     }
     return post

@@ -9,6 +9,8 @@ a plain substring scan of every stored text.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import random
 import shutil
 import statistics
@@ -24,7 +26,7 @@ from pathlib import Path
 from core import segment
 from core.settings import Settings
 from core.store import Store
-from crisiswatch.importer import import_files
+from crisiswatch.importer import detect_encoding, import_files
 from indexes.analysis import normalise
 from indexes.embedded import EmbeddedIndex
 from indexes.indexer import index_pending
@@ -171,3 +173,40 @@ def _deep_page(store, index, query: SearchQuery, pages: int = 100) -> tuple[floa
 
 def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
+
+
+def corpus_texts(data_dir: Path, limit: int) -> list[str]:
+    """The first ``limit`` non-empty post texts of the real Weibo corpus, as the importer reads them."""
+    files = sorted((data_dir / "weibo_covid_2020").glob("*.csv.gz"))
+    if not files:
+        raise FileNotFoundError(f"no corpus at {data_dir / 'weibo_covid_2020'} (set CRISISWATCH_DATA)")
+    texts: list[str] = []
+    for path in files:
+        with gzip.open(path, "rt", encoding=detect_encoding(path), errors="replace", newline="") as handle:
+            texts.extend(row["text"] for row in csv.DictReader(handle) if row.get("text"))
+        if len(texts) >= limit:
+            break
+    return texts[:limit]
+
+
+def bench_nlp(settings: Settings, limit: int, say=print) -> dict:
+    """Tag ``limit`` real posts with the full default pipeline, in one process, and time it."""
+    from nlp.pipeline import build_pipeline, model_version
+
+    texts = corpus_texts(settings.data_dir, limit)
+    segment.configure(settings.cache_dir)
+    nlp = build_pipeline(settings.models_dir)
+    list(nlp.pipe(texts[:200]))  # load the dictionary and the models before the clock starts
+    say(f"tagging {len(texts)} posts with {model_version(nlp)}")
+    reset_peak_rss()
+    start = time.perf_counter()
+    for _ in nlp.pipe(texts, batch_size=1000):
+        pass
+    seconds = time.perf_counter() - start
+    return {
+        "posts": len(texts),
+        "posts_per_s": round(len(texts) / seconds),
+        "chars_per_s": round(sum(map(len, texts)) / seconds),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "models": model_version(nlp),
+    }

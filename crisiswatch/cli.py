@@ -172,18 +172,22 @@ def _pairs(values, flag):
 @click.option("--limit", type=int, help="Tag at most this many posts.")
 @with_home
 def tag(settings: Settings, batch_size, limit):
-    """Tag every untagged post: rumor probability, sentiment, topics."""
+    """Tag every untagged post: rumor probability, sentiment, emotion, topics, places and organisations."""
     from crisiswatch import stages
+    from nlp.models import ModelOutdated
 
     store = stages.open_store(settings)
     missing = stages.untrained_tasks(settings)
     if missing:
         click.secho(
-            f"note: no trained model for {', '.join(missing)}; using the lexicon fallback "
+            f"note: no current model for {', '.join(missing)}; a task never trained uses the lexicon fallback "
             "(run `crisiswatch train all` with the data present)",
             fg="yellow", err=True,
         )
-    done = stages.tag(settings, store, batch_size=batch_size, limit=limit)
+    try:
+        done = stages.tag(settings, store, batch_size=batch_size, limit=limit)
+    except ModelOutdated as err:
+        fail(str(err))
     click.echo(f"tagged {done} posts")
 
 
@@ -204,25 +208,67 @@ def index(settings: Settings, rebuild):
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("task", type=click.Choice(["rumor", "sentiment", "all"]))
+@click.argument("task", type=click.Choice(["rumor", "sentiment", "emotion", "all"]))
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Train from this file instead of the task's file in the data folder.")
 @with_home
 def train(settings: Settings, task, data):
-    """Train a tagging model from the shared data and print its held-out figures."""
+    """Train a tagging model from the shared data and print its held-out figures.
+
+    \b
+    rumor      CED Weibo posts with their earliest reposts (rumor / non-rumor)
+    sentiment  osm2022 Weibo comments (positive / weak_negative / anger / anxiety)
+    emotion    COVID-19 Weibo posts (seven emotions)
+    Analysts' corrections made in the UI are added to the training data.
+    """
     from crisiswatch import stages
+    from nlp.models import TASKS
 
     stages.open_store(settings).close()
-    tasks = ["rumor", "sentiment"] if task == "all" else [task]
+    tasks = list(TASKS) if task == "all" else [task]
+    if data and len(tasks) > 1:
+        fail("--data names one file: train one task with it, e.g. `crisiswatch train rumor --data FILE`")
     try:
         cards = stages.train(settings, tasks, data_file=data, say=lambda m: click.echo(m, err=True))
     except FileNotFoundError as err:
         fail(str(err))
     for card in cards:
-        held = card["held_out"]
-        click.echo(f"{card['task']}: {card['version']}  held-out accuracy {held['accuracy']}  macro-F1 {held['macro_f1']}")
-        for label, row in held["per_class"].items():
-            click.echo(f"    {label:14} P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}  n {row['support']}")
+        click.echo(f"{card['task']}: {card['version']}  (held out, {card['held_out']['n']} examples)")
+        _print_metrics(card["held_out"])
+        if "held_out_text_only" in card:
+            click.echo("  without replies (a post no one has answered yet):")
+            _print_metrics(card["held_out_text_only"])
+
+
+def _print_metrics(result: dict) -> None:
+    click.echo(f"    accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}   n {result['n']}")
+    for label, row in result["per_class"].items():
+        click.echo(f"    {label:14} P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}  n {row['support']}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("task", type=click.Choice(["rumor", "sentiment", "emotion"]))
+@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A labelled file in the format of the task's training file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: accuracy, macro_f1, per_class, n.")
+@with_home
+def evaluate(settings: Settings, task, data, as_json):
+    """Measure the model a task uses now on a labelled file (e.g. held-out data)."""
+    from nlp.evaluate import evaluate_task
+    from nlp.models import ModelOutdated
+
+    try:
+        result = evaluate_task(task, settings.models_dir, data)
+    except (KeyError, UnicodeDecodeError, json.JSONDecodeError, OSError) as err:
+        fail(f"{data} is not in the format of the {task} training file ({err})")
+    except (ModelOutdated, ValueError) as err:
+        fail(str(err))
+    if as_json:
+        emit_json(result)
+        return
+    note = "  (lexicon FALLBACK: no trained model)" if result["fallback"] else ""
+    click.echo(f"{task}: {result['model']} on {data}{note}")
+    _print_metrics(result)
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -399,8 +445,13 @@ def bench_search_command(settings: Settings, limit, as_json):
     """
     from crisiswatch.bench import bench_search
 
+    _report_bench(lambda: bench_search(settings.data_dir, limit, say=lambda m: click.echo(m, err=True)), as_json)
+
+
+def _report_bench(measure, as_json: bool) -> None:
+    """Run a benchmark and print its figures, as one JSON object or one per line."""
     try:
-        result = bench_search(settings.data_dir, limit, say=lambda m: click.echo(m, err=True))
+        result = measure()
     except FileNotFoundError as err:
         fail(str(err))
     if as_json:
@@ -408,6 +459,20 @@ def bench_search_command(settings: Settings, limit, as_json):
     else:
         for key, value in result.items():
             click.echo(f"{key:24} {value}")
+
+
+@bench.command("nlp", context_settings=CONTEXT)
+@click.option("--limit", default=20_000, show_default=True, help="Tag this many posts of the real corpus.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: posts_per_s, chars_per_s, peak_rss_mb.")
+@with_home
+def bench_nlp_command(settings: Settings, limit, as_json):
+    """Tag real Weibo posts with the full default pipeline in one process and time it.
+
+    Uses the home's trained models (the lexicon fallback where there are none).
+    """
+    from crisiswatch.bench import bench_nlp
+
+    _report_bench(lambda: bench_nlp(settings, limit, say=lambda m: click.echo(m, err=True)), as_json)
 
 
 @main.command(context_settings=CONTEXT)

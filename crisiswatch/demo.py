@@ -11,23 +11,23 @@ from crawlers.loopback import demo_site
 from crisiswatch import stages
 from crisiswatch.importer import import_files
 from crisiswatch.schedule import start_scheduler
+from nlp.datasets import TRAINING_FILES
 
 # The first days of the real Weibo corpus: enough to make search worth trying.
 SAMPLE_FILES = ("2020-01-19.csv.gz", "2020-01-20.csv.gz", "2020-01-21.csv.gz")
 
 
 def prepare_models(settings: Settings) -> None:
+    """Train each model that is missing or outdated from the data folder; say which fall back."""
     missing = stages.untrained_tasks(settings)
-    if not missing:
-        return
-    if all((settings.data_dir / f).exists() for f in ("rumor/ced_train.jsonl.gz", "sentiment/osm2022_train.csv")):
-        click.echo(f"training {', '.join(missing)} from {settings.data_dir} (once; about a minute)")
-        stages.train(settings, missing, say=lambda m: click.echo("  " + m))
-    else:
-        click.secho(
-            f"no training data in {settings.data_dir}: tagging with the lexicon FALLBACK for {', '.join(missing)}",
-            fg="yellow",
-        )
+    trainable = [task for task in missing if (settings.data_dir / TRAINING_FILES[task]).exists()]
+    if trainable:
+        click.echo(f"training {', '.join(trainable)} from {settings.data_dir} (once; about a minute)")
+        stages.train(settings, trainable, say=lambda m: click.echo("  " + m))
+    if set(missing) - set(trainable):
+        fallback = ", ".join(t for t in missing if t not in trainable)
+        click.secho(f"no training data in {settings.data_dir} for {fallback}: tagging with the lexicon FALLBACK",
+                    fg="yellow")
 
 
 def import_sample(settings: Settings, store) -> None:

@@ -20,7 +20,8 @@ from core.store import Store
 from crawlers.jobs import Job, load_jobs
 from indexes.backends import open_index
 from indexes.indexer import index_pending, rebuild
-from nlp.models import model_path
+from nlp.datasets import REPLIES_PER_POST, Labelled
+from nlp.models import TASKS, is_current
 from nlp.pipeline import build_pipeline
 from nlp.tagger import tag_pending
 from nlp.train import train_task
@@ -56,11 +57,25 @@ def index(settings: Settings, store: Store, full_rebuild: bool = False, quiet: b
 
 
 def train(settings: Settings, tasks: list[str], data_file: Path | None = None, say=print) -> list[dict]:
-    return [train_task(task, settings.data_dir, settings.models_dir, progress=say, data_file=data_file) for task in tasks]
+    """Train each task from its data file plus the analysts' corrections in the store."""
+    store = open_store(settings)
+    try:
+        return [train_task(task, settings.data_dir, settings.models_dir, progress=say, data_file=data_file,
+                           corrections=corrections(store, task)) for task in tasks]
+    finally:
+        store.close()
+
+
+def corrections(store: Store, task: str) -> Labelled:
+    examples = store.corrected_examples(task)
+    replies = store.reply_texts([post_id for post_id, _, _ in examples], REPLIES_PER_POST) if task == "rumor" else {}
+    return Labelled(texts=[text for _, text, _ in examples], labels=[label for _, _, label in examples],
+                    replies=[replies.get(post_id, []) for post_id, _, _ in examples] if task == "rumor" else [])
 
 
 def untrained_tasks(settings: Settings) -> list[str]:
-    return [task for task in ("rumor", "sentiment") if not model_path(settings.models_dir, task).exists()]
+    """Tasks without a model fit for this version (never trained, or trained by an older one)."""
+    return [task for task in TASKS if not is_current(settings.models_dir, task)]
 
 
 def crawl_in_child(settings: Settings, job: Job) -> int:

@@ -53,4 +53,18 @@ class SentimentLexicon(_Lexicon):
     default = "weak_negative"
 
 
-CLASSIFIERS = {"rumor": RumorLexicon, "sentiment": SentimentLexicon}
+class EmotionLexicon(_Lexicon):
+    classes_ = np.array(["anger", "disgust", "fear", "gratitude", "optimism", "sadness", "surprise"])
+    cues = {
+        "anger": ("愤怒", "气愤", "凭什么", "无耻", "混蛋", "气死"),
+        "disgust": ("恶心", "垃圾", "呵呵", "无语", "讨厌"),
+        "fear": ("害怕", "恐慌", "担心", "可怕", "吓人", "怕"),
+        "gratitude": ("感谢", "谢谢", "辛苦", "致敬", "感恩"),
+        "optimism": ("加油", "相信", "希望", "会好的", "挺住"),
+        "sadness": ("难过", "伤心", "心疼", "哭", "悲伤", "泪"),
+        "surprise": ("竟然", "居然", "没想到", "震惊", "天哪"),
+    }
+    default = "optimism"
+
+
+CLASSIFIERS = {"rumor": RumorLexicon, "sentiment": SentimentLexicon, "emotion": EmotionLexicon}

@@ -2,6 +2,8 @@
 
 When a task has no trained model (no data to train it from), ``load_model`` returns the
 clearly marked lexicon fallback of ``nlp.fallback`` instead, so the product still runs.
+A model trained on another feature layout (an older crisiswatch) is not loaded: it is
+reported as outdated, and the demo retrains it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ from pathlib import Path
 import joblib
 
 from nlp import fallback
+from nlp.features import VERSION as FEATURES
 
-TASKS = ("rumor", "sentiment")
+TASKS = ("rumor", "sentiment", "emotion")
+
+
+class ModelOutdated(RuntimeError):
+    """A stored model reads features this version no longer computes."""
 
 
 @dataclass
@@ -51,9 +58,18 @@ def load_model(models_dir: Path, task: str) -> Model:
         card = {"task": task, "version": classifier.version, "fallback": True,
                 "note": "lexicon fallback: no trained model; run `crisiswatch train` with the data present"}
         return Model(task, classifier.version, classifier, card)
+    card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    if card.get("features") != FEATURES:
+        raise ModelOutdated(f"the {task} model at {path} was trained by an older crisiswatch; "
+                            f"run `crisiswatch train {task}` (or `crisiswatch demo`, which retrains it)")
     stored = joblib.load(path)
-    card = stored["card"]
-    return Model(task, card["version"], stored["classifier"], card)
+    return Model(task, card["version"], stored["classifier"], stored["card"])
+
+
+def is_current(models_dir: Path, task: str) -> bool:
+    """Whether a trained model of this task exists and fits this version's features."""
+    card_file = model_path(models_dir, task).with_suffix(".json")
+    return card_file.exists() and json.loads(card_file.read_text(encoding="utf-8")).get("features") == FEATURES
 
 
 def model_cards(models_dir: Path) -> dict[str, dict]:
@@ -66,3 +82,9 @@ def model_cards(models_dir: Path) -> dict[str, dict]:
         else:
             cards[task] = load_model(models_dir, task).card
     return cards
+
+
+def task_classes(models_dir: Path) -> dict[str, list[str]]:
+    """The labels each task's model (or its fallback) gives, read from the cards, not the models."""
+    return {task: [str(c) for c in card.get("classes") or fallback.CLASSIFIERS[task].classes_]
+            for task, card in model_cards(models_dir).items()}

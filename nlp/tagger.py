@@ -6,6 +6,7 @@ from spacy.language import Language
 
 from core.schema import Tags
 from core.store import Store
+from nlp.datasets import REPLIES_PER_POST
 from nlp.pipeline import model_version
 
 
@@ -17,22 +18,31 @@ def tag_pending(store: Store, nlp: Language, batch_size: int = 1000, progress=No
         rows = store.posts_to_tag(after, batch_size if limit is None else min(batch_size, limit - done))
         if not rows:
             break
-        docs = nlp.pipe((text for _, text in rows), batch_size=batch_size)
-        store.save_tags(
-            [
-                Tags(
-                    post_id=post_id,
-                    rumor_prob=doc._.rumor_prob,
-                    sentiment=doc._.sentiment,
-                    sentiment_score=doc._.sentiment_score,
-                    topics=sorted(doc._.topics),
-                    model_version=version,
-                )
-                for (post_id, _), doc in zip(rows, docs)
-            ]
-        )
+        replies = store.reply_texts([post_id for post_id, _ in rows], REPLIES_PER_POST)
+        docs = []
+        for post_id, text in rows:
+            doc = nlp.make_doc(text)
+            doc._.replies = replies.get(post_id, [])
+            docs.append(doc)
+        store.save_tags([_tags(post_id, doc, version) for (post_id, _), doc in zip(rows, nlp.pipe(docs, batch_size=batch_size))])
         after = rows[-1][0]
         done += len(rows)
         if progress is not None:
             progress.update(len(rows))
     return done
+
+
+def _tags(post_id: int, doc, version: str) -> Tags:
+    return Tags(
+        post_id=post_id,
+        rumor_prob=doc._.rumor_prob,
+        sentiment=doc._.sentiment,
+        sentiment_score=doc._.sentiment_score,
+        emotion=doc._.emotion,
+        emotion_score=doc._.emotion_score,
+        topics=sorted(doc._.topics),
+        topic_scores=doc._.topics,
+        places=doc._.places,
+        organisations=doc._.organisations,
+        model_version=version,
+    )

@@ -8,8 +8,11 @@ carries a strict Content-Security-Policy.
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Flask, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from core.settings import Settings
@@ -47,8 +50,22 @@ class SafeJSONProvider(DefaultJSONProvider):
         )
 
 
+def secret_key(settings: Settings) -> str:
+    """The key that signs sessions and CSRF tokens: made once per home, readable only by its owner."""
+    path = settings.home / "secret_key"
+    if not path.exists():
+        settings.home.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_text().strip()
+
+
 def create_app(settings: Settings, store: Store | None = None, index=None) -> Flask:
     app = Flask(__name__)
+    app.config.update(SECRET_KEY=secret_key(settings), SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
+    CSRFProtect(app)  # every form that changes something carries a token tied to the session
     app.json = SafeJSONProvider(app)
     app.extensions[EXTENSION] = Services(
         settings=settings,

@@ -11,6 +11,8 @@ import re
 
 from flask import current_app, g, has_request_context, request, url_for
 
+from nlp import places
+
 from review_ui.params import args_with, link_args
 
 LANGS = ("zh", "en")
@@ -86,6 +88,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_sentiment": "情绪",
         "field_sentiment_score": "情绪置信度",
         "field_emotion": "细分情绪",
+        "field_organisations": "机构",
+        "corrections": "人工校正",
+        "corrections_help": "标签有误时请选择正确的值并保存；下次训练模型（crisiswatch train）时会学习这些校正。",
+        "correct_rumor": "是否谣言",
+        "correct_sentiment": "情感",
+        "correct_emotion": "细分情绪",
+        "save_correction": "保存",
+        "corrected_as": "已校正为：{value}",
         "field_topics": "话题",
         "field_places": "地区",
         "field_cluster": "重复文本",
@@ -170,6 +180,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_sentiment": "Sentiment",
         "field_sentiment_score": "Sentiment score",
         "field_emotion": "Emotion",
+        "field_organisations": "Organisations",
+        "corrections": "Corrections",
+        "corrections_help": "If a tag is wrong, choose the right value and save; the next model training (crisiswatch train) learns from corrections.",
+        "correct_rumor": "Rumor",
+        "correct_sentiment": "Sentiment",
+        "correct_emotion": "Emotion",
+        "save_correction": "Save",
+        "corrected_as": "Corrected to: {value}",
         "field_topics": "Topics",
         "field_places": "Places",
         "field_cluster": "Repeated text",
@@ -221,6 +239,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "rumor": {
         "likely": ("疑似谣言", "Likely rumor"),
         "unlikely": ("非谣言", "Unlikely rumor"),
+        "rumor": ("谣言", "Rumor"),  # the rumor model's own classes, for corrections
+        "non-rumor": ("非谣言", "Not a rumor"),
     },
     "kind": {
         "post": ("帖子", "Post"),
@@ -295,11 +315,13 @@ def gettext(key: str, **values) -> str:
 
 
 def label(kind: str, value) -> str:
-    """Display name of a tag or facet value; unknown values (and places, for now) as they are."""
+    """Display name of a tag or facet value; unknown values as they are."""
     if value is None:
         return gettext("none")
     if kind == "cluster":  # a content hash: its first characters tell clusters apart
         return gettext("cluster_label", hash=str(value)[:6])
+    if kind in ("places", "place"):  # administrative codes: the gazetteer's (Chinese) names
+        return places.gazetteer().name(str(value))
     if kind in ("topics", "topic"):
         names = current_app.extensions["crisiswatch"].topic_labels.get(value)
     else:

@@ -1,9 +1,10 @@
-"""The post page: the full post, its tags and its replies and reposts."""
+"""The post page: the full post, its tags and its replies and reposts; analysts correct tags here."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from nlp.models import task_classes
 from review_ui.services import services
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
@@ -11,10 +12,30 @@ bp = Blueprint("posts", __name__, url_prefix="/posts")
 MAX_REPLIES = 100
 
 
+def correctable() -> dict[str, list[str]]:
+    """Each task an analyst may correct, with the labels its model knows."""
+    return task_classes(services().settings.models_dir)
+
+
 @bp.get("/<int:post_id>")
 def show(post_id: int):
-    post = services().store.get_post(post_id)
+    store = services().store
+    post = store.get_post(post_id)
     if post is None:
         abort(404)
-    replies = services().store.replies_of(post["platform"], post["platform_id"], MAX_REPLIES)
-    return render_template("post.html", post=post, replies=replies)
+    replies = store.replies_of(post["platform"], post["platform_id"], MAX_REPLIES)
+    return render_template("post.html", post=post, replies=replies, corrections=store.corrections_of(post_id),
+                           correctable=correctable())
+
+
+@bp.post("/<int:post_id>/corrections")
+def correct(post_id: int):
+    """Record an analyst's label for one tag; the next ``crisiswatch train`` learns from it."""
+    store = services().store
+    task, label = request.form.get("task", ""), request.form.get("label", "")
+    if store.get_post(post_id) is None:
+        abort(404)
+    if label not in correctable().get(task, []):
+        abort(400)
+    store.add_correction(post_id, task, label, analyst="review-ui")
+    return redirect(url_for("posts.show", post_id=post_id, saved=task), code=303)

@@ -145,10 +145,13 @@ def store(request, tmp_path):
 def trained_models(tmp_path_factory) -> Path:
     from nlp.train import train_task
 
-    need(DATA / "rumor" / "ced_train.jsonl.gz")
-    need(DATA / "sentiment" / "osm2022_train.csv")
+    from nlp.datasets import TRAINING_FILES
+    from nlp.models import TASKS
+
+    for task in TASKS:
+        need(DATA / TRAINING_FILES[task])
     models = tmp_path_factory.mktemp("models")
-    for task in ("rumor", "sentiment"):
+    for task in TASKS:
         train_task(task, DATA, models, progress=lambda _m: None)
     return models
 

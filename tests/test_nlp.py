@@ -17,11 +17,15 @@ def test_trained_models_beat_the_floor_on_held_out_data(trained_models):
     assert sentiment["held_out"]["macro_f1"] >= 0.58
     assert set(sentiment["held_out"]["per_class"]) == {"anger", "anxiety", "positive", "weak_negative"}
     assert "research use only" in sentiment["licence"]
+    emotion = json.loads((trained_models / "emotion.json").read_text())
+    assert emotion["held_out"]["macro_f1"] >= 0.6 and len(emotion["held_out"]["per_class"]) == 7
+    # the earliest replies carry the rumor signal: with them the model must do clearly better
+    assert rumor["held_out"]["macro_f1"] >= rumor["held_out_text_only"]["macro_f1"] + 0.03
 
 
 def test_pipeline_tags_with_trained_models(trained_models):
     nlp = build_pipeline(trained_models)
-    assert nlp.pipe_names == ["crisiswatch_classifiers", "crisiswatch_topics"]
+    assert nlp.pipe_names == ["crisiswatch_classifiers", "crisiswatch_topics", "crisiswatch_places"]
     docs = list(nlp.pipe([
         "转发扩散！内部消息：明天全市停电三天，赶紧囤水囤蜡烛！",
         "感谢抢修师傅连夜奋战，我们小区已经恢复供电了，辛苦了！",
@@ -30,7 +34,27 @@ def test_pipeline_tags_with_trained_models(trained_models):
     assert docs[0]._.rumor_prob > docs[1]._.rumor_prob
     assert docs[1]._.sentiment == "positive"
     assert {"outage_report"} <= set(docs[0]._.topics) and "restoration" in docs[1]._.topics
+    assert docs[1]._.emotion == "gratitude" and 0 < docs[1]._.emotion_score <= 1
     assert "fallback" not in model_version(nlp)
+
+
+def test_skeptical_replies_raise_the_rumor_probability(trained_models):
+    nlp = build_pipeline(trained_models)
+    text = "紧急扩散！明天起全市停电一周，水也要停，大家赶紧去超市囤货！"
+    alone, questioned = nlp.make_doc(text), nlp.make_doc(text)
+    questioned._.replies = ["谣言吧，供电局已经辟谣了", "假的，别传了", "求证，有官方消息吗？", "又是谣言"] * 5
+    alone, questioned = nlp.pipe([alone, questioned])
+    assert questioned._.rumor_prob > alone._.rumor_prob + 0.1
+
+
+def test_places_are_normalised_to_administrative_codes(tmp_path):
+    nlp = build_pipeline(tmp_path / "no-models")
+    doc = nlp("武汉供电公司：武昌区部分小区停电，国家电网正在抢修")
+    assert doc._.places == ["420000", "420100", "420106"]  # Hubei, Wuhan, Wuchang with its lineage
+    assert doc._.organisations == ["武汉供电公司", "国家电网"]
+    assert nlp("北京朝阳区停电了")._.places == ["110000", "110105"]
+    assert nlp("吉林长春朝阳区停电了")._.places == ["220000", "220100", "220104"]
+    assert nlp("朝阳区停电了")._.places == []  # two 朝阳区 and nothing to tell them apart: no guess
 
 
 def test_without_models_the_fallback_runs_and_says_so(tmp_path):
@@ -59,3 +83,31 @@ def test_tag_stage_tags_each_post_once_in_batches(tmp_path, trained_models):
     [counts] = store.counts()
     assert counts.tagged == 25
     assert store.get_post(3)["tags"]["topics"] == ["outage_report"]
+    assert store.get_post(3)["tags"]["topic_scores"] == {"outage_report": 0.5}
+
+
+def test_tag_stage_reads_each_posts_earliest_replies(tmp_path, trained_models):
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.upsert_posts([make_post(platform="weibo", platform_id="p", text="网传今晚全城停电")]
+                       + [make_post(platform="weibo", platform_id=f"r{i}", parent_id="p", kind="repost",
+                                    text=f"谣言，假的 {i}", created_at=f"2020-01-01T00:0{i}:00+08:00") for i in range(3)])
+    assert store.reply_texts([1], per_post=2) == {1: ["谣言，假的 0", "谣言，假的 1"]}
+    nlp = build_pipeline(trained_models)
+    tag_pending(store, nlp)
+    assert store.get_post(1)["tags"]["rumor_prob"] > nlp("网传今晚全城停电")._.rumor_prob + 0.1
+
+
+def test_a_model_of_an_older_feature_layout_is_retrained_not_misread(tmp_path, trained_models):
+    import shutil
+
+    import pytest
+
+    from nlp.models import ModelOutdated, is_current
+
+    shutil.copytree(trained_models, tmp_path, dirs_exist_ok=True)
+    card = json.loads((tmp_path / "emotion.json").read_text())
+    (tmp_path / "emotion.json").write_text(json.dumps({**card, "features": "words-chars-0"}))
+    assert not is_current(tmp_path, "emotion") and is_current(tmp_path, "rumor")
+    with pytest.raises(ModelOutdated, match="crisiswatch train emotion"):
+        load_model(tmp_path, "emotion")
+

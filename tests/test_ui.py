@@ -297,7 +297,7 @@ def test_emotion_place_and_verified_facets(client):
     assert links.facet("emotion", "愤怒")[1] == 1 and links.facet("emotion", "感激")[1] == 1
     assert links.facet("emotion", "悲伤")[1] == 0  # every known emotion is listed
     assert links.facet("verified", "已认证")[1] == 1 and links.facet("verified", "未认证")[1] == 1
-    assert links.facet("places", "420100")[1] == 2  # codes as they are, no gazetteer yet
+    assert links.facet("places", "武汉市")[1] == 2  # administrative codes shown by the gazetteer's names
 
     page = html(follow(client, links.facet("emotion", "恐惧")[0]))
     assert "共 1 条结果" in page and "细分情绪：恐惧" in page  # the chip
@@ -305,9 +305,9 @@ def test_emotion_place_and_verified_facets(client):
     assert (count, active) == (1, True)
     assert "共 5 条结果" in html(follow(client, href))  # clicking again removes the filter
 
-    page = html(follow(client, links.facet("places", "420100")[0]))
-    assert "共 2 条结果" in page and "地区：420100" in page
-    assert Links(page).facet("places", "420102")[1] == 1
+    page = html(follow(client, links.facet("places", "武汉市")[0]))
+    assert "共 2 条结果" in page and "地区：武汉市" in page
+    assert Links(page).facet("places", "江岸区")[1] == 1
 
     # verified takes one value: choosing the other replaces it.
     page = html(follow(client, links.facet("verified", "已认证")[0]))
@@ -461,12 +461,29 @@ def test_post_page_shows_text_tags_metadata_and_replies(client, app):
     assert "全城停电了，什么时候恢复供电？网传要停电三天" in page
     assert "90%" in page and "焦虑" in page and "0.80" in page
     assert "停电报告" in page and "谣言与辟谣" in page and "test-model-1" in page
-    assert "<dd>恐惧</dd>" in page and "<dd>420100</dd>" in page  # emotion and places
+    assert "<dd>恐惧</dd>" in page  # the emotion
+    assert '<a href="/?place=420100">武汉市</a> <span class="code">420100</span>' in page  # places by name and code
     assert "市民小王" in page and "2024-07-30 10:00" in page and "12 / 3 / 40" in page
     assert 'href="https://weibo.com/w1"' in page
     # The reply, linked to its own page.
     assert "回复与转发 (1)" in page
     assert "我家也停电了" in page and f'href="/posts/{app.ids["w2"]}"' in page
+
+
+def test_analyst_corrects_a_tag_with_a_csrf_protected_form(client, app):
+    post_id = app.ids["w1"]
+    url = f"/posts/{post_id}/corrections"
+    assert client.post(url, data={"task": "rumor", "label": "non-rumor"}).status_code == 400  # no token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html(client.get(f"/posts/{post_id}"))).group(1)
+    assert client.post(url, data={"csrf_token": token, "task": "rumor", "label": XSS}).status_code == 400
+    assert client.post(url, data={"csrf_token": token, "task": "colour", "label": "red"}).status_code == 400
+    saved = client.post(url, data={"csrf_token": token, "task": "rumor", "label": "non-rumor"})
+    assert saved.status_code == 303
+    assert "已校正为：非谣言" in html(follow(client, saved.headers["Location"]))
+    store = app.extensions["crisiswatch"].store
+    assert store.corrected_examples("rumor") == [(post_id, "全城停电了，什么时候恢复供电？网传要停电三天", "non-rumor")]
+    assert client.post("/posts/999999/corrections", data={"csrf_token": token, "task": "rumor",
+                                                          "label": "rumor"}).status_code == 404
 
 
 def test_unknown_post_is_404(client):
@@ -495,7 +512,8 @@ def test_api_search_shape_and_values(client, app):
     assert second["url"] == "https://weibo.com/w1" and second["author_name"] == "市民小王"
     assert second["tags"] == {"rumor_prob": 0.9, "sentiment": "anxiety", "sentiment_score": 0.8,
                               "topics": ["outage_report", "rumor_rebuttal"], "model_version": "test-model-1",
-                              "emotion": "fear", "places": ["420100"]}
+                              "emotion": "fear", "places": ["420100"], "emotion_score": None,
+                              "topic_scores": {}, "organisations": []}
     assert set(data["facets"]) == set(FACETS)
     assert {"value": "fear", "count": 1} in data["facets"]["emotion"]
     assert {"value": "420100", "count": 2} in data["facets"]["places"]
