@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from functools import wraps
 from pathlib import Path
@@ -34,6 +35,17 @@ def with_home(command):
         return command(Settings.load(home), *args, **kwargs)
 
     return wrapper
+
+
+def stop_on_interrupt() -> None:
+    """Ctrl-C and SIGTERM stop a long-running command cleanly (as KeyboardInterrupt), even
+    when it was started from a shell that ignores SIGINT, as shells do for background jobs."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def fail(message: str) -> None:
@@ -422,6 +434,7 @@ def serve(settings: Settings, host, port):
 
     app = create_app(settings, store=open_store(settings))
     click.echo(f"review UI on http://{host}:{port}/  (Ctrl-C to stop)")
+    stop_on_interrupt()
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
@@ -485,6 +498,7 @@ def schedule(settings: Settings):
     from crisiswatch.stages import jobs_of, open_store
 
     open_store(settings).close()
+    stop_on_interrupt()
     scheduler = start_scheduler(settings, jobs_of(settings))
     click.echo(f"scheduler running {len(scheduler.get_jobs())} jobs (Ctrl-C to stop)")
     try:
@@ -509,6 +523,7 @@ def demo(settings: Settings, host, port, sample):
     """
     from crisiswatch.demo import run_demo
 
+    stop_on_interrupt()
     run_demo(settings, host=host, port=port, sample=sample)
 
 

@@ -22,8 +22,10 @@ def get(url):
 def test_demo_crawls_tags_indexes_and_serves(home_with_models):
     port = free_port()
     env = {**os.environ, "CRISISWATCH_HOME": str(home_with_models.home)}
+    # Started as a shell starts a background job, with SIGINT ignored: Ctrl-C must still stop it.
     demo = subprocess.Popen([sys.executable, "-m", "crisiswatch", "demo", "--port", str(port), "--no-sample"],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     base = f"http://127.0.0.1:{port}"
     try:
         deadline, found = time.monotonic() + 180, None
