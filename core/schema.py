@@ -188,3 +188,4 @@ class Tags:
     topic_scores: dict[str, float] = field(default_factory=dict)
     places: list[str] = field(default_factory=list)  # administrative codes, each level: province, city, district
     organisations: list[str] = field(default_factory=list)
+    locations: list[str] = field(default_factory=list)  # place names without an administrative code

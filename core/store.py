@@ -110,6 +110,7 @@ class TagRow(Base):
     topic_scores: Mapped[dict | None] = mapped_column(JSON)
     places: Mapped[list] = mapped_column(JSON, default=list)
     organisations: Mapped[list | None] = mapped_column(JSON)
+    locations: Mapped[list | None] = mapped_column(JSON)
     model_version: Mapped[str] = mapped_column(String(200))
     tagged_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -373,6 +374,7 @@ class Store:
                 "topic_scores": dict(t.topic_scores),
                 "places": list(t.places),
                 "organisations": list(t.organisations),
+                "locations": list(t.locations),
                 "model_version": t.model_version,
                 "tagged_at": now,
             }
@@ -382,7 +384,7 @@ class Store:
         stmt = stmt.on_conflict_do_update(
             index_elements=["post_id"],
             set_={k: stmt.excluded[k] for k in ("rumor_prob", "sentiment", "sentiment_score", "topics", "emotion",
-                                                "emotion_score", "topic_scores", "places", "organisations",
+                                                "emotion_score", "topic_scores", "places", "organisations", "locations",
                                                 "model_version", "tagged_at")},
         )
         with self.engine.begin() as conn:
@@ -530,8 +532,8 @@ def _copies(conn, hashes: list[str]) -> dict[str, int]:
 
 
 _TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "topic_scores", "emotion", "emotion_score",
-               "places", "organisations", "model_version")
-_TAG_LISTS = ("topics", "places", "organisations")
+               "places", "organisations", "locations", "model_version")
+_TAG_LISTS = ("topics", "places", "organisations", "locations")
 
 
 def _posts_with_tags():

@@ -220,17 +220,24 @@ def index(settings: Settings, rebuild):
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("task", type=click.Choice(["rumor", "sentiment", "emotion", "all"]))
+@click.argument("task", type=click.Choice(["rumor", "sentiment", "emotion", "ner", "all"]))
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Train from this file instead of the task's file in the data folder.")
+@click.option("--backend", type=click.Choice(["tfidf", "transformers"]), default="tfidf", show_default=True,
+              help="tfidf: the default CPU models; transformers: fine-tune the encoder in --model-dir.")
+@click.option("--model-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A Chinese encoder saved with save_pretrained (e.g. chinese-roberta-wwm-ext), for --backend transformers.")
+@click.option("--epochs", default=2, show_default=True, help="Fine-tuning epochs (--backend transformers).")
+@click.option("--quantize", is_flag=True, help="int8 dynamic quantization for CPU inference (--backend transformers).")
 @with_home
-def train(settings: Settings, task, data):
+def train(settings: Settings, task, data, backend, model_dir, epochs, quantize):
     """Train a tagging model from the shared data and print its held-out figures.
 
     \b
     rumor      CED Weibo posts with their earliest reposts (rumor / non-rumor)
     sentiment  osm2022 Weibo comments (positive / weak_negative / anger / anxiety)
     emotion    COVID-19 Weibo posts (seven emotions)
+    ner        MSRA sentences, one character per line with BIO tags (places, organisations, persons)
     Analysts' corrections made in the UI are added to the training data.
     """
     from crisiswatch import stages
@@ -240,9 +247,21 @@ def train(settings: Settings, task, data):
     tasks = list(TASKS) if task == "all" else [task]
     if data and len(tasks) > 1:
         fail("--data names one file: train one task with it, e.g. `crisiswatch train rumor --data FILE`")
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
     try:
-        cards = stages.train(settings, tasks, data_file=data, say=lambda m: click.echo(m, err=True))
-    except FileNotFoundError as err:
+        if backend == "transformers":
+            if not model_dir or len(tasks) > 1:
+                fail("--backend transformers trains one task from an encoder on disk: "
+                     "`crisiswatch train sentiment --backend transformers --model-dir DIR`")
+            cards = [stages.train_transformer(settings, tasks[0], model_dir, data_file=data, epochs=epochs,
+                                              quantize=quantize, say=say)]
+        else:
+            cards = stages.train(settings, tasks, data_file=data, say=say)
+    except ImportError as err:
+        fail(f"the transformers backend needs the optional extra: pip install 'crisiswatch[transformers]' ({err})")
+    except (FileNotFoundError, ValueError) as err:
         fail(str(err))
     for card in cards:
         click.echo(f"{card['task']}: {card['version']}  (held out, {card['held_out']['n']} examples)")
@@ -259,7 +278,7 @@ def _print_metrics(result: dict) -> None:
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("task", type=click.Choice(["rumor", "sentiment", "emotion"]))
+@click.argument("task", type=click.Choice(["rumor", "sentiment", "emotion", "ner"]))
 @click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A labelled file in the format of the task's training file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: accuracy, macro_f1, per_class, n.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import click
 
@@ -17,17 +18,34 @@ from nlp.datasets import TRAINING_FILES
 SAMPLE_FILES = ("2020-01-19.csv.gz", "2020-01-20.csv.gz", "2020-01-21.csv.gz")
 
 
-def prepare_models(settings: Settings) -> None:
-    """Train each model that is missing or outdated from the data folder; say which fall back."""
+def prepare_models(settings: Settings) -> list[str]:
+    """Train each classifier that is missing or outdated from the data folder now, and say
+    which fall back; return the slow tasks (NER, minutes) to train while the demo runs."""
     missing = stages.untrained_tasks(settings)
     trainable = [task for task in missing if (settings.data_dir / TRAINING_FILES[task]).exists()]
-    if trainable:
-        click.echo(f"training {', '.join(trainable)} from {settings.data_dir} (once; about a minute)")
-        stages.train(settings, trainable, say=lambda m: click.echo("  " + m))
+    now = [task for task in trainable if task != "ner"]
+    if now:
+        click.echo(f"training {', '.join(now)} from {settings.data_dir} (once; about a minute)")
+        stages.train(settings, now, say=lambda m: click.echo("  " + m))
     if set(missing) - set(trainable):
         fallback = ", ".join(t for t in missing if t not in trainable)
-        click.secho(f"no training data in {settings.data_dir} for {fallback}: tagging with the lexicon FALLBACK",
-                    fg="yellow")
+        click.secho(f"no training data in {settings.data_dir} for {fallback}: tagging without it "
+                    "(the lexicon FALLBACK for classifiers, gazetteer places only for NER)", fg="yellow")
+    return [task for task in trainable if task == "ner"]
+
+
+def train_in_background(settings: Settings, tasks: list[str]) -> None:
+    """Train while the demo serves; each tag run after it finishes uses the new model."""
+    if not tasks:
+        return
+    click.echo(f"training {', '.join(tasks)} in the background (a few minutes); posts tagged before then "
+               "get gazetteer places only")
+
+    def train() -> None:
+        for card in stages.train(settings, tasks, say=lambda _m: None):
+            click.echo(f"{card['task']} model ready: {card['version']}")
+
+    threading.Thread(target=train, name="train-in-background", daemon=True).start()
 
 
 def import_sample(settings: Settings, store) -> None:
@@ -42,7 +60,7 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
     from review_ui import create_app
 
     store = stages.open_store(settings)
-    prepare_models(settings)
+    later = prepare_models(settings)
     if sample:
         import_sample(settings, store)
     server, site_url = demo_site()
@@ -52,6 +70,7 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
     stages.tag(settings, store, quiet=True)
     stages.index(settings, store, quiet=True)
     scheduler = start_scheduler(settings, jobs)
+    train_in_background(settings, later)
     click.echo(f"scheduler running {len(jobs)} crawl jobs: {', '.join(jobs)} (first runs now)")
     click.secho(f"review UI on http://{host}:{port}/  (Ctrl-C to stop)", fg="green", bold=True)
     try:

@@ -24,7 +24,7 @@ from nlp.datasets import REPLIES_PER_POST, Labelled
 from nlp.models import TASKS, is_current
 from nlp.pipeline import build_pipeline
 from nlp.tagger import tag_pending
-from nlp.train import train_task
+from nlp.train import train_task, train_transformer_task
 
 DEMO_SITE_ENV = "CRISISWATCH_DEMO_SITE"
 
@@ -62,6 +62,17 @@ def train(settings: Settings, tasks: list[str], data_file: Path | None = None, s
     try:
         return [train_task(task, settings.data_dir, settings.models_dir, progress=say, data_file=data_file,
                            corrections=corrections(store, task)) for task in tasks]
+    finally:
+        store.close()
+
+
+def train_transformer(settings: Settings, task: str, base: Path, data_file: Path | None = None,
+                      epochs: int = 2, quantize: bool = False, say=print) -> dict:
+    store = open_store(settings)
+    try:
+        return train_transformer_task(task, base, settings.data_dir, settings.models_dir, progress=say,
+                                      data_file=data_file, corrections=corrections(store, task),
+                                      epochs=epochs, quantize=quantize)
     finally:
         store.close()
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +15,7 @@ TRAINING_FILES = {
     "rumor": Path("rumor/ced_train.jsonl.gz"),
     "sentiment": Path("sentiment/osm2022_train.csv"),
     "emotion": Path("sentiment/covid_emotion_train.csv"),
+    "ner": Path("ner/msra_char_bio.zip"),
 }
 
 # What may be done with a model trained on each file (from the data's licences).
@@ -20,6 +23,7 @@ LICENCES = {
     "rumor": "CED (Song et al. 2018): no licence stated; keep weights inside the organisation.",
     "sentiment": "osm2022: research use only; never distribute weights trained on it.",
     "emotion": "COVID-19 Weibo emotions: no licence stated; keep weights inside the organisation.",
+    "ner": "MSRA NER (SIGHAN 2006 bakeoff): research use; keep weights inside the organisation.",
 }
 
 REPLIES_PER_POST = 150  # the earliest reposts and comments a rumor is judged with (50: macro-F1 0.92, 150: 0.94)
@@ -66,3 +70,25 @@ def read_labelled_csv(path: Path) -> Labelled:
 
 def read_task(task: str, path: Path) -> Labelled:
     return read_ced(path) if task == "rumor" else read_labelled_csv(path)
+
+
+def read_char_bio(path: Path) -> list[tuple[str, list[str]]]:
+    """Sentences of a character-per-line BIO file (``字<TAB>B-LOC``, a blank line between
+    sentences), plain or as the only file in a zip: each as (text, tags)."""
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            raw = archive.read(archive.namelist()[0])
+    else:
+        raw = path.read_bytes()
+    sentences, chars, tags = [], [], []
+    for line in io.StringIO(raw.decode("utf-8-sig")):
+        parts = line.rstrip("\r\n").split("\t")
+        if len(parts) == 2 and len(parts[0]) == 1:
+            chars.append(parts[0])
+            tags.append(parts[1])
+        elif chars:
+            sentences.append(("".join(chars), tags))
+            chars, tags = [], []
+    if chars:
+        sentences.append(("".join(chars), tags))
+    return sentences

@@ -14,10 +14,15 @@ from pathlib import Path
 
 import joblib
 
-from nlp import fallback
+from nlp import fallback, ner
 from nlp.features import VERSION as FEATURES
 
-TASKS = ("rumor", "sentiment", "emotion")
+CLASSIFIER_TASKS = ("rumor", "sentiment", "emotion")
+TASKS = (*CLASSIFIER_TASKS, "ner")
+# The feature layout a model of each task must have been trained on to be used.
+EXPECTED_FEATURES = {**{task: FEATURES for task in CLASSIFIER_TASKS}, "ner": ner.FEATURES}
+NO_NER_CARD = {"task": "ner", "version": "ner-none", "fallback": True,
+               "note": "no NER model: only gazetteer places and listed organisations are tagged; run `crisiswatch train ner`"}
 
 
 class ModelOutdated(RuntimeError):
@@ -47,18 +52,31 @@ def save_model(models_dir: Path, task: str, classifier, card: dict) -> Path:
     tmp = path.with_suffix(".tmp")
     joblib.dump({"classifier": classifier, "card": card}, tmp)
     tmp.replace(path)  # atomic: a reader never sees half a model
-    path.with_suffix(".json").write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_card(models_dir, task, card)
     return path
 
 
+def write_card(models_dir: Path, task: str, card: dict) -> None:
+    """The card names the model a task uses now (its backend, version, held-out figures)."""
+    path = Path(models_dir) / f"{task}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
 def load_model(models_dir: Path, task: str) -> Model:
-    path = model_path(models_dir, task)
-    if not path.exists():
+    path, card_file = model_path(models_dir, task), Path(models_dir) / f"{task}.json"
+    if not card_file.exists():
         classifier = fallback.CLASSIFIERS[task]()
         card = {"task": task, "version": classifier.version, "fallback": True,
                 "note": "lexicon fallback: no trained model; run `crisiswatch train` with the data present"}
         return Model(task, classifier.version, classifier, card)
-    card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    if card.get("backend") == "transformers":  # torch is an optional extra: imported only here
+        from nlp.transformer import TransformerClassifier
+
+        classifier = TransformerClassifier(Path(models_dir) / card["model_dir"], quantize=card.get("quantized", False))
+        return Model(task, card["version"], classifier, card)
     if card.get("features") != FEATURES:
         raise ModelOutdated(f"the {task} model at {path} was trained by an older crisiswatch; "
                             f"run `crisiswatch train {task}` (or `crisiswatch demo`, which retrains it)")
@@ -68,23 +86,28 @@ def load_model(models_dir: Path, task: str) -> Model:
 
 def is_current(models_dir: Path, task: str) -> bool:
     """Whether a trained model of this task exists and fits this version's features."""
-    card_file = model_path(models_dir, task).with_suffix(".json")
-    return card_file.exists() and json.loads(card_file.read_text(encoding="utf-8")).get("features") == FEATURES
+    card_file = Path(models_dir) / f"{task}.json"
+    if not card_file.exists():
+        return False
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    if card.get("backend") == "transformers":
+        return (Path(models_dir) / card["model_dir"]).is_dir()
+    return card.get("features") == EXPECTED_FEATURES[task]
 
 
 def model_cards(models_dir: Path) -> dict[str, dict]:
     """The card of the model each task uses now (the fallback's where none is trained)."""
     cards = {}
     for task in TASKS:
-        card_file = model_path(models_dir, task).with_suffix(".json")
+        card_file = Path(models_dir) / f"{task}.json"
         if card_file.exists():
             cards[task] = json.loads(card_file.read_text(encoding="utf-8"))
         else:
-            cards[task] = load_model(models_dir, task).card
+            cards[task] = NO_NER_CARD if task == "ner" else load_model(models_dir, task).card
     return cards
 
 
 def task_classes(models_dir: Path) -> dict[str, list[str]]:
-    """The labels each task's model (or its fallback) gives, read from the cards, not the models."""
+    """The labels each classifier's model (or its fallback) gives, read from the cards, not the models."""
     return {task: [str(c) for c in card.get("classes") or fallback.CLASSIFIERS[task].classes_]
-            for task, card in model_cards(models_dir).items()}
+            for task, card in model_cards(models_dir).items() if task in CLASSIFIER_TASKS}

@@ -8,10 +8,14 @@ batches, so the classifiers predict a batch at a time. The components are:
   (the texts of the post's earliest replies, set by the caller; empty for a new post)
 * ``crisiswatch_topics``      -> ``doc._.topics`` ({label: score})
 * ``crisiswatch_places``      -> ``doc._.places`` (administrative codes), ``doc._.organisations``
+* ``crisiswatch_entities``    -> adds the NER model's organisations and places to those, and
+  ``doc._.locations``: place names the gazetteer has no code for (a village, 幸福小区).
+  It runs on posts with an outage topic (``scope = "topical"``, the default) or on all.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
@@ -20,14 +24,14 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from core import segment
-from nlp import places, topics
+from nlp import ner, places, topics
 from nlp.features import featurize
 from nlp.models import load_model
 
 MAX_TAG_CHARS = 5_000  # long articles are tagged on their head; the store keeps all
 
 for _name in ("rumor_prob", "sentiment", "sentiment_score", "emotion", "emotion_score", "topics",
-              "places", "organisations", "replies"):
+              "places", "organisations", "locations", "replies"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
@@ -78,10 +82,10 @@ class ClassifierComponent:
     def pipe(self, docs, batch_size: int = 256):
         for batch in _batches(docs, batch_size):
             replies = [[segment.cut(r[:MAX_TAG_CHARS]) for r in doc._.replies or []] for doc in batch]
-            features = featurize([words_of(d) for d in batch], replies)
-            rumor = self.rumor.classifier.predict_proba(features)[:, self._rumor_column]
-            sentiment, sentiment_score = _best(self.sentiment.classifier, features)
-            emotion, emotion_score = _best(self.emotion.classifier, features)
+            inputs = _Inputs(featurize([words_of(d) for d in batch], replies), ["".join(words_of(d)) for d in batch])
+            rumor = inputs.probabilities(self.rumor.classifier)[:, self._rumor_column]
+            sentiment, sentiment_score = _best(self.sentiment.classifier, inputs)
+            emotion, emotion_score = _best(self.emotion.classifier, inputs)
             for i, doc in enumerate(batch):
                 doc._.rumor_prob = float(rumor[i])
                 doc._.sentiment, doc._.sentiment_score = sentiment[i], sentiment_score[i]
@@ -89,9 +93,22 @@ class ClassifierComponent:
                 yield doc
 
 
-def _best(classifier, features) -> tuple[list[str], list[float]]:
+@dataclass
+class _Inputs:
+    """A batch as the models read it: hashed features (TF-IDF models), or texts (a fine-tuned encoder)."""
+
+    features: object
+    texts: list[str]
+
+    def probabilities(self, classifier):
+        if getattr(classifier, "reads_text", False):
+            return classifier.predict_proba_texts(self.texts)
+        return classifier.predict_proba(self.features)
+
+
+def _best(classifier, inputs: _Inputs) -> tuple[list[str], list[float]]:
     """Each row's most likely class and its probability."""
-    probabilities = classifier.predict_proba(features)
+    probabilities = inputs.probabilities(classifier)
     best = probabilities.argmax(axis=1)
     labels = classifier.classes_
     return [str(labels[b]) for b in best], [float(probabilities[i, b]) for i, b in enumerate(best)]
@@ -115,6 +132,30 @@ class PlacesComponent:
         return doc
 
 
+class EntitiesComponent:
+    """The NER model, for the names the gazetteer misses (absent model: nothing added)."""
+
+    def __init__(self, models_dir: str, scope: str):
+        self.entities = ner.load_entities(Path(models_dir))
+        self.gazetteer = places.gazetteer()
+        self.scope = scope
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.locations = []
+        if self.entities is None or (self.scope == "topical" and not doc._.topics):
+            return doc
+        for name, kind in self.entities.find("".join(words_of(doc))):
+            if kind == "ORG" and name not in doc._.organisations:
+                doc._.organisations.append(name)
+            elif kind == "LOC":
+                codes = self.gazetteer.codes_of(name)
+                if codes:
+                    doc._.places.extend(c for c in codes if c not in doc._.places)
+                elif name not in doc._.locations:
+                    doc._.locations.append(name)
+        return doc
+
+
 @Language.factory("crisiswatch_classifiers", default_config={"models_dir": ""})
 def make_classifiers(nlp, name, models_dir: str):
     return ClassifierComponent(models_dir)
@@ -130,15 +171,25 @@ def make_places(nlp, name):
     return PlacesComponent()
 
 
-def build_pipeline(models_dir: Path) -> Language:
+@Language.factory("crisiswatch_entities", default_config={"models_dir": "", "scope": "topical"})
+def make_entities(nlp, name, models_dir: str, scope: str):
+    if scope not in ("topical", "all"):
+        raise ValueError(f"crisiswatch_entities scope must be 'topical' or 'all', not {scope!r}")
+    return EntitiesComponent(models_dir, scope)
+
+
+def build_pipeline(models_dir: Path, ner_scope: str = "topical") -> Language:
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"@tokenizers": "crisiswatch.Segmenter.v1"}}})
     nlp.add_pipe("crisiswatch_classifiers", config={"models_dir": str(models_dir)})
     nlp.add_pipe("crisiswatch_topics")
     nlp.add_pipe("crisiswatch_places")
+    nlp.add_pipe("crisiswatch_entities", config={"models_dir": str(models_dir), "scope": ner_scope})
     return nlp
 
 
 def model_version(nlp: Language) -> str:
     """One string naming every model the pipeline uses, stored with each post's tags."""
     c = nlp.get_pipe("crisiswatch_classifiers")
-    return "|".join((c.rumor.version, c.sentiment.version, c.emotion.version, topics.VERSION, places.VERSION))
+    entities = nlp.get_pipe("crisiswatch_entities").entities
+    return "|".join((c.rumor.version, c.sentiment.version, c.emotion.version, topics.VERSION, places.VERSION,
+                     entities.version if entities else "ner-none"))

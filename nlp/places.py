@@ -124,6 +124,15 @@ class Gazetteer:
                 start += 1
         return found
 
+    def _lineage(self, code: str) -> list[str]:
+        return [c for c in self.places[code].lineage() if c in self.places]  # municipalities have no city row
+
+    def codes_of(self, name: str) -> list[str]:
+        """The codes (with lineage) of one place name found elsewhere (by NER), if it names one place."""
+        candidates = self._names.get(name)
+        chosen = self._resolve(candidates, set()) if candidates else None
+        return self._lineage(chosen) if chosen else []
+
     def find(self, words: list[str]) -> tuple[list[str], list[str]]:
         """(place codes with their lineages, organisation names) named in a segmented text."""
         text = "".join(words)
@@ -136,7 +145,7 @@ class Gazetteer:
             chosen = self._resolve(candidates, context)
             if chosen is None:
                 continue
-            codes.extend(c for c in self.places[chosen].lineage() if c in self.places)
+            codes.extend(self._lineage(chosen))
             suffix = self._organisations.suffix_after(text, end)
             if suffix:
                 organisations.append(name + suffix)

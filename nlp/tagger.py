@@ -44,5 +44,6 @@ def _tags(post_id: int, doc, version: str) -> Tags:
         topic_scores=doc._.topics,
         places=doc._.places,
         organisations=doc._.organisations,
+        locations=doc._.locations,
         model_version=version,
     )

@@ -10,6 +10,7 @@ held-out part, which stays the file's own).
 from __future__ import annotations
 
 import hashlib
+import shutil
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +24,8 @@ from sklearn.model_selection import train_test_split
 from core import segment
 from nlp import features as feats
 from nlp.datasets import LICENCES, TRAINING_FILES, Labelled, read_task
-from nlp.models import save_model
+from nlp.models import save_model, write_card
+from nlp.ner import train_ner
 
 SEED = 42
 # Regularisation per task, chosen on the 80/20 split of each training file.
@@ -68,6 +70,8 @@ def train_task(task: str, data_dir: Path, models_dir: Path, progress=print, data
     path = Path(data_file) if data_file else Path(data_dir) / TRAINING_FILES[task]
     if not path.exists():
         raise FileNotFoundError(f"no training data for {task}: {path} is missing (set CRISISWATCH_DATA or --data)")
+    if task == "ner":
+        return train_ner(path, models_dir, progress)
     progress(f"{task}: reading {path}")
     data = read_task(task, path)
     progress(f"{task}: segmenting {len(data.texts)} texts")
@@ -106,4 +110,56 @@ def train_task(task: str, data_dir: Path, models_dir: Path, progress=print, data
         "segmenter": segment.engine_name(),
     }
     save_model(models_dir, task, model, card)
+    return card
+
+
+def train_transformer_task(task: str, base: Path, data_dir: Path, models_dir: Path, progress=print,
+                           data_file: Path | None = None, corrections: Labelled | None = None,
+                           epochs: int = 2, quantize: bool = False) -> dict:
+    """Fine-tune the encoder in ``base`` for a task on the same split as the TF-IDF model;
+    the pipeline uses it for that task from then on. Corrections join the training part.
+    The model is not refitted on all the data (hours on a CPU for a base-size encoder):
+    the held-out figures describe exactly the model in use."""
+    from nlp.transformer import TransformerClassifier, fine_tune
+
+    if task not in STRENGTH:
+        raise ValueError(f"the transformers backend trains rumor, sentiment and emotion, not {task}")
+    path = Path(data_file) if data_file else Path(data_dir) / TRAINING_FILES[task]
+    if not path.exists():
+        raise FileNotFoundError(f"no training data for {task}: {path} is missing (set CRISISWATCH_DATA or --data)")
+    if not (Path(base) / "config.json").exists():
+        raise FileNotFoundError(f"{base} holds no model saved with save_pretrained (config.json is missing)")
+    data = read_task(task, path)
+    train_rows, test_rows = train_test_split(np.arange(len(data.labels)), test_size=0.2, random_state=SEED,
+                                             stratify=data.labels)
+    texts = [data.texts[i] for i in train_rows] + (corrections.texts if corrections else [])
+    labels = [data.labels[i] for i in train_rows] + (corrections.labels if corrections else [])
+    progress(f"{task}: fine-tuning {base} on {len(texts)} texts for {epochs} epochs")
+    folder = Path(models_dir) / f"{task}-transformers"
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    fine_tune(Path(base), texts, labels, staging, epochs=epochs)
+    model = TransformerClassifier(staging, quantize=quantize)
+    held_out = metrics([data.labels[i] for i in test_rows], list(model.predict_texts([data.texts[i] for i in test_rows])))
+    progress(f"{task}: held-out accuracy {held_out['accuracy']}, macro-F1 {held_out['macro_f1']}")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:8]
+    card = {
+        "task": task,
+        "version": f"{task}-transformers-{Path(base).name}-{digest}" + ("-int8" if quantize else ""),
+        "backend": "transformers",
+        "model_dir": folder.name,
+        "base": str(base),
+        "quantized": quantize,
+        "algorithm": f"fine-tuned encoder from {base}, {epochs} epochs" + (", int8 dynamic quantization" if quantize else ""),
+        "data": str(path),
+        "data_sha1": digest,
+        "corrections": len(corrections.texts) if corrections else 0,
+        "licence": LICENCES[task],
+        "classes": sorted(set(labels)),
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "held_out": held_out,
+    }
+    write_card(models_dir, task, card)
     return card

@@ -25,7 +25,7 @@ def test_trained_models_beat_the_floor_on_held_out_data(trained_models):
 
 def test_pipeline_tags_with_trained_models(trained_models):
     nlp = build_pipeline(trained_models)
-    assert nlp.pipe_names == ["crisiswatch_classifiers", "crisiswatch_topics", "crisiswatch_places"]
+    assert nlp.pipe_names == ["crisiswatch_classifiers", "crisiswatch_topics", "crisiswatch_places", "crisiswatch_entities"]
     docs = list(nlp.pipe([
         "转发扩散！内部消息：明天全市停电三天，赶紧囤水囤蜡烛！",
         "感谢抢修师傅连夜奋战，我们小区已经恢复供电了，辛苦了！",
@@ -111,3 +111,28 @@ def test_a_model_of_an_older_feature_layout_is_retrained_not_misread(tmp_path, t
     with pytest.raises(ModelOutdated, match="crisiswatch train emotion"):
         load_model(tmp_path, "emotion")
 
+
+
+def test_ner_model_finds_names_and_is_measured_on_exact_spans(trained_models):
+    from nlp.ner import load_entities, measure, spans
+
+    assert spans(["B-LOC", "I-LOC", "O", "I-ORG", "B-PER", "B-PER", "I-PER"]) == {
+        (0, 2, "LOC"), (3, 4, "ORG"), (4, 5, "PER"), (5, 7, "PER")}
+    card = json.loads((trained_models / "ner.json").read_text())
+    assert set(card["held_out"]["per_class"]) == {"LOC", "ORG", "PER"} and card["held_out"]["n"] == 600
+    assert card["held_out"]["per_class"]["LOC"]["f1"] > 0.5  # 2,400 training sentences only, in the tests
+    entities = load_entities(trained_models)
+    text, tags = "中国人民银行在北京召开会议", ["B-ORG"] + ["I-ORG"] * 5 + ["O", "B-LOC", "I-LOC"] + ["O"] * 4
+    assert measure(entities, [(text, tags)])["n"] == 1
+    assert ("北京", "LOC") in entities.find(text)
+
+
+def test_entities_add_names_the_gazetteer_misses_on_topical_posts(trained_models):
+    nlp = build_pipeline(trained_models)
+    assert "ner-crf" in model_version(nlp)
+    outage = nlp("天安门广场附近停电了，北京市海淀区也停了")
+    assert outage._.locations == ["天安门广场"]  # no administrative code: kept by name
+    assert outage._.places == ["110000", "110108"]  # the gazetteer's codes, not repeated by NER
+    assert nlp("天安门广场附近天气很好")._.locations == []  # no outage topic: NER does not run
+    everything = build_pipeline(trained_models, ner_scope="all")
+    assert everything("天安门广场附近天气很好")._.locations == ["天安门广场"]

@@ -6,7 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import DATA, need
+from tests.conftest import DATA, msra_slice, need
 from core.schema import make_post
 from core.store import Store
 from crisiswatch import stages
@@ -45,12 +45,23 @@ def test_evaluate_prints_accuracy_macro_f1_and_per_class_figures(home_with_model
     assert "macro-F1" in text and "anxiety" in text
 
 
+def test_evaluate_ner_gives_entity_figures_per_kind(home_with_models, tmp_path):
+    sentences = msra_slice(tmp_path, sentences=200)
+    result = json.loads(run("evaluate", "ner", "--data", str(sentences), "--json",
+                            "--home", str(home_with_models.home)).stdout)
+    assert {"accuracy", "macro_f1", "per_class", "n"} <= set(result) and result["n"] == 200
+    assert set(result["per_class"]) == {"LOC", "ORG", "PER"} and result["model"].startswith("ner-crf-")
+    assert result["per_class"]["LOC"]["support"] > 0 and 0 < result["per_class"]["LOC"]["f1"] <= 1
+
+
 def test_evaluate_says_when_it_measures_the_fallback_and_when_a_file_is_wrong(home, sentiment_slice):
     result = json.loads(run("evaluate", "sentiment", "--data", str(sentiment_slice), "--json",
                             "--home", str(home.home)).stdout)
     assert result["fallback"] and result["model"] == "fallback-lexicon-1"
     wrong = run("evaluate", "rumor", "--data", str(sentiment_slice), "--home", str(home.home), code=1)
     assert "not in the format of the rumor training file" in wrong.stderr
+    no_model = run("evaluate", "ner", "--data", str(sentiment_slice), "--home", str(home.home), code=1)
+    assert "run `crisiswatch train ner`" in no_model.stderr
 
 
 def test_the_nlp_benchmark_runs(home_with_models):

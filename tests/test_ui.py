@@ -513,7 +513,7 @@ def test_api_search_shape_and_values(client, app):
     assert second["tags"] == {"rumor_prob": 0.9, "sentiment": "anxiety", "sentiment_score": 0.8,
                               "topics": ["outage_report", "rumor_rebuttal"], "model_version": "test-model-1",
                               "emotion": "fear", "places": ["420100"], "emotion_score": None,
-                              "topic_scores": {}, "organisations": []}
+                              "topic_scores": {}, "organisations": [], "locations": []}
     assert set(data["facets"]) == set(FACETS)
     assert {"value": "fear", "count": 1} in data["facets"]["emotion"]
     assert {"value": "420100", "count": 2} in data["facets"]["places"]
