@@ -64,6 +64,19 @@ def _fit(task: str, x, labels):
         )
 
 
+def _provenance(task: str, path: Path, digest: str, corrections: Labelled | None, labels, held_out: dict) -> dict:
+    """What a model card says of any model: its data, licence, classes, time and held-out figures."""
+    return {
+        "data": str(path),
+        "data_sha1": digest,
+        "corrections": len(corrections.texts) if corrections else 0,
+        "licence": LICENCES[task],
+        "classes": sorted(set(labels)),
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "held_out": held_out,
+    }
+
+
 def train_task(task: str, data_dir: Path, models_dir: Path, progress=print, data_file: Path | None = None,
                corrections: Labelled | None = None) -> dict:
     """Train one task's model and save it; returns its card."""
@@ -99,13 +112,7 @@ def train_task(task: str, data_dir: Path, models_dir: Path, progress=print, data
                      + (" (+ words of the earliest replies)" if task == "rumor" else "")
                      + ", TF-IDF, logistic regression",
         "features": feats.VERSION,
-        "data": str(path),
-        "data_sha1": digest,
-        "corrections": len(corrections.texts) if corrections else 0,
-        "licence": LICENCES[task],
-        "classes": sorted(set(labels)),
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "held_out": held_out,
+        **_provenance(task, path, digest, corrections, labels, held_out),
         **extra,
         "segmenter": segment.engine_name(),
     }
@@ -153,13 +160,7 @@ def train_transformer_task(task: str, base: Path, data_dir: Path, models_dir: Pa
         "base": str(base),
         "quantized": quantize,
         "algorithm": f"fine-tuned encoder from {base}, {epochs} epochs" + (", int8 dynamic quantization" if quantize else ""),
-        "data": str(path),
-        "data_sha1": digest,
-        "corrections": len(corrections.texts) if corrections else 0,
-        "licence": LICENCES[task],
-        "classes": sorted(set(labels)),
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "held_out": held_out,
+        **_provenance(task, path, digest, corrections, labels, held_out),
     }
     write_card(models_dir, task, card)
     return card
