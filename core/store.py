@@ -32,6 +32,7 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     inspect,
@@ -260,18 +261,16 @@ class Store:
             where=changed,
         )
         with self.engine.begin() as conn:
-            existing = 0
+            existing: set[tuple[str, str]] = set()
             by_platform: dict[str, list[str]] = {}
             for platform, platform_id in unique:
                 by_platform.setdefault(platform, []).append(platform_id)
             # one platform per query: a row-value IN would make SQLite scan the whole index
             for platform, ids in by_platform.items():
                 for start in range(0, len(ids), 500):
-                    existing += conn.execute(
-                        select(func.count()).select_from(table).where(
-                            table.c.platform == platform, table.c.platform_id.in_(ids[start : start + 500])
-                        )
-                    ).scalar_one()
+                    found = conn.execute(select(table.c.platform_id).where(
+                        table.c.platform == platform, table.c.platform_id.in_(ids[start : start + 500])))
+                    existing.update((platform, platform_id) for platform_id in found.scalars())
             hashes = list({row["content_hash"] for row in rows})
             single = [h for h, n in _copies(conn, hashes).items() if n == 1]
             conn.execute(stmt, rows)
@@ -280,9 +279,25 @@ class Store:
             joined = [h for h, n in _copies(conn, single).items() if n > 1]
             if joined:
                 conn.execute(update(table).where(table.c.content_hash.in_(joined)).values(rev=table.c.rev + 1))
-        result.duplicates += existing
-        result.inserted += len(rows) - existing
+            self._retag_parents(conn, [p for key, p in unique.items() if key not in existing and p.parent_id])
+        result.duplicates += len(existing)
+        result.inserted += len(rows) - len(existing)
         return result
+
+    @staticmethod
+    def _retag_parents(conn, replies: list[Post]) -> None:
+        """A post's new replies change what its rumor tag reads (the earliest replies):
+        clear the tags of their parents, so the tag stage tags them again."""
+        parents: dict[str, set[str]] = {}
+        for reply in replies:
+            parents.setdefault(reply.platform, set()).add(reply.parent_id)
+        table = PostRow.__table__
+        for platform, ids in parents.items():
+            ids = sorted(ids)
+            for start in range(0, len(ids), 500):
+                parent_rows = select(table.c.id).where(table.c.platform == platform,
+                                                       table.c.platform_id.in_(ids[start : start + 500]))
+                conn.execute(delete(TagRow.__table__).where(TagRow.__table__.c.post_id.in_(parent_rows)))
 
     def get_posts(self, ids: Iterable[int]) -> dict[int, dict]:
         """Posts with their tags, by id, as plain dicts for display."""
@@ -298,6 +313,20 @@ class Store:
         with self.engine.connect() as conn:
             for title, text in conn.execute(select(PostRow.title, PostRow.text).order_by(PostRow.id)):
                 yield f"{title}\n{text}" if title else text
+
+    def latest_post_time(self) -> datetime | None:
+        """When the newest post was posted (or stored, where its time is unknown)."""
+        with self.engine.connect() as conn:
+            latest = conn.execute(select(func.max(_post_time()))).scalar_one()
+        return _utc(latest)
+
+    def texts_between(self, since: datetime, until: datetime, limit: int) -> list[tuple[int, str, datetime]]:
+        """(id, text, time) of up to ``limit`` posts posted in [since, until), newest first."""
+        when = _post_time()
+        query = (select(PostRow.id, PostRow.text, when.label("at"))
+                 .where(when >= _naive(since), when < _naive(until)).order_by(when.desc(), PostRow.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [(row.id, row.text, _utc(row.at)) for row in conn.execute(query)]
 
     def get_post(self, post_id: int) -> dict | None:
         return self.get_posts([post_id]).get(post_id)
@@ -554,6 +583,21 @@ def _row_dict(row) -> dict:
         for name in _TAG_FIELDS
     }
     return post
+
+
+def _post_time():
+    return func.coalesce(PostRow.created_at, PostRow.stored_at)
+
+
+def _naive(value: datetime) -> datetime:
+    """Times are stored as naive UTC."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _utc(value) -> datetime | None:
+    if isinstance(value, str):  # SQLite returns the coalesced column as text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value else None
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -20,7 +20,7 @@ from core.store import Store
 from indexes.backends import open_index
 from nlp.topics import load_taxonomy
 
-from review_ui import api, formatting, i18n, posts, search
+from review_ui import api, formatting, i18n, posts, search, stories
 from review_ui.services import EXTENSION, Services
 
 CSP = (
@@ -75,7 +75,7 @@ def create_app(settings: Settings, store: Store | None = None, index=None) -> Fl
     )
     i18n.init_app(app)
     formatting.init_app(app)
-    for blueprint in (search.bp, posts.bp, api.bp):
+    for blueprint in (search.bp, posts.bp, stories.bp, api.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.after_request(_security_headers)

@@ -73,3 +73,16 @@ def test_a_database_of_the_first_release_gains_the_new_columns(tmp_path):
     store.upsert_posts([weibo("a")])
     store.save_tags([Tags(1, 0.2, "anger", 0.7, [], "old", emotion="fear", places=["420100"])])
     assert store.get_post(1)["tags"]["emotion"] == "fear"
+
+
+def test_a_new_reply_has_its_parent_tagged_again(store):
+    store.upsert_posts([weibo("p", text="网传今晚全城停电"), weibo("other")])
+    store.save_tags([Tags(1, 0.3, "anxiety", 0.6, [], "test-1"), Tags(2, 0.1, "anger", 0.5, [], "test-1")])
+    assert store.count_to_tag() == 0
+    store.upsert_posts([weibo("r1", text="谣言，假的", parent_id="p", kind="comment")])
+    assert [pid for pid, _ in store.posts_to_tag(0, 10)] == [1, 3]  # the parent again, and the reply
+    store.save_tags([Tags(1, 0.8, "anxiety", 0.6, [], "test-1"), Tags(3, 0.1, "anger", 0.5, [], "test-1")])
+    store.upsert_posts([weibo("r1", text="谣言，假的", parent_id="p", kind="comment", likes_count=2)])
+    assert store.count_to_tag() == 0  # a reply seen before changes nothing the rumor tag reads
+    store.upsert_posts([make_post(platform="tieba", platform_id="r2", text="回复", parent_id="p")])
+    assert store.count_to_tag() == 1  # a reply on another platform answers another post
