@@ -1,7 +1,9 @@
 """Emerging stories: what the latest posts talk about that the posts before them did not.
 
 A word *bursts* when the share of recent posts that use it is well above its share in
-the baseline before (add-one smoothed). Stories are grown greedily from the strongest
+the baseline before. The baseline share is smoothed towards a prior of 1 % over
+``PRIOR_POSTS`` pseudo-posts, so that a new feed with little or no baseline still shows
+its stories while a real baseline of thousands of posts speaks for itself. Stories are grown greedily from the strongest
 bursting words: a story is the recent posts that use its seed word and are not yet in a
 stronger story (a seed that lost most of its posts to one is no story of its own),
 labelled with the bursting words most of those posts share; the largest and most
@@ -21,6 +23,7 @@ from core import segment
 
 MIN_POSTS = 3  # a story needs this many recent posts
 MIN_BURST = 3.0  # and its seed word this many times its baseline share
+PRIOR_POSTS, PRIOR_SHARE = 20, 0.01
 MAX_KEYWORDS = 5
 # Words too common in any crisis chatter to name a story.
 STOPWORDS = frozenset("""
@@ -52,7 +55,8 @@ def emerging_stories(recent: list[tuple[int, str, datetime]], baseline: list[str
     n_now, n_before = len(recent), len(baseline)
 
     def burst(word: str) -> float:
-        return ((now_df[word] + 1) / (n_now + 1)) / ((before_df[word] + 1) / (n_before + 1))
+        before = (before_df[word] + PRIOR_SHARE * PRIOR_POSTS) / (n_before + PRIOR_POSTS)
+        return ((now_df[word] + 1) / (n_now + 1)) / before
 
     bursting = {w: burst(w) for w, df in now_df.items() if df >= MIN_POSTS and burst(w) >= MIN_BURST}
     seeds = sorted(bursting, key=lambda w: (now_df[w] * math.log(bursting[w]), w), reverse=True)

@@ -57,3 +57,8 @@ def test_stories_page_lists_stories_of_the_window_before_the_newest_post(tmp_pat
     assert client.get("/stories/?window=7").status_code == 400
     link = re.search(r'<h2><a href="([^"]+)"', page).group(1)
     assert client.get(unescape(link)).status_code == 200  # the search page takes the link's parameters
+
+
+def test_a_new_feed_without_a_baseline_still_shows_its_stories():
+    [story] = emerging_stories(_recent(BLAST + USUAL), baseline=[])
+    assert story.keywords[0] == "变电站" and len(story.post_ids) == 5
