@@ -220,7 +220,7 @@ def index(settings: Settings, rebuild):
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("task", type=click.Choice(["rumor", "sentiment", "emotion", "ner", "all"]))
+@click.argument("task", type=click.Choice(["rumor", "sentiment", "emotion", "ner", "topics", "all"]))
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Train from this file instead of the task's file in the data folder.")
 @click.option("--backend", type=click.Choice(["tfidf", "transformers"]), default="tfidf", show_default=True,
@@ -238,15 +238,24 @@ def train(settings: Settings, task, data, backend, model_dir, epochs, quantize):
     sentiment  osm2022 Weibo comments (positive / weak_negative / anger / anxiety)
     emotion    COVID-19 Weibo posts (seven emotions)
     ner        MSRA sentences, one character per line with BIO tags (places, organisations, persons)
+    topics     the analysts' topic corrections alone (the keyword rules need no training)
     Analysts' corrections made in the UI are added to the training data.
     """
     from crisiswatch import stages
     from nlp.models import TASKS
 
     stages.open_store(settings).close()
+    if task == "topics":
+        try:
+            card = stages.train_topics(settings, say=lambda m: click.echo(m))
+        except ValueError as err:
+            fail(str(err))
+        click.echo(f"topics: {card['version']}  learnt: {', '.join(card['topics']) or 'none'}")
+        return
     tasks = list(TASKS) if task == "all" else [task]
     if data and len(tasks) > 1:
         fail("--data names one file: train one task with it, e.g. `crisiswatch train rumor --data FILE`")
+
     def say(message: str) -> None:
         click.echo(message, err=True)
 

@@ -24,6 +24,8 @@ from nlp.datasets import REPLIES_PER_POST, Labelled
 from nlp.models import TASKS, is_current
 from nlp.pipeline import build_pipeline
 from nlp.tagger import tag_pending
+from nlp.features import featurize
+from nlp.topic_model import train_topics as learn_topics
 from nlp.train import train_task, train_transformer_task
 
 DEMO_SITE_ENV = "CRISISWATCH_DEMO_SITE"
@@ -75,6 +77,18 @@ def train_transformer(settings: Settings, task: str, base: Path, data_file: Path
                                       epochs=epochs, quantize=quantize)
     finally:
         store.close()
+
+
+def train_topics(settings: Settings, say=print) -> dict:
+    """Learn topics from the analysts' topic corrections (see nlp.topic_model)."""
+    store = open_store(settings)
+    try:
+        examples = store.corrected_examples("topics")
+    finally:
+        store.close()
+    label_sets = [set(label.split(",")) - {""} for _, _, label in examples]
+    return learn_topics([text for _, text, _ in examples], label_sets, settings.models_dir,
+                        lambda texts: featurize([segment.cut(t) for t in texts]), progress=say)
 
 
 def corrections(store: Store, task: str) -> Labelled:

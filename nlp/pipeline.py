@@ -6,7 +6,8 @@ batches, so the classifiers predict a batch at a time. The components are:
 * ``crisiswatch_classifiers`` -> ``doc._.rumor_prob``, ``doc._.sentiment`` and
   ``doc._.emotion`` with their ``_score``s; the rumor model also reads ``doc._.replies``
   (the texts of the post's earliest replies, set by the caller; empty for a new post)
-* ``crisiswatch_topics``      -> ``doc._.topics`` ({label: score})
+* ``crisiswatch_topics``      -> ``doc._.topics`` ({label: score}): keyword rules, plus the
+  topics learnt from analysts' corrections (``doc._.learnt_topics``, set by the classifiers)
 * ``crisiswatch_places``      -> ``doc._.places`` (administrative codes), ``doc._.organisations``
 * ``crisiswatch_entities``    -> adds the NER model's organisations and places to those, and
   ``doc._.locations``: place names the gazetteer has no code for (a village, 幸福小区).
@@ -27,11 +28,12 @@ from core import segment
 from nlp import ner, places, topics
 from nlp.features import featurize
 from nlp.models import load_model
+from nlp.topic_model import load_topic_models
 
 MAX_TAG_CHARS = 5_000  # long articles are tagged on their head; the store keeps all
 
 for _name in ("rumor_prob", "sentiment", "sentiment_score", "emotion", "emotion_score", "topics",
-              "places", "organisations", "locations", "replies"):
+              "places", "organisations", "locations", "replies", "learnt_topics"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
@@ -74,6 +76,7 @@ class ClassifierComponent:
         self.rumor = load_model(Path(models_dir), "rumor")
         self.sentiment = load_model(Path(models_dir), "sentiment")
         self.emotion = load_model(Path(models_dir), "emotion")
+        self.topic_models = load_topic_models(Path(models_dir))  # learnt from corrections, if any
         self._rumor_column = list(self.rumor.classifier.classes_).index("rumor")
 
     def __call__(self, doc: Doc) -> Doc:
@@ -86,7 +89,9 @@ class ClassifierComponent:
             rumor = inputs.probabilities(self.rumor.classifier)[:, self._rumor_column]
             sentiment, sentiment_score = _best(self.sentiment.classifier, inputs)
             emotion, emotion_score = _best(self.emotion.classifier, inputs)
+            learnt = self.topic_models.scores(inputs.features) if self.topic_models else [{} for _ in batch]
             for i, doc in enumerate(batch):
+                doc._.learnt_topics = learnt[i]
                 doc._.rumor_prob = float(rumor[i])
                 doc._.sentiment, doc._.sentiment_score = sentiment[i], sentiment_score[i]
                 doc._.emotion, doc._.emotion_score = emotion[i], emotion_score[i]
@@ -119,7 +124,10 @@ class TopicsComponent:
         self.taxonomy = topics.load_taxonomy()
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.topics = topics.topic_scores("".join(words_of(doc)), self.taxonomy)  # doc.text rebuilds Tokens
+        scores = topics.topic_scores("".join(words_of(doc)), self.taxonomy)  # doc.text rebuilds Tokens
+        for label, score in (doc._.learnt_topics or {}).items():
+            scores[label] = max(scores.get(label, 0.0), score)
+        doc._.topics = scores
         return doc
 
 
@@ -191,5 +199,6 @@ def model_version(nlp: Language) -> str:
     """One string naming every model the pipeline uses, stored with each post's tags."""
     c = nlp.get_pipe("crisiswatch_classifiers")
     entities = nlp.get_pipe("crisiswatch_entities").entities
-    return "|".join((c.rumor.version, c.sentiment.version, c.emotion.version, topics.VERSION, places.VERSION,
+    learnt = f"+{c.topic_models.version}" if c.topic_models else ""
+    return "|".join((c.rumor.version, c.sentiment.version, c.emotion.version, topics.VERSION + learnt, places.VERSION,
                      entities.version if entities else "ner-none"))

@@ -102,6 +102,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "correct_rumor": "是否谣言",
         "correct_sentiment": "情感",
         "correct_emotion": "细分情绪",
+        "correct_topics": "话题（可多选）",
+        "topics_corrected": "话题已人工校正",
         "save_correction": "保存",
         "corrected_as": "已校正为：{value}",
         "field_topics": "话题",
@@ -202,6 +204,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "correct_rumor": "Rumor",
         "correct_sentiment": "Sentiment",
         "correct_emotion": "Emotion",
+        "correct_topics": "Topics (any number)",
+        "topics_corrected": "Topics corrected by an analyst",
         "save_correction": "Save",
         "corrected_as": "Corrected to: {value}",
         "field_topics": "Topics",
@@ -382,4 +386,5 @@ def init_app(app) -> None:
         current_lang=current_lang,
         html_lang=lambda: HTML_LANG[current_lang()],
         switch_lang_url=switch_lang_url,
+        known_values=known_values,
     )

@@ -24,18 +24,27 @@ def show(post_id: int):
     if post is None:
         abort(404)
     replies = store.replies_of(post["platform"], post["platform_id"], MAX_REPLIES)
-    return render_template("post.html", post=post, replies=replies, corrections=store.corrections_of(post_id),
-                           correctable=correctable())
+    corrections = store.corrections_of(post_id)
+    corrected_topics = set(corrections["topics"].split(",")) - {""} if "topics" in corrections else None
+    return render_template("post.html", post=post, replies=replies, corrections=corrections,
+                           correctable=correctable(), corrected_topics=corrected_topics)
 
 
 @bp.post("/<int:post_id>/corrections")
 def correct(post_id: int):
     """Record an analyst's label for one tag; the next ``crisiswatch train`` learns from it."""
     store = services().store
-    task, label = request.form.get("task", ""), request.form.get("label", "")
+    task = request.form.get("task", "")
     if store.get_post(post_id) is None:
         abort(404)
-    if label not in correctable().get(task, []):
-        abort(400)
+    if task == "topics":  # a set of topics (maybe none), stored as one sorted, comma-joined label
+        chosen = set(request.form.getlist("label"))
+        if not chosen <= set(services().topic_labels):
+            abort(400)
+        label = ",".join(sorted(chosen))
+    else:
+        label = request.form.get("label", "")
+        if label not in correctable().get(task, []):
+            abort(400)
     store.add_correction(post_id, task, label, analyst="review-ui")
     return redirect(url_for("posts.show", post_id=post_id, saved=task), code=303)

@@ -83,3 +83,22 @@ def test_analyst_corrections_are_added_to_the_training_data(home, sentiment_slic
                       data_file=sentiment_slice, corrections=corrections)
     assert card["corrections"] == 2 and card["version"].endswith("-c2")
     assert card["held_out"]["n"] == 60  # measured on the file's own held-out fifth, never on corrections
+
+
+def test_topics_learnt_from_corrections_join_the_rules(home):
+    from nlp.pipeline import build_pipeline, model_version
+
+    store = Store(home.database_url)
+    smoke = [f"{place}的变压器冒烟了，滋滋响" for place in ("东门", "西门", "南门", "北门", "车站", "学校", "医院", "菜场", "桥头", "村口")]
+    other = [f"{thing}真好吃，周末再来" for thing in ("米粉", "面条", "包子", "饺子", "火锅", "烧烤", "油条", "豆浆", "馄饨", "煎饼")]
+    store.upsert_posts([make_post(platform="weibo", platform_id=str(i), text=text) for i, text in enumerate(smoke + other)])
+    assert run("train", "topics", "--home", str(home.home), code=1).stderr.count("at least 20") == 1
+    for post_id in range(1, 21):
+        store.add_correction(post_id, "topics", "safety" if post_id <= 10 else "")
+    result = run("train", "topics", "--home", str(home.home))
+    assert "learnt: safety" in result.stdout
+    nlp = build_pipeline(home.models_dir)
+    assert "topics-rules-1+topics-lr-" in model_version(nlp)
+    learnt = nlp("小区门口的变压器冒烟了")
+    assert "safety" in learnt._.topics and learnt._.topics["safety"] >= 0.5  # no keyword rule says 冒烟
+    assert "safety" not in nlp("包子真好吃")._.topics

@@ -700,3 +700,18 @@ def test_no_inline_styles_or_scripts(client):
     for url in ("/?q=停电", "/?q=限电&interval=hour", "/?sort=newest&per_page=5&after=1"):
         page = html(client.get(url))
         assert "style=" not in page and "<style" not in page and "<script" not in page
+
+
+def test_analyst_corrects_the_topics_of_a_post(client, app):
+    post_id = app.ids["g2"]
+    page = html(client.get(f"/posts/{post_id}"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert 'value="rationing" checked' in page  # the tagged topics are ticked to start with
+    url = f"/posts/{post_id}/corrections"
+    assert client.post(url, data={"csrf_token": token, "task": "topics", "label": ["rationing", "nonsense"]}).status_code == 400
+    saved = client.post(url, data={"csrf_token": token, "task": "topics", "label": ["safety", "rationing"]})
+    assert saved.status_code == 303
+    page = html(follow(client, saved.headers["Location"]))
+    assert "话题已人工校正" in page and 'value="safety" checked' in page
+    store = app.extensions["crisiswatch"].store
+    assert store.corrections_of(post_id)["topics"] == "rationing,safety"
