@@ -123,7 +123,7 @@ class CorrectionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
     task: Mapped[str] = mapped_column(String(16))
-    label: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(500))  # a set of topics is one comma-joined label
     analyst: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -21,7 +21,7 @@ from crawlers.jobs import Job, load_jobs
 from indexes.backends import open_index
 from indexes.indexer import index_pending, rebuild
 from nlp.datasets import REPLIES_PER_POST, Labelled
-from nlp.models import TASKS, is_current
+from nlp.models import CLASSIFIER_TASKS, TASKS, is_current
 from nlp.pipeline import build_pipeline
 from nlp.tagger import tag_pending
 from nlp.features import featurize
@@ -63,7 +63,8 @@ def train(settings: Settings, tasks: list[str], data_file: Path | None = None, s
     store = open_store(settings)
     try:
         return [train_task(task, settings.data_dir, settings.models_dir, progress=say, data_file=data_file,
-                           corrections=corrections(store, task)) for task in tasks]
+                           corrections=corrections(store, task) if task in CLASSIFIER_TASKS else None)
+                for task in tasks]
     finally:
         store.close()
 

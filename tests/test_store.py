@@ -86,3 +86,12 @@ def test_a_new_reply_has_its_parent_tagged_again(store):
     assert store.count_to_tag() == 0  # a reply seen before changes nothing the rumor tag reads
     store.upsert_posts([make_post(platform="tieba", platform_id="r2", text="回复", parent_id="p")])
     assert store.count_to_tag() == 1  # a reply on another platform answers another post
+
+
+def test_a_correction_of_every_topic_fits(store):
+    from nlp.topics import load_taxonomy
+
+    store.upsert_posts([weibo("a")])
+    every = ",".join(sorted(t.label for t in load_taxonomy()))
+    store.add_correction(1, "topics", every)
+    assert store.corrected_examples("topics") == [(1, "停电了", every)]
