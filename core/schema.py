@@ -7,6 +7,7 @@ stored, raising ``InvalidPost`` with a reason a person can act on.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 import unicodedata
@@ -53,6 +54,7 @@ class Post:
     source: str = ""
     truncated: bool = False
     content_hash: str = field(default="", compare=False)
+    capture_sha: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -139,6 +141,7 @@ def make_post(
     comments_count=0,
     likes_count=0,
     source: str = "",
+    capture_sha: str | None = None,
 ) -> Post:
     """Validate and normalise one record into a ``Post``, or raise ``InvalidPost``."""
     if platform not in PLATFORMS:
@@ -170,7 +173,29 @@ def make_post(
         source=(source or "")[:MAX_NAME_CHARS],
         truncated=truncated,
         content_hash=content_hash(body or head),
+        capture_sha=capture_sha,
     )
+
+
+@dataclass
+class Capture:
+    """A raw HTTP response kept as evidence: the body gzip-compressed, named by its hash."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body_gzip: bytes
+    fetched_at: datetime
+    sha256: str
+
+    @classmethod
+    def of(cls, url: str, status: int, headers: dict[str, str], body: bytes, fetched_at: datetime) -> "Capture":
+        digest = hashlib.sha256(url.encode("utf-8") + b"\n" + body).hexdigest()
+        return cls(url, status, headers, gzip.compress(body, compresslevel=6), fetched_at, digest)
+
+    @property
+    def body(self) -> bytes:
+        return gzip.decompress(self.body_gzip)
 
 
 @dataclass

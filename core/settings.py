@@ -63,6 +63,11 @@ class Settings:
         return self.home / "cache"
 
     @property
+    def pool_file(self) -> Path:
+        """Cookies and proxies for the crawlers (a secret: keep it readable by the operator only)."""
+        return self.home / "pool.toml"
+
+    @property
     def jobs_file(self) -> Path:
         """The crawl jobs of this home; the shipped demo jobs are used when it is absent."""
         return self.home / "jobs.toml"

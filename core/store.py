@@ -27,6 +27,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -44,7 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from core.schema import Post, Tags
+from core.schema import Capture, Post, Tags
 
 
 def utcnow() -> datetime:
@@ -82,6 +83,7 @@ class PostRow(Base):
     comments_count: Mapped[int] = mapped_column(BigInteger, default=0)
     likes_count: Mapped[int] = mapped_column(BigInteger, default=0)
     source: Mapped[str] = mapped_column(String(200), default="")
+    capture_sha: Mapped[str | None] = mapped_column(String(64))  # the raw response it was read from
     stored_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     rev: Mapped[int] = mapped_column(Integer, default=1)
@@ -141,6 +143,30 @@ class CrawlRunRow(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+class CaptureRow(Base):
+    """A raw HTTP response as captured, gzip-compressed, once per distinct body: the
+    evidence behind the posts read from it, kept when the original is deleted."""
+
+    __tablename__ = "captures"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict] = mapped_column(JSON)
+    body_gzip: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CheckpointRow(Base):
+    """How far a crawl job got, per source and key (a keyword, a user, a thread)."""
+
+    __tablename__ = "crawl_checkpoints"
+    job: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 @dataclass
@@ -239,6 +265,7 @@ class Store:
                 "comments_count": p.comments_count,
                 "likes_count": p.likes_count,
                 "source": p.source,
+                "capture_sha": p.capture_sha,
                 "stored_at": now,
                 "updated_at": now,
                 "rev": 1,
@@ -504,6 +531,39 @@ class Store:
         with self.engine.connect() as conn:
             return {version: n for version, n in conn.execute(query)}
 
+    # -- captures and checkpoints ------------------------------------------------------
+
+    def save_captures(self, captures: Sequence[Capture]) -> None:
+        """Keep each distinct raw response once (a search page holds many posts)."""
+        rows = {c.sha256: {"sha256": c.sha256, "url": c.url, "status": c.status, "headers": c.headers,
+                           "body_gzip": c.body_gzip, "fetched_at": naive_utc(c.fetched_at)} for c in captures}
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(self._insert(CaptureRow.__table__).on_conflict_do_nothing(), list(rows.values()))
+
+    def capture_of(self, post_id: int) -> Capture | None:
+        query = select(CaptureRow).join(PostRow, PostRow.capture_sha == CaptureRow.sha256).where(PostRow.id == post_id)
+        with Session(self.engine) as session:
+            row = session.execute(query).scalar_one_or_none()
+            if row is None:
+                return None
+            return Capture(url=row.url, status=row.status, headers=row.headers, body_gzip=row.body_gzip,
+                           fetched_at=row.fetched_at.replace(tzinfo=timezone.utc), sha256=row.sha256)
+
+    def checkpoints(self, job: str) -> dict[tuple[str, str], str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(CheckpointRow.source, CheckpointRow.key, CheckpointRow.value)
+                                .where(CheckpointRow.job == job))
+            return {(source, key): value for source, key, value in rows}
+
+    def save_checkpoint(self, job: str, source: str, key: str, value: str) -> None:
+        stmt = self._insert(CheckpointRow.__table__).values(job=job, source=source, key=key, value=value,
+                                                             updated_at=utcnow())
+        stmt = stmt.on_conflict_do_update(index_elements=["job", "source", "key"],
+                                          set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at})
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
     # -- crawl runs --------------------------------------------------------------------
 
     def start_crawl_run(self, job: str, spider: str) -> int:
@@ -521,6 +581,23 @@ class Store:
             run.status = status
             run.pages, run.stored, run.duplicates, run.rejected = pages, stored, duplicates, rejected
             run.message = message[:2000]
+
+    def interrupted_jobs(self) -> set[str]:
+        """Jobs whose latest run never finished (its process was killed); marks those runs
+        ``interrupted`` so that they no longer read as running."""
+        latest = select(func.max(CrawlRunRow.id)).group_by(CrawlRunRow.job)
+        with Session(self.engine) as session, session.begin():
+            runs = session.execute(select(CrawlRunRow).where(CrawlRunRow.id.in_(latest),
+                                                             CrawlRunRow.status == "running")).scalars().all()
+            for run in runs:
+                run.status, run.finished_at = "interrupted", utcnow()
+            return {run.job for run in runs}
+
+    def recent_run_statuses(self, job: str, limit: int) -> list[str]:
+        """The statuses of a job's latest runs, newest first."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(CrawlRunRow.status).where(CrawlRunRow.job == job)
+                                     .order_by(CrawlRunRow.id.desc()).limit(limit)).scalars())
 
     def last_crawl_runs(self) -> list[dict]:
         """The latest run of each job."""

@@ -1,4 +1,5 @@
-"""What a spider yields: the raw fields of one post, validated later by the pipelines."""
+"""What spiders yield: the raw fields of one post (validated later by the pipelines),
+and checkpoints of how far a job got."""
 
 import scrapy
 
@@ -18,5 +19,15 @@ class PostItem(scrapy.Item):
     reposts_count = scrapy.Field()
     comments_count = scrapy.Field()
     likes_count = scrapy.Field()
+    # the core.schema.Capture of the response the post was read from
+    capture = scrapy.Field()
     # the validated, normalised core.schema.Post, set by ValidatePipeline
     post = scrapy.Field()
+
+
+class CheckpointItem(scrapy.Item):
+    """Saved by the store pipeline after every post yielded before it."""
+
+    source = scrapy.Field()
+    key = scrapy.Field()
+    value = scrapy.Field()

@@ -14,15 +14,26 @@ class JobError(ValueError):
     """A job file or job that cannot be used; the message says what to fix."""
 
 
+# Job limits and the Scrapy settings that enforce them.
+LIMITS = {"pages": "CLOSESPIDER_PAGECOUNT", "posts": "CLOSESPIDER_ITEMCOUNT", "minutes": "CLOSESPIDER_TIMEOUT"}
+
+
 @dataclass(frozen=True)
 class Job:
     name: str
     spider: str
-    start_urls: tuple[str, ...]
+    start_urls: tuple[str, ...] = ()
     schedule: str = "0 * * * *"
     platform: str = "news"
     keywords: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    limits: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+
+    @property
+    def scrapy_settings(self) -> dict:
+        limits = {LIMITS[name]: value * 60 if name == "minutes" else value for name, value in self.limits.items()}
+        return {**limits, **self.settings}
 
     @property
     def uses_demo_site(self) -> bool:
@@ -30,7 +41,10 @@ class Job:
 
     def spider_args(self, demo_site: str | None = None) -> dict:
         urls = [u.replace(DEMO_SITE_PLACEHOLDER, demo_site or "") for u in self.start_urls]
-        return {"start_urls": ",".join(urls), "platform": self.platform, "keywords": ",".join(self.keywords)}
+        args = {"start_urls": ",".join(urls), "keywords": ",".join(self.keywords), "regions": ",".join(self.regions)}
+        if self.spider == "news":
+            args["platform"] = self.platform
+        return {name: value for name, value in args.items() if value}
 
 
 def load_jobs(path: Path | None = None) -> dict[str, Job]:
@@ -41,19 +55,26 @@ def load_jobs(path: Path | None = None) -> dict[str, Job]:
         raise JobError(f"{path}: not valid TOML: {err}") from None
     jobs = {}
     for number, entry in enumerate(raw.get("job", []), start=1):
-        missing = [key for key in ("name", "spider", "start_urls") if not entry.get(key)]
+        missing = [key for key in ("name", "spider") if not entry.get(key)]
+        if not entry.get("start_urls") and not entry.get("keywords"):
+            missing.append("start_urls or keywords")
         if missing:
             raise JobError(f"{path}: job {number} has no {', '.join(missing)}")
         job = Job(
             name=entry["name"],
             spider=entry["spider"],
-            start_urls=tuple(entry["start_urls"]),
+            start_urls=tuple(entry.get("start_urls", [])),
             schedule=entry.get("schedule", "0 * * * *"),
             platform=entry.get("platform", "news"),
             keywords=tuple(entry.get("keywords", [])),
+            regions=tuple(entry.get("regions", [])),
+            limits=dict(entry.get("limits", {})),
             settings=dict(entry.get("settings", {})),
         )
         if len(job.schedule.split()) != 5:
             raise JobError(f"{path}: job {job.name!r}: schedule {job.schedule!r} is not a 5-field cron expression")
+        unknown = set(job.limits) - set(LIMITS)
+        if unknown or not all(isinstance(v, int) and v > 0 for v in job.limits.values()):
+            raise JobError(f"{path}: job {job.name!r}: limits are positive whole numbers of {', '.join(LIMITS)}")
         jobs[job.name] = job
     return jobs

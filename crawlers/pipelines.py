@@ -2,7 +2,9 @@
 
 A bad item is dropped with its reason (counted in the crawl's stats), never stopping
 the crawl. Posts are written in small batches through the store's upsert, so a crawl
-killed and run again stores each post once.
+killed and run again stores each post once; a checkpoint is saved only after the posts
+yielded before it, so a crawl killed between the two fetches those posts again rather
+than skipping them.
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ from scrapy.exceptions import DropItem
 
 from core.schema import InvalidPost, Post, make_post
 from core.store import Store
+from crawlers.items import CheckpointItem
 
 
 class ValidatePipeline:
     def process_item(self, item, spider):
+        if isinstance(item, CheckpointItem):
+            return item
         fields = {k: v for k, v in dict(item).items() if v is not None}
+        capture = fields.pop("capture", None)
         try:
-            item["post"] = make_post(source=getattr(spider, "job_name", spider.name), **fields)
+            item["post"] = make_post(source=getattr(spider, "job_name", spider.name),
+                                     capture_sha=capture.sha256 if capture else None, **fields)
         except (InvalidPost, TypeError) as err:
             spider.crawler.stats.inc_value("crisiswatch/rejected")
             raise DropItem(f"invalid post from {fields.get('url') or fields.get('platform_id')}: {err}") from None
@@ -28,6 +35,8 @@ class KeywordPipeline:
     """Keep only posts that mention one of the job's keywords (all posts when it has none)."""
 
     def process_item(self, item, spider):
+        if isinstance(item, CheckpointItem):
+            return item
         keywords = getattr(spider, "keywords", None) or []
         if isinstance(keywords, str):
             keywords = [k for k in keywords.split(",") if k]
@@ -45,6 +54,7 @@ class StorePipeline:
         self.database_url = database_url
         self.batch_size = batch_size
         self.batch: list[Post] = []
+        self.captures: dict = {}
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -60,13 +70,21 @@ class StorePipeline:
         self.store.close()
 
     def process_item(self, item, spider):
+        if isinstance(item, CheckpointItem):
+            self._flush()
+            self.store.save_checkpoint(spider.job_name, item["source"], item["key"], item["value"])
+            return item
         self.batch.append(item["post"])
+        if item.get("capture") is not None:
+            self.captures[item["capture"].sha256] = item["capture"]
         if len(self.batch) >= self.batch_size:
             self._flush()
         return item
 
     def _flush(self):
         if self.batch:
+            self.store.save_captures(list(self.captures.values()))
+            self.captures = {}
             result = self.store.upsert_posts(self.batch)
             self.stats.inc_value("crisiswatch/stored", result.inserted)
             self.stats.inc_value("crisiswatch/duplicates", result.duplicates)

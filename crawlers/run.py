@@ -51,15 +51,17 @@ def run_crawl(database_url: str, spider: str, spider_args: dict, job_name: str, 
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
     errors = stats.get("log_count/ERROR", 0)
+    health = stats.get("crisiswatch/health")  # blocked / cookie expired, set by BlockPageMiddleware
     summary = CrawlSummary(
         job=job_name,
         spider=spider,
-        status="failed" if failures else ("errors" if errors else "ok"),
+        status="failed" if failures else (health or ("errors" if errors else "ok")),
         pages=stats.get("response_received_count", 0),
         stored=stats.get("crisiswatch/stored", 0),
         duplicates=stats.get("crisiswatch/duplicates", 0),
         rejected=stats.get("crisiswatch/rejected", 0),
-        message="; ".join(failures) or (f"{errors} errors logged" if errors else stats.get("finish_reason", "")),
+        message="; ".join(failures) or stats.get("crisiswatch/block_reason")
+        or (f"{errors} errors logged" if errors else stats.get("finish_reason", "")),
     )
     store.finish_crawl_run(run_id, status=summary.status, pages=summary.pages, stored=summary.stored,
                            duplicates=summary.duplicates, rejected=summary.rejected, message=summary.message)

@@ -19,6 +19,24 @@ RETRY_TIMES = 3
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DEPTH_LIMIT = 3
 
+DOWNLOADER_MIDDLEWARES = {
+    # before Scrapy's cookies (700) and proxy (750) middlewares, which it feeds
+    "crawlers.middlewares.CookieProxyPoolMiddleware": 690,
+    # after redirects, decompression (590) and retries (550) have had their turn
+    "crawlers.middlewares.BlockPageMiddleware": 540,
+}
+# Close a crawl after this many block pages (the job's health says why).
+CRISISWATCH_BLOCK_LIMIT = 3
+# TOML file with [cookies] per domain and a list of proxies (see README); never logged.
+CRISISWATCH_POOL_FILE = ""
+
+# Where each source is crawled; tests point these at loopback replays.
+WEIBO_API_URL = "https://m.weibo.cn"
+WEIBO_SEARCH_URL = "https://s.weibo.com"
+SOGOU_WEIXIN_URL = "https://weixin.sogou.com"
+WECHAT_ARTICLE_URL = "https://mp.weixin.qq.com"
+TIEBA_URL = "https://tieba.baidu.com"
+
 ITEM_PIPELINES = {
     "crawlers.pipelines.ValidatePipeline": 100,
     "crawlers.pipelines.KeywordPipeline": 200,

@@ -116,9 +116,12 @@ def import_command(settings: Settings, paths, encoding, as_json):
 @click.option("-a", "spider_args", multiple=True, metavar="NAME=VALUE", help="Spider argument, as for `scrapy crawl`.")
 @click.option("-s", "scrapy_settings", multiple=True, metavar="NAME=VALUE", help="Scrapy setting, as for `scrapy crawl`.")
 @click.option("--list", "list_jobs", is_flag=True, help="List the configured jobs.")
+@click.option("--store-only", is_flag=True, help="Only store what the crawl finds (tag and index later).")
 @with_home
-def crawl(settings: Settings, job, spider, spider_args, scrapy_settings, list_jobs):
-    """Run one crawl job now (or one spider by hand), storing what it finds.
+@click.pass_context
+def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, list_jobs, store_only):
+    """Run one crawl job now (or one spider by hand): store what it finds, then tag and
+    index it, so that it can be searched at once.
 
     \b
     Jobs are defined in <home>/jobs.toml (the shipped demo jobs when it is absent).
@@ -152,10 +155,11 @@ def crawl(settings: Settings, job, spider, spider_args, scrapy_settings, list_jo
             server, demo_site = serve_demo_site()
         name, job_name = chosen.spider, chosen.name
         args = {**chosen.spider_args(demo_site), **dict(_pairs(spider_args, "-a"))}
-        overrides = {**chosen.settings, **overrides}
+        overrides = {**chosen.scrapy_settings, **overrides}
     else:
         fail("name a job (see `crisiswatch crawl --list`) or a spider with --spider")
     open_store(settings).close()
+    overrides.setdefault("CRISISWATCH_POOL_FILE", str(settings.pool_file))
     try:
         summary = run_crawl(settings.database_url, name, args, job_name, overrides)
     except KeyError:
@@ -170,6 +174,9 @@ def crawl(settings: Settings, job, spider, spider_args, scrapy_settings, list_jo
     )
     if summary.status == "failed":
         sys.exit(1)
+    if not store_only:
+        ctx.invoke(tag, home=settings.home, batch_size=1000, limit=None)
+        ctx.invoke(index, home=settings.home, rebuild=False)
 
 
 def _pairs(values, flag):
@@ -514,6 +521,25 @@ def bench_nlp_command(settings: Settings, limit, as_json):
     from crisiswatch.bench import bench_nlp
 
     _report_bench(lambda: bench_nlp(settings, limit, say=lambda m: click.echo(m, err=True)), as_json)
+
+
+@bench.command("crawl", context_settings=CONTEXT)
+@click.option("--pages", default=5000, show_default=True, type=click.IntRange(min=1),
+              help="Article pages of real posts in the site (rounded up to whole list pages of 50).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: pages, pages_per_s, stored, peak_rss_mb.")
+@with_home
+def bench_crawl_command(settings: Settings, pages, as_json):
+    """Crawl a loopback site of real Weibo posts with the news spider and time it.
+
+    \b
+    Writes list pages of 50 article pages each into a temporary folder, serves them on
+    loopback and runs `crisiswatch crawl --spider news` over them in a child process,
+    politeness limits lifted, storing into a temporary database. Prints pages crawled per
+    second, posts stored and the crawl process's peak memory.
+    """
+    from crisiswatch.bench import bench_crawl
+
+    _report_bench(lambda: bench_crawl(settings.data_dir, pages, say=lambda m: click.echo(m, err=True)), as_json)
 
 
 @main.command(context_settings=CONTEXT)

@@ -1,33 +1,82 @@
-"""The in-process scheduler: each crawl job on its cron schedule, first run at start."""
+"""The in-process scheduler: each crawl job on its cron schedule.
+
+The job store is a table in the store of record, so a restart neither loses nor repeats
+a run: a job keeps its next run time across restarts, a run missed while the scheduler
+was down runs once when it starts again (coalesced), a new job runs at once, and a job
+whose last crawl was interrupted (its run still marked running) is run again now.
+A job whose crawl was blocked (or whose cookies expired) backs off: its next run waits
+30 minutes, doubling with each blocked run in a row, up to a day.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from core.schema import CHINA_TZ
 from core.settings import Settings
+from core.store import Store
 from crawlers.jobs import Job
 from crisiswatch.stages import run_job_cycle
 
 log = logging.getLogger(__name__)
 
+BACKOFF_FIRST = timedelta(minutes=30)
+BACKOFF_MAX = timedelta(days=1)
+REFUSED = ("blocked", "cookie expired")
+
 
 def start_scheduler(settings: Settings, jobs: dict[str, Job], run_now: bool = True) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone=CHINA_TZ, job_defaults={"coalesce": True, "max_instances": 1})
-    first_run = {"next_run_time": datetime.now(CHINA_TZ)} if run_now else {}
+    scheduler = BackgroundScheduler(
+        timezone=CHINA_TZ,
+        jobstores={"default": SQLAlchemyJobStore(url=settings.database_url, tablename="scheduled_jobs")},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    scheduler.start(paused=True)
+    store = Store(settings.database_url)
+    try:
+        interrupted = store.interrupted_jobs()
+    finally:
+        store.close()
+    now = datetime.now(CHINA_TZ)
+    stored = {job.id: job for job in scheduler.get_jobs()}
     for job in jobs.values():
-        scheduler.add_job(
-            run_job_cycle,
-            CronTrigger.from_crontab(job.schedule, timezone=CHINA_TZ),
-            args=[settings, job],
-            id=job.name,
-            name=f"crawl {job.name}",
-            **first_run,
-            misfire_grace_time=300,
-        )
-    scheduler.start()
+        trigger = CronTrigger.from_crontab(job.schedule, timezone=CHINA_TZ)
+        known = stored.get(job.name)
+        if known is not None and str(known.trigger) == str(trigger):
+            changes = {"next_run_time": now} if job.name in interrupted else {}
+            scheduler.modify_job(job.name, args=[settings, job], **changes)
+        else:
+            first = {"next_run_time": now} if run_now else {}
+            scheduler.add_job(run_job_cycle, trigger, args=[settings, job], id=job.name, name=f"crawl {job.name}",
+                              replace_existing=True, **first)
+    for gone in set(stored) - set(jobs):
+        scheduler.remove_job(gone)
+    scheduler.add_listener(lambda event: back_off(scheduler, settings, event.job_id),
+                           EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    scheduler.resume()
     return scheduler
+
+
+def back_off(scheduler: BackgroundScheduler, settings: Settings, job_name: str) -> None:
+    """After a refused crawl, push the job's next run back (see the module docstring)."""
+    store = Store(settings.database_url)
+    try:
+        statuses = store.recent_run_statuses(job_name, limit=8)
+    finally:
+        store.close()
+    streak = next((n for n, status in enumerate(statuses) if status not in REFUSED), len(statuses))
+    if not streak:
+        return
+    wait = min(BACKOFF_FIRST * 2 ** (streak - 1), BACKOFF_MAX)
+    job = scheduler.get_job(job_name)
+    later = datetime.now(CHINA_TZ) + wait
+    if job is not None and job.next_run_time and job.next_run_time < later:
+        log.warning("crawl %s was refused %d times in a row (%s); next run in %s",
+                    job_name, streak, statuses[0], wait)
+        scheduler.modify_job(job_name, next_run_time=later)

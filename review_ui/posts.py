@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from nlp.models import task_classes
 from review_ui.services import services
@@ -27,7 +27,23 @@ def show(post_id: int):
     corrections = store.corrections_of(post_id)
     corrected_topics = set(corrections["topics"].split(",")) - {""} if "topics" in corrections else None
     return render_template("post.html", post=post, replies=replies, corrections=corrections,
-                           correctable=correctable(), corrected_topics=corrected_topics)
+                           correctable=correctable(), corrected_topics=corrected_topics,
+                           capture=store.capture_of(post_id))
+
+
+@bp.get("/<int:post_id>/capture")
+def capture(post_id: int):
+    """The raw response a post was read from, as a download: captured pages are
+    untrusted HTML and script, never rendered on this site's origin."""
+    found = services().store.capture_of(post_id)
+    if found is None:
+        abort(404)
+    return Response(found.body, mimetype="application/octet-stream", headers={
+        "Content-Disposition": f"attachment; filename=capture-{post_id}-{found.sha256[:12]}.bin",
+        "X-Content-Type-Options": "nosniff",
+        "X-Captured-Url": found.url.encode("ascii", "backslashreplace").decode("ascii"),
+        "X-Captured-Content-Type": found.headers.get("Content-Type", ""),
+    })
 
 
 @bp.post("/<int:post_id>/corrections")

@@ -8,7 +8,8 @@ import pytest
 from core.store import Store
 from crawlers.jobs import JobError, load_jobs
 from crawlers.loopback import serve_directory
-from tests.conftest import FIXTURES, crisiswatch, need
+from review_ui import create_app
+from tests.conftest import FIXTURES, REPO, crisiswatch, need
 
 FEEDS = [
     "rss/Rodel.Reader/src/Utilities/FeedParser.Test/TestData/Rss/ruanyifeng.xml",
@@ -58,15 +59,28 @@ def test_feeds_and_articles_end_to_end(home, replay):
     assert len(stored(home)) == entries + len(ARTICLES)
 
 
-def test_a_job_follows_list_pages_and_records_its_health(home):
+def test_a_job_follows_list_pages_and_its_posts_are_found_in_the_ui(home):
     result = crisiswatch("crawl", "demo-releases", home=home)
     assert "crawl demo-releases: ok" in result.stdout and "stored 4 new posts" in result.stdout
+    assert "tagged 4 posts" in result.stdout and "indexed 4 posts" in result.stdout
     posts = stored(home)
     assert {p["platform"] for p in posts} == {"gov"} and all(p["kind"] == "release" for p in posts)
     assert any(p["title"] == "关于实施有序用电的公告" for p in posts)
     assert all(p["created_at"].hour != 16 for p in posts)  # the time of day came through, not just the date
+    assert all(p["tags"] is not None for p in posts)
     status = crisiswatch("status", "--json", home=home).stdout
     assert '"health": "ok"' in status and '"name": "demo-releases"' in status
+
+    client = create_app(home).test_client()
+    found = client.get("/api/search", query_string={"q": "有序用电", "platform": "gov"}).get_json()
+    notice = next(p for p in posts if p["title"] == "关于实施有序用电的公告")
+    assert notice["id"] in [hit["id"] for hit in found["hits"]]
+    page = client.get(f"/posts/{notice['id']}").get_data(as_text=True)
+    assert "关于实施有序用电的公告" in page and f"/posts/{notice['id']}/capture" in page
+    raw = client.get(f"/posts/{notice['id']}/capture")  # the evidence: the page exactly as served
+    assert raw.headers["Content-Type"] == "application/octet-stream" and "attachment" in raw.headers["Content-Disposition"]
+    served = [f for f in (REPO / "crawlers/demo_site/gov/notices").iterdir() if f.read_bytes() == raw.data]
+    assert len(served) == 1
 
 
 def test_unknown_jobs_and_bad_arguments_say_what_to_do(home, tmp_path):

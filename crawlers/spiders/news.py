@@ -12,12 +12,11 @@ import re
 from urllib.parse import urlparse
 
 import feedparser
-import scrapy
 import trafilatura
 from w3lib.html import remove_tags, replace_entities
 from w3lib.url import canonicalize_url
 
-from crawlers.items import PostItem
+from crawlers.spiders.base import SourceSpider
 
 # Paths that look like an article: a dated or numbered page, not a section index.
 ARTICLE_PATH = re.compile(r"(\d{4}[-/]?\d{2}[-/]?\d{2}|\d{5,}|/(article|detail|content|notice|news)s?/).*\.(s?html?|php)$|\d{6,}")
@@ -40,18 +39,14 @@ def is_feed(response) -> bool:
     return head.startswith(b"<?xml") and (b"<rss" in response.body[:2048].lower() or b"<feed" in response.body[:2048].lower())
 
 
-class NewsSpider(scrapy.Spider):
+class NewsSpider(SourceSpider):
     name = "news"
 
-    def __init__(self, start_urls: str | list[str] = "", platform: str = "news", keywords: str = "", job_name: str = "", **kwargs):
-        super().__init__(**kwargs)
-        urls = start_urls.split(",") if isinstance(start_urls, str) else list(start_urls)
-        self.start_urls = [u.strip() for u in urls if u.strip()]
+    def __init__(self, start_urls="", platform: str = "news", **kwargs):
+        super().__init__(start_urls=start_urls, **kwargs)
         if not self.start_urls:
             raise ValueError("the news spider needs start URLs: -a start_urls=URL[,URL...]")
         self.platform = platform
-        self.keywords = keywords
-        self.job_name = job_name or self.name
         self.allowed_domains = sorted({urlparse(u).hostname for u in self.start_urls if urlparse(u).hostname})
 
     def parse(self, response):
@@ -84,8 +79,8 @@ class NewsSpider(scrapy.Spider):
             content = entry.get("content", [{}])[0].get("value") or entry.get("summary") or ""
             link = entry.get("link")
             published = entry.get("published_parsed") or entry.get("updated_parsed")
-            yield PostItem(
-                platform=self.platform,
+            yield self.post(
+                response,
                 platform_id=entry.get("id") or (link and canonical(link)) or entry.get("title"),
                 kind="article" if self.platform == "news" else "release",
                 title=replace_entities(remove_tags(entry.get("title", ""))),
@@ -103,8 +98,8 @@ class NewsSpider(scrapy.Spider):
             self.logger.info("no article text found at %s", response.url)
             return
         data = extracted.as_dict() if hasattr(extracted, "as_dict") else extracted
-        yield PostItem(
-            platform=self.platform,
+        yield self.post(
+            response,
             platform_id=canonical(response.url),
             kind="article" if self.platform == "news" else "release",
             title=data.get("title"),
@@ -120,3 +115,14 @@ def _struct_time_to_iso(value) -> str | None:
     if not value:
         return None
     return "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}+00:00".format(*value[:6])
+
+
+class ReleasesSpider(NewsSpider):
+    """Official release pages of government bodies and grid companies: their list pages,
+    feeds and notices, stored as releases (platform ``gov``), so that analysts and press
+    officers see what has already been said."""
+
+    name = "releases"
+
+    def __init__(self, start_urls="", platform: str = "gov", **kwargs):
+        super().__init__(start_urls=start_urls, platform=platform, **kwargs)

@@ -1,0 +1,125 @@
+"""Downloader middlewares: the cookie and proxy pool, and the block-page guard.
+
+Cookies and proxies are secrets: they are read from the pool file named by the
+``CRISISWATCH_POOL_FILE`` setting, put on requests, and never logged (requests carry
+only the pool's index of the cookie they used).
+"""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+from pathlib import Path
+from urllib.parse import urlparse
+
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+
+from crawlers.blocks import COOKIE_EXPIRED, detect_block
+
+
+class PoolFileError(ValueError):
+    """A pool file that cannot be used; the message says what to fix."""
+
+
+def read_pool(path: str | Path) -> tuple[dict[str, list[str]], list[str]]:
+    """``{domain: [cookie header, ...]}`` and ``[proxy URL, ...]`` from a TOML pool file::
+
+        proxies = ["http://user:password@10.0.0.1:3128"]
+        [cookies]
+        "weibo.cn" = ["SUB=...; SUBP=..."]
+    """
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise PoolFileError(f"cookie and proxy pool {path}: {err}") from None
+    cookies = raw.get("cookies", {})
+    proxies = raw.get("proxies", [])
+    if not isinstance(cookies, dict) or not all(isinstance(v, list) for v in cookies.values()):
+        raise PoolFileError(f"{path}: [cookies] maps a domain to a list of Cookie header values")
+    if not isinstance(proxies, list):
+        raise PoolFileError(f"{path}: proxies is a list of proxy URLs")
+    return {domain.lower(): [str(c) for c in values] for domain, values in cookies.items()}, [str(p) for p in proxies]
+
+
+class CookieProxyPoolMiddleware:
+    """Rotate the configured cookies (per domain, suffix match) and proxies over requests;
+    a cookie that the site says has expired is retired for the rest of the crawl."""
+
+    def __init__(self, cookies: dict[str, list[str]], proxies: list[str], stats):
+        self.cookies = {domain: dict(enumerate(values)) for domain, values in cookies.items()}
+        self.turns = {domain: itertools.count() for domain in cookies}
+        self.proxies = itertools.cycle(proxies) if proxies else None
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        path = crawler.settings.get("CRISISWATCH_POOL_FILE")
+        if not path or not Path(path).exists():
+            raise NotConfigured("no cookie and proxy pool file")
+        cookies, proxies = read_pool(path)
+        return cls(cookies, proxies, crawler.stats)
+
+    def _domain(self, url: str) -> str | None:
+        host = (urlparse(url).hostname or "").lower()
+        return next((d for d in self.cookies if host == d or host.endswith("." + d)), None)
+
+    def process_request(self, request, spider):
+        if self.proxies is not None and "proxy" not in request.meta:
+            request.meta["proxy"] = next(self.proxies)
+        domain = self._domain(request.url)
+        live = self.cookies.get(domain) if domain else None
+        if live:
+            index = sorted(live)[next(self.turns[domain]) % len(live)]
+            request.headers["Cookie"] = live[index]
+            request.meta["pool_cookie"] = (domain, index)
+
+    def retire(self, request) -> int:
+        """Drop the cookie this request used; how many are left for its domain."""
+        domain, index = request.meta.get("pool_cookie", (None, None))
+        if domain is None:
+            return 0
+        self.cookies[domain].pop(index, None)
+        self.stats.inc_value("crisiswatch/cookies_retired")
+        return len(self.cookies[domain])
+
+
+class BlockPageMiddleware:
+    """Recognise block pages, count them, and stop asking a site that keeps refusing.
+
+    A block is not stored as a post and not retried at once: the request is dropped, the
+    crawl's health is recorded in its stats (``crisiswatch/health``), and after
+    ``CRISISWATCH_BLOCK_LIMIT`` blocks the spider closes, so that the scheduler backs the
+    job off instead of hammering the site."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.limit = crawler.settings.getint("CRISISWATCH_BLOCK_LIMIT", 3)
+        self.blocks = 0
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_response(self, request, response, spider):
+        text = response.text if hasattr(response, "text") else None
+        block = detect_block(response.url, response.status, text)
+        if block is None:
+            return response
+        stats = self.crawler.stats
+        if block.health == COOKIE_EXPIRED and self._pool() is not None and self._pool().retire(request):
+            spider.logger.warning("%s at %s; trying the next cookie", block.reason, response.url)
+            return request.replace(dont_filter=True, meta={k: v for k, v in request.meta.items() if k != "pool_cookie"})
+        self.blocks += 1
+        stats.inc_value(f"crisiswatch/blocked/{block.health}")
+        stats.set_value("crisiswatch/health", block.health)
+        stats.set_value("crisiswatch/block_reason", block.reason)
+        spider.logger.warning("block page (%s) at %s", block.reason, response.url)
+        if self.blocks >= self.limit:
+            self.crawler.engine.close_spider(spider, reason=block.health.replace(" ", "_"))
+        raise IgnoreRequest(f"block page: {block.reason}")
+
+    def _pool(self) -> CookieProxyPoolMiddleware | None:
+        for middleware in self.crawler.engine.downloader.middleware.middlewares:
+            if isinstance(middleware, CookieProxyPoolMiddleware):
+                return middleware
+        return None

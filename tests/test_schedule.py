@@ -1,0 +1,99 @@
+"""The scheduler's job store on disk: a restart neither loses nor repeats a run; refused
+crawls back off. Runs the real scheduler against a real store (and one real crawl)."""
+
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from core.schema import CHINA_TZ
+from core.store import Store
+from crawlers.jobs import load_jobs
+from crisiswatch.schedule import BACKOFF_FIRST, back_off, start_scheduler
+
+YEARLY = "0 0 1 1 *"
+
+
+@pytest.fixture
+def jobs():
+    job = load_jobs()["demo-releases"]
+    return {job.name: type(job)(**{**job.__dict__, "schedule": YEARLY})}
+
+
+def stored_jobs(home) -> SQLAlchemyJobStore:
+    """The job store on disk, read directly (no scheduler runs anything)."""
+    store = SQLAlchemyJobStore(url=home.database_url, tablename="scheduled_jobs")
+    store.start(BackgroundScheduler(timezone=CHINA_TZ), "default")  # an idle scheduler lends its time zone
+    return store
+
+
+def test_a_restart_keeps_each_jobs_next_run(home, jobs):
+    first = start_scheduler(home, jobs, run_now=False)
+    planned = first.get_job("demo-releases").next_run_time
+    first.shutdown()
+    assert planned.month == 1 and planned.day == 1 and planned > datetime.now(CHINA_TZ)
+    again = start_scheduler(home, jobs, run_now=True)  # run_now is for jobs it has never seen
+    assert again.get_job("demo-releases").next_run_time == planned
+    again.shutdown()
+    assert stored_jobs(home).lookup_job("demo-releases").next_run_time == planned
+
+
+@pytest.mark.slow
+def test_a_run_missed_while_down_runs_once_at_restart(home, jobs):
+    start_scheduler(home, jobs, run_now=False).shutdown()
+    # the scheduler was down when the job was due: move its stored next run into the past
+    on_disk = stored_jobs(home)
+    job = on_disk.lookup_job("demo-releases")
+    job._modify(next_run_time=datetime.now(CHINA_TZ) - timedelta(days=3))
+    on_disk.update_job(job)
+
+    scheduler = start_scheduler(home, jobs)
+    records = Store(home.database_url)
+    try:
+        for _ in range(600):
+            runs = records.last_crawl_runs()
+            if runs and runs[0]["status"] != "running" and sum(c.indexed for c in records.counts()) == 4:
+                break
+            time.sleep(0.2)
+        assert [r["status"] for r in records.last_crawl_runs()] == ["ok"]
+        assert records.recent_run_statuses("demo-releases", 10) == ["ok"]  # once, not once per missed day
+        assert scheduler.get_job("demo-releases").next_run_time.month == 1
+    finally:
+        scheduler.shutdown()
+        records.close()
+
+
+def test_an_interrupted_run_is_run_again_and_marked(home, jobs):
+    start_scheduler(home, jobs, run_now=False).shutdown()
+    store = Store(home.database_url)
+    store.start_crawl_run("demo-releases", "releases")  # its process was killed: it never finished
+    scheduler = start_scheduler(home, jobs)
+    try:
+        assert scheduler.get_job("demo-releases").next_run_time <= datetime.now(CHINA_TZ)
+    finally:
+        scheduler.shutdown(wait=False)
+    assert store.recent_run_statuses("demo-releases", 10)[-1] == "interrupted"
+    store.close()
+
+
+def test_refused_crawls_back_off_doubling(home, jobs):
+    store = Store(home.database_url)
+    scheduler = start_scheduler(home, {}, run_now=False)
+    try:
+        scheduler.add_job(print, "cron", minute="*", id="demo-releases")
+        for status, expected in (("ok", None), ("blocked", BACKOFF_FIRST), ("cookie expired", 2 * BACKOFF_FIRST)):
+            run = store.start_crawl_run("demo-releases", "weibo")
+            store.finish_crawl_run(run, status=status, pages=1, stored=0, duplicates=0, rejected=0)
+            before = scheduler.get_job("demo-releases").next_run_time
+            back_off(scheduler, home, "demo-releases")
+            after = scheduler.get_job("demo-releases").next_run_time
+            if expected is None:
+                assert after == before
+            else:
+                wanted = datetime.now(CHINA_TZ) + expected
+                assert abs((after - wanted).total_seconds()) < 5
+    finally:
+        scheduler.shutdown(wait=False)
+        store.close()
