@@ -183,10 +183,10 @@ class Capture:
 
     url: str
     status: int
-    headers: dict[str, str]
-    body_gzip: bytes
-    fetched_at: datetime
-    sha256: str
+    headers: dict[str, str] = field(repr=False)
+    body_gzip: bytes = field(repr=False)  # kept out of logs (Scrapy logs dropped items)
+    fetched_at: datetime = field(repr=False)
+    sha256: str = ""
 
     @classmethod
     def of(cls, url: str, status: int, headers: dict[str, str], body: bytes, fetched_at: datetime) -> "Capture":

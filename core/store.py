@@ -45,6 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from core import near_duplicates
 from core.schema import Capture, Post, Tags
 
 
@@ -74,6 +75,8 @@ class PostRow(Base):
     text: Mapped[str] = mapped_column(Text)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     content_hash: Mapped[str] = mapped_column(String(32), index=True)
+    # the near-duplicate cluster: the content hash of its first post (see core.near_duplicates)
+    cluster: Mapped[str | None] = mapped_column(String(32), index=True)
     url: Mapped[str | None] = mapped_column(Text)
     author_id: Mapped[str | None] = mapped_column(String(200))
     author_name: Mapped[str | None] = mapped_column(String(200))
@@ -158,6 +161,21 @@ class CaptureRow(Base):
     fetched_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class ClusterBandRow(Base):
+    """One band key of a near-duplicate cluster's signature: new texts with the same key
+    are compared with that cluster."""
+
+    __tablename__ = "cluster_bands"
+    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    cluster: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ClusterSignatureRow(Base):
+    __tablename__ = "cluster_signatures"
+    cluster: Mapped[str] = mapped_column(String(32), primary_key=True)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class CheckpointRow(Base):
     """How far a crawl job got, per source and key (a keyword, a user, a thread)."""
 
@@ -223,6 +241,8 @@ class Store:
                     if column.name not in have:
                         kind = column.type.compile(dialect=self.engine.dialect)
                         conn.execute(sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+                        if table.name == "posts" and column.name == "cluster":  # each text its own cluster
+                            conn.execute(update(PostRow.__table__).values(cluster=PostRow.__table__.c.content_hash))
                 for index in table.indexes:
                     index.create(conn, checkfirst=True)
 
@@ -266,6 +286,7 @@ class Store:
                 "likes_count": p.likes_count,
                 "source": p.source,
                 "capture_sha": p.capture_sha,
+                "cluster": None,  # set for new posts by _assign_clusters
                 "stored_at": now,
                 "updated_at": now,
                 "rev": 1,
@@ -298,14 +319,15 @@ class Store:
                     found = conn.execute(select(table.c.platform_id).where(
                         table.c.platform == platform, table.c.platform_id.in_(ids[start : start + 500])))
                     existing.update((platform, platform_id) for platform_id in found.scalars())
-            hashes = list({row["content_hash"] for row in rows})
-            single = [h for h, n in _copies(conn, hashes).items() if n == 1]
+            _assign_clusters(conn, [row for row in rows if (row["platform"], row["platform_id"]) not in existing])
+            clusters = list({row["cluster"] for row in rows if row.get("cluster")})
+            single = [c for c, n in _copies(conn, clusters).items() if n == 1]
             conn.execute(stmt, rows)
-            # A text that had one post and now has copies: that post joins a near-duplicate
-            # cluster, which the index only records for texts with copies. Re-index it.
-            joined = [h for h, n in _copies(conn, single).items() if n > 1]
+            # A cluster that had one post and now has more: the index only records clusters
+            # with copies, so re-index that first post.
+            joined = [c for c, n in _copies(conn, single).items() if n > 1]
             if joined:
-                conn.execute(update(table).where(table.c.content_hash.in_(joined)).values(rev=table.c.rev + 1))
+                conn.execute(update(table).where(table.c.cluster.in_(joined)).values(rev=table.c.rev + 1))
             self._retag_parents(conn, [p for key, p in unique.items() if key not in existing and p.parent_id])
         result.duplicates += len(existing)
         result.inserted += len(rows) - len(existing)
@@ -465,9 +487,9 @@ class Store:
             query = query.where(posts.c.indexed_rev.is_distinct_from(posts.c.rev))
         with self.engine.connect() as conn:
             posts = [_row_dict(row._mapping) for row in conn.execute(query)]
-            copies = _copies(conn, list({p["content_hash"] for p in posts}))
+            copies = _copies(conn, list({p["cluster"] for p in posts if p["cluster"]}))
         for post in posts:
-            post["copies"] = copies.get(post["content_hash"], 1)
+            post["copies"] = copies.get(post["cluster"], 1)
         return posts
 
     def count_to_index(self) -> int:
@@ -623,18 +645,72 @@ class Store:
             ]
 
 
-def _copies(conn, hashes: list[str]) -> dict[str, int]:
-    """How many posts have each of these content hashes."""
+def _copies(conn, clusters: list[str]) -> dict[str, int]:
+    """How many posts each of these near-duplicate clusters has."""
     table = PostRow.__table__
     counts: dict[str, int] = {}
-    for start in range(0, len(hashes), 500):
+    for start in range(0, len(clusters), 500):
         query = (
-            select(table.c.content_hash, func.count())
-            .where(table.c.content_hash.in_(hashes[start : start + 500]))
-            .group_by(table.c.content_hash)
+            select(table.c.cluster, func.count())
+            .where(table.c.cluster.in_(clusters[start : start + 500]))
+            .group_by(table.c.cluster)
         )
         counts.update(conn.execute(query).all())
     return counts
+
+
+def _assign_clusters(conn, rows: list[dict]) -> None:
+    """Set ``cluster`` on new post rows: the cluster of a stored post with the same text,
+    else of a cluster whose signature is similar enough (found by its band keys), else a
+    new cluster named by the post's own content hash."""
+    posts = PostRow.__table__
+    hashes = list({row["content_hash"] for row in rows})
+    same_text: dict[str, str] = {}
+    for start in range(0, len(hashes), 500):
+        found = conn.execute(select(posts.c.content_hash, posts.c.cluster)
+                             .where(posts.c.content_hash.in_(hashes[start : start + 500]), posts.c.cluster.is_not(None)))
+        same_text.update(found.all())
+    fresh = [row for row in rows if row["content_hash"] not in same_text]
+    signatures = near_duplicates.signatures([row["text"] for row in fresh])
+    keys = {row["content_hash"]: near_duplicates.band_keys(sig) for row, sig in zip(fresh, signatures) if sig}
+    candidates = _clusters_by_band(conn, sorted({key for band in keys.values() for key in band}))
+    new_bands, new_signatures = [], []
+    for row, sig in zip(fresh, signatures):
+        own = row["content_hash"]
+        if own in same_text:  # a copy of a text earlier in this batch
+            continue
+        cluster = None
+        if sig:
+            near = {found for key in keys[own] for found in candidates.get(key, ())}
+            cluster = next((c for c, other in sorted(near) if near_duplicates.similarity(sig, other)
+                            >= near_duplicates.MIN_SIMILARITY), None)
+        if cluster is None:
+            cluster = own
+            if sig:
+                new_signatures.append({"cluster": own, "signature": sig})
+                for key in keys[own]:
+                    new_bands.append({"band_key": key, "cluster": own})
+                    candidates.setdefault(key, set()).add((own, sig))
+        same_text[own] = cluster
+    for row in rows:
+        row["cluster"] = same_text[row["content_hash"]]
+    if new_signatures:  # another process may have made the same cluster meanwhile
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(insert(ClusterSignatureRow.__table__).on_conflict_do_nothing(), new_signatures)
+        conn.execute(insert(ClusterBandRow.__table__).on_conflict_do_nothing(), new_bands)
+
+
+def _clusters_by_band(conn, keys: list[int]) -> dict[int, set[tuple[str, bytes]]]:
+    """(cluster, signature) of the clusters with each of these band keys."""
+    bands, signatures = ClusterBandRow.__table__, ClusterSignatureRow.__table__
+    found: dict[int, set[tuple[str, bytes]]] = {}
+    for start in range(0, len(keys), 500):
+        query = (select(bands.c.band_key, bands.c.cluster, signatures.c.signature)
+                 .join(signatures, signatures.c.cluster == bands.c.cluster)
+                 .where(bands.c.band_key.in_(keys[start : start + 500])))
+        for key, cluster, signature in conn.execute(query):
+            found.setdefault(key, set()).add((cluster, signature))
+    return found
 
 
 _TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "topic_scores", "emotion", "emotion_score",

@@ -57,17 +57,16 @@ def detect_block(url: str, status: int, text: str | None) -> Block | None:
     if not text:
         return None
     head = text[:65536]
+    if head.lstrip().startswith(("{", "[")):  # JSON: page rules would match links inside the data
+        return _json_refusal(text)
     for fragment, block in PAGE_RULES:
         if fragment in head:
             return block
-    return _json_refusal(head)
+    return None
 
 
 def _json_refusal(text: str) -> Block | None:
     """m.weibo.cn answers {"ok": -100, "url": "https://passport..."} when it wants a login."""
-    stripped = text.lstrip()
-    if not stripped.startswith("{"):
-        return None
     try:
         data = json.loads(text)
     except ValueError:

@@ -11,6 +11,8 @@ DEMO_SITE = Path(__file__).with_name("demo_site")
 # The demo site keeps one address, so the ids of its pages (their URLs) stay the same
 # from one crawl to the next.
 DEMO_SITE_PORT = 8765
+# Where a running demo serves the site, for the crawls it starts as child processes.
+DEMO_SITE_ENV = "CRISISWATCH_DEMO_SITE"
 
 
 class _Handler(SimpleHTTPRequestHandler):

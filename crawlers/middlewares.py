@@ -72,6 +72,8 @@ class CookieProxyPoolMiddleware:
             index = sorted(live)[next(self.turns[domain]) % len(live)]
             request.headers["Cookie"] = live[index]
             request.meta["pool_cookie"] = (domain, index)
+            # the pooled cookie is the whole session: Scrapy's cookie jar would replace it
+            request.meta["dont_merge_cookies"] = True
 
     def retire(self, request) -> int:
         """Drop the cookie this request used; how many are left for its domain."""

@@ -32,18 +32,23 @@ class ValidatePipeline:
 
 
 class KeywordPipeline:
-    """Keep only posts that mention one of the job's keywords (all posts when it has none)."""
+    """Keep only posts that mention one of the job's keywords (all posts when it has none),
+    and the replies (comments, reposts) to posts kept in this crawl, whatever they say:
+    the earliest replies are what the rumor tagger reads."""
+
+    def __init__(self):
+        self.kept: set[tuple[str, str]] = set()
 
     def process_item(self, item, spider):
         if isinstance(item, CheckpointItem):
             return item
-        keywords = getattr(spider, "keywords", None) or []
-        if isinstance(keywords, str):
-            keywords = [k for k in keywords.split(",") if k]
+        keywords = spider.keywords
         post: Post = item["post"]
-        if keywords and not any(k in post.text or k in (post.title or "") for k in keywords):
+        mentions = any(k in post.text or k in (post.title or "") for k in keywords)
+        if keywords and not mentions and (post.platform, post.parent_id) not in self.kept:
             spider.crawler.stats.inc_value("crisiswatch/off_topic")
             raise DropItem(f"no job keyword in {post.url or post.platform_id}")
+        self.kept.add(post.key)
         return item
 
 

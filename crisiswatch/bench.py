@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import csv
 import gzip
+import html
+import math
+import os
 import random
+import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -21,11 +27,13 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from core import segment
 from core.settings import Settings
 from core.store import Store
+from crawlers.loopback import serve_directory
 from crisiswatch.importer import detect_encoding, import_files
 from indexes.analysis import normalise
 from indexes.embedded import EmbeddedIndex
@@ -210,3 +218,78 @@ def bench_nlp(settings: Settings, limit: int, say=print) -> dict:
         "peak_rss_mb": round(peak_rss_mb()),
         "models": model_version(nlp),
     }
+
+
+ARTICLES_PER_LIST = 50
+LIST_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>新闻列表 第{number}页</title></head>
+<body><nav><a href="/list/1.html">首页</a></nav><h1>新闻列表 第{number}页</h1>
+<ul>
+{links}
+</ul>
+<footer>crisiswatch bench crawl: a loopback site of real Weibo posts</footer></body></html>
+"""
+ARTICLE_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title></head>
+<body><nav><a href="/{back}">返回列表</a></nav>
+<article><h1>{title}</h1><p>{text}</p></article>
+<footer>crisiswatch bench crawl: a loopback site of real Weibo posts</footer></body></html>
+"""
+
+
+def write_site(root: Path, texts: list[str]) -> list[str]:
+    """List pages linking ``ARTICLES_PER_LIST`` article pages each, one post per article; the list pages' paths."""
+    (root / "list").mkdir(parents=True)
+    (root / "news").mkdir()
+    lists = []
+    for start in range(0, len(texts), ARTICLES_PER_LIST):
+        back = f"list/{len(lists) + 1}.html"
+        links = []
+        for number, text in enumerate(texts[start:start + ARTICLES_PER_LIST], start=start + 1):
+            title = html.escape(text[:24])
+            (root / f"news/{number:06d}.html").write_text(
+                ARTICLE_PAGE.format(title=title, text=html.escape(text), back=back), encoding="utf-8")
+            links.append(f'<li><a href="/news/{number:06d}.html">{title}</a></li>')
+        (root / back).write_text(LIST_PAGE.format(number=len(lists) + 1, links="\n".join(links)), encoding="utf-8")
+        lists.append(back)
+    return lists
+
+
+def bench_crawl(data_dir: Path, pages: int, say=print) -> dict:
+    """Crawl a loopback site of ``pages`` real posts (one per article page) as `crisiswatch crawl` does.
+
+    The crawl runs in a child process (Twisted's reactor starts once per process), with
+    the politeness limits lifted for loopback; speed is taken from its crawl run record
+    (process start-up excluded), memory from the child's peak resident set.
+    """
+    texts = corpus_texts(data_dir, math.ceil(pages / ARTICLES_PER_LIST) * ARTICLES_PER_LIST)
+    folder = Path(tempfile.mkdtemp(prefix="crisiswatch-bench-"))
+    try:
+        lists = write_site(folder / "site", texts)
+        say(f"wrote a site of {len(lists)} list pages and {len(texts)} article pages of real posts")
+        server, base = serve_directory(folder / "site")
+        database_url = f"sqlite:///{folder / 'crawl.db'}"
+        overrides = {"AUTOTHROTTLE_ENABLED": False, "ROBOTSTXT_OBEY": False, "CONCURRENT_REQUESTS": 32,
+                     "CONCURRENT_REQUESTS_PER_DOMAIN": 32, "DEPTH_LIMIT": 2, "LOG_LEVEL": "WARNING"}
+        command = [sys.executable, "-m", "crisiswatch", "crawl", "--home", str(folder / "home"), "--store-only",
+                   "--spider", "news", "-a", "start_urls=" + ",".join(f"{base}/{path}" for path in lists),
+                   *(arg for name, value in overrides.items() for arg in ("-s", f"{name}={value}"))]
+        say(f"crawling {len(lists) + len(texts)} pages with the news spider in a child process")
+        try:
+            crawl = subprocess.run(command, env={**os.environ, "CRISISWATCH_DATABASE_URL": database_url},
+                                   stdout=subprocess.PIPE, text=True, check=True)
+        finally:
+            server.shutdown()
+        say(crawl.stdout.strip())
+        store = Store(database_url)
+        run = store.last_crawl_runs()[0]
+        store.close()
+        elapsed = datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])
+        return {
+            "pages": run["pages"],
+            "pages_per_s": round(run["pages"] / elapsed.total_seconds()),
+            "stored": run["stored"],
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        }
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

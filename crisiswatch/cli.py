@@ -129,13 +129,15 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
       crisiswatch crawl demo-news
       crisiswatch crawl --spider news -a start_urls=https://example.org/feed.xml -s DEPTH_LIMIT=1
     """
-    from crawlers.jobs import JobError
-    from crawlers.loopback import demo_site as serve_demo_site
+    # The crawl itself needs neither the NLP nor the index code: import them only to tag
+    # and index afterwards, so that a store-only crawl stays small.
+    from core.store import Store
+    from crawlers.jobs import JobError, load_jobs
+    from crawlers.loopback import DEMO_SITE_ENV, demo_site as serve_demo_site
     from crawlers.run import run_crawl
-    from crisiswatch.stages import DEMO_SITE_ENV, jobs_of, open_store
 
     try:
-        jobs = jobs_of(settings)
+        jobs = load_jobs(settings.jobs_file)
     except JobError as err:
         fail(str(err))
     if list_jobs:
@@ -158,7 +160,8 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
         overrides = {**chosen.scrapy_settings, **overrides}
     else:
         fail("name a job (see `crisiswatch crawl --list`) or a spider with --spider")
-    open_store(settings).close()
+    settings.ensure_home()
+    Store(settings.database_url).close()
     overrides.setdefault("CRISISWATCH_POOL_FILE", str(settings.pool_file))
     try:
         summary = run_crawl(settings.database_url, name, args, job_name, overrides)

@@ -8,7 +8,7 @@ import threading
 import click
 
 from core.settings import Settings
-from crawlers.loopback import demo_site
+from crawlers.loopback import DEMO_SITE_ENV, demo_site
 from crisiswatch import stages
 from crisiswatch.importer import import_files
 from crisiswatch.schedule import start_scheduler
@@ -64,7 +64,7 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
     if sample:
         import_sample(settings, store)
     server, site_url = demo_site()
-    os.environ[stages.DEMO_SITE_ENV] = site_url
+    os.environ[DEMO_SITE_ENV] = site_url
     jobs = stages.jobs_of(settings)
     click.echo(f"illustrative demo site on {site_url}/")
     stages.tag(settings, store, quiet=True)

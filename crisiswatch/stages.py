@@ -28,8 +28,6 @@ from nlp.features import featurize
 from nlp.topic_model import train_topics as learn_topics
 from nlp.train import train_task, train_transformer_task
 
-DEMO_SITE_ENV = "CRISISWATCH_DEMO_SITE"
-
 # Tagging and indexing write through one index writer and one model set per process.
 _stage_lock = threading.Lock()
 

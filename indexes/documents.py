@@ -40,7 +40,7 @@ def to_fields(post: dict) -> dict:
         "engagement_key": sort_key(engagement, post["id"]),
     }
     if post.get("copies", 1) > 1:  # a near-duplicate cluster: only texts with copies have one
-        fields["cluster"] = post["content_hash"]
+        fields["cluster"] = post["cluster"]
     if post.get("author_verified") is not None:
         fields["verified"] = "yes" if post["author_verified"] else "no"
     tags = post.get("tags")

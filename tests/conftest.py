@@ -32,6 +32,23 @@ def need(path: Path) -> Path:
     return path
 
 
+def stored_posts(home: Settings) -> dict[str, dict]:
+    """Every post in a home's store, by platform id."""
+    store = Store(home.database_url)
+    try:
+        return {post["platform_id"]: post for post in store.get_posts(range(1, 10_000)).values()}
+    finally:
+        store.close()
+
+
+def saved_checkpoints(home: Settings, job: str) -> dict:
+    store = Store(home.database_url)
+    try:
+        return store.checkpoints(job)
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def home(tmp_path) -> Settings:
     return Settings.load(tmp_path / "home").ensure_home()

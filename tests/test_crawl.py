@@ -5,11 +5,10 @@ from datetime import datetime, timezone
 import feedparser
 import pytest
 
-from core.store import Store
 from crawlers.jobs import JobError, load_jobs
 from crawlers.loopback import serve_directory
 from review_ui import create_app
-from tests.conftest import FIXTURES, REPO, crisiswatch, need
+from tests.conftest import FIXTURES, REPO, crisiswatch, need, stored_posts
 
 FEEDS = [
     "rss/Rodel.Reader/src/Utilities/FeedParser.Test/TestData/Rss/ruanyifeng.xml",
@@ -30,19 +29,13 @@ def replay():
     server.shutdown()
 
 
-def stored(home):
-    store = Store(home.database_url)
-    posts = list(store.get_posts(range(1, 2000)).values())
-    store.close()
-    return posts
-
 
 def test_feeds_and_articles_end_to_end(home, replay):
     urls = [f"{replay}/{path}" for path in FEEDS + list(ARTICLES)]
     result = crisiswatch("crawl", "--spider", "news", "-a", "start_urls=" + ",".join(urls), "-s", "LOG_LEVEL=WARNING", home=home)
     entries = sum(len(feedparser.parse((FIXTURES / path).read_bytes()).entries) for path in FEEDS)
     assert f"stored {entries + len(ARTICLES)} new posts" in result.stdout
-    posts = stored(home)
+    posts = list(stored_posts(home).values())
     assert len(posts) == entries + len(ARTICLES)
     by_url = {p["url"]: p for p in posts}
     for path, (title, when) in ARTICLES.items():
@@ -56,14 +49,14 @@ def test_feeds_and_articles_end_to_end(home, replay):
 
     again = crisiswatch("crawl", "--spider", "news", "-a", "start_urls=" + ",".join(urls), "-s", "LOG_LEVEL=WARNING", home=home)
     assert "stored 0 new posts" in again.stdout and f"{entries + len(ARTICLES)} already stored" in again.stdout
-    assert len(stored(home)) == entries + len(ARTICLES)
+    assert len(list(stored_posts(home).values())) == entries + len(ARTICLES)
 
 
 def test_a_job_follows_list_pages_and_its_posts_are_found_in_the_ui(home):
     result = crisiswatch("crawl", "demo-releases", home=home)
     assert "crawl demo-releases: ok" in result.stdout and "stored 4 new posts" in result.stdout
     assert "tagged 4 posts" in result.stdout and "indexed 4 posts" in result.stdout
-    posts = stored(home)
+    posts = list(stored_posts(home).values())
     assert {p["platform"] for p in posts} == {"gov"} and all(p["kind"] == "release" for p in posts)
     assert any(p["title"] == "关于实施有序用电的公告" for p in posts)
     assert all(p["created_at"].hour != 16 for p in posts)  # the time of day came through, not just the date

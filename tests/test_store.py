@@ -95,3 +95,25 @@ def test_a_correction_of_every_topic_fits(store):
     every = ",".join(sorted(t.label for t in load_taxonomy()))
     store.add_correction(1, "topics", every)
     assert store.corrected_examples("topics") == [(1, "停电了", every)]
+
+
+RUMOR = "【紧急通知】今晚8点起全市大面积停电三天，请大家提前储水储粮，家里有老人孩子的注意安全，转发扩散！"
+
+
+def test_near_duplicates_share_a_cluster_with_its_count(store):
+    copies = [
+        RUMOR,
+        RUMOR + " @供电小助手 http://t.cn/A6abcd",  # a mention and a link added
+        RUMOR.replace("8点", "9点").replace("转发扩散", "速转"),  # a few words changed
+        "　" + RUMOR.replace("，", ","),  # blanks and punctuation
+    ]
+    others = ["供电公司表示，受台风影响的线路已于今日下午全部恢复供电，感谢广大市民的理解与支持。", "转发微博", "转发微博"]
+    store.upsert_posts([weibo(f"c{n}", text) for n, text in enumerate(copies[:2])])
+    store.upsert_posts([weibo(f"c{n}", text) for n, text in enumerate(copies) if n >= 2]
+                       + [weibo(f"o{n}", text) for n, text in enumerate(others)])
+    posts = {p["platform_id"]: p for p in store.posts_to_index(0, 100)}
+    assert {posts[f"c{n}"]["cluster"] for n in range(4)} == {posts["c0"]["cluster"]}
+    assert posts["c3"]["copies"] == 4
+    assert posts["o0"]["cluster"] != posts["c0"]["cluster"] and posts["o0"]["copies"] == 1
+    assert posts["o1"]["cluster"] == posts["o2"]["cluster"] != posts["c0"]["cluster"]  # short: exact copies only
+    assert posts["o1"]["copies"] == 2

@@ -9,6 +9,7 @@ extracted with trafilatura. ``-a platform=gov`` marks official release pages.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse
 
 import feedparser
@@ -21,6 +22,9 @@ from crawlers.spiders.base import SourceSpider
 # Paths that look like an article: a dated or numbered page, not a section index.
 ARTICLE_PATH = re.compile(r"(\d{4}[-/]?\d{2}[-/]?\d{2}|\d{5,}|/(article|detail|content|notice|news)s?/).*\.(s?html?|php)$|\d{6,}")
 MIN_LIST_LINKS = 3
+# An article page links to related articles too; what tells it from a list page is its
+# own prose: paragraphs of at least 40 characters outside links, this much in all.
+MIN_ARTICLE_CHARS = 200
 # Ask htmldate for the time of day too, and for the original (not the updated) date.
 DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 
@@ -29,6 +33,15 @@ def canonical(url: str) -> str:
     """The URL used as a page's id: canonical form, no fragment, no tracking parameters."""
     url = canonicalize_url(url)
     return re.sub(r"([?&])utm_[a-z]+=[^&]*&?", r"\1", url).rstrip("?&")
+
+
+def paragraph_chars(response) -> int:
+    total = 0
+    for paragraph in response.xpath("//p"):
+        text = "".join(t.strip() for t in paragraph.xpath(".//text()[not(ancestor::a)]").getall())
+        if len(text) >= 40:
+            total += len(text)
+    return total
 
 
 def is_feed(response) -> bool:
@@ -56,7 +69,7 @@ class NewsSpider(SourceSpider):
         if not hasattr(response, "css"):
             return  # not text: nothing to read
         links = self.article_links(response)
-        if len(links) >= MIN_LIST_LINKS:
+        if len(links) >= MIN_LIST_LINKS and paragraph_chars(response) < MIN_ARTICLE_CHARS:
             for link in links:
                 yield response.follow(link, callback=self.parse)
         else:
@@ -106,8 +119,20 @@ class NewsSpider(SourceSpider):
             text=data.get("text"),
             url=response.url,
             author_name=data.get("sitename") or data.get("author") or urlparse(response.url).hostname,
-            created_at=data.get("date"),
+            created_at=plausible_date(data.get("date")),
         )
+
+
+def plausible_date(value: str | None) -> str | None:
+    """The extracted date, or None when it cannot be the page's: on a page without one,
+    htmldate may take a year from the text ("1996年当选..."), which would reject the post."""
+    try:
+        when = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    if when is None or when.year < 2000 or when.replace(tzinfo=when.tzinfo or timezone.utc) > datetime.now(timezone.utc) + timedelta(days=1):
+        return None
+    return value
 
 
 def _struct_time_to_iso(value) -> str | None:
