@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 
 from crawlers.blocks import COOKIE_EXPIRED, detect_block
 
@@ -63,7 +64,7 @@ class CookieProxyPoolMiddleware:
         host = (urlparse(url).hostname or "").lower()
         return next((d for d in self.cookies if host == d or host.endswith("." + d)), None)
 
-    def process_request(self, request, spider):
+    def process_request(self, request):
         if self.proxies is not None and "proxy" not in request.meta:
             request.meta["proxy"] = next(self.proxies)
         domain = self._domain(request.url)
@@ -102,7 +103,8 @@ class BlockPageMiddleware:
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def process_response(self, request, response, spider):
+    def process_response(self, request, response):
+        spider = self.crawler.spider
         text = response.text if hasattr(response, "text") else None
         block = detect_block(response.url, response.status, text)
         if block is None:
@@ -117,7 +119,7 @@ class BlockPageMiddleware:
         stats.set_value("crisiswatch/block_reason", block.reason)
         spider.logger.warning("block page (%s) at %s", block.reason, response.url)
         if self.blocks >= self.limit:
-            self.crawler.engine.close_spider(spider, reason=block.health.replace(" ", "_"))
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=block.health.replace(" ", "_")))
         raise IgnoreRequest(f"block page: {block.reason}")
 
     def _pool(self) -> CookieProxyPoolMiddleware | None:
@@ -125,3 +127,34 @@ class BlockPageMiddleware:
             if isinstance(middleware, CookieProxyPoolMiddleware):
                 return middleware
         return None
+
+
+class RetryBackoffMiddleware:
+    """Back off a site that fails: each failure that Scrapy's RetryMiddleware will retry
+    (a timeout, a refused connection, a 5xx or 429) doubles the delay between requests to
+    that site, from ``CRISISWATCH_BACKOFF_START`` seconds up to AutoThrottle's maximum;
+    AutoThrottle brings it down again as the site answers."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.start = crawler.settings.getfloat("CRISISWATCH_BACKOFF_START", 1.0)
+        self.most = crawler.settings.getfloat("AUTOTHROTTLE_MAX_DELAY", 60.0)
+        self.codes = {int(code) for code in crawler.settings.getlist("RETRY_HTTP_CODES")}
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_response(self, request, response):
+        if response.status in self.codes:
+            self._slow_down(request)
+        return response
+
+    def process_exception(self, request, exception):
+        self._slow_down(request)
+
+    def _slow_down(self, request) -> None:
+        slot = self.crawler.engine.downloader.slots.get(request.meta.get("download_slot"))
+        if slot is not None:
+            slot.delay = min(max(slot.delay * 2, self.start), self.most)
+            self.crawler.stats.inc_value("crisiswatch/backoffs")

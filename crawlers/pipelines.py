@@ -16,8 +16,20 @@ from core.store import Store
 from crawlers.items import CheckpointItem
 
 
-class ValidatePipeline:
-    def process_item(self, item, spider):
+class CrawlerPipeline:
+    """A pipeline that reads the crawl's spider and stats through its crawler."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+
+class ValidatePipeline(CrawlerPipeline):
+    def process_item(self, item):
+        spider = self.crawler.spider
         if isinstance(item, CheckpointItem):
             return item
         fields = {k: v for k, v in dict(item).items() if v is not None}
@@ -26,58 +38,54 @@ class ValidatePipeline:
             item["post"] = make_post(source=getattr(spider, "job_name", spider.name),
                                      capture_sha=capture.sha256 if capture else None, **fields)
         except (InvalidPost, TypeError) as err:
-            spider.crawler.stats.inc_value("crisiswatch/rejected")
+            self.crawler.stats.inc_value("crisiswatch/rejected")
             raise DropItem(f"invalid post from {fields.get('url') or fields.get('platform_id')}: {err}") from None
         return item
 
 
-class KeywordPipeline:
+class KeywordPipeline(CrawlerPipeline):
     """Keep only posts that mention one of the job's keywords (all posts when it has none),
     and the replies (comments, reposts) to posts kept in this crawl, whatever they say:
     the earliest replies are what the rumor tagger reads."""
 
-    def __init__(self):
+    def __init__(self, crawler):
+        super().__init__(crawler)
         self.kept: set[tuple[str, str]] = set()
 
-    def process_item(self, item, spider):
+    def process_item(self, item):
         if isinstance(item, CheckpointItem):
             return item
-        keywords = spider.keywords
+        keywords = self.crawler.spider.keywords
         post: Post = item["post"]
         mentions = any(k in post.text or k in (post.title or "") for k in keywords)
         if keywords and not mentions and (post.platform, post.parent_id) not in self.kept:
-            spider.crawler.stats.inc_value("crisiswatch/off_topic")
+            self.crawler.stats.inc_value("crisiswatch/off_topic")
             raise DropItem(f"no job keyword in {post.url or post.platform_id}")
         self.kept.add(post.key)
         return item
 
 
-class StorePipeline:
-    def __init__(self, database_url: str, batch_size: int):
-        if not database_url:
+class StorePipeline(CrawlerPipeline):
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self.database_url = crawler.settings.get("CRISISWATCH_DATABASE_URL")
+        if not self.database_url:
             raise ValueError("CRISISWATCH_DATABASE_URL is not set; run crawls through `crisiswatch crawl`")
-        self.database_url = database_url
-        self.batch_size = batch_size
+        self.batch_size = crawler.settings.getint("CRISISWATCH_STORE_BATCH")
         self.batch: list[Post] = []
         self.captures: dict = {}
 
-    @classmethod
-    def from_crawler(cls, crawler):
-        pipeline = cls(crawler.settings.get("CRISISWATCH_DATABASE_URL"), crawler.settings.getint("CRISISWATCH_STORE_BATCH"))
-        pipeline.stats = crawler.stats
-        return pipeline
-
-    def open_spider(self, spider=None):
+    def open_spider(self):
         self.store = Store(self.database_url)
 
-    def close_spider(self, spider=None):
+    def close_spider(self):
         self._flush()
         self.store.close()
 
-    def process_item(self, item, spider):
+    def process_item(self, item):
         if isinstance(item, CheckpointItem):
             self._flush()
-            self.store.save_checkpoint(spider.job_name, item["source"], item["key"], item["value"])
+            self.store.save_checkpoint(self.crawler.spider.job_name, item["source"], item["key"], item["value"])
             return item
         self.batch.append(item["post"])
         if item.get("capture") is not None:
@@ -91,6 +99,6 @@ class StorePipeline:
             self.store.save_captures(list(self.captures.values()))
             self.captures = {}
             result = self.store.upsert_posts(self.batch)
-            self.stats.inc_value("crisiswatch/stored", result.inserted)
-            self.stats.inc_value("crisiswatch/duplicates", result.duplicates)
+            self.crawler.stats.inc_value("crisiswatch/stored", result.inserted)
+            self.crawler.stats.inc_value("crisiswatch/duplicates", result.duplicates)
             self.batch = []

@@ -22,9 +22,13 @@ DEPTH_LIMIT = 3
 DOWNLOADER_MIDDLEWARES = {
     # before Scrapy's cookies (700) and proxy (750) middlewares, which it feeds
     "crawlers.middlewares.CookieProxyPoolMiddleware": 690,
+    # sees failures before Scrapy's retries (550) send them again
+    "crawlers.middlewares.RetryBackoffMiddleware": 560,
     # after redirects, decompression (590) and retries (550) have had their turn
     "crawlers.middlewares.BlockPageMiddleware": 540,
 }
+# The first back-off delay after a failure, in seconds (then doubled per failure).
+CRISISWATCH_BACKOFF_START = 1.0
 # Close a crawl after this many block pages (the job's health says why).
 CRISISWATCH_BLOCK_LIMIT = 3
 # TOML file with [cookies] per domain and a list of proxies (see README); never logged.

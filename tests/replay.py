@@ -5,6 +5,7 @@ crawl asked for."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,6 +38,7 @@ class Seen:
     path: str
     query: dict
     headers: dict
+    at: float  # time.monotonic() when it arrived
 
 
 class Replay:
@@ -52,7 +54,7 @@ class Replay:
             def do_GET(self):
                 parts = urlsplit(self.path)
                 query = dict(parse_qsl(parts.query, keep_blank_values=True))
-                replay.seen.append(Seen(parts.path, query, dict(self.headers)))
+                replay.seen.append(Seen(parts.path, query, dict(self.headers), time.monotonic()))
                 route = next((r for r in replay.routes if r.matches(parts.path, query)), None)
                 if route is None:
                     self.send_error(404)

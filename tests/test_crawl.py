@@ -52,6 +52,26 @@ def test_feeds_and_articles_end_to_end(home, replay):
     assert len(list(stored_posts(home).values())) == entries + len(ARTICLES)
 
 
+GOV = "gov/GeneralNewsExtractor/tests"
+RELEASES = {  # the real release pages of government bodies, and the titles they give
+    "other/1.html": "全国人民代表大会常务委员会关于批准财政部发行特别国债购买外汇及调整2007 年末国债余额限额的决议",
+    "cmse/1.html": "天宫一号与神舟九号载人交会对接任务第二场新闻发布会",
+    "gzggw/1.html": "1-10月德清县固定资产投资结构趋稳趋优",
+}
+
+
+def test_official_release_pages_are_stored_as_releases(home, replay):
+    urls = ",".join(f"{replay}/{GOV}/{path}" for path in RELEASES)
+    result = crisiswatch("crawl", "--spider", "releases", "--store-only", "-a", f"start_urls={urls}",
+                         "-s", "LOG_LEVEL=WARNING", home=home)
+    assert f"stored {len(RELEASES)} new posts" in result.stdout
+    by_url = {p["url"]: p for p in stored_posts(home).values()}
+    for path, title in RELEASES.items():
+        post = by_url[f"{replay}/{GOV}/{path}"]
+        assert post["platform"] == "gov" and post["kind"] == "release" and post["title"].startswith(title)
+        assert post["created_at"] is not None and post["capture_sha"]
+
+
 def test_a_job_follows_list_pages_and_its_posts_are_found_in_the_ui(home):
     result = crisiswatch("crawl", "demo-releases", home=home)
     assert "crawl demo-releases: ok" in result.stdout and "stored 4 new posts" in result.stdout

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from parsel import Selector
 
+from review_ui import create_app
 from tests.conftest import FIXTURES, crisiswatch, need, saved_checkpoints, stored_posts
 from tests.replay import Replay, Route
 
@@ -231,3 +232,25 @@ def test_block_pages_are_reported_not_stored_posts(home):
         assert len(replay.seen) == len(pages)
     assert "crawl manual-weibo: blocked" in result.stdout and "stored 0 new posts" in result.stdout
     assert stored_posts(home) == {} and saved_checkpoints(home, "manual-weibo") == {}
+
+
+def test_a_job_over_the_replay_is_stored_tagged_indexed_and_found_in_the_ui(home):
+    routes = [Route("/api/container/getIndex", TIMELINE, content_type=JSON),
+              Route("/comments/hotflow", HOTFLOW, query={"id": COMMENTED}, content_type=JSON)]
+    with Replay(routes) as replay:
+        (home.home / "jobs.toml").write_text(
+            '[[job]]\nname = "weibo-outage"\nspider = "weibo"\nkeywords = ["电影"]\nschedule = "*/15 * * * *"\n'
+            f'limits = {{ pages = 20 }}\nsettings = {{ WEIBO_API_URL = "{replay.url}", WEIBO_MAX_PAGES = 1, '
+            'AUTOTHROTTLE_ENABLED = false, ROBOTSTXT_OBEY = false, LOG_LEVEL = "WARNING" }\n', encoding="utf-8")
+        result = crisiswatch("crawl", "weibo-outage", home=home)
+    posts = stored_posts(home)
+    assert "crawl weibo-outage: ok" in result.stdout and posts
+    assert f"tagged {len(posts)} posts" in result.stdout and f"indexed {len(posts)} posts" in result.stdout
+    assert '"name": "weibo-outage"' in crisiswatch("status", "--json", home=home).stdout
+
+    client = create_app(home).test_client()
+    found = client.get("/api/search", query_string={"q": "电影", "platform": "weibo", "per_page": 50}).get_json()
+    expected = {p["id"] for p in posts.values() if "电影" in p["text"]}
+    assert expected and {hit["id"] for hit in found["hits"]} == expected
+    page = client.get("/", query_string={"q": "电影"}).get_data(as_text=True)  # the search page
+    assert all(f"/posts/{post_id}" in page for post_id in expected)
