@@ -56,7 +56,7 @@ class CookieProxyPoolMiddleware:
     def from_crawler(cls, crawler):
         path = crawler.settings.get("CRISISWATCH_POOL_FILE")
         if not path or not Path(path).exists():
-            raise NotConfigured("no cookie and proxy pool file")
+            raise NotConfigured  # no pool: nothing to do, and nothing worth a warning
         cookies, proxies = read_pool(path)
         return cls(cookies, proxies, crawler.stats)
 

@@ -557,7 +557,9 @@ def schedule(settings: Settings):
     open_store(settings).close()
     stop_on_interrupt()
     scheduler = start_scheduler(settings, jobs_of(settings))
-    click.echo(f"scheduler running {len(scheduler.get_jobs())} jobs (Ctrl-C to stop)")
+    for job in scheduler.get_jobs():
+        click.echo(f"crawl job {job.id}: next run {job.next_run_time:%Y-%m-%d %H:%M} (China time)")
+    click.echo("scheduler running (Ctrl-C to stop)")
     try:
         while True:
             time.sleep(3600)

@@ -71,7 +71,8 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
     stages.index(settings, store, quiet=True)
     scheduler = start_scheduler(settings, jobs)
     train_in_background(settings, later)
-    click.echo(f"scheduler running {len(jobs)} crawl jobs: {', '.join(jobs)} (first runs now)")
+    for job in scheduler.get_jobs():
+        click.echo(f"crawl job {job.id}: next run {job.next_run_time:%Y-%m-%d %H:%M} (China time)")
     click.secho(f"review UI on http://{host}:{port}/  (Ctrl-C to stop)", fg="green", bold=True)
     try:
         create_app(settings, store=store).run(host=host, port=port, threaded=True, use_reloader=False)

@@ -9,7 +9,7 @@ extracted with trafilatura. ``-a platform=gov`` marks official release pages.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from urllib.parse import urlparse
 
 import feedparser
@@ -125,12 +125,15 @@ class NewsSpider(SourceSpider):
 
 def plausible_date(value: str | None) -> str | None:
     """The extracted date, or None when it cannot be the page's: on a page without one,
-    htmldate may take a year from the text ("1996年当选..."), which would reject the post."""
+    htmldate may take a year from the text ("1996年当选...", "2000医疗防护服") and give its
+    first of January, which would reject the post or date it wrongly."""
     try:
         when = datetime.fromisoformat(value) if value else None
     except ValueError:
         return None
-    if when is None or when.year < 2000 or when.replace(tzinfo=when.tzinfo or timezone.utc) > datetime.now(timezone.utc) + timedelta(days=1):
+    if when is None or when.year < 2000 or (when.month, when.day, when.time()) == (1, 1, time()):
+        return None
+    if when.replace(tzinfo=when.tzinfo or timezone.utc) > datetime.now(timezone.utc) + timedelta(days=1):
         return None
     return value
 
