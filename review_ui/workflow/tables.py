@@ -1,0 +1,166 @@
+"""The workflow's tables, in the store of record's database (SQLite or PostgreSQL).
+
+They live beside the posts but in their own metadata: the crawl, tag and index stages
+never touch them. Times are naive UTC, as in ``core.store``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from core.store import utcnow
+
+ORG_KINDS = ("government", "enterprise")
+# government: province, city, county, department; enterprise: company, branch
+ORG_LEVELS = ("province", "city", "county", "department", "company", "branch")
+ROLES = ("analyst", "drafter", "approver", "publisher", "admin")
+STATES = ("draft", "in_review", "approved", "scheduled", "published")
+RELEASE_KINDS = ("release", "correction", "withdrawal")
+CHANNELS = ("weibo", "wechat", "website")  # what a release is written for (length limits)
+FACT_KEYS = ("affected_areas", "households", "cause", "restoration_estimate", "hotline", "last_update")
+
+
+class WorkflowBase(DeclarativeBase):
+    pass
+
+
+class Organisation(WorkflowBase):
+    __tablename__ = "organisations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # ORG_KINDS
+    level: Mapped[str] = mapped_column(String(16))  # ORG_LEVELS
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+
+
+class User(WorkflowBase):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    roles: Mapped[list] = mapped_column(JSON)  # a subset of ROLES
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Incident(WorkflowBase):
+    """An outage crisis: its releases, its fact sheet, and the posts about it (``query``)."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    query: Mapped[str] = mapped_column(String(500), default="")  # the search that finds its posts
+    major: Mapped[bool] = mapped_column(Boolean, default=True)  # a major incident: the shorter clocks
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class Fact(WorkflowBase):
+    """One value of one fact of an incident; the latest row of a key is current, the
+    earlier ones are its history. ``value`` is text, except ``affected_areas``: a list."""
+
+    __tablename__ = "facts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    key: Mapped[str] = mapped_column(String(32))  # FACT_KEYS
+    value: Mapped[object] = mapped_column(JSON)
+    owner_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    updated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Release(WorkflowBase):
+    __tablename__ = "releases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    drafting_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    required_org_ids: Mapped[list] = mapped_column(JSON)  # who must approve (the drafting org included)
+    channel: Mapped[str] = mapped_column(String(16))  # CHANNELS
+    kind: Mapped[str] = mapped_column(String(16), default="release")  # RELEASE_KINDS
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))  # the published release it corrects or withdraws
+    state: Mapped[str] = mapped_column(String(16), default="draft")  # STATES
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rumor_clusters: Mapped[list] = mapped_column(JSON, default=list)  # near-duplicate clusters it answers
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Version(WorkflowBase):
+    """Every saved text of a release; never changed once written."""
+
+    __tablename__ = "release_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("release_id", "number"),)
+
+
+class Approval(WorkflowBase):
+    """An organisation's sign-off of a release at one version; ``cleared_at`` is set when
+    text it signed off changes."""
+
+    __tablename__ = "approvals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    version_number: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Comment(WorkflowBase):
+    __tablename__ = "release_comments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    changes_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditEntry(WorkflowBase):
+    """Append-only; each entry's hash covers its content and the previous entry's hash."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))  # a username, or "system"
+    org_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(100), default="")  # e.g. "release:12"
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Delivery(WorkflowBase):
+    """One release to one channel of one organisation, due at the release's time."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    channel: Mapped[str] = mapped_column(String(100))  # the channel's name in the channels file
+    due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+def create_tables(engine: Engine) -> None:
+    WorkflowBase.metadata.create_all(engine)
