@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed-stamp
+# Chart library for the dashboards, from its npm package (served by the app; no CDN).
+ECHARTS = review_ui/static/vendor/echarts.min.js
 
 .PHONY: install demo test system-deps clean
 
@@ -15,18 +17,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,transformers]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(ECHARTS): review_ui/frontend/package-lock.json
+	npm ci --prefix review_ui/frontend --no-audit --no-fund --loglevel=error
+	mkdir -p $(dir $(ECHARTS))
+	cp review_ui/frontend/node_modules/echarts/dist/echarts.min.js $(ECHARTS)
+
+install: $(STAMP) $(ECHARTS)
 
 ## The main job on the embedded default: crawl, tag, index, serve http://127.0.0.1:5000
-demo: $(STAMP)
+demo: $(STAMP) $(ECHARTS)
 	$(VENV)/bin/crisiswatch demo
 
 ## The tests, with the PostgreSQL server they start on loopback
-test: $(STAMP) system-deps
+test: $(STAMP) $(ECHARTS) system-deps
 	$(PY) -m pytest
 
 system-deps:
 	@sh scripts/install-system-deps.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache review_ui/frontend/node_modules $(ECHARTS)

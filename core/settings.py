@@ -68,6 +68,11 @@ class Settings:
         return self.home / "pool.toml"
 
     @property
+    def channels_file(self) -> Path:
+        """Where releases are published to (webhook secrets: readable by the operator only)."""
+        return self.home / "channels.toml"
+
+    @property
     def jobs_file(self) -> Path:
         """The crawl jobs of this home; the shipped demo jobs are used when it is absent."""
         return self.home / "jobs.toml"

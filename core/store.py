@@ -380,6 +380,25 @@ class Store:
     def get_post(self, post_id: int) -> dict | None:
         return self.get_posts([post_id]).get(post_id)
 
+    def cluster_spread(self, clusters: Sequence[str]) -> dict[str, tuple[datetime, dict]]:
+        """For each near-duplicate cluster: when its first post appeared, and that post."""
+        if not clusters:
+            return {}
+        first = (select(PostRow.cluster, func.min(PostRow.id).label("first_id"))
+                 .where(PostRow.cluster.in_(list(clusters))).group_by(PostRow.cluster))
+        with self.engine.connect() as conn:
+            ids = dict(conn.execute(first).all())
+        posts = self.get_posts(ids.values())
+        return {cluster: (posts[post_id]["created_at"] or posts[post_id]["stored_at"], posts[post_id])
+                for cluster, post_id in ids.items() if post_id in posts}
+
+    def cluster_times(self, cluster: str, since: datetime, limit: int = 100_000) -> list[datetime]:
+        """The times of a near-duplicate cluster's posts since ``since`` (for its volume)."""
+        when = _post_time()
+        query = (select(when).where(PostRow.cluster == cluster, when >= _naive(since)).limit(limit))
+        with self.engine.connect() as conn:
+            return [_utc(value) for value in conn.execute(query).scalars()]
+
     def replies_of(self, platform: str, platform_id: str, limit: int = 50) -> list[dict]:
         with Session(self.engine) as session:
             rows = session.execute(

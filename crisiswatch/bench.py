@@ -15,7 +15,9 @@ import html
 import math
 import os
 import random
+import re
 import resource
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -90,10 +92,12 @@ def query_mix(texts: list[str], days: list[str]) -> tuple[list[SearchQuery], dic
 
 @contextmanager
 def ui_server(settings: Settings, store: Store):
-    """The review UI on a loopback port, served by werkzeug in a thread."""
+    """The review UI on a loopback port, served by werkzeug in a thread; yields its URL
+    and a URL opener logged in as an analyst (through the login form, as a browser is)."""
     from werkzeug.serving import WSGIRequestHandler, make_server
 
     from review_ui import create_app
+    from review_ui.workflow import accounts, open_sessions
 
     class Quiet(WSGIRequestHandler):
         def log_request(self, *args, **kwargs):
@@ -102,8 +106,18 @@ def ui_server(settings: Settings, store: Store):
     server = make_server("127.0.0.1", 0, create_app(settings, store=store), threaded=True, request_handler=Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    password = secrets.token_urlsafe(16)
+    with open_sessions(store.engine).begin() as session:
+        org = accounts.create_organisation(session, "基准测试", "government", "department")
+        accounts.create_user(session, "bench-analyst", "bench", password, org, ["analyst"])
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    login = opener.open(f"{base}/login", timeout=30).read().decode("utf-8")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    form = urllib.parse.urlencode({"csrf_token": token, "username": "bench-analyst", "password": password})
+    opener.open(f"{base}/login", data=form.encode("ascii"), timeout=30).read()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield base, opener
     finally:
         server.shutdown()
 
@@ -140,11 +154,11 @@ def bench_search(data_dir: Path, limit: int | None, say=print) -> dict:
             total = search(store, index, SearchQuery(text=f'"{word}"', per_page=1)).total
             expected += contains
             found += min(total, contains)
-        with ui_server(settings, store) as base:
+        with ui_server(settings, store) as (base, opener):
             http = []
             for query in queries:
                 url = f"{base}/api/search?" + urllib.parse.urlencode({"q": query.text, "sort": query.sort})
-                ms, _ = _timed(lambda u=url: urllib.request.urlopen(u, timeout=30).read())
+                ms, _ = _timed(lambda u=url: opener.open(u, timeout=30).read())
                 http.append(ms)
         size = sum(p.stat().st_size for p in settings.index_dir.rglob("*") if p.is_file())
         return {

@@ -551,6 +551,7 @@ def schedule(settings: Settings):
     """Run every crawl job on its schedule (crawl, then tag and index) until Ctrl-C."""
     import time
 
+    from crisiswatch import publishing
     from crisiswatch.schedule import start_scheduler
     from crisiswatch.stages import jobs_of, open_store
 
@@ -558,13 +559,57 @@ def schedule(settings: Settings):
     stop_on_interrupt()
     scheduler = start_scheduler(settings, jobs_of(settings))
     for job in scheduler.get_jobs():
-        click.echo(f"crawl job {job.id}: next run {job.next_run_time:%Y-%m-%d %H:%M} (China time)")
+        what = "publishing" if job.id == publishing.JOB_ID else f"crawl job {job.id}"
+        click.echo(f"{what}: next run {job.next_run_time:%Y-%m-%d %H:%M:%S} (China time)")
     click.echo("scheduler running (Ctrl-C to stop)")
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         scheduler.shutdown(wait=True)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--dry-run", is_flag=True, help="List what is due without sending it.")
+@with_home
+def publish(settings: Settings, dry_run):
+    """Deliver the releases due now to their organisations' channels (<home>/channels.toml).
+
+    \b
+    The scheduler (`crisiswatch schedule`, the demo) does this every 15 seconds; a failed
+    attempt is retried later with growing delays. Exits 1 when an attempt failed.
+    """
+    from crisiswatch.publishing import sessions
+    from review_ui.workflow import outbox
+    from review_ui.workflow.tables import Organisation
+
+    try:
+        channels = outbox.load_channels(settings.channels_file)
+    except outbox.ChannelConfigError as err:
+        fail(str(err))
+    settings.ensure_home()
+    factory = sessions(settings.database_url)
+    if dry_run:
+        with factory() as session:
+            pending = outbox.due(session)
+            for delivery in pending:
+                org = session.get(Organisation, delivery.org_id).name
+                click.echo(f"due       release {delivery.release_id} -> {org} / {delivery.channel} "
+                           f"(attempt {delivery.attempts + 1})")
+        click.echo(f"{len(pending)} deliveries due")
+        return
+    report = outbox.deliver_due(factory, channels)
+    for result in report.results:
+        line = f"{result.status:9} release {result.release_id} -> {result.org} / {result.channel}"
+        if result.error:
+            line += f": {result.error} (attempt {result.attempts}"
+            line += f", next at {result.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC)" if result.next_attempt_at else ")"
+        click.echo(line)
+    for release_id in report.published:
+        click.echo(f"published release {release_id}")
+    click.echo(f"{len(report.results)} deliveries attempted, {report.failed_attempts} failed")
+    if report.failed_attempts:
+        sys.exit(1)
 
 
 @main.command(context_settings=CONTEXT)
@@ -584,6 +629,204 @@ def demo(settings: Settings, host, port, sample):
 
     stop_on_interrupt()
     run_demo(settings, host=host, port=port, sample=sample)
+
+
+# -- people and the audit log ------------------------------------------------------------
+
+CLI_ACTOR = "cli"  # who the audit log names for changes made here
+# As in review_ui.workflow.tables, which is not imported here: it would load the whole UI at every start.
+ROLE_CHOICES = click.Choice(["analyst", "drafter", "approver", "publisher", "admin"])
+LEVEL_CHOICES = click.Choice(["province", "city", "county", "department", "company", "branch"])
+
+
+def _workflow_session(settings: Settings):
+    """A session on the workflow's tables of this home (created if missing)."""
+    from core.store import Store
+    from review_ui.workflow import open_sessions
+
+    settings.ensure_home()
+    return open_sessions(Store(settings.database_url).engine)()
+
+
+@main.group(context_settings=CONTEXT)
+def org():
+    """Organisations: government bodies and enterprises."""
+
+
+@org.command("add", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(["government", "enterprise"]))
+@click.option("--level", required=True, type=LEVEL_CHOICES,
+              help="government: province, city, county or department; enterprise: company or branch.")
+@click.option("--parent", help="The organisation it belongs under, by name.")
+@with_home
+def org_add(settings: Settings, name, kind, level, parent):
+    """Create an organisation."""
+    from review_ui.workflow import accounts
+
+    with _workflow_session(settings) as session:
+        try:
+            above = accounts.find_organisation(session, parent) if parent else None
+            if parent and above is None:
+                raise accounts.AccountError("org_unknown", name=parent)
+            accounts.create_organisation(session, name, kind, level, above, actor=CLI_ACTOR)
+        except accounts.AccountError as err:
+            fail(str(err))
+        session.commit()
+    click.echo(f"created organisation {name}")
+
+
+@org.command("list", context_settings=CONTEXT)
+@with_home
+def org_list(settings: Settings):
+    """List the organisations."""
+    from review_ui.workflow import accounts
+
+    with _workflow_session(settings) as session:
+        orgs = accounts.list_organisations(session)
+        names = {item.id: item.name for item in orgs}
+        for item in orgs:
+            click.echo(f"{item.name}\t{item.kind}\t{item.level}\t{names.get(item.parent_id, '')}")
+
+
+@main.group(context_settings=CONTEXT)
+def user():
+    """Users of the review UI: their organisation, roles and password."""
+
+
+def _new_password(from_stdin: bool) -> tuple[str, bool]:
+    """The password read from standard input, else a generated one (then it is printed)."""
+    import secrets
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n"), False
+    return secrets.token_urlsafe(12), True
+
+
+@user.command("add", context_settings=CONTEXT)
+@click.argument("username")
+@click.option("--org", "org_name", required=True, help="The user's organisation, by name.")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=ROLE_CHOICES, help="Repeatable.")
+@click.option("--name", "display_name", help="The name shown in the UI (default: the username).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (else one is generated).")
+@with_home
+def user_add(settings: Settings, username, org_name, roles, display_name, password_stdin):
+    """Create a user; prints the generated password unless --password-stdin."""
+    from review_ui.workflow import accounts
+
+    password, generated = _new_password(password_stdin)
+    with _workflow_session(settings) as session:
+        try:
+            found = accounts.find_organisation(session, org_name)
+            if found is None:
+                raise accounts.AccountError("org_unknown", name=org_name)
+            accounts.create_user(session, username, display_name or username, password, found, roles, actor=CLI_ACTOR)
+        except accounts.AccountError as err:
+            fail(str(err))
+        session.commit()
+    click.echo(f"created user {username} ({', '.join(roles)}) in {org_name}")
+    if generated:
+        click.echo(f"password: {password}")
+
+
+def _change_user(settings: Settings, username: str, change) -> None:
+    """Apply ``change(session, user)`` to one user and commit, or fail with the reason."""
+    from review_ui.workflow import accounts
+
+    with _workflow_session(settings) as session:
+        try:
+            change(session, accounts.require_user(session, username))
+        except accounts.AccountError as err:
+            fail(str(err))
+        session.commit()
+
+
+@user.command("roles", context_settings=CONTEXT)
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=ROLE_CHOICES, help="Repeatable.")
+@with_home
+def user_roles(settings: Settings, username, roles):
+    """Replace a user's roles (recorded in the audit log)."""
+    from review_ui.workflow import accounts
+
+    _change_user(settings, username, lambda session, found: accounts.set_roles(session, found, roles, actor=CLI_ACTOR))
+    click.echo(f"{username}: {', '.join(roles)}")
+
+
+@user.command("unlock", context_settings=CONTEXT)
+@click.argument("username")
+@with_home
+def user_unlock(settings: Settings, username):
+    """Lift the lock that repeated failed logins put on an account."""
+    from review_ui.workflow import accounts
+
+    _change_user(settings, username, lambda session, found: accounts.unlock(session, found, actor=CLI_ACTOR))
+    click.echo(f"{username} unlocked")
+
+
+@user.command("password", context_settings=CONTEXT)
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (else one is generated).")
+@with_home
+def user_password(settings: Settings, username, password_stdin):
+    """Reset a user's password (prints the new one unless --password-stdin); this also
+    unlocks the account and logs the user out everywhere."""
+    from review_ui.workflow import accounts
+
+    password, generated = _new_password(password_stdin)
+    _change_user(settings, username,
+                 lambda session, found: accounts.set_password(session, found, password, actor=CLI_ACTOR))
+    click.echo(f"password of {username} reset" + (f": {password}" if generated else ""))
+
+
+@user.command("list", context_settings=CONTEXT)
+@with_home
+def user_list(settings: Settings):
+    """List the users: username, organisation, roles, and locked or not."""
+    from review_ui.workflow import accounts
+
+    with _workflow_session(settings) as session:
+        names = {item.id: item.name for item in accounts.list_organisations(session)}
+        for found in accounts.list_users(session):
+            state = "locked" if accounts.is_locked(found) else ("active" if found.active else "inactive")
+            click.echo(f"{found.username}\t{names[found.org_id]}\t{','.join(found.roles)}\t{state}")
+
+
+@main.group(context_settings=CONTEXT)
+def audit():
+    """The hash-chained audit log of every action."""
+
+
+@audit.command("verify", context_settings=CONTEXT)
+@with_home
+def audit_verify(settings: Settings):
+    """Check the audit log's hash chain; exit 1 and name the first entry that breaks it."""
+    from review_ui.workflow import audit as audit_log
+
+    with _workflow_session(settings) as session:
+        result = audit_log.verify(session)
+    if not result.ok:
+        fail(f"the audit log is broken at entry {result.broken_at}: {result.reason} "
+             f"({result.entries - 1} entries before it verify)")
+    click.echo(f"audit log verified: {result.entries} entries")
+
+
+@audit.command("export", context_settings=CONTEXT)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout).")
+@with_home
+def audit_export(settings: Settings, out):
+    """Write the audit log as JSON Lines, oldest entry first."""
+    from review_ui.workflow import audit as audit_log
+
+    with _workflow_session(settings) as session:
+        lines = [json.dumps(entry, ensure_ascii=False) + "\n" for entry in audit_log.export(session)]
+    if out:
+        out.write_text("".join(lines), encoding="utf-8")
+        click.echo(f"wrote {len(lines)} entries to {out}", err=True)
+    else:
+        click.echo("".join(lines), nl=False)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import click
 
 from core.settings import Settings
 from crawlers.loopback import DEMO_SITE_ENV, demo_site
-from crisiswatch import stages
+from crisiswatch import publishing, stages
 from crisiswatch.importer import import_files
 from crisiswatch.schedule import start_scheduler
 from nlp.datasets import TRAINING_FILES
@@ -56,10 +56,48 @@ def import_sample(settings: Settings, store) -> None:
         click.echo(f"imported {report.imported} real Weibo posts from {len(files)} sample files")
 
 
+DEMO_INCIDENT = "7月25日 台风致海口市琼山区、美兰区停电"
+DEMO_FACTS = (("households", "12000"), ("restoration_estimate", "7月26日18:00"), ("hotline", "95598"),
+              ("affected_areas", ["琼山区", "美兰区"]), ("cause", "台风致10千伏线路故障"))
+
+
+def seed_people(settings: Settings, store) -> list[tuple[str, str, str, list[str]]]:
+    """The demo's organisations and users (see ``accounts.seed_demo``), an incident with
+    its fact sheet, and a file channel per organisation (so that a scheduled release is
+    published to ``<home>/exports/``); returns the users created now."""
+    from review_ui.workflow import accounts, facts, open_sessions, releases
+    from review_ui.workflow.tables import Incident
+
+    with open_sessions(store.engine)() as session:
+        created = accounts.seed_demo(session)
+        if not session.query(Incident).count():
+            drafter = accounts.find_user(session, "grid_drafter")
+            incident = releases.create_incident(session, drafter, DEMO_INCIDENT, "停电 OR 限电 OR 抢修 OR 供电")
+            for key, value in DEMO_FACTS:
+                facts.set_fact(session, drafter, incident, key, value)
+            session.commit()
+    if not settings.channels_file.exists():
+        settings.channels_file.write_text("".join(
+            f'[[organisation]]\nname = "{name}"\n[[organisation.channel]]\nname = "archive"\nkind = "file"\n'
+            f'folder = "exports/{name}"\n\n' for name, *_ in accounts.DEMO_ORGS), encoding="utf-8")
+    return created
+
+
+def say_people(created: list[tuple[str, str, str, list[str]]]) -> None:
+    if not created:
+        click.echo("demo users exist already (their passwords were printed when they were made); "
+                   "new password: crisiswatch user password USERNAME")
+        return
+    click.echo("demo users (passwords are shown only now; log in with any of them):")
+    for username, password, org, roles in created:
+        click.echo(f"  demo user {username:15} password {password}  {org} ({', '.join(roles)})")
+
+
 def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
     from review_ui import create_app
 
     store = stages.open_store(settings)
+    people = seed_people(settings, store)
     later = prepare_models(settings)
     if sample:
         import_sample(settings, store)
@@ -72,7 +110,9 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
     scheduler = start_scheduler(settings, jobs)
     train_in_background(settings, later)
     for job in scheduler.get_jobs():
-        click.echo(f"crawl job {job.id}: next run {job.next_run_time:%Y-%m-%d %H:%M} (China time)")
+        what = "publishing" if job.id == publishing.JOB_ID else f"crawl job {job.id}"
+        click.echo(f"{what}: next run {job.next_run_time:%Y-%m-%d %H:%M:%S} (China time)")
+    say_people(people)
     click.secho(f"review UI on http://{host}:{port}/  (Ctrl-C to stop)", fg="green", bold=True)
     try:
         create_app(settings, store=store).run(host=host, port=port, threaded=True, use_reloader=False)

@@ -6,6 +6,7 @@ was down runs once when it starts again (coalesced), a new job runs at once, and
 whose last crawl was interrupted (its run still marked running) is run again now.
 A job whose crawl was blocked (or whose cookies expired) backs off: its next run waits
 30 minutes, doubling with each blocked run in a row, up to a day.
+Beside the crawls, one job delivers the releases that are due (``crisiswatch.publishing``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from core.schema import CHINA_TZ
 from core.settings import Settings
 from core.store import Store
 from crawlers.jobs import Job
+from crisiswatch import publishing
 from crisiswatch.stages import run_job_cycle
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,10 @@ def start_scheduler(settings: Settings, jobs: dict[str, Job], run_now: bool = Tr
             first = {"next_run_time": now} if run_now else {}
             scheduler.add_job(run_job_cycle, trigger, args=[settings, job], id=job.name, name=f"crawl {job.name}",
                               replace_existing=True, **first)
-    for gone in set(stored) - set(jobs):
+    for gone in set(stored) - set(jobs) - {publishing.JOB_ID}:
         scheduler.remove_job(gone)
+    scheduler.add_job(publishing.publish_due, "interval", seconds=publishing.INTERVAL.total_seconds(),
+                      args=[settings], id=publishing.JOB_ID, name="publish due releases", replace_existing=True)
     scheduler.add_listener(lambda event: back_off(scheduler, settings, event.job_id),
                            EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     scheduler.resume()
@@ -65,6 +69,8 @@ def start_scheduler(settings: Settings, jobs: dict[str, Job], run_now: bool = Tr
 
 def back_off(scheduler: BackgroundScheduler, settings: Settings, job_name: str) -> None:
     """After a refused crawl, push the job's next run back (see the module docstring)."""
+    if job_name == publishing.JOB_ID:  # not a crawl
+        return
     store = Store(settings.database_url)
     try:
         statuses = store.recent_run_statuses(job_name, limit=8)

@@ -1,4 +1,5 @@
-"""The review UI: a Flask application for analysts (search, post pages, a JSON API).
+"""The review UI: a Flask application for analysts (search, post pages, a JSON API) and
+the administrator (organisations, users, the audit log), behind a login.
 
 ``create_app(settings)`` opens the store and the embedded index of the settings' home;
 tests and the command line may pass their own. Posts are untrusted: templates are
@@ -20,8 +21,9 @@ from core.store import Store
 from indexes.backends import open_index
 from nlp.topics import load_taxonomy
 
-from review_ui import api, formatting, i18n, posts, search, stories
+from review_ui import admin, api, auth, formatting, i18n, posts, releases, search, stories
 from review_ui.services import EXTENSION, Services
+from review_ui.workflow import open_sessions
 
 CSP = (
     "default-src 'self'; style-src 'self'; img-src 'self'; script-src 'self'; "
@@ -67,15 +69,18 @@ def create_app(settings: Settings, store: Store | None = None, index=None) -> Fl
     app.config.update(SECRET_KEY=secret_key(settings), SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     CSRFProtect(app)  # every form that changes something carries a token tied to the session
     app.json = SafeJSONProvider(app)
+    store = store if store is not None else Store(settings.database_url)
     app.extensions[EXTENSION] = Services(
         settings=settings,
-        store=store if store is not None else Store(settings.database_url),
+        store=store,
         index=index if index is not None else open_index(settings),
         topic_labels={t.label: (t.zh, t.en) for t in load_taxonomy()},
+        sessions=open_sessions(store.engine),
     )
     i18n.init_app(app)
     formatting.init_app(app)
-    for blueprint in (search.bp, posts.bp, stories.bp, api.bp):
+    auth.init_app(app)  # before the other blueprints: its check runs before their views
+    for blueprint in (search.bp, posts.bp, stories.bp, releases.bp, api.bp, admin.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.after_request(_security_headers)
@@ -93,7 +98,7 @@ def _http_error(error: HTTPException):
     code = error.code or 500
     if request.path.startswith("/api/") or request.path == "/healthz":
         return jsonify(error=error.name), code
-    key = {404: "not_found", 400: "bad_request"}.get(code, "server_error" if code >= 500 else None)
+    key = {404: "not_found", 400: "bad_request", 403: "forbidden"}.get(code, "server_error" if code >= 500 else None)
     message = i18n.gettext(key) if key else error.name
     title = i18n.gettext("not_found_title") if code == 404 else i18n.gettext("error_title")
     return render_template("error.html", code=code, title=title, message=message), code

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
 from nlp.models import task_classes
+from review_ui.auth import roles_required
 from review_ui.services import services
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
@@ -47,6 +48,7 @@ def capture(post_id: int):
 
 
 @bp.post("/<int:post_id>/corrections")
+@roles_required("analyst")
 def correct(post_id: int):
     """Record an analyst's label for one tag; the next ``crisiswatch train`` learns from it."""
     store = services().store
@@ -62,5 +64,5 @@ def correct(post_id: int):
         label = request.form.get("label", "")
         if label not in correctable().get(task, []):
             abort(400)
-    store.add_correction(post_id, task, label, analyst="review-ui")
+    store.add_correction(post_id, task, label, analyst=g.user.username)
     return redirect(url_for("posts.show", post_id=post_id, saved=task), code=303)

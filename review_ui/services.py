@@ -1,10 +1,12 @@
-"""What the blueprints share: the store, the index and the topic names, kept on the app."""
+"""What the blueprints share: the store, the index, the topic names and the workflow's
+sessions, kept on the app."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy.orm import sessionmaker
 
 from core.settings import Settings
 from core.store import Store
@@ -18,6 +20,7 @@ class Services:
     store: Store
     index: object  # an index backend (indexes.backends.open_index)
     topic_labels: dict[str, tuple[str, str]]  # label -> (zh, en), in taxonomy order
+    sessions: sessionmaker  # the workflow's tables: ``with services().sessions.begin() as db: ...``
 
 
 def services() -> Services:

@@ -1,16 +1,22 @@
 #!/bin/sh
-# System packages the tests use: a PostgreSQL server (started by the tests on loopback).
-# Installs them with apt-get when run as root; otherwise says what to install.
+# System packages the tests use: a PostgreSQL server (started by the tests on loopback)
+# and Debian's Chromium with a Chinese font (driven headless by the browser tests
+# through Playwright).
+# Installs what is missing with apt-get when run as root; otherwise says what to install.
 set -e
-if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    exit 0
-fi
+missing=""
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+# a Chinese font, or Chromium draws the UI's Chinese as boxes in the browser tests' screenshots
+fc-list :lang=zh 2>/dev/null | grep -q . || missing="$missing fonts-noto-cjk"
+[ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing PostgreSQL (Debian package postgresql) for the store tests"
+    echo "installing Debian packages for the tests:$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq postgresql >/dev/null
+    # shellcheck disable=SC2086
+    apt-get install -y -qq $missing >/dev/null
 else
-    echo "note: PostgreSQL is not installed; its store tests will be skipped." >&2
-    echo "      install it with: sudo apt-get install postgresql" >&2
+    echo "note: missing Debian packages:$missing; their tests will be skipped." >&2
+    echo "      install them with: sudo apt-get install$missing" >&2
 fi

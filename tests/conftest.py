@@ -6,6 +6,7 @@ import glob
 import gzip
 import itertools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -256,3 +257,42 @@ def make_index(request, tmp_path):
     yield factory
     if made:
         made[0].delete_all()
+
+
+# -- logging in to the review UI ----------------------------------------------------------
+
+TEST_ORG = "测试市人民政府"
+
+
+def add_user(app, username: str, roles=("analyst",), org: str = TEST_ORG) -> str:
+    """Create a user (and their organisation if need be) in the app's home database;
+    return the password."""
+    from review_ui.workflow import accounts
+
+    password = f"pw-{username}-0123456789"
+    with app.extensions["crisiswatch"].sessions.begin() as session:
+        found = accounts.find_organisation(session, org) or accounts.create_organisation(session, org, "government",
+                                                                                          "city")
+        accounts.create_user(session, username, username, password, found, roles)
+    return password
+
+
+def csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def log_in(client, username: str, password: str):
+    """Log in through the real login form (its CSRF token included); the POST's response."""
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"csrf_token": token, "username": username, "password": password})
+
+
+def logged_in_client(app, roles=("analyst",)):
+    """A fresh test client logged in as a new user with ``roles``."""
+    username = f"{'-'.join(roles)}-{next(_users)}"
+    client = app.test_client()
+    assert log_in(client, username, add_user(app, username, roles)).status_code == 303
+    return client
+
+
+_users = itertools.count(1)

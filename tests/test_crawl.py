@@ -8,7 +8,7 @@ import pytest
 from crawlers.jobs import JobError, load_jobs
 from crawlers.loopback import serve_directory
 from review_ui import create_app
-from tests.conftest import FIXTURES, REPO, crisiswatch, need, stored_posts
+from tests.conftest import FIXTURES, REPO, crisiswatch, logged_in_client, need, stored_posts
 
 FEEDS = [
     "rss/Rodel.Reader/src/Utilities/FeedParser.Test/TestData/Rss/ruanyifeng.xml",
@@ -84,7 +84,7 @@ def test_a_job_follows_list_pages_and_its_posts_are_found_in_the_ui(home):
     status = crisiswatch("status", "--json", home=home).stdout
     assert '"health": "ok"' in status and '"name": "demo-releases"' in status
 
-    client = create_app(home).test_client()
+    client = logged_in_client(create_app(home))
     found = client.get("/api/search", query_string={"q": "有序用电", "platform": "gov"}).get_json()
     notice = next(p for p in posts if p["title"] == "关于实施有序用电的公告")
     assert notice["id"] in [hit["id"] for hit in found["hits"]]

@@ -1,21 +1,37 @@
 """`crisiswatch demo`: the main job, started as a user starts it, used over HTTP, stopped with Ctrl-C."""
 
+import http.cookiejar
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, csrf_token, free_port
+
+browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
 
-def get(url):
-    with urllib.request.urlopen(url, timeout=10) as response:
+def get(url, data=None):
+    with browser.open(url, data=urllib.parse.urlencode(data).encode() if data else None, timeout=10) as response:
         return response.status, response.read().decode("utf-8")
+
+
+def log_in(base: str, output: list[str]) -> None:
+    """Log in as the analyst with the password the demo printed when it made the user."""
+    printed = re.search(r"demo user analyst\s+password (\S+)", "".join(output))
+    assert printed, "".join(output)
+    _, page = get(f"{base}/login")
+    status, _ = get(f"{base}/login", {"csrf_token": csrf_token(page), "username": "analyst",
+                                      "password": printed.group(1)})
+    assert status == 200  # redirected to the search page
 
 
 @pytest.mark.slow
@@ -27,10 +43,16 @@ def test_demo_crawls_tags_indexes_and_serves(home_with_models):
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     base = f"http://127.0.0.1:{port}"
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: [output.append(line) for line in demo.stdout], daemon=True)
+    reader.start()  # the demo's output as it comes: the passwords it prints are needed to log in
     try:
-        deadline, found = time.monotonic() + 180, None
+        deadline, found, logged_in = time.monotonic() + 180, None, False
         while time.monotonic() < deadline and demo.poll() is None:
             try:
+                if not logged_in and any("review UI on" in line for line in output):
+                    log_in(base, output)
+                    logged_in = True
                 _, body = get(f"{base}/api/search?q=%E5%81%9C%E7%94%B5&per_page=50")  # 停电
                 found = json.loads(body)
                 if {"news", "gov"} <= {f["value"] for f in found["facets"]["platform"]}:
@@ -44,6 +66,9 @@ def test_demo_crawls_tags_indexes_and_serves(home_with_models):
         assert status == 200 and "滨海" in page and "<mark>" in page and 'lang="zh-CN"' in page
     finally:
         demo.send_signal(signal.SIGINT)
-        output, _ = demo.communicate(timeout=60)
+        demo.wait(timeout=60)
+        reader.join(timeout=10)
+    output = "".join(output)
     assert demo.returncode == 0, output
     assert "review UI on" in output and "demo stopped" in output
+    assert all(f"demo user {name}" in output for name in ("admin", "grid_drafter", "city_approver"))

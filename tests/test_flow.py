@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from crisiswatch.cli import main
 from review_ui import create_app
+from tests.conftest import logged_in_client
 
 
 def run(home, *args):
@@ -44,7 +45,7 @@ def test_import_tag_index_search(home_with_models, ced_slice, covid_day):
     assert "posts match" in text and "rumor" in text
 
     # the UI's HTTP interface answers the same search from the same home
-    client = create_app(home).test_client()
+    client = logged_in_client(create_app(home))
     assert client.get("/api/search?q=武汉&per_page=5").get_json()["total"] == page["total"]
     html = client.get("/?q=武汉").get_data(as_text=True)
     assert "<mark>武汉</mark>" in html and f"共 {page['total']} 条" in html
@@ -58,6 +59,8 @@ def test_bad_input_gets_a_clear_error(home):
 
 
 def test_every_command_explains_itself():
-    for command in ["demo", "import", "crawl", "tag", "index", "serve", "status", "search", "train", "schedule"]:
-        result = CliRunner().invoke(main, [command, "--help"])
+    for command in ["demo", "import", "crawl", "tag", "index", "serve", "status", "search", "train", "schedule",
+                    "org add", "user add", "user roles", "user unlock", "user password", "user list", "audit verify",
+                    "audit export"]:
+        result = CliRunner().invoke(main, [*command.split(), "--help"])
         assert result.exit_code == 0 and "--home" in result.output, command

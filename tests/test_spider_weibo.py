@@ -9,7 +9,7 @@ import pytest
 from parsel import Selector
 
 from review_ui import create_app
-from tests.conftest import FIXTURES, crisiswatch, need, saved_checkpoints, stored_posts
+from tests.conftest import FIXTURES, crisiswatch, logged_in_client, need, saved_checkpoints, stored_posts
 from tests.replay import Replay, Route
 
 WEIBO = FIXTURES / "weibo"
@@ -248,7 +248,7 @@ def test_a_job_over_the_replay_is_stored_tagged_indexed_and_found_in_the_ui(home
     assert f"tagged {len(posts)} posts" in result.stdout and f"indexed {len(posts)} posts" in result.stdout
     assert '"name": "weibo-outage"' in crisiswatch("status", "--json", home=home).stdout
 
-    client = create_app(home).test_client()
+    client = logged_in_client(create_app(home))
     found = client.get("/api/search", query_string={"q": "电影", "platform": "weibo", "per_page": 50}).get_json()
     expected = {p["id"] for p in posts.values() if "电影" in p["text"]}
     assert expected and {hit["id"] for hit in found["hits"]} == expected

@@ -9,6 +9,7 @@ from core.settings import Settings
 from core.store import Store
 from nlp.stories import emerging_stories
 from review_ui import create_app
+from tests.conftest import logged_in_client
 
 NOW = datetime(2024, 8, 1, 12, 0, tzinfo=timezone.utc)
 USUAL = ["今天天气很热，空调开了一整天", "晚饭吃什么好呢", "下班路上堵车了", "周末去公园散步"]
@@ -46,7 +47,7 @@ def test_stories_page_lists_stories_of_the_window_before_the_newest_post(tmp_pat
     posts += [make_post(platform="weibo", platform_id=f"b{i}", text=text + (" <script>alert(1)</script>" if i == 0 else ""),
                         created_at=NOW - timedelta(minutes=10 * i)) for i, text in enumerate(BLAST)]
     store.upsert_posts(posts)
-    client = create_app(settings, store=store).test_client()
+    client = logged_in_client(create_app(settings, store=store))
     page = client.get("/stories/").get_data(as_text=True)
     assert "正在发酵的话题" in page and "5 条帖子" in page and "变电站 · 爆炸" in page
     assert "2024-08-01 19:00 至 2024-08-01 20:00" in page  # the hour up to the newest post, China time

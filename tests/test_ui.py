@@ -16,6 +16,7 @@ from indexes.embedded import EmbeddedIndex
 from indexes.indexer import index_pending
 from indexes.query import FACETS, QueryError, SearchQuery
 from review_ui import create_app, i18n
+from tests.conftest import logged_in_client
 
 XSS = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 PAGED = 25  # tieba posts about 限电, for paging
@@ -80,7 +81,7 @@ def app(tmp_path_factory):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()  # a fresh client per test: no language cookie carried over
+    return logged_in_client(app)  # a fresh client per test: no language cookie carried over
 
 
 class Links(HTMLParser):

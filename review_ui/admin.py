@@ -1,0 +1,118 @@
+"""The administrator's pages: organisations, users and roles, and the audit log."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+
+from review_ui import i18n
+from review_ui.auth import roles_required
+from review_ui.services import services
+from review_ui.workflow import accounts, audit
+from review_ui.workflow.tables import ORG_KINDS, ROLES
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@roles_required("admin")
+def admins_only():
+    """Every page and form here is for administrators only."""
+
+
+@bp.get("/")
+def index():
+    with services().sessions() as db:
+        orgs = accounts.list_organisations(db)
+        return render_template("admin.html", orgs=orgs, org_names={org.id: org.name for org in orgs},
+                               users=accounts.list_users(db), verification=audit.verify(db), roles=ROLES,
+                               kinds=ORG_KINDS, levels=accounts.LEVELS_OF_KIND, lock_of=_lock_of)
+
+
+def _lock_of(user) -> datetime | None:
+    """When the user's lock ends (aware UTC, for ``china_time``), if they are locked now."""
+    return user.locked_until.replace(tzinfo=timezone.utc) if accounts.is_locked(user) else None
+
+
+def _done(message_key: str, **values):
+    flash(i18n.gettext(message_key, **values), "ok")
+    return redirect(url_for("admin.index"), code=303)
+
+
+def _refused(error: accounts.AccountError):
+    flash(i18n.gettext("account_" + error.code, **error.values), "error")
+    return redirect(url_for("admin.index"), code=303)
+
+
+@bp.post("/organisations")
+def create_organisation():
+    form = request.form
+    try:
+        with services().sessions.begin() as db:
+            parent = None
+            if form.get("parent"):
+                parent = accounts.get_organisation(db, form.get("parent", type=int) or 0)
+                if parent is None:
+                    abort(400)
+            org = accounts.create_organisation(db, form.get("name", ""), form.get("kind", ""), form.get("level", ""),
+                                               parent, actor=g.user.username)
+            name = org.name
+    except accounts.AccountError as error:
+        return _refused(error)
+    return _done("admin_org_created", name=name)
+
+
+@bp.post("/users")
+def create_user():
+    form = request.form
+    try:
+        with services().sessions.begin() as db:
+            org = accounts.get_organisation(db, form.get("org", type=int) or 0)
+            if org is None:
+                abort(400)
+            accounts.create_user(db, form.get("username", "").strip(), form.get("display_name", ""),
+                                 form.get("password", ""), org, form.getlist("roles"), actor=g.user.username)
+    except accounts.AccountError as error:
+        return _refused(error)
+    return _done("admin_user_created", username=form["username"].strip())
+
+
+def _user_or_404(db, user_id: int):
+    user = accounts.get_user(db, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.post("/users/<int:user_id>/roles")
+def set_roles(user_id: int):
+    try:
+        with services().sessions.begin() as db:
+            user = _user_or_404(db, user_id)
+            accounts.set_roles(db, user, request.form.getlist("roles"), actor=g.user.username)
+            username = user.username
+    except accounts.AccountError as error:
+        return _refused(error)
+    return _done("admin_roles_changed", username=username)
+
+
+@bp.post("/users/<int:user_id>/unlock")
+def unlock(user_id: int):
+    with services().sessions.begin() as db:
+        user = _user_or_404(db, user_id)
+        accounts.unlock(db, user, actor=g.user.username)
+        username = user.username
+    return _done("admin_unlocked", username=username)
+
+
+@bp.get("/audit.jsonl")
+def export_audit():
+    """The whole audit log as JSON Lines, as a download; the export is itself audited."""
+    with services().sessions.begin() as db:
+        audit.record(db, g.user.username, "audit_exported", org_id=g.user.org_id)
+    with services().sessions() as db:
+        lines = [json.dumps(entry, ensure_ascii=False) + "\n" for entry in audit.export(db)]
+    return Response(lines, mimetype="application/x-ndjson",
+                    headers={"Content-Disposition": "attachment; filename=audit-log.jsonl"})

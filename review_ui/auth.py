@@ -1,0 +1,150 @@
+"""Logging in and out, the current user, and the checks every view relies on.
+
+The signed session cookie holds the user's id, the login time and a fingerprint of
+their password hash: a new password ends every session of the user, and a session
+ends ``SESSION_HOURS`` after its login. Roles and the organisation are read from the
+database on every request, so a permission change applies at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, session, url_for
+
+from core.store import utcnow
+from review_ui import i18n
+from review_ui.services import services
+from review_ui.workflow import accounts, audit
+
+bp = Blueprint("auth", __name__)
+
+SESSION_HOURS = 12
+OPEN_ENDPOINTS = {"auth.login", "static", "api.healthz"}  # healthz: for probes, it shows only a count
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The logged-in user, as views and templates see it (``g.user``)."""
+
+    id: int
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    org_id: int
+    org_name: str
+    org_kind: str
+
+    def has_role(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+
+def _fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+@bp.before_app_request
+def load_user():
+    """Put the logged-in user in ``g.user`` (or None); send everyone else to the login
+    page (the JSON API answers 401)."""
+    g.user = _user_of_session()
+    if g.user is None and request.endpoint not in OPEN_ENDPOINTS:
+        return _login_needed()
+    return None
+
+
+def _user_of_session() -> CurrentUser | None:
+    user_id, since = session.get("uid"), session.get("since", 0)
+    if user_id is None or time.time() - since > SESSION_HOURS * 3600:
+        return None
+    with services().sessions() as db:
+        user = accounts.get_user(db, user_id)
+        if user is None or not user.active or session.get("pw") != _fingerprint(user.password_hash):
+            return None
+        org = accounts.get_organisation(db, user.org_id)
+        return CurrentUser(user.id, user.username, user.display_name, tuple(user.roles), org.id, org.name, org.kind)
+
+
+def _login_needed():
+    if request.path.startswith("/api/"):
+        return jsonify(error="login required"), 401
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def login_required(view):
+    """Explicit form of what ``load_user`` already enforces for every view."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.get("user") is None:
+            return _login_needed()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def roles_required(*roles: str):
+    """Only users holding at least one of ``roles``; others get 403."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if g.get("user") is None:
+                return _login_needed()
+            if not g.user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never another host (``//evil.example``, ``/\\evil``)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("search.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        try:
+            with services().sessions() as db:
+                user = accounts.authenticate(db, request.form.get("username", ""), request.form.get("password", ""))
+                user_id, fingerprint = user.id, _fingerprint(user.password_hash)
+        except accounts.LoginFailed as failed:
+            if failed.locked_until:
+                error = i18n.gettext("login_locked", minutes=_minutes_until(failed.locked_until))
+            else:
+                error = i18n.gettext("login_failed")
+        else:
+            session.clear()  # a fresh session (and CSRF token) for the logged-in user
+            session.update(uid=user_id, pw=fingerprint, since=int(time.time()))
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")), code=303)
+    page = render_template("login.html", error=error, username=request.form.get("username", ""))
+    return page, 401 if error else 200
+
+
+def _minutes_until(until) -> int:
+    return max(1, math.ceil((until - utcnow().replace(tzinfo=None)).total_seconds() / 60))
+
+
+@bp.post("/logout")
+def logout():
+    with services().sessions.begin() as db:
+        audit.record(db, g.user.username, "logout", f"user:{g.user.id}", org_id=g.user.org_id)
+    session.clear()
+    return redirect(url_for("auth.login"), code=303)
+
+
+def init_app(app) -> None:
+    app.config.update(PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600)
+    app.register_blueprint(bp)

@@ -1,0 +1,275 @@
+"""Incidents and their releases: the fact sheet, the rumor clocks, the dashboard, and
+the audit workflow by which press officers draft, check, approve, schedule and publish
+coordinated releases. Every rule is checked again by ``review_ui.workflow`` on the
+server; a release that the user's organisation may not see is a 404, whatever its id."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from core.store import naive_utc, utcnow
+from indexes.query import QueryError, SearchQuery, parse_time
+from indexes.results import search
+from review_ui import dashboard_data, i18n
+from review_ui.services import services
+from review_ui.workflow import clocks, facts, outbox, releases as flow, rules
+from review_ui.workflow.checks import message as problem_message
+from review_ui.workflow.tables import CHANNELS, FACT_KEYS, Delivery, Incident, Organisation, Release, User
+
+bp = Blueprint("releases", __name__)
+
+OPEN_RUMORS = 10  # rumor clusters listed on an incident page
+LOOKBACK = timedelta(days=1)  # posts about an incident: from a day before it was opened
+
+
+def _workflow_errors(view):
+    """Workflow refusals as the user should see them: unknown or invisible -> 404,
+    forbidden -> 403, anything else (a wrong state, a failed check) -> a message on the page."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except rules.NotFound:
+            abort(404)
+        except rules.Forbidden as err:
+            abort(403, description=err.reason)
+        except flow.Blocked as err:
+            g.session.rollback()
+            for problem in err.problems:
+                flash(problem_message(problem, i18n.current_lang()), "error")
+        except rules.WorkflowError as err:
+            g.session.rollback()
+            flash(err.reason, "error")
+        return redirect(_back(kwargs), code=303)
+
+    return wrapper
+
+
+def _back(view_args: dict) -> str:
+    """Where a refused action returns: the release or incident it was about."""
+    if "release_id" in view_args:
+        return url_for("releases.show", release_id=view_args["release_id"])
+    if "incident_id" in view_args:
+        return url_for("releases.incident", incident_id=view_args["incident_id"])
+    return url_for("releases.incidents")
+
+
+def _session():
+    if "session" not in g:
+        g.session = services().sessions()
+    return g.session
+
+
+def _actor() -> User:
+    """The logged-in user's row: the workflow rules read its roles, organisation and state."""
+    if "actor" not in g:
+        g.actor = _session().get(User, g.user.id)
+    return g.actor
+
+
+@bp.teardown_app_request
+def _close_session(_exc):
+    session = g.pop("session", None)
+    if session is not None:
+        session.close()
+
+
+def _incident(incident_id: int) -> Incident:
+    try:
+        return flow.get_incident(_session(), incident_id)
+    except rules.NotFound:
+        abort(404)
+
+
+def _org_names() -> dict[int, str]:
+    return {org.id: org.name for org in _session().query(Organisation).all()}
+
+
+# -- incidents ----------------------------------------------------------------------------
+
+@bp.get("/incidents/")
+def incidents():
+    rows = _session().query(Incident).order_by(Incident.started_at.desc()).all()
+    return render_template("incidents.html", incidents=rows)
+
+
+@bp.post("/incidents/")
+@_workflow_errors
+def create_incident():
+    session = _session()
+    incident = flow.create_incident(session, _actor(), request.form.get("title", ""), request.form.get("query", ""),
+                                    major=request.form.get("major") == "on")
+    session.commit()
+    return redirect(url_for("releases.incident", incident_id=incident.id), code=303)
+
+
+@bp.get("/incidents/<int:incident_id>")
+def incident(incident_id: int):
+    session = _session()
+    found = _incident(incident_id)
+    visible = flow.visible_releases(session, _actor(), found)
+    now = utcnow()
+    answers: dict[str, list[tuple[int, datetime | None]]] = {}
+    for release in visible:
+        for cluster in release.rumor_clusters or []:
+            answers.setdefault(cluster, []).append((release.id, release.published_at))
+    store, index = services().store, services().index
+    rumor_query = SearchQuery(text=found.query or "", rumor=True, per_page=1,
+                              since=_aware(found.started_at) - LOOKBACK)
+    open_clusters = [cluster for cluster, _ in search(store, index, rumor_query).facets.get("cluster", [])]
+    wanted = list(dict.fromkeys(open_clusters[:OPEN_RUMORS] + list(answers)))
+    spread = store.cluster_spread(wanted)
+    shipped = clocks.load_clocks(services().settings.home / "clocks.toml")
+    rumor_clocks = []
+    for cluster in wanted:
+        if cluster not in spread:
+            continue
+        first_seen, post = spread[cluster]
+        clock = clocks.rumor_clock(cluster, first_seen, [(rid, _aware(at) if at else None)
+                                                        for rid, at in answers.get(cluster, [])],
+                                   _aware(now), shipped, found.major)
+        volume = None
+        if clock.answered_at is not None:
+            volume = clocks.before_and_after(store.cluster_times(cluster, clock.answered_at - timedelta(days=1)),
+                                             clock.answered_at, _aware(now))
+        rumor_clocks.append((clock, post, volume))
+    return render_template("incident.html", incident=found, facts=facts.current_facts(session, found),
+                           fact_keys=FACT_KEYS, releases=visible, orgs=_org_names(), rumor_clocks=rumor_clocks,
+                           channels=CHANNELS, organisations=session.query(Organisation).order_by(Organisation.id).all())
+
+
+@bp.post("/incidents/<int:incident_id>/facts")
+@_workflow_errors
+def set_fact(incident_id: int):
+    session = _session()
+    key = request.form.get("key", "")
+    value = request.form.get("value", "")
+    if key == "affected_areas":
+        value = [area.strip() for area in value.replace("，", ",").replace("、", ",").split(",") if area.strip()]
+    facts.set_fact(session, _actor(), _incident(incident_id), key, value)
+    session.commit()
+    return redirect(url_for("releases.incident", incident_id=incident_id), code=303)
+
+
+@bp.get("/incidents/<int:incident_id>/dashboard")
+def dashboard(incident_id: int):
+    found = _incident(incident_id)
+    interval = request.args.get("interval", "hour")
+    if interval not in ("hour", "day"):
+        abort(400)
+    try:
+        data = dashboard_data.build(services().store, services().index, found.query or "",
+                                    _aware(found.started_at) - LOOKBACK, None, interval)
+    except QueryError as err:
+        flash(str(err), "error")
+        return redirect(url_for("releases.incident", incident_id=incident_id), code=303)
+    return render_template("dashboard.html", incident=found, data=data, interval=interval, chart=_chart(data))
+
+
+def _chart(data: dashboard_data.Dashboard) -> dict:
+    """The charts' data with display names, for dashboard.js (escaped by ``tojson``)."""
+    def group(kind, series):
+        return {"series": series, "labels": {value: i18n.label(kind, value) for value in series}}
+
+    def ranked(kind, items):
+        return [{"label": i18n.label(kind, value), "count": count} for value, count in items]
+
+    return {"buckets": data.buckets, "volume": group("platform", data.volume),
+            "sentiment": group("sentiment", data.sentiment), "emotion": group("emotion", data.emotion),
+            "topics": ranked("topics", data.topics), "places": ranked("places", data.places)}
+
+
+# -- releases -----------------------------------------------------------------------------
+
+@bp.post("/incidents/<int:incident_id>/releases")
+@_workflow_errors
+def create_release(incident_id: int):
+    session = _session()
+    form = request.form
+    release = flow.create_release(
+        session, _actor(), _incident(incident_id), form.get("title", ""), form.get("body", ""),
+        form.get("channel", ""), [int(v) for v in form.getlist("required") if v.isdigit()],
+        joint=form.get("joint") == "on",
+        rumor_clusters=[c.strip() for c in form.get("clusters", "").split(",") if c.strip()],
+    )
+    session.commit()
+    return redirect(url_for("releases.show", release_id=release.id), code=303)
+
+
+@bp.get("/releases/<int:release_id>")
+@_workflow_errors
+def show(release_id: int):
+    session = _session()
+    release = flow.get_release(session, _actor(), release_id)
+    versions = flow.versions(session, release)
+    approvals = flow.approvals(session, release)
+    deliveries = session.query(Delivery).filter(Delivery.release_id == release.id).order_by(Delivery.id).all()
+    return render_template(
+        "release.html", release=release, versions=versions, current=versions[-1], approvals=approvals,
+        comments=flow.comments(session, release), problems=flow.problems(session, release),
+        problem_message=lambda p: problem_message(p, i18n.current_lang()), orgs=_org_names(),
+        users={u.id: u for u in session.query(User).all()}, deliveries=deliveries,
+        actions=rules.allowed_actions(_actor(), release, approvals=approvals, versions=versions),
+        incident=flow.get_incident(session, release.incident_id),
+    )
+
+
+@bp.get("/releases/<int:release_id>/diff")
+@_workflow_errors
+def diff(release_id: int):
+    session = _session()
+    release = flow.get_release(session, _actor(), release_id)
+    numbers = [v.number for v in flow.versions(session, release)]
+    a, b = request.args.get("a", type=int), request.args.get("b", type=int)
+    if a not in numbers or b not in numbers:
+        abort(404)
+    return render_template("diff.html", release=release, diff=flow.diff(session, release, a, b), numbers=numbers)
+
+
+def _channels():
+    return outbox.load_channels(services().settings.home / "channels.toml")
+
+
+ACTIONS = {
+    "edit": lambda s, r, f: flow.edit(s, _actor(), r, f.get("title", ""), f.get("body", "")),
+    "submit": lambda s, r, f: flow.submit(s, _actor(), r),
+    "approve": lambda s, r, f: flow.approve(s, _actor(), r),
+    "request_changes": lambda s, r, f: flow.request_changes(s, _actor(), r, f.get("comment", "")),
+    "comment": lambda s, r, f: flow.add_comment(s, _actor(), r, f.get("comment", "")),
+    "schedule": lambda s, r, f: flow.schedule(s, _actor(), r, _when(f.get("when", "")),
+                                              enqueue=lambda s2, r2: outbox.enqueue(s2, r2, _channels())),
+    "unschedule": lambda s, r, f: flow.unschedule(s, _actor(), r, cancel=outbox.cancel),
+    "correct": lambda s, r, f: flow.correct(s, _actor(), r, f.get("title", ""), f.get("body", "")),
+    "withdraw": lambda s, r, f: flow.withdraw(s, _actor(), r, f.get("title", ""), f.get("body", "")),
+}
+
+
+@bp.post("/releases/<int:release_id>/<action>")
+@_workflow_errors
+def act(release_id: int, action: str):
+    if action not in ACTIONS:
+        abort(404)
+    session = _session()
+    release = flow.get_release(session, _actor(), release_id)
+    result = ACTIONS[action](session, release, request.form)
+    session.commit()
+    if isinstance(result, Release):  # a correction or withdrawal: a new linked release
+        return redirect(url_for("releases.show", release_id=result.id), code=303)
+    return redirect(url_for("releases.show", release_id=release_id), code=303)
+
+
+def _when(value: str) -> datetime | None:
+    """The schedule form's time (China time), or now when empty."""
+    try:
+        return naive_utc(parse_time(value)) if value.strip() else None
+    except QueryError as err:
+        raise rules.Invalid(str(err)) from None
+
+
+def _aware(value: datetime) -> datetime:
+    """Workflow times are naive UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value

@@ -1,0 +1,257 @@
+"""Organisations, users and their roles, and logging in, in plain Python.
+
+The functions change the caller's session and leave the commit to the caller, so that
+each change and its audit entry land together - except ``authenticate``, which commits
+itself: a failed login must be counted and recorded even though it raises.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timedelta
+from typing import NoReturn
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from core.store import utcnow
+from review_ui.workflow import audit
+from review_ui.workflow.tables import ORG_KINDS, ROLES, Organisation, User
+
+MIN_PASSWORD_LENGTH = 10
+MAX_FAILED_LOGINS = 5  # in a row; then the account is locked
+LOCK_DURATION = timedelta(minutes=15)
+LEVELS_OF_KIND = {"government": ("province", "city", "county", "department"), "enterprise": ("company", "branch")}
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+
+# Checked against even when the username is unknown, so that both failures take as long.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+MESSAGES = {  # English, for the command line; the UI has both languages in review_ui.i18n
+    "org_name": "an organisation needs a name (at most 200 characters)",
+    "org_taken": "there is already an organisation called {name}",
+    "org_kind": "kind must be one of: {choices}",
+    "org_level": "the level of a {kind} organisation must be one of: {choices}",
+    "org_unknown": "there is no organisation called {name}",
+    "username": "a username is 2 to 64 letters, digits, '.', '_' or '-'",
+    "username_taken": "the username {username} is taken",
+    "user_unknown": "there is no user {username}",
+    "password_short": "a password needs at least {min} characters",
+    "roles": "roles must be one or more of: {choices}",
+    "last_admin": "{username} is the last administrator: give another user the admin role first",
+}
+
+
+class AccountError(ValueError):
+    """A request the accounts cannot carry out; ``code`` names it for translation."""
+
+    def __init__(self, code: str, **values):
+        self.code, self.values = code, values
+        super().__init__(MESSAGES[code].format(**values))
+
+
+class LoginFailed(Exception):
+    """The username or password is wrong, or the account is locked or inactive. The
+    message never says which, except for a lock (``locked_until``)."""
+
+    def __init__(self, locked_until: datetime | None = None):
+        self.locked_until = locked_until
+        super().__init__("account locked" if locked_until else "wrong username or password")
+
+
+# -- organisations ----------------------------------------------------------------------
+
+
+def create_organisation(session: Session, name: str, kind: str, level: str, parent: Organisation | None = None,
+                        *, actor: str = "system") -> Organisation:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise AccountError("org_name")
+    if kind not in ORG_KINDS:
+        raise AccountError("org_kind", choices=", ".join(ORG_KINDS))
+    if level not in LEVELS_OF_KIND[kind]:
+        raise AccountError("org_level", kind=kind, choices=", ".join(LEVELS_OF_KIND[kind]))
+    if find_organisation(session, name) is not None:
+        raise AccountError("org_taken", name=name)
+    org = Organisation(name=name, kind=kind, level=level, parent_id=parent.id if parent else None)
+    session.add(org)
+    session.flush()
+    audit.record(session, actor, "org_created", f"org:{org.id}",
+                 {"name": name, "kind": kind, "level": level, "parent": parent.name if parent else None})
+    return org
+
+
+def find_organisation(session: Session, name: str) -> Organisation | None:
+    return session.execute(select(Organisation).where(Organisation.name == name)).scalar()
+
+
+def get_organisation(session: Session, org_id: int) -> Organisation | None:
+    return session.get(Organisation, org_id)
+
+
+def list_organisations(session: Session) -> list[Organisation]:
+    return list(session.execute(select(Organisation).order_by(Organisation.id)).scalars())
+
+
+# -- users ------------------------------------------------------------------------------
+
+
+def _checked_roles(roles) -> list[str]:
+    chosen = set(roles)
+    if not chosen or not chosen <= set(ROLES):
+        raise AccountError("roles", choices=", ".join(ROLES))
+    return [role for role in ROLES if role in chosen]
+
+
+def _checked_password(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise AccountError("password_short", min=MIN_PASSWORD_LENGTH)
+    return generate_password_hash(password)
+
+
+def create_user(session: Session, username: str, display_name: str, password: str, org: Organisation, roles,
+                *, actor: str = "system") -> User:
+    if not USERNAME.match(username or ""):
+        raise AccountError("username")
+    if find_user(session, username) is not None:
+        raise AccountError("username_taken", username=username)
+    user = User(username=username, display_name=(display_name or "").strip()[:200] or username,
+                password_hash=_checked_password(password), org_id=org.id, roles=_checked_roles(roles),
+                active=True, failed_logins=0)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "user_created", f"user:{user.id}",
+                 {"username": username, "org": org.name, "roles": user.roles}, org_id=org.id)
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.execute(select(User).where(User.username == username)).scalar()
+
+
+def require_user(session: Session, username: str) -> User:
+    user = find_user(session, username)
+    if user is None:
+        raise AccountError("user_unknown", username=username)
+    return user
+
+
+def list_users(session: Session, org: Organisation | None = None) -> list[User]:
+    query = select(User).order_by(User.org_id, User.id)
+    if org is not None:
+        query = query.where(User.org_id == org.id)
+    return list(session.execute(query).scalars())
+
+
+def set_roles(session: Session, user: User, roles, *, actor: str) -> User:
+    """Change a user's roles (a permission change, audited with the roles before and after)."""
+    new = _checked_roles(roles)
+    if "admin" in user.roles and "admin" not in new:
+        if not any("admin" in other.roles for other in list_users(session) if other.active and other.id != user.id):
+            raise AccountError("last_admin", username=user.username)
+    old, user.roles = list(user.roles), new
+    audit.record(session, actor, "permission_change", f"user:{user.id}",
+                 {"username": user.username, "from": old, "to": new}, org_id=user.org_id)
+    return user
+
+
+def set_password(session: Session, user: User, password: str, *, actor: str) -> None:
+    """A new password; it also lifts a lock, and ends the user's sessions (see review_ui.auth)."""
+    user.password_hash = _checked_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    audit.record(session, actor, "password_reset", f"user:{user.id}", {"username": user.username},
+                 org_id=user.org_id)
+
+
+def unlock(session: Session, user: User, *, actor: str) -> None:
+    user.failed_logins, user.locked_until = 0, None
+    audit.record(session, actor, "unlocked", f"user:{user.id}", {"username": user.username}, org_id=user.org_id)
+
+
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    return user.locked_until is not None and (now or _now()) < user.locked_until
+
+
+def _now() -> datetime:
+    return utcnow().replace(tzinfo=None)  # naive UTC, as the tables store it
+
+
+# -- logging in -------------------------------------------------------------------------
+
+
+def authenticate(session: Session, username: str, password: str, now: datetime | None = None) -> User:
+    """The user with this username and password, or ``LoginFailed``. After
+    ``MAX_FAILED_LOGINS`` failures in a row the account is locked for ``LOCK_DURATION``,
+    during which even the right password is refused. Commits (see the module's doc)."""
+    now = now or _now()
+    user = find_user(session, username)
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password or "")
+        _fail(session, username, "unknown or inactive user", user)
+    if is_locked(user, now):
+        _fail(session, username, "locked", user, locked_until=user.locked_until)
+    if not check_password_hash(user.password_hash, password or ""):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.failed_logins, user.locked_until = 0, now + LOCK_DURATION
+            audit.record(session, "system", "locked", f"user:{user.id}",
+                         {"username": user.username, "until": user.locked_until.isoformat()}, org_id=user.org_id)
+        _fail(session, username, "wrong password", user, user.locked_until if is_locked(user, now) else None)
+    user.failed_logins, user.locked_until = 0, None
+    audit.record(session, user.username, "login", f"user:{user.id}", org_id=user.org_id)
+    session.commit()
+    return user
+
+
+def _fail(session: Session, username: str, reason: str, user: User | None,
+          locked_until: datetime | None = None) -> NoReturn:
+    audit.record(session, (username or "")[:64], "login_failed", f"user:{user.id}" if user else "",
+                 {"reason": reason}, org_id=user.org_id if user else None)
+    session.commit()
+    raise LoginFailed(locked_until)
+
+
+# -- the demo's people ------------------------------------------------------------------
+
+DEMO_ORGS = (  # name, kind, level, parent
+    ("海口市人民政府", "government", "city", None),
+    ("琼山区人民政府", "government", "county", "海口市人民政府"),
+    ("海口市应急管理局", "government", "department", "海口市人民政府"),
+    ("南方电网海南电网公司", "enterprise", "company", None),
+    ("海口供电局", "enterprise", "branch", "南方电网海南电网公司"),
+)
+DEMO_USERS = (  # username, display name, organisation, roles
+    ("grid_drafter", "供电局 起草人", "海口供电局", ["drafter"]),
+    ("grid_approver", "供电局 审核人", "海口供电局", ["approver"]),
+    ("grid_publisher", "供电局 发布人", "海口供电局", ["publisher"]),
+    ("city_drafter", "市政府 起草人", "海口市人民政府", ["drafter"]),
+    ("city_approver", "市政府 审核人", "海口市人民政府", ["approver"]),
+    ("city_publisher", "市政府 发布人", "海口市人民政府", ["publisher"]),
+    ("analyst", "应急局 舆情分析员", "海口市应急管理局", ["analyst"]),
+    ("admin", "系统管理员", "海口市人民政府", ["admin"]),
+)
+
+
+def seed_demo(session: Session) -> list[tuple[str, str, str, list[str]]]:
+    """Create whichever demo organisations and users are missing; return (username,
+    password, organisation, roles) of each user created now - passwords are random and
+    known only at creation. Commits."""
+    for name, kind, level, parent in DEMO_ORGS:
+        if find_organisation(session, name) is None:
+            create_organisation(session, name, kind, level, find_organisation(session, parent) if parent else None,
+                                actor="demo")
+    created = []
+    for username, display_name, org_name, roles in DEMO_USERS:
+        if find_user(session, username) is None:
+            password = secrets.token_urlsafe(12)
+            create_user(session, username, display_name, password, find_organisation(session, org_name), roles,
+                        actor="demo")
+            created.append((username, password, org_name, roles))
+    session.commit()
+    return created

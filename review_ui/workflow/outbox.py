@@ -1,0 +1,418 @@
+"""The publishing outbox: a scheduled release goes to every channel of every organisation
+that signed it, all due at the release's one scheduled time (a joint release is
+coordinated), and is retried until it is delivered.
+
+**Channels** are configured in ``<home>/channels.toml`` (see ``channels.example.toml``
+beside this module), per organisation by its name::
+
+    [[organisation]]
+    name = "滨海市人民政府新闻办公室"
+
+    [[organisation.channel]]
+    name = "website"                       # letters, digits, "-" and "_"; unique per organisation
+    kind = "webhook"
+    url = "https://www.example.gov.cn/hooks/releases"
+    secret = "a long random string"        # shared with the receiver; never logged
+
+    [[organisation.channel]]
+    name = "archive"
+    kind = "file"
+    folder = "exports/government"          # relative to the channels file; created if missing
+
+**Payload**: one JSON object, UTF-8, ``ensure_ascii=False`` (see ``payload``). A file
+channel writes it to ``<folder>/release-<release id>-<org id>-<channel>.json``
+(written to a temporary file, then renamed). A webhook channel POSTs it with
+``Content-Type: application/json; charset=utf-8``, ``X-Crisiswatch-Delivery: <delivery
+id>``, ``X-Crisiswatch-Timestamp: <unix seconds>`` and ``X-Crisiswatch-Signature:
+sha256=<hex HMAC-SHA256 of the raw body, keyed with the channel's secret>``. The
+timestamp header is not signed; the body's ``sent_at`` is (it is in the body), so a
+receiver rejects replays by ``sent_at`` and duplicates by ``delivery_id``. Any 2xx
+answer is delivered; redirects are not followed.
+
+**Retries**: a failed attempt is retried after 30 s, doubling up to 1 h; after
+``MAX_ATTEMPTS`` the delivery is ``failed`` and stays in the outbox until an admin
+``retry``s it, so a release is never lost. A release is published when every one of its
+deliveries is delivered. Delivery is at least once: an attempt is claimed first (its
+next attempt pushed ``LEASE`` ahead), so two publishers do not send one delivery at
+once, and a publisher killed mid-attempt leaves it to be sent again after the lease.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import tempfile
+import tomllib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from core.store import naive_utc, utcnow
+from review_ui.workflow import audit
+from review_ui.workflow.releases import mark_published
+from review_ui.workflow.tables import Delivery, Organisation, Release, Version
+
+KINDS = ("webhook", "file")
+MAX_ATTEMPTS = 10
+BACKOFF_FIRST = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+LEASE = timedelta(minutes=5)  # longer than any one attempt can take
+TIMEOUT = 10  # seconds, per webhook request
+CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # it becomes part of a file name
+
+
+class ChannelConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    kind: str  # KINDS
+    url: str = ""
+    secret: str = field(default="", repr=False)
+    folder: Path | None = None
+
+
+def load_channels(path: Path) -> dict[str, list[Channel]]:
+    """Each organisation's channels, by organisation name."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ChannelConfigError(f"{path} does not exist (see review_ui/workflow/channels.example.toml)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ChannelConfigError(f"{path} is not valid TOML: {err}") from None
+    extra = set(data) - {"organisation"}
+    if extra:
+        raise ChannelConfigError(f"{path}: unknown top-level key(s) {sorted(extra)}; only [[organisation]] tables")
+    channels: dict[str, list[Channel]] = {}
+    for number, org in enumerate(data.get("organisation", []), 1):
+        where = f"{path}: [[organisation]] number {number}"
+        name = org.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ChannelConfigError(f"{where} needs a name (the organisation's name as in the workflow)")
+        if name in channels:
+            raise ChannelConfigError(f"{where}: {name!r} is configured twice; merge its channels into one table")
+        extra = set(org) - {"name", "channel"}
+        if extra:
+            raise ChannelConfigError(f"{where} ({name}): unknown key(s) {sorted(extra)}")
+        channels[name] = [_channel(entry, f"{where} ({name}), channel {n}", path.resolve().parent)
+                          for n, entry in enumerate(org.get("channel", []), 1)]
+        names = [c.name for c in channels[name]]
+        if len(set(names)) != len(names):
+            raise ChannelConfigError(f"{where} ({name}): channel names must be unique, got {names}")
+    return channels
+
+
+def _channel(entry: dict, where: str, base: Path) -> Channel:
+    name, kind = entry.get("name"), entry.get("kind")
+    if not isinstance(name, str) or not CHANNEL_NAME.match(name):
+        raise ChannelConfigError(f"{where}: name must be letters, digits, '-' or '_', got {name!r}")
+    allowed = {"webhook": {"name", "kind", "url", "secret"}, "file": {"name", "kind", "folder"}}.get(kind)
+    if allowed is None:
+        raise ChannelConfigError(f"{where} ({name}): kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    extra = set(entry) - allowed
+    if extra:
+        raise ChannelConfigError(f"{where} ({name}): unknown key(s) {sorted(extra)} for a {kind} channel")
+    if kind == "file":
+        folder = entry.get("folder")
+        if not isinstance(folder, str) or not folder:
+            raise ChannelConfigError(f"{where} ({name}): a file channel needs folder = \"PATH\"")
+        return Channel(name, kind, folder=base / Path(folder).expanduser())
+    url, secret = entry.get("url"), entry.get("secret")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ChannelConfigError(f"{where} ({name}): a webhook channel needs url = \"https://...\"")
+    if not isinstance(secret, str) or len(secret) < 16:
+        raise ChannelConfigError(f"{where} ({name}): a webhook channel needs a secret of 16 characters or more")
+    return Channel(name, kind, url=url, secret=secret)
+
+
+# -- the outbox rows ---------------------------------------------------------------------
+
+
+def enqueue(session: Session, release: Release, channels: dict[str, list[Channel]]) -> list[str]:
+    """Put the release in the outbox for every channel of every organisation that signed
+    it, all due at its scheduled time; again (e.g. after a new time) updates the pending
+    rows' time and adds only what is missing. Returns the names of the organisations
+    that have no channel, which therefore receive nothing."""
+    if release.scheduled_at is None:
+        raise ValueError(f"release {release.id} has no scheduled time")
+    due = naive_utc(release.scheduled_at)
+    existing = {(d.org_id, d.channel): d for d in _deliveries(session, release.id)}
+    without = []
+    for org in _organisations(session, release):
+        if not channels.get(org.name):
+            without.append(org.name)
+        for channel in channels.get(org.name, []):
+            known = existing.get((org.id, channel.name))
+            if known is None:
+                session.add(Delivery(release_id=release.id, org_id=org.id, channel=channel.name, due_at=due))
+            elif known.status == "pending":
+                known.due_at = due
+    session.flush()
+    return without
+
+
+def cancel(session: Session, release: Release) -> int:
+    """Take the release's undelivered rows (pending or failed) out of the outbox, e.g.
+    when it is unscheduled; what was delivered stays as the record. Returns how many."""
+    result = session.execute(delete(Delivery).where(Delivery.release_id == release.id,
+                                                    Delivery.status != "delivered"))
+    return result.rowcount
+
+
+def retry(session: Session, delivery_id: int, actor: str = "system") -> Delivery:
+    """Send a failed delivery again at the next run, with a fresh count of attempts."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.status != "failed":
+        raise ValueError(f"delivery {delivery_id} is not a failed delivery")
+    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, None
+    audit.record(session, actor, "delivery_retry", f"release:{delivery.release_id}",
+                 {"delivery": delivery.id, "channel": delivery.channel}, org_id=delivery.org_id)
+    session.flush()
+    return delivery
+
+
+@dataclass
+class DeliveryStatus:
+    id: int
+    org: str
+    channel: str
+    status: str  # pending, delivered, failed
+    attempts: int
+    last_error: str
+    due_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+def status(session: Session, release: Release) -> list[DeliveryStatus]:
+    """Where each of the release's deliveries stands, by organisation and channel."""
+    rows = session.execute(
+        select(Delivery, Organisation.name).join(Organisation, Organisation.id == Delivery.org_id)
+        .where(Delivery.release_id == release.id).order_by(Organisation.name, Delivery.channel)
+    ).all()
+    return [DeliveryStatus(d.id, org, d.channel, d.status, d.attempts, d.last_error or "", d.due_at,
+                           d.next_attempt_at, d.delivered_at) for d, org in rows]
+
+
+def due(session: Session, now: datetime | None = None) -> list[Delivery]:
+    """The pending deliveries to attempt now (of releases still scheduled), oldest first."""
+    now = naive_utc(now) or utcnow()
+    return list(session.execute(
+        select(Delivery).join(Release, Release.id == Delivery.release_id)
+        .where(Delivery.status == "pending", Delivery.due_at <= now, Release.state == "scheduled",
+               (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now))
+        .order_by(Delivery.due_at, Delivery.id)
+    ).scalars())
+
+
+def _deliveries(session: Session, release_id: int) -> list[Delivery]:
+    return list(session.execute(select(Delivery).where(Delivery.release_id == release_id)).scalars())
+
+
+def _organisations(session: Session, release: Release) -> list[Organisation]:
+    orgs = []
+    for org_id in release.required_org_ids:
+        org = session.get(Organisation, org_id)
+        if org is None:
+            raise ValueError(f"release {release.id} names organisation {org_id}, which does not exist")
+        orgs.append(org)
+    return orgs
+
+
+# -- delivering --------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryResult:
+    delivery_id: int
+    release_id: int
+    org: str
+    channel: str
+    status: str  # delivered; pending (to be retried at next_attempt_at); failed
+    attempts: int
+    error: str = ""
+    next_attempt_at: datetime | None = None
+
+
+@dataclass
+class DeliveryReport:
+    results: list[DeliveryResult] = field(default_factory=list)
+    published: list[int] = field(default_factory=list)  # releases fully delivered in this run
+
+    @property
+    def failed_attempts(self) -> int:
+        return sum(1 for r in self.results if r.status != "delivered")
+
+
+def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list[Channel]],
+                now: datetime | None = None) -> DeliveryReport:
+    """Attempt every delivery due at ``now``, each claimed, sent and recorded in its own
+    transactions; nothing is held open while a channel is being written to."""
+    now = naive_utc(now) or utcnow()
+    report = DeliveryReport()
+    with session_factory() as session:
+        ids = [d.id for d in due(session, now)]
+    for delivery_id in ids:
+        if _claim(session_factory, delivery_id, now):
+            _attempt(session_factory, delivery_id, channels, now, report)
+    return report
+
+
+def _claim(session_factory, delivery_id: int, now: datetime) -> bool:
+    """Push the delivery's next attempt a lease ahead, unless another publisher did first."""
+    with session_factory() as session, session.begin():
+        claimed = session.execute(
+            update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending",
+                                   (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now))
+            .values(next_attempt_at=now + LEASE)
+        )
+        return claimed.rowcount == 1
+
+
+def _attempt(session_factory, delivery_id: int, channels, now: datetime, report: DeliveryReport) -> None:
+    with session_factory() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:  # cancelled meanwhile
+            return
+        org = session.get(Organisation, delivery.org_id)
+        channel = next((c for c in channels.get(org.name, []) if c.name == delivery.channel), None)
+        body = payload(session, delivery, now)
+    if channel is None:
+        error = f"no channel {delivery.channel!r} for {org.name} in the channels file"
+    else:
+        error = send(channel, body, delivery, now)
+    with session_factory() as session, session.begin():
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is not None:
+            report.results.append(_record(session, delivery, org.name, error, now))
+            if delivery.status == "delivered" and _all_delivered(session, delivery.release_id):
+                mark_published(session, session.get(Release, delivery.release_id), now)
+                report.published.append(delivery.release_id)
+
+
+def _record(session: Session, delivery: Delivery, org: str, error: str | None, now: datetime) -> DeliveryResult:
+    delivery.attempts += 1
+    detail = {"delivery": delivery.id, "org": org, "channel": delivery.channel, "attempt": delivery.attempts}
+    if error is None:
+        delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", now, None
+        audit.record(session, "system", "deliver", f"release:{delivery.release_id}", detail, org_id=delivery.org_id)
+    else:
+        delivery.last_error = error
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status, delivery.next_attempt_at = "failed", None
+        else:
+            delivery.next_attempt_at = now + min(BACKOFF_FIRST * 2 ** (delivery.attempts - 1), BACKOFF_MAX)
+        audit.record(session, "system", "delivery_failed", f"release:{delivery.release_id}",
+                     {**detail, "error": error, "final": delivery.status == "failed"}, org_id=delivery.org_id)
+    session.flush()
+    return DeliveryResult(delivery.id, delivery.release_id, org, delivery.channel, delivery.status,
+                          delivery.attempts, error or "", delivery.next_attempt_at)
+
+
+def _all_delivered(session: Session, release_id: int) -> bool:
+    return not session.execute(select(func.count()).select_from(Delivery).where(
+        Delivery.release_id == release_id, Delivery.status != "delivered")).scalar()
+
+
+def payload(session: Session, delivery: Delivery, now: datetime) -> bytes:
+    """What every channel receives: the release's latest text and what a receiver needs to
+    place it (``channel`` is what the text was written for; ``destination`` is where this
+    copy goes)."""
+    release = session.get(Release, delivery.release_id)
+    version = session.execute(select(Version).where(Version.release_id == release.id)
+                              .order_by(Version.number.desc()).limit(1)).scalar_one()
+    orgs = _organisations(session, release)
+    destination = next(o for o in orgs if o.id == delivery.org_id)
+    value = {
+        "delivery_id": delivery.id,
+        "release_id": release.id,
+        "incident_id": release.incident_id,
+        "kind": release.kind,
+        "corrects_id": release.corrects_id,
+        "channel": release.channel,
+        "version": version.number,
+        "title": version.title,
+        "body": version.body,
+        "organisations": [{"id": o.id, "name": o.name, "kind": o.kind} for o in orgs],
+        "scheduled_at": _iso(release.scheduled_at),
+        "sent_at": _iso(now),
+        "destination": {"organisation": destination.name, "channel": delivery.channel},
+    }
+    return json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def _iso(value: datetime) -> str:
+    return value.replace(tzinfo=timezone.utc).isoformat()
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def send(channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> str | None:
+    """Write the body to the channel; None when it was delivered, else a short error."""
+    try:
+        if channel.kind == "file":
+            name = f"release-{delivery.release_id}-{delivery.org_id}-{channel.name}.json"
+            _write_file(channel.folder / name, body)
+        else:
+            _post(channel, body, delivery.id, now)
+    except urllib.error.HTTPError as err:
+        return _short(f"HTTP {err.code} {err.reason}: {err.read(200).decode('utf-8', 'replace')}", channel)
+    except urllib.error.URLError as err:
+        return _short(f"cannot reach the webhook: {err.reason}", channel)
+    except (OSError, http.client.HTTPException) as err:
+        return _short(f"{type(err).__name__}: {err}", channel)
+    return None
+
+
+def _short(error: str, channel: Channel) -> str:
+    if channel.secret:
+        error = error.replace(channel.secret, "***")
+    return " ".join(error.split())[:300]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a redirect answers the POST with an error, not with a GET elsewhere
+
+
+def _post(channel: Channel, body: bytes, delivery_id: int, now: datetime) -> None:
+    """POST the body; urllib raises HTTPError for any answer but 2xx."""
+    request = urllib.request.Request(channel.url, data=body, method="POST", headers={
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "crisiswatch-outbox",
+        "X-Crisiswatch-Delivery": str(delivery_id),
+        "X-Crisiswatch-Timestamp": str(int(now.replace(tzinfo=timezone.utc).timestamp())),
+        "X-Crisiswatch-Signature": sign(channel.secret, body),
+    })
+    with urllib.request.build_opener(_NoRedirect).open(request, timeout=TIMEOUT):
+        pass
+
+
+def _write_file(target: Path, body: bytes) -> None:
+    """Write whole or not at all: a reader of the folder never sees half a release."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

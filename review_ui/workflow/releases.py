@@ -1,0 +1,367 @@
+"""The release workflow's actions inside a SQLAlchemy session: each checks the rules,
+changes the rows and appends its audit entry in the caller's transaction (the caller
+commits). ``user`` is a ``User`` row.
+
+Choices where the product issue is silent:
+
+- Every save is a new version, even one that changes nothing; an edit clears exactly the
+  approvals still holding whose signed-off text (title and body of their version) differs
+  from the new text; an approved release whose text changes goes back to review.
+- Requesting changes keeps the approvals: they are cleared by text changes only.
+- Approval and scheduling run the pre-publication checks and refuse (``Blocked``) while a
+  blocking problem exists; the UI shows ``problems(...)`` beforehand.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.store import naive_utc, utcnow
+from review_ui.workflow import audit, rules
+from review_ui.workflow.checks import Config, Problem, blocking, pre_publication
+from review_ui.workflow.facts import OtherRelease, current_facts
+from review_ui.workflow.rules import Invalid, NotFound, WorkflowError
+from review_ui.workflow.tables import (CHANNELS, Approval, Comment, Incident, Organisation, Release, User,
+                                       Version)
+
+TITLE_MAX = 200  # the column's size
+
+
+class Blocked(WorkflowError):
+    """The pre-publication checks found blocking problems."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} blocking problems")
+        self.problems = problems
+
+
+# --- reading ---------------------------------------------------------------------------
+
+def get_incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound("no such incident")
+    return incident
+
+
+def get_release(session: Session, user: User, release_id: int) -> Release:
+    """The release, or ``NotFound`` when it does not exist or the user may not see it."""
+    release = session.get(Release, release_id)
+    if release is None or not rules.can_view(user, release):
+        raise NotFound("no such release")
+    return release
+
+
+def visible_releases(session: Session, user: User, incident: Incident | None = None) -> list[Release]:
+    """Newest first. Filtered in Python: membership in a JSON list differs per database."""
+    query = select(Release).order_by(Release.id.desc())
+    if incident is not None:
+        query = query.where(Release.incident_id == incident.id)
+    return [r for r in session.execute(query).scalars() if rules.can_view(user, r)]
+
+
+def versions(session: Session, release: Release) -> list[Version]:
+    return list(session.execute(select(Version).where(Version.release_id == release.id)
+                                .order_by(Version.number)).scalars())
+
+
+def current_version(session: Session, release: Release) -> Version:
+    return versions(session, release)[-1]
+
+
+def approvals(session: Session, release: Release) -> list[Approval]:
+    """All of them, cleared ones included, oldest first."""
+    return list(session.execute(select(Approval).where(Approval.release_id == release.id)
+                                .order_by(Approval.id)).scalars())
+
+
+def comments(session: Session, release: Release) -> list[Comment]:
+    return list(session.execute(select(Comment).where(Comment.release_id == release.id)
+                                .order_by(Comment.id)).scalars())
+
+
+def problems(session: Session, release: Release, config: Config | None = None) -> list[Problem]:
+    """The pre-publication checks of the current text against the fact sheet and the
+    other side's latest approved, scheduled or published release of each organisation."""
+    text = current_version(session, release)
+    facts = {key: fact.value for key, fact in current_facts(session, get_incident(session, release.incident_id)).items()}
+    return pre_publication(text.title, text.body, release.channel, facts, _other_side(session, release), config,
+                           release.kind)
+
+
+# --- incidents and releases ------------------------------------------------------------
+
+def create_incident(session: Session, user: User, title: str, query: str = "", major: bool = True) -> Incident:
+    rules.check_incident(user)
+    if not title.strip():
+        raise Invalid("an incident needs a title")
+    incident = Incident(title=title.strip(), query=query, major=major, started_at=utcnow(), created_by=user.id)
+    session.add(incident)
+    session.flush()
+    _audit(session, user, "incident.create", f"incident:{incident.id}", {"title": incident.title})
+    return incident
+
+
+def create_release(session: Session, user: User, incident: Incident, title: str, body: str, channel: str,
+                   required_org_ids: list[int], joint: bool = False, rumor_clusters: list | None = None) -> Release:
+    """A draft with version 1; the drafting org (the user's) is always required."""
+    rules.check_create(user)
+    release = _new_release(session, user, incident, title, body, channel, required_org_ids, joint, "release")
+    release.rumor_clusters = list(rumor_clusters or [])
+    _audit(session, user, "release.create", _target(release),
+           {"incident": incident.id, "channel": channel, "required": release.required_org_ids, "joint": joint})
+    return release
+
+
+def edit(session: Session, user: User, release: Release, title: str, body: str) -> Version:
+    rules.check("edit", user, release)
+    _check_text(title, body)
+    version = _add_version(session, release, user, title, body)
+    cleared = []
+    for approval in approvals(session, release):
+        if approval.cleared_at is None and _text(session, release, approval.version_number) != (title, body):
+            approval.cleared_at = utcnow()
+            cleared.append(approval.org_id)
+    if cleared and release.state == "approved":
+        release.state = "in_review"
+    _audit(session, user, "release.edit", _target(release),
+           {"version": version.number, "cleared": cleared, "state": release.state})
+    return version
+
+
+def submit(session: Session, user: User, release: Release) -> None:
+    _transition(session, user, release, "submit")
+
+
+def approve(session: Session, user: User, release: Release, config: Config | None = None) -> Approval:
+    """Sign off the current text for the user's organisation; the release is approved
+    once every required organisation holds an approval."""
+    held = approvals(session, release)
+    rules.check("approve", user, release, approvals=held, versions=versions(session, release))
+    _refuse_blocked(session, release, config)
+    approval = Approval(release_id=release.id, org_id=user.org_id, user_id=user.id,
+                        version_number=current_version(session, release).number, created_at=utcnow())
+    session.add(approval)
+    if rules.fully_approved(release, [*held, approval]):
+        release.state = "approved"
+    session.flush()
+    _audit(session, user, "release.approve", _target(release),
+           {"version": approval.version_number, "state": release.state})
+    return approval
+
+
+def request_changes(session: Session, user: User, release: Release, comment: str) -> Comment:
+    rules.check("request_changes", user, release, approvals=approvals(session, release), comment=comment)
+    release.state = rules.NEXT_STATE["request_changes"]
+    row = _comment(session, user, release, comment, changes_requested=True)
+    _audit(session, user, "release.request_changes", _target(release), {"comment": row.id, "state": release.state})
+    return row
+
+
+def add_comment(session: Session, user: User, release: Release, body: str) -> Comment:
+    rules.check("comment", user, release)
+    if not body.strip():
+        raise Invalid("a comment needs text")
+    row = _comment(session, user, release, body)
+    _audit(session, user, "release.comment", _target(release), {"comment": row.id})
+    return row
+
+
+def schedule(session: Session, user: User, release: Release, when: datetime | None = None,
+             enqueue: Callable[[Session, Release], object] | None = None, config: Config | None = None,
+             now: datetime | None = None) -> None:
+    """Schedule for ``when`` (default now); ``enqueue(session, release)`` queues its
+    deliveries (``review_ui.workflow.outbox.enqueue``). The checks run again: the fact
+    sheet may have changed since approval."""
+    now = now or utcnow()
+    when = naive_utc(when) or now
+    rules.check("schedule", user, release, when=when, now=now)
+    _refuse_blocked(session, release, config)
+    release.state, release.scheduled_at = "scheduled", when
+    session.flush()
+    if enqueue is not None:
+        enqueue(session, release)
+    _audit(session, user, "release.schedule", _target(release), {"at": when.isoformat()})
+
+
+def unschedule(session: Session, user: User, release: Release,
+               cancel: Callable[[Session, Release], object] | None = None) -> None:
+    """Back to approved; ``cancel(session, release)`` drops its pending deliveries."""
+    rules.check("unschedule", user, release)
+    release.state, release.scheduled_at = "approved", None
+    if cancel is not None:
+        cancel(session, release)
+    _audit(session, user, "release.unschedule", _target(release), {})
+
+
+def mark_published(session: Session, release: Release, when: datetime | None = None) -> None:
+    """The system's step, when a scheduled release has been delivered."""
+    rules.check_state("publish", release)
+    release.state, release.published_at = "published", naive_utc(when) or utcnow()
+    audit.record(session, "system", "release.publish", _target(release),
+                 {"at": release.published_at.isoformat()}, org_id=release.drafting_org_id)
+
+
+def correct(session: Session, user: User, release: Release, title: str, body: str) -> Release:
+    return _follow_up(session, user, release, "correct", "correction", title, body)
+
+
+def withdraw(session: Session, user: User, release: Release, title: str, body: str) -> Release:
+    return _follow_up(session, user, release, "withdraw", "withdrawal", title, body)
+
+
+# --- diffs -----------------------------------------------------------------------------
+
+class Segment(NamedTuple):
+    op: str  # equal, insert, delete
+    text: str
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    a: int
+    b: int
+    title: list[Segment]
+    body: list[Segment]
+
+
+def diff(session: Session, release: Release, a: int, b: int) -> VersionDiff:
+    """Version ``a`` against version ``b`` of a release the caller has already fetched
+    with ``get_release`` (so the user may see it)."""
+    old, new = _text(session, release, a), _text(session, release, b)
+    return VersionDiff(a, b, diff_text(old[0], new[0]), diff_text(old[1], new[1]))
+
+
+def diff_text(old: str, new: str) -> list[Segment]:
+    """Line by line, then character by character inside changed lines: Chinese has no
+    spaces to diff words by, and a whole changed line would hide a changed number."""
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    segments: list[Segment] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes():
+        a, b = "".join(old_lines[i1:i2]), "".join(new_lines[j1:j2])
+        if op == "equal":
+            segments.append(Segment("equal", a))
+            continue
+        # autojunk off: in Chinese text common characters are content, not noise
+        for cop, k1, k2, l1, l2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+            if cop == "equal":
+                segments.append(Segment("equal", a[k1:k2]))
+            if cop in ("delete", "replace"):
+                segments.append(Segment("delete", a[k1:k2]))
+            if cop in ("insert", "replace"):
+                segments.append(Segment("insert", b[l1:l2]))
+    merged: list[Segment] = []
+    for segment in segments:
+        if merged and merged[-1].op == segment.op:
+            merged[-1] = Segment(segment.op, merged[-1].text + segment.text)
+        elif segment.text:
+            merged.append(segment)
+    return merged
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+def _new_release(session, user, incident, title, body, channel, required_org_ids, joint, kind,
+                 corrects: Release | None = None) -> Release:
+    if channel not in CHANNELS:
+        raise Invalid(f"unknown channel {channel}")
+    _check_text(title, body)
+    kinds = dict(session.execute(select(Organisation.id, Organisation.kind)).all())
+    required = rules.required_orgs(user.org_id, required_org_ids, kinds, joint)
+    release = Release(incident_id=incident.id, drafting_org_id=user.org_id, required_org_ids=required,
+                      channel=channel, kind=kind, corrects_id=corrects.id if corrects else None, state="draft",
+                      rumor_clusters=[], created_by=user.id, created_at=utcnow())
+    session.add(release)
+    session.flush()
+    _add_version(session, release, user, title, body)
+    return release
+
+
+def _follow_up(session, user, release, action, kind, title, body) -> Release:
+    """A new draft linked to a published release, which itself stays as it is."""
+    rules.check(action, user, release)
+    incident = get_incident(session, release.incident_id)
+    new = _new_release(session, user, incident, title, body, release.channel, release.required_org_ids, False,
+                       kind, corrects=release)
+    _audit(session, user, f"release.{action}", _target(release), {"new_release": new.id})
+    return new
+
+
+def _transition(session, user, release, action) -> None:
+    rules.check(action, user, release)
+    before, release.state = release.state, rules.NEXT_STATE[action]
+    _audit(session, user, f"release.{action}", _target(release), {"from": before, "to": release.state})
+
+
+def _refuse_blocked(session, release, config) -> None:
+    found = blocking(problems(session, release, config))
+    if found:
+        raise Blocked(found)
+
+
+def _other_side(session, release) -> list[OtherRelease]:
+    """The latest live release of each organisation of the other kind: approved, scheduled
+    or published, not a withdrawal, and not superseded by a published correction or
+    withdrawal."""
+    orgs = {org.id: org for org in session.execute(select(Organisation)).scalars()}
+    mine = orgs[release.drafting_org_id].kind
+    rows = session.execute(select(Release).where(Release.incident_id == release.incident_id)
+                           .order_by(Release.id)).scalars().all()
+    superseded = {r.corrects_id for r in rows if r.corrects_id and r.state == "published"}
+    latest = {}
+    for row in rows:
+        if (row.id != release.id and orgs[row.drafting_org_id].kind != mine and row.kind != "withdrawal"
+                and row.state in ("approved", "scheduled", "published") and row.id not in superseded):
+            latest[row.drafting_org_id] = row
+    others = []
+    for row in latest.values():
+        text = current_version(session, row)
+        others.append(OtherRelease(row.id, orgs[row.drafting_org_id].name, f"{text.title}\n{text.body}"))
+    return others
+
+
+def _add_version(session, release, user, title, body) -> Version:
+    number = session.execute(select(Version.number).where(Version.release_id == release.id)
+                             .order_by(Version.number.desc()).limit(1)).scalar() or 0
+    version = Version(release_id=release.id, number=number + 1, title=title, body=body, author_id=user.id,
+                      created_at=utcnow())
+    session.add(version)
+    session.flush()
+    return version
+
+
+def _text(session, release, number) -> tuple[str, str]:
+    version = session.execute(select(Version).where(Version.release_id == release.id,
+                                                    Version.number == number)).scalar()
+    if version is None:
+        raise NotFound(f"no version {number}")
+    return version.title, version.body
+
+
+def _check_text(title: str, body: str) -> None:
+    if not title.strip() or not body.strip():
+        raise Invalid("a release needs a title and a body")
+    if len(title) > TITLE_MAX:
+        raise Invalid(f"a title has at most {TITLE_MAX} characters")
+
+
+def _comment(session, user, release, body, changes_requested=False) -> Comment:
+    row = Comment(release_id=release.id, user_id=user.id, body=body.strip(), changes_requested=changes_requested,
+                  created_at=utcnow())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _audit(session, user, action, target, detail) -> None:
+    audit.record(session, user.username, action, target, detail, org_id=user.org_id)
+
+
+def _target(release: Release) -> str:
+    return f"release:{release.id}"

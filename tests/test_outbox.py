@@ -1,0 +1,321 @@
+"""The publishing outbox on a real SQLite database, with a real webhook receiver on
+loopback that checks every signature, and a file channel in a temporary folder."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
+
+from core.store import utcnow
+from crisiswatch import publishing
+from crisiswatch.schedule import start_scheduler
+from review_ui.workflow import audit, outbox
+from review_ui.workflow.outbox import Channel, ChannelConfigError
+from review_ui.workflow.tables import AuditEntry, Delivery, Incident, Organisation, Release, User, Version, create_tables
+from tests.conftest import crisiswatch, free_port
+
+DUE = datetime(2024, 7, 25, 2, 0)  # naive UTC, as stored
+GOV, GRID = "滨海市人民政府新闻办公室", "滨海供电局"
+SECRETS = {"/gov": "gov-secret-0123456789abcdef", "/grid": "grid-secret-0123456789abcdef"}
+
+
+class Receiver(ThreadingHTTPServer):
+    """Records each POST and whether its signature verifies; answers ``status[path]``."""
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.received: list[dict] = []
+        self.status: dict[str, int] = {}
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_port}{path}"
+
+    def delivered(self, path: str) -> list[dict]:
+        return [r for r in self.received if r["path"] == path and r["answered"] == 200]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        expected = "sha256=" + hmac.new(SECRETS[self.path].encode(), body, hashlib.sha256).hexdigest()
+        answer = self.server.status.get(self.path, 200)
+        self.server.received.append({
+            "path": self.path, "body": json.loads(body.decode("utf-8")), "headers": dict(self.headers),
+            "verified": hmac.compare_digest(expected, self.headers["X-Crisiswatch-Signature"]), "answered": answer,
+        })
+        self.send_response(answer)
+        self.end_headers()
+        self.wfile.write(b"receiver says no" if answer != 200 else b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def sessions(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'workflow.db'}")
+    create_tables(engine)
+    yield sessionmaker(engine)
+    engine.dispose()
+
+
+def make_release(sessions, extra_org: str | None = None, scheduled_at: datetime = DUE) -> int:
+    """A joint release of the city government and the grid company, written twice, scheduled."""
+    with sessions() as session, session.begin():
+        gov = Organisation(name=GOV, kind="government", level="city")
+        grid = Organisation(name=GRID, kind="enterprise", level="company")
+        orgs = [gov, grid] + ([Organisation(name=extra_org, kind="government", level="county")] if extra_org else [])
+        session.add_all(orgs)
+        session.flush()
+        user = User(username="press", display_name="新闻发言人", password_hash="-", org_id=gov.id, roles=["publisher"])
+        session.add(user)
+        session.flush()
+        incident = Incident(title="台风“海燕”停电", created_by=user.id)
+        session.add(incident)
+        session.flush()
+        release = Release(incident_id=incident.id, drafting_org_id=gov.id, required_org_ids=[o.id for o in orgs],
+                          channel="website", state="scheduled", scheduled_at=scheduled_at, created_by=user.id)
+        session.add(release)
+        session.flush()
+        session.add_all([
+            Version(release_id=release.id, number=1, title="草稿", body="初稿", author_id=user.id),
+            Version(release_id=release.id, number=2, title="关于东湖区停电的通报",
+                    body="受台风影响，东湖区约1.2万户停电，预计今晚22时前恢复。", author_id=user.id),
+        ])
+        return release.id
+
+
+@pytest.fixture
+def channels(receiver, tmp_path):
+    return {
+        GOV: [Channel("website", "webhook", url=receiver.url("/gov"), secret=SECRETS["/gov"]),
+              Channel("archive", "file", folder=tmp_path / "exports")],
+        GRID: [Channel("press-room", "webhook", url=receiver.url("/grid"), secret=SECRETS["/grid"])],
+    }
+
+
+def enqueue(sessions, release_id, channels) -> list[str]:
+    with sessions() as session, session.begin():
+        return outbox.enqueue(session, session.get(Release, release_id), channels)
+
+
+def state_of(sessions, release_id) -> tuple[str, datetime | None, list[outbox.DeliveryStatus]]:
+    with sessions() as session:
+        release = session.get(Release, release_id)
+        return release.state, release.published_at, outbox.status(session, release)
+
+
+def audit_log(sessions) -> list[AuditEntry]:
+    with sessions() as session:
+        assert audit.verify(session).ok
+        return list(session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars())
+
+
+def test_a_joint_release_reaches_every_channel_once_at_its_time(sessions, channels, receiver, tmp_path):
+    release_id = make_release(sessions)
+    assert enqueue(sessions, release_id, channels) == []
+    _, _, rows = state_of(sessions, release_id)
+    assert {(r.org, r.channel) for r in rows} == {(GOV, "archive"), (GOV, "website"), (GRID, "press-room")}
+    assert {r.due_at for r in rows} == {DUE} and {r.status for r in rows} == {"pending"}
+
+    early = outbox.deliver_due(sessions, channels, now=DUE - timedelta(seconds=1))
+    assert early.results == [] and receiver.received == [] and not (tmp_path / "exports").exists()
+
+    report = outbox.deliver_due(sessions, channels, now=DUE)
+    assert sorted(r.status for r in report.results) == ["delivered"] * 3 and report.published == [release_id]
+    outbox.deliver_due(sessions, channels, now=DUE + timedelta(hours=2))  # nothing is sent twice
+    assert [r["path"] for r in receiver.received] == ["/gov", "/grid"]
+    assert all(r["verified"] for r in receiver.received)
+
+    body = receiver.received[0]["body"]
+    assert body["title"] == "关于东湖区停电的通报" and body["version"] == 2 and body["kind"] == "release"
+    assert [o["name"] for o in body["organisations"]] == [GOV, GRID]
+    assert body["scheduled_at"] == "2024-07-25T02:00:00+00:00" and body["corrects_id"] is None
+    assert body["destination"] == {"organisation": GOV, "channel": "website"}
+    headers = receiver.received[0]["headers"]
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    assert headers["X-Crisiswatch-Delivery"] == str(body["delivery_id"])
+    [exported] = (tmp_path / "exports").iterdir()
+    gov_id = body["organisations"][0]["id"]
+    assert exported.name == f"release-{release_id}-{gov_id}-archive.json"
+    on_file = json.loads(exported.read_text(encoding="utf-8"))
+    assert "东湖区约1.2万户停电" in exported.read_text(encoding="utf-8")  # UTF-8, not \\u escapes
+    assert on_file["destination"] == {"organisation": GOV, "channel": "archive"} and on_file["body"] == body["body"]
+
+    state, published_at, rows = state_of(sessions, release_id)
+    assert (state, published_at) == ("published", DUE)
+    assert {(r.status, r.attempts, r.delivered_at) for r in rows} == {("delivered", 1, DUE)}
+    actions = [e.action for e in audit_log(sessions)]
+    assert actions == ["deliver"] * 3 + ["release.publish"]
+
+
+def test_a_failing_webhook_is_retried_and_the_release_waits_for_it(sessions, channels, receiver):
+    release_id = make_release(sessions)
+    enqueue(sessions, release_id, channels)
+    receiver.status["/grid"] = 500
+
+    outbox.deliver_due(sessions, channels, now=DUE)
+    state, _, rows = state_of(sessions, release_id)
+    grid = next(r for r in rows if r.org == GRID)
+    assert state == "scheduled"
+    assert (grid.status, grid.attempts, grid.next_attempt_at) == ("pending", 1, DUE + timedelta(seconds=30))
+    assert grid.last_error == "HTTP 500 Internal Server Error: receiver says no"
+
+    assert outbox.deliver_due(sessions, channels, now=DUE + timedelta(seconds=29)).results == []
+    second = outbox.deliver_due(sessions, channels, now=DUE + timedelta(seconds=30))
+    assert [(r.org, r.attempts, r.next_attempt_at) for r in second.results] == [
+        (GRID, 2, DUE + timedelta(seconds=90))]  # 30 s, then 60 s
+
+    receiver.status["/grid"] = 200
+    third = outbox.deliver_due(sessions, channels, now=DUE + timedelta(seconds=90))
+    assert [(r.status, r.attempts) for r in third.results] == [("delivered", 3)] and third.published == [release_id]
+    assert len(receiver.delivered("/gov")) == 1 and len(receiver.delivered("/grid")) == 1
+    assert len([r for r in receiver.received if r["path"] == "/grid"]) == 3
+    state, published_at, _ = state_of(sessions, release_id)
+    assert (state, published_at) == ("published", DUE + timedelta(seconds=90))
+    failures = [e for e in audit_log(sessions) if e.action == "delivery_failed"]
+    assert [(f.detail["attempt"], f.detail["final"]) for f in failures] == [(1, False), (2, False)]
+
+
+def test_an_unreachable_channel_fails_after_its_attempts_and_an_admin_retries_it(sessions, channels, receiver):
+    release_id = make_release(sessions)
+    closed = Channel("press-room", "webhook", url=f"http://127.0.0.1:{free_port()}/grid", secret=SECRETS["/grid"])
+    broken = {**channels, GRID: [closed]}
+    enqueue(sessions, release_id, broken)
+    now, delays = DUE, []
+    for _ in range(outbox.MAX_ATTEMPTS):
+        [result] = [r for r in outbox.deliver_due(sessions, broken, now=now).results if r.org == GRID]
+        if result.next_attempt_at:
+            delays.append(int((result.next_attempt_at - now).total_seconds()))
+            now = result.next_attempt_at
+    assert delays == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
+    assert (result.status, result.attempts) == ("failed", outbox.MAX_ATTEMPTS)
+    assert "cannot reach the webhook" in result.error and "refused" in result.error
+    assert outbox.deliver_due(sessions, broken, now=now + timedelta(days=1)).results == []
+    state, _, rows = state_of(sessions, release_id)
+    assert state == "scheduled" and [r.status for r in rows if r.org == GRID] == ["failed"]
+
+    with sessions() as session, session.begin():
+        outbox.retry(session, next(r.id for r in rows if r.org == GRID), actor="admin")
+    _, _, rows = state_of(sessions, release_id)
+    assert [(r.status, r.attempts) for r in rows if r.org == GRID] == [("pending", 0)]
+    report = outbox.deliver_due(sessions, channels, now=now + timedelta(days=1))  # the receiver is back
+    assert [(r.org, r.status) for r in report.results] == [(GRID, "delivered")] and report.published == [release_id]
+    assert len(receiver.delivered("/gov")) == 1 and len(receiver.delivered("/grid")) == 1
+
+    entries = audit_log(sessions)
+    assert [e.actor for e in entries if e.action == "delivery_retry"] == ["admin"]
+    assert sum(e.action == "delivery_failed" for e in entries) == outbox.MAX_ATTEMPTS
+    logged = json.dumps([e.detail for e in entries], ensure_ascii=False)
+    assert not any(secret in logged for secret in SECRETS.values())
+
+
+def test_enqueue_is_idempotent_and_cancel_takes_back_what_is_pending(sessions, channels):
+    release_id = make_release(sessions, extra_org="东湖区人民政府")
+    assert enqueue(sessions, release_id, channels) == ["东湖区人民政府"]  # it has no channel: the UI warns
+    with sessions() as session, session.begin():
+        session.get(Release, release_id).scheduled_at = DUE + timedelta(hours=1)
+    enqueue(sessions, release_id, channels)
+    _, _, rows = state_of(sessions, release_id)
+    assert len(rows) == 3 and {r.due_at for r in rows} == {DUE + timedelta(hours=1)}
+
+    with sessions() as session, session.begin():
+        assert outbox.cancel(session, session.get(Release, release_id)) == 3
+    assert state_of(sessions, release_id)[2] == []
+    assert outbox.deliver_due(sessions, channels, now=DUE + timedelta(days=1)).results == []
+
+
+def test_only_scheduled_releases_are_sent(sessions, channels, receiver):
+    release_id = make_release(sessions)
+    enqueue(sessions, release_id, channels)
+    with sessions() as session, session.begin():
+        session.get(Release, release_id).state = "approved"  # taken back without cancelling
+    assert outbox.deliver_due(sessions, channels, now=DUE).results == [] and receiver.received == []
+
+
+def test_the_channels_file(tmp_path):
+    example = outbox.load_channels(outbox.Path(outbox.__file__).with_name("channels.example.toml"))
+    assert [c.kind for c in example["滨海市人民政府新闻办公室"]] == ["webhook", "file"]
+    assert "secret" not in repr(example)
+
+    def error(text: str) -> str:
+        path = tmp_path / "channels.toml"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ChannelConfigError) as raised:
+            outbox.load_channels(path)
+        return str(raised.value)
+
+    org = '[[organisation]]\nname = "供电局"\n[[organisation.channel]]\n'
+    assert "needs a secret of 16" in error(org + 'name = "w"\nkind = "webhook"\nurl = "https://x.cn/"\n')
+    assert "kind must be one of webhook, file" in error(org + 'name = "w"\nkind = "email"\n')
+    assert "unknown key(s) ['url']" in error(org + 'name = "f"\nkind = "file"\nfolder = "x"\nurl = "y"\n')
+    assert "configured twice" in error(org + 'name = "f"\nkind = "file"\nfolder = "x"\n' + '[[organisation]]\nname = "供电局"\n')
+    assert "letters, digits" in error(org + 'name = "a/b"\nkind = "file"\nfolder = "x"\n')
+    assert "does not exist" in str(pytest.raises(ChannelConfigError, outbox.load_channels, tmp_path / "none.toml").value)
+    (tmp_path / "ok.toml").write_text(org + 'name = "f"\nkind = "file"\nfolder = "out"\n', encoding="utf-8")
+    assert outbox.load_channels(tmp_path / "ok.toml")["供电局"][0].folder == tmp_path / "out"
+
+
+def write_channels(home, folder) -> None:
+    home.channels_file.write_text(
+        "\n".join(f'[[organisation]]\nname = "{org}"\n[[organisation.channel]]\nname = "archive"\n'
+                  f'kind = "file"\nfolder = "{folder}"\n' for org in (GOV, GRID)), encoding="utf-8")
+
+
+def test_the_scheduler_publishes_every_15_seconds(home, tmp_path):
+    assert publishing.publish_due(home) is None  # no channels file: nothing to deliver to
+    first = start_scheduler(home, {}, run_now=False)
+    first.shutdown()
+    again = start_scheduler(home, {}, run_now=False)  # the crawl jobs' clean-up keeps it
+    try:
+        job = again.get_job(publishing.JOB_ID)
+        assert job.func is publishing.publish_due and job.trigger.interval == timedelta(seconds=15)
+    finally:
+        again.shutdown()
+    release_id = make_release(publishing.sessions(home.database_url))
+    write_channels(home, tmp_path / "out")
+    with publishing.sessions(home.database_url)() as session, session.begin():
+        outbox.enqueue(session, session.get(Release, release_id), outbox.load_channels(home.channels_file))
+    assert publishing.publish_due(home, now=DUE).published == [release_id]
+    assert len(list((tmp_path / "out").iterdir())) == 2
+
+
+def test_the_publish_command_delivers_what_is_due(home, tmp_path):
+    engine = create_engine(home.database_url)
+    create_tables(engine)
+    factory = sessionmaker(engine)
+    release_id = make_release(factory, scheduled_at=utcnow() - timedelta(minutes=1))
+    write_channels(home, tmp_path / "out")
+    with factory() as session, session.begin():
+        outbox.enqueue(session, session.get(Release, release_id), outbox.load_channels(home.channels_file))
+    engine.dispose()
+
+    dry = crisiswatch("publish", "--dry-run", home=home)
+    assert f"due       release {release_id} -> {GOV} / archive" in dry.stdout and "2 deliveries due" in dry.stdout
+    assert not (tmp_path / "out").exists()
+    done = crisiswatch("publish", home=home)
+    assert f"delivered release {release_id} -> {GRID} / archive" in done.stdout
+    assert f"published release {release_id}" in done.stdout
+    assert len(list((tmp_path / "out").glob(f"release-{release_id}-*-archive.json"))) == 2
+    assert "0 deliveries attempted" in crisiswatch("publish", home=home).stdout
+    with sessionmaker(create_engine(home.database_url))() as session:
+        assert session.get(Release, release_id).state == "published"
+        assert {d.status for d in session.execute(select(Delivery)).scalars()} == {"delivered"}

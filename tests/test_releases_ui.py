@@ -1,0 +1,144 @@
+"""The release workflow through the real Flask app: a joint release drafted by the grid
+company, caught by the fact check, fixed, approved by both sides, scheduled and
+published to their channels; and the security rules (another organisation's release is
+a 404, a drafter cannot approve, every form needs its CSRF token, posts stay text)."""
+
+import json
+import re
+
+import pytest
+
+from core.settings import Settings
+from core.schema import make_post
+from core.store import Store
+from crisiswatch.publishing import publish_due
+from review_ui import create_app
+from review_ui.workflow import accounts, audit
+from tests.conftest import csrf_token, log_in
+
+CITY, GRID, OTHER = "海口市人民政府", "海口供电局", "三亚市人民政府"
+PAYLOADS = ['<script>alert(1)</script>', '"><img src=x onerror=alert(2)>', "<iframe src=javascript:alert(3)>"]
+
+
+@pytest.fixture
+def app(tmp_path):
+    settings = Settings.load(tmp_path / "home").ensure_home()
+    store = Store(settings.database_url)
+    store.upsert_posts([make_post(platform="weibo", platform_id=f"x{n}", text=f"停电谣言 {payload}")
+                        for n, payload in enumerate(PAYLOADS)])
+    store.close()
+    app = create_app(settings)
+    users = {}
+    with app.extensions["crisiswatch"].sessions.begin() as session:
+        city = accounts.create_organisation(session, CITY, "government", "city")
+        grid = accounts.create_organisation(session, GRID, "enterprise", "branch")
+        other = accounts.create_organisation(session, OTHER, "government", "city")
+        for name, org, roles in (("grid_drafter", grid, ["drafter"]), ("grid_approver", grid, ["approver"]),
+                                 ("grid_publisher", grid, ["publisher"]), ("city_approver", city, ["approver"]),
+                                 ("other_drafter", other, ["drafter", "approver"])):
+            users[name] = f"pw-{name}-0123456789"
+            accounts.create_user(session, name, name, users[name], org, roles)
+    (settings.home / "channels.toml").write_text(
+        f'[[organisation]]\nname = "{CITY}"\n[[organisation.channel]]\nname = "archive"\nkind = "file"\nfolder = "out/city"\n'
+        f'[[organisation]]\nname = "{GRID}"\n[[organisation.channel]]\nname = "archive"\nkind = "file"\nfolder = "out/grid"\n',
+        encoding="utf-8")
+    app.users = users
+    app.settings = settings
+    return app
+
+
+def client_of(app, username):
+    client = app.test_client()
+    assert log_in(client, username, app.users[username]).status_code == 303
+    return client
+
+
+def post_form(client, page_url, action_url, follow=False, **fields):
+    """Submit a form the way a browser does: with the CSRF token of the page it is on."""
+    token = csrf_token(client.get(page_url).get_data(as_text=True))
+    return client.post(action_url, data={"csrf_token": token, **fields}, follow_redirects=follow)
+
+
+def org_ids(app):
+    with app.extensions["crisiswatch"].sessions() as session:
+        return {org.name: org.id for org in accounts.list_organisations(session)}
+
+
+def new_release(app, drafter, body):
+    client = client_of(app, drafter)
+    made = post_form(client, "/incidents/", "/incidents/", title="7月25日琼山区停电", query="停电", major="on")
+    incident = made.headers["Location"].rsplit("/", 1)[1]
+    ids = org_ids(app)
+    for key, value in (("households", "12000"), ("restoration_estimate", "7月26日18:00"), ("hotline", "95598"),
+                       ("affected_areas", "琼山区")):
+        post_form(client, f"/incidents/{incident}", f"/incidents/{incident}/facts", key=key, value=value)
+    created = post_form(client, f"/incidents/{incident}", f"/incidents/{incident}/releases", title="关于琼山区停电的情况通报",
+                        body=body, channel="weibo", required=[str(ids[CITY]), str(ids[GRID])], joint="on")
+    assert created.status_code == 303, created.get_data(as_text=True)
+    return client, created.headers["Location"]
+
+
+WRONG = "7月25日琼山区因线路故障停电，影响15000户，预计7月26日18:00前恢复供电。咨询电话95598。"
+RIGHT = WRONG.replace("15000户", "12000户")
+
+
+def test_a_joint_release_from_draft_to_published(app):
+    drafter, url = new_release(app, "grid_drafter", WRONG)
+    page = drafter.get(url).get_data(as_text=True)
+    assert "15000" in page and "12000" in page and "户数" in page  # the fact check shows the contradiction
+    post_form(drafter, url, f"{url}/submit")
+    approver = client_of(app, "city_approver")
+    refused = post_form(approver, url, f"{url}/approve", follow=True)
+    assert "户数" in refused.get_data(as_text=True)
+    post_form(drafter, url, f"{url}/edit", title="关于琼山区停电的情况通报", body=RIGHT)
+    fixed = drafter.get(url).get_data(as_text=True)
+    assert "检查通过" in fixed and "15000" not in fixed.split('id="versions"')[0]
+    diff = drafter.get(f"{url}/diff?a=1&b=2").get_data(as_text=True)
+    assert "1<del>5</del><ins>2</ins>000户" in diff  # the visible diff of versions 1 and 2
+    for name in ("city_approver", "grid_approver"):
+        approved = post_form(client_of(app, name), url, f"{url}/approve")
+        assert approved.status_code == 303
+    assert "已批准" in drafter.get(url).get_data(as_text=True)
+    publisher = client_of(app, "grid_publisher")
+    assert post_form(publisher, url, f"{url}/schedule", when="").status_code == 303
+    report = publish_due(app.settings)
+    assert report is not None and len(report.published) == 1
+    page = publisher.get(url).get_data(as_text=True)
+    assert "已发布" in page and page.count("已送达") == 2
+    for side in ("city", "grid"):
+        sent = list((app.settings.home / "out" / side).glob("release-*.json"))
+        assert len(sent) == 1 and json.loads(sent[0].read_text(encoding="utf-8"))["body"] == RIGHT
+    with app.extensions["crisiswatch"].sessions() as session:
+        assert audit.verify(session).ok
+
+
+def test_another_organisation_sees_a_404_and_a_drafter_cannot_approve(app):
+    drafter, url = new_release(app, "grid_drafter", RIGHT)
+    post_form(drafter, url, f"{url}/submit")
+    outsider = client_of(app, "other_drafter")
+    assert outsider.get(url).status_code == 404
+    assert outsider.get(f"{url}/diff?a=1&b=1").status_code == 404
+    token = csrf_token(outsider.get("/incidents/").get_data(as_text=True))
+    assert outsider.post(f"{url}/approve", data={"csrf_token": token}).status_code == 404
+    assert post_form(drafter, url, f"{url}/approve").status_code == 403
+    assert f'action="{url}/approve"' not in drafter.get(url).get_data(as_text=True)  # no button either
+    assert f'action="{url}/approve"' in client_of(app, "city_approver").get(url).get_data(as_text=True)
+
+
+def test_every_workflow_form_needs_its_csrf_token(app):
+    drafter, url = new_release(app, "grid_drafter", RIGHT)
+    page = drafter.get(url).get_data(as_text=True)
+    forms = re.findall(r'<form method="post" action="([^"]+)"', page)
+    assert forms
+    for action in forms + ["/incidents/", "/incidents/1/facts", "/incidents/1/releases"]:
+        assert drafter.post(action, data={"title": "x", "body": "y", "comment": "z"}).status_code == 400
+
+
+def test_posts_with_markup_show_as_text_on_the_workflow_pages(app):
+    drafter, url = new_release(app, "grid_drafter", RIGHT + PAYLOADS[0])
+    incident = re.search(r'href="/incidents/(\d+)"', drafter.get(url).get_data(as_text=True)).group(1)
+    for page_url in (url, f"/incidents/{incident}", f"/incidents/{incident}/dashboard", "/?q=停电谣言"):
+        page = drafter.get(page_url).get_data(as_text=True)
+        for payload in PAYLOADS:
+            assert payload not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in drafter.get(url).get_data(as_text=True)
