@@ -178,7 +178,8 @@ def _chart(data: dashboard_data.Dashboard) -> dict:
     def ranked(kind, items):
         return [{"label": i18n.label(kind, value), "count": count} for value, count in items]
 
-    return {"buckets": data.buckets, "volume": group("platform", data.volume),
+    axis = [f"{b[5:10]} {b[11:13]}:00" if "T" in b else b[5:] for b in data.buckets]  # 11-29 02:00 / 11-29
+    return {"buckets": axis, "volume": group("platform", data.volume),
             "sentiment": group("sentiment", data.sentiment), "emotion": group("emotion", data.emotion),
             "topics": ranked("topics", data.topics), "places": ranked("places", data.places)}
 
