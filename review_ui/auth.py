@@ -106,7 +106,9 @@ def roles_required(*roles: str):
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never another host (``//evil.example``, ``/\\evil``)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    if (target and target.startswith("/") and "\\" not in target
+            and not any(ord(char) < 0x20 or ord(char) == 0x7F for char in target)  # browsers drop tabs: "/\t/evil"
+            and not target.startswith("//")):
         return target
     return url_for("search.index")
 

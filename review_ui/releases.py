@@ -148,8 +148,6 @@ def set_fact(incident_id: int):
     session = _session()
     key = request.form.get("key", "")
     value = request.form.get("value", "")
-    if key == "affected_areas":
-        value = [area.strip() for area in value.replace("，", ",").replace("、", ",").split(",") if area.strip()]
     facts.set_fact(session, _actor(), _incident(incident_id), key, value)
     session.commit()
     return redirect(url_for("releases.incident", incident_id=incident_id), code=303)
@@ -231,8 +229,19 @@ def diff(release_id: int):
     return render_template("diff.html", release=release, diff=flow.diff(session, release, a, b), numbers=numbers)
 
 
-def _channels():
-    return outbox.load_channels(services().settings.home / "channels.toml")
+def _enqueue(session, release) -> None:
+    """Queue the release for every channel of its organisations; refuse when none has a
+    channel (it would stay scheduled for ever), name those without one."""
+    try:
+        channels = outbox.load_channels(services().settings.channels_file)
+    except outbox.ChannelConfigError as err:
+        raise rules.Invalid(str(err)) from None
+    without = outbox.enqueue(session, release, channels)
+    if not session.query(Delivery).filter(Delivery.release_id == release.id).count():
+        raise rules.Invalid(f"no organisation of this release has a publishing channel in "
+                            f"{services().settings.channels_file}: add them there first")
+    if without:
+        flash(i18n.gettext("no_channels", orgs="、".join(without)), "error")
 
 
 ACTIONS = {
@@ -241,8 +250,7 @@ ACTIONS = {
     "approve": lambda s, r, f: flow.approve(s, _actor(), r),
     "request_changes": lambda s, r, f: flow.request_changes(s, _actor(), r, f.get("comment", "")),
     "comment": lambda s, r, f: flow.add_comment(s, _actor(), r, f.get("comment", "")),
-    "schedule": lambda s, r, f: flow.schedule(s, _actor(), r, _when(f.get("when", "")),
-                                              enqueue=lambda s2, r2: outbox.enqueue(s2, r2, _channels())),
+    "schedule": lambda s, r, f: flow.schedule(s, _actor(), r, _when(f.get("when", "")), enqueue=_enqueue),
     "unschedule": lambda s, r, f: flow.unschedule(s, _actor(), r, cancel=outbox.cancel),
     "correct": lambda s, r, f: flow.correct(s, _actor(), r, f.get("title", ""), f.get("body", "")),
     "withdraw": lambda s, r, f: flow.withdraw(s, _actor(), r, f.get("title", ""), f.get("body", "")),
@@ -260,6 +268,26 @@ def act(release_id: int, action: str):
     session.commit()
     if isinstance(result, Release):  # a correction or withdrawal: a new linked release
         return redirect(url_for("releases.show", release_id=result.id), code=303)
+    return redirect(url_for("releases.show", release_id=release_id), code=303)
+
+
+@bp.post("/releases/<int:release_id>/deliveries/<int:delivery_id>/retry")
+@_workflow_errors
+def retry_delivery(release_id: int, delivery_id: int):
+    """Send a failed delivery again: a publisher of the drafting organisation, or an admin."""
+    session = _session()
+    release = flow.get_release(session, _actor(), release_id)
+    actor = _actor()
+    if not ("admin" in actor.roles or ("publisher" in actor.roles and actor.org_id == release.drafting_org_id)):
+        raise rules.Forbidden("only a publisher of the drafting organisation or an admin retries a delivery")
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.release_id != release.id:
+        abort(404)
+    try:
+        outbox.retry(session, delivery.id, actor=actor.username)
+    except ValueError as err:
+        raise rules.InvalidTransition(str(err)) from None
+    session.commit()
     return redirect(url_for("releases.show", release_id=release_id), code=303)
 
 

@@ -142,3 +142,53 @@ def test_posts_with_markup_show_as_text_on_the_workflow_pages(app):
         for payload in PAYLOADS:
             assert payload not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in drafter.get(url).get_data(as_text=True)
+
+
+def approved_release(app):
+    drafter, url = new_release(app, "grid_drafter", RIGHT)
+    post_form(drafter, url, f"{url}/submit")
+    for name in ("city_approver", "grid_approver"):
+        post_form(client_of(app, name), url, f"{url}/approve")
+    return url
+
+
+def test_scheduling_without_channels_is_refused_and_a_failed_delivery_can_be_sent_again(app):
+    url = approved_release(app)
+    channels = app.settings.channels_file.read_text(encoding="utf-8")
+    app.settings.channels_file.unlink()
+    publisher = client_of(app, "grid_publisher")
+    refused = post_form(publisher, url, f"{url}/schedule", follow=True, when="").get_data(as_text=True)
+    assert "已批准" in refused and "channels.toml" in refused  # still approved, and told what to add
+    # a channel that cannot be written: the delivery fails until it is fixed and sent again
+    app.settings.channels_file.write_text(channels.replace('folder = "out/city"', 'folder = "blocked/city"'),
+                                          encoding="utf-8")
+    (app.settings.home / "blocked").write_text("a file where the folder should be")
+    assert post_form(publisher, url, f"{url}/schedule", when="").status_code == 303
+    with app.extensions["crisiswatch"].sessions.begin() as session:
+        from review_ui.workflow.tables import Delivery
+        for delivery in session.query(Delivery).all():
+            delivery.attempts = 9  # one attempt before giving up
+    publish_due(app.settings)
+    page = publisher.get(url).get_data(as_text=True)
+    assert "发送失败" in page and "已发布" not in page
+    (app.settings.home / "blocked").unlink()
+    retry = re.search(r'action="(/releases/\d+/deliveries/\d+/retry)"', page).group(1)
+    assert client_of(app, "city_approver").post(retry, data={"csrf_token": csrf_token(page)}).status_code in (400, 403)
+    assert post_form(publisher, url, retry).status_code == 303
+    assert len(publish_due(app.settings).published) == 1
+    assert "已发布" in publisher.get(url).get_data(as_text=True)
+
+
+def test_an_incident_whose_search_does_not_parse_is_refused(app):
+    drafter = client_of(app, "grid_drafter")
+    page = post_form(drafter, "/incidents/", "/incidents/", follow=True, title="坏检索式", query='"停电').get_data(as_text=True)
+    assert "search query" in page and "坏检索式" not in page.split("<main")[1].split("</ul>")[0]
+
+
+def test_login_never_redirects_off_the_site(app):
+    for target in ("//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example/"):
+        client = app.test_client()  # a login starts a new session (and a new CSRF token)
+        token = csrf_token(client.get("/login").get_data(as_text=True))
+        answer = client.post("/login", query_string={"next": target},
+                             data={"csrf_token": token, "username": "grid_drafter", "password": app.users["grid_drafter"]})
+        assert answer.status_code == 303 and "evil" not in answer.headers["Location"]

@@ -16,7 +16,7 @@ from review_ui.workflow.facts import (OtherRelease, contradictions, current_fact
                                       household_counts, set_fact)
 from review_ui.workflow.releases import Blocked
 from review_ui.workflow.rules import Forbidden, Invalid, InvalidTransition, NotFound
-from review_ui.workflow.tables import AuditEntry, Organisation, User, create_tables
+from review_ui.workflow.tables import AuditEntry, Delivery, Organisation, User, create_tables
 
 TITLE = "关于龙华区、美兰区停电情况的通报"
 BODY = ("7月25日15时许，受强降雨影响，龙华区、美兰区部分线路故障，约1.2万户居民用电受到影响。"
@@ -188,6 +188,16 @@ def test_schedule_is_for_the_drafting_orgs_publisher_and_not_in_the_past(db):
     releases.schedule(db.session, db.c_pub, release)
     with pytest.raises(Forbidden):
         releases.unschedule(db.session, db.c_draft, release)
+
+
+def test_a_release_some_channels_have_cannot_be_unscheduled(db):
+    release = approved_release(db)
+    releases.schedule(db.session, db.c_pub, release)
+    db.session.add(Delivery(release_id=release.id, org_id=release.drafting_org_id, channel="site",
+                            due_at=release.scheduled_at, status="delivered"))
+    with pytest.raises(InvalidTransition, match="already"):
+        releases.unschedule(db.session, db.c_pub, release)
+    assert release.state == "scheduled"
 
 
 def test_nobody_but_the_system_publishes(db):

@@ -23,11 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.store import naive_utc, utcnow
+from indexes.query import QueryError, SearchQuery
 from review_ui.workflow import audit, rules
 from review_ui.workflow.checks import Config, Problem, blocking, pre_publication
 from review_ui.workflow.facts import OtherRelease, current_facts
-from review_ui.workflow.rules import Invalid, NotFound, WorkflowError
-from review_ui.workflow.tables import (CHANNELS, Approval, Comment, Incident, Organisation, Release, User,
+from review_ui.workflow.rules import Invalid, InvalidTransition, NotFound, WorkflowError
+from review_ui.workflow.tables import (CHANNELS, Approval, Comment, Delivery, Incident, Organisation, Release, User,
                                        Version)
 
 TITLE_MAX = 200  # the column's size
@@ -101,6 +102,10 @@ def create_incident(session: Session, user: User, title: str, query: str = "", m
     rules.check_incident(user)
     if not title.strip():
         raise Invalid("an incident needs a title")
+    try:
+        SearchQuery(text=query)  # its posts are found by this search: it must parse
+    except QueryError as err:
+        raise Invalid(f"the incident's search query: {err}") from None
     incident = Incident(title=title.strip(), query=query, major=major, started_at=utcnow(), created_by=user.id)
     session.add(incident)
     session.flush()
@@ -194,6 +199,9 @@ def unschedule(session: Session, user: User, release: Release,
                cancel: Callable[[Session, Release], object] | None = None) -> None:
     """Back to approved; ``cancel(session, release)`` drops its pending deliveries."""
     rules.check("unschedule", user, release)
+    delivered = session.query(Delivery).filter(Delivery.release_id == release.id, Delivery.status == "delivered")
+    if delivered.count():
+        raise InvalidTransition("some channels have this release already: correct or withdraw it once it is published")
     release.state, release.scheduled_at = "approved", None
     if cancel is not None:
         cancel(session, release)
