@@ -251,7 +251,7 @@ class Store:
 
     @property
     def _insert(self):
-        return postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        return _insert_for(self.engine.dialect.name)
 
     # -- posts -------------------------------------------------------------------------
 
@@ -664,6 +664,11 @@ class Store:
             ]
 
 
+def _insert_for(dialect: str):
+    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def _copies(conn, clusters: list[str]) -> dict[str, int]:
     """How many posts each of these near-duplicate clusters has."""
     table = PostRow.__table__
@@ -714,7 +719,7 @@ def _assign_clusters(conn, rows: list[dict]) -> None:
     for row in rows:
         row["cluster"] = same_text[row["content_hash"]]
     if new_signatures:  # another process may have made the same cluster meanwhile
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        insert = _insert_for(conn.dialect.name)
         conn.execute(insert(ClusterSignatureRow.__table__).on_conflict_do_nothing(), new_signatures)
         conn.execute(insert(ClusterBandRow.__table__).on_conflict_do_nothing(), new_bands)
 
