@@ -210,6 +210,9 @@ class Tags:
     model_version: str
     emotion: str | None = None
     emotion_score: float | None = None
+    emotion_scores: dict[str, float] | None = None  # every emotion's probability
+    polarity: str | None = None  # negative / neutral / positive (nlp.polarity)
+    polarity_score: float | None = None
     topic_scores: dict[str, float] = field(default_factory=dict)
     places: list[str] = field(default_factory=list)  # administrative codes, each level: province, city, district
     organisations: list[str] = field(default_factory=list)

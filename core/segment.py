@@ -71,7 +71,8 @@ def cut(text: str) -> list[str]:
 
 def words(tokens: list[str]) -> list[str]:
     """Lower-cased tokens that carry meaning: no blanks, no punctuation."""
-    return [t.lower() for t in tokens if _WORDLIKE.search(t)]
+    # isalnum() answers for most tokens at C speed; the pattern only sees the others
+    return [t.lower() for t in tokens if t.isalnum() or _WORDLIKE.search(t)]
 
 
 def query_terms(text: str) -> list[str]:

@@ -118,6 +118,9 @@ class TagRow(Base):
     organisations: Mapped[list | None] = mapped_column(JSON)
     locations: Mapped[list | None] = mapped_column(JSON)
     model_version: Mapped[str] = mapped_column(String(200))
+    emotion_scores: Mapped[dict | None] = mapped_column(JSON)
+    polarity: Mapped[str | None] = mapped_column(String(16))
+    polarity_score: Mapped[float | None] = mapped_column(Float)
     tagged_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -468,6 +471,9 @@ class Store:
                 "topics": list(t.topics),
                 "emotion": t.emotion,
                 "emotion_score": None if t.emotion_score is None else float(t.emotion_score),
+                "emotion_scores": t.emotion_scores,
+                "polarity": t.polarity,
+                "polarity_score": None if t.polarity_score is None else float(t.polarity_score),
                 "topic_scores": dict(t.topic_scores),
                 "places": list(t.places),
                 "organisations": list(t.organisations),
@@ -481,7 +487,8 @@ class Store:
         stmt = stmt.on_conflict_do_update(
             index_elements=["post_id"],
             set_={k: stmt.excluded[k] for k in ("rumor_prob", "sentiment", "sentiment_score", "topics", "emotion",
-                                                "emotion_score", "topic_scores", "places", "organisations", "locations",
+                                                "emotion_score", "emotion_scores", "polarity", "polarity_score",
+                                                "topic_scores", "places", "organisations", "locations",
                                                 "model_version", "tagged_at")},
         )
         with self.engine.begin() as conn:
@@ -738,6 +745,7 @@ def _clusters_by_band(conn, keys: list[int]) -> dict[int, set[tuple[str, bytes]]
 
 
 _TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "topic_scores", "emotion", "emotion_score",
+               "emotion_scores", "polarity", "polarity_score",
                "places", "organisations", "locations", "model_version")
 _TAG_LISTS = ("topics", "places", "organisations", "locations")
 

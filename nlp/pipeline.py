@@ -4,8 +4,10 @@ Each component reads the Doc and sets extensions; ``nlp.pipe`` hands components 
 batches, so the classifiers predict a batch at a time. The components are:
 
 * ``crisiswatch_classifiers`` -> ``doc._.rumor_prob``, ``doc._.sentiment`` and
-  ``doc._.emotion`` with their ``_score``s; the rumor model also reads ``doc._.replies``
-  (the texts of the post's earliest replies, set by the caller; empty for a new post)
+  ``doc._.emotion`` with their ``_score``s, ``doc._.emotion_scores`` (every emotion's
+  probability) and ``doc._.polarity`` with its score (``nlp.polarity``); the rumor model
+  also reads ``doc._.replies`` (the texts of the post's earliest replies, set by the
+  caller; empty for a new post)
 * ``crisiswatch_topics``      -> ``doc._.topics`` ({label: score}): keyword rules, plus the
   topics learnt from analysts' corrections (``doc._.learnt_topics``, set by the classifiers)
 * ``crisiswatch_places``      -> ``doc._.places`` (administrative codes), ``doc._.organisations``
@@ -28,12 +30,13 @@ from core import segment
 from nlp import ner, places, topics
 from nlp.features import featurize
 from nlp.models import load_model
+from nlp.polarity import polarity
 from nlp.topic_model import load_topic_models
 
 MAX_TAG_CHARS = 5_000  # long articles are tagged on their head; the store keeps all
 
-for _name in ("rumor_prob", "sentiment", "sentiment_score", "emotion", "emotion_score", "topics",
-              "places", "organisations", "locations", "replies", "learnt_topics"):
+for _name in ("rumor_prob", "sentiment", "sentiment_score", "emotion", "emotion_score", "emotion_scores", "polarity",
+              "polarity_score", "topics", "places", "organisations", "locations", "replies", "learnt_topics"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
@@ -87,14 +90,17 @@ class ClassifierComponent:
             replies = [[segment.cut(r[:MAX_TAG_CHARS]) for r in doc._.replies or []] for doc in batch]
             inputs = _Inputs(featurize([words_of(d) for d in batch], replies), ["".join(words_of(d)) for d in batch])
             rumor = inputs.probabilities(self.rumor.classifier)[:, self._rumor_column]
-            sentiment, sentiment_score = _best(self.sentiment.classifier, inputs)
-            emotion, emotion_score = _best(self.emotion.classifier, inputs)
+            sentiments = _rows(self.sentiment.classifier, inputs)
+            emotions = _rows(self.emotion.classifier, inputs)
             learnt = self.topic_models.scores(inputs.features) if self.topic_models else [{} for _ in batch]
             for i, doc in enumerate(batch):
-                doc._.learnt_topics = learnt[i]
-                doc._.rumor_prob = float(rumor[i])
-                doc._.sentiment, doc._.sentiment_score = sentiment[i], sentiment_score[i]
-                doc._.emotion, doc._.emotion_score = emotion[i], emotion_score[i]
+                tags = doc._  # one Underscore object for all the writes: each ``doc._`` makes a new one
+                tags.learnt_topics = learnt[i]
+                tags.rumor_prob = float(rumor[i])
+                tags.sentiment, tags.sentiment_score = _best(sentiments[i])
+                tags.emotion, tags.emotion_score = _best(emotions[i])
+                tags.emotion_scores = emotions[i]
+                tags.polarity, tags.polarity_score = polarity(sentiments[i], emotions[i])
                 yield doc
 
 
@@ -111,12 +117,16 @@ class _Inputs:
         return classifier.predict_proba(self.features)
 
 
-def _best(classifier, inputs: _Inputs) -> tuple[list[str], list[float]]:
-    """Each row's most likely class and its probability."""
-    probabilities = inputs.probabilities(classifier)
-    best = probabilities.argmax(axis=1)
-    labels = classifier.classes_
-    return [str(labels[b]) for b in best], [float(probabilities[i, b]) for i, b in enumerate(best)]
+def _rows(classifier, inputs: _Inputs) -> list[dict[str, float]]:
+    """Each row's probability per class, rounded as stored."""
+    labels = [str(label) for label in classifier.classes_]
+    return [dict(zip(labels, row)) for row in inputs.probabilities(classifier).round(4).tolist()]
+
+
+def _best(probabilities: dict[str, float]) -> tuple[str, float]:
+    """The most likely class and its probability."""
+    label = max(probabilities, key=probabilities.__getitem__)
+    return label, probabilities[label]
 
 
 class TopicsComponent:

@@ -33,17 +33,10 @@ def tag_pending(store: Store, nlp: Language, batch_size: int = 1000, progress=No
 
 
 def _tags(post_id: int, doc, version: str) -> Tags:
+    t = doc._
     return Tags(
-        post_id=post_id,
-        rumor_prob=doc._.rumor_prob,
-        sentiment=doc._.sentiment,
-        sentiment_score=doc._.sentiment_score,
-        emotion=doc._.emotion,
-        emotion_score=doc._.emotion_score,
-        topics=sorted(doc._.topics),
-        topic_scores=doc._.topics,
-        places=doc._.places,
-        organisations=doc._.organisations,
-        locations=doc._.locations,
-        model_version=version,
+        post_id=post_id, rumor_prob=t.rumor_prob, sentiment=t.sentiment, sentiment_score=t.sentiment_score,
+        emotion=t.emotion, emotion_score=t.emotion_score, emotion_scores=t.emotion_scores,
+        polarity=t.polarity, polarity_score=t.polarity_score, topics=sorted(t.topics), topic_scores=t.topics,
+        places=t.places, organisations=t.organisations, locations=t.locations, model_version=version,
     )

@@ -6,6 +6,7 @@ from core.schema import make_post
 from core.store import Store
 from nlp.models import load_model, model_cards
 from nlp.pipeline import build_pipeline, model_version
+from nlp.polarity import polarity
 from nlp.tagger import tag_pending
 from nlp.topics import load_taxonomy, topic_scores
 
@@ -35,6 +36,10 @@ def test_pipeline_tags_with_trained_models(trained_models):
     assert docs[1]._.sentiment == "positive"
     assert {"outage_report"} <= set(docs[0]._.topics) and "restoration" in docs[1]._.topics
     assert docs[1]._.emotion == "gratitude" and 0 < docs[1]._.emotion_score <= 1
+    assert set(docs[0]._.emotion_scores) == {"anger", "disgust", "fear", "gratitude", "optimism", "sadness", "surprise"}
+    assert abs(sum(docs[0]._.emotion_scores.values()) - 1) < 0.01
+    assert docs[1]._.emotion_scores["gratitude"] == docs[1]._.emotion_score
+    assert docs[1]._.polarity == "positive" and docs[1]._.polarity_score > 0.5
     assert "fallback" not in model_version(nlp)
 
 
@@ -64,6 +69,14 @@ def test_without_models_the_fallback_runs_and_says_so(tmp_path):
     assert "fallback-lexicon" in model_version(nlp)
     assert load_model(tmp_path, "rumor").is_fallback
     assert all(card["fallback"] for card in model_cards(tmp_path).values())
+
+
+def test_polarity_weighs_both_models_and_is_neutral_when_neither_side_wins():
+    assert polarity({"positive": 0.9, "anger": 0.1}, {"gratitude": 0.8, "fear": 0.2}) == ("positive", 0.85)
+    assert polarity({"positive": 0.1, "anxiety": 0.9}, {"fear": 0.7, "surprise": 0.3}) == ("negative", 0.8)
+    # the models disagree: neither side wins by the margin
+    assert polarity({"positive": 0.8, "anger": 0.2}, {"sadness": 0.7, "optimism": 0.3}) == ("neutral", 0.9)
+    assert polarity({"positive": 0.2, "weak_negative": 0.8}, {}) == ("negative", 0.8)  # one model alone
 
 
 def test_topics_follow_the_taxonomy():

@@ -57,6 +57,8 @@ TAGS = {  # platform id -> (rumor_prob, sentiment, sentiment_score, topics, emot
     "g1": (0.05, "positive", 0.9, ["restoration", "enterprise_response"], "gratitude", ["420102"]),
     "g2": (0.0, "weak_negative", 0.6, ["rationing"], None, []),
 }
+SCORED = {"g1": {"polarity": "positive", "polarity_score": 0.86,
+                 "emotion_scores": {"gratitude": 0.7, "optimism": 0.2, "anger": 0.1}}}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,8 @@ def app(tmp_path_factory):
     ids = {}
     for post_id in texts:
         ids[store.get_post(post_id)["platform_id"]] = post_id
-    store.save_tags([Tags(ids[pid], *values[:4], model_version="test-model-1", emotion=values[4], places=values[5])
+    store.save_tags([Tags(ids[pid], *values[:4], model_version="test-model-1", emotion=values[4], places=values[5],
+                          **SCORED.get(pid, {}))
                      for pid, values in TAGS.items()])
     assert index_pending(store, EmbeddedIndex(settings.index_dir)) == len(texts)
     store.close()
@@ -471,6 +474,15 @@ def test_post_page_shows_text_tags_metadata_and_replies(client, app):
     assert "我家也停电了" in page and f'href="/posts/{app.ids["w2"]}"' in page
 
 
+def test_post_page_shows_polarity_and_every_emotion_score(client, app):
+    page = html(client.get(f"/posts/{app.ids['g1']}"))
+    assert "情感极性" in page and "正面 (0.86)" in page
+    assert "感激 0.70、乐观 0.20、愤怒 0.10" in page  # strongest first
+    assert '<li class="tag tag-polarity tag-positive">正面 86%</li>' in html(client.get("/?q=恢复"))
+    english = html(client.get(f"/posts/{app.ids['g1']}?lang=en"))
+    assert "Polarity" in english and "Positive (0.86)" in english
+
+
 def test_analyst_corrects_a_tag_with_a_csrf_protected_form(client, app):
     post_id = app.ids["w1"]
     url = f"/posts/{post_id}/corrections"
@@ -514,6 +526,7 @@ def test_api_search_shape_and_values(client, app):
     assert second["tags"] == {"rumor_prob": 0.9, "sentiment": "anxiety", "sentiment_score": 0.8,
                               "topics": ["outage_report", "rumor_rebuttal"], "model_version": "test-model-1",
                               "emotion": "fear", "places": ["420100"], "emotion_score": None,
+                              "emotion_scores": None, "polarity": None, "polarity_score": None,
                               "topic_scores": {}, "organisations": [], "locations": []}
     assert set(data["facets"]) == set(FACETS)
     assert {"value": "fear", "count": 1} in data["facets"]["emotion"]
