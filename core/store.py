@@ -31,7 +31,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    bindparam,
     create_engine,
     delete,
     event,
@@ -502,21 +501,35 @@ class Store:
     # -- indexing ----------------------------------------------------------------------
 
     def posts_to_index(self, after_id: int, limit: int, pending_only: bool = True) -> list[dict]:
-        """Posts (by default only those whose indexed revision is stale) with their tags, in id order,
-        each with ``copies``: how many posts share its text.
+        """Posts (by default only those whose indexed revision is stale) in id order, with the
+        fields an index document is made of (``indexes.documents``), their tags (None when
+        untagged) and ``copies``: how many posts share its text.
 
-        Read as plain rows, not ORM objects: this feeds the index stage, a hot loop.
+        Only those columns are read, as plain rows: this feeds the index stage, a hot loop.
         """
-        posts = PostRow.__table__
-        query = _posts_with_tags().where(posts.c.id > after_id).order_by(posts.c.id).limit(limit)
+        posts, tags = PostRow.__table__, TagRow.__table__
+        query = (select(*(posts.c[name] for name in _INDEX_COLUMNS), tags.c.post_id.label("tagged"),
+                        *(tags.c[name] for name in _INDEX_TAGS))
+                 .outerjoin(tags, tags.c.post_id == posts.c.id)
+                 .where(posts.c.id > after_id).order_by(posts.c.id).limit(limit))
         if pending_only:
             query = query.where(posts.c.indexed_rev.is_distinct_from(posts.c.rev))
         with self.engine.connect() as conn:
-            posts = [_row_dict(row._mapping) for row in conn.execute(query)]
-            copies = _copies(conn, list({p["cluster"] for p in posts if p["cluster"]}))
-        for post in posts:
-            post["copies"] = copies.get(post["cluster"], 1)
-        return posts
+            rows = conn.execute(query).all()
+            copies = _copies(conn, list({row.cluster for row in rows if row.cluster}))
+        found = []
+        for row in rows:
+            post = dict(zip(_INDEX_COLUMNS, row))
+            post["tags"] = None if row.tagged is None else dict(zip(_INDEX_TAGS, row[len(_INDEX_COLUMNS) + 1:]))
+            post["copies"] = copies.get(row.cluster, 1)
+            post["created_at"] = post["created_at"] and post["created_at"].replace(tzinfo=timezone.utc)
+            post["stored_at"] = post["stored_at"].replace(tzinfo=timezone.utc)
+            found.append(post)
+        return found
+
+    def count_posts(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(PostRow)).scalar_one()
 
     def count_to_index(self) -> int:
         query = select(func.count()).select_from(PostRow).where(PostRow.indexed_rev.is_distinct_from(PostRow.rev))
@@ -528,11 +541,13 @@ class Store:
         if not revisions:
             return
         table = PostRow.__table__
+        by_rev: dict[int, list[int]] = {}  # a batch's posts share a few revisions: one UPDATE per 500 ids
+        for post_id, rev in revisions:
+            by_rev.setdefault(rev, []).append(post_id)
         with self.engine.begin() as conn:
-            conn.execute(
-                update(table).where(table.c.id == bindparam("b_id")).values(indexed_rev=bindparam("b_rev")),
-                [{"b_id": i, "b_rev": r} for i, r in revisions],
-            )
+            for rev, ids in by_rev.items():
+                for start in range(0, len(ids), 500):
+                    conn.execute(update(table).where(table.c.id.in_(ids[start : start + 500])).values(indexed_rev=rev))
 
     # -- status ------------------------------------------------------------------------
 
@@ -748,6 +763,10 @@ _TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "topic_sc
                "emotion_scores", "polarity", "polarity_score",
                "places", "organisations", "locations", "model_version")
 _TAG_LISTS = ("topics", "places", "organisations", "locations")
+# What the index stage reads of a post and of its tags.
+_INDEX_COLUMNS = ("id", "rev", "platform", "platform_id", "title", "text", "created_at", "stored_at", "reposts_count",
+                  "comments_count", "likes_count", "cluster", "author_verified")
+_INDEX_TAGS = ("rumor_prob", "sentiment", "emotion", "topics", "places")
 
 
 def _posts_with_tags():

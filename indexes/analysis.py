@@ -13,26 +13,30 @@ from __future__ import annotations
 import re
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_RUNS = re.compile(rf"([{CJK}]+)|([^\W_{CJK}]+)")
-# Full-width ASCII forms (ＫＮ９５, ！) as ASCII: a table lookup per character, not NFKC,
-# which is slow and would also rewrite characters that posts and queries mean as written.
-_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_WORD = rf"[^\W_{CJK}]"  # a letter or digit that is not a CJK character
 MAX_WORD_CHARS = 64
+# Every index token, in text order, in one pass: at each position, the pair of CJK
+# characters that starts there; or a CJK character with no CJK neighbour; or, where a
+# run of other letters and digits starts, its first MAX_WORD_CHARS. The lookahead lets
+# the pairs overlap, and findall does the whole loop in C.
+_TOKENS = re.compile(rf"(?=([{CJK}]{{2}}|(?<![{CJK}])[{CJK}](?![{CJK}])|(?<!{_WORD}){_WORD}{{1,{MAX_WORD_CHARS}}}))")
+# Full-width letters and digits (ＫＮ９５) as ASCII: a table lookup per character, not NFKC,
+# which is slow and would also rewrite characters that posts and queries mean as written.
+# Full-width punctuation needs no mapping: it separates tokens as ASCII punctuation does.
+_FULL_WIDTH = {code: code - 0xFEE0 for start, end in ((0xFF10, 0xFF1A), (0xFF21, 0xFF3B), (0xFF41, 0xFF5B))
+               for code in range(start, end)}
+_HAS_FULL_WIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 
 
 def normalise(text: str) -> str:
-    """Full-width letters, digits and signs as ASCII, lower case: the same for posts and queries."""
-    return text.translate(_FULL_WIDTH).lower()
+    """Full-width letters and digits as ASCII, lower case: the same for posts and queries."""
+    if _HAS_FULL_WIDTH.search(text):  # rare: the translation costs more than the search
+        text = text.translate(_FULL_WIDTH)
+    return text.lower()
 
 
 def index_tokens(text: str) -> list[str]:
-    tokens: list[str] = []
-    for cjk, word in _RUNS.findall(normalise(text)):
-        if len(cjk) > 1:
-            tokens.extend(map(str.__add__, cjk, cjk[1:]))  # overlapping pairs
-        else:
-            tokens.append(cjk or word[:MAX_WORD_CHARS])
-    return tokens
+    return _TOKENS.findall(normalise(text))
 
 
 def is_single_cjk(text: str) -> bool:

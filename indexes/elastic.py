@@ -63,13 +63,13 @@ class ElasticIndex:
 
     # -- writing -----------------------------------------------------------------------
 
-    def replace(self, posts: list[dict]) -> None:
+    def replace(self, posts: list[dict], analysed: list[str] | None = None) -> None:
         self._ensure()
         target = self._rebuild_index or self.alias
 
         def actions():
-            for post in posts:
-                fields = to_fields(post)
+            for post, text in zip(posts, analysed or [None] * len(posts)):
+                fields = to_fields(post, text)
                 fields["time"] = fields["time"].astimezone(timezone.utc).isoformat()
                 yield {"_index": target, "_id": str(post["id"]), "_source": fields}
 

@@ -54,21 +54,6 @@ def _schema() -> tantivy.Schema:
     return builder.build()
 
 
-def _document(post: dict) -> tantivy.Document:
-    doc = tantivy.Document()
-    for name, value in to_fields(post).items():
-        if name in ("id", *INTEGERS):
-            doc.add_integer(name, value)
-        elif name == "time":
-            doc.add_date(name, value)
-        elif name == "rumor_prob":
-            doc.add_float(name, value)
-        else:
-            for item in value if isinstance(value, list) else [value]:
-                doc.add_text(name, item)
-    return doc
-
-
 class EmbeddedIndex:
     backend = "embedded"
 
@@ -121,12 +106,14 @@ class EmbeddedIndex:
                 ) from err
         return self._writer
 
-    def replace(self, posts: list[dict]) -> None:
-        """Add posts, replacing any earlier version of each (so each is in the index once)."""
+    def replace(self, posts: list[dict], analysed: list[str] | None = None) -> None:
+        """Add posts, replacing any earlier version of each (so each is in the index once).
+        ``analysed``: their text fields, if computed already (``documents.analysed_texts``)."""
         writer = self._writer_for()
-        for post in posts:
+        for post, text in zip(posts, analysed or [None] * len(posts)):
             writer.delete_documents_by_term("id", post["id"])
-            writer.add_document(_document(post))
+            # one call that converts every field by the schema, not a call per field
+            writer.add_document(tantivy.Document.from_dict(to_fields(post, text), self.schema))
 
     def commit(self) -> None:
         if self._writer is not None:
