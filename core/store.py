@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 from sqlalchemy import (
@@ -356,8 +357,8 @@ class Store:
         if not ids:
             return {}
         with self.engine.connect() as conn:
-            rows = conn.execute(_posts_with_tags().where(PostRow.__table__.c.id.in_(ids)))
-            return {row.id: _row_dict(row._mapping) for row in rows}
+            rows = conn.execute(_posts_with_tags().where(PostRow.__table__.c.id.in_(ids))).all()
+        return {row.id: _row_dict(row._mapping) for row in rows}
 
     def all_texts(self):
         """Every post's title and text, in id order (for checks that scan everything)."""
@@ -769,6 +770,7 @@ _INDEX_COLUMNS = ("id", "rev", "platform", "platform_id", "title", "text", "crea
 _INDEX_TAGS = ("rumor_prob", "sentiment", "emotion", "topics", "places")
 
 
+@lru_cache(maxsize=1)  # built once: composing the statement cost more than running it
 def _posts_with_tags():
     """Posts joined with their tags (if any), as plain rows for ``_row_dict``."""
     posts, tags = PostRow.__table__, TagRow.__table__

@@ -2,8 +2,10 @@
 
 import json
 
+from core import segment
 from core.schema import make_post
 from core.store import Store
+from nlp.features import REPLY_COLUMNS, featurize
 from nlp.models import load_model, model_cards
 from nlp.pipeline import build_pipeline, model_version
 from nlp.polarity import polarity
@@ -149,3 +151,15 @@ def test_entities_add_names_the_gazetteer_misses_on_topical_posts(trained_models
     assert nlp("天安门广场附近天气很好")._.locations == []  # no outage topic: NER does not run
     everything = build_pipeline(trained_models, ner_scope="all")
     assert everything("天安门广场附近天气很好")._.locations == ["天安门广场"]
+
+
+def test_features_of_a_post_do_not_depend_on_its_batch():
+    posts = [segment.cut(text) for text in ("武汉停电了", "真的假的？KN95", "", "停电")]
+    together = featurize(posts, [[segment.cut("谣言")], [], [], []])
+    for i, tokens in enumerate(posts):
+        alone = featurize([tokens])
+        assert (alone[0, : REPLY_COLUMNS.start] != together[i, : REPLY_COLUMNS.start]).nnz == 0
+    # words, word pairs and character 1-3-grams: 停电 is one word and 2 + 1 n-grams
+    assert featurize([["停电"]]).sum() == 1 + 2 + 1 + 0 and featurize([[]]).nnz == 0
+    assert together[0, REPLY_COLUMNS].sum() == 1 and together[1, REPLY_COLUMNS].nnz == 0
+    assert featurize([["武汉"]]).indices.tolist() != featurize([["汉武"]]).indices.tolist()  # order matters
