@@ -528,10 +528,6 @@ class Store:
             found.append(post)
         return found
 
-    def count_posts(self) -> int:
-        with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(PostRow)).scalar_one()
-
     def count_to_index(self) -> int:
         query = select(func.count()).select_from(PostRow).where(PostRow.indexed_rev.is_distinct_from(PostRow.rev))
         with self.engine.connect() as conn:

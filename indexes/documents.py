@@ -21,25 +21,16 @@ def sort_key(value: int, post_id: int) -> int:
     return (value << ID_BITS) | (post_id & (2**ID_BITS - 1))
 
 
-def full_text(post: dict) -> str:
-    return f"{post['title']}\n{post['text']}" if post.get("title") else post["text"]
-
-
-def analysed_texts(texts: list[str]) -> list[str]:
-    """The text field of each post: its index tokens, blank-separated."""
-    return [" ".join(index_tokens(text)) for text in texts]
-
-
-def to_fields(post: dict, analysed: str | None = None) -> dict:
-    """Index fields of a post; list values are multi-valued keyword fields. ``analysed``
-    is the post's text field when it was computed already (``analysed_texts``)."""
+def to_fields(post: dict) -> dict:
+    """Index fields of a post; list values are multi-valued keyword fields."""
+    text = f"{post['title']}\n{post['text']}" if post.get("title") else post["text"]
     when = post_time(post)
     local = when.astimezone(CHINA_TZ)
     hour = f"{local.year:04d}-{local.month:02d}-{local.day:02d}T{local.hour:02d}"
     engagement = min(post["reposts_count"] + post["comments_count"] + post["likes_count"], MAX_ENGAGEMENT)
     fields = {
         "id": post["id"],
-        "text": analysed_texts([full_text(post)])[0] if analysed is None else analysed,
+        "text": " ".join(index_tokens(text)),
         "platform": post["platform"],
         "time": when,
         "day": hour[:10],

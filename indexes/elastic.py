@@ -63,13 +63,13 @@ class ElasticIndex:
 
     # -- writing -----------------------------------------------------------------------
 
-    def replace(self, posts: list[dict], analysed: list[str] | None = None) -> None:
+    def replace(self, posts: list[dict]) -> None:
         self._ensure()
         target = self._rebuild_index or self.alias
 
         def actions():
-            for post, text in zip(posts, analysed or [None] * len(posts)):
-                fields = to_fields(post, text)
+            for post in posts:
+                fields = to_fields(post)
                 fields["time"] = fields["time"].astimezone(timezone.utc).isoformat()
                 yield {"_index": target, "_id": str(post["id"]), "_source": fields}
 
