@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from core.store import Store
 
-# A kill redoes at most this many posts. 50,000 took a sixth less CPU (fewer segments to
-# merge) but raised the peak memory of indexing 611,184 posts from 380 to 530 MB.
-COMMIT_EVERY = 10_000
+# A kill redoes at most this many posts. Each commit stalls the writer while it writes
+# its segment: 10,000 posts per commit was a third slower (see embedded.HEAP for memory).
+COMMIT_EVERY = 50_000
 
 
 def _write(store: Store, index, pending_only: bool, batch_size: int, progress) -> int:
