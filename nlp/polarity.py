@@ -12,7 +12,6 @@ from __future__ import annotations
 POSITIVE = frozenset({"positive", "optimism", "gratitude"})
 NEGATIVE = frozenset({"weak_negative", "anger", "anxiety", "fear", "disgust", "sadness"})
 MARGIN = 0.3
-LABELS = ("negative", "neutral", "positive")
 
 
 def _sides(probabilities: dict[str, float]) -> tuple[float, float]:
