@@ -503,14 +503,15 @@ class Store:
 
     def posts_to_index(self, after_id: int, limit: int, pending_only: bool = True) -> list[dict]:
         """Posts (by default only those whose indexed revision is stale) in id order, with the
-        fields an index document is made of (``indexes.documents``), their tags (None when
-        untagged) and ``copies``: how many posts share its text.
+        fields an index document is made of (``indexes.documents``), ``time`` (when it was
+        posted, or else stored), their tags (None when untagged) and ``copies``: how many
+        posts share its text.
 
         Only those columns are read, as plain rows: this feeds the index stage, a hot loop.
         """
         posts, tags = PostRow.__table__, TagRow.__table__
-        query = (select(*(posts.c[name] for name in _INDEX_COLUMNS), tags.c.post_id.label("tagged"),
-                        *(tags.c[name] for name in _INDEX_TAGS))
+        query = (select(*(posts.c[name] for name in _INDEX_COLUMNS), _post_time().label("time"),
+                        tags.c.post_id.label("tagged"), *(tags.c[name] for name in _INDEX_TAGS))
                  .outerjoin(tags, tags.c.post_id == posts.c.id)
                  .where(posts.c.id > after_id).order_by(posts.c.id).limit(limit))
         if pending_only:
@@ -519,12 +520,12 @@ class Store:
             rows = conn.execute(query).all()
             copies = _copies(conn, list({row.cluster for row in rows if row.cluster}))
         found = []
+        first_tag = len(_INDEX_COLUMNS) + 2
         for row in rows:
             post = dict(zip(_INDEX_COLUMNS, row))
-            post["tags"] = None if row.tagged is None else dict(zip(_INDEX_TAGS, row[len(_INDEX_COLUMNS) + 1:]))
-            post["copies"] = copies.get(row.cluster, 1)
-            post["created_at"] = post["created_at"] and post["created_at"].replace(tzinfo=timezone.utc)
-            post["stored_at"] = post["stored_at"].replace(tzinfo=timezone.utc)
+            post["time"] = _utc(row[first_tag - 2])
+            post["tags"] = None if row[first_tag - 1] is None else dict(zip(_INDEX_TAGS, row[first_tag:]))
+            post["copies"] = copies.get(post["cluster"], 1)
             found.append(post)
         return found
 
@@ -761,8 +762,8 @@ _TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "topic_sc
                "places", "organisations", "locations", "model_version")
 _TAG_LISTS = ("topics", "places", "organisations", "locations")
 # What the index stage reads of a post and of its tags.
-_INDEX_COLUMNS = ("id", "rev", "platform", "platform_id", "title", "text", "created_at", "stored_at", "reposts_count",
-                  "comments_count", "likes_count", "cluster", "author_verified")
+_INDEX_COLUMNS = ("id", "rev", "platform", "platform_id", "title", "text", "reposts_count", "comments_count",
+                  "likes_count", "cluster", "author_verified")
 _INDEX_TAGS = ("rumor_prob", "sentiment", "emotion", "topics", "places")
 
 

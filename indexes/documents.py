@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from core.schema import CHINA_TZ
-from indexes.analysis import index_tokens
+from indexes.analysis import index_texts
 from indexes.query import RUMOR_THRESHOLD
 
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -13,30 +14,37 @@ ID_BITS = 31  # sort keys: (time or engagement) << 31 | id, unique and ordered, 
 MAX_ENGAGEMENT = 2**31 - 1
 
 
-def post_time(post: dict) -> datetime:
-    return post["created_at"] or post["stored_at"]
-
-
 def sort_key(value: int, post_id: int) -> int:
     return (value << ID_BITS) | (post_id & (2**ID_BITS - 1))
 
 
-def to_fields(post: dict) -> dict:
-    """Index fields of a post; list values are multi-valued keyword fields."""
-    text = f"{post['title']}\n{post['text']}" if post.get("title") else post["text"]
-    when = post_time(post)
-    local = when.astimezone(CHINA_TZ)
-    hour = f"{local.year:04d}-{local.month:02d}-{local.day:02d}T{local.hour:02d}"
+def to_fields(posts: list[dict]) -> list[dict]:
+    """Index fields of each post; list values are multi-valued keyword fields."""
+    texts = [f"{post['title']}\n{post['text']}" if post.get("title") else post["text"] for post in posts]
+    return [_fields(post, terms) for post, terms in zip(posts, index_texts(texts))]
+
+
+@lru_cache(maxsize=4096)  # posts of a batch share a few hours
+def _china_hour(hours: int) -> str:
+    """The hour ``hours`` after EPOCH in China time, as the ``hour`` field spells it."""
+    return (EPOCH + timedelta(hours=hours)).astimezone(CHINA_TZ).strftime("%Y-%m-%dT%H")
+
+
+def _fields(post: dict, terms: str) -> dict:
+    """``post`` as ``Store.posts_to_index`` reads it; ``terms``: its text's index terms."""
+    when = post["time"]
+    seconds = int((when - EPOCH).total_seconds())
+    hour = _china_hour(seconds // 3600)
     engagement = min(post["reposts_count"] + post["comments_count"] + post["likes_count"], MAX_ENGAGEMENT)
     fields = {
         "id": post["id"],
-        "text": " ".join(index_tokens(text)),
+        "text": terms,
         "platform": post["platform"],
         "time": when,
         "day": hour[:10],
         "hour": hour,
         "engagement": engagement,
-        "newest_key": sort_key(max(0, int((when - EPOCH).total_seconds())), post["id"]),
+        "newest_key": sort_key(max(0, seconds), post["id"]),
         "engagement_key": sort_key(engagement, post["id"]),
     }
     if post.get("copies", 1) > 1:  # a near-duplicate cluster: only texts with copies have one

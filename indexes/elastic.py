@@ -68,10 +68,9 @@ class ElasticIndex:
         target = self._rebuild_index or self.alias
 
         def actions():
-            for post in posts:
-                fields = to_fields(post)
+            for fields in to_fields(posts):
                 fields["time"] = fields["time"].astimezone(timezone.utc).isoformat()
-                yield {"_index": target, "_id": str(post["id"]), "_source": fields}
+                yield {"_index": target, "_id": str(fields["id"]), "_source": fields}
 
         for ok, item in helpers.streaming_bulk(self.client, actions(), chunk_size=500, max_retries=5,
                                                initial_backoff=0.5, max_backoff=30, raise_on_error=False):

@@ -122,11 +122,11 @@ class EmbeddedIndex:
         earlier versions, and the index stage hands each post over once per run, so then
         nothing is deleted (deleting cost as much as a tenth of indexing)."""
         writer = self._writer_for()
-        for post in posts:
+        for fields in to_fields(posts):
             if not self._empty_at_open:
-                writer.delete_documents_by_term("id", post["id"])
+                writer.delete_documents_by_term("id", fields["id"])
             # one call that converts every field by the schema, not a call per field
-            writer.add_document(tantivy.Document.from_dict(to_fields(post), self.schema))
+            writer.add_document(tantivy.Document.from_dict(fields, self.schema))
 
     def commit(self) -> None:
         if self._writer is not None:
