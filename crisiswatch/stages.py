@@ -19,6 +19,7 @@ from core.settings import Settings
 from core.store import Store
 from crawlers.jobs import Job, load_jobs
 from indexes.backends import open_index
+from indexes.embedded import IndexOutdated
 from indexes.indexer import index_pending, rebuild
 from nlp.datasets import REPLIES_PER_POST, Labelled
 from nlp.models import CLASSIFIER_TASKS, TASKS, is_current
@@ -47,8 +48,15 @@ def tag(settings: Settings, store: Store, batch_size: int = 1000, limit: int | N
 
 
 def index(settings: Settings, store: Store, full_rebuild: bool = False, quiet: bool = False) -> int:
+    """Index pending posts, or rebuild; an index of an older version is rebuilt (the store has every post)."""
     with _stage_lock:
         idx = open_index(settings)
+        if not full_rebuild:
+            try:
+                idx.num_docs()
+            except IndexOutdated as err:
+                tqdm.write(f"{err}: rebuilding it now", file=sys.stderr)
+                full_rebuild = True
         total = sum(c.stored for c in store.counts()) if full_rebuild else store.count_to_index()
         with tqdm(total=total, unit="post", desc="index", disable=quiet or not total) as bar:
             if full_rebuild:

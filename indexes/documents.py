@@ -12,6 +12,9 @@ from indexes.query import RUMOR_THRESHOLD
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 ID_BITS = 31  # sort keys: (time or engagement) << 31 | id, unique and ordered, fit a signed 64-bit field
 MAX_ENGAGEMENT = 2**31 - 1
+# The fields besides id, text, time and rumor_prob: keywords (facets, filters) and integers (sorts)
+KEYWORDS = ("platform", "cluster", "day", "hour", "verified", "sentiment", "rumor", "emotion", "topics", "places")
+INTEGERS = ("engagement", "newest_key", "engagement_key")
 
 
 def sort_key(value: int, post_id: int) -> int:

@@ -16,8 +16,7 @@ from datetime import timezone
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from indexes.analysis import index_tokens, is_single_cjk
-from indexes.documents import to_fields
-from indexes.embedded import INTEGERS, KEYWORDS
+from indexes.documents import INTEGERS, KEYWORDS, to_fields
 from indexes.query import FACETS, Atom, SearchQuery
 from indexes.results import FACET_SIZES, RawResult, histogram_size
 

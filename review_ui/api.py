@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from indexes.embedded import IndexUnavailable
 from indexes.query import QueryError
 from indexes.results import search as run_search
 from indexes.serialize import page_as_dict
@@ -21,7 +22,10 @@ def search():
         query = params.query_from_args(request.args)
     except QueryError as err:
         return jsonify(error=i18n.error_message(str(err))), 400
-    return jsonify(page_as_dict(run_search(services().store, services().index, query)))
+    try:
+        return jsonify(page_as_dict(run_search(services().store, services().index, query)))
+    except IndexUnavailable as err:
+        return jsonify(error=i18n.gettext("index_unavailable", detail=str(err))), 503
 
 
 @bp.get("/healthz")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 from markupsafe import Markup
 
+from indexes.embedded import IndexUnavailable
 from indexes.query import FACETS, SORTS, QueryError
 from indexes.results import search as run_search
 
@@ -19,11 +20,14 @@ HIDE_SINGLE = ("cluster",)  # a "cluster" of one post is no duplicate: listed on
 @bp.get("/")
 def index():
     query = result = error = None
+    status = 200
     try:
         query = params.query_from_args(request.args)
         result = run_search(services().store, services().index, query)
     except QueryError as err:
-        error = i18n.error_message(str(err))
+        error, status = i18n.error_message(str(err)), 400
+    except IndexUnavailable as err:  # outdated, or being rebuilt by hand: say so, not a 500
+        error, status = i18n.gettext("index_unavailable", detail=str(err)), 503
     context = dict(query=query, result=result, error=error, sorts=SORTS, active=_active_filters(), form=_form_values(),
                    hits=[], facets=[], histogram=None, pages=[], numbered=True)
     if result is not None:
@@ -36,7 +40,7 @@ def index():
             pages=navigation.page_links(result, _url),
             numbered=not navigation.uses_cursor(query),
         )
-    return render_template("search.html", **context), 400 if error else 200
+    return render_template("search.html", **context), status
 
 
 def _url(changes: dict) -> str:

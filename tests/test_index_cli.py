@@ -2,6 +2,8 @@
 
 import json
 
+import tantivy
+
 from click.testing import CliRunner
 
 from crisiswatch.cli import main
@@ -31,6 +33,21 @@ def test_an_index_of_the_old_layout_asks_for_a_rebuild(home, covid_day):
     result = CliRunner().invoke(main, ["search", "武汉", "--home", h])
     assert result.exit_code == 1 and "crisiswatch index --rebuild" in result.output
     run("index", "--rebuild", "--home", h)
+    assert json.loads(run("search", "武汉", "--json", "--home", h))["total"] > 0
+
+
+def test_an_index_with_older_fields_is_rebuilt_by_the_index_stage(home, covid_day):
+    h = str(home.home)
+    run("import", str(covid_day), "--home", h)
+    (home.index_dir / "v1").mkdir(parents=True)
+    (home.index_dir / "current").write_text("v1")
+    older = tantivy.SchemaBuilder()
+    older.add_integer_field("id", stored=True, indexed=True, fast=True)
+    tantivy.Index(older.build(), path=str(home.index_dir / "v1"))
+    result = CliRunner().invoke(main, ["search", "武汉", "--home", h])
+    assert result.exit_code == 1 and "crisiswatch index --rebuild" in result.output
+    result = CliRunner().invoke(main, ["index", "--home", h], catch_exceptions=False)
+    assert "older version" in result.stderr and "rebuilding" in result.stderr
     assert json.loads(run("search", "武汉", "--json", "--home", h))["total"] > 0
 
 

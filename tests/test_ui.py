@@ -542,6 +542,20 @@ def test_healthz(client):
     assert response.get_json() == {"status": "ok", "posts": TOTAL}
 
 
+def test_an_outdated_index_is_explained_not_a_server_error(tmp_path):
+    settings = Settings.load(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'crisiswatch.db'}",
+                             index_backend="embedded")
+    (settings.index_dir / "meta.json").parent.mkdir(parents=True)
+    (settings.index_dir / "meta.json").write_text("{}")  # the layout of crisiswatch 0.1
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    client = logged_in_client(app)
+    page = client.get("/?q=停电")
+    assert page.status_code == 503 and "搜索索引暂时不可用" in html(page) and "crisiswatch index --rebuild" in html(page)
+    answer = client.get("/api/search?q=停电&lang=en")
+    assert answer.status_code == 503 and "search index cannot be used" in answer.get_json()["error"]
+
+
 # -- bad queries ---------------------------------------------------------------------
 
 
