@@ -132,12 +132,12 @@ def bench_search(data_dir: Path, limit: int | None, say=print) -> dict:
         store = Store(settings.database_url)
         say("importing the corpus (not timed)")
         posts = import_files(store, files, limit=limit).imported
-        texts = [normalise(t) for t in store.all_texts()]
         say(f"indexing {posts} posts")
         reset_peak_rss()
         index_ms, _ = _timed(lambda: index_pending(store, EmbeddedIndex(settings.index_dir)))
         peak = peak_rss_mb()
         index = EmbeddedIndex(settings.index_dir)
+        texts = [normalise(t) for t in store.all_texts()]  # read after indexing: not the index stage's memory
         days = [day for day, _ in search(store, index, SearchQuery()).histogram]
         queries, words = query_mix(texts, days)
         say(f"running {len(queries)} queries, each a full page")

@@ -31,6 +31,12 @@ HEAP = 40_000_000
 # of the corpus. Counted by a 64-bit hash of the cluster instead (0.5 ms), with the string
 # stored to name the few clusters listed. ``segment_size`` makes the counts exact.
 CLUSTER_SEGMENT_SIZE = 1_000_000
+# The single-valued facets with few values are counted together, as one keyword that joins
+# a post's values: one pass over the matching posts instead of five (the most common word:
+# about 4 -> 1 ms of counting). Their own fields stay, indexed, for filtering.
+COMBINED = ("platform", "verified", "sentiment", "emotion", "rumor")
+_JOIN = "\x1f"  # the unit separator: in no label
+ALL_COMBINATIONS = 100_000  # more than the labels can combine into: every combination is counted
 MAX_CLUSTER_NAMES = 100_000  # names looked up, kept (a key is a hash of its name: never stale)
 # Facet counting dominates a result page on a million posts, and Tantivy releases the GIL
 # while it aggregates: the facets are counted in two parts on two threads while the page
@@ -59,7 +65,8 @@ def _schema() -> tantivy.Schema:
             builder.add_text_field(name, tokenizer_name="raw", stored=True, index_option="basic")
             builder.add_unsigned_field("cluster_key", indexed=True, fast=True)
         else:
-            builder.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
+            builder.add_text_field(name, tokenizer_name="raw", fast=name not in COMBINED, index_option="basic")
+    builder.add_text_field("combined", tokenizer_name="raw", fast=True, index_option="basic")
     builder.add_date_field("time", indexed=False, fast=True)
     builder.add_float_field("rumor_prob", indexed=False, fast=True)
     for name in INTEGERS:
@@ -142,6 +149,7 @@ class EmbeddedIndex:
         for fields in to_fields(posts):
             if "cluster" in fields:
                 fields["cluster_key"] = _cluster_key(fields["cluster"])
+            fields["combined"] = _JOIN.join(fields.get(name, "") for name in COMBINED)
             if not self._empty_at_open:
                 writer.delete_documents_by_term("id", fields["id"])
             # one call that converts every field by the schema, not a call per field
@@ -267,8 +275,9 @@ class EmbeddedIndex:
         buckets = {}
         for counted in counting:
             buckets.update(counted.result())
-        facets = {name: [(b["key"], b["doc_count"]) for b in buckets.get(name, {}).get("buckets", [])]
-                  for name in FACETS if name != "cluster"}
+        facets = {name: [(b["key"], b["doc_count"]) for b in buckets[name]["buckets"]]
+                  for name in FACETS if name not in COMBINED and name != "cluster"}
+        facets.update(_split_combined(buckets["combined"]["buckets"]))
         facets["cluster"] = self._name_clusters(searcher, buckets["cluster_key"]["buckets"])
         histogram = sorted((b["key"], b["doc_count"]) for b in buckets.get(query.interval, {}).get("buckets", []))
         return RawResult.page_of(query, total, hits, facets, histogram)
@@ -294,11 +303,24 @@ def _cluster_key(cluster: str) -> int:
     return int.from_bytes(hashlib.blake2b(cluster.encode(), digest_size=8).digest(), "big")
 
 
+def _split_combined(buckets: list[dict]) -> dict[str, list[tuple[str, int]]]:
+    """Each COMBINED facet's counts from the counts of the value combinations, ordered as
+    Elasticsearch orders a terms count: most posts first, then by value."""
+    counts: dict[str, dict[str, int]] = {name: {} for name in COMBINED}
+    for bucket in buckets:
+        for name, value in zip(COMBINED, bucket["key"].split(_JOIN)):
+            if value:  # "": the post has no such value (an untagged post has no sentiment)
+                counts[name][value] = counts[name].get(value, 0) + bucket["doc_count"]
+    return {name: sorted(values.items(), key=lambda item: (-item[1], item[0]))[: FACET_SIZES.get(name, 50)]
+            for name, values in counts.items()}
+
+
 def _aggregations(query: SearchQuery) -> list[dict]:
-    """Facet and histogram aggregations, in two parts of about equal cost, counted side by side."""
-    terms = {name: {"terms": {"field": name, "size": FACET_SIZES.get(name, 50)}} for name in FACETS if name != "cluster"}
-    terms["cluster_key"] = {"terms": {"field": "cluster_key", "size": FACET_SIZES["cluster"],
-                                      "segment_size": CLUSTER_SEGMENT_SIZE}}
+    """Facet and histogram aggregations, in two parts counted side by side: the clusters
+    (the costliest count on a common word), and the rest."""
+    terms = {name: {"terms": {"field": name, "size": FACET_SIZES.get(name, 50)}}
+             for name in FACETS if name not in COMBINED and name != "cluster"}
+    terms["combined"] = {"terms": {"field": "combined", "size": ALL_COMBINATIONS, "segment_size": ALL_COMBINATIONS}}
     terms[query.interval] = {"terms": {"field": query.interval, "size": histogram_size(query.interval)}}
-    second = {name: terms.pop(name) for name in ("rumor", "topics", "places", query.interval)}
-    return [terms, second]
+    clusters = {"terms": {"field": "cluster_key", "size": FACET_SIZES["cluster"], "segment_size": CLUSTER_SEGMENT_SIZE}}
+    return [{"cluster_key": clusters}, terms]
