@@ -1,7 +1,8 @@
 """Each stage run once against a home: what the commands and the scheduler call.
 
 This is the one place that knows every stage; the stages themselves only know the
-shared ``core`` package.
+shared ``core`` package. The NLP stage's modules are imported where they are used:
+spaCy brings thinc, which imports torch when it is installed (400 MB for an index run).
 """
 
 from __future__ import annotations
@@ -23,11 +24,6 @@ from indexes.embedded import IndexOutdated
 from indexes.indexer import index_pending, rebuild
 from nlp.datasets import REPLIES_PER_POST, Labelled
 from nlp.models import CLASSIFIER_TASKS, TASKS, is_current
-from nlp.pipeline import build_pipeline
-from nlp.tagger import tag_pending
-from nlp.features import featurize
-from nlp.topic_model import train_topics as learn_topics
-from nlp.train import train_task, train_transformer_task
 
 # Tagging and indexing write through one index writer and one model set per process.
 _stage_lock = threading.Lock()
@@ -40,6 +36,9 @@ def open_store(settings: Settings) -> Store:
 
 
 def tag(settings: Settings, store: Store, batch_size: int = 1000, limit: int | None = None, quiet: bool = False) -> int:
+    from nlp.pipeline import build_pipeline
+    from nlp.tagger import tag_pending
+
     with _stage_lock:
         nlp = build_pipeline(settings.models_dir)
         total = store.count_to_tag() if limit is None else limit
@@ -66,6 +65,8 @@ def index(settings: Settings, store: Store, full_rebuild: bool = False, quiet: b
 
 def train(settings: Settings, tasks: list[str], data_file: Path | None = None, say=print) -> list[dict]:
     """Train each task from its data file plus the analysts' corrections in the store."""
+    from nlp.train import train_task
+
     store = open_store(settings)
     try:
         return [train_task(task, settings.data_dir, settings.models_dir, progress=say, data_file=data_file,
@@ -77,6 +78,8 @@ def train(settings: Settings, tasks: list[str], data_file: Path | None = None, s
 
 def train_transformer(settings: Settings, task: str, base: Path, data_file: Path | None = None,
                       epochs: int = 2, quantize: bool = False, say=print) -> dict:
+    from nlp.train import train_transformer_task
+
     store = open_store(settings)
     try:
         return train_transformer_task(task, base, settings.data_dir, settings.models_dir, progress=say,
@@ -88,6 +91,9 @@ def train_transformer(settings: Settings, task: str, base: Path, data_file: Path
 
 def train_topics(settings: Settings, say=print) -> dict:
     """Learn topics from the analysts' topic corrections (see nlp.topic_model)."""
+    from nlp.features import featurize
+    from nlp.topic_model import train_topics as learn_topics
+
     store = open_store(settings)
     try:
         examples = store.corrected_examples("topics")
