@@ -14,6 +14,7 @@ committed batch ended, and running it again never duplicates anything.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -323,15 +324,15 @@ class Store:
                     found = conn.execute(select(table.c.platform_id).where(
                         table.c.platform == platform, table.c.platform_id.in_(ids[start : start + 500])))
                     existing.update((platform, platform_id) for platform_id in found.scalars())
-            _assign_clusters(conn, [row for row in rows if (row["platform"], row["platform_id"]) not in existing])
-            clusters = list({row["cluster"] for row in rows if row.get("cluster")})
-            single = [c for c, n in _copies(conn, clusters).items() if n == 1]
+            new_rows = [row for row in rows if (row["platform"], row["platform_id"]) not in existing]
+            _assign_clusters(conn, new_rows)
+            added = Counter(row["cluster"] for row in new_rows if row.get("cluster"))
+            before = _copies(conn, list(added))
             conn.execute(stmt, rows)
-            # A cluster that had one post and now has more: the index only records clusters
-            # with copies, so re-index that first post.
-            joined = [c for c, n in _copies(conn, single).items() if n > 1]
-            if joined:
-                conn.execute(update(table).where(table.c.cluster.in_(joined)).values(rev=table.c.rev + 1))
+            # A cluster whose size crosses one the index records: re-index its earlier posts.
+            crossed = [c for c, n in before.items() if any(n < size <= n + added[c] for size in INDEXED_CLUSTER_SIZES)]
+            if crossed:
+                conn.execute(update(table).where(table.c.cluster.in_(crossed)).values(rev=table.c.rev + 1))
             self._retag_parents(conn, [p for key, p in unique.items() if key not in existing and p.parent_id])
         result.duplicates += len(existing)
         result.inserted += len(rows) - len(existing)
@@ -762,6 +763,9 @@ _TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "topic_sc
                "emotion_scores", "polarity", "polarity_score",
                "places", "organisations", "locations", "model_version")
 _TAG_LISTS = ("topics", "places", "organisations", "locations")
+# Cluster sizes that change a post's index document (see indexes.documents): a text with
+# copies joins its cluster's facet (2), a large cluster is counted first (50).
+INDEXED_CLUSTER_SIZES = (2, 50)
 # What the index stage reads of a post and of its tags.
 _INDEX_COLUMNS = ("id", "rev", "platform", "platform_id", "title", "text", "reposts_count", "comments_count",
                   "likes_count", "cluster", "author_verified")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import tantivy
 
+from core.store import INDEXED_CLUSTER_SIZES
 from indexes.analysis import index_tokens, is_single_cjk
 from indexes.documents import INTEGERS, KEYWORDS, to_fields
 from indexes.query import FACETS, Atom, SearchQuery
@@ -31,6 +32,11 @@ HEAP = 40_000_000
 # of the corpus. Counted by a 64-bit hash of the cluster instead (0.5 ms), with the string
 # stored to name the few clusters listed. ``segment_size`` makes the counts exact.
 CLUSTER_SEGMENT_SIZE = 1_000_000
+# On a common word the hash count still took 5-6 ms (tens of thousands of clusters among
+# 117,000 posts). The posts of large clusters carry their key a second time, and are
+# counted first: when the tenth of them has at least LARGE_CLUSTER matching posts, no
+# smaller cluster can reach the list (the store re-indexes a cluster that grows past it).
+LARGE_CLUSTER = INDEXED_CLUSTER_SIZES[-1]
 # The single-valued facets with few values are counted together, as one keyword that joins
 # a post's values: one pass over the matching posts instead of five (the most common word:
 # about 4 -> 1 ms of counting). Their own fields stay, indexed, for filtering.
@@ -39,8 +45,8 @@ _JOIN = "\x1f"  # the unit separator: in no label
 ALL_COMBINATIONS = 100_000  # more than the labels can combine into: every combination is counted
 MAX_CLUSTER_NAMES = 100_000  # names looked up, kept (a key is a hash of its name: never stale)
 # Facet counting dominates a result page on a million posts, and Tantivy releases the GIL
-# while it aggregates: the facets are counted in two parts on two threads while the page
-# is fetched.
+# while it aggregates: the clusters and the other facets are counted on two threads while
+# the page is fetched.
 _AGGREGATORS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crisiswatch-facets")
 
 
@@ -64,6 +70,7 @@ def _schema() -> tantivy.Schema:
         if name == "cluster":
             builder.add_text_field(name, tokenizer_name="raw", stored=True, index_option="basic")
             builder.add_unsigned_field("cluster_key", indexed=True, fast=True)
+            builder.add_unsigned_field("large_cluster_key", fast=True)
         else:
             builder.add_text_field(name, tokenizer_name="raw", fast=name not in COMBINED, index_option="basic")
     builder.add_text_field("combined", tokenizer_name="raw", fast=True, index_option="basic")
@@ -146,9 +153,11 @@ class EmbeddedIndex:
         earlier versions, and the index stage hands each post over once per run, so then
         nothing is deleted (deleting cost as much as a tenth of indexing)."""
         writer = self._writer_for()
-        for fields in to_fields(posts):
+        for post, fields in zip(posts, to_fields(posts)):
             if "cluster" in fields:
                 fields["cluster_key"] = _cluster_key(fields["cluster"])
+                if post.get("copies", 1) >= LARGE_CLUSTER:
+                    fields["large_cluster_key"] = fields["cluster_key"]
             fields["combined"] = _JOIN.join(fields.get(name, "") for name in COMBINED)
             if not self._empty_at_open:
                 writer.delete_documents_by_term("id", fields["id"])
@@ -255,7 +264,8 @@ class EmbeddedIndex:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
         matching = tantivy.Query.boolean_query(clauses)
         searcher = self._searcher()
-        counting = [_AGGREGATORS.submit(searcher.aggregate, matching, part) for part in _aggregations(query)]
+        clusters = _AGGREGATORS.submit(_top_clusters, searcher, matching)
+        counting = _AGGREGATORS.submit(searcher.aggregate, matching, _aggregations(query))
         if query.ranked:
             result = searcher.search(matching, limit=query.per_page, offset=query.offset)
             hits = [(searcher.doc(a)["id"][0], score) for score, a in result.hits]
@@ -272,13 +282,11 @@ class EmbeddedIndex:
                                      order_by_field=query.sort_key, order=tantivy.Order.Desc)
             hits = [(searcher.doc(a)["id"][0], key) for key, a in result.hits]
             total = result.count if total is None else total
-        buckets = {}
-        for counted in counting:
-            buckets.update(counted.result())
+        buckets = counting.result()
         facets = {name: [(b["key"], b["doc_count"]) for b in buckets[name]["buckets"]]
                   for name in FACETS if name not in COMBINED and name != "cluster"}
         facets.update(_split_combined(buckets["combined"]["buckets"]))
-        facets["cluster"] = self._name_clusters(searcher, buckets["cluster_key"]["buckets"])
+        facets["cluster"] = self._name_clusters(searcher, clusters.result())
         histogram = sorted((b["key"], b["doc_count"]) for b in buckets.get(query.interval, {}).get("buckets", []))
         return RawResult.page_of(query, total, hits, facets, histogram)
 
@@ -315,12 +323,22 @@ def _split_combined(buckets: list[dict]) -> dict[str, list[tuple[str, int]]]:
             for name, values in counts.items()}
 
 
-def _aggregations(query: SearchQuery) -> list[dict]:
-    """Facet and histogram aggregations, in two parts counted side by side: the clusters
-    (the costliest count on a common word), and the rest."""
+def _top_clusters(searcher: tantivy.Searcher, matching: tantivy.Query) -> list[dict]:
+    """(cluster_key, count) buckets of the clusters listed: from the large clusters alone
+    when that is exact, else from all."""
+    size = FACET_SIZES["cluster"]
+    for field in ("large_cluster_key", "cluster_key"):
+        count = {"terms": {"field": field, "size": size, "segment_size": CLUSTER_SEGMENT_SIZE}}
+        buckets = searcher.aggregate(matching, {"clusters": count})["clusters"]["buckets"]
+        if len(buckets) == size and buckets[-1]["doc_count"] >= LARGE_CLUSTER:
+            break
+    return buckets
+
+
+def _aggregations(query: SearchQuery) -> dict:
+    """The other facets and the histogram, counted in one pass beside the clusters."""
     terms = {name: {"terms": {"field": name, "size": FACET_SIZES.get(name, 50)}}
              for name in FACETS if name not in COMBINED and name != "cluster"}
     terms["combined"] = {"terms": {"field": "combined", "size": ALL_COMBINATIONS, "segment_size": ALL_COMBINATIONS}}
     terms[query.interval] = {"terms": {"field": query.interval, "size": histogram_size(query.interval)}}
-    clusters = {"terms": {"field": "cluster_key", "size": FACET_SIZES["cluster"], "segment_size": CLUSTER_SEGMENT_SIZE}}
-    return [{"cluster_key": clusters}, terms]
+    return terms

@@ -246,3 +246,22 @@ def test_a_post_joins_a_cluster_when_its_first_copy_arrives(indexed):
     store.upsert_posts([make_post(platform="weibo", platform_id="copy", text=n1["text"], created_at="2024-07-28 09:00")])
     assert index_pending(store, make_index()) == 2  # the copy, and the original re-indexed into the cluster
     assert set(ids(store, make_index(), clusters=(n1["content_hash"],))) == {"n1", "copy"}
+
+
+def test_the_most_copied_clusters_are_counted_exactly_as_clusters_grow(indexed):
+    """Eleven clusters of 50 copies or more: counted from the large clusters first on the
+    embedded backend, which is exact only if a cluster that grows past 50 is re-indexed."""
+    store, make_index = indexed
+
+    def copies(n: int, count: int, first: int = 0) -> list:
+        text = "停电通知：" + "".join(chr(0x4E00 + (n * 7919 + i * 104729) % 20000) for i in range(40))  # unlike each other
+        return [make_post(platform="weibo", platform_id=f"c{n}-{i}", text=text, created_at="2024-07-28 09:00")
+                for i in range(first, first + count)]
+
+    store.upsert_posts(copies(0, 49) + [post for n in range(1, 11) for post in copies(n, 50 + n)])
+    index_pending(store, make_index())
+    store.upsert_posts(copies(0, 12, first=49))  # 49 -> 61 copies: crosses 50
+    index_pending(store, make_index())
+    listed = search(store, make_index(), SearchQuery()).facets["cluster"]
+    assert [count for _, count in listed] == [61, 60, 59, 58, 57, 56, 55, 54, 53, 52]
+    assert listed[0][0] == store.get_post(len(POSTS) + 1)["cluster"]
