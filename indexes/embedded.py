@@ -158,7 +158,7 @@ class EmbeddedIndex:
                 fields["cluster_key"] = _cluster_key(fields["cluster"])
                 if post.get("copies", 1) >= LARGE_CLUSTER:
                     fields["large_cluster_key"] = fields["cluster_key"]
-            fields["combined"] = _JOIN.join(fields.get(name, "") for name in COMBINED)
+            fields["combined"] = _JOIN.join([fields.get(name, "") for name in COMBINED])
             if not self._empty_at_open:
                 writer.delete_documents_by_term("id", fields["id"])
             # one call that converts every field by the schema, not a call per field
