@@ -198,6 +198,9 @@ def make_entities(nlp, name, models_dir: str, scope: str):
 
 def build_pipeline(models_dir: Path, ner_scope: str = "topical") -> Language:
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"@tokenizers": "crisiswatch.Segmenter.v1"}}})
+    # The components read the words, never a token's lexical attributes (like_num, shape ...):
+    # computing those for each word new to the vocabulary was half the cost of making a Doc.
+    nlp.vocab.lex_attr_getters = {}
     nlp.add_pipe("crisiswatch_classifiers", config={"models_dir": str(models_dir)})
     nlp.add_pipe("crisiswatch_topics")
     nlp.add_pipe("crisiswatch_places")
