@@ -290,7 +290,6 @@ class EmbeddedIndex:
         histogram = sorted((b["key"], b["doc_count"]) for b in buckets.get(query.interval, {}).get("buckets", []))
         return RawResult.page_of(query, total, hits, facets, histogram)
 
-
     def _name_clusters(self, searcher: tantivy.Searcher, buckets: list[dict]) -> list[tuple[str, int]]:
         """The cluster of each (cluster_key, count) bucket, most posts first, then by name as
         Elasticsearch orders them. (Where clusters tie for the last place listed, the two
