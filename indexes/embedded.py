@@ -23,10 +23,11 @@ from indexes.documents import INTEGERS, KEYWORDS, to_fields
 from indexes.query import FACETS, Atom, SearchQuery
 from indexes.results import FACET_SIZES, RawResult, histogram_size
 
-# The writer's memory budget: it flushes a segment when it is used up. 40 MB with a commit
-# every 50,000 posts indexed 611,184 posts at 10,000/s in 260 MB (128 MB and a commit every
-# 10,000: 7,300/s in 380 MB; 128 MB and 50,000: 530 MB).
-HEAP = 40_000_000
+# The writer's memory budget: it flushes a segment when it is used up, and merges run
+# beside the writer. With a commit every 50,000 posts, 611,184 posts took 99-102 us of CPU
+# a post with 80 MB against 106-108 with 40 MB (peak 338 against 290-320 MB); 128 MB was
+# no faster.
+HEAP = 80_000_000
 # Counting posts per string value costs time in proportion to the number of distinct values
 # in each segment, whatever the query: 5.5 ms per page for the ~48,000 near-duplicate clusters
 # of the corpus. Counted by a 64-bit hash of the cluster instead (0.5 ms), with the string
