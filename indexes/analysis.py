@@ -21,7 +21,7 @@ import numpy as np
 
 CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 MAX_WORD_CHARS = 64  # a longer run of letters and digits is indexed by its beginning
-_OTHER, _CJK, _WORD = 0, 1, 2
+_CJK, _WORD = 1, 2  # kinds of code point; 0: any other
 _SEPARATOR = "\x00"  # between the texts of a batch; an index term never holds it
 # Full-width letters and digits (ＫＮ９５) as ASCII: a table lookup per character, not NFKC,
 # which is slow and would also rewrite characters that posts and queries mean as written.
