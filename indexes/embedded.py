@@ -9,7 +9,6 @@ text: results are read back from the store of record by id.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timezone
@@ -30,9 +29,11 @@ from indexes.results import FACET_SIZES, RawResult, histogram_size
 HEAP = 80_000_000
 # Counting posts per string value costs time in proportion to the number of distinct values
 # in each segment, whatever the query: 5.5 ms per page for the ~48,000 near-duplicate clusters
-# of the corpus. Counted by a 64-bit hash of the cluster instead (0.5 ms), with the string
-# stored to name the few clusters listed. ``segment_size`` makes the counts exact.
+# of the corpus. Counted by a 64-bit number instead (0.5 ms), with the string stored to name
+# the few clusters listed. ``segment_size`` makes the counts exact (each segment reports
+# every value, not only its own top ones), here and for every facet below.
 CLUSTER_SEGMENT_SIZE = 1_000_000
+EXACT_SEGMENT_SIZE = 100_000  # more values than a facet of places or topics can have
 # On a common word the hash count still took 5-6 ms (tens of thousands of clusters among
 # 117,000 posts). The posts of large clusters carry their key a second time, and are
 # counted first: when the tenth of them has at least LARGE_CLUSTER matching posts, no
@@ -70,8 +71,8 @@ def _schema() -> tantivy.Schema:
     for name in KEYWORDS:
         if name == "cluster":
             builder.add_text_field(name, tokenizer_name="raw", stored=True, index_option="basic")
-            builder.add_unsigned_field("cluster_key", indexed=True, fast=True)
-            builder.add_unsigned_field("large_cluster_key", fast=True)
+            builder.add_unsigned_field("cluster_number", indexed=True, fast=True)
+            builder.add_unsigned_field("large_cluster_number", fast=True)
         else:
             builder.add_text_field(name, tokenizer_name="raw", fast=name not in COMBINED, index_option="basic")
     builder.add_text_field("combined", tokenizer_name="raw", fast=True, index_option="basic")
@@ -95,7 +96,7 @@ class EmbeddedIndex:
         self._empty_at_open = False  # the writer's index had no documents when it was opened
         self._rebuild_version: str | None = None
         self._loaded = None  # (version, inode, mtime) of the meta.json the searcher was reloaded at
-        self._cluster_names: dict[int, str] = {}  # cluster_key -> cluster, as listed in facets
+        self._cluster_names: dict[int, str] = {}  # cluster_number -> cluster, as listed in facets
 
     # -- versions ----------------------------------------------------------------------
 
@@ -156,9 +157,9 @@ class EmbeddedIndex:
         writer = self._writer_for()
         for post, fields in zip(posts, to_fields(posts)):
             if "cluster" in fields:
-                fields["cluster_key"] = _cluster_key(fields["cluster"])
+                fields["cluster_number"] = cluster_number(fields["cluster"])
                 if post.get("copies", 1) >= LARGE_CLUSTER:
-                    fields["large_cluster_key"] = fields["cluster_key"]
+                    fields["large_cluster_number"] = fields["cluster_number"]
             fields["combined"] = _JOIN.join([fields.get(name, "") for name in COMBINED])
             if not self._empty_at_open:
                 writer.delete_documents_by_term("id", fields["id"])
@@ -292,23 +293,26 @@ class EmbeddedIndex:
         return RawResult.page_of(query, total, hits, facets, histogram)
 
     def _name_clusters(self, searcher: tantivy.Searcher, buckets: list[dict]) -> list[tuple[str, int]]:
-        """The cluster of each (cluster_key, count) bucket, most posts first, then by name as
-        Elasticsearch orders them. (Where clusters tie for the last place listed, the two
-        backends may list different ones of them.)"""
+        """The cluster of each (cluster_number, count) bucket, most posts first, then by name
+        as Elasticsearch orders them."""
         named = []
         for bucket in buckets:
             key = bucket["key"]
             if key not in self._cluster_names:
                 if len(self._cluster_names) >= MAX_CLUSTER_NAMES:
                     self._cluster_names.clear()
-                found = searcher.search(tantivy.Query.term_query(self.schema, "cluster_key", key), limit=1)
+                found = searcher.search(tantivy.Query.term_query(self.schema, "cluster_number", key), limit=1)
                 self._cluster_names[key] = searcher.doc(found.hits[0][1])["cluster"][0]
             named.append((self._cluster_names[key], bucket["doc_count"]))
         return sorted(named, key=lambda item: (-item[1], item[0]))
 
 
-def _cluster_key(cluster: str) -> int:
-    return int.from_bytes(hashlib.blake2b(cluster.encode(), digest_size=8).digest(), "big")
+def cluster_number(cluster: str) -> int:
+    """A cluster's name (the hex content hash of its first post) read as a number from its
+    first 16 digits: 64 bits, so unique in practice, and ordered as the names are. Tantivy
+    lists the clusters that tie for the last place by the smaller number, so both backends
+    list the same ones (Elasticsearch breaks ties by name)."""
+    return int(cluster[:16], 16)
 
 
 def _split_combined(buckets: list[dict]) -> dict[str, list[tuple[str, int]]]:
@@ -324,10 +328,10 @@ def _split_combined(buckets: list[dict]) -> dict[str, list[tuple[str, int]]]:
 
 
 def _top_clusters(searcher: tantivy.Searcher, matching: tantivy.Query) -> list[dict]:
-    """(cluster_key, count) buckets of the clusters listed: from the large clusters alone
+    """(cluster_number, count) buckets of the clusters listed: from the large clusters alone
     when that is exact, else from all."""
     size = FACET_SIZES["cluster"]
-    for field in ("large_cluster_key", "cluster_key"):
+    for field in ("large_cluster_number", "cluster_number"):
         count = {"terms": {"field": field, "size": size, "segment_size": CLUSTER_SEGMENT_SIZE}}
         buckets = searcher.aggregate(matching, {"clusters": count})["clusters"]["buckets"]
         if len(buckets) == size and buckets[-1]["doc_count"] >= LARGE_CLUSTER:
@@ -337,8 +341,9 @@ def _top_clusters(searcher: tantivy.Searcher, matching: tantivy.Query) -> list[d
 
 def _aggregations(query: SearchQuery) -> dict:
     """The other facets and the histogram, counted in one pass beside the clusters."""
-    terms = {name: {"terms": {"field": name, "size": FACET_SIZES.get(name, 50)}}
+    terms = {name: {"terms": {"field": name, "size": FACET_SIZES.get(name, 50), "segment_size": EXACT_SEGMENT_SIZE}}
              for name in FACETS if name not in COMBINED and name != "cluster"}
     terms["combined"] = {"terms": {"field": "combined", "size": ALL_COMBINATIONS, "segment_size": ALL_COMBINATIONS}}
-    terms[query.interval] = {"terms": {"field": query.interval, "size": histogram_size(query.interval)}}
+    terms[query.interval] = {"terms": {"field": query.interval, "size": histogram_size(query.interval),
+                                       "segment_size": EXACT_SEGMENT_SIZE}}
     return terms

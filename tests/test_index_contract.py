@@ -265,3 +265,25 @@ def test_the_most_copied_clusters_are_counted_exactly_as_clusters_grow(indexed):
     listed = search(store, make_index(), SearchQuery()).facets["cluster"]
     assert [count for _, count in listed] == [61, 60, 59, 58, 57, 56, 55, 54, 53, 52]
     assert listed[0][0] == store.get_post(len(POSTS) + 1)["cluster"]
+
+
+def test_ties_for_the_last_place_listed_go_to_the_smaller_value(indexed):
+    """Twelve clusters of two copies and sixty places of one post each: both backends
+    list the same ten clusters and fifty places, the ones first by name (Elasticsearch's
+    order), whichever were indexed first."""
+    store, make_index = indexed
+    texts = ["台区检修：" + "".join(chr(0x4E00 + (n * 7919 + i * 104729) % 20000) for i in range(40)) for n in range(12)]
+    store.upsert_posts([make_post(platform="weibo", platform_id=f"tie{n}-{i}", text=text, created_at="2024-07-28 09:00")
+                        for n, text in reversed(list(enumerate(texts))) for i in range(2)])
+    first = len(POSTS) + 1
+    codes = [f"{510000 + 97 * (59 - n)}" for n in range(60)]  # stored in falling order
+    store.save_tags([Tags(first + n, 0.1, "positive", 0.9, [], "test", places=[code]) for n, code in enumerate(codes[:24])])
+    store.upsert_posts([make_post(platform="tieba", platform_id=f"place{n}", text=f"台区检修 第{n}次", created_at="2024-07-28 10:00")
+                        for n in range(36)])
+    store.save_tags([Tags(first + 24 + n, 0.1, "positive", 0.9, [], "test", places=[code])
+                     for n, code in enumerate(codes[24:])])
+    index_pending(store, make_index())
+    page = search(store, make_index(), SearchQuery(text="台区检修"))
+    clusters = sorted({store.get_post(first + 2 * n)["cluster"] for n in range(12)})
+    assert page.facets["cluster"] == [(cluster, 2) for cluster in clusters[:10]]
+    assert page.facets["places"] == [(code, 1) for code in sorted(codes)[:50]]
