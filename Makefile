@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed-stamp
 # Chart library for the dashboards, from its npm package (served by the app; no CDN).
 ECHARTS = review_ui/static/vendor/echarts.min.js
 
-.PHONY: install demo test system-deps clean
+.PHONY: install demo test screenshots system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crisiswatch needs Python 3.11 or newer")'
@@ -31,6 +31,10 @@ demo: $(STAMP) $(ECHARTS)
 ## The tests, with the PostgreSQL server they start on loopback
 test: $(STAMP) $(ECHARTS) system-deps
 	$(PY) -m pytest
+
+## The browser test, writing its screenshots to docs/screenshots/ for the README
+screenshots: $(STAMP) $(ECHARTS) system-deps
+	CRISISWATCH_SCREENSHOTS=1 $(PY) -m pytest tests/test_browser.py
 
 system-deps:
 	@sh scripts/install-system-deps.sh

@@ -6,7 +6,8 @@ household count, the drafter fixes it, a city-government approver and an enterpr
 approver approve, the release is scheduled and published to a webhook receiver on
 loopback, and the audit chain verifies. Posts holding markup show as text on every page
 (no dialog fires, no injected element exists). Screenshots of the key pages go to
-docs/screenshots/ (referenced by the README) and to the test's tmp folder.
+the test's tmp folder, and with CRISISWATCH_SCREENSHOTS=1 (``make screenshots``) to
+docs/screenshots/, which the README shows.
 """
 
 from __future__ import annotations
@@ -212,10 +213,11 @@ class Site:
         return page
 
     def screenshot(self, page, name: str) -> None:
-        """To the test's tmp folder; and to docs/screenshots/ for the README, unless the
-        machine has no Chinese font (the pages would show boxes for every character)."""
+        """To the test's tmp folder; and when asked (``make screenshots``) to docs/screenshots/
+        for the README, unless the machine has no Chinese font (the pages would show boxes
+        for every character)."""
         page.screenshot(path=str(self.shots / name))
-        if _has_cjk_font():
+        if os.environ.get("CRISISWATCH_SCREENSHOTS") == "1" and _has_cjk_font():
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.shots / name, SCREENSHOTS / name)
 
