@@ -2,7 +2,7 @@
 then the words of the post's earliest replies in a block of their own.
 
 Features are hashed (no vocabulary), so they are stateless: the pipeline computes them
-once per batch and every classifier reads the same matrix. A post enters as its list of
+once per batch and every classifier (``nlp.linear``) reads the same matrix. A post enters as its list of
 tokens from ``core.segment.cut``, the words of its spaCy Doc, and its replies as token
 lists too (a post with none has an empty reply block).
 
@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 
 from core import segment
 
-VERSION = "numpy-hash-1"
+VERSION = "numpy-hash-2"
 N_FEATURES = 2**20  # columns of the word block, and of the character block
 N_REPLY_FEATURES = 2**18
 CHAR_NGRAMS = (1, 2, 3)
@@ -112,7 +109,8 @@ def _char_entries(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def featurize(token_lists: list[list[str]], replies: list[list[list[str]]] | None = None) -> sp.csr_matrix:
-    """Counts of hashed words, word pairs and character n-grams, then of reply words, one row per post."""
+    """Hashed words, word pairs and character n-grams, then reply words, one row per post:
+    each feature's count ``n`` as ``1 + log(n)`` (sublinear term frequency), in float32."""
     rows, cols = zip(
         _word_entries([segment.words(tokens) for tokens in token_lists], True, N_FEATURES, 0),
         _char_entries(["".join(tokens).lower() for tokens in token_lists]),
@@ -121,46 +119,6 @@ def featurize(token_lists: list[list[str]], replies: list[list[list[str]]] | Non
     )
     rows, cols = np.concatenate(rows), np.concatenate(cols)
     # duplicate (row, column) entries are summed: a feature's count
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(token_lists), N_COLUMNS))
-
-
-def has_replies(features: sp.csr_matrix) -> np.ndarray:
-    """For each row, whether its reply block holds anything."""
-    return features[:, REPLY_COLUMNS].getnnz(axis=1) > 0
-
-
-def classifier(c: float = 4.0) -> Pipeline:
-    """TF-IDF weighting of the hashed counts, then class-balanced logistic regression."""
-    return Pipeline(
-        [
-            ("tfidf", TfidfTransformer(sublinear_tf=True)),
-            # saga converges in seconds on 2 million hashed columns where lbfgs takes minutes
-            ("classify", LogisticRegression(C=c, solver="saga", max_iter=100, tol=1e-3, class_weight="balanced",
-                                           random_state=0)),
-        ]
-    )
-
-
-class ReplyAwareClassifier:
-    """A post's earliest replies say much about a rumor (谣言, 假的, 求证 ...), but a new
-    post has none yet: one model reads the text and the replies, a second the text alone,
-    and each post is judged by the one that fits what it has."""
-
-    def __init__(self, with_replies: Pipeline, text_only: Pipeline):
-        self.with_replies = with_replies
-        self.text_only = text_only
-        self.classes_ = with_replies.classes_
-
-    @staticmethod
-    def text_block(features: sp.csr_matrix) -> sp.csr_matrix:
-        return features[:, : REPLY_COLUMNS.start]
-
-    def predict_proba(self, features: sp.csr_matrix) -> np.ndarray:
-        out = self.text_only.predict_proba(self.text_block(features))
-        rows = np.flatnonzero(has_replies(features))
-        if len(rows):
-            out[rows] = self.with_replies.predict_proba(features[rows])
-        return out
-
-    def predict(self, features: sp.csr_matrix) -> np.ndarray:
-        return self.classes_[self.predict_proba(features).argmax(axis=1)]
+    counts = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(token_lists), N_COLUMNS))
+    counts.data = 1 + np.log(counts.data)
+    return counts

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 import joblib
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from nlp import features as feats
+from nlp import linear
 
 MIN_POSTS = 20  # corrected posts before any topic model is trained
 MIN_EACH_SIDE = 3  # posts with and without a topic before that topic gets a model
@@ -60,9 +59,7 @@ def train_topics(texts: list[str], label_sets: list[set[str]], models_dir: Path,
         if min(y.sum(), len(y) - y.sum()) < MIN_EACH_SIDE:
             skipped.append(label)
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            classifiers[label] = feats.classifier().fit(x, y)
+        classifiers[label] = linear.fit(x, y)
     progress(f"topics: learnt {', '.join(classifiers) or 'none'} from {len(texts)} corrected posts"
              + (f"; too few examples for {', '.join(skipped)}" if skipped else ""))
     digest = hashlib.sha1(json.dumps(sorted(zip(texts, map(sorted, label_sets))), ensure_ascii=False).encode()).hexdigest()[:8]

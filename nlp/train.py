@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 from sklearn.model_selection import train_test_split
 
 from core import segment
 from nlp import features as feats
+from nlp import linear
 from nlp.datasets import LICENCES, TRAINING_FILES, Labelled, read_task
 from nlp.models import save_model, write_card
 from nlp.ner import train_ner
@@ -54,14 +53,9 @@ def featurize_data(data: Labelled):
 
 
 def _fit(task: str, x, labels):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # saga stops at max_iter by design
-        if task != "rumor":
-            return feats.classifier(STRENGTH[task]).fit(x, labels)
-        return feats.ReplyAwareClassifier(
-            with_replies=feats.classifier(STRENGTH[task]).fit(x, labels),
-            text_only=feats.classifier(STRENGTH[task]).fit(feats.ReplyAwareClassifier.text_block(x), labels),
-        )
+    if task == "rumor":
+        return linear.ReplyAwareClassifier.fit(x, labels, STRENGTH[task])
+    return linear.fit(x, labels, STRENGTH[task])
 
 
 def _provenance(task: str, path: Path, digest: str, corrections: Labelled | None, labels, held_out: dict) -> dict:
@@ -96,7 +90,7 @@ def train_task(task: str, data_dir: Path, models_dir: Path, progress=print, data
     held_out = metrics(list(labels[test_rows]), list(model.predict(x[test_rows])))
     extra = {}
     if task == "rumor":
-        text_only = model.text_only.predict(feats.ReplyAwareClassifier.text_block(x[test_rows]))
+        text_only = model.text_only.predict(x[test_rows])
         extra["held_out_text_only"] = metrics(list(labels[test_rows]), list(text_only))
     if corrections and corrections.texts:
         progress(f"{task}: adding {len(corrections.texts)} analyst corrections")

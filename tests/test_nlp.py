@@ -2,15 +2,19 @@
 
 import json
 
+import numpy as np
+
 from core import segment
 from core.schema import make_post
 from core.store import Store
+from nlp import linear
 from nlp.features import REPLY_COLUMNS, featurize
 from nlp.models import load_model, model_cards
 from nlp.pipeline import build_pipeline, model_version
 from nlp.polarity import polarity
 from nlp.tagger import tag_pending
 from nlp.topics import load_taxonomy, topic_scores
+from tests.conftest import DATA, need
 
 
 def test_trained_models_beat_the_floor_on_held_out_data(trained_models):
@@ -139,7 +143,7 @@ def test_ner_model_finds_names_and_is_measured_on_exact_spans(trained_models):
     entities = load_entities(trained_models)
     text, tags = "中国人民银行在北京召开会议", ["B-ORG"] + ["I-ORG"] * 5 + ["O", "B-LOC", "I-LOC"] + ["O"] * 4
     assert measure(entities, [(text, tags)])["n"] == 1
-    assert ("北京", "LOC") in entities.find(text)
+    assert ("北京", "LOC") in entities.find([text])[0]
 
 
 def test_entities_add_names_the_gazetteer_misses_on_topical_posts(trained_models):
@@ -163,3 +167,44 @@ def test_features_of_a_post_do_not_depend_on_its_batch():
     assert featurize([["停电"]]).sum() == 1 + 2 + 1 + 0 and featurize([[]]).nnz == 0
     assert together[0, REPLY_COLUMNS].sum() == 1 and together[1, REPLY_COLUMNS].nnz == 0
     assert featurize([["武汉"]]).indices.tolist() != featurize([["汉武"]]).indices.tolist()  # order matters
+
+
+def test_folded_models_give_the_fitted_pipelines_probabilities():
+    """nlp.linear keeps the arithmetic of TF-IDF + logistic regression, not the objects:
+    its probabilities must be scikit-learn's, for two classes and for more, for a model
+    fitted on the text block alone, and for a post without features."""
+    texts = ["停电三天了还没来电", "感谢抢修师傅", "谣言，别信", "网传明天全城停电", "供电公司说今晚恢复",
+             "太热了受不了", "辟谣：不会停电", "电费又涨了", "小区停电求助", "抢修队辛苦了", "", "KN95口罩"]
+    labels = ["anger", "positive", "rumor", "rumor", "positive", "anger", "rumor", "anger", "anger", "positive",
+              "positive", "rumor"]
+    x = featurize([segment.cut(t) for t in texts], [[segment.cut("假的吧")] if i % 3 else [] for i in range(12)])
+    for classes in (labels, [label == "rumor" for label in labels]):
+        pipeline = linear.fitted_pipeline(x, classes)
+        assert np.allclose(linear.LinearModel.of(pipeline).predict_proba(x), pipeline.predict_proba(x), atol=1e-5)
+        text_block = x[:, : REPLY_COLUMNS.start]
+        on_text = linear.fitted_pipeline(text_block, classes)
+        folded = linear.LinearModel.of(on_text)
+        assert np.allclose(folded.predict_proba(x), on_text.predict_proba(text_block), atol=1e-5)
+    assert linear.has_replies(x).tolist() == [bool(i % 3) for i in range(12)]
+
+
+def test_the_decoder_tags_as_crfsuite_does(trained_models):
+    """nlp.ner tags with its own Viterbi over CRFsuite's weights: exactly CRFsuite's tags
+    where no clause is cut, and almost always where one is (the chain is cut at ，。！？)."""
+    import pycrfsuite
+
+    from nlp.datasets import read_char_bio
+    from nlp.ner import CLAUSE_ENDS, MAX_CLAUSE, char_features, load_entities, model_file
+
+    texts = [text for text, _ in read_char_bio(need(DATA / "ner" / "msra_char_bio.zip"))[-2000:]]
+    texts += ["", "^$^$", "😀停电了北京", "武汉" * 150, "x"]
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(model_file(trained_models)))
+    decoder = load_entities(trained_models).decoder
+    ours = decoder.tags(texts)
+    theirs = [tagger.tag(char_features(text)) if text else [] for text in texts]
+    assert [len(tags) for tags in ours] == [len(text) for text in texts]
+    assert len(decoder.tags(["停电\ud800了"])[0]) == 4  # a lone surrogate, which CRFsuite cannot even take
+    uncut = [i for i, text in enumerate(texts) if len(text) <= MAX_CLAUSE and not set(text[:-1]) & set(CLAUSE_ENDS)]
+    assert len(uncut) > 300 and all(ours[i] == theirs[i] for i in uncut)
+    assert sum(a == b for a, b in zip(ours, theirs)) >= 0.99 * len(texts)
