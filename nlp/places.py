@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import re
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 VERSION = "places-cpca-1"
@@ -91,24 +93,25 @@ class Gazetteer:
 
     def _mentions(self, words: list[str]) -> list[tuple[int, str, tuple[str, ...]]]:
         """(end offset, name, candidate codes) of each place name among the words."""
-        mentions, offset, i = [], 0, 0
-        while i < len(words):
-            if words[i] not in self._prefixes:  # most words: one lookup
-                if len(words[i]) >= 4:  # jieba may join two names into one word: 吉林长春
-                    mentions.extend(self._mentions_inside(words[i], offset))
-                offset += len(words[i])
-                i += 1
+        prefixes, names = self._prefixes, self._names
+        # most words start no name and are short: a set lookup each, in one comprehension
+        candidates = [i for i, word in enumerate(words) if word in prefixes or len(word) >= 4]
+        if not candidates:
+            return []
+        offsets = list(accumulate(map(len, words), initial=0))
+        mentions, after = [], 0  # the words before ``after`` belong to a name already found
+        for i in candidates:
+            if i < after:
+                continue
+            if words[i] not in prefixes:  # jieba may join two names into one word: 吉林长春
+                mentions.extend(self._mentions_inside(words[i], offsets[i]))
                 continue
             for span in (3, 2, 1):
                 name = "".join(words[i:i + span])
-                if name in self._names:
-                    offset += len(name)
-                    mentions.append((offset, name, self._names[name]))
-                    i += span
+                if name in names:
+                    mentions.append((offsets[i] + len(name), name, names[name]))
+                    after = i + span
                     break
-            else:
-                offset += len(words[i])
-                i += 1
         return mentions
 
     def _mentions_inside(self, word: str, offset: int) -> list[tuple[int, str, tuple[str, ...]]]:
@@ -169,22 +172,25 @@ class Gazetteer:
 @dataclass(frozen=True)
 class Organisations:
     national: tuple[str, ...]
-    local_suffixes: tuple[str, ...]  # longest first
+    local_suffixes: tuple[str, ...]
+
+    @cached_property
+    def _suffix(self) -> re.Pattern:
+        return re.compile("|".join(re.escape(s) for s in sorted(self.local_suffixes, key=len, reverse=True)))
 
     def national_in(self, text: str) -> list[str]:
         return [name for name in self.national if name in text]
 
     def suffix_after(self, text: str, start: int) -> str | None:
-        for suffix in self.local_suffixes:
-            if text.startswith(suffix, start):
-                return suffix
-        return None
+        """The longest local suffix that follows ``start``, if one does."""
+        found = self._suffix.match(text, start)
+        return found.group() if found else None
 
 
 def _load_organisations(path: Path = ORGANISATIONS_FILE) -> Organisations:
     with open(path, "rb") as handle:
         raw = tomllib.load(handle)
-    return Organisations(tuple(raw["national"]), tuple(sorted(raw["local_suffixes"], key=len, reverse=True)))
+    return Organisations(tuple(raw["national"]), tuple(raw["local_suffixes"]))
 
 
 @lru_cache(maxsize=1)
