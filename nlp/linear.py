@@ -65,7 +65,8 @@ class LinearModel:
         lengths = np.sqrt(np.bincount(rows, features.data**2 * self.idf_squared[features.indices],
                                       minlength=features.shape[0]))
         lengths[lengths == 0] = 1  # a row without features scores its intercept
-        scores = np.asarray(features @ self.weights) / lengths[:, None] + self.intercept
+        # float64 from here: stored probabilities are rounded, and float32's 0.1 is 0.10000000149
+        scores = (np.asarray(features @ self.weights) / lengths[:, None] + self.intercept).astype(np.float64)
         if scores.shape[1] == 1:  # two classes: one score, for the second
             second = expit(scores[:, 0])
             return np.column_stack([1 - second, second])

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -31,7 +32,7 @@ from core import segment
 from nlp import ner, places, topics
 from nlp.features import featurize
 from nlp.models import load_model
-from nlp.polarity import polarity
+from nlp.polarity import polarities
 from nlp.topic_model import load_topic_models
 
 MAX_TAG_CHARS = 5_000  # long articles are tagged on their head; the store keeps all
@@ -89,19 +90,23 @@ class ClassifierComponent:
     def pipe(self, docs, batch_size: int = 256):
         for batch in _batches(docs, batch_size):
             replies = [[segment.cut(r[:MAX_TAG_CHARS]) for r in doc._.replies or []] for doc in batch]
-            inputs = _Inputs(featurize([words_of(d) for d in batch], replies), ["".join(words_of(d)) for d in batch])
+            words = [words_of(d) for d in batch]
+            inputs = _Inputs(featurize(words, replies), words)
             rumor = inputs.probabilities(self.rumor.classifier)[:, self._rumor_column]
-            sentiments = _rows(self.sentiment.classifier, inputs)
-            emotions = _rows(self.emotion.classifier, inputs)
+            sentiments, sentiment_labels = inputs.rounded(self.sentiment.classifier)
+            emotions, emotion_labels = inputs.rounded(self.emotion.classifier)
+            polarity = polarities(sentiments, sentiment_labels, emotions, emotion_labels)
+            sentiment = _best(sentiments, sentiment_labels)
+            emotion = _best(emotions, emotion_labels)
             learnt = self.topic_models.scores(inputs.features) if self.topic_models else [{} for _ in batch]
-            for i, doc in enumerate(batch):
+            for i, (doc, emotion_scores) in enumerate(zip(batch, emotions.tolist())):
                 tags = doc._  # one Underscore object for all the writes: each ``doc._`` makes a new one
                 tags.learnt_topics = learnt[i]
                 tags.rumor_prob = float(rumor[i])
-                tags.sentiment, tags.sentiment_score = _best(sentiments[i])
-                tags.emotion, tags.emotion_score = _best(emotions[i])
-                tags.emotion_scores = emotions[i]
-                tags.polarity, tags.polarity_score = polarity(sentiments[i], emotions[i])
+                tags.sentiment, tags.sentiment_score = sentiment[i]
+                tags.emotion, tags.emotion_score = emotion[i]
+                tags.emotion_scores = dict(zip(emotion_labels, emotion_scores))
+                tags.polarity, tags.polarity_score = polarity[i]
                 yield doc
 
 
@@ -110,24 +115,22 @@ class _Inputs:
     """A batch as the models read it: hashed features (TF-IDF models), or texts (a fine-tuned encoder)."""
 
     features: object
-    texts: list[str]
+    words: list[list[str]]
 
     def probabilities(self, classifier):
         if getattr(classifier, "reads_text", False):
-            return classifier.predict_proba_texts(self.texts)
+            return classifier.predict_proba_texts(["".join(w) for w in self.words])
         return classifier.predict_proba(self.features)
 
-
-def _rows(classifier, inputs: _Inputs) -> list[dict[str, float]]:
-    """Each row's probability per class, rounded as stored."""
-    labels = [str(label) for label in classifier.classes_]
-    return [dict(zip(labels, row)) for row in inputs.probabilities(classifier).round(4).tolist()]
+    def rounded(self, classifier) -> tuple[np.ndarray, list[str]]:
+        """Each row's probability per class, rounded as stored, and the classes."""
+        return self.probabilities(classifier).round(4), [str(label) for label in classifier.classes_]
 
 
-def _best(probabilities: dict[str, float]) -> tuple[str, float]:
-    """The most likely class and its probability."""
-    label = max(probabilities, key=probabilities.__getitem__)
-    return label, probabilities[label]
+def _best(probabilities: np.ndarray, labels: list[str]) -> list[tuple[str, float]]:
+    """The most likely class of each row and its probability."""
+    best = probabilities.argmax(axis=1)
+    return list(zip(np.array(labels)[best].tolist(), probabilities[np.arange(len(best)), best].tolist()))
 
 
 class TopicsComponent:

@@ -9,23 +9,23 @@ winning side's probability, or for neutral one minus the gap between the sides.
 
 from __future__ import annotations
 
+import numpy as np
+
 POSITIVE = frozenset({"positive", "optimism", "gratitude"})
 NEGATIVE = frozenset({"weak_negative", "anger", "anxiety", "fear", "disgust", "sadness"})
 MARGIN = 0.3
 
 
-def _sides(probabilities: dict[str, float]) -> tuple[float, float]:
-    return (sum(p for label, p in probabilities.items() if label in POSITIVE),
-            sum(p for label, p in probabilities.items() if label in NEGATIVE))
+def _side(labels: list[str], side: frozenset[str]) -> np.ndarray:
+    return np.array([label in side for label in labels], dtype=float)
 
 
-def polarity(sentiment: dict[str, float], emotion: dict[str, float]) -> tuple[str, float]:
-    """(label, score) of one post from its sentiment and emotion probabilities."""
-    sides = [_sides(probabilities) for probabilities in (sentiment, emotion) if probabilities]
-    positive = sum(p for p, _ in sides) / len(sides)
-    negative = sum(n for _, n in sides) / len(sides)
-    if positive - negative >= MARGIN:
-        return "positive", round(positive, 3)
-    if negative - positive >= MARGIN:
-        return "negative", round(negative, 3)
-    return "neutral", round(1 - abs(positive - negative), 3)
+def polarities(sentiment: np.ndarray, sentiment_labels: list[str], emotion: np.ndarray,
+               emotion_labels: list[str]) -> list[tuple[str, float]]:
+    """(label, score) of each post (row) from its sentiment and emotion probabilities."""
+    positive = (sentiment @ _side(sentiment_labels, POSITIVE) + emotion @ _side(emotion_labels, POSITIVE)) / 2
+    negative = (sentiment @ _side(sentiment_labels, NEGATIVE) + emotion @ _side(emotion_labels, NEGATIVE)) / 2
+    gap = positive - negative
+    labels = np.where(gap >= MARGIN, "positive", np.where(-gap >= MARGIN, "negative", "neutral"))
+    scores = np.where(gap >= MARGIN, positive, np.where(-gap >= MARGIN, negative, 1 - np.abs(gap))).round(3)
+    return list(zip(labels.tolist(), scores.tolist()))

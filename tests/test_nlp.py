@@ -11,7 +11,7 @@ from nlp import linear
 from nlp.features import REPLY_COLUMNS, featurize
 from nlp.models import load_model, model_cards
 from nlp.pipeline import build_pipeline, model_version
-from nlp.polarity import polarity
+from nlp.polarity import polarities
 from nlp.tagger import tag_pending
 from nlp.topics import load_taxonomy, topic_scores
 from tests.conftest import DATA, need
@@ -78,11 +78,13 @@ def test_without_models_the_fallback_runs_and_says_so(tmp_path):
 
 
 def test_polarity_weighs_both_models_and_is_neutral_when_neither_side_wins():
-    assert polarity({"positive": 0.9, "anger": 0.1}, {"gratitude": 0.8, "fear": 0.2}) == ("positive", 0.85)
-    assert polarity({"positive": 0.1, "anxiety": 0.9}, {"fear": 0.7, "surprise": 0.3}) == ("negative", 0.8)
-    # the models disagree: neither side wins by the margin
-    assert polarity({"positive": 0.8, "anger": 0.2}, {"sadness": 0.7, "optimism": 0.3}) == ("neutral", 0.9)
-    assert polarity({"positive": 0.2, "weak_negative": 0.8}, {}) == ("negative", 0.8)  # one model alone
+    sentiment_labels, emotion_labels = ["anger", "positive"], ["fear", "gratitude", "sadness", "surprise"]
+    sentiment = np.array([[0.1, 0.9], [0.9, 0.1], [0.2, 0.8]])
+    emotion = np.array([[0.2, 0.8, 0, 0], [0.7, 0, 0, 0.3], [0, 0.3, 0.7, 0]])
+    assert polarities(sentiment, sentiment_labels, emotion, emotion_labels) == [
+        ("positive", 0.85), ("negative", 0.8),
+        ("neutral", 0.9),  # the models disagree: neither side wins by the margin
+    ]
 
 
 def test_topics_follow_the_taxonomy():
