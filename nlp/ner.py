@@ -81,7 +81,7 @@ class Decoder:
     transitions: np.ndarray  # (tags, tags): from, to
     char_ids: np.ndarray  # code point -> row (0: a character no feature names)
     singles: dict[str, np.ndarray]  # kind -> (rows, tags)
-    pairs: dict[str, tuple[np.ndarray, np.ndarray]]  # kind -> (sorted keys of two rows, (keys, tags))
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]]  # kind -> (sorted keys row * width + row, (keys, tags))
 
     @classmethod
     def of(cls, tagger: pycrfsuite.Tagger) -> Decoder:
