@@ -66,7 +66,7 @@ def engine_name() -> str:
 def cut(text: str) -> list[str]:
     """Words in jieba's precise mode, blanks included (as jieba returns them)."""
     name, seg = _engine()
-    return list(seg.cut(text)) if name == "rjieba" else seg.lcut(text)
+    return seg.cut(text) if name == "rjieba" else seg.lcut(text)  # both give a new list
 
 
 def words(tokens: list[str]) -> list[str]:

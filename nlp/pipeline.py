@@ -1,7 +1,10 @@
 """The tagging pipeline: ``spacy.blank("zh")`` with the project's segmenter and components.
 
 Each component reads the Doc and sets extensions; ``nlp.pipe`` hands components whole
-batches, so the classifiers predict a batch at a time. The components are:
+batches, so the classifiers predict a batch at a time. The extensions are the fields of
+one ``PostTags`` object per Doc (``tags_of``), which the components fill directly: each
+``doc._`` access makes an object and each attribute through it costs a microsecond,
+thirty times a post. The components are:
 
 * ``crisiswatch_classifiers`` -> ``doc._.rumor_prob``, ``doc._.sentiment`` and
   ``doc._.emotion`` with their ``_score``s, ``doc._.emotion_scores`` (every emotion's
@@ -19,7 +22,7 @@ batches, so the classifiers predict a batch at a time. The components are:
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
 
@@ -37,21 +40,61 @@ from nlp.topic_model import load_topic_models
 
 MAX_TAG_CHARS = 5_000  # long articles are tagged on their head; the store keeps all
 
-for _name in ("rumor_prob", "sentiment", "sentiment_score", "emotion", "emotion_score", "emotion_scores", "polarity",
-              "polarity_score", "topics", "places", "organisations", "locations", "replies", "learnt_topics"):
-    if not Doc.has_extension(_name):
-        Doc.set_extension(_name, default=None)
+
+@dataclass(slots=True)
+class PostTags:
+    """What the components find out about one post (``doc._.<field>`` reads and writes them)."""
+
+    replies: list[str] | None = None  # the texts of its earliest replies, set by the caller
+    rumor_prob: float | None = None
+    sentiment: str | None = None
+    sentiment_score: float | None = None
+    emotion: str | None = None
+    emotion_score: float | None = None
+    emotion_scores: dict[str, float] | None = None
+    polarity: str | None = None
+    polarity_score: float | None = None
+    learnt_topics: dict[str, float] | None = None
+    topics: dict[str, float] | None = None
+    places: list[str] | None = None
+    organisations: list[str] | None = None
+    locations: list[str] | None = None
+
+
+_TAGS = "crisiswatch.tags"  # the PostTags' key in Doc.user_data
+
+
+def tags_of(doc: Doc) -> PostTags:
+    tags = doc.user_data.get(_TAGS)
+    if tags is None:
+        tags = doc.user_data[_TAGS] = PostTags()
+    return tags
+
+
+for _field in fields(PostTags):
+    if not Doc.has_extension(_field.name):
+        Doc.set_extension(_field.name, getter=lambda doc, name=_field.name: getattr(tags_of(doc), name),
+                          setter=lambda doc, value, name=_field.name: setattr(tags_of(doc), name, value))
 
 
 class Segmenter:
-    """A spaCy tokenizer that uses ``core.segment``: the Doc's words are jieba's words."""
+    """A spaCy tokenizer that uses ``core.segment``: the Doc's words are jieba's words.
+
+    The Doc is made from the words' ids in the vocabulary's string store, kept in a dict:
+    from strings, spaCy hashed every word's UTF-8 again, a third of making a Doc."""
 
     def __init__(self, vocab):
         self.vocab = vocab
+        self._ids: dict[str, int] = {}
+
+    def _id(self, word: str) -> int:
+        found = self._ids[word] = self.vocab.strings.add(word)
+        return found
 
     def __call__(self, text: str) -> Doc:
-        words = [w for w in segment.cut(text[:MAX_TAG_CHARS]) if w]
-        doc = Doc(self.vocab, words=words, spaces=[False] * len(words))
+        words = segment.cut(text[:MAX_TAG_CHARS])  # jieba gives no empty word
+        ids = self._ids
+        doc = Doc(self.vocab, words=[ids.get(w) or self._id(w) for w in words], spaces=[False] * len(words))
         doc.user_data["words"] = words
         return doc
 
@@ -89,7 +132,8 @@ class ClassifierComponent:
 
     def pipe(self, docs, batch_size: int = 256):
         for batch in _batches(docs, batch_size):
-            replies = [[segment.cut(r[:MAX_TAG_CHARS]) for r in doc._.replies or []] for doc in batch]
+            tags = [tags_of(doc) for doc in batch]
+            replies = [[segment.cut(r[:MAX_TAG_CHARS]) for r in t.replies or []] for t in tags]
             words = [words_of(d) for d in batch]
             inputs = _Inputs(featurize(words, replies), words)
             rumor = inputs.probabilities(self.rumor.classifier)[:, self._rumor_column]
@@ -99,15 +143,14 @@ class ClassifierComponent:
             sentiment = _best(sentiments, sentiment_labels)
             emotion = _best(emotions, emotion_labels)
             learnt = self.topic_models.scores(inputs.features) if self.topic_models else [{} for _ in batch]
-            for i, (doc, emotion_scores) in enumerate(zip(batch, emotions.tolist())):
-                tags = doc._  # one Underscore object for all the writes: each ``doc._`` makes a new one
-                tags.learnt_topics = learnt[i]
-                tags.rumor_prob = float(rumor[i])
-                tags.sentiment, tags.sentiment_score = sentiment[i]
-                tags.emotion, tags.emotion_score = emotion[i]
-                tags.emotion_scores = dict(zip(emotion_labels, emotion_scores))
-                tags.polarity, tags.polarity_score = polarity[i]
-                yield doc
+            for i, (t, emotion_scores) in enumerate(zip(tags, emotions.tolist())):
+                t.learnt_topics = learnt[i]
+                t.rumor_prob = float(rumor[i])
+                t.sentiment, t.sentiment_score = sentiment[i]
+                t.emotion, t.emotion_score = emotion[i]
+                t.emotion_scores = dict(zip(emotion_labels, emotion_scores))
+                t.polarity, t.polarity_score = polarity[i]
+            yield from batch
 
 
 @dataclass
@@ -136,12 +179,15 @@ def _best(probabilities: np.ndarray, labels: list[str]) -> list[tuple[str, float
 class TopicsComponent:
     def __init__(self):
         self.taxonomy = topics.load_taxonomy()
+        self.any_keyword = topics.keyword_pattern(self.taxonomy)
 
     def __call__(self, doc: Doc) -> Doc:
-        scores = topics.topic_scores("".join(words_of(doc)), self.taxonomy)  # doc.text rebuilds Tokens
-        for label, score in (doc._.learnt_topics or {}).items():
+        text = "".join(words_of(doc))  # doc.text rebuilds Tokens
+        scores = topics.topic_scores(text, self.taxonomy) if self.any_keyword.search(text) else {}
+        tags = tags_of(doc)
+        for label, score in (tags.learnt_topics or {}).items():
             scores[label] = max(scores.get(label, 0.0), score)
-        doc._.topics = scores
+        tags.topics = scores
         return doc
 
 
@@ -150,7 +196,8 @@ class PlacesComponent:
         self.gazetteer = places.gazetteer()
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.places, doc._.organisations = self.gazetteer.find(words_of(doc))
+        tags = tags_of(doc)
+        tags.places, tags.organisations = self.gazetteer.find(words_of(doc))
         return doc
 
 
@@ -167,7 +214,7 @@ class EntitiesComponent:
 
     def pipe(self, docs, batch_size: int = 256):
         for batch in _batches(docs, batch_size):
-            tags = [doc._ for doc in batch]  # one Underscore object a doc: each ``doc._`` makes a new one
+            tags = [tags_of(doc) for doc in batch]
             for t in tags:
                 t.locations = []
             chosen = [i for i, t in enumerate(tags) if self.entities is not None and (self.scope == "all" or t.topics)]
@@ -176,7 +223,7 @@ class EntitiesComponent:
                 self._add(tags[i], names)
             yield from batch
 
-    def _add(self, tags, names: list[tuple[str, str]]) -> None:
+    def _add(self, tags: PostTags, names: list[tuple[str, str]]) -> None:
         for name, kind in names:
             if kind == "ORG" and name not in tags.organisations:
                 tags.organisations.append(name)

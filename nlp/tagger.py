@@ -7,7 +7,7 @@ from spacy.language import Language
 from core.schema import Tags
 from core.store import Store
 from nlp.datasets import REPLIES_PER_POST
-from nlp.pipeline import model_version
+from nlp.pipeline import model_version, tags_of
 
 
 def tag_pending(store: Store, nlp: Language, batch_size: int = 1000, progress=None, limit: int | None = None) -> int:
@@ -22,7 +22,7 @@ def tag_pending(store: Store, nlp: Language, batch_size: int = 1000, progress=No
         docs = []
         for post_id, text in rows:
             doc = nlp.make_doc(text)
-            doc._.replies = replies.get(post_id, [])
+            tags_of(doc).replies = replies.get(post_id, [])
             docs.append(doc)
         store.save_tags([_tags(post_id, doc, version) for (post_id, _), doc in zip(rows, nlp.pipe(docs, batch_size=batch_size))])
         after = rows[-1][0]
@@ -33,7 +33,7 @@ def tag_pending(store: Store, nlp: Language, batch_size: int = 1000, progress=No
 
 
 def _tags(post_id: int, doc, version: str) -> Tags:
-    t = doc._
+    t = tags_of(doc)
     return Tags(
         post_id=post_id, rumor_prob=t.rumor_prob, sentiment=t.sentiment, sentiment_score=t.sentiment_score,
         emotion=t.emotion, emotion_score=t.emotion_score, emotion_scores=t.emotion_scores,

@@ -30,6 +30,11 @@ def load_taxonomy(path: Path = TAXONOMY_FILE) -> list[Topic]:
     return [Topic(t["label"], t["zh"], t["en"], tuple(t["keywords"])) for t in raw["topic"]]
 
 
+def keyword_pattern(taxonomy: list[Topic]) -> re.Pattern:
+    """Any keyword of any topic: most posts mention none, and one search says so."""
+    return re.compile("|".join(re.escape(k) for t in taxonomy for k in t.keywords))
+
+
 def topic_scores(text: str, taxonomy: list[Topic]) -> dict[str, float]:
     """Each topic whose keywords occur in the text, scored 1 - 0.5 ** (keywords found)."""
     scores = {}
