@@ -22,6 +22,7 @@ class Route:
     status: int = 200
     body: bytes | None = None
     headers: dict = field(default_factory=dict)
+    delay: float = 0  # seconds before the answer
 
     def matches(self, path: str, query: dict) -> bool:
         return path == self.path and all(query.get(k) == str(v) for k, v in self.query.items())
@@ -59,6 +60,7 @@ class Replay:
                 if route is None:
                     self.send_error(404)
                     return
+                time.sleep(route.delay)
                 data = route.payload()
                 self.send_response(route.status)
                 self.send_header("Content-Type", route.content_type)
@@ -72,6 +74,7 @@ class Replay:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.block_on_close = False  # closing does not wait for a delayed answer
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> "Replay":

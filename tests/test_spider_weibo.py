@@ -2,14 +2,20 @@
 m.weibo.cn API responses and s.weibo.com / weibo.com pages."""
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from parsel import Selector
 
 from review_ui import create_app
-from tests.conftest import FIXTURES, crisiswatch, logged_in_client, need, saved_checkpoints, stored_posts
+from crawlers.spiders.weibo import html_text
+from tests.conftest import FIXTURES, REPO, crisiswatch, logged_in_client, need, saved_checkpoints, stored_posts
 from tests.replay import Replay, Route
 
 WEIBO = FIXTURES / "weibo"
@@ -181,6 +187,57 @@ def test_a_status_url_brings_its_long_original(home):
     assert original["kind"] == "post" and original["parent_id"] is None
     assert "全文" not in original["text"] and "\nNature\n" in original["text"] and "<br" not in original["text"]
     assert len(original["text"]) > len(show["retweeted_status"]["text"]) / 2 and original["text"][:20] == long_text[:20]
+
+
+def test_a_crawl_killed_while_a_long_text_is_on_its_way_loses_nothing(home, tmp_path):
+    """A key's checkpoint waits for the long texts (and comment pages) its card pages asked
+    for: killed while one is on its way, the crawl has saved no checkpoint, and the next
+    run reads that post; a long text that fails for good is kept with its card's start."""
+    cards = load(TIMELINE)
+    long_post = cards["data"]["cards"][1]["mblog"]
+    long_post["isLongText"] = True
+    page = tmp_path / "cards.json"
+    page.write_text(json.dumps(cards, ensure_ascii=False), encoding="utf-8")
+    timeline = {"type": "uid", "value": UID, "containerid": "107603" + UID}
+    extend = Route("/statuses/extend", LONG_TEXT, query={"id": long_post["id"]}, content_type=JSON, delay=30)
+    routes = [Route("/api/container/getIndex", page, query=timeline, content_type=JSON), extend]
+    args = ["crawl", "--spider", "weibo", "-a", f"users={UID}", "-s", "WEIBO_MAX_PAGES=1", "-s", "LOG_LEVEL=WARNING",
+            "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ROBOTSTXT_OBEY=False"]
+    with Replay(routes) as replay:
+        urls = ["-s", f"WEIBO_API_URL={replay.url}", "-s", f"WEIBO_SEARCH_URL={replay.url}"]
+        env = {**os.environ, "CRISISWATCH_HOME": str(home.home)}
+        crawling = subprocess.Popen([sys.executable, "-m", "crisiswatch", *args, *urls], cwd=REPO, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while not replay.requests_to("/statuses/extend"):
+            assert crawling.poll() is None and time.monotonic() < deadline, "the long text was never asked for"
+            time.sleep(0.1)
+        time.sleep(3)  # time enough to store the other posts and the checkpoint, had it not been held
+        assert crawling.poll() is None, "the crawl ended before the long text was answered"
+        os.killpg(crawling.pid, signal.SIGKILL)
+        crawling.wait()
+        assert long_post["id"] not in stored_posts(home) and saved_checkpoints(home, "manual-weibo") == {}
+
+        extend.delay = 0
+        crawl(home, replay, "-a", f"users={UID}", "-s", "WEIBO_MAX_PAGES=1")
+        stored = stored_posts(home)[long_post["id"]]
+        assert stored["text"][:20] == load(LONG_TEXT)["data"]["longTextContent"][:20]
+        assert list(saved_checkpoints(home, "manual-weibo")) == [("weibo-api", f"user:{UID}")]
+
+
+def test_a_long_text_that_fails_for_good_is_kept_as_its_card_shows_it(home, tmp_path):
+    cards = load(TIMELINE)
+    long_post = cards["data"]["cards"][1]["mblog"]
+    long_post["isLongText"] = True
+    page = tmp_path / "cards.json"
+    page.write_text(json.dumps(cards, ensure_ascii=False), encoding="utf-8")
+    routes = [Route("/api/container/getIndex", page, content_type=JSON),
+              Route("/statuses/extend", query={"id": long_post["id"]}, body=b"busy", status=503)]
+    with Replay(routes) as replay:
+        crawl(home, replay, "-a", f"users={UID}", "-s", "WEIBO_MAX_PAGES=1", "-s", "RETRY_TIMES=1")
+        assert len(replay.requests_to("/statuses/extend")) == 2  # asked, and asked again
+    assert stored_posts(home)[long_post["id"]]["text"].startswith(html_text(long_post["text"])[:10])
+    assert list(saved_checkpoints(home, "manual-weibo")) == [("weibo-api", f"user:{UID}")]
 
 
 def test_html_search_splits_full_windows_and_resumes_from_its_checkpoint(home):

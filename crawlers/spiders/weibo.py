@@ -16,14 +16,17 @@ crawled one after another and each finished window advances the checkpoint, so a
 job resumes from the last finished one.
 
 Checkpoints: ("weibo-api", keyword or "user:UID") is the newest post time seen, and a
-later run stops paging at a page with nothing newer; ("weibo-search", keyword) is the
-end of the last finished window.
+later run stops paging at a page with nothing newer; it is saved only once the long
+texts and comment pages that the key's card pages asked for are answered, so a job
+killed before then reads those posts again. ("weibo-search", keyword) is the end of the
+last finished window.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlparse
 
@@ -203,6 +206,9 @@ class WeiboSpider(SourceSpider):
             raise ValueError(f"-a mode is api or html, not {mode!r}")
         self.users = split_arg(users)
         self.mode = mode
+        self.asked: Counter[str] = Counter()  # key -> requests its card pages started, not yet answered
+        self.held: dict[str, str] = {}  # key -> its checkpoint, saved once those are answered
+        self.requested: set[str] = set()
         self.since = parse_hour(since) if since else None
         self.until = parse_hour(until) if until else None
         if not (self.start_urls or self.keywords or self.users):
@@ -237,7 +243,7 @@ class WeiboSpider(SourceSpider):
         ``key``, which is advanced to the newest post time once the last page is read."""
         mblogs = list(card_mblogs((json.loads(response.text).get("data") or {}).get("cards")))
         for mblog in mblogs:
-            yield from self.mblog_items(response, mblog)
+            yield from self.mblog_items(response, mblog, key)
         saved = self.checkpoint("weibo-api", key) if key else None
         saved = datetime.fromisoformat(saved) if saved else None
         times = [datetime.fromisoformat(t) for t in (weibo_time(m.get("created_at")) for m in mblogs) if t]
@@ -247,34 +253,64 @@ class WeiboSpider(SourceSpider):
             yield scrapy.Request(add_or_replace_parameter(response.url, "page", str(page + 1)), callback=self.parse_cards,
                                  cb_kwargs={"key": key, "page": page + 1, "newest": newest})
         elif key and newest and (saved is None or newest > saved):
-            yield self.advance("weibo-api", key, newest.isoformat())
+            self.held[key] = newest.isoformat()
+            yield from self.settle(key)
+
+    def ask(self, key: str | None, url: str, callback, **cb_kwargs):
+        """A request for more of what a card page of ``key`` showed; the key's checkpoint waits
+        for its answer. A URL asked already in this crawl is not asked again (the dupe filter
+        would drop it unanswered): the key that asked first holds its checkpoint for it."""
+        if url in self.requested:
+            return
+        self.requested.add(url)
+        if key:
+            self.asked[key] += 1
+        yield scrapy.Request(url, callback=callback, errback=self.unanswered, cb_kwargs={"key": key, **cb_kwargs})
+
+    def answered(self, key: str | None):
+        if key:
+            self.asked[key] -= 1
+            yield from self.settle(key)
+
+    def settle(self, key: str):
+        if key in self.held and self.asked[key] == 0:
+            yield self.advance("weibo-api", key, self.held.pop(key))
+
+    def unanswered(self, failure):
+        """A long text or comment page that failed for good: the post is kept with the start
+        of its text that its card showed, and the checkpoint no longer waits for it."""
+        kwargs = failure.request.cb_kwargs
+        if "fields" in kwargs:
+            yield self.post(kwargs["card_page"], **kwargs["fields"])
+        yield from self.answered(kwargs["key"])
 
     def parse_status(self, response):
         """statuses/show: one post (with its original when it is a repost)."""
-        yield from self.mblog_items(response, json.loads(response.text)["data"])
+        yield from self.mblog_items(response, json.loads(response.text)["data"], None)
 
-    def mblog_items(self, response, mblog):
+    def mblog_items(self, response, mblog, key: str | None):
         """A post, its original if it is a repost, and the requests for its long text and comments."""
         if mblog.get("retweeted_status"):
-            yield from self.mblog_items(response, mblog["retweeted_status"])
+            yield from self.mblog_items(response, mblog["retweeted_status"], key)
         fields = mblog_fields(mblog)
         if mblog.get("isLongText"):
-            yield scrapy.Request(f"{self.api_url}/statuses/extend?id={fields['platform_id']}",
-                                 callback=self.parse_long_text, cb_kwargs={"fields": fields})
+            yield from self.ask(key, f"{self.api_url}/statuses/extend?id={fields['platform_id']}",
+                                self.parse_long_text, fields=fields, card_page=response)
         else:
             yield self.post(response, **fields)
         if fields["comments_count"] > 0:
             mid = fields["platform_id"]
-            yield scrapy.Request(f"{self.api_url}/comments/hotflow?id={mid}&mid={mid}&max_id_type=0",
-                                 callback=self.parse_comments, cb_kwargs={"status_id": mid, "page": 1})
+            yield from self.ask(key, f"{self.api_url}/comments/hotflow?id={mid}&mid={mid}&max_id_type=0",
+                                self.parse_comments, status_id=mid, page=1)
 
-    def parse_long_text(self, response, fields):
+    def parse_long_text(self, response, key, fields, card_page):
         """statuses/extend: the whole text of a post whose card held only its start."""
         data = json.loads(response.text).get("data") or {}
         text = html_text(data.get("longTextContent")) or fields["text"]
         yield self.post(response, **{**fields, "text": text})
+        yield from self.answered(key)
 
-    def parse_comments(self, response, status_id, page):
+    def parse_comments(self, response, key, status_id, page):
         """comments/hotflow: a page of comments (each with its first replies); ``max_id`` pages on."""
         data = json.loads(response.text).get("data") or {}
         for comment in data.get("data") or []:
@@ -284,7 +320,8 @@ class WeiboSpider(SourceSpider):
         if data.get("max_id") and page < self.settings.getint("WEIBO_COMMENT_PAGES", 3):
             url = (f"{self.api_url}/comments/hotflow?id={status_id}&mid={status_id}"
                    f"&max_id={data['max_id']}&max_id_type={data.get('max_id_type', 0)}")
-            yield scrapy.Request(url, callback=self.parse_comments, cb_kwargs={"status_id": status_id, "page": page + 1})
+            yield from self.ask(key, url, self.parse_comments, status_id=status_id, page=page + 1)
+        yield from self.answered(key)
 
     # -- s.weibo.com search by time window -----------------------------------------------
 
