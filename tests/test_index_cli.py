@@ -66,7 +66,7 @@ def test_a_setting_chooses_the_backend(home, covid_day, noida_url):
     assert status["index"]["backend"] == "elasticsearch" and status["index"]["documents"] == status["totals"]["stored"]
 
 
-def test_the_search_benchmark_runs(home):
+def test_the_search_benchmark_runs(home, covid_day):  # the benchmark reads the corpus: skipped without it
     result = json.loads(run("bench", "search", "--limit", "1500", "--json", "--home", str(home.home)))
     assert result["posts"] == 1500 and result["queries"] >= 200 and result["recall"] == 1.0
     assert {"index_posts_per_s", "p50_ms", "p95_ms", "common_word_sorted_ms", "size_mb", "peak_rss_mb"} <= set(result)
