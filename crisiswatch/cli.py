@@ -196,6 +196,7 @@ def _pairs(values, flag):
 def tag(settings: Settings, batch_size, limit):
     """Tag every untagged post: rumor probability, sentiment, emotion, topics, places and organisations."""
     from crisiswatch import stages
+    from nlp import topic_model
     from nlp.models import ModelOutdated
 
     store = stages.open_store(settings)
@@ -206,6 +207,9 @@ def tag(settings: Settings, batch_size, limit):
             "(run `crisiswatch train all` with the data present)",
             fg="yellow", err=True,
         )
+    if topic_model.is_outdated(settings.models_dir):
+        click.secho("note: the topics learnt from corrections are from an older crisiswatch and are not used; "
+                    "run `crisiswatch train topics`", fg="yellow", err=True)
     try:
         done = stages.tag(settings, store, batch_size=batch_size, limit=limit)
     except ModelOutdated as err:

@@ -12,6 +12,7 @@ from crawlers.loopback import DEMO_SITE_ENV, demo_site
 from crisiswatch import publishing, stages
 from crisiswatch.importer import import_files
 from crisiswatch.schedule import start_scheduler
+from nlp import topic_model
 from nlp.datasets import TRAINING_FILES
 
 # The first days of the real Weibo corpus: enough to make search worth trying.
@@ -27,6 +28,8 @@ def prepare_models(settings: Settings) -> list[str]:
     if now:
         click.echo(f"training {', '.join(now)} from {settings.data_dir} (once; about a minute)")
         stages.train(settings, now, say=lambda m: click.echo("  " + m))
+    if topic_model.is_outdated(settings.models_dir):  # learnt from the analysts' corrections: seconds
+        stages.train_topics(settings, say=lambda m: click.echo("  " + m))
     if set(missing) - set(trainable):
         fallback = ", ".join(t for t in missing if t not in trainable)
         click.secho(f"no training data in {settings.data_dir} for {fallback}: tagging without it "

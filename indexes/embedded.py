@@ -34,8 +34,8 @@ HEAP = 80_000_000
 # every value, not only its own top ones), here and for every facet below.
 CLUSTER_SEGMENT_SIZE = 1_000_000
 EXACT_SEGMENT_SIZE = 100_000  # more values than a facet of places or topics can have
-# On a common word the hash count still took 5-6 ms (tens of thousands of clusters among
-# 117,000 posts). The posts of large clusters carry their key a second time, and are
+# On a common word counting by number still took 5-6 ms (tens of thousands of clusters among
+# 117,000 posts). The posts of large clusters carry their number a second time, and are
 # counted first: when the tenth of them has at least LARGE_CLUSTER matching posts, no
 # smaller cluster can reach the list (the store re-indexes a cluster that grows past it).
 LARGE_CLUSTER = INDEXED_CLUSTER_SIZES[-1]
@@ -45,7 +45,7 @@ LARGE_CLUSTER = INDEXED_CLUSTER_SIZES[-1]
 COMBINED = ("platform", "verified", "sentiment", "emotion", "rumor")
 _JOIN = "\x1f"  # the unit separator: in no label
 ALL_COMBINATIONS = 100_000  # more than the labels can combine into: every combination is counted
-MAX_CLUSTER_NAMES = 100_000  # names looked up, kept (a key is a hash of its name: never stale)
+MAX_CLUSTER_NAMES = 100_000  # names looked up, kept (a number is read from its name: never stale)
 # Facet counting dominates a result page on a million posts, and Tantivy releases the GIL
 # while it aggregates: the clusters and the other facets are counted on two threads while
 # the page is fetched.

@@ -61,9 +61,8 @@ class LinearModel:
         return cls(regression.classes_, weights, idf_squared, regression.intercept_.astype(np.float32))
 
     def predict_proba(self, features: sp.csr_matrix) -> np.ndarray:
-        rows = np.repeat(np.arange(features.shape[0]), np.diff(features.indptr))
-        lengths = np.sqrt(np.bincount(rows, features.data**2 * self.idf_squared[features.indices],
-                                      minlength=features.shape[0]))
+        squares = features.data**2 * self.idf_squared[features.indices]  # of the TF-IDF row's entries
+        lengths = np.sqrt(np.bincount(_row_of_each_entry(features), squares, minlength=features.shape[0]))
         lengths[lengths == 0] = 1  # a row without features scores its intercept
         # float64 from here: stored probabilities are rounded, and float32's 0.1 is 0.10000000149
         scores = (np.asarray(features @ self.weights) / lengths[:, None] + self.intercept).astype(np.float64)
@@ -80,9 +79,13 @@ def fit(x: sp.csr_matrix, labels, c: float = 4.0) -> LinearModel:
     return LinearModel.of(fitted_pipeline(x, labels, c))
 
 
+def _row_of_each_entry(features: sp.csr_matrix) -> np.ndarray:
+    return np.repeat(np.arange(features.shape[0]), np.diff(features.indptr))
+
+
 def has_replies(features: sp.csr_matrix) -> np.ndarray:
     """For each row, whether its reply block holds anything."""
-    rows = np.repeat(np.arange(features.shape[0]), np.diff(features.indptr))
+    rows = _row_of_each_entry(features)
     return np.bincount(rows[features.indices >= REPLY_COLUMNS.start], minlength=features.shape[0]) > 0
 
 

@@ -12,9 +12,11 @@ string per feature of every character (eight a character) and a call per text: a
 600 microseconds a topical post. The decoder reads the trained weights into arrays once,
 scores every character of a batch with a few gathers, and runs Viterbi over all the
 batch's clauses at once, one step per character position. The chain of tags is cut
-after clause punctuation (，。！？；：) so that a step holds many short clauses, not a few
-long texts; a name never spans such a mark, and the figures of ``measure`` are those of
-the decoder, as used.
+after the clause marks of CLAUSE_ENDS (，。！？；：, their ASCII forms and new lines), each
+tagged O, so that a step holds many short clauses, not a few long texts: the tags are
+CRFsuite's wherever CRFsuite tags those marks O, as it nearly always does (a name does
+not span one). A clause longer than MAX_CLAUSE is also cut, where no mark is. The figures
+of ``measure`` are those of the decoder, as used.
 """
 
 from __future__ import annotations
@@ -124,6 +126,8 @@ class Decoder:
         width = len(self.singles["c"])
         for kind, (before, after) in PAIRS.items():
             keys, weights = self.pairs[kind]
+            if not len(keys):  # the model kept no feature of this kind
+                continue
             wanted = ids[centres + before].astype(np.int64) * width + ids[centres + after]
             found = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
             known = keys[found] == wanted
@@ -143,13 +147,15 @@ class Decoder:
         return out
 
 
-def _clauses(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, length, whether it begins its text) of each clause of the texts laid end to
-    end: a clause ends after a CLAUSE_ENDS character, at the end of its text, or after
-    MAX_CLAUSE characters."""
+def _clauses(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each clause of the texts laid end to end: its start, its length, whether it begins
+    its text, and whether it ends at a mark that another clause of its text follows. A
+    clause ends after a CLAUSE_ENDS character, at the end of its text, or after MAX_CLAUSE
+    characters."""
     codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    ends = np.isin(codes, np.frombuffer(CLAUSE_ENDS.encode("utf-32-le"), dtype=np.uint32))
+    marks = np.isin(codes, np.frombuffer(CLAUSE_ENDS.encode("utf-32-le"), dtype=np.uint32))
     text_ends = np.cumsum([len(t) for t in texts if t])
+    ends = marks.copy()
     ends[text_ends - 1] = True
     cuts = np.flatnonzero(ends) + 1
     starts = np.concatenate(([0], cuts[:-1]))
@@ -159,18 +165,19 @@ def _clauses(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         offsets = (np.arange(int(pieces.sum())) - np.repeat(np.cumsum(pieces) - pieces, pieces)) * MAX_CLAUSE
         starts = np.repeat(starts, pieces) + offsets
         lengths = np.minimum(np.repeat(lengths, pieces) - offsets, MAX_CLAUSE)
-    return starts, lengths, np.isin(starts, np.concatenate(([0], text_ends[:-1])))
+    last = starts + lengths - 1
+    return starts, lengths, np.isin(starts, text_ends[:-1]) | (starts == 0), marks[last] & ~np.isin(last + 1, text_ends)
 
 
-def _viterbi(scores: np.ndarray, clauses: tuple[np.ndarray, np.ndarray, np.ndarray], transitions: np.ndarray,
-             outside: int) -> np.ndarray:
+def _viterbi(scores: np.ndarray, clauses: tuple[np.ndarray, ...], transitions: np.ndarray, outside: int) -> np.ndarray:
     """The best tag of every character: Viterbi over all clauses at once, longest first,
-    so that the clauses still running at each step are the first ones. A clause that does
-    not begin its text follows the mark that ended the last one, tagged ``outside`` (O):
-    exact wherever the whole text's best path tags that mark O."""
-    starts, lengths, firsts = clauses
+    so that the clauses still running at each step are the first ones. The mark that ends
+    a clause (when another follows in its text) is tagged ``outside`` (O), and the next
+    clause starts from it: so the path is the text's best path among those that tag the
+    marks O, and the very best path wherever that one does."""
+    starts, lengths, firsts, closes = clauses
     order = np.argsort(-lengths, kind="stable")
-    starts, lengths, firsts = starts[order], lengths[order], firsts[order]
+    starts, lengths, firsts, closes = starts[order], lengths[order], firsts[order], closes[order]
     steps = int(lengths[0])
     running = np.searchsorted(-lengths, -np.arange(steps + 1), side="left")  # running[t]: clauses longer than t
     delta = scores[starts] + np.where(firsts[:, None], 0, transitions[outside])
@@ -182,7 +189,7 @@ def _viterbi(scores: np.ndarray, clauses: tuple[np.ndarray, np.ndarray, np.ndarr
         back.append(best)
         delta[:n] = np.take_along_axis(candidates, best[:, None, :], axis=1)[:, 0, :] + scores[starts[:n] + t]
     out = np.empty(len(scores), dtype=np.int64)
-    current = delta.argmax(axis=1)  # each clause's last tag
+    current = np.where(closes, outside, delta.argmax(axis=1))  # each clause's last tag
     for t in range(steps - 1, -1, -1):
         n = running[t]
         out[starts[:n] + t] = current[:n]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from functools import cached_property
 from itertools import islice
 from pathlib import Path
 
@@ -161,9 +162,13 @@ class _Inputs:
     features: object
     words: list[list[str]]
 
+    @cached_property
+    def texts(self) -> list[str]:
+        return ["".join(w) for w in self.words]
+
     def probabilities(self, classifier):
         if getattr(classifier, "reads_text", False):
-            return classifier.predict_proba_texts(["".join(w) for w in self.words])
+            return classifier.predict_proba_texts(self.texts)
         return classifier.predict_proba(self.features)
 
     def rounded(self, classifier) -> tuple[np.ndarray, list[str]]:

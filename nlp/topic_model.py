@@ -76,10 +76,14 @@ def train_topics(texts: list[str], label_sets: list[set[str]], models_dir: Path,
     return card
 
 
-def load_topic_models(models_dir: Path) -> TopicModels | None:
+def is_outdated(models_dir: Path) -> bool:
+    """Whether topics were learnt by an older crisiswatch (another feature layout): they
+    are not used until ``crisiswatch train topics`` learns them again from the corrections."""
     card = Path(models_dir) / "topics.json"
-    if not (card.exists() and model_file(models_dir).exists()):
-        return None
-    if json.loads(card.read_text(encoding="utf-8")).get("features") != feats.VERSION:
+    return card.exists() and json.loads(card.read_text(encoding="utf-8")).get("features") != feats.VERSION
+
+
+def load_topic_models(models_dir: Path) -> TopicModels | None:
+    if is_outdated(models_dir) or not ((Path(models_dir) / "topics.json").exists() and model_file(models_dir).exists()):
         return None
     return joblib.load(model_file(models_dir))

@@ -191,8 +191,9 @@ def test_folded_models_give_the_fitted_pipelines_probabilities():
 
 
 def test_the_decoder_tags_as_crfsuite_does(trained_models):
-    """nlp.ner tags with its own Viterbi over CRFsuite's weights: exactly CRFsuite's tags
-    where no clause is cut, and almost always where one is (the chain is cut at ，。！？)."""
+    """nlp.ner tags with its own Viterbi over CRFsuite's weights, the chain cut after the
+    clause marks (CLAUSE_ENDS), each tagged O: exactly CRFsuite's tags wherever CRFsuite's
+    own path tags those marks O (and no clause is longer than MAX_CLAUSE)."""
     import pycrfsuite
 
     from nlp.datasets import read_char_bio
@@ -209,4 +210,7 @@ def test_the_decoder_tags_as_crfsuite_does(trained_models):
     assert len(decoder.tags(["停电\ud800了"])[0]) == 4  # a lone surrogate, which CRFsuite cannot even take
     uncut = [i for i, text in enumerate(texts) if len(text) <= MAX_CLAUSE and not set(text[:-1]) & set(CLAUSE_ENDS)]
     assert len(uncut) > 300 and all(ours[i] == theirs[i] for i in uncut)
+    cut = [i for i, text in enumerate(texts) if len(text) <= MAX_CLAUSE and i not in uncut
+           and all(theirs[i][at] == "O" for at, char in enumerate(text[:-1]) if char in CLAUSE_ENDS)]
+    assert len(cut) > 1000 and all(ours[i] == theirs[i] for i in cut)
     assert sum(a == b for a, b in zip(ours, theirs)) >= 0.99 * len(texts)

@@ -102,3 +102,11 @@ def test_topics_learnt_from_corrections_join_the_rules(home):
     learnt = nlp("小区门口的变压器冒烟了")
     assert "safety" in learnt._.topics and learnt._.topics["safety"] >= 0.5  # no keyword rule says 冒烟
     assert "safety" not in nlp("包子真好吃")._.topics
+
+    # learnt by an older crisiswatch: not used, said so, and learnt again by `train topics`
+    card = home.models_dir / "topics.json"
+    card.write_text(json.dumps({**json.loads(card.read_text()), "features": "numpy-hash-1"}))
+    assert "+topics-lr-" not in model_version(build_pipeline(home.models_dir))
+    assert "crisiswatch train topics" in run("tag", "--home", str(home.home)).stderr
+    run("train", "topics", "--home", str(home.home))
+    assert "+topics-lr-" in model_version(build_pipeline(home.models_dir))

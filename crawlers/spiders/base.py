@@ -9,6 +9,7 @@
   advanced by yielding a ``CheckpointItem`` after the posts it covers, so that the store
   saves it only once those posts are stored.
 * Every post keeps the raw response it was read from (``capture``).
+* ``Awaited``: what a checkpoint key waits for before it may be saved.
 """
 
 from __future__ import annotations
@@ -20,6 +21,48 @@ import scrapy
 from core.schema import Capture
 from core.store import Store
 from crawlers.items import CheckpointItem, PostItem
+
+
+class Awaited:
+    """The requests a crawl made for its checkpoint keys (search terms, users), and which
+    keys await each answer.
+
+    A URL is asked once per crawl however many keys' pages show it: Scrapy's dupe filter
+    would drop a second request unanswered, and the key behind it would wait forever. A
+    key may save its checkpoint only once nothing it awaits is outstanding, and not at
+    all in a crawl where something it awaited failed: a crawl killed or blocked half-way
+    then reads those pages again next time."""
+
+    def __init__(self):
+        self.waiting: dict[str, set[str]] = {}  # URL -> keys awaiting its answer
+        self.asked: set[str] = set()  # every URL asked in this crawl
+        self.failed: set[str] = set()  # keys that awaited a failed request
+
+    def ask(self, url: str, keys: set[str]) -> bool:
+        """Whether to make the request (the first time the URL is asked); ``keys`` await it."""
+        if url in self.waiting:
+            self.waiting[url] |= keys
+            return False
+        if url in self.asked:
+            return False
+        self.asked.add(url)
+        self.waiting[url] = set(keys)
+        return True
+
+    def keys_of(self, url: str) -> set[str]:
+        """The keys awaiting this URL (which also await what its answer leads to)."""
+        return set(self.waiting.get(url, ()))
+
+    def answered(self, url: str) -> set[str]:
+        """The keys that awaited this URL, now answered."""
+        return self.waiting.pop(url, set())
+
+    def fail(self, url: str) -> None:
+        self.failed |= self.waiting.pop(url, set())
+
+    def holds(self, key: str) -> bool:
+        """Whether ``key`` may not save its checkpoint (yet)."""
+        return key in self.failed or any(key in keys for keys in self.waiting.values())
 
 
 def split_arg(value) -> list[str]:

@@ -23,7 +23,7 @@ from scrapy import Request
 from w3lib.html import remove_tags, remove_tags_with_content, replace_entities
 from w3lib.url import canonicalize_url
 
-from crawlers.spiders.base import SourceSpider
+from crawlers.spiders.base import Awaited, SourceSpider
 
 SEARCH = "wechat-search"
 ARTICLE_HOST = "mp.weixin.qq.com"
@@ -62,9 +62,7 @@ class WechatSpider(SourceSpider):
         super().__init__(*args, **kwargs)
         self.newest: dict[str, int] = {}  # search term -> newest result time seen
         self.paging: set[str] = set()  # search terms whose pages are still being read
-        self.waiting: dict[str, set[str]] = {}  # article link -> search terms waiting for it
-        self.requested: set[str] = set()  # article links asked for in this crawl
-        self.failed: set[str] = set()  # search terms with an article that could not be read
+        self.awaited = Awaited()  # article links -> the search terms waiting for them
 
     async def start(self):
         for url in self.start_urls:
@@ -111,17 +109,11 @@ class WechatSpider(SourceSpider):
 
     def article_request(self, url: str, term: str):
         """Ask for an article once per crawl, however many search terms found it."""
-        if url in self.waiting:
-            self.waiting[url].add(term)
-            return
-        if url in self.requested:  # already read in this crawl (the dupe filter would drop it)
-            return
-        self.requested.add(url)
-        self.waiting[url] = {term}
-        yield Request(url, callback=self.parse_article, errback=self.article_failed, meta={"link": url})
+        if self.awaited.ask(url, {term}):
+            yield Request(url, callback=self.parse_article, errback=self.article_failed, meta={"link": url})
 
     def parse_article(self, response):
-        terms = self.waiting.pop(response.meta.get("link", ""), set())
+        terms = self.awaited.answered(response.meta.get("link", ""))
         yield from self.article(response)
         for term in terms:
             yield from self.settle(term)
@@ -154,17 +146,15 @@ class WechatSpider(SourceSpider):
         )
 
     def article_failed(self, failure):
-        self.failed |= self.waiting.pop(failure.request.meta.get("link", ""), set())
+        self.awaited.fail(failure.request.meta.get("link", ""))
 
     def search_failed(self, failure):
         term = failure.request.meta["term"]
         self.paging.discard(term)
-        self.failed.add(term)
+        self.awaited.failed.add(term)
 
     def settle(self, term: str):
         """Save a search term's checkpoint once its pages and all their new articles are read."""
-        if term in self.paging or term in self.failed or term not in self.newest:
-            return
-        if any(term in terms for terms in self.waiting.values()):
+        if term in self.paging or term not in self.newest or self.awaited.holds(term):
             return
         yield self.advance(SEARCH, term, str(self.newest.pop(term)))

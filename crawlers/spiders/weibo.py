@@ -26,17 +26,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlparse
 
 import scrapy
 from parsel import Selector
+from scrapy.spidermiddlewares.httperror import HttpError
 from w3lib.html import remove_tags, replace_entities
 from w3lib.url import add_or_replace_parameter
 
 from core.schema import CHINA_TZ
-from crawlers.spiders.base import SourceSpider, split_arg
+from crawlers.spiders.base import Awaited, SourceSpider, split_arg
 
 HOUR = timedelta(hours=1)
 # <img alt=[怒] ...>: the emoticons, kept as their text; quoted or not, as Weibo writes them
@@ -206,9 +206,8 @@ class WeiboSpider(SourceSpider):
             raise ValueError(f"-a mode is api or html, not {mode!r}")
         self.users = split_arg(users)
         self.mode = mode
-        self.asked: Counter[str] = Counter()  # key -> requests its card pages started, not yet answered
-        self.held: dict[str, str] = {}  # key -> its checkpoint, saved once those are answered
-        self.requested: set[str] = set()
+        self.awaited = Awaited()  # long texts and comment pages -> the keys whose cards asked for them
+        self.held: dict[str, str] = {}  # key -> its checkpoint, saved once what it awaits is answered
         self.since = parse_hour(since) if since else None
         self.until = parse_hour(until) if until else None
         if not (self.start_urls or self.keywords or self.users):
@@ -256,33 +255,37 @@ class WeiboSpider(SourceSpider):
             self.held[key] = newest.isoformat()
             yield from self.settle(key)
 
-    def ask(self, key: str | None, url: str, callback, **cb_kwargs):
-        """A request for more of what a card page of ``key`` showed; the key's checkpoint waits
-        for its answer. A URL asked already in this crawl is not asked again (the dupe filter
-        would drop it unanswered): the key that asked first holds its checkpoint for it."""
-        if url in self.requested:
-            return
-        self.requested.add(url)
-        if key:
-            self.asked[key] += 1
-        yield scrapy.Request(url, callback=callback, errback=self.unanswered, cb_kwargs={"key": key, **cb_kwargs})
+    def ask(self, keys: set[str], url: str, callback, **cb_kwargs):
+        """A request for more of what a card page showed; the checkpoints of ``keys`` await it."""
+        if self.awaited.ask(url, keys):
+            yield scrapy.Request(url, callback=callback, errback=self.unanswered, cb_kwargs=cb_kwargs,
+                                 meta={"asked": url})
 
-    def answered(self, key: str | None):
-        if key:
-            self.asked[key] -= 1
+    def answered(self, keys: set[str]):
+        for key in keys:
             yield from self.settle(key)
 
     def settle(self, key: str):
-        if key in self.held and self.asked[key] == 0:
+        if key in self.held and not self.awaited.holds(key):
             yield self.advance("weibo-api", key, self.held.pop(key))
 
     def unanswered(self, failure):
-        """A long text or comment page that failed for good: the post is kept with the start
-        of its text that its card showed, and the checkpoint no longer waits for it."""
-        kwargs = failure.request.cb_kwargs
-        if "fields" in kwargs:
-            yield self.post(kwargs["card_page"], **kwargs["fields"])
-        yield from self.answered(kwargs["key"])
+        """A long text or comment page that is gone (404, 410): the post is kept with the
+        start of its text that its card showed. Any other failure (a block page, a timeout,
+        a server error after the retries) holds its keys' checkpoints for this crawl, so
+        the next one asks again."""
+        url = failure.request.meta["asked"]
+        if failure.check(HttpError) and failure.value.response.status in (404, 410):
+            if "fields" in failure.request.cb_kwargs:
+                yield self.post(failure.request.cb_kwargs["card_page"], **failure.request.cb_kwargs["fields"])
+            yield from self.answered(self.awaited.answered(url))
+        else:
+            self.awaited.fail(url)
+
+    def closed(self, reason):
+        if self.held:
+            self.logger.warning("checkpoints of %s not saved (a long text or comment page was not read); "
+                                "the next run reads their pages again", ", ".join(sorted(self.held)))
 
     def parse_status(self, response):
         """statuses/show: one post (with its original when it is a repost)."""
@@ -293,35 +296,39 @@ class WeiboSpider(SourceSpider):
         if mblog.get("retweeted_status"):
             yield from self.mblog_items(response, mblog["retweeted_status"], key)
         fields = mblog_fields(mblog)
+        keys = {key} if key else set()
         if mblog.get("isLongText"):
-            yield from self.ask(key, f"{self.api_url}/statuses/extend?id={fields['platform_id']}",
+            yield from self.ask(keys, f"{self.api_url}/statuses/extend?id={fields['platform_id']}",
                                 self.parse_long_text, fields=fields, card_page=response)
         else:
             yield self.post(response, **fields)
         if fields["comments_count"] > 0:
             mid = fields["platform_id"]
-            yield from self.ask(key, f"{self.api_url}/comments/hotflow?id={mid}&mid={mid}&max_id_type=0",
+            yield from self.ask(keys, f"{self.api_url}/comments/hotflow?id={mid}&mid={mid}&max_id_type=0",
                                 self.parse_comments, status_id=mid, page=1)
 
-    def parse_long_text(self, response, key, fields, card_page):
+    def parse_long_text(self, response, fields, card_page):
         """statuses/extend: the whole text of a post whose card held only its start."""
         data = json.loads(response.text).get("data") or {}
         text = html_text(data.get("longTextContent")) or fields["text"]
         yield self.post(response, **{**fields, "text": text})
-        yield from self.answered(key)
+        yield from self.answered(self.awaited.answered(response.meta["asked"]))
 
-    def parse_comments(self, response, key, status_id, page):
-        """comments/hotflow: a page of comments (each with its first replies); ``max_id`` pages on."""
+    def parse_comments(self, response, status_id, page):
+        """comments/hotflow: a page of comments (each with its first replies); ``max_id`` pages on.
+        The next page is asked for before this one counts as answered, for the same keys."""
+        asked = response.meta["asked"]
         data = json.loads(response.text).get("data") or {}
+        if data.get("max_id") and page < self.settings.getint("WEIBO_COMMENT_PAGES", 3):
+            url = (f"{self.api_url}/comments/hotflow?id={status_id}&mid={status_id}"
+                   f"&max_id={data['max_id']}&max_id_type={data.get('max_id_type', 0)}")
+            yield from self.ask(self.awaited.keys_of(asked), url, self.parse_comments, status_id=status_id,
+                                page=page + 1)
         for comment in data.get("data") or []:
             yield self.post(response, **comment_fields(comment, status_id, status_id))
             for reply in comment.get("comments") or []:
                 yield self.post(response, **comment_fields(reply, str(comment["id"]), status_id))
-        if data.get("max_id") and page < self.settings.getint("WEIBO_COMMENT_PAGES", 3):
-            url = (f"{self.api_url}/comments/hotflow?id={status_id}&mid={status_id}"
-                   f"&max_id={data['max_id']}&max_id_type={data.get('max_id_type', 0)}")
-            yield from self.ask(key, url, self.parse_comments, status_id=status_id, page=page + 1)
-        yield from self.answered(key)
+        yield from self.answered(self.awaited.answered(asked))
 
     # -- s.weibo.com search by time window -----------------------------------------------
 
