@@ -90,8 +90,9 @@ class Segmenter:
         self._ids: dict[str, int] = {}
 
     def _id(self, word: str) -> int:
-        found = self._ids[word] = self.vocab.strings.add(word)
-        return found
+        """A word new to the dict: added to the string store, its id kept."""
+        self._ids[word] = self.vocab.strings.add(word)
+        return self._ids[word]
 
     def __call__(self, text: str) -> Doc:
         words = segment.cut(text[:MAX_TAG_CHARS])  # jieba gives no empty word
