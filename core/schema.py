@@ -29,6 +29,13 @@ MAX_URL_CHARS = 2_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\ufeff]")
 _SPACES = re.compile(r"[ \t\u3000\xa0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+# Half of an emoji: JSON's "\ud83d" escapes decode to a lone surrogate, which no UTF-8
+# store, hash or segmenter can take.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    return _SURROGATES.sub("\ufffd", text)
 
 
 class InvalidPost(ValueError):
@@ -62,10 +69,11 @@ class Post:
 
 
 def clean_text(value: str | None, limit: int) -> tuple[str, bool]:
-    """NFC-normalised text without control characters or runs of blanks, cut to ``limit``."""
+    """NFC-normalised text without control characters or runs of blanks, cut to ``limit``;
+    a lone surrogate becomes U+FFFD (the replacement character)."""
     if value is None:
         return "", False
-    text = unicodedata.normalize("NFC", str(value))
+    text = unicodedata.normalize("NFC", without_surrogates(str(value)))
     text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
     text = "\n".join(line.strip() for line in _SPACES.sub(" ", text).split("\n"))
     text = _BLANK_LINES.sub("\n\n", text).strip()

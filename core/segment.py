@@ -12,10 +12,12 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from core.schema import without_surrogates
+
 USER_DICT = Path(__file__).with_name("data") / "power_dict.txt"
 
 # A token worth indexing holds at least one letter, digit or CJK character.
-_WORDLIKE = re.compile(r"[\w\u3400-\u9fff]")
+WORDLIKE = re.compile(r"[\w\u3400-\u9fff]")
 
 _cache_dir: Path | None = None
 
@@ -66,13 +68,18 @@ def engine_name() -> str:
 def cut(text: str) -> list[str]:
     """Words in jieba's precise mode, blanks included (as jieba returns them)."""
     name, seg = _engine()
-    return seg.cut(text) if name == "rjieba" else seg.lcut(text)  # both give a new list
+    if name != "rjieba":
+        return seg.lcut(text)  # both give a new list
+    try:
+        return seg.cut(text)
+    except UnicodeEncodeError:  # a lone surrogate (half an emoji), which Rust strings cannot hold
+        return seg.cut(without_surrogates(text))
 
 
 def words(tokens: list[str]) -> list[str]:
     """Lower-cased tokens that carry meaning: no blanks, no punctuation."""
     # isalnum() answers for most tokens at C speed; the pattern only sees the others
-    return [t.lower() for t in tokens if t.isalnum() or _WORDLIKE.search(t)]
+    return [t.lower() for t in tokens if t.isalnum() or WORDLIKE.search(t)]
 
 
 def query_terms(text: str) -> list[str]:

@@ -16,6 +16,8 @@ layout: a model trained on another layout must be retrained.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -47,7 +49,7 @@ class _Codes:
 
     def __init__(self, strings: list[str]):
         joined = "".join(strings)
-        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+        self.codes = codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
         self.lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
         self.ends = np.cumsum(self.lengths)
         self.starts = self.ends - self.lengths
@@ -77,48 +79,100 @@ def _columns(h: np.ndarray, n: int, offset: int) -> np.ndarray:
     return (h & np.uint64(n - 1)).astype(np.int64) + offset
 
 
-def _word_entries(word_lists: list[list[str]], pairs: bool, n: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, columns) of each word, and of each pair of neighbouring words, of each row's list."""
-    words = [w for ws in word_lists for w in ws]
-    rows = np.repeat(np.arange(len(word_lists)), [len(ws) for ws in word_lists])
-    codes = _Codes(words)
-    h = codes.hashes(codes.starts, codes.ends, "word")
-    all_rows, all_cols = [rows], [_columns(h, n, offset)]
-    if pairs and len(words) > 1:
-        same_post = rows[1:] == rows[:-1]
-        with np.errstate(over="ignore"):
-            pair = _mix(h[:-1][same_post] * np.uint64(31) + h[1:][same_post] + np.uint64(_KINDS["pair"]))
-        all_rows.append(rows[1:][same_post])
-        all_cols.append(_columns(pair, n, offset))
-    return np.concatenate(all_rows), np.concatenate(all_cols)
+@lru_cache(maxsize=1)
+def _wordlike_bmp() -> np.ndarray:
+    """For each code point of the Basic Multilingual Plane, whether ``segment.words``
+    counts a token holding it as a word (a letter, digit, underscore or CJK character)."""
+    return np.fromiter((bool(segment.WORDLIKE.match(chr(c))) for c in range(0x10000)), dtype=bool, count=0x10000)
 
 
-def _char_entries(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, columns) of each character n-gram of each text."""
-    codes = _Codes(texts)
-    row_of = np.repeat(np.arange(len(texts)), codes.lengths)
-    end_of = np.repeat(codes.ends, codes.lengths)
-    positions = np.arange(int(codes.ends[-1]) if len(texts) else 0)
-    all_rows, all_cols = [], []
-    for n in CHAR_NGRAMS:
-        inside = positions + n <= end_of  # n-grams never run from one text into the next
-        starts = positions[inside]
-        all_rows.append(row_of[inside])
-        all_cols.append(_columns(codes.hashes(starts, starts + n, f"char{n}"), N_FEATURES, N_FEATURES))
-    return np.concatenate(all_rows), np.concatenate(all_cols)
+def _wordlike(codes: np.ndarray) -> np.ndarray:
+    flags = _wordlike_bmp()[np.minimum(codes, 0xFFFF)]
+    for i in np.flatnonzero(codes > 0xFFFF):  # emoji and rare characters: few
+        flags[i] = bool(segment.WORDLIKE.match(chr(int(codes[i]))))
+    return flags
+
+
+def _lowered(tokens: list[str]) -> tuple[str, list[str]]:
+    """A post's text lower-cased, and its tokens with the same boundaries in it."""
+    text = "".join(tokens)
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered, tokens
+    tokens = [t.lower() for t in tokens]  # a character whose lower case is longer (İ)
+    return "".join(tokens), tokens
+
+
+class _Posts:
+    """The lower-cased texts of a batch as one array of code points (``_Codes``), and
+    where each token lies in it: a word's hash is its slice's, with no string per word."""
+
+    def __init__(self, token_lists: list[list[str]]):
+        lowered = [_lowered(tokens) for tokens in token_lists]
+        self.codes = _Codes([text for text, _ in lowered])
+        tokens = [t for _, ts in lowered for t in ts]
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        self.token_ends = np.cumsum(lengths)
+        self.token_starts = self.token_ends - lengths  # jieba gives no empty token
+        self.token_rows = np.repeat(np.arange(len(token_lists)), [len(ts) for _, ts in lowered])
+
+    def word_entries(self, pairs: bool, n: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, columns) of each word of each row (the tokens ``segment.words`` keeps),
+        and of each pair of neighbouring words."""
+        if not len(self.token_starts):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        flags = _wordlike(self.codes.codes)
+        kept = np.logical_or.reduceat(flags, self.token_starts) if len(flags) else flags
+        starts, ends, rows = self.token_starts[kept], self.token_ends[kept], self.token_rows[kept]
+        h = self.codes.hashes(starts, ends, "word")
+        all_rows, all_cols = [rows], [_columns(h, n, offset)]
+        if pairs and len(rows) > 1:
+            same_post = rows[1:] == rows[:-1]
+            with np.errstate(over="ignore"):
+                pair = _mix(h[:-1][same_post] * np.uint64(31) + h[1:][same_post] + np.uint64(_KINDS["pair"]))
+            all_rows.append(rows[1:][same_post])
+            all_cols.append(_columns(pair, n, offset))
+        return np.concatenate(all_rows), np.concatenate(all_cols)
+
+    def char_entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, columns) of each character n-gram of each text."""
+        codes = self.codes
+        row_of = np.repeat(np.arange(len(codes.lengths)), codes.lengths)
+        end_of = np.repeat(codes.ends, codes.lengths)
+        positions = np.arange(len(codes.codes))
+        all_rows, all_cols = [], []
+        for n in CHAR_NGRAMS:
+            inside = positions + n <= end_of  # n-grams never run from one text into the next
+            starts = positions[inside]
+            all_rows.append(row_of[inside])
+            all_cols.append(_columns(codes.hashes(starts, starts + n, f"char{n}"), N_FEATURES, N_FEATURES))
+        return np.concatenate(all_rows), np.concatenate(all_cols)
+
+
+def _sublinear_counts(rows: np.ndarray, cols: np.ndarray, n_rows: int) -> sp.csr_matrix:
+    """The CSR matrix of how often each (row, column) occurs, as ``1 + log(count)``:
+    one sort of the entries' keys (scipy's COO conversion and duplicate summing took
+    three times as long)."""
+    keys = np.sort(rows * N_COLUMNS + cols)
+    first = np.ones(len(keys), dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.diff(starts, append=len(keys)).astype(np.float32)
+    keys = keys[starts]
+    key_rows = keys // N_COLUMNS
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key_rows, minlength=n_rows), out=indptr[1:])
+    return sp.csr_matrix((1 + np.log(counts), keys - key_rows * N_COLUMNS, indptr), shape=(n_rows, N_COLUMNS))
 
 
 def featurize(token_lists: list[list[str]], replies: list[list[list[str]]] | None = None) -> sp.csr_matrix:
     """Hashed words, word pairs and character n-grams, then reply words, one row per post:
     each feature's count ``n`` as ``1 + log(n)`` (sublinear term frequency), in float32."""
+    posts = _Posts(token_lists)
+    reply_tokens = _Posts([[t for tokens in post for t in tokens] for post in replies or []])
     rows, cols = zip(
-        _word_entries([segment.words(tokens) for tokens in token_lists], True, N_FEATURES, 0),
-        _char_entries(["".join(tokens).lower() for tokens in token_lists]),
-        _word_entries([[w for tokens in post for w in segment.words(tokens)] for post in replies or []],
-                      False, N_REPLY_FEATURES, REPLY_COLUMNS.start),
+        posts.word_entries(True, N_FEATURES, 0),
+        posts.char_entries(),
+        reply_tokens.word_entries(False, N_REPLY_FEATURES, REPLY_COLUMNS.start),
     )
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    # duplicate (row, column) entries are summed: a feature's count
-    counts = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(token_lists), N_COLUMNS))
-    counts.data = 1 + np.log(counts.data)
-    return counts
+    return _sublinear_counts(np.concatenate(rows), np.concatenate(cols), len(token_lists))

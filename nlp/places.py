@@ -86,6 +86,8 @@ class Gazetteer:
         self._names = {name: tuple(sorted(codes)) for name, codes in names.items()}
         self._prefixes = {name[:end] for name in self._names for end in range(1, len(name) + 1)}
         self._organisations = _load_organisations()
+        # municipalities have no city row: a lineage holds the codes the gazetteer has
+        self._lineages = {code: tuple(c for c in place.lineage() if c in self.places) for code, place in self.places.items()}
 
     def name(self, code: str) -> str:
         place = self.places.get(code)
@@ -115,26 +117,27 @@ class Gazetteer:
         return mentions
 
     def _mentions_inside(self, word: str, offset: int) -> list[tuple[int, str, tuple[str, ...]]]:
-        """Names within one long word, longest first from each character."""
+        """Names within one long word, the longest from each character on: every prefix of
+        a name is in ``_prefixes``, so the walk from a character stops where none goes on."""
         found, start = [], 0
         while start < len(word) - 1:
-            for end in range(len(word), start + 1, -1):
-                if word[start:end] in self._names:
-                    found.append((offset + end, word[start:end], self._names[word[start:end]]))
-                    start = end
-                    break
-            else:
+            longest, end = None, start + 1
+            while end <= len(word) and word[start:end] in self._prefixes:
+                if end - start >= 2 and word[start:end] in self._names:
+                    longest = end
+                end += 1
+            if longest is None:
                 start += 1
+                continue
+            found.append((offset + longest, word[start:longest], self._names[word[start:longest]]))
+            start = longest
         return found
-
-    def _lineage(self, code: str) -> list[str]:
-        return [c for c in self.places[code].lineage() if c in self.places]  # municipalities have no city row
 
     def codes_of(self, name: str) -> list[str]:
         """The codes (with lineage) of one place name found elsewhere (by NER), if it names one place."""
         candidates = self._names.get(name)
         chosen = self._resolve(candidates, set()) if candidates else None
-        return self._lineage(chosen) if chosen else []
+        return list(self._lineages[chosen]) if chosen else []
 
     def find(self, words: list[str]) -> tuple[list[str], list[str]]:
         """(place codes with their lineages, organisation names) named in a segmented text."""
@@ -148,7 +151,7 @@ class Gazetteer:
             chosen = self._resolve(candidates, context)
             if chosen is None:
                 continue
-            codes.extend(self._lineage(chosen))
+            codes.extend(self._lineages[chosen])
             suffix = self._organisations.suffix_after(text, end)
             if suffix:
                 organisations.append(name + suffix)

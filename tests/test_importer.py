@@ -66,15 +66,17 @@ def test_broken_json_lines(sqlite, tmp_path):
                 json.dumps({"id": "a2", "text": ""}),
                 json.dumps({"id": "a3", "text": "ok", "reposts_count": "many"}),
                 json.dumps({"id": "a4", "text": "😀 emoji 与中文", "user": {"verified": True}}),
+                '{"id": "a5", "text": "半个表情\\ud83d停电", "user": {"screen_name": "\\udc00"}}',
             ]
         ),
         encoding="utf-8-sig",
     )
     report = import_files(sqlite, [path])
-    assert report.imported == 2
+    assert report.imported == 3
     assert [r.line for r in report.rejected] == [2, 3, 4, 5]
     assert "not JSON" in report.rejected[0].reason
     assert sqlite.get_post(1)["text"].startswith("<script>")  # stored as is; escaped on output
+    assert sqlite.get_post(3)["text"] == "半个表情\ufffd停电"  # a lone surrogate, replaced
 
 
 def test_a_file_in_an_unknown_encoding_is_refused_clearly(sqlite, tmp_path):

@@ -8,7 +8,7 @@ from core import segment
 from core.schema import make_post
 from core.store import Store
 from nlp import linear
-from nlp.features import REPLY_COLUMNS, featurize
+from nlp.features import N_FEATURES, REPLY_COLUMNS, featurize
 from nlp.models import load_model, model_cards
 from nlp.pipeline import build_pipeline, model_version
 from nlp.polarity import polarities
@@ -169,6 +169,17 @@ def test_features_of_a_post_do_not_depend_on_its_batch():
     assert featurize([["停电"]]).sum() == 1 + 2 + 1 + 0 and featurize([[]]).nnz == 0
     assert together[0, REPLY_COLUMNS].sum() == 1 and together[1, REPLY_COLUMNS].nnz == 0
     assert featurize([["武汉"]]).indices.tolist() != featurize([["汉武"]]).indices.tolist()  # order matters
+
+
+def test_word_features_are_the_words_segment_keeps():
+    """The word block hashes slices of the batch's lower-cased text, not word strings: it
+    must be the block of ``segment.words`` (no blanks or punctuation, lower case), pairs
+    of neighbouring words included, whatever the characters."""
+    texts = ["COVID-19疫情，武汉 KN95口罩！", "😀😀停电𠀀𠀀好 #话题#", "İstanbul ΑΣ Straße", "ＡＢＣ１２３ a_b ...", "！！？"]
+    posts = [segment.cut(text) for text in texts]
+    block = slice(0, N_FEATURES)
+    assert (featurize(posts)[:, block] != featurize([segment.words(t) for t in posts])[:, block]).nnz == 0
+    assert featurize(posts)[4, block].nnz == 0 and featurize(posts)[0, block].nnz > 0
 
 
 def test_folded_models_give_the_fitted_pipelines_probabilities():

@@ -16,6 +16,10 @@ def test_punctuation_and_blanks_are_not_terms():
     assert segment.query_terms("！！ 。。 ?? ~~") == []
 
 
+def test_a_lone_surrogate_is_segmented_as_a_replacement_character():
+    assert segment.cut("停电\ud83d了") == ["停电", "\ufffd", "了"]  # half an emoji, from a JSON escape
+
+
 def test_rjieba_gives_jieba_tokens_on_real_posts(tmp_path):
     """The fast engine segments as jieba does (same dictionary, same words).
 
