@@ -769,7 +769,7 @@ INDEXED_CLUSTER_SIZES = (2, 50)
 # What the index stage reads of a post and of its tags.
 _INDEX_COLUMNS = ("id", "rev", "platform", "platform_id", "title", "text", "reposts_count", "comments_count",
                   "likes_count", "cluster", "author_verified")
-_INDEX_TAGS = ("rumor_prob", "sentiment", "emotion", "topics", "places")
+_INDEX_TAGS = ("rumor_prob", "sentiment", "polarity", "emotion", "topics", "places")
 
 
 @lru_cache(maxsize=1)  # built once: composing the statement cost more than running it

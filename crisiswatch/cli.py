@@ -223,7 +223,7 @@ def tag(settings: Settings, batch_size, limit):
 def index(settings: Settings, rebuild):
     """Bring the search index up to date with the store (new, changed and re-tagged posts)."""
     from crisiswatch import stages
-    from indexes.embedded import IndexUnavailable
+    from indexes.errors import IndexUnavailable
 
     store = stages.open_store(settings)
     try:
@@ -333,6 +333,8 @@ def evaluate(settings: Settings, task, data, as_json):
 @click.option("--platform", multiple=True, help="Only this platform (repeatable): weibo, wechat, tieba, news, gov.")
 @click.option("--since", help="From this date or time (China time), e.g. 2020-02-01.")
 @click.option("--until", help="Up to this date or time (China time), inclusive.")
+@click.option("--polarity", multiple=True, type=click.Choice(["negative", "neutral", "positive"]),
+              help="Only this polarity (repeatable).")
 @click.option("--sentiment", multiple=True, help="Only this sentiment (repeatable): positive, weak_negative, anger, anxiety.")
 @click.option("--emotion", multiple=True, help="Only this emotion (repeatable), e.g. fear, anger, sadness.")
 @click.option("--topic", multiple=True, help="Only this topic (repeatable), e.g. outage_report, rationing.")
@@ -350,8 +352,8 @@ def evaluate(settings: Settings, task, data, as_json):
               help="Buckets of the time histogram (China time).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result page as one JSON object.")
 @with_home
-def search(settings: Settings, query, platform, since, until, sentiment, emotion, topic, place, cluster, verified,
-           rumor, rumor_min, rumor_max, sort, page, after, per_page, interval, as_json):
+def search(settings: Settings, query, platform, since, until, polarity, sentiment, emotion, topic, place, cluster,
+           verified, rumor, rumor_min, rumor_max, sort, page, after, per_page, interval, as_json):
     """Search the posts, as the UI's search page does.
 
     \b
@@ -362,16 +364,16 @@ def search(settings: Settings, query, platform, since, until, sentiment, emotion
     """
     from crisiswatch.stages import open_store
     from indexes.backends import open_index
-    from indexes.embedded import IndexUnavailable
+    from indexes.errors import IndexUnavailable
     from indexes.query import QueryError, SearchQuery, parse_time
     from indexes.results import search as run_search
     from indexes.serialize import page_as_dict
 
     try:
         q = SearchQuery(
-            text=query, platforms=tuple(platform), sentiments=tuple(sentiment), emotions=tuple(emotion),
-            topics=tuple(topic), places=tuple(place), clusters=tuple(cluster), verified=verified, rumor=rumor,
-            rumor_min=rumor_min, rumor_max=rumor_max, since=parse_time(since), until=parse_time(until, end_of_day=True),
+            text=query, platforms=tuple(platform), polarities=tuple(polarity), sentiments=tuple(sentiment),
+            emotions=tuple(emotion), topics=tuple(topic), places=tuple(place), clusters=tuple(cluster), verified=verified,
+            rumor=rumor, rumor_min=rumor_min, rumor_max=rumor_max, since=parse_time(since), until=parse_time(until, end_of_day=True),
             sort=sort, page=page, after=after, per_page=per_page, interval=interval,
         )
     except QueryError as err:

@@ -20,7 +20,7 @@ from core.settings import Settings
 from core.store import Store
 from crawlers.jobs import Job, load_jobs
 from indexes.backends import open_index
-from indexes.embedded import IndexOutdated
+from indexes.errors import IndexOutdated
 from indexes.indexer import index_pending, rebuild
 from nlp.datasets import REPLIES_PER_POST, Labelled
 from nlp.models import CLASSIFIER_TASKS, TASKS, is_current

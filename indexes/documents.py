@@ -13,7 +13,8 @@ EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 ID_BITS = 31  # sort keys: (time or engagement) << 31 | id, unique and ordered, fit a signed 64-bit field
 MAX_ENGAGEMENT = 2**31 - 1
 # The fields besides id, text, time and rumor_prob: keywords (facets, filters) and integers (sorts)
-KEYWORDS = ("platform", "cluster", "day", "hour", "verified", "sentiment", "rumor", "emotion", "topics", "places")
+KEYWORDS = ("platform", "cluster", "day", "hour", "verified", "polarity", "sentiment", "rumor", "emotion", "topics",
+            "places")
 INTEGERS = ("engagement", "newest_key", "engagement_key")
 
 
@@ -63,4 +64,6 @@ def _fields(post: dict, terms: str) -> dict:
         fields["places"] = list(tags.get("places") or [])
         if tags.get("emotion"):
             fields["emotion"] = tags["emotion"]
+        if tags.get("polarity"):  # posts tagged before polarity existed have none
+            fields["polarity"] = tags["polarity"]
     return fields

@@ -17,6 +17,7 @@ from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from indexes.analysis import index_tokens, is_single_cjk
 from indexes.documents import INTEGERS, KEYWORDS, to_fields
+from indexes.errors import IndexOutdated
 from indexes.query import FACETS, Atom, SearchQuery
 from indexes.results import FACET_SIZES, RawResult, histogram_size
 
@@ -52,10 +53,25 @@ class ElasticIndex:
     def _ensure(self) -> None:
         if self._ready:
             return
+        self._install()
+        if self._rebuild_index is None:
+            self._check_fields()
+        self._ready = True
+
+    def _install(self) -> None:
         self.client.indices.put_index_template(name=self.alias, **{**TEMPLATE, "index_patterns": [f"{self.alias}-v*"]})
         if not self.client.indices.exists_alias(name=self.alias):
             self.client.indices.create(index=f"{self.alias}-v1", aliases={self.alias: {}})
-        self._ready = True
+
+    def _check_fields(self) -> None:
+        """An index made by an older version lacks fields this one writes (its mapping is
+        strict): it must be rebuilt, as the embedded index is."""
+        wanted = set(TEMPLATE["template"]["mappings"]["properties"])
+        for name, body in self.client.indices.get_mapping(index=self.alias).items():
+            missing = wanted - set(body["mappings"].get("properties", {}))
+            if missing:
+                raise IndexOutdated(f"the Elasticsearch index {name} has no field {', '.join(sorted(missing))} "
+                                    "(made by an older version of crisiswatch); run `crisiswatch index --rebuild`")
 
     def _versions(self) -> list[str]:
         return sorted(self.client.indices.get(index=f"{self.alias}-v*").keys(), key=lambda n: int(n.rsplit("v", 1)[1]))
@@ -84,7 +100,7 @@ class ElasticIndex:
         self.commit()
 
     def start_rebuild(self) -> None:
-        self._ensure()
+        self._install()
         number = int(self._versions()[-1].rsplit("v", 1)[1]) + 1
         self._rebuild_index = f"{self.alias}-v{number}"
         self.client.indices.create(index=self._rebuild_index)
@@ -127,7 +143,8 @@ class ElasticIndex:
     def _filters(query: SearchQuery) -> list[dict]:
         filters = []
         for name, values in (
-            ("platform", query.platforms), ("sentiment", query.sentiments), ("emotion", query.emotions),
+            ("platform", query.platforms), ("polarity", query.polarities), ("sentiment", query.sentiments),
+            ("emotion", query.emotions),
             ("topics", query.topics), ("places", query.places), ("cluster", query.clusters),
         ):
             if values:

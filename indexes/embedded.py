@@ -19,6 +19,7 @@ import tantivy
 from core.store import INDEXED_CLUSTER_SIZES
 from indexes.analysis import index_tokens, is_single_cjk
 from indexes.documents import INTEGERS, KEYWORDS, to_fields
+from indexes.errors import IndexLocked, IndexOutdated
 from indexes.query import FACETS, Atom, SearchQuery
 from indexes.results import FACET_SIZES, RawResult, histogram_size
 
@@ -42,7 +43,7 @@ LARGE_CLUSTER = INDEXED_CLUSTER_SIZES[-1]
 # The single-valued facets with few values are counted together, as one keyword that joins
 # a post's values: one pass over the matching posts instead of five (the most common word:
 # about 4 -> 1 ms of counting). Their own fields stay, indexed, for filtering.
-COMBINED = ("platform", "verified", "sentiment", "emotion", "rumor")
+COMBINED = ("platform", "verified", "polarity", "sentiment", "emotion", "rumor")
 _JOIN = "\x1f"  # the unit separator: in no label
 ALL_COMBINATIONS = 100_000  # more than the labels can combine into: every combination is counted
 MAX_CLUSTER_NAMES = 100_000  # names looked up, kept (a number is read from its name: never stale)
@@ -50,18 +51,6 @@ MAX_CLUSTER_NAMES = 100_000  # names looked up, kept (a number is read from its 
 # while it aggregates: the clusters and the other facets are counted on two threads while
 # the page is fetched.
 _AGGREGATORS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crisiswatch-facets")
-
-
-class IndexUnavailable(RuntimeError):
-    """The index cannot be used now; the message says why and what to do."""
-
-
-class IndexLocked(IndexUnavailable):
-    """Another process holds the index writer."""
-
-
-class IndexOutdated(IndexUnavailable):
-    """The index was built by an older version of crisiswatch."""
 
 
 def _schema() -> tantivy.Schema:
@@ -233,7 +222,8 @@ class EmbeddedIndex:
     def _filters(self, query: SearchQuery) -> list[tantivy.Query]:
         must = []
         for name, values in (
-            ("platform", query.platforms), ("sentiment", query.sentiments), ("emotion", query.emotions),
+            ("platform", query.platforms), ("polarity", query.polarities), ("sentiment", query.sentiments),
+            ("emotion", query.emotions),
             ("topics", query.topics), ("places", query.places), ("cluster", query.clusters),
         ):
             if values:

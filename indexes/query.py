@@ -23,7 +23,7 @@ from indexes.analysis import index_tokens, normalise
 
 SORTS = ("relevance", "newest", "engagement")
 INTERVALS = ("day", "hour")
-FACETS = ("platform", "verified", "sentiment", "emotion", "rumor", "topics", "places", "cluster")
+FACETS = ("platform", "verified", "polarity", "sentiment", "emotion", "rumor", "topics", "places", "cluster")
 MAX_QUERY_CHARS = 200
 MAX_ATOMS = 20
 MAX_FILTER_VALUES = 20
@@ -111,6 +111,7 @@ class SearchQuery:
     text: str = ""
     platforms: tuple[str, ...] = ()
     verified: bool | None = None
+    polarities: tuple[str, ...] = ()  # negative / neutral / positive
     sentiments: tuple[str, ...] = ()
     emotions: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
@@ -133,7 +134,7 @@ class SearchQuery:
         unknown = set(self.platforms) - set(PLATFORMS)
         if unknown:
             raise QueryError(f"unknown platform {sorted(unknown)[0]!r}; use one of {', '.join(PLATFORMS)}")
-        for name in ("platforms", "sentiments", "emotions", "topics", "places", "clusters"):
+        for name in ("platforms", "polarities", "sentiments", "emotions", "topics", "places", "clusters"):
             values = getattr(self, name)
             if len(values) > MAX_FILTER_VALUES or any(len(v) > MAX_VALUE_CHARS for v in values):
                 raise QueryError(f"too many or too long values for {name} "

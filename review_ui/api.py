@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from indexes.embedded import IndexUnavailable
+from indexes.errors import IndexUnavailable
 from indexes.query import QueryError
 from indexes.results import search as run_search
 from indexes.serialize import page_as_dict

@@ -24,12 +24,13 @@ _NUMBER = re.compile(r"[0-9]{1,3}(\.[0-9]{1,6})?|\.[0-9]{1,6}")  # ASCII only: n
 
 # Query-string name -> SearchQuery field, for the repeatable filters.
 FILTERS = {
-    "platform": "platforms", "sentiment": "sentiments", "emotion": "emotions",
+    "platform": "platforms", "polarity": "polarities", "sentiment": "sentiments", "emotion": "emotions",
     "topic": "topics", "place": "places", "cluster": "clusters",
 }
 # Facet name (as the index returns it) -> query-string name.
 FACET_PARAMS = {
-    "platform": "platform", "verified": "verified", "sentiment": "sentiment", "emotion": "emotion",
+    "platform": "platform", "verified": "verified", "polarity": "polarity", "sentiment": "sentiment",
+    "emotion": "emotion",
     "rumor": "rumor", "topics": "topic", "places": "place", "cluster": "cluster",
 }
 SINGLE_VALUED = ("verified", "rumor")  # facets whose parameter takes one value

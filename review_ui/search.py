@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 from markupsafe import Markup
 
-from indexes.embedded import IndexUnavailable
+from indexes.errors import IndexUnavailable
 from indexes.query import FACETS, SORTS, QueryError
 from indexes.results import search as run_search
 
@@ -110,7 +110,8 @@ def _active_filters() -> list[dict]:
     return chips
 
 
-CHECKBOXES = (("platform", "platform"), ("sentiment", "sentiment"), ("emotion", "emotion"), ("topic", "topics"))
+CHECKBOXES = (("platform", "platform"), ("polarity", "polarity"), ("sentiment", "sentiment"), ("emotion", "emotion"),
+              ("topic", "topics"))
 HIDDEN = ("place", "cluster")  # filters set from facets only: kept when the form is sent again
 
 

@@ -17,26 +17,28 @@ from core.store import Store
 from crisiswatch.importer import import_files
 from indexes.analysis import normalise
 from indexes.elastic import TEMPLATE
+from indexes.errors import IndexOutdated
 from indexes.indexer import index_pending, rebuild
 from indexes.query import FACETS, MAX_RELEVANCE_DEPTH, QueryError, SearchQuery, parse_text, parse_time
 from indexes.results import search, snippet_html
 from tests.conftest import DATA, need
 
-# platform, id, text, time (China), verified, engagement, tags: (rumor, sentiment, topics, emotion, places) or None
+# platform, id, text, time (China), verified, engagement,
+# tags: (rumor, sentiment, topics, emotion, places, polarity) or None
 POSTS = [
     ("weibo", "w1", "东湖区停电六个小时了，供电公司电话打不通", "2024-07-25 08:10", True, 30,
-     (0.1, "anger", ["outage_report"], "anger", ["420000", "420100"])),
+     (0.1, "anger", ["outage_report"], "anger", ["420000", "420100"], "negative")),
     ("weibo", "w2", "网传全城停电三天，赶紧囤水", "2024-07-25 09:20", False, 500,
-     (0.9, "anxiety", ["rumor_rebuttal", "outage_report"], "fear", ["420100"])),
+     (0.9, "anxiety", ["rumor_rebuttal", "outage_report"], "fear", ["420100"], "negative")),
     ("news", "n1", "滨海供电公司：抢修人员已恢复供电8万户", "2024-07-26 10:00", None, 5,
-     (0.05, "positive", ["restoration"], None, [])),
+     (0.05, "positive", ["restoration"], None, [], "positive")),
     ("gov", "g1", "辟谣：网传“全城停电三天”不实", "2024-07-26 11:30", True, 80,
-     (0.2, "weak_negative", ["rumor_rebuttal"], None, ["420100"])),
+     (0.2, "weak_negative", ["rumor_rebuttal"], None, ["420100"], "neutral")),
     ("tieba", "t1", "<script>alert(1)</script> 停电 \"><img src=x onerror=alert(2)>", "2024-07-27 12:00", None, 0, None),
     ("weibo", "w3", "ＫＮ９５口罩到了，电梯还是停了", "2024-07-27 12:40", False, 7,
-     (0.3, "weak_negative", [], "sadness", [])),
+     (0.3, "weak_negative", [], "sadness", [], None)),
     ("weibo", "w4", "网传全城停电三天，赶紧囤水", "2024-07-27 13:00", False, 2,
-     (0.8, "anxiety", ["rumor_rebuttal", "outage_report"], "fear", [])),
+     (0.8, "anxiety", ["rumor_rebuttal", "outage_report"], "fear", [], "negative")),
 ]
 
 
@@ -47,9 +49,9 @@ def indexed(tmp_path, make_index):
         make_post(platform=p, platform_id=i, text=t, created_at=w, author_verified=v, likes_count=e)
         for p, i, t, w, v, e, _ in POSTS
     ])
-    store.save_tags([Tags(n, r, s, 0.8, topics, "test", emotion=emo, places=places)
+    store.save_tags([Tags(n, r, s, 0.8, topics, "test", emotion=emo, places=places, polarity=polarity)
                      for n, (*_, tags) in enumerate(POSTS, start=1) if tags
-                     for r, s, topics, emo, places in [tags]])
+                     for r, s, topics, emo, places, polarity in [tags]])
     assert index_pending(store, make_index()) == len(POSTS)
     return store, make_index
 
@@ -67,6 +69,7 @@ def test_text_facets_and_day_histogram(indexed):
     assert dict(page.facets["rumor"]) == {"likely": 2, "unlikely": 2}
     assert dict(page.facets["verified"]) == {"yes": 2, "no": 2}
     assert dict(page.facets["emotion"]) == {"fear": 2, "anger": 1}
+    assert dict(page.facets["polarity"]) == {"negative": 3, "neutral": 1}  # w3, tagged without one, has none
     assert dict(page.facets["places"]) == {"420100": 3, "420000": 1}
     assert dict(page.facets["topics"]) == {"outage_report": 3, "rumor_rebuttal": 3}
     assert page.facets["cluster"][0][1] == 2  # the copied rumor: one cluster of two posts
@@ -107,6 +110,8 @@ def test_filters(indexed):
     index = make_index()
     assert ids(store, index, text="停电", rumor=True, sort="newest") == ["w4", "w2"]
     assert ids(store, index, sentiments=("anger",)) == ["w1"]
+    assert set(ids(store, index, polarities=("negative",))) == {"w1", "w2", "w4"}
+    assert set(ids(store, index, polarities=("positive", "neutral"))) == {"n1", "g1"}
     assert set(ids(store, index, emotions=("fear",))) == {"w2", "w4"}
     assert set(ids(store, index, places=("420100",))) == {"w1", "w2", "g1"}
     assert set(ids(store, index, topics=("rumor_rebuttal",))) == {"w2", "g1", "w4"}
@@ -287,3 +292,21 @@ def test_ties_for_the_last_place_listed_go_to_the_smaller_value(indexed):
     clusters = sorted({store.get_post(first + 2 * n)["cluster"] for n in range(12)})
     assert page.facets["cluster"] == [(cluster, 2) for cluster in clusters[:10]]
     assert page.facets["places"] == [(code, 1) for code in sorted(codes)[:50]]
+
+
+def test_an_elasticsearch_index_of_older_fields_asks_for_a_rebuild(indexed):
+    """Mappings are strict: an index made before a field existed (here: polarity) would
+    refuse every document that has it, so it is reported as outdated, as an embedded index
+    of an older schema is, and a rebuild makes a new version with every field."""
+    store, make_index = indexed
+    if not make_index().backend == "elasticsearch":
+        pytest.skip("the embedded index's schema check is tested in test_index_cli")
+    old = make_index()
+    old.delete_all()
+    properties = {k: v for k, v in TEMPLATE["template"]["mappings"]["properties"].items() if k != "polarity"}
+    old.client.indices.create(index=f"{old.alias}-v1", aliases={old.alias: {}},
+                              mappings={"dynamic": "strict", "properties": properties})
+    with pytest.raises(IndexOutdated, match="no field polarity.*crisiswatch index --rebuild"):
+        make_index().num_docs()
+    assert rebuild(store, make_index()) == len(POSTS)
+    assert set(ids(store, make_index(), polarities=("negative",))) == {"w1", "w2", "w4"}

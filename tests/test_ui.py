@@ -58,7 +58,8 @@ TAGS = {  # platform id -> (rumor_prob, sentiment, sentiment_score, topics, emot
     "g2": (0.0, "weak_negative", 0.6, ["rationing"], None, []),
 }
 SCORED = {"g1": {"polarity": "positive", "polarity_score": 0.86,
-                 "emotion_scores": {"gratitude": 0.7, "optimism": 0.2, "anger": 0.1}}}
+                 "emotion_scores": {"gratitude": 0.7, "optimism": 0.2, "anger": 0.1}},
+          "w1": {"polarity": "negative", "polarity_score": 0.7}, "w2": {"polarity": "negative", "polarity_score": 0.9}}
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +199,8 @@ def test_facet_counts_appear_and_links_filter(client):
     assert links.facet("platform", "新闻网站")[1] == 1
     assert links.facet("platform", "贴吧")[1] == 0
     assert links.facet("sentiment", "焦虑")[1] == 1
+    assert links.facet("polarity", "负面")[1] == 2 and links.facet("polarity", "中性")[1] == 0
+    assert api(client, "q=停电&polarity=negative")["total"] == 2
     assert links.facet("topics", "停电报告")[1] == 2
 
     href, _, _ = links.facet("platform", "微博")
@@ -526,7 +529,7 @@ def test_api_search_shape_and_values(client, app):
     assert second["tags"] == {"rumor_prob": 0.9, "sentiment": "anxiety", "sentiment_score": 0.8,
                               "topics": ["outage_report", "rumor_rebuttal"], "model_version": "test-model-1",
                               "emotion": "fear", "places": ["420100"], "emotion_score": None,
-                              "emotion_scores": None, "polarity": None, "polarity_score": None,
+                              "emotion_scores": None, "polarity": "negative", "polarity_score": 0.7,
                               "topic_scores": {}, "organisations": [], "locations": []}
     assert set(data["facets"]) == set(FACETS)
     assert {"value": "fear", "count": 1} in data["facets"]["emotion"]
