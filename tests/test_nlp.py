@@ -225,3 +225,14 @@ def test_the_decoder_tags_as_crfsuite_does(trained_models):
            and all(theirs[i][at] == "O" for at, char in enumerate(text[:-1]) if char in CLAUSE_ENDS)]
     assert len(cut) > 1000 and all(ours[i] == theirs[i] for i in cut)
     assert sum(a == b for a, b in zip(ours, theirs)) >= 0.99 * len(texts)
+
+
+def test_the_key_table_finds_exactly_the_keys_it_holds():
+    from nlp.ner import KeyTable
+
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 5, 30_000):
+        keys = np.unique(rng.integers(0, 10**7, n))
+        asked = np.concatenate([keys, rng.integers(0, 10**7, 5_000), [0, 10**7]])
+        rows = {key: row for row, key in enumerate(keys.tolist())}
+        assert KeyTable.of(keys).find(asked).tolist() == [rows.get(key, -1) for key in asked.tolist()]
