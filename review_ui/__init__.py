@@ -94,7 +94,10 @@ def _security_headers(response):
 
 
 def _http_error(error: HTTPException):
-    """Errors as JSON under the API, else as a page in the UI language."""
+    """Errors as JSON under the API, else as a page in the UI language (an error that
+    carries its own response, as the login limit's does, keeps it)."""
+    if error.response is not None:
+        return error.response
     code = error.code or 500
     if request.path.startswith("/api/") or request.path == "/healthz":
         return jsonify(error=error.name), code

@@ -4,6 +4,10 @@ The signed session cookie holds the user's id, the login time and a fingerprint 
 their password hash: a new password ends every session of the user, and a session
 ends ``SESSION_HOURS`` after its login. Roles and the organisation are read from the
 database on every request, so a permission change applies at once.
+
+Failed logins are limited twice: per account (``accounts`` locks one after five), and
+per client address (``FAILURES_PER_ADDRESS``, counted by Flask-Limiter in this process's
+memory), so that one address cannot try a password on every account in turn.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import time
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (Blueprint, abort, g, jsonify, make_response, redirect, render_template, request, session,
+                   url_for)
+from flask_limiter import Limiter, RequestLimit
+from flask_limiter.util import get_remote_address
 
 from core.store import utcnow
 from review_ui import i18n
@@ -25,6 +32,10 @@ bp = Blueprint("auth", __name__)
 
 SESSION_HOURS = 12
 OPEN_ENDPOINTS = {"auth.login", "static", "api.healthz"}  # healthz: for probes, it shows only a count
+FAILURES_PER_ADDRESS = "30 per 15 minutes"
+# Behind a reverse proxy every request comes from the proxy's address: the app must then
+# be wrapped in werkzeug's ProxyFix so that remote_addr is the client's.
+limiter = Limiter(get_remote_address, storage_uri="memory://")
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,16 @@ def _safe_next(target: str | None) -> str:
     return url_for("search.index")
 
 
+def _too_many_failures(limit: RequestLimit):
+    minutes = max(1, math.ceil((limit.reset_at - time.time()) / 60))
+    page = render_template("login.html", error=i18n.gettext("login_address_limited", minutes=minutes),
+                           username=request.form.get("username", ""))
+    return make_response(page, 429)
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(FAILURES_PER_ADDRESS, methods=["POST"], deduct_when=lambda response: response.status_code == 401,
+               on_breach=_too_many_failures)
 def login():
     error = None
     if request.method == "POST":
@@ -149,4 +169,5 @@ def logout():
 
 def init_app(app) -> None:
     app.config.update(PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600)
+    limiter.init_app(app)  # a new count for each app
     app.register_blueprint(bp)

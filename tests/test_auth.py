@@ -130,6 +130,23 @@ def test_five_failures_lock_the_account_until_an_admin_unlocks_it(app):
     assert log_in(client, "sun", password).status_code == 303
 
 
+def test_one_address_cannot_try_passwords_on_every_account(app):
+    """Below each account's lock (five failures), one address tries one account after
+    another: after FAILURES_PER_ADDRESS it is refused, even the right password, while
+    another address still logs in; a successful login does not count."""
+    limit = int(auth.FAILURES_PER_ADDRESS.split()[0])
+    password = add_user(app, "zhou")
+    spraying = app.test_client()
+    assert log_in(spraying, "zhou", password).status_code == 303
+    for n in range(limit):
+        assert log_in(spraying, f"nobody-{n}", "123456").status_code == 401
+    refused = log_in(spraying, "zhou", password)
+    assert refused.status_code == 429 and "此地址登录失败次数过多" in html(refused) and "15 分钟" in html(refused)
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.0.0.8"
+    assert log_in(elsewhere, "zhou", password).status_code == 303
+
+
 def test_the_lock_ends_after_its_time(app):
     password = add_user(app, "zhou")
     start = accounts._now()
