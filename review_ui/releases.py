@@ -15,7 +15,7 @@ from indexes.query import QueryError, SearchQuery, parse_time
 from indexes.results import search
 from review_ui import dashboard_data, i18n
 from review_ui.services import services
-from review_ui.workflow import clocks, facts, outbox, releases as flow, rules
+from review_ui.workflow import audit, clocks, facts, outbox, releases as flow, rules
 from review_ui.workflow.checks import message as problem_message
 from review_ui.workflow.tables import CHANNELS, FACT_KEYS, Delivery, Incident, Organisation, Release, User
 
@@ -27,7 +27,9 @@ LOOKBACK = timedelta(days=1)  # posts about an incident: from a day before it wa
 
 def _workflow_errors(view):
     """Workflow refusals as the user should see them: unknown or invisible -> 404,
-    forbidden -> 403, anything else (a wrong state, a failed check) -> a message on the page."""
+    forbidden -> 403, anything else (a wrong state, a failed check) -> a message on the page.
+    A forbidden action and one the checks block are audited (``workflow.refused``,
+    ``workflow.blocked``): the attempt's own changes roll back, the entry stays."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -36,9 +38,10 @@ def _workflow_errors(view):
         except rules.NotFound:
             abort(404)
         except rules.Forbidden as err:
+            _audit_refusal("workflow.refused", kwargs, reason=err.reason)
             abort(403, description=err.reason)
         except flow.Blocked as err:
-            g.session.rollback()
+            _audit_refusal("workflow.blocked", kwargs, problems=[p.kind for p in err.problems])
             for problem in err.problems:
                 flash(problem_message(problem, i18n.current_lang()), "error")
         except rules.WorkflowError as err:
@@ -47,6 +50,16 @@ def _workflow_errors(view):
         return redirect(_back(kwargs), code=303)
 
     return wrapper
+
+
+def _audit_refusal(action: str, view_args: dict, **detail) -> None:
+    session = _session()
+    session.rollback()
+    target = next((f"{name.removesuffix('_id')}:{view_args[name]}" for name in ("release_id", "incident_id")
+                   if name in view_args), "")
+    attempted = view_args.get("action") or request.endpoint.rsplit(".", 1)[-1]  # approve, retry_delivery ...
+    audit.record(session, g.user.username, action, target, {"attempted": attempted, **detail}, org_id=g.user.org_id)
+    session.commit()
 
 
 def _back(view_args: dict) -> str:

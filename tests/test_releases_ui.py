@@ -82,6 +82,13 @@ WRONG = "7月25日琼山区因线路故障停电，影响15000户，预计7月26
 RIGHT = WRONG.replace("15000户", "12000户")
 
 
+def refusals(app) -> list[tuple]:
+    """The audited attempts that the workflow refused or its checks blocked."""
+    with app.extensions["crisiswatch"].sessions() as session:
+        return [(e["actor"], e["action"], e["target"], e["detail"]) for e in audit.export(session)
+                if e["action"] in ("workflow.refused", "workflow.blocked")]
+
+
 def test_a_joint_release_from_draft_to_published(app):
     drafter, url = new_release(app, "grid_drafter", WRONG)
     page = drafter.get(url).get_data(as_text=True)
@@ -90,6 +97,9 @@ def test_a_joint_release_from_draft_to_published(app):
     approver = client_of(app, "city_approver")
     refused = post_form(approver, url, f"{url}/approve", follow=True)
     assert "户数" in refused.get_data(as_text=True)
+    release = f"release:{url.rsplit('/', 1)[1]}"
+    assert refusals(app) == [("city_approver", "workflow.blocked", release,
+                              {"attempted": "approve", "problems": ["contradiction"]})]
     post_form(drafter, url, f"{url}/edit", title="关于琼山区停电的情况通报", body=RIGHT)
     fixed = drafter.get(url).get_data(as_text=True)
     assert "检查通过" in fixed and "15000" not in fixed.split('id="versions"')[0]
@@ -121,6 +131,9 @@ def test_another_organisation_sees_a_404_and_a_drafter_cannot_approve(app):
     token = csrf_token(outsider.get("/incidents/").get_data(as_text=True))
     assert outsider.post(f"{url}/approve", data={"csrf_token": token}).status_code == 404
     assert post_form(drafter, url, f"{url}/approve").status_code == 403
+    [(actor, action, target, detail)] = refusals(app)  # the 404s were not refusals: nothing was shown
+    assert (actor, action, target, detail["attempted"]) == ("grid_drafter", "workflow.refused",
+                                                             f"release:{url.rsplit('/', 1)[1]}", "approve")
     assert f'action="{url}/approve"' not in drafter.get(url).get_data(as_text=True)  # no button either
     assert f'action="{url}/approve"' in client_of(app, "city_approver").get(url).get_data(as_text=True)
 
