@@ -177,16 +177,42 @@ class Decoder:
             scores[known] += weights[found[known]]
         return scores
 
-    def tags(self, texts: list[str]) -> list[list[str]]:
-        """The BIO tags of each text's characters (the Viterbi path of each of its clauses)."""
+    def _best(self, texts: list[str]) -> np.ndarray:
+        """The tag (its number) of every character of the texts, end to end: the Viterbi
+        path of each of their clauses."""
         if not any(texts):
-            return [[] for _ in texts]
-        best = _viterbi(self._scores(texts), _clauses(texts), self.transitions, self.labels.index("O"))
-        labels = np.array(self.labels)[best].tolist()
+            return np.zeros(0, dtype=np.int64)
+        return _viterbi(self._scores(texts), _clauses(texts), self.transitions, self.labels.index("O"))
+
+    def tags(self, texts: list[str]) -> list[list[str]]:
+        """The BIO tags of each text's characters."""
+        labels = np.array(self.labels)[self._best(texts)].tolist()
         out, at = [], 0
         for text in texts:
             out.append(labels[at : at + len(text)])
             at += len(text)
+        return out
+
+    def spans(self, texts: list[str]) -> list[list[tuple[int, int, str]]]:
+        """(start, end, kind) of each entity of each text, in order: what ``spans`` reads
+        from ``tags``, found with array operations instead of a Python step per character."""
+        best = self._best(texts)
+        kinds = sorted({label[2:] for label in self.labels if label != "O"})
+        kind_of = np.array([0 if label == "O" else 1 + kinds.index(label[2:]) for label in self.labels])[best]
+        begins = np.array([label.startswith("B-") for label in self.labels])[best]
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        text_ends = np.cumsum(lengths)
+        before = np.concatenate(([0], kind_of[:-1]))
+        before[text_ends[:-1][text_ends[:-1] < len(best)]] = 0  # a text's first character follows nothing
+        begin = (kind_of != 0) & (begins | (before != kind_of))  # a B- tag, or another kind than before
+        starts = np.flatnonzero(begin)
+        stops = np.append(np.flatnonzero((kind_of == 0) | begin), len(best))  # where an entity ends at the latest
+        ends = stops[np.searchsorted(stops, starts, side="right")]
+        of_text = np.searchsorted(text_ends, starts, side="right")
+        out: list[list[tuple[int, int, str]]] = [[] for _ in texts]
+        offsets = text_ends - lengths
+        for start, end, t, kind in zip(starts.tolist(), ends.tolist(), of_text.tolist(), kind_of[starts].tolist()):
+            out[t].append((start - int(offsets[t]), end - int(offsets[t]), kinds[kind - 1]))
         return out
 
 
@@ -249,8 +275,8 @@ class Entities:
     version: str
 
     def find(self, texts: list[str]) -> list[list[tuple[str, str]]]:
-        return [[(text[start:end], kind) for start, end, kind in sorted(spans(tags))]
-                for text, tags in zip(texts, self.decoder.tags(texts))]
+        return [[(text[start:end], kind) for start, end, kind in found]
+                for text, found in zip(texts, self.decoder.spans(texts))]
 
 
 def load_entities(models_dir: Path) -> Entities | None:

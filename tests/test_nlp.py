@@ -236,3 +236,17 @@ def test_the_key_table_finds_exactly_the_keys_it_holds():
         asked = np.concatenate([keys, rng.integers(0, 10**7, 5_000), [0, 10**7]])
         rows = {key: row for row, key in enumerate(keys.tolist())}
         assert KeyTable.of(keys).find(asked).tolist() == [rows.get(key, -1) for key in asked.tolist()]
+
+
+def test_the_decoders_entities_are_those_of_its_tags(trained_models):
+    """``Decoder.spans`` finds the entities with array operations: they must be what
+    ``spans`` reads from the tags, text by text, with no entity running into the next text."""
+    from nlp.datasets import read_char_bio
+    from nlp.ner import load_entities, spans
+
+    texts = [text for text, _ in read_char_bio(need(DATA / "ner" / "msra_char_bio.zip"))[-1000:]]
+    texts += ["", "北京", "", "上海市浦东新区", "x", "国家电网公司北京分公司", "中国"]
+    decoder = load_entities(trained_models).decoder
+    found = decoder.spans(texts)
+    assert found == [sorted(spans(tags)) for tags in decoder.tags(texts)]
+    assert sum(map(len, found)) > 100 and decoder.spans([]) == [] and decoder.spans([""]) == [[]]
