@@ -69,7 +69,7 @@ def cut(text: str) -> list[str]:
     """Words in jieba's precise mode, blanks included (as jieba returns them)."""
     name, seg = _engine()
     if name != "rjieba":
-        return seg.lcut(text)  # both give a new list
+        return seg.lcut(without_surrogates(text))  # both give a new list
     try:
         return seg.cut(text)
     except UnicodeEncodeError:  # a lone surrogate (half an emoji), which Rust strings cannot hold

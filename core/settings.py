@@ -30,6 +30,9 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     host: str = "127.0.0.1"
     port: int = 5000
+    login_limit: str = "30 per 15 minutes"  # failed logins per client address; "off" for none
+    login_limit_storage: str = "memory://"  # where they are counted: a redis:// URI to share the count
+    trusted_proxies: int = 0  # reverse proxies in front of the UI whose X-Forwarded-For is believed
 
     @classmethod
     def load(cls, home: str | os.PathLike | None = None, **overrides) -> "Settings":
@@ -39,6 +42,9 @@ class Settings:
             "database_url": os.environ.get("CRISISWATCH_DATABASE_URL", ""),
             "index_backend": os.environ.get("CRISISWATCH_INDEX", "embedded"),
             "elasticsearch_url": os.environ.get("CRISISWATCH_ES_URL", "http://127.0.0.1:9200"),
+            "login_limit": os.environ.get("CRISISWATCH_LOGIN_LIMIT", "30 per 15 minutes"),
+            "login_limit_storage": os.environ.get("CRISISWATCH_LOGIN_LIMIT_STORAGE", "memory://"),
+            "trusted_proxies": int(os.environ.get("CRISISWATCH_TRUSTED_PROXIES", "0")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if not values["database_url"]:

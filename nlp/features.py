@@ -52,7 +52,6 @@ class _Codes:
         self.codes = codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
         self.lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
         self.ends = np.cumsum(self.lengths)
-        self.starts = self.ends - self.lengths
         with np.errstate(over="ignore"):
             self._prefix = np.concatenate(([np.uint64(0)], np.cumsum(codes * _powers(_BASE, len(codes)),
                                                                      dtype=np.uint64)))
@@ -110,11 +109,11 @@ class _Posts:
     def __init__(self, token_lists: list[list[str]]):
         lowered = [_lowered(tokens) for tokens in token_lists]
         self.codes = _Codes([text for text, _ in lowered])
-        tokens = [t for _, ts in lowered for t in ts]
+        tokens = [t for _, ts in lowered for t in ts if t]  # an empty token has no slice (jieba gives none)
         lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
         self.token_ends = np.cumsum(lengths)
-        self.token_starts = self.token_ends - lengths  # jieba gives no empty token
-        self.token_rows = np.repeat(np.arange(len(token_lists)), [len(ts) for _, ts in lowered])
+        self.token_starts = self.token_ends - lengths
+        self.token_rows = np.repeat(np.arange(len(token_lists)), [len(ts) - ts.count("") for _, ts in lowered])
 
     def word_entries(self, pairs: bool, n: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, columns) of each word of each row (the tokens ``segment.words`` keeps),

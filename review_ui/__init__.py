@@ -79,7 +79,7 @@ def create_app(settings: Settings, store: Store | None = None, index=None) -> Fl
     )
     i18n.init_app(app)
     formatting.init_app(app)
-    auth.init_app(app)  # before the other blueprints: its check runs before their views
+    auth.init_app(app, settings)  # before the other blueprints: its check runs before their views
     for blueprint in (search.bp, posts.bp, stories.bp, releases.bp, api.bp, admin.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)

@@ -6,8 +6,10 @@ ends ``SESSION_HOURS`` after its login. Roles and the organisation are read from
 database on every request, so a permission change applies at once.
 
 Failed logins are limited twice: per account (``accounts`` locks one after five), and
-per client address (``FAILURES_PER_ADDRESS``, counted by Flask-Limiter in this process's
-memory), so that one address cannot try a password on every account in turn.
+per client address (the ``login_limit`` setting, counted by Flask-Limiter over a moving
+window), so that one address cannot try a password on every account in turn. Behind a
+reverse proxy, ``trusted_proxies`` makes the client's address the one counted, not the
+proxy's (which would make one person's failures everyone's).
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ import time
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import (Blueprint, abort, g, jsonify, make_response, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, abort, current_app, g, jsonify, make_response, redirect, render_template, request,
+                   session, url_for)
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
+from limits import parse
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core.settings import Settings
 
 from core.store import utcnow
 from review_ui import i18n
@@ -32,10 +38,7 @@ bp = Blueprint("auth", __name__)
 
 SESSION_HOURS = 12
 OPEN_ENDPOINTS = {"auth.login", "static", "api.healthz"}  # healthz: for probes, it shows only a count
-FAILURES_PER_ADDRESS = "30 per 15 minutes"
-# Behind a reverse proxy every request comes from the proxy's address: the app must then
-# be wrapped in werkzeug's ProxyFix so that remote_addr is the client's.
-limiter = Limiter(get_remote_address, storage_uri="memory://")
+limiter = Limiter(get_remote_address, strategy="moving-window")  # its storage: the app's RATELIMIT_STORAGE_URI
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,9 @@ def _too_many_failures(limit: RequestLimit):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(FAILURES_PER_ADDRESS, methods=["POST"], deduct_when=lambda response: response.status_code == 401,
-               on_breach=_too_many_failures)
+@limiter.limit(lambda: current_app.config["CRISISWATCH_LOGIN_LIMIT"], methods=["POST"],
+               exempt_when=lambda: current_app.config["CRISISWATCH_LOGIN_LIMIT"] == "off",
+               deduct_when=lambda response: response.status_code == 401, on_breach=_too_many_failures)
 def login():
     error = None
     if request.method == "POST":
@@ -167,7 +171,16 @@ def logout():
     return redirect(url_for("auth.login"), code=303)
 
 
-def init_app(app) -> None:
-    app.config.update(PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600)
-    limiter.init_app(app)  # a new count for each app
+def init_app(app, settings: Settings) -> None:
+    if settings.login_limit != "off":
+        try:
+            parse(settings.login_limit)
+        except ValueError:
+            raise ValueError(f"CRISISWATCH_LOGIN_LIMIT {settings.login_limit!r} is not a limit such as "
+                             "'30 per 15 minutes' (or 'off')") from None
+    app.config.update(PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600, CRISISWATCH_LOGIN_LIMIT=settings.login_limit,
+                      RATELIMIT_STORAGE_URI=settings.login_limit_storage)
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
+    limiter.init_app(app)  # one limiter for the process: the last app made counts for all
     app.register_blueprint(bp)

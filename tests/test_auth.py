@@ -134,7 +134,7 @@ def test_one_address_cannot_try_passwords_on_every_account(app):
     """Below each account's lock (five failures), one address tries one account after
     another: after FAILURES_PER_ADDRESS it is refused, even the right password, while
     another address still logs in; a successful login does not count."""
-    limit = int(auth.FAILURES_PER_ADDRESS.split()[0])
+    limit = int(app.config["CRISISWATCH_LOGIN_LIMIT"].split()[0])
     password = add_user(app, "zhou")
     spraying = app.test_client()
     assert log_in(spraying, "zhou", password).status_code == 303
@@ -145,6 +145,26 @@ def test_one_address_cannot_try_passwords_on_every_account(app):
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "10.0.0.8"
     assert log_in(elsewhere, "zhou", password).status_code == 303
+
+
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_count(tmp_path):
+    """A proxy sends every request from its own address: with trusted_proxies the count is
+    of the address in X-Forwarded-For, so one client's failures do not refuse another."""
+    settings = Settings.load(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'crisiswatch.db'}",
+                             index_backend="embedded", login_limit="3 per 15 minutes", trusted_proxies=1).ensure_home()
+    app = create_app(settings)
+    password = add_user(app, "wu")
+    attacker, colleague = app.test_client(), app.test_client()
+    attacker.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"
+    colleague.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.4"
+    for n in range(3):
+        assert log_in(attacker, f"nobody-{n}", "123456").status_code == 401
+    assert log_in(attacker, "wu", password).status_code == 429
+    assert log_in(colleague, "wu", password).status_code == 303
+    unlimited = create_app(Settings.load(home=tmp_path, database_url=settings.database_url, login_limit="off"))
+    assert {log_in(unlimited.test_client(), f"nobody-{n}", "123456").status_code for n in range(5)} == {401}
+    with pytest.raises(ValueError, match="CRISISWATCH_LOGIN_LIMIT 'many' is not a limit"):
+        create_app(Settings.load(home=tmp_path, database_url=settings.database_url, login_limit="many"))
 
 
 def test_the_lock_ends_after_its_time(app):
