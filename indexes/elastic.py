@@ -48,7 +48,8 @@ class ElasticIndex:
         self.client = client or Elasticsearch(url, request_timeout=60, retry_on_timeout=True, max_retries=3)
         self.alias = alias
         self._rebuild_index: str | None = None
-        self._ready = False
+        self._installed = False  # the template put and the alias made, once per object
+        self._ready = False  # and the fields checked
 
     def _ensure(self) -> None:
         if self._ready:
@@ -59,9 +60,12 @@ class ElasticIndex:
         self._ready = True
 
     def _install(self) -> None:
+        if self._installed:  # an outdated index is checked again on each use, not re-installed
+            return
         self.client.indices.put_index_template(name=self.alias, **{**TEMPLATE, "index_patterns": [f"{self.alias}-v*"]})
         if not self.client.indices.exists_alias(name=self.alias):
             self.client.indices.create(index=f"{self.alias}-v1", aliases={self.alias: {}})
+        self._installed = True
 
     def _check_fields(self) -> None:
         """An index made by an older version lacks fields this one writes (its mapping is
@@ -200,4 +204,4 @@ class ElasticIndex:
             self.client.indices.delete_index_template(name=self.alias)
         except NotFoundError:
             pass
-        self._ready = False
+        self._installed = self._ready = False
