@@ -120,8 +120,8 @@ class _Posts:
         and of each pair of neighbouring words."""
         if not len(self.token_starts):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        flags = _wordlike(self.codes.codes)
-        kept = np.logical_or.reduceat(flags, self.token_starts) if len(flags) else flags
+        # a token is a word if any of its characters is word-like (tokens are never empty here)
+        kept = np.logical_or.reduceat(_wordlike(self.codes.codes), self.token_starts)
         starts, ends, rows = self.token_starts[kept], self.token_ends[kept], self.token_rows[kept]
         h = self.codes.hashes(starts, ends, "word")
         all_rows, all_cols = [rows], [_columns(h, n, offset)]
