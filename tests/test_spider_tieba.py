@@ -1,5 +1,5 @@
 """The Tieba spider end to end: a real Scrapy crawl of a captured thread (two pages and
-their floor replies), a forum list page, and a block, served on loopback."""
+their floor replies), a forum's list pages, and a block, served on loopback."""
 
 import json
 import re
@@ -112,16 +112,33 @@ def test_a_thread_its_floors_and_floor_replies_then_a_second_run_from_where_it_s
     assert len(stored_posts(home)) == expected
 
 
-def test_a_forum_search_follows_the_threads_of_its_list_page(home):
+def list_page(next_offset: int) -> bytes:
+    """The captured list page with its 下一页 link pointing at ``pn=next_offset``."""
+    html = LIST_PAGE.read_text(encoding="utf-8")
+    return re.sub(r'pn=50(" class="next pagination-item)', rf"pn={next_offset}\1", html).encode()
+
+
+def list_routes() -> list[Route]:
+    """The forum's list, its next pages (the captured page again, each linking one further on)."""
+    return [*(Route("/f", body=list_page(pn + 50), query={"kw": "贴吧热议", "pn": pn}) for pn in (50, 100, 150)),
+            Route("/f", LIST_PAGE, query={"kw": "贴吧热议"})]
+
+
+def test_a_forum_search_follows_the_threads_of_its_first_list_pages(home):
     need(LIST_PAGE)
     threads = set(Selector(text=LIST_PAGE.read_text(encoding="utf-8")).css("a.j_th_tit::attr(href)").getall())
     # only the list is captured: its threads answer 404, what matters is that each is asked for
-    with Replay([Route("/f", LIST_PAGE, query={"kw": "贴吧热议"})]) as replay:
+    with Replay(list_routes()) as replay:
         result = crawl(home, replay, "-a", "keywords=贴吧热议")
         asked = {seen.path for seen in replay.seen if seen.path.startswith("/p/")}
         assert {seen.query["pn"] for seen in replay.seen if seen.path.startswith("/p/")} == {"1"}
+        assert [seen.query.get("pn") for seen in replay.requests_to("/f")] == [None, "50", "100"]  # TIEBA_LIST_PAGES 3
     assert threads and asked == threads
     assert "crawl manual-tieba: ok" in result.stdout and stored_posts(home) == {}
+
+    with Replay(list_routes()) as replay:
+        crawl(home, replay, "-a", "keywords=贴吧热议", "-s", "TIEBA_LIST_PAGES=1")
+        assert [seen.query.get("pn") for seen in replay.requests_to("/f")] == [None]
 
 
 def test_a_block_page_is_reported_not_stored_posts(home):

@@ -1,7 +1,8 @@
 """Baidu Tieba: forum thread lists, thread pages with their floors, and the floor replies.
 
-For each search term the spider reads the forum's thread list (``/f?kw=<term>``) and
-follows its threads; start URLs may also be list pages or thread pages (``/p/<tid>``).
+For each search term the spider reads the forum's thread list (``/f?kw=<term>``), its
+first ``TIEBA_LIST_PAGES`` pages (the threads with the latest replies come first), and
+follows their threads; start URLs may also be list pages or thread pages (``/p/<tid>``).
 Each thread page (``/p/<tid>?pn=N``) gives its floors: floor 1 is the thread itself, a
 post with the thread's title and id ``t<tid>``; the others are comments on it, with their
 Baidu post ids. The floor replies (楼中楼) of a page come from ``/p/totalComment`` as JSON
@@ -54,13 +55,19 @@ class TiebaSpider(SourceSpider):
             yield Request(f"{self.tieba_url}/f?" + urlencode({"kw": term, "ie": "utf-8"}), callback=self.parse_list)
 
     def parse_list(self, response):
-        """Thread links of a forum page. Tieba sends the list inside an HTML comment that
-        its scripts unpack, so the comment marks are dropped before reading it."""
+        """Thread links of a forum page, then its next page. Tieba sends the list inside an
+        HTML comment that its scripts unpack, so the comment marks are dropped before
+        reading it."""
         page = Selector(text=response.text.replace("<!--", "").replace("-->", ""))
         for href in page.css("a.j_th_tit::attr(href)").getall():
             thread = THREAD_PATH.match(urlsplit(href).path)
             if thread:
                 yield self.thread_request(thread.group(1))
+        listed = response.meta.get("list_page", 1)
+        following = page.css("a.next.pagination-item::attr(href)").get()
+        if following and listed < self.settings.getint("TIEBA_LIST_PAGES", 3):
+            yield Request(f"{self.tieba_url}/f?{urlsplit(following).query}", callback=self.parse_list,
+                          meta={"list_page": listed + 1})
 
     def thread_request(self, tid: str) -> Request:
         """The thread's page where the last run stopped (the first page the first time)."""
