@@ -256,7 +256,7 @@ class Store:
 
     @property
     def _insert(self):
-        return _insert_for(self.engine.dialect.name)
+        return insert_for(self.engine.dialect.name)
 
     # -- posts -------------------------------------------------------------------------
 
@@ -686,7 +686,7 @@ class Store:
             ]
 
 
-def _insert_for(dialect: str):
+def insert_for(dialect: str):
     """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL)."""
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
@@ -741,7 +741,7 @@ def _assign_clusters(conn, rows: list[dict]) -> None:
     for row in rows:
         row["cluster"] = same_text[row["content_hash"]]
     if new_signatures:  # another process may have made the same cluster meanwhile
-        insert = _insert_for(conn.dialect.name)
+        insert = insert_for(conn.dialect.name)
         conn.execute(insert(ClusterSignatureRow.__table__).on_conflict_do_nothing(), new_signatures)
         conn.execute(insert(ClusterBandRow.__table__).on_conflict_do_nothing(), new_bands)
 

@@ -29,11 +29,15 @@ def _workflow_errors(view):
     """Workflow refusals as the user should see them: unknown or invisible -> 404,
     forbidden -> 403, anything else (a wrong state, a failed check) -> a message on the page.
     A forbidden action and one the checks block are audited (``workflow.refused``,
-    ``workflow.blocked``): the attempt's own changes roll back, the entry stays."""
+    ``workflow.blocked``): the attempt's own changes roll back, the entry stays. An action
+    (a POST) holds the workflow lock from its first read, so it decides on what the
+    previous action wrote."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         try:
+            if request.method == "POST":
+                audit.lock(_session())
             return view(*args, **kwargs)
         except rules.NotFound:
             abort(404)

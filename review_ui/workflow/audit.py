@@ -2,8 +2,11 @@
 the previous entry's hash, so that changing, removing or reordering any entry breaks
 the chain from there on, and ``verify`` says where.
 
-Appends are serialised by the database: the chain's head is read and the entry written
-in one transaction, and ``hash`` is unique, so two writers cannot both extend one head.
+Appends are serialised by the database: ``record`` takes the workflow lock before it
+reads the chain's head, so two writers cannot both extend one head. A workflow action
+takes the same lock before it reads anything (``lock``), so two actions on one release
+(two approvals at once, two publishers finishing its last deliveries) run one after the
+other and the second sees what the first wrote.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.store import utcnow
-from review_ui.workflow.tables import AuditEntry
+from review_ui.workflow.tables import AuditEntry, WorkflowLock
 
 GENESIS = "0" * 64
 
@@ -31,9 +34,17 @@ def _digest(prev_hash: str, at: datetime, actor: str, org_id: int | None, action
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+def lock(session: Session) -> None:
+    """Hold the workflow lock until this transaction ends: a row lock on PostgreSQL, the
+    database's write lock on SQLite (where a write is what takes it). Take it before
+    reading what the transaction will decide on."""
+    session.execute(update(WorkflowLock).where(WorkflowLock.id == 1).values(taken=WorkflowLock.taken + 1))
+
+
 def record(session: Session, actor: str, action: str, target: str = "", detail: dict | None = None,
            org_id: int | None = None) -> AuditEntry:
     """Append one entry (in the caller's transaction, so it lands with the change it records)."""
+    lock(session)
     last = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
     prev = last or GENESIS
     at = utcnow().replace(tzinfo=None)

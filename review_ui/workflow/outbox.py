@@ -295,6 +295,7 @@ def _attempt(session_factory, delivery_id: int, channels, now: datetime, report:
     else:
         error = send(channel, body, delivery, now)
     with session_factory() as session, session.begin():
+        audit.lock(session)  # another publisher may be finishing this release's other deliveries
         delivery = session.get(Delivery, delivery_id)
         if delivery is not None:
             report.results.append(_record(session, delivery, org.name, error, now))

@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from core.store import utcnow
+from core.store import insert_for, utcnow
 
 ORG_KINDS = ("government", "enterprise")
 # government: province, city, county, department; enterprise: company, branch
@@ -162,5 +162,17 @@ class Delivery(WorkflowBase):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class WorkflowLock(WorkflowBase):
+    """One row that every workflow change updates first (``audit.lock``): the database
+    then runs those changes one after another."""
+
+    __tablename__ = "workflow_lock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+
+
 def create_tables(engine: Engine) -> None:
     WorkflowBase.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert_for(engine.dialect.name)(WorkflowLock.__table__).values(id=1, taken=0)
+                     .on_conflict_do_nothing())
