@@ -254,7 +254,7 @@ def _enqueue(session, release) -> None:
     except outbox.ChannelConfigError as err:
         raise rules.Invalid(str(err)) from None
     without = outbox.enqueue(session, release, channels)
-    if not session.query(Delivery).filter(Delivery.release_id == release.id).count():
+    if not session.query(Delivery).filter(Delivery.release_id == release.id, Delivery.status != "cancelled").count():
         raise rules.Invalid(f"no organisation of this release has a publishing channel in "
                             f"{services().settings.channels_file}: add them there first")
     if without:

@@ -19,6 +19,7 @@ from crisiswatch import publishing
 from crisiswatch.schedule import start_scheduler
 from review_ui.workflow import audit, outbox
 from review_ui.workflow.outbox import Channel, ChannelConfigError
+from review_ui.workflow.rules import InvalidTransition
 from review_ui.workflow.tables import AuditEntry, Delivery, Incident, Organisation, Release, User, Version, create_tables
 from tests.conftest import crisiswatch, free_port
 
@@ -239,8 +240,31 @@ def test_enqueue_is_idempotent_and_cancel_takes_back_what_is_pending(sessions, c
 
     with sessions() as session, session.begin():
         assert outbox.cancel(session, session.get(Release, release_id)) == 3
-    assert state_of(sessions, release_id)[2] == []
+    cancelled = state_of(sessions, release_id)[2]
+    assert [r.status for r in cancelled] == ["cancelled"] * 3  # kept as the record
     assert outbox.deliver_due(sessions, channels, now=DUE + timedelta(days=1)).results == []
+
+    # Scheduled again (after an edit, say): new rows, so no delivery id ever carries two texts.
+    enqueue(sessions, release_id, channels)
+    rows = state_of(sessions, release_id)[2]
+    fresh = [r for r in rows if r.status == "pending"]
+    assert len(rows) == 6 and len(fresh) == 3 and not {r.id for r in fresh} & {r.id for r in cancelled}
+
+
+def test_a_release_being_sent_cannot_be_cancelled(sessions, channels):
+    release_id = make_release(sessions)
+    enqueue(sessions, release_id, channels)
+    with sessions() as session:
+        first = outbox.due(session, DUE)[0].id
+    assert outbox._claim(sessions, first, DUE)  # a publisher is sending it now
+    with sessions() as session, session.begin():
+        with pytest.raises(InvalidTransition):
+            outbox.cancel(session, session.get(Release, release_id), now=DUE + timedelta(minutes=1))
+    # a publisher that died mid-send: after its lease the delivery is due again, or can be cancelled
+    with sessions() as session:
+        assert first in [d.id for d in outbox.due(session, DUE + outbox.LEASE)]
+    with sessions() as session, session.begin():
+        assert outbox.cancel(session, session.get(Release, release_id), now=DUE + outbox.LEASE) == 3
 
 
 def test_only_scheduled_releases_are_sent(sessions, channels, receiver):

@@ -32,9 +32,12 @@ answer is delivered; redirects are not followed.
 **Retries**: a failed attempt is retried after 30 s, doubling up to 1 h; after
 ``MAX_ATTEMPTS`` the delivery is ``failed`` and stays in the outbox until an admin
 ``retry``s it, so a release is never lost. A release is published when every one of its
-deliveries is delivered. Delivery is at least once: an attempt is claimed first (its
-next attempt pushed ``LEASE`` ahead), so two publishers do not send one delivery at
-once, and a publisher killed mid-attempt leaves it to be sent again after the lease.
+deliveries is delivered. Delivery is at least once: an attempt is claimed first (the row
+is ``sending`` and its next attempt pushed ``LEASE`` ahead), so two publishers do not
+send one delivery at once, a release being sent cannot be unscheduled, and a publisher
+killed mid-attempt leaves it to be sent again after the lease. Unscheduling marks the
+undelivered rows ``cancelled`` (they stay as the record) and scheduling again adds new
+ones: a delivery id is never used for two texts.
 """
 
 from __future__ import annotations
@@ -54,12 +57,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.store import naive_utc, utcnow
 from review_ui.workflow import audit
 from review_ui.workflow.releases import mark_published
+from review_ui.workflow.rules import InvalidTransition
 from review_ui.workflow.tables import Delivery, Organisation, Release, Version
 
 KINDS = ("webhook", "file")
@@ -149,7 +153,7 @@ def enqueue(session: Session, release: Release, channels: dict[str, list[Channel
     if release.scheduled_at is None:
         raise ValueError(f"release {release.id} has no scheduled time")
     due = naive_utc(release.scheduled_at)
-    existing = {(d.org_id, d.channel): d for d in _deliveries(session, release.id)}
+    existing = {(d.org_id, d.channel): d for d in _deliveries(session, release.id) if d.status != "cancelled"}
     without = []
     for org in _organisations(session, release):
         if not channels.get(org.name):
@@ -164,11 +168,19 @@ def enqueue(session: Session, release: Release, channels: dict[str, list[Channel
     return without
 
 
-def cancel(session: Session, release: Release) -> int:
+def cancel(session: Session, release: Release, now: datetime | None = None) -> int:
     """Take the release's undelivered rows (pending or failed) out of the outbox, e.g.
-    when it is unscheduled; what was delivered stays as the record. Returns how many."""
-    result = session.execute(delete(Delivery).where(Delivery.release_id == release.id,
-                                                    Delivery.status != "delivered"))
+    when it is unscheduled: they become ``cancelled``. Refused while a publisher is
+    sending one (the caller holds the workflow lock, which claims take too). Returns how
+    many."""
+    now = naive_utc(now) or utcnow()
+    rows = Delivery.release_id == release.id
+    sending = session.execute(select(func.count()).select_from(Delivery).where(
+        rows, Delivery.status == "sending", Delivery.next_attempt_at > now)).scalar()
+    if sending:
+        raise InvalidTransition("a channel is being sent this release right now: look again in a minute")
+    result = session.execute(update(Delivery).where(rows, Delivery.status.in_(("pending", "sending", "failed")))
+                             .values(status="cancelled", next_attempt_at=None))
     return result.rowcount
 
 
@@ -189,7 +201,7 @@ class DeliveryStatus:
     id: int
     org: str
     channel: str
-    status: str  # pending, delivered, failed
+    status: str  # pending, sending, delivered, failed, cancelled
     attempts: int
     last_error: str
     due_at: datetime
@@ -208,11 +220,12 @@ def status(session: Session, release: Release) -> list[DeliveryStatus]:
 
 
 def due(session: Session, now: datetime | None = None) -> list[Delivery]:
-    """The pending deliveries to attempt now (of releases still scheduled), oldest first."""
+    """The deliveries to attempt now (of releases still scheduled), oldest first: pending
+    ones, and those whose publisher's lease ran out mid-attempt."""
     now = naive_utc(now) or utcnow()
     return list(session.execute(
         select(Delivery).join(Release, Release.id == Delivery.release_id)
-        .where(Delivery.status == "pending", Delivery.due_at <= now, Release.state == "scheduled",
+        .where(Delivery.status.in_(("pending", "sending")), Delivery.due_at <= now, Release.state == "scheduled",
                (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now))
         .order_by(Delivery.due_at, Delivery.id)
     ).scalars())
@@ -272,12 +285,13 @@ def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list
 
 
 def _claim(session_factory, delivery_id: int, now: datetime) -> bool:
-    """Push the delivery's next attempt a lease ahead, unless another publisher did first."""
+    """Mark the delivery ``sending`` for a lease, unless another publisher did first."""
     with session_factory() as session, session.begin():
+        audit.lock(session)  # not while the release is being unscheduled
         claimed = session.execute(
-            update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending",
+            update(Delivery).where(Delivery.id == delivery_id, Delivery.status.in_(("pending", "sending")),
                                    (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now))
-            .values(next_attempt_at=now + LEASE)
+            .values(status="sending", next_attempt_at=now + LEASE)
         )
         return claimed.rowcount == 1
 
@@ -285,8 +299,6 @@ def _claim(session_factory, delivery_id: int, now: datetime) -> bool:
 def _attempt(session_factory, delivery_id: int, channels, now: datetime, report: DeliveryReport) -> None:
     with session_factory() as session:
         delivery = session.get(Delivery, delivery_id)
-        if delivery is None:  # cancelled meanwhile
-            return
         org = session.get(Organisation, delivery.org_id)
         channel = next((c for c in channels.get(org.name, []) if c.name == delivery.channel), None)
         body = payload(session, delivery, now)
@@ -297,11 +309,10 @@ def _attempt(session_factory, delivery_id: int, channels, now: datetime, report:
     with session_factory() as session, session.begin():
         audit.lock(session)  # another publisher may be finishing this release's other deliveries
         delivery = session.get(Delivery, delivery_id)
-        if delivery is not None:
-            report.results.append(_record(session, delivery, org.name, error, now))
-            if delivery.status == "delivered" and _all_delivered(session, delivery.release_id):
-                mark_published(session, session.get(Release, delivery.release_id), now)
-                report.published.append(delivery.release_id)
+        report.results.append(_record(session, delivery, org.name, error, now))
+        if delivery.status == "delivered" and _all_delivered(session, delivery.release_id):
+            mark_published(session, session.get(Release, delivery.release_id), now)
+            report.published.append(delivery.release_id)
 
 
 def _record(session: Session, delivery: Delivery, org: str, error: str | None, now: datetime) -> DeliveryResult:
@@ -315,6 +326,7 @@ def _record(session: Session, delivery: Delivery, org: str, error: str | None, n
         if delivery.attempts >= MAX_ATTEMPTS:
             delivery.status, delivery.next_attempt_at = "failed", None
         else:
+            delivery.status = "pending"
             delivery.next_attempt_at = now + min(BACKOFF_FIRST * 2 ** (delivery.attempts - 1), BACKOFF_MAX)
         audit.record(session, "system", "delivery_failed", f"release:{delivery.release_id}",
                      {**detail, "error": error, "final": delivery.status == "failed"}, org_id=delivery.org_id)
@@ -325,7 +337,7 @@ def _record(session: Session, delivery: Delivery, org: str, error: str | None, n
 
 def _all_delivered(session: Session, release_id: int) -> bool:
     return not session.execute(select(func.count()).select_from(Delivery).where(
-        Delivery.release_id == release_id, Delivery.status != "delivered")).scalar()
+        Delivery.release_id == release_id, Delivery.status.not_in(("delivered", "cancelled")))).scalar()
 
 
 def payload(session: Session, delivery: Delivery, now: datetime) -> bytes:
