@@ -104,4 +104,5 @@ def _http_error(error: HTTPException):
     key = {404: "not_found", 400: "bad_request", 403: "forbidden"}.get(code, "server_error" if code >= 500 else None)
     message = i18n.gettext(key) if key else error.name
     title = i18n.gettext("not_found_title") if code == 404 else i18n.gettext("error_title")
-    return render_template("error.html", code=code, title=title, message=message), code
+    reason = error.description if error.description != type(error).description else None  # said by the view
+    return render_template("error.html", code=code, title=title, message=message, reason=reason), code

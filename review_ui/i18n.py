@@ -650,6 +650,52 @@ _ERRORS_ZH: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^verified must be yes or no"), "参数 verified 只能是 yes（已认证）或 no（未认证）。"),
 ]
 
+# Workflow refusals (``review_ui.workflow`` raises them in English). A named group is a
+# code shown by its Chinese name: action (do_*), state (state_*), role, fact (fact_*), or
+# a query's own error.
+_WORKFLOW_ZH: list[tuple[re.Pattern, str]] = [
+    (re.compile(r"^only a drafter creates a release"), "只有起草人可以新建发布稿。"),
+    (re.compile(r"^only analysts, drafters and approvers handle incidents"), "只有舆情分析员、起草人和审核人可以处理事件。"),
+    (re.compile(r"^only the system publishes"), "发布由系统在排期时间到达时自动完成。"),
+    (re.compile(r"^(?P<action>\w+) needs the (?P<role>\w+) role"), "“{action}”需要{role}角色。"),
+    (re.compile(r"^only the drafting organisation may (?P<action>\w+)"), "只有起草单位可以{action}。"),
+    (re.compile(r"^only a required organisation may (?P<action>\w+)"), "只有需要会签的单位可以{action}。"),
+    (re.compile(r"^your organisation has already approved this text"), "本单位已经批准过这一文本。"),
+    (re.compile(r"^no one approves their own edit"), "不能批准自己修改过的文本，请由本单位其他审核人批准。"),
+    (re.compile(r"^the text has changed since you read it: version (\d+) is current"),
+     "您阅读之后文本已被修改，当前为版本 {0}：请阅读新文本后再批准。"),
+    (re.compile(r"^requesting changes needs a comment"), "退回修改时请写明修改意见。"),
+    (re.compile(r"^a release cannot be scheduled in the past"), "排期时间不能早于现在。"),
+    (re.compile(r"^cannot (?P<action>\w+) a release in state published"), "稿件已发布，不能{action}；如需改正，请发布更正或撤回。"),
+    (re.compile(r"^cannot (?P<action>\w+) a release in state (?P<state>\w+)"), "状态为“{state}”的稿件不能{action}。"),
+    (re.compile(r"^a withdrawal cannot itself be corrected or withdrawn"), "撤回声明本身不能再更正或撤回。"),
+    (re.compile(r"^unknown organisations"), "所选单位不存在，请刷新页面后重新选择。"),
+    (re.compile(r"^a joint release needs a government and an enterprise organisation"),
+     "联合发布需要至少一个政府机关和一个企业共同会签。"),
+    (re.compile(r"^this account is disabled"), "该账号已停用，请联系管理员。"),
+    (re.compile(r"^unknown fact (?P<fact>\S+)"), "未知的事实项“{fact}”。"),
+    (re.compile(r"^only the organisation that owns a fact changes it"), "只有负责该事实项的单位可以修改它。"),
+    (re.compile(r"^the owner of a fact is set when it is first recorded"), "事实项的负责单位在首次填写时确定，不能更改。"),
+    (re.compile(r"^unknown organisation (\d+)"), "单位 {0} 不存在。"),
+    (re.compile(r"^affected areas need at least one area"), "停电区域至少要填写一个地区。"),
+    (re.compile(r"^households needs a number"), "停电户数需要一个数字，如 12000 或 约1.2万。"),
+    (re.compile(r"^the restoration estimate needs a time"), "预计恢复时间需要写明时间，如 7月26日18:00。"),
+    (re.compile(r"^(?P<fact>\w+) needs a value"), "请填写{fact}。"),
+    (re.compile(r"^an incident needs a title"), "请填写事件名称。"),
+    (re.compile(r"^the incident's search query: (?P<query>.*)"), "事件的舆情检索式有误：{query}"),
+    (re.compile(r"^a comment needs text"), "请填写意见内容。"),
+    (re.compile(r"^some channels have this release already"), "已有渠道收到此稿件，不能取消排期；发布完成后可发布更正或撤回。"),
+    (re.compile(r"^a channel is being sent this release right now"), "此稿件正在发往某个渠道，请一分钟后再查看。"),
+    (re.compile(r"^unknown channel (\S+)"), "未知的发布渠道“{0}”。"),
+    (re.compile(r"^a release needs a title and a body"), "稿件需要标题和正文。"),
+    (re.compile(r"^a title has at most (\d+) characters"), "标题最多 {0} 个字。"),
+    (re.compile(r"^no organisation of this release has a publishing channel in (.*): add them"),
+     "本稿件的各单位都没有配置发布渠道，请先在 {0} 中添加。"),
+    (re.compile(r"^only a publisher of the drafting organisation or an admin retries a delivery"),
+     "只有起草单位的发布人或管理员可以重新发送。"),
+    (re.compile(r"^delivery (\d+) is not a failed delivery"), "第 {0} 号投递没有失败，无需重新发送。"),
+]
+
 
 def current_lang() -> str:
     """The language of this request (set by ``select_lang``), else the default."""
@@ -709,14 +755,24 @@ def known_values(kind: str) -> list[str]:
 
 
 def error_message(message: str) -> str:
-    """A ``QueryError`` message in the current language."""
+    """A ``QueryError`` message or a workflow refusal in the current language."""
     if current_lang() == "en":
         return message
-    for pattern, zh in _ERRORS_ZH:
+    for pattern, zh in _WORKFLOW_ZH + _ERRORS_ZH:  # a refusal may quote a query error
         match = pattern.search(message)
         if match:
-            return zh.format(*match.groups())
+            return zh.format(*match.groups(), **{kind: _zh_name(kind, code) for kind, code in match.groupdict().items()})
     return message
+
+
+def _zh_name(kind: str, code: str) -> str:
+    """The Chinese name of a workflow code in a refusal (approve -> 批准, households -> 停电户数)."""
+    if kind == "role":
+        return LABELS["role"].get(code, (code,))[0]
+    if kind == "query":
+        return error_message(code)
+    prefix = {"action": "do_", "state": "state_", "fact": "fact_"}[kind]
+    return STRINGS["zh"].get(prefix + code, code)
 
 
 def switch_lang_url() -> str:

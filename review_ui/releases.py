@@ -43,14 +43,14 @@ def _workflow_errors(view):
             abort(404)
         except rules.Forbidden as err:
             _audit_refusal("workflow.refused", kwargs, reason=err.reason)
-            abort(403, description=err.reason)
+            abort(403, description=i18n.error_message(err.reason))
         except flow.Blocked as err:
             _audit_refusal("workflow.blocked", kwargs, problems=[p.kind for p in err.problems])
             for problem in err.problems:
                 flash(problem_message(problem, i18n.current_lang()), "error")
         except rules.WorkflowError as err:
             g.session.rollback()
-            flash(err.reason, "error")
+            flash(i18n.error_message(err.reason), "error")
         return redirect(_back(kwargs), code=303)
 
     return wrapper
@@ -180,7 +180,7 @@ def dashboard(incident_id: int):
         data = dashboard_data.build(services().store, services().index, found.query or "",
                                     _aware(found.started_at) - LOOKBACK, None, interval)
     except QueryError as err:
-        flash(str(err), "error")
+        flash(i18n.error_message(str(err)), "error")
         return redirect(url_for("releases.incident", incident_id=incident_id), code=303)
     return render_template("dashboard.html", incident=found, data=data, interval=interval, chart=_chart(data))
 
@@ -264,7 +264,7 @@ def _enqueue(session, release) -> None:
 ACTIONS = {
     "edit": lambda s, r, f: flow.edit(s, _actor(), r, f.get("title", ""), f.get("body", "")),
     "submit": lambda s, r, f: flow.submit(s, _actor(), r),
-    "approve": lambda s, r, f: flow.approve(s, _actor(), r),
+    "approve": lambda s, r, f: flow.approve(s, _actor(), r, version=f.get("version", 0, type=int)),
     "request_changes": lambda s, r, f: flow.request_changes(s, _actor(), r, f.get("comment", "")),
     "comment": lambda s, r, f: flow.add_comment(s, _actor(), r, f.get("comment", "")),
     "schedule": lambda s, r, f: flow.schedule(s, _actor(), r, _when(f.get("when", "")), enqueue=_enqueue),

@@ -3,8 +3,10 @@ company, caught by the fact check, fixed, approved by both sides, scheduled and
 published to their channels; and the security rules (another organisation's release is
 a 404, a drafter cannot approve, every form needs its CSRF token, posts stay text)."""
 
+import ast
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -12,8 +14,9 @@ from core.settings import Settings
 from core.schema import make_post
 from core.store import Store
 from crisiswatch.publishing import publish_due
-from review_ui import create_app
-from review_ui.workflow import accounts, audit
+from review_ui import create_app, i18n
+from review_ui.workflow import accounts, audit, releases
+from review_ui.workflow.tables import Release
 from tests.conftest import csrf_token, log_in
 
 CITY, GRID, OTHER = "海口市人民政府", "海口供电局", "三亚市人民政府"
@@ -54,9 +57,12 @@ def client_of(app, username):
 
 
 def post_form(client, page_url, action_url, follow=False, **fields):
-    """Submit a form the way a browser does: with the CSRF token of the page it is on."""
-    token = csrf_token(client.get(page_url).get_data(as_text=True))
-    return client.post(action_url, data={"csrf_token": token, **fields}, follow_redirects=follow)
+    """Submit a form the way a browser does: with the CSRF token of the page it is on, and
+    the version of the text it shows (the approve form's hidden field)."""
+    page = client.get(page_url).get_data(as_text=True)
+    shown = re.search(r'name="version" value="(\d+)"', page)
+    data = {"csrf_token": csrf_token(page), **({"version": shown.group(1)} if shown else {}), **fields}
+    return client.post(action_url, data=data, follow_redirects=follow)
 
 
 def org_ids(app):
@@ -120,6 +126,25 @@ def test_a_joint_release_from_draft_to_published(app):
         assert len(sent) == 1 and json.loads(sent[0].read_text(encoding="utf-8"))["body"] == RIGHT
     with app.extensions["crisiswatch"].sessions() as session:
         assert audit.verify(session).ok
+
+
+def test_an_approval_is_of_the_version_the_approver_read(app):
+    drafter, url = new_release(app, "grid_drafter", RIGHT)
+    post_form(drafter, url, f"{url}/submit")
+    approver = client_of(app, "city_approver")
+    page = approver.get(url).get_data(as_text=True)  # version 1 on the approver's screen
+    post_form(drafter, url, f"{url}/edit", title="关于琼山区停电的情况通报", body=RIGHT + "与电网公司无责。")
+    read = re.search(r'name="version" value="(\d+)"', page).group(1)
+    refused = approver.post(f"{url}/approve", data={"csrf_token": csrf_token(page), "version": read},
+                            follow_redirects=True)
+    assert read == "1" and "版本 2" in refused.get_data(as_text=True)  # told to read the new text
+    with app.extensions["crisiswatch"].sessions() as session:
+        release = session.get(Release, int(url.rsplit("/", 1)[1]))
+        assert releases.approvals(session, release) == []
+    assert post_form(approver, url, f"{url}/approve").status_code == 303  # version 2, now read
+    with app.extensions["crisiswatch"].sessions() as session:
+        release = session.get(Release, int(url.rsplit("/", 1)[1]))
+        assert [a.version_number for a in releases.approvals(session, release)] == [2]
 
 
 def test_another_organisation_sees_a_404_and_a_drafter_cannot_approve(app):
@@ -195,7 +220,7 @@ def test_scheduling_without_channels_is_refused_and_a_failed_delivery_can_be_sen
 def test_an_incident_whose_search_does_not_parse_is_refused(app):
     drafter = client_of(app, "grid_drafter")
     page = post_form(drafter, "/incidents/", "/incidents/", follow=True, title="坏检索式", query='"停电').get_data(as_text=True)
-    assert "search query" in page and "坏检索式" not in page.split("<main")[1].split("</ul>")[0]
+    assert "检索式有误：双引号没有成对" in page and "坏检索式" not in page.split("<main")[1].split("</ul>")[0]
 
 
 def test_login_never_redirects_off_the_site(app):
@@ -205,3 +230,30 @@ def test_login_never_redirects_off_the_site(app):
         answer = client.post("/login", query_string={"next": target},
                              data={"csrf_token": token, "username": "grid_drafter", "password": app.users["grid_drafter"]})
         assert answer.status_code == 303 and "evil" not in answer.headers["Location"]
+
+
+def test_every_workflow_refusal_reads_in_chinese_and_english(app):
+    """Each message the workflow raises (found in its source) has a Chinese form, and a
+    refusal reaches the page in the reader's language."""
+    sources = [*Path(releases.__file__).parent.glob("*.py"), Path(i18n.__file__).with_name("releases.py")]
+    raised = []
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+                name = ast.unparse(node.exc.func).rsplit(".", 1)[-1]
+                message = node.exc.args[0]
+                if name in ("Forbidden", "Invalid", "InvalidTransition") and isinstance(message, (ast.Constant, ast.JoinedStr)):
+                    parts = message.values if isinstance(message, ast.JoinedStr) else [message]
+                    raised.append("".join(p.value if isinstance(p, ast.Constant) else "1" for p in parts))
+    assert len(raised) > 30
+    with app.test_request_context("/?lang=zh"):
+        i18n.select_lang()
+        untranslated = [m for m in raised if i18n.error_message(m) == m]
+    assert untranslated == []
+
+    drafter, url = new_release(app, "grid_drafter", RIGHT)  # a draft: not yet to be approved
+    approver = client_of(app, "city_approver")
+    page = post_form(approver, url, f"{url}/approve", follow=True).get_data(as_text=True)
+    assert "状态为“草稿”的稿件不能批准。" in page
+    page = post_form(approver, f"{url}?lang=en", f"{url}/approve", follow=True).get_data(as_text=True)
+    assert "cannot approve a release in state draft" in page

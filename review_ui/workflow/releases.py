@@ -144,14 +144,20 @@ def submit(session: Session, user: User, release: Release) -> None:
     _transition(session, user, release, "submit")
 
 
-def approve(session: Session, user: User, release: Release, config: Config | None = None) -> Approval:
+def approve(session: Session, user: User, release: Release, config: Config | None = None,
+            version: int | None = None) -> Approval:
     """Sign off the current text for the user's organisation; the release is approved
-    once every required organisation holds an approval."""
+    once every required organisation holds an approval. ``version``: the version the
+    approver read (the UI's form sends it), refused when it is no longer the current one."""
     held = approvals(session, release)
     rules.check("approve", user, release, approvals=held, versions=versions(session, release))
+    current = current_version(session, release).number
+    if version is not None and version != current:
+        raise InvalidTransition(f"the text has changed since you read it: version {current} is current, "
+                                "read it and approve again")
     _refuse_blocked(session, release, config)
     approval = Approval(release_id=release.id, org_id=user.org_id, user_id=user.id,
-                        version_number=current_version(session, release).number, created_at=utcnow())
+                        version_number=current, created_at=utcnow())
     session.add(approval)
     if rules.fully_approved(release, [*held, approval]):
         release.state = "approved"
