@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from core.schema import CHINA_TZ
 from core.settings import DEFAULT_HOME, Settings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -388,7 +389,7 @@ def search(settings: Settings, query, platform, since, until, polarity, sentimen
     click.echo(f"{result.total} posts match" + (f" (page {page} of {result.pages})" if q.ranked and result.total else ""))
     for hit in result.hits:
         post, tags = hit.post, hit.post["tags"] or {}
-        when = post["created_at"].strftime("%Y-%m-%d %H:%M") if post["created_at"] else "-"
+        when = post["created_at"].astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if post["created_at"] else "-"
         label = f"rumor {tags['rumor_prob']:.0%} {tags['sentiment']}" if tags else "untagged"
         click.echo(f"\n#{post['id']} [{post['platform']}] {when}  {label}")
         click.echo("  " + _terminal_snippet(hit.snippet_html))

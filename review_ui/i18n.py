@@ -589,7 +589,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "rumor": {
         "likely": ("疑似谣言", "Likely rumor"),
-        "unlikely": ("非谣言", "Unlikely rumor"),
+        "unlikely": ("不像谣言", "Unlikely rumor"),
         "rumor": ("谣言", "Rumor"),  # the rumor model's own classes, for corrections
         "non-rumor": ("非谣言", "Not a rumor"),
     },

@@ -64,7 +64,8 @@ def _facets(page) -> list[dict]:
     for name in FACETS:
         param = params.FACET_PARAMS[name]
         counts = dict(page.facets.get(name, []))
-        known = i18n.known_values(name)
+        # the rumor facet's values are the bands; "rumor" and "non-rumor" label corrections
+        known = ["likely", "unlikely"] if name == "rumor" else i18n.known_values(name)
         selected = [] if param == "rumor" else _selected(param)
         items = []
         for value in dict.fromkeys([*known, *counts, *selected]):

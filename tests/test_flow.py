@@ -1,9 +1,11 @@
 """The whole flow through the command line: import real data, tag, index, search, status."""
 
 import json
+from datetime import datetime
 
 from click.testing import CliRunner
 
+from core.schema import CHINA_TZ
 from crisiswatch.cli import main
 from review_ui import create_app
 from tests.conftest import logged_in_client
@@ -43,6 +45,9 @@ def test_import_tag_index_search(home_with_models, ced_slice, covid_day):
 
     text = run(home, "search", "武汉", "--rumor").stdout
     assert "posts match" in text and "rumor" in text
+    newest = json.loads(run(home, "search", "武汉", "--sort", "newest", "--per-page", "1", "--json").stdout)["hits"][0]
+    shown = datetime.fromisoformat(newest["created_at"]).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    assert f"#{newest['id']} [weibo] {shown}" in run(home, "search", "武汉", "--sort", "newest", "--per-page", "1").stdout
 
     # the UI's HTTP interface answers the same search from the same home
     client = logged_in_client(create_app(home))

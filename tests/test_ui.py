@@ -502,6 +502,13 @@ def test_analyst_corrects_a_tag_with_a_csrf_protected_form(client, app):
                                                           "label": "rumor"}).status_code == 404
 
 
+def test_only_an_analyst_is_shown_the_correction_forms(client, app):
+    url = f"/posts/{app.ids['w1']}"
+    assert "/corrections" in html(client.get(url))
+    page = logged_in_client(app, roles=("drafter",)).get(url)
+    assert page.status_code == 200 and "/corrections" not in html(page)
+
+
 def test_unknown_post_is_404(client):
     response = client.get("/posts/999999")
     assert response.status_code == 404
