@@ -24,6 +24,9 @@ MAX_TITLE_CHARS = 500
 MAX_ID_CHARS = 200
 MAX_NAME_CHARS = 200
 MAX_URL_CHARS = 2_000
+# A post time later than now by more than this is a wrong clock or a wrong field: rejected
+# (it would sit at the top of every newest-first list and empty the emerging stories).
+FUTURE_SLACK = timedelta(days=1)
 
 # C0/C1 control characters except tab and newline; they break terminals, CSV and XML.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\ufeff]")
@@ -74,7 +77,7 @@ def clean_text(value: str | None, limit: int) -> tuple[str, bool]:
     if value is None:
         return "", False
     text = unicodedata.normalize("NFC", without_surrogates(str(value)))
-    text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = "\n".join(line.strip() for line in _SPACES.sub(" ", text).split("\n"))
     text = _BLANK_LINES.sub("\n\n", text).strip()
     if len(text) > limit:
@@ -93,16 +96,25 @@ def _count(value, name: str) -> int:
         return 0
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a list, "many", NaN, 1e400
         raise InvalidPost(f"{name} is not a whole number: {str(value)[:40]!r}") from None
     if number < 0:
         raise InvalidPost(f"{name} is negative: {number}")
     return min(number, 2**62)
 
 
+def _flag(value) -> bool | None:
+    """A yes/no field as JSON, CSV or an API gives it (true, "false", 0, "1"); else unknown."""
+    if isinstance(value, bool) or value is None:
+        return value
+    return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(str(value).strip().lower())
+
+
 def _short(value, name: str, limit: int) -> str | None:
     if value in (None, ""):
         return None
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise InvalidPost(f"{name} must be text or a whole number, not {type(value).__name__}")
     text, cut = clean_text(value, limit)
     if cut:
         raise InvalidPost(f"{name} is longer than {limit} characters")
@@ -110,24 +122,33 @@ def _short(value, name: str, limit: int) -> str | None:
 
 
 def to_utc(value: datetime | int | float | str | None) -> datetime | None:
-    """A timestamp as an aware UTC datetime; naive values are China time, numbers epoch seconds."""
+    """A timestamp as an aware UTC datetime: ISO 8601 or the Weibo API's text (naive values
+    are China time), or epoch seconds (or milliseconds)."""
     if value in (None, ""):
         return None
-    if isinstance(value, (int, float)):
-        if value > 1e11:  # milliseconds
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if abs(value) > 1e11:  # milliseconds
             value = value / 1000
-        result = datetime.fromtimestamp(value, timezone.utc)
+        try:
+            result = datetime.fromtimestamp(value, timezone.utc)
+        except (ValueError, OverflowError, OSError):  # NaN, 1e300, before year 1
+            raise InvalidPost(f"time is out of range: {value!r}") from None
     elif isinstance(value, str):
         try:
             result = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidPost(f"time is not a date: {value[:40]!r}") from None
-    else:
+            try:  # the Weibo API's form: "Sat Jun 29 12:40:09 +0800 2013"
+                result = datetime.strptime(value.strip(), "%a %b %d %H:%M:%S %z %Y")
+            except ValueError:
+                raise InvalidPost(f"time is not a date: {value[:40]!r}") from None
+    elif isinstance(value, datetime):
         result = value
+    else:
+        raise InvalidPost(f"time is not a date: a {type(value).__name__}")
     if result.tzinfo is None:
         result = result.replace(tzinfo=CHINA_TZ)
     result = result.astimezone(timezone.utc)
-    if not (2000 <= result.year <= 2100):
+    if not (2000 <= result.year) or result > datetime.now(timezone.utc) + FUTURE_SLACK:
         raise InvalidPost(f"time is out of range: {result.isoformat()}")
     return result
 
@@ -159,6 +180,9 @@ def make_post(
     pid = _short(platform_id, "id", MAX_ID_CHARS)
     if not pid:
         raise InvalidPost("missing id")
+    for value, name in ((text, "text"), (title, "title")):
+        if value is not None and not isinstance(value, str):
+            raise InvalidPost(f"{name} must be text, not {type(value).__name__}")
     body, truncated = clean_text(text, MAX_TEXT_CHARS)
     head, _ = clean_text(title, MAX_TITLE_CHARS)
     if not body and not head:
@@ -172,7 +196,7 @@ def make_post(
         url=_short(url, "url", MAX_URL_CHARS),
         author_id=_short(author_id, "author id", MAX_ID_CHARS),
         author_name=_short(author_name, "author name", MAX_NAME_CHARS),
-        author_verified=None if author_verified is None else bool(author_verified),
+        author_verified=_flag(author_verified),
         created_at=to_utc(created_at),
         parent_id=_short(parent_id, "parent id", MAX_ID_CHARS),
         reposts_count=_count(reposts_count, "reposts count"),

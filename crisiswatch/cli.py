@@ -72,9 +72,21 @@ def main():
 # -- stages ----------------------------------------------------------------------------
 
 
+def _known_encoding(value: str | None) -> str | None:
+    if value is None:
+        return None
+    import codecs
+
+    try:
+        return codecs.lookup(value).name
+    except LookupError:
+        raise click.BadParameter(f"{value!r} is not an encoding Python knows; use e.g. utf-8, gb18030 or big5") from None
+
+
 @main.command("import", context_settings=CONTEXT)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--encoding", help="Force the files' encoding instead of detecting it (e.g. gb18030).")
+@click.option("--encoding", callback=lambda _ctx, _param, value: _known_encoding(value),
+              help="Force the files' encoding instead of detecting it (e.g. gb18030).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @with_home
 def import_command(settings: Settings, paths, encoding, as_json):

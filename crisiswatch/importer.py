@@ -1,18 +1,21 @@
 """Import posts from files: CED-style JSON Lines and ``userid,text`` CSV, gzip or not.
 
 The encoding is detected per file (UTF-8, else GB18030, which covers GB2312 and GBK).
-A line that cannot be read or validated is rejected with its reason and the import goes
-on; posts are written in batches through the store's upsert, so an import killed at any
+A line that cannot be read or validated, or a file that cannot be read at all (not text,
+an unknown encoding), is rejected with its reason and the import goes on; a gzip file
+cut short is read up to where it ends. Posts are written in batches through the store's upsert, so an import killed at any
 moment and run again ends with every post stored exactly once.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,11 +27,13 @@ from core.store import Store, UpsertResult
 BATCH = 2000
 SAMPLE_BYTES = 1 << 16
 MAX_LINE_BYTES = 1 << 20
+_CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])  # control bytes, rare in text of any encoding read here
+_MONTH_DAY_TIME = re.compile(r"(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})")
 _DAY_IN_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
 class ImportFailed(Exception):
-    """A whole file cannot be imported (missing, unknown format, undetectable encoding)."""
+    """A file cannot be imported at all (missing, not text, undetectable encoding)."""
 
 
 @dataclass
@@ -92,21 +97,38 @@ def _open_binary(path: Path):
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
 
 
+def _sample(path: Path) -> tuple[bytes, bool]:
+    """The file's first SAMPLE_BYTES (fewer when it is shorter or its gzip stream ends
+    early), and whether the file goes on after them."""
+    chunks, size = [], 0
+    with _open_binary(path) as handle:
+        try:
+            while size < SAMPLE_BYTES and (chunk := handle.read(min(4096, SAMPLE_BYTES - size))):
+                chunks.append(chunk)
+                size += len(chunk)
+        except (EOFError, OSError, zlib.error):  # a cut or corrupt gzip: judge what was read
+            return b"".join(chunks), False
+    return b"".join(chunks), size >= SAMPLE_BYTES
+
+
 def detect_encoding(path: Path) -> str:
     """The encoding that reads the most lines at the start of the file: UTF-8 or GB18030.
 
     Counting lines, not bytes, lets a few broken lines be rejected later instead of
-    making the whole file unreadable.
+    making the whole file unreadable. The sample's last line may be cut mid-character
+    where the sample ends: it is read as far as it goes.
     """
-    with _open_binary(path) as handle:
-        sample = handle.read(SAMPLE_BYTES)
-    lines = sample.splitlines()[:-1] or sample.splitlines()  # the last line may be cut
+    sample, more = _sample(path)
+    if len(sample) - len(sample.translate(None, _CONTROL_BYTES)) > len(sample) // 20:
+        raise ImportFailed(f"{path}: this is not a text file (it is full of control bytes; UTF-16 text must be "
+                           "converted to UTF-8 first, e.g. with iconv)")
+    lines = sample.splitlines()
     failures = {}
     for encoding in ("utf-8", "gb18030"):
         failures[encoding] = 0
-        for line in lines:
+        for number, line in enumerate(lines, start=1):
             try:
-                line.decode(encoding)
+                codecs.getincrementaldecoder(encoding)().decode(line, final=not (more and number == len(lines)))
             except UnicodeDecodeError:
                 failures[encoding] += 1
     best = min(failures, key=failures.get)  # ties go to UTF-8
@@ -116,19 +138,27 @@ def detect_encoding(path: Path) -> str:
 
 
 def _decoded_lines(handle, encoding: str, on_reject: Callable[[int, str], None]) -> Iterator[tuple[int, str]]:
-    """(line number, text) for each line that decodes; the others are rejected."""
-    for number, raw in enumerate(handle, start=1):
-        if len(raw) > MAX_LINE_BYTES:
-            on_reject(number, f"line longer than {MAX_LINE_BYTES} bytes")
-            continue
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError as err:
-            on_reject(number, f"not valid {encoding} at byte {err.start}")
-            continue
-        if number == 1:
-            text = text.lstrip("\ufeff")
-        yield number, text
+    """(line number, text) for each line that decodes; the others are rejected. A gzip
+    file that ends early or is corrupt is read up to there, and that is rejected too."""
+    shown = "UTF-8" if encoding == "utf-8-sig" else encoding
+    number = 0
+    try:
+        for number, raw in enumerate(handle, start=1):
+            if len(raw) > MAX_LINE_BYTES:
+                on_reject(number, f"line longer than {MAX_LINE_BYTES} bytes")
+                continue
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as err:
+                on_reject(number, f"not valid {shown} at byte {err.start} (for a file in another encoding, "
+                                  "give it with --encoding)")
+                continue
+            if number == 1:
+                text = text.lstrip("\ufeff")
+            yield number, text
+    except (EOFError, OSError, zlib.error) as err:
+        on_reject(number + 1, f"the file ends early or is corrupt after line {number} ({err}); "
+                              "the lines before it were read")
 
 
 def _derived_id(*parts: str) -> str:
@@ -144,8 +174,9 @@ def _day_of(path: Path) -> datetime | None:
     return datetime(year, month, day, tzinfo=CHINA_TZ)
 
 
-def _ced_posts(record: dict, source: str) -> list[Post]:
-    """A CED post and its reposts (as posts of kind 'repost', linked to their parent)."""
+def _ced_posts(record: dict, source: str) -> tuple[list[Post], list[str]]:
+    """A CED post and its reposts (as posts of kind 'repost', linked to their parent), and
+    why each repost that could not be kept was left out."""
     if not isinstance(record, dict):
         raise InvalidPost("a JSON line must hold an object")
     user = record.get("user") if isinstance(record.get("user"), dict) else {}
@@ -168,7 +199,11 @@ def _ced_posts(record: dict, source: str) -> list[Post]:
             source=source,
         )
     ]
-    for reply in record.get("reposts") or []:
+    reposts = record.get("reposts") or []
+    if not isinstance(reposts, list):
+        return posts, [f"reposts must be a list, not {type(reposts).__name__}: the post is kept without them"]
+    left_out = []
+    for number, reply in enumerate(reposts, start=1):
         if not isinstance(reply, dict) or not str(reply.get("text") or "").strip():
             continue  # CED keeps empty reposts ("转发微博" stripped); they carry nothing to tag
         try:
@@ -179,14 +214,29 @@ def _ced_posts(record: dict, source: str) -> list[Post]:
                     kind="repost",
                     text=reply.get("text"),
                     author_id=reply.get("uid"),
-                    created_at=reply.get("date"),
+                    created_at=_repost_time(reply.get("date"), posts[0].created_at),
                     parent_id=reply.get("parent") or posts[0].platform_id,
                     source=source,
                 )
             )
-        except InvalidPost:
-            continue  # a broken repost must not cost the post itself
-    return posts
+        except InvalidPost as err:  # a broken repost must not cost the post itself
+            left_out.append(f"repost {number}: {err}")
+    return posts, left_out
+
+
+def _repost_time(value, parent: datetime | None):
+    """A repost's time; CED gives some without a year ("02月24日 07:07", China time): the
+    first such moment after the parent post."""
+    match = isinstance(value, str) and _MONTH_DAY_TIME.fullmatch(value.strip())
+    if not match or parent is None:
+        return value
+    month, day, hour, minute = map(int, match.groups())
+    start = parent.astimezone(CHINA_TZ)
+    try:
+        moment = datetime(start.year, month, day, hour, minute, tzinfo=CHINA_TZ)
+        return moment if moment >= start else moment.replace(year=start.year + 1)
+    except ValueError:  # 02月30日
+        return value
 
 
 def _jsonl_records(lines, source, on_reject) -> Iterator[tuple[int, list[Post]]]:
@@ -194,11 +244,21 @@ def _jsonl_records(lines, source, on_reject) -> Iterator[tuple[int, list[Post]]]
         if not line.strip():
             continue
         try:
-            yield number, _ced_posts(json.loads(line), source)
+            record = json.loads(line)
         except json.JSONDecodeError as err:
             on_reject(number, f"not JSON ({err.msg} at column {err.colno})")
+            continue
+        except (ValueError, RecursionError) as err:  # a number of thousands of digits, nesting too deep
+            on_reject(number, f"not JSON that can be read ({str(err)[:80]})")
+            continue
+        try:
+            posts, left_out = _ced_posts(record, source)
         except InvalidPost as err:
             on_reject(number, str(err))
+            continue
+        for reason in left_out:
+            on_reject(number, reason)
+        yield number, posts
 
 
 def _csv_records(lines, source, day, on_reject) -> Iterator[tuple[int, list[Post]]]:
@@ -273,10 +333,15 @@ def import_files(store: Store, paths: Iterable[str | Path], progress=None, encod
         if fmt is None:
             with _open_binary(path) as handle:
                 fmt = "jsonl" if handle.read(1) in (b"{", b"[") else "csv"
-        file_encoding = encoding or detect_encoding(path)
 
         def on_reject(line: int, reason: str, rows: int = 1, _name=str(path)):
             report.rejected.append(Rejection(_name, line, reason, rows))
+
+        try:
+            file_encoding = encoding or detect_encoding(path)
+        except ImportFailed as err:  # this file is skipped whole; the others are still read
+            on_reject(1, f"{str(err).removeprefix(f'{path}: ')}: the whole file was skipped", _line_count(path))
+            continue
 
         with path.open("rb") as raw_handle:
             compressed = raw_handle.read(2) == b"\x1f\x8b"
@@ -304,6 +369,17 @@ def import_files(store: Store, paths: Iterable[str | Path], progress=None, encod
             if progress is not None:
                 progress.update(path.stat().st_size - last_pos)
     return report
+
+
+def _line_count(path: Path) -> int:
+    count = 0
+    with _open_binary(path) as handle:
+        try:
+            for count, _line in enumerate(handle, start=1):
+                pass
+        except (EOFError, OSError, zlib.error):
+            pass
+    return count
 
 
 def _flush(store: Store, batch: list[Post], report: ImportReport) -> None:

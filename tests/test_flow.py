@@ -61,6 +61,8 @@ def test_bad_input_gets_a_clear_error(home):
     assert result.exit_code == 1 and "is not a date" in result.output
     result = CliRunner().invoke(main, ["search", "x", "--platform", "myspace", "--home", str(home.home)])
     assert result.exit_code == 1 and "unknown platform" in result.output
+    result = CliRunner().invoke(main, ["import", __file__, "--encoding", "bogus", "--home", str(home.home)])
+    assert result.exit_code == 2 and "'bogus' is not an encoding" in result.output
 
 
 def test_every_command_explains_itself():

@@ -2,6 +2,8 @@
 
 import gzip
 import json
+from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -79,11 +81,55 @@ def test_broken_json_lines(sqlite, tmp_path):
     assert sqlite.get_post(3)["text"] == "半个表情\ufffd停电"  # a lone surrogate, replaced
 
 
-def test_a_file_in_an_unknown_encoding_is_refused_clearly(sqlite, tmp_path):
-    path = tmp_path / "latin.csv"
+def test_a_file_in_an_unknown_encoding_is_skipped_clearly_and_the_next_one_read(sqlite, tmp_path):
+    path = tmp_path / "a-latin.csv"
     path.write_bytes(b"userid,text\n" + b"1,\x81\x30\x81\xff\xff\xff\n" * 10)
     with pytest.raises(ImportFailed, match="neither UTF-8 nor GB18030"):
-        import_files(sqlite, [path])
+        detect_encoding(path)
+    binary = tmp_path / "b-binary.csv"
+    binary.write_bytes(bytes(range(256)) * 40)
+    good = tmp_path / "c-good.csv"
+    good.write_text("userid,text\n7,琼山区停电两天了\n", encoding="gb18030")  # a header and one row
+    report = import_files(sqlite, [path, binary, good])
+    assert report.imported == 1 and sqlite.get_post(1)["text"] == "琼山区停电两天了"
+    skipped = {Path(r.file).name: r for r in report.rejected}
+    assert "neither UTF-8 nor GB18030" in skipped["a-latin.csv"].reason and skipped["a-latin.csv"].rows == 11
+    assert "not a text file" in skipped["b-binary.csv"].reason and len(report.rejected) == 2
+
+
+def test_one_bad_value_costs_its_line_only(sqlite, tmp_path):
+    path = tmp_path / "odd.jsonl"
+    good = [json.dumps({"id": f"g{n}", "text": f"第{n}条 停电"}) for n in range(3)]
+    bad = ['{"id": "b1", "text": "x", "time": NaN}', '{"id": "b2", "text": "x", "time": 1e300}',
+           '{"id": "b3", "text": "x", "time": [1]}', '{"id": "b4", "text": "x", "likes": 1e400}',
+           '{"id": "b5", "text": "x", "n": ' + "9" * 5000 + "}", "[" * 100_000 + "]" * 100_000,
+           '{"id": "b6", "text": ["a", "b"]}', '{"id": {"a": 1}, "text": "x"}',
+           '{"id": "b7", "text": "x", "time": "2099-01-01 00:00:00"}']
+    path.write_text("\n".join([good[0], *bad, good[1], '{"id": "b8", "text": "x", "reposts": 5}', good[2]]),
+                    encoding="utf-8")
+    report = import_files(sqlite, [path])
+    assert report.imported == 4  # the three good ones, and b8 without its reposts
+    assert [r.line for r in report.rejected] == list(range(2, 2 + len(bad))) + [12]
+    assert "out of range" in report.rejected[-2].reason and "reposts must be a list" in report.rejected[-1].reason
+
+
+def test_a_cut_gzip_file_gives_what_it_holds_and_the_next_file_is_read(sqlite, tmp_path):
+    rows = "".join(f"{n},第{n}条：东湖区停电，何时恢复？\n" for n in range(3000))
+    whole = gzip.compress(("userid,text\n" + rows).encode("gb18030"))
+    cut = tmp_path / "a-2020-01-21.csv.gz"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    after = tmp_path / "b.csv"
+    after.write_text("userid,text\n1,下一个文件\n", encoding="utf-8")
+    report = import_files(sqlite, [cut, after])
+    [ended] = report.rejected
+    assert "ends early or is corrupt" in ended.reason and Path(ended.file).name == cut.name
+    assert 1000 < report.imported < 3001 and report.imported == ended.line - 1  # every row before the cut, + b.csv
+
+
+def test_the_encoding_is_found_past_a_first_line_longer_than_the_sample(tmp_path):
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"id": "1", "text": "停电" * 40_000}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert detect_encoding(path) == "utf-8-sig"
 
 
 def test_rows_without_text_are_rejected_as_a_whole_file_with_their_count(sqlite, tmp_path):
@@ -100,3 +146,17 @@ def test_equal_texts_without_an_author_are_separate_posts(sqlite, tmp_path):
     path.write_text("text\n#美国拒绝进口中国KN95口罩#\n#美国拒绝进口中国KN95口罩#\n", encoding="gb18030")
     assert import_files(sqlite, [path]).imported == 2
     assert import_files(sqlite, [path]).duplicates == 2
+
+
+def test_weibo_api_times_and_ced_reposts_without_a_year(sqlite, tmp_path):
+    path = tmp_path / "ced.jsonl"  # as 71 posts of the CED file give them
+    path.write_text(json.dumps({"id": "p1", "text": "网传停电三天", "time": "Sat Dec 29 12:40:09 +0800 2012",
+                                "reposts": [{"mid": "r1", "text": "求证", "date": "12月29日 13:05"},
+                                            {"mid": "r2", "text": "谣言", "date": "01月02日 08:00"}]},
+                               ensure_ascii=False), encoding="utf-8")
+    report = import_files(sqlite, [path])
+    assert report.imported == 3 and report.rejected == []
+    times = {sqlite.get_post(n)["platform_id"]: sqlite.get_post(n)["created_at"] for n in (1, 2, 3)}
+    assert times["p1"] == datetime(2012, 12, 29, 4, 40, 9, tzinfo=timezone.utc)
+    assert times["r1"] == datetime(2012, 12, 29, 5, 5, tzinfo=timezone.utc)
+    assert times["r2"] == datetime(2013, 1, 2, 0, 0, tzinfo=timezone.utc)  # after the post: the next year
