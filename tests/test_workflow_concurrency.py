@@ -55,12 +55,18 @@ def approve(session: Session, username: str, release_id: int) -> None:
     releases.approve(session, user, session.get(Release, release_id))
 
 
-def second_action_waits(action) -> threading.Thread:
+def one_after_the_other(sessions, first_action, second_action) -> None:
+    """Run ``first_action`` in an open transaction, start ``second_action`` (in its own
+    transaction) in a thread, check that it waits, then commit the first and let the
+    second finish."""
+    first = sessions()
+    first_action(first)
     errors: list[BaseException] = []
 
     def run():
         try:
-            action()
+            with sessions() as session, session.begin():
+                second_action(session)
         except BaseException as err:  # reported by the test's thread below
             errors.append(err)
 
@@ -68,24 +74,16 @@ def second_action_waits(action) -> threading.Thread:
     thread.start()
     thread.join(WAIT)
     assert thread.is_alive(), f"the second action did not wait for the first: {errors}"
-    thread.errors = errors
-    return thread
+    first.commit()
+    first.close()
+    thread.join(30)
+    assert not errors
 
 
 def test_two_organisations_approving_at_once_approve_the_release(sessions):
     release_id = joint_release_in_review(sessions)
-    first = sessions()
-    approve(first, "c_appr", release_id)
-
-    def other():
-        with sessions() as session, session.begin():
-            approve(session, "g_appr", release_id)
-
-    waiting = second_action_waits(other)
-    first.commit()
-    first.close()
-    waiting.join(30)
-    assert not waiting.errors
+    one_after_the_other(sessions, lambda session: approve(session, "c_appr", release_id),
+                        lambda session: approve(session, "g_appr", release_id))
     with sessions() as session:
         release = session.get(Release, release_id)
         assert release.state == "approved"
@@ -93,17 +91,7 @@ def test_two_organisations_approving_at_once_approve_the_release(sessions):
 
 
 def test_two_writers_extend_the_audit_chain_one_after_the_other(sessions):
-    first = sessions()
-    audit.record(first, "system", "test.first")
-
-    def other():
-        with sessions() as session, session.begin():
-            audit.record(session, "system", "test.second")
-
-    waiting = second_action_waits(other)
-    first.commit()
-    first.close()
-    waiting.join(30)
-    assert not waiting.errors
+    one_after_the_other(sessions, lambda session: audit.record(session, "system", "test.first"),
+                        lambda session: audit.record(session, "system", "test.second"))
     with sessions() as session:
         assert audit.verify(session).ok and audit.verify(session).entries == 2
