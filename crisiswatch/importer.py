@@ -3,8 +3,8 @@
 The encoding is detected per file (UTF-8, else GB18030, which covers GB2312 and GBK).
 A line that cannot be read or validated, or a file that cannot be read at all (not text,
 an unknown encoding), is rejected with its reason and the import goes on; a gzip file
-cut short is read up to where it ends. Posts are written in batches through the store's upsert, so an import killed at any
-moment and run again ends with every post stored exactly once.
+cut short is read up to where it ends. Posts are written in batches through the store's
+upsert, so an import killed at any moment and run again ends with every post stored exactly once.
 """
 
 from __future__ import annotations
