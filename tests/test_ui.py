@@ -502,6 +502,37 @@ def test_analyst_corrects_a_tag_with_a_csrf_protected_form(client, app):
                                                           "label": "rumor"}).status_code == 404
 
 
+def test_correction_forms_start_from_the_current_tags_and_an_unchanged_save_records_nothing(client, app):
+    post_id = app.ids["g1"]  # tagged non-rumor, positive, gratitude: none of them a first option
+    page = html(client.get(f"/posts/{post_id}"))
+    for value in ("non-rumor", "positive", "gratitude"):
+        assert f'<option value="{value}" selected>' in page
+    assert page.count(" selected>") == 3
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    url = f"/posts/{post_id}/corrections"
+    store = app.extensions["crisiswatch"].store
+    for task, value in (("rumor", "non-rumor"), ("sentiment", "positive"), ("emotion", "gratitude")):
+        sent = client.post(url, data={"csrf_token": token, "task": task, "label": value})
+        assert sent.status_code == 303 and "unchanged=" in sent.headers["Location"]
+    unchanged = client.post(url, data={"csrf_token": token, "task": "topics",
+                                       "label": ["enterprise_response", "restoration"]})
+    assert "未记录校正" in html(follow(client, unchanged.headers["Location"]))
+    assert store.corrections_of(post_id) == {}
+    # A post without an emotion: the form says "choose", and sending that records nothing.
+    other = app.ids["g2"]
+    assert '<option value="" selected>请选择</option>' in html(client.get(f"/posts/{other}"))
+    sent = client.post(f"/posts/{other}/corrections", data={"csrf_token": token, "task": "emotion", "label": ""})
+    assert "unchanged=emotion" in sent.headers["Location"] and store.corrections_of(other) == {}
+    assert client.post(url, data={"csrf_token": token, "task": "sentiment", "label": ""}).status_code == 400
+    # A change is recorded once, and is then the current label.
+    saved = client.post(url, data={"csrf_token": token, "task": "sentiment", "label": "weak_negative"})
+    assert "已保存对“情感”的校正" in html(follow(client, saved.headers["Location"]))
+    again = client.post(url, data={"csrf_token": token, "task": "sentiment", "label": "weak_negative"})
+    assert "unchanged=sentiment" in again.headers["Location"]
+    assert store.corrections_of(post_id) == {"sentiment": "weak_negative"}
+    assert '<option value="weak_negative" selected>' in html(client.get(f"/posts/{post_id}"))
+
+
 def test_only_an_analyst_is_shown_the_correction_forms(client, app):
     url = f"/posts/{app.ids['w1']}"
     assert "/corrections" in html(client.get(url))
