@@ -68,6 +68,17 @@ def read_labelled_csv(path: Path) -> Labelled:
     return data
 
 
+def check_labels(task: str, path: Path, labels, known) -> None:
+    """Refuse a file whose labels are not the task's: measured against a model that
+    cannot give them, they would only read as errors, and a misspelt or foreign label
+    set would pass for a weak model."""
+    unknown = sorted(set(labels) - set(known))
+    if unknown:
+        shown = ", ".join(unknown[:20]) + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
+        raise ValueError(f"{path} has labels that are not the {task} task's: {shown}; "
+                         f"the {task} labels are: {', '.join(known)}")
+
+
 def read_task(task: str, path: Path) -> Labelled:
     return read_ced(path) if task == "rumor" else read_labelled_csv(path)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nlp.datasets import read_task
+from nlp.datasets import check_labels, read_task
 from nlp.models import load_model
 from nlp.ner import evaluate_ner
 from nlp.train import featurize_data, metrics
@@ -20,6 +20,7 @@ def evaluate_task(task: str, models_dir: Path, path: Path) -> dict:
     data = read_task(task, Path(path))
     if not data.texts:
         raise ValueError(f"{path} holds no labelled {task} examples (is it in the format of the training file?)")
+    check_labels(task, path, data.labels, [str(label) for label in model.classifier.classes_])
     if getattr(model.classifier, "reads_text", False):  # a fine-tuned encoder reads the texts
         probabilities = model.classifier.predict_proba_texts(data.texts)
     else:

@@ -32,10 +32,11 @@ from pathlib import Path
 import numpy as np
 import pycrfsuite
 
-from nlp.datasets import LICENCES, read_char_bio
+from nlp.datasets import LICENCES, check_labels, read_char_bio
 
 FEATURES = "chars-window2-pairs-1"
 KINDS = ("LOC", "ORG", "PER")
+BIO_TAGS = ("O", *(f"{edge}-{kind}" for kind in KINDS for edge in "BI"))
 ITERATIONS = 100
 SEED = 42
 
@@ -370,10 +371,11 @@ def _fit(sentences: list[tuple[str, list[str]]], target: Path, iterations: int) 
 
 
 def evaluate_ner(models_dir: Path, path: Path) -> dict:
+    sentences = read_char_bio(Path(path))
+    check_labels("ner", path, (tag for _, tags in sentences for tag in tags), BIO_TAGS)
     entities = load_entities(models_dir)
     if entities is None:
         raise ValueError("no trained NER model in this home; run `crisiswatch train ner`")
-    sentences = read_char_bio(Path(path))
     if not sentences:
         raise ValueError(f"{path} holds no tagged sentences (one `字<TAB>TAG` per line, a blank line between)")
     return {**measure(entities, sentences), "task": "ner", "model": entities.version, "fallback": False,

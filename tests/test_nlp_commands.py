@@ -110,3 +110,16 @@ def test_topics_learnt_from_corrections_join_the_rules(home):
     assert "crisiswatch train topics" in run("tag", "--home", str(home.home)).stderr
     run("train", "topics", "--home", str(home.home))
     assert "+topics-lr-" in model_version(build_pipeline(home.models_dir))
+
+
+def test_evaluate_refuses_a_file_whose_labels_are_not_the_tasks(home, tmp_path):
+    """A file labelled for another task (or misspelt) is refused, naming what is wrong."""
+    path = tmp_path / "emotions.csv"
+    path.write_text("text,label\n停电了好生气,anger\n终于来电了,happy\n热得睡不着,Anxiety\n", encoding="utf-8")
+    wrong = run("evaluate", "emotion", "--data", str(path), "--home", str(home.home), code=1)
+    assert "labels that are not the emotion task's: Anxiety, happy" in wrong.stderr
+    assert "the emotion labels are: anger, disgust, fear, gratitude, optimism, sadness, surprise" in wrong.stderr
+    bio = tmp_path / "ner.txt"
+    bio.write_text("国\tB-GPE\n网\tI-GPE\n停\tO\n", encoding="utf-8")
+    wrong = run("evaluate", "ner", "--data", str(bio), "--home", str(home.home), code=1)
+    assert "not the ner task's: B-GPE, I-GPE; the ner labels are: O, B-LOC, I-LOC, B-ORG" in wrong.stderr
