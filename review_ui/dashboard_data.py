@@ -6,7 +6,7 @@ template and the charts; every number comes from the same search the analysts ru
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.store import Store
 from indexes.query import SearchQuery
@@ -39,11 +39,28 @@ def _series(store, index, base: SearchQuery, field: str, values: list[str], buck
     return series
 
 
+STEPS = {"hour": (timedelta(hours=1), "%Y-%m-%dT%H"), "day": (timedelta(days=1), "%Y-%m-%d")}
+
+
+def continuous(keys: list[str], interval: str) -> list[str]:
+    """Every bucket from the first key to the last: the index lists only buckets with
+    posts, and a time axis that skips the empty ones draws a quiet night as no gap."""
+    if not keys:
+        return []
+    step, form = STEPS[interval]
+    at, last = datetime.strptime(keys[0], form), datetime.strptime(keys[-1], form)
+    filled = []
+    while at <= last:
+        filled.append(at.strftime(form))
+        at += step
+    return filled
+
+
 def build(store: Store, index, text: str, since: datetime | None, until: datetime | None,
           interval: str = "hour") -> Dashboard:
     base = dict(text=text, since=since, until=until, interval=interval, sort="newest")
     overall = search(store, index, SearchQuery(**base, per_page=1))
-    buckets = [bucket for bucket, _ in overall.histogram]
+    buckets = continuous([bucket for bucket, _ in overall.histogram], interval)
     facets = overall.facets
     query = SearchQuery(**base)
     rumors = search(store, index, SearchQuery(**base, rumor=True, per_page=1)).facets.get("cluster", [])[:TOP]

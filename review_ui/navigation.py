@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from indexes.query import INTERVALS, MAX_PAGE, MAX_RELEVANCE_DEPTH
 
+from review_ui.dashboard_data import continuous
 from review_ui.i18n import gettext
 
 BAR_STEPS = 20  # bar widths in 5 % steps: CSS classes, since CSP forbids inline styles
@@ -29,7 +30,8 @@ def _bar_range(key: str, interval: str) -> dict:
 def histogram(page, url: Url) -> dict:
     """The bars of the page's histogram, and the links that switch between day and hour."""
     interval = page.query.interval
-    top = max((count for _, count in page.histogram), default=0)
+    counts = dict(page.histogram)
+    top = max(counts.values(), default=0)
     bars = [
         {
             "key": key,
@@ -38,7 +40,7 @@ def histogram(page, url: Url) -> dict:
             "step": max(1, round(count / top * BAR_STEPS)) * (100 // BAR_STEPS) if top else 0,
             "url": url({**_bar_range(key, interval), "page": None, "after": None}),
         }
-        for key, count in page.histogram
+        for key, count in ((key, counts.get(key, 0)) for key in continuous(list(counts), interval))
     ]
     switch = [
         {"label": gettext(f"interval_{name}"), "url": None if name == interval else url({"interval": name})}

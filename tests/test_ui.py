@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from html import unescape
 from html.parser import HTMLParser
 
@@ -368,6 +368,8 @@ def test_hour_histogram(client):
     assert "共 2 条结果" in hour
     assert 'type="datetime-local" name="since" value="2024-08-02T00:00"' in hour  # a date input would drop the hour
     assert "共 1 条结果" in html(follow(client, links.bar("2024-08-02 05:00")[0]))
+    everything = Links(html(client.get("/?interval=hour")))  # an empty hour is a bar of 0
+    assert everything.bar("2024-07-30 12:00")[1] == 0 and everything.bar("2024-07-30 11:00")[1] == 1
 
     # The switch back to days, and the day bar's one-day filter.
     day = html(follow(client, links.href("按日")))
@@ -784,3 +786,18 @@ def test_analyst_corrects_the_topics_of_a_post(client, app):
     assert "话题已人工校正" in page and 'value="safety" checked' in page
     store = app.extensions["crisiswatch"].store
     assert store.corrections_of(post_id)["topics"] == "rationing,safety"
+
+
+def test_hourly_dashboard_series_fill_the_empty_hours_with_zeros(app):
+    from review_ui import dashboard_data
+
+    services = app.extensions["crisiswatch"]
+    data = dashboard_data.build(services.store, services.index, "", None, None, interval="hour")
+    hours = [datetime.strptime(bucket, "%Y-%m-%dT%H") for bucket in data.buckets]
+    assert hours[0] == datetime(2024, 7, 29, 8) and hours[-1] == datetime(2024, 8, 2, 23)  # China time
+    assert all(later - earlier == timedelta(hours=1) for earlier, later in zip(hours, hours[1:]))
+    volume = [sum(counts) for counts in zip(*data.volume.values())]
+    assert len(volume) == len(hours) and sum(volume) == data.total and volume.count(0) > 50
+    assert all(len(series) == len(hours) for series in data.sentiment.values())
+    days = dashboard_data.build(services.store, services.index, "", None, None, interval="day").buckets
+    assert days == ["2024-07-29", "2024-07-30", "2024-07-31", "2024-08-01", "2024-08-02"]
