@@ -149,7 +149,7 @@ def to_utc(value: datetime | int | float | str | None) -> datetime | None:
         result = result.replace(tzinfo=CHINA_TZ)
     result = result.astimezone(timezone.utc)
     if not (2000 <= result.year) or result > datetime.now(timezone.utc) + FUTURE_SLACK:
-        raise InvalidPost(f"time is out of range: {result.isoformat()}")
+        raise InvalidPost(f"time is out of range: {result.astimezone(CHINA_TZ).isoformat()} (China time)")
     return result
 
 

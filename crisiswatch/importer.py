@@ -1,9 +1,11 @@
 """Import posts from files: CED-style JSON Lines and ``userid,text`` CSV, gzip or not.
 
-The encoding is detected per file (UTF-8, else GB18030, which covers GB2312 and GBK).
-A line that cannot be read or validated, or a file that cannot be read at all (not text,
-an unknown encoding), is rejected with its reason and the import goes on; a gzip file
-cut short is read up to where it ends. Posts are written in batches through the store's
+Each line is read as UTF-8, else as GB18030 (which covers GB2312 and GBK), so a file
+that mixes the two loses no line; valid UTF-8 is so constrained that no GB18030 line of
+the Weibo corpus reads as UTF-8. A line that cannot be read or validated, or a file that
+cannot be read at all (not text, an unknown encoding), is rejected with its reason and
+the import goes on; a gzip file cut short is read up to where it ends. A CSV quote that
+is never closed costs its line only, not the rest of the file. Posts are written in batches through the store's
 upsert, so an import killed at any moment and run again ends with every post stored exactly once.
 """
 
@@ -16,6 +18,7 @@ import hashlib
 import json
 import re
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +30,9 @@ from core.store import Store, UpsertResult
 BATCH = 2000
 SAMPLE_BYTES = 1 << 16
 MAX_LINE_BYTES = 1 << 20
+MAX_RECORD_LINES = 50  # a quoted CSV field may hold line breaks: a record spans at most this many lines
+OPEN_QUOTE = "open quote"
+DETECTED = ("utf-8", "gb18030")  # the encodings tried for each line, in order, unless one is given
 _CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])  # control bytes, rare in text of any encoding read here
 _MONTH_DAY_TIME = re.compile(r"(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})")
 _DAY_IN_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -137,20 +143,20 @@ def detect_encoding(path: Path) -> str:
     return "utf-8-sig" if best == "utf-8" else best
 
 
-def _decoded_lines(handle, encoding: str, on_reject: Callable[[int, str], None]) -> Iterator[tuple[int, str]]:
-    """(line number, text) for each line that decodes; the others are rejected. A gzip
-    file that ends early or is corrupt is read up to there, and that is rejected too."""
-    shown = "UTF-8" if encoding == "utf-8-sig" else encoding
+def _decoded_lines(handle, encodings: tuple[str, ...], on_reject: Callable[[int, str], None]) -> Iterator[tuple[int, str]]:
+    """(line number, text) for each line that decodes in one of ``encodings`` (the first
+    that does); the others are rejected. A gzip file that ends early or is corrupt is read
+    up to there, and that is rejected too."""
+    shown = " or ".join({"utf-8": "UTF-8", "gb18030": "GB18030"}.get(e, e) for e in encodings)
     number = 0
     try:
         for number, raw in enumerate(handle, start=1):
             if len(raw) > MAX_LINE_BYTES:
                 on_reject(number, f"line longer than {MAX_LINE_BYTES} bytes")
                 continue
-            try:
-                text = raw.decode(encoding)
-            except UnicodeDecodeError as err:
-                on_reject(number, f"not valid {shown} at byte {err.start} (for a file in another encoding, "
+            text = _decode(raw, encodings)
+            if isinstance(text, UnicodeDecodeError):
+                on_reject(number, f"not valid {shown} at byte {text.start} (for a file in another encoding, "
                                   "give it with --encoding)")
                 continue
             if number == 1:
@@ -159,6 +165,17 @@ def _decoded_lines(handle, encoding: str, on_reject: Callable[[int, str], None])
     except (EOFError, OSError, zlib.error) as err:
         on_reject(number + 1, f"the file ends early or is corrupt after line {number} ({err}); "
                               "the lines before it were read")
+
+
+def _decode(raw: bytes, encodings: tuple[str, ...]) -> str | UnicodeDecodeError:
+    """The line in the first encoding that reads it, or the first encoding's error."""
+    first = None
+    for encoding in encodings:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as err:
+            first = first or err
+    return first
 
 
 def _derived_id(*parts: str) -> str:
@@ -261,26 +278,61 @@ def _jsonl_records(lines, source, on_reject) -> Iterator[tuple[int, list[Post]]]
         yield number, posts
 
 
-def _csv_records(lines, source, day, on_reject) -> Iterator[tuple[int, list[Post]]]:
-    numbered = iter(lines)
-    current = {"line": 0}
+def _csv_rows(lines, on_reject) -> Iterator[tuple[int, list[str]]]:
+    """(last line number, fields) of each CSV record.
 
-    def texts():
-        for number, text in numbered:
-            current["line"] = number
-            yield text
+    A quoted field may hold line breaks, so a record may go on over the next lines, up
+    to MAX_RECORD_LINES. A quote opened and never properly closed (at the end of the
+    file, past that bound, or closed only to be followed by more text on a later line)
+    costs the line it opened on: that line is rejected, and reading goes on with the
+    line after it. Within one line, text after a closing quote is kept, as csv's lenient
+    mode reads it (``"停电"是谣言``).
+    """
+    source = iter(lines)
+    ahead: deque[tuple[int, str]] = deque()  # lines read past a rejected line, to be read again
 
-    reader = csv.reader(texts())
+    def more() -> bool:
+        """Whether a line is ahead, reading one from the file when none is."""
+        if not ahead and (line := next(source, None)) is not None:
+            ahead.append(line)
+        return bool(ahead)
+
+    while more():
+        record = [ahead.popleft()]
+        row, problem = _csv_row([text for _, text in record])
+        while problem == OPEN_QUOTE and len(record) < MAX_RECORD_LINES and more():
+            record.append(ahead.popleft())
+            row, problem = _csv_row([text for _, text in record])
+        if len(record) > 1 and problem:  # the quote was not a field's over several lines
+            problem = OPEN_QUOTE
+        elif problem and problem != OPEN_QUOTE:  # one line: read leniently, as before
+            row, problem = _csv_row([record[0][1]], strict=False)
+        if not problem:
+            yield record[-1][0], row
+            continue
+        if problem == OPEN_QUOTE:
+            problem = "a quote (\") opens a field here and is not closed: the line was left out, the lines after it were read"
+        on_reject(record[0][0], problem)
+        ahead.extendleft(reversed(record[1:]))
+
+
+def _csv_row(texts: list[str], strict: bool = True) -> tuple[list[str] | None, str | None]:
+    """The fields of one record of these lines, or what is wrong with it."""
     try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        return
+        return next(csv.reader(texts, strict=strict), []), None
     except csv.Error as err:
-        on_reject(current["line"], f"unreadable CSV header: {err}")
+        return None, OPEN_QUOTE if "unexpected end of data" in str(err) else f"unreadable CSV: {err}"
+
+
+def _csv_records(lines, source, day, on_reject) -> Iterator[tuple[int, list[Post]]]:
+    rows = _csv_rows(lines, on_reject)
+    first = next(rows, None)
+    if first is None:
         return
+    header = [h.strip().lower() for h in first[1]]
     if "text" not in header:
-        rows = sum(1 for row in reader if row)
-        on_reject(1, f"no 'text' column (the header is {','.join(header)!r}): all {rows} rows rejected", rows)
+        count = sum(1 for _number, row in rows if row)
+        on_reject(1, f"no 'text' column (the header is {','.join(header)!r}): all {count} rows rejected", count)
         return
     col = {name: i for i, name in enumerate(header)}
 
@@ -288,15 +340,7 @@ def _csv_records(lines, source, day, on_reject) -> Iterator[tuple[int, list[Post
         i = col.get(name)
         return row[i] if i is not None and i < len(row) else None
 
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            on_reject(current["line"], f"unreadable CSV: {err}")
-            continue
-        number = current["line"]
+    for number, row in rows:
         if not row or not any(cell.strip() for cell in row):
             continue
         if len(row) > len(header):
@@ -337,8 +381,10 @@ def import_files(store: Store, paths: Iterable[str | Path], progress=None, encod
         def on_reject(line: int, reason: str, rows: int = 1, _name=str(path)):
             report.rejected.append(Rejection(_name, line, reason, rows))
 
+        encodings = (encoding,) if encoding else DETECTED
         try:
-            file_encoding = encoding or detect_encoding(path)
+            if not encoding:
+                detect_encoding(path)  # not text, or mostly in neither encoding
         except ImportFailed as err:  # this file is skipped whole; the others are still read
             on_reject(1, f"{str(err).removeprefix(f'{path}: ')}: the whole file was skipped", _line_count(path))
             continue
@@ -347,7 +393,7 @@ def import_files(store: Store, paths: Iterable[str | Path], progress=None, encod
             compressed = raw_handle.read(2) == b"\x1f\x8b"
             raw_handle.seek(0)
             handle = gzip.open(raw_handle) if compressed else raw_handle
-            lines = _decoded_lines(handle, file_encoding, on_reject)
+            lines = _decoded_lines(handle, encodings, on_reject)
             if fmt == "jsonl":
                 records = _jsonl_records(lines, path.name, on_reject)
             else:

@@ -51,10 +51,44 @@ def test_bad_lines_are_rejected_and_the_rest_imported(sqlite, tmp_path):
     data = "\n".join(rows).encode("gb18030") + b"\n5,\xff\xfe bad bytes\n6,\xe5\x81\x9c\xe7\x94\xb5 utf8 in gbk\n"
     path.write_bytes(data)
     report = import_files(sqlite, [path])
-    assert report.imported == 4  # rows 1, 3, 4 and the last (valid GB18030, odd text)
+    assert report.imported == 4  # rows 1, 3, 4 and the last (UTF-8 in a GB18030 file)
     reasons = {r.line: r.reason for r in report.rejected}
     assert reasons[3] == "empty text"
-    assert "not valid gb18030" in reasons[7]
+    assert "not valid UTF-8 or GB18030" in reasons[7]
+    assert sqlite.get_post(4)["text"] == "停电 utf8 in gbk"
+
+
+def test_an_unclosed_quote_costs_its_line_only(sqlite, tmp_path):
+    path = tmp_path / "quotes.csv"
+    good = [f"{n},第{n}条 停电" for n in range(2, 1000)]
+    path.write_text("\n".join(["userid,text", '1,"停电了', *good[:500], '9001,"跨行的\n引号"', '9002,"停电"是谣言',
+                               '9003,"开了引号', "9004,又在下一行关上\"了吗", *good[500:]]) + "\n", encoding="utf-8")
+    report = import_files(sqlite, [path])
+    assert [(r.line, "not closed" in r.reason) for r in report.rejected] == [(2, True), (506, True)]
+    assert report.imported == len(good) + 3
+    texts = {p["platform_id"]: p["text"] for p in sqlite.get_posts(range(1, 2000)).values()}
+    assert "跨行的\n引号" in texts.values() and "停电是谣言" in texts.values()
+    assert "又在下一行关上\"了吗" in texts.values() and "第999条 停电" in texts.values()
+
+
+def test_a_file_that_mixes_utf8_and_gb18030_reads_every_line(sqlite, tmp_path):
+    texts = [f"第{n}条：东湖区停电，何时恢复？" for n in range(40)]
+    lines = [f"{n},{text}".encode("gb18030" if n % 10 else "utf-8") for n, text in enumerate(texts)]
+    mostly_gb = tmp_path / "a.csv"
+    mostly_gb.write_bytes(b"userid,text\n" + b"\n".join(lines) + b"\n")
+    lines = [f"{n},{text}".encode("utf-8" if n % 10 else "gb18030") for n, text in enumerate(texts, start=100)]
+    mostly_utf8 = tmp_path / "b.csv"
+    mostly_utf8.write_bytes(b"userid,text\n" + b"\n".join(lines) + b"\n")
+    report = import_files(sqlite, [mostly_gb, mostly_utf8])
+    assert report.rejected == [] and report.imported == 80
+    assert sorted(p["text"] for p in sqlite.get_posts(range(1, 100)).values()) == sorted(texts * 2)
+
+
+def test_a_rejected_time_is_shown_in_china_time(sqlite, tmp_path):
+    path = tmp_path / "late.jsonl"
+    path.write_text(json.dumps({"id": "t1", "text": "停电", "time": "2099-01-01 00:30:00"}) + "\n", encoding="utf-8")
+    [rejection] = import_files(sqlite, [path]).rejected
+    assert "2099-01-01T00:30:00+08:00" in rejection.reason
 
 
 def test_broken_json_lines(sqlite, tmp_path):
