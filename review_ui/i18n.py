@@ -664,6 +664,7 @@ _WORKFLOW_ZH: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^only analysts, drafters and approvers handle incidents"), "只有舆情分析员、起草人和审核人可以处理事件。"),
     (re.compile(r"^only the system publishes"), "发布由系统在排期时间到达时自动完成。"),
     (re.compile(r"^(?P<action>\w+) needs the (?P<role>\w+) role"), "“{action}”需要{role}角色。"),
+    (re.compile(r"^(\w+) must be a percentage from 0 to 100"), "参数 {0} 是百分数，须在 0 到 100 之间，如 60。"),
     (re.compile(r"^only the drafting organisation may (?P<action>\w+)"), "只有起草单位可以{action}。"),
     (re.compile(r"^only a required organisation may (?P<action>\w+)"), "只有需要会签的单位可以{action}。"),
     (re.compile(r"^your organisation has already approved this text"), "本单位已经批准过这一文本。"),

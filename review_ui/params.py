@@ -80,6 +80,14 @@ def _float(args: MultiDict, name: str) -> float | None:
 
 def _verified(args: MultiDict) -> bool | None:
     raw = _word(args, "verified", "").lower()
+def _percent(args: MultiDict, name: str) -> float | None:
+    """A probability given in percent (the search page's unit, as its cards show it)."""
+    raw = (args.get(name) or "").strip()
+    if raw and not (_NUMBER.fullmatch(raw) and float(raw) <= 100):
+        raise QueryError(f"{name} must be a percentage from 0 to 100")
+    return float(raw) / 100 if raw else None
+
+
     if raw and raw not in VERIFIED:
         raise QueryError("verified must be yes or no")
     return VERIFIED.get(raw)
@@ -92,15 +100,18 @@ def _time(args: MultiDict, name: str, end_of_day: bool):
     return parse_time(raw, end_of_day=end_of_day)
 
 
-def query_from_args(args: MultiDict) -> SearchQuery:
-    """The search described by ``args``; raises ``QueryError``."""
+def query_from_args(args: MultiDict, percent: bool = False) -> SearchQuery:
+    """The search described by ``args``; raises ``QueryError``. ``rumor_min`` and
+    ``rumor_max`` are probabilities (0-1), or percentages (0-100) with ``percent`` (the
+    search page)."""
+    bound = _percent if percent else _float
     filters = {field: _values(args, name) for name, field in FILTERS.items()}
     return SearchQuery(
         text=(args.get("q") or "").strip(),
         verified=_verified(args),
         rumor=(args.get("rumor") or "").lower() in TRUE_VALUES,
-        rumor_min=_float(args, "rumor_min"),
-        rumor_max=_float(args, "rumor_max"),
+        rumor_min=bound(args, "rumor_min"),
+        rumor_max=bound(args, "rumor_max"),
         since=_time(args, "since", end_of_day=False),
         until=_time(args, "until", end_of_day=True),
         sort=_word(args, "sort", "relevance"),

@@ -22,7 +22,7 @@ def index():
     query = result = error = None
     status = 200
     try:
-        query = params.query_from_args(request.args)
+        query = params.query_from_args(request.args, percent=True)
         result = run_search(services().store, services().index, query)
     except QueryError as err:
         error, status = i18n.error_message(str(err)), 400
@@ -101,7 +101,7 @@ def _active_filters() -> list[dict]:
     for param, sign in (("rumor_min", "≥"), ("rumor_max", "≤")):
         value = (request.args.get(param) or "").strip()
         if value:
-            chips.append({"label": f"{i18n.gettext('field_rumor')} {sign} {value[:12]}",
+            chips.append({"label": f"{i18n.gettext('field_rumor')} {sign} {value[:12]}%",
                           "url": _url({param: None, "page": None, "after": None})})
     for param in ("since", "until"):
         value = (request.args.get(param) or "").strip()

@@ -293,7 +293,8 @@ def test_new_filters_via_page_and_api(client, app, query, expected):
     ids = {app.ids[pid] for pid in expected}
     data = api(client, query + "&per_page=100")
     assert {hit["id"] for hit in data["hits"]} == ids and data["total"] == len(ids)
-    page = html(client.get("/?" + query))
+    # The page takes the rumor range in percent, as its cards show it; the API as 0-1.
+    page = html(client.get("/?" + re.sub(r"(rumor_m..)=([.\d]+)", lambda m: f"{m[1]}={float(m[2]) * 100:g}", query)))
     assert f"共 {len(ids)} 条结果" in page
     assert set(hit_ids(page)) == ids
 
@@ -343,13 +344,13 @@ def test_cluster_facet_lists_near_duplicates(client, app):
 
 
 def test_facets_keep_filters_in_the_form(client):
-    page = html(client.get("/?q=停电&place=420100&cluster=abc&emotion=fear&verified=no&interval=hour&rumor_min=0.2"))
+    page = html(client.get("/?q=停电&place=420100&cluster=abc&emotion=fear&verified=no&interval=hour&rumor_min=20"))
     assert '<input type="hidden" name="place" value="420100">' in page
     assert '<input type="hidden" name="cluster" value="abc">' in page
     assert '<input type="hidden" name="interval" value="hour">' in page
     assert 'name="emotion" value="fear" checked' in page
     assert 'name="verified" value="no" checked' in page
-    assert 'name="rumor_min" value="0.2"' in page
+    assert 'name="rumor_min" value="20"' in page
 
 
 def test_hour_histogram(client):
@@ -632,13 +633,6 @@ def test_an_outdated_index_is_explained_not_a_server_error(tmp_path):
         ("after=-5&sort=newest", "参数 after 必须是整数"),
         ("after=99999999999999999999&sort=newest", "参数 after 必须是整数"),
         ("after=9999999999999999999&sort=newest", "翻页位置（after）无效"),
-        ("rumor_min=2", "谣言概率必须在 0 到 1 之间"),
-        ("rumor_min=0.8&rumor_max=1.5", "谣言概率必须在 0 到 1 之间"),
-        ("rumor_min=abc", "参数 rumor_min 必须是 0 到 1 之间的数"),
-        ("rumor_max=nan", "参数 rumor_max 必须是 0 到 1 之间的数"),
-        ("rumor_max=1e-1", "参数 rumor_max 必须是 0 到 1 之间的数"),
-        ("rumor_max=%EF%BC%90.5", "参数 rumor_max 必须是 0 到 1 之间的数"),  # a full-width digit
-        ("rumor_min=" + "0" * 50, "参数 rumor_min 必须是 0 到 1 之间的数"),
         ("verified=maybe", "参数 verified 只能是 yes"),
         ("emotion=" + "x" * 100, "参数 emotion 的取值过长"),
         ("&".join(f"place={i}" for i in range(30)), "参数 place 的取值过多"),
@@ -674,6 +668,31 @@ def test_every_query_model_error_has_a_chinese_translation(app, fields):
     with app.test_request_context("/"):
         zh = i18n.error_message(str(raised.value))
     assert zh != str(raised.value) and re.search(r"[\u4e00-\u9fff]", zh)
+
+
+@pytest.mark.parametrize("query, page_error, api_error", [
+    ("rumor_min=2", None, "谣言概率必须在 0 到 1 之间"),
+    ("rumor_min=80&rumor_max=150", "参数 rumor_max 是百分数，须在 0 到 100 之间", "谣言概率必须在 0 到 1 之间"),
+    ("rumor_min=abc", "参数 rumor_min 是百分数", "参数 rumor_min 必须是 0 到 1 之间的数"),
+    ("rumor_max=nan", "参数 rumor_max 是百分数", "参数 rumor_max 必须是 0 到 1 之间的数"),
+    ("rumor_max=1e-1", "参数 rumor_max 是百分数", "参数 rumor_max 必须是 0 到 1 之间的数"),
+    ("rumor_max=%EF%BC%90.5", "参数 rumor_max 是百分数", "参数 rumor_max 必须是 0 到 1 之间的数"),  # full-width 0
+    ("rumor_min=" + "0" * 50, "参数 rumor_min 是百分数", "参数 rumor_min 必须是 0 到 1 之间的数"),
+])
+def test_rumor_range_is_percent_on_the_page_and_a_probability_in_the_api(client, query, page_error, api_error):
+    page = client.get("/?" + query)
+    assert page.status_code == (400 if page_error else 200)
+    if page_error:
+        assert page_error in html(page)
+    response = client.get("/api/search?" + query)
+    assert response.status_code == 400 and api_error in response.get_json()["error"]
+
+
+def test_rumor_range_in_percent_in_form_and_chips(client):
+    page = html(client.get("/?rumor_min=60"))
+    assert "共 1 条结果" in page  # w1, 90 %
+    assert 'name="rumor_min" value="60" min="0" max="100" step="5"> %' in page
+    assert "谣言概率 ≥ 60%" in page
 
 
 def test_bad_query_error_in_english(client):
