@@ -57,11 +57,17 @@ def page_links(page, url: Url) -> list[dict]:
     return _cursor_links(page, url) if uses_cursor(page.query) else _numbered_links(page, url)
 
 
+def last_page(page) -> int:
+    """The last page numbered paging reaches: the pages of the result, up to the page
+    limit and the depth relevance ranking goes to (the rest are reached by sorting)."""
+    query = page.query
+    return min(page.pages, MAX_PAGE, MAX_RELEVANCE_DEPTH // query.per_page if query.ranked else MAX_PAGE)
+
+
 def _numbered_links(page, url: Url) -> list[dict]:
     """Previous, a window of page numbers around the current one, next."""
-    query = page.query
-    current = query.page
-    last = min(page.pages, MAX_PAGE, MAX_RELEVANCE_DEPTH // query.per_page if query.ranked else MAX_PAGE)
+    current = page.query.page
+    last = last_page(page)
     if last <= 1 and current <= 1:
         return []
     numbers = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})

@@ -39,6 +39,7 @@ def index():
             histogram=navigation.histogram(result, _url),
             pages=navigation.page_links(result, _url),
             numbered=not navigation.uses_cursor(query),
+            last_page=navigation.last_page(result),
         )
     return render_template("search.html", **context), status
 

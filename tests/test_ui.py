@@ -271,6 +271,19 @@ def test_paging(client):
     assert len(seen) == len(set(seen)) == PAGED
 
 
+def test_summary_says_how_far_numbered_pages_go(client, monkeypatch):
+    """Relevance pages stop at a depth (10,000 results); the summary names the last page
+    reached, not the result's page count. The depth is lowered here to fit the fixture."""
+    from review_ui import navigation
+
+    monkeypatch.setattr(navigation, "MAX_RELEVANCE_DEPTH", 20)
+    page = html(client.get("/?q=限电&per_page=10"))
+    assert f"共 {PAGED} 条结果 · 第 1 页，可翻至第 2 页（其余请改按最新排序或缩小范围）" in page
+    assert "/ 3 页" not in page and ">3</a>" not in page
+    english = html(client.get("/?q=限电&per_page=10&lang=en"))
+    assert f"{PAGED} results · page 1; pages go to 2" in english
+
+
 # -- filters, facets, histogram, sorting and paging of the query model ----------------
 
 FILTERED = [  # query string -> platform ids of the posts it finds
