@@ -21,9 +21,9 @@ KINDS = ("post", "repost", "comment", "article", "release")
 
 MAX_TEXT_CHARS = 20_000
 MAX_TITLE_CHARS = 500
-MAX_ID_CHARS = 200
+MAX_ID_CHARS = 200  # a longer id (a news page's URL) is stored bounded: see bounded_id
 MAX_NAME_CHARS = 200
-MAX_URL_CHARS = 2_000
+MAX_URL_CHARS = 16_384  # beyond what web servers accept (8 KB is common)
 # A post time later than now by more than this is a wrong clock or a wrong field: rejected
 # (it would sit at the top of every newest-first list and empty the emerging stories).
 FUTURE_SLACK = timedelta(days=1)
@@ -121,6 +121,22 @@ def _short(value, name: str, limit: int) -> str | None:
     return text or None
 
 
+def bounded_id(value: str) -> str:
+    """The id as stored: itself when it fits MAX_ID_CHARS, else its beginning (readable)
+    and a hash of the whole, so that the same id always gives the same stored id and
+    two ids that differ only past the cut stay two posts."""
+    if len(value) <= MAX_ID_CHARS:
+        return value
+    digest = hashlib.blake2b(value.encode("utf-8"), digest_size=16).hexdigest()
+    return f"{value[: MAX_ID_CHARS - len(digest) - 1]}#{digest}"
+
+
+def _post_id(value, name: str) -> str | None:
+    """A post's id of any length up to a URL's (news pages are keyed by theirs), bounded."""
+    text = _short(value, name, MAX_URL_CHARS)
+    return bounded_id(text) if text else None
+
+
 def to_utc(value: datetime | int | float | str | None) -> datetime | None:
     """A timestamp as an aware UTC datetime: ISO 8601 or the Weibo API's text (naive values
     are China time), or epoch seconds (or milliseconds)."""
@@ -177,7 +193,7 @@ def make_post(
         raise InvalidPost(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
     if kind not in KINDS:
         raise InvalidPost(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
-    pid = _short(platform_id, "id", MAX_ID_CHARS)
+    pid = _post_id(platform_id, "id")
     if not pid:
         raise InvalidPost("missing id")
     for value, name in ((text, "text"), (title, "title")):
@@ -198,7 +214,7 @@ def make_post(
         author_name=_short(author_name, "author name", MAX_NAME_CHARS),
         author_verified=_flag(author_verified),
         created_at=to_utc(created_at),
-        parent_id=_short(parent_id, "parent id", MAX_ID_CHARS),
+        parent_id=_post_id(parent_id, "parent id"),
         reposts_count=_count(reposts_count, "reposts count"),
         comments_count=_count(comments_count, "comments count"),
         likes_count=_count(likes_count, "likes count"),

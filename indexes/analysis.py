@@ -19,7 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+# Unified ideographs, extension A, compatibility ideographs, and the supplementary planes'
+# extensions B to H with their compatibility supplement (𠮷, 𪚥: in names and places).
+CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))
 MAX_WORD_CHARS = 64  # a longer run of letters and digits is indexed by its beginning
 _CJK, _WORD = 1, 2  # kinds of code point; 0: any other
 _SEPARATOR = "\x00"  # between the texts of a batch; an index term never holds it

@@ -103,3 +103,14 @@ def test_unknown_jobs_and_bad_arguments_say_what_to_do(home, tmp_path):
     bad.write_text('[[job]]\nname = "x"\nspider = "news"\nstart_urls = ["http://127.0.0.1/"]\nschedule = "hourly"\n')
     with pytest.raises(JobError, match="not a 5-field cron"):
         load_jobs(bad)
+
+
+def test_a_news_page_with_a_url_of_any_length_is_stored_under_the_full_url(home, replay):
+    page = f"{replay}/news/GeneralNewsExtractor/tests/163/8.html?from=" + "x" * 600
+    urls = [f"{page}&n=1", f"{page}&n=2"]  # the same long beginning, two pages
+    result = crisiswatch("crawl", "--spider", "news", "--store-only", "-a", "start_urls=" + ",".join(urls),
+                         "-s", "LOG_LEVEL=WARNING", home=home)
+    assert "stored 2 new posts" in result.stdout and "0 rejected" in result.stdout
+    posts = list(stored_posts(home).values())
+    assert sorted(p["url"] for p in posts) == urls
+    assert all(len(p["platform_id"]) <= 200 and p["platform_id"].startswith(replay) for p in posts)
