@@ -14,6 +14,7 @@ from flask import current_app, g, has_request_context, request, url_for
 from nlp import places
 
 from review_ui.params import args_with, link_args
+from review_ui.workflow import limits
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -697,7 +698,9 @@ _WORKFLOW_ZH: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^a channel is being sent this release right now"), "此稿件正在发往某个渠道，请一分钟后再查看。"),
     (re.compile(r"^unknown channel (\S+)"), "未知的发布渠道“{0}”。"),
     (re.compile(r"^a release needs a title and a body"), "稿件需要标题和正文。"),
-    (re.compile(r"^a title has at most (\d+) characters"), "标题最多 {0} 个字。"),
+    (re.compile(r"^the (?P<field>.+?) has at most (\d+) characters \(it has (\d+)\)"), "{field}最多 {1} 个字（现有 {2} 个），请缩短。"),
+    (re.compile(r"^the (?P<field>.+?) contains a NUL character"), "{field}含有空字符（NUL），请删除后再提交。"),
+    (re.compile(r"^a release is scheduled at most a year ahead"), "排期时间最多在一年之后。"),
     (re.compile(r"^no organisation of this release has a publishing channel in (.*): add them"),
      "本稿件的各单位都没有配置发布渠道，请先在 {0} 中添加。"),
     (re.compile(r"^only a publisher of the drafting organisation or an admin retries a delivery"),
@@ -780,6 +783,8 @@ def _zh_name(kind: str, code: str) -> str:
         return LABELS["role"].get(code, (code,))[0]
     if kind == "query":
         return error_message(code)
+    if kind == "field":
+        return limits.zh_name(code)
     prefix = {"action": "do_", "state": "state_", "fact": "fact_"}[kind]
     return STRINGS["zh"].get(prefix + code, code)
 

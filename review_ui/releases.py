@@ -267,7 +267,7 @@ ACTIONS = {
     "approve": lambda s, r, f: flow.approve(s, _actor(), r, version=f.get("version", 0, type=int)),
     "request_changes": lambda s, r, f: flow.request_changes(s, _actor(), r, f.get("comment", "")),
     "comment": lambda s, r, f: flow.add_comment(s, _actor(), r, f.get("comment", "")),
-    "schedule": lambda s, r, f: flow.schedule(s, _actor(), r, _when(f.get("when", "")), enqueue=_enqueue),
+    "schedule": lambda s, r, f: _schedule(s, r, f.get("when", "")),
     "unschedule": lambda s, r, f: flow.unschedule(s, _actor(), r, cancel=outbox.cancel),
     "correct": lambda s, r, f: flow.correct(s, _actor(), r, f.get("title", ""), f.get("body", "")),
     "withdraw": lambda s, r, f: flow.withdraw(s, _actor(), r, f.get("title", ""), f.get("body", "")),
@@ -308,8 +308,16 @@ def retry_delivery(release_id: int, delivery_id: int):
     return redirect(url_for("releases.show", release_id=release_id), code=303)
 
 
+def _schedule(session, release: Release, when: str) -> None:
+    """Who may schedule is checked before the form's time is read: a user without the
+    right learns nothing from the form (and is audited), whatever the time says."""
+    rules.check("schedule", _actor(), release)
+    flow.schedule(session, _actor(), release, _when(when), enqueue=_enqueue)
+
+
 def _when(value: str) -> datetime | None:
-    """The schedule form's time (China time), or now when empty."""
+    """The schedule form's time (China time), or now when empty; ``parse_time`` refuses
+    a time that is no date or out of its range (year 1 in UTC+14) with a message."""
     try:
         return naive_utc(parse_time(value)) if value.strip() else None
     except QueryError as err:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.store import utcnow
 from review_ui.workflow import audit
+from review_ui.workflow.limits import check_text
 from review_ui.workflow.rules import Forbidden, Invalid, check_incident
 from review_ui.workflow.tables import FACT_KEYS, Fact, Incident, Organisation
 
@@ -75,12 +76,13 @@ def fact_history(session: Session, incident: Incident, key: str | None = None) -
 
 def _normalise(key: str, value):
     if key == "affected_areas":
-        items = re.split(r"[、，,;；\s]+", value) if isinstance(value, str) else value
-        areas = [str(item).strip() for item in items if str(item).strip()]
+        items = re.split(r"[、，,;；\s]+", value) if isinstance(value, str) else [str(item) for item in value]
+        check_text("fact_value", "、".join(items))
+        areas = [item.strip() for item in items if item.strip()]
         if not areas:
             raise Invalid("affected areas need at least one area")
         return areas
-    value = str(value).strip()
+    value = check_text("fact_value", str(value)).strip()
     if not value:
         raise Invalid(f"{key} needs a value")
     if key == "households":

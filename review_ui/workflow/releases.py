@@ -15,6 +15,7 @@ Choices where the product issue is silent:
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, NamedTuple
@@ -25,13 +26,12 @@ from sqlalchemy.orm import Session
 from core.store import naive_utc, utcnow
 from indexes.query import QueryError, SearchQuery
 from review_ui.workflow import audit, rules
+from review_ui.workflow.limits import check_text
 from review_ui.workflow.checks import Config, Problem, blocking, pre_publication
 from review_ui.workflow.facts import OtherRelease, current_facts
 from review_ui.workflow.rules import Invalid, InvalidTransition, NotFound, WorkflowError
 from review_ui.workflow.tables import (CHANNELS, Approval, Comment, Delivery, Incident, Organisation, Release, User,
                                        Version)
-
-TITLE_MAX = 200  # the column's size
 
 
 class Blocked(WorkflowError):
@@ -100,6 +100,8 @@ def problems(session: Session, release: Release, config: Config | None = None) -
 
 def create_incident(session: Session, user: User, title: str, query: str = "", major: bool = True) -> Incident:
     rules.check_incident(user)
+    check_text("incident_title", title)
+    check_text("incident_query", query)
     if not title.strip():
         raise Invalid("an incident needs a title")
     try:
@@ -169,6 +171,7 @@ def approve(session: Session, user: User, release: Release, config: Config | Non
 
 def request_changes(session: Session, user: User, release: Release, comment: str) -> Comment:
     rules.check("request_changes", user, release, approvals=approvals(session, release), comment=comment)
+    check_text("comment", comment)
     release.state = rules.NEXT_STATE["request_changes"]
     row = _comment(session, user, release, comment, changes_requested=True)
     _audit(session, user, "release.request_changes", _target(release), {"comment": row.id, "state": release.state})
@@ -177,6 +180,7 @@ def request_changes(session: Session, user: User, release: Release, comment: str
 
 def add_comment(session: Session, user: User, release: Release, body: str) -> Comment:
     rules.check("comment", user, release)
+    check_text("comment", body)
     if not body.strip():
         raise Invalid("a comment needs text")
     row = _comment(session, user, release, body)
@@ -252,24 +256,30 @@ def diff(session: Session, release: Release, a: int, b: int) -> VersionDiff:
     return VersionDiff(a, b, diff_text(old[0], new[0]), diff_text(old[1], new[1]))
 
 
+# the most pairs of equal items (lines, or characters inside a changed block) a diff
+# looks at: about 0.1 s; beyond it the block is shown whole, deleted and inserted
+DIFF_PAIRS_MAX = 500_000
+
+
 def diff_text(old: str, new: str) -> list[Segment]:
     """Line by line, then character by character inside changed lines: Chinese has no
-    spaces to diff words by, and a whole changed line would hide a changed number."""
-    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    spaces to diff words by, and a whole changed line would hide a changed number.
+
+    ``difflib`` takes time in the number of pairs of equal items it can match (the
+    product of the lengths for a text of one repeated character), so the common start
+    and end are taken off first, and a block with more than ``DIFF_PAIRS_MAX`` such
+    pairs is not compared finer: a changed block too costly to diff by character is
+    shown by line, lines too costly to match as one changed block."""
     segments: list[Segment] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes():
-        a, b = "".join(old_lines[i1:i2]), "".join(new_lines[j1:j2])
+    for op, a, b in _blocks(old.splitlines(keepends=True), new.splitlines(keepends=True)):
         if op == "equal":
-            segments.append(Segment("equal", a))
+            segments.append(Segment("equal", "".join(a)))
             continue
-        # autojunk off: in Chinese text common characters are content, not noise
-        for cop, k1, k2, l1, l2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        for cop, x, y in _blocks("".join(a), "".join(b)):
             if cop == "equal":
-                segments.append(Segment("equal", a[k1:k2]))
-            if cop in ("delete", "replace"):
-                segments.append(Segment("delete", a[k1:k2]))
-            if cop in ("insert", "replace"):
-                segments.append(Segment("insert", b[l1:l2]))
+                segments.append(Segment("equal", x))
+                continue
+            segments += [Segment("delete", x), Segment("insert", y)]
     merged: list[Segment] = []
     for segment in segments:
         if merged and merged[-1].op == segment.op:
@@ -277,6 +287,30 @@ def diff_text(old: str, new: str) -> list[Segment]:
         elif segment.text:
             merged.append(segment)
     return merged
+
+
+def _blocks(a, b):
+    """(equal or replace, part of ``a``, part of ``b``) in order: the common start and
+    end, and between them ``difflib``'s blocks when the rest is small enough, else one
+    replaced block. ``a`` and ``b`` are both strings or both lists of lines."""
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[len(a) - 1 - end] == b[len(b) - 1 - end]:
+        end += 1
+    middle_a, middle_b = a[start:len(a) - end], b[start:len(b) - end]
+    blocks = [("equal", a[:start], b[:start])]
+    counts = Counter(middle_b)
+    if sum(counts[item] for item in middle_a) > DIFF_PAIRS_MAX:
+        blocks.append(("replace", middle_a, middle_b))
+    else:
+        # autojunk off: in Chinese text common characters are content, not noise
+        matcher = difflib.SequenceMatcher(None, middle_a, middle_b, autojunk=False)
+        blocks += [("equal" if op == "equal" else "replace", middle_a[i1:i2], middle_b[j1:j2])
+                   for op, i1, i2, j1, j2 in matcher.get_opcodes()]
+    blocks.append(("equal", a[len(a) - end:], b[len(b) - end:]))
+    return [block for block in blocks if block[1] or block[2]]
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -359,10 +393,10 @@ def _text(session, release, number) -> tuple[str, str]:
 
 
 def _check_text(title: str, body: str) -> None:
+    check_text("title", title)
+    check_text("body", body)
     if not title.strip() or not body.strip():
         raise Invalid("a release needs a title and a body")
-    if len(title) > TITLE_MAX:
-        raise Invalid(f"a title has at most {TITLE_MAX} characters")
 
 
 def _comment(session, user, release, body, changes_requested=False) -> Comment:

@@ -58,6 +58,7 @@ NEXT_STATE = {"submit": "in_review", "request_changes": "draft", "schedule": "sc
               "unschedule": "approved", "publish": "published"}
 # a few seconds' grace so that "now" picked in a form is not already in the past
 SCHEDULE_GRACE = timedelta(minutes=1)
+SCHEDULE_AHEAD = timedelta(days=366)  # a time further ahead is a typo, not a plan
 
 
 def can_view(user, release) -> bool:
@@ -107,8 +108,11 @@ def check(action: str, user, release, *, approvals: Iterable = (), versions: Ite
             raise Forbidden("no one approves their own edit")
     if action == "request_changes" and not comment.strip():
         raise Invalid("requesting changes needs a comment")
-    if action == "schedule" and when is not None and now is not None and when < now - SCHEDULE_GRACE:
-        raise Invalid("a release cannot be scheduled in the past")
+    if action == "schedule" and when is not None and now is not None:
+        if when < now - SCHEDULE_GRACE:
+            raise Invalid("a release cannot be scheduled in the past")
+        if when > now + SCHEDULE_AHEAD:
+            raise Invalid("a release is scheduled at most a year ahead")
 
 
 def check_state(action: str, release) -> None:

@@ -1,0 +1,36 @@
+"""How long each text of the workflow may be, in one place, and the check every text
+passes on the server (a browser's ``maxlength`` is only a convenience).
+
+A text over its limit, or one holding a NUL character (which PostgreSQL refuses in text
+and no press officer types), is refused with ``Invalid``; the English reason names the
+field, and ``review_ui.i18n`` shows it in Chinese by the names below.
+"""
+
+from __future__ import annotations
+
+from review_ui.workflow.rules import Invalid
+
+# field: (Chinese name, English name, most characters)
+FIELDS: dict[str, tuple[str, str, int]] = {
+    "incident_title": ("事件名称", "incident name", 200),
+    "incident_query": ("舆情检索式", "incident search query", 500),
+    "fact_value": ("事实内容", "fact value", 500),
+    "title": ("标题", "title", 200),
+    "body": ("正文", "body", 20_000),
+    "comment": ("意见", "comment", 5_000),
+}
+
+
+def check_text(field: str, value: str) -> str:
+    """``value`` unchanged, or ``Invalid`` when it is too long or holds a NUL."""
+    _, name, limit = FIELDS[field]
+    if "\x00" in value:
+        raise Invalid(f"the {name} contains a NUL character")
+    if len(value) > limit:
+        raise Invalid(f"the {name} has at most {limit} characters (it has {len(value)})")
+    return value
+
+
+def zh_name(english: str) -> str:
+    """The Chinese name of a field by its English name (for the translated message)."""
+    return next((zh for zh, en, _ in FIELDS.values() if en == english), english)

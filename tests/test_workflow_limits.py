@@ -1,0 +1,112 @@
+"""Bounds on what the workflow accepts and computes: the version diff stays fast on long
+and repetitive texts, every text field has a server-side limit and refuses NUL, and the
+schedule form checks who may schedule before it reads its time (real SQLite, real app)."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from review_ui.workflow import releases
+from review_ui.workflow.facts import set_fact
+from review_ui.workflow.limits import FIELDS
+from review_ui.workflow.releases import DIFF_PAIRS_MAX, Segment, diff_text
+from review_ui.workflow.rules import Invalid
+from tests.test_releases_ui import app, approved_release, client_of, post_form, refusals  # noqa: F401 (fixture)
+from tests.test_workflow import BODY, TITLE, db, joint_release  # noqa: F401 (fixture)
+
+
+def cpu_seconds(work):
+    start = time.process_time()
+    result = work()
+    return result, time.process_time() - start
+
+
+def sides(segments: list[Segment]) -> tuple[str, str]:
+    """The old and the new text, put back together from a diff."""
+    return ("".join(s.text for s in segments if s.op != "insert"), "".join(s.text for s in segments if s.op != "delete"))
+
+
+def test_one_changed_character_in_a_long_repetitive_text_is_found_at_once():
+    old = "停" * 4000
+    new = old[:2000] + "电" + old[2001:]
+    segments, spent = cpu_seconds(lambda: diff_text(old, new))
+    assert segments == [Segment("equal", "停" * 2000), Segment("delete", "停"), Segment("insert", "电"),
+                        Segment("equal", "停" * 1999)]
+    assert spent < 0.3  # 2.8 s before the diff was bounded
+
+
+def test_a_block_too_costly_to_compare_by_character_is_shown_whole_and_fast():
+    rng = random.Random(7)
+    old, new = ("".join(rng.choice("停电") for _ in range(2500)) for _ in range(2))
+    assert 2500 * 2500 // 2 > DIFF_PAIRS_MAX  # about this many equal pairs: past the bound
+    segments, spent = cpu_seconds(lambda: diff_text(old, new))
+    assert sides(segments) == (old, new)
+    assert [s.op for s in segments if s.op != "equal"] == ["delete", "insert"]  # one block, not a character soup
+    assert spent < 0.3
+
+
+def test_changes_in_a_long_body_are_found_line_by_line_then_by_character():
+    lines = [f"第{n}段：受台风影响，部分线路停电，约{n}户。\n" for n in range(2000)]
+    changed = list(lines)
+    changed[10] = changed[10].replace("台风", "暴雨")
+    changed[1500] = changed[1500].replace("约1500户", "约1600户")
+    segments, spent = cpu_seconds(lambda: diff_text("".join(lines), "".join(changed)))
+    assert sides(segments) == ("".join(lines), "".join(changed))
+    assert [(s.op, s.text) for s in segments if s.op != "equal"] == [
+        ("delete", "台风"), ("insert", "暴雨"), ("delete", "5"), ("insert", "6")]
+    assert spent < 0.3
+
+
+@pytest.mark.parametrize("field", ["title", "body", "comment", "fact_value", "incident_title"])
+def test_every_text_field_is_bounded_and_refuses_nul(db, field):
+    limit = FIELDS[field][2]
+    incident = releases.create_incident(db.session, db.c_draft, "停电")
+    release = joint_release(db, incident=incident)
+
+    def save(text):
+        if field == "title":
+            releases.edit(db.session, db.c_draft, release, text, BODY)
+        elif field == "body":
+            releases.edit(db.session, db.c_draft, release, TITLE, text)
+        elif field == "comment":
+            releases.add_comment(db.session, db.c_draft, release, text)
+        elif field == "fact_value":
+            set_fact(db.session, db.c_draft, incident, "cause", text)
+        else:
+            releases.create_incident(db.session, db.c_draft, text)
+
+    save("停" * limit)  # at the limit: accepted
+    with pytest.raises(Invalid, match=f"at most {limit} characters"):
+        save("停" * (limit + 1))
+    with pytest.raises(Invalid, match="NUL"):
+        save("停电\x00通报")
+
+
+def test_a_text_over_its_limit_is_a_clear_message_in_chinese_and_english(app):
+    url = approved_release(app)
+    drafter = client_of(app, "grid_drafter")
+    too_long = "停" * (FIELDS["body"][2] + 1)
+    page = post_form(drafter, url, f"{url}/edit", follow=True, title="标题", body=too_long).get_data(as_text=True)
+    assert "正文最多 20000 个字（现有 20001 个），请缩短。" in page
+    page = post_form(drafter, f"{url}?lang=en", f"{url}/edit", follow=True, title="标题", body="停\x00电").get_data(as_text=True)
+    assert "the body contains a NUL character" in page
+    assert "已批准" in drafter.get(f"{url}?lang=zh").get_data(as_text=True)  # nothing saved, still approved
+
+
+def test_the_schedule_form_checks_the_role_before_it_reads_the_time(app):
+    url = approved_release(app)
+    release = f"release:{url.rsplit('/', 1)[1]}"
+    drafter = client_of(app, "grid_drafter")  # no publisher role
+    assert post_form(drafter, url, f"{url}/schedule", when="0001-01-01T00:00+14:00").status_code == 403
+    assert [(actor, action, target) for actor, action, target, _ in refusals(app)] == [
+        ("grid_drafter", "workflow.refused", release)]
+    publisher = client_of(app, "grid_publisher")
+    for when, told in (("0001-01-01T00:00+14:00", "超出可查询的日期范围"), ("2150-12-31T23:59", "最多在一年之后"),
+                       ("明天", "不是有效日期")):
+        answer = post_form(publisher, url, f"{url}/schedule", when=when)
+        assert answer.status_code == 303
+        page = publisher.get(url).get_data(as_text=True)
+        assert told in page and "已批准" in page  # told why, and still waiting to be scheduled
