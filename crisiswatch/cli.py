@@ -785,6 +785,28 @@ def user_unlock(settings: Settings, username):
     click.echo(f"{username} unlocked")
 
 
+@user.command("disable", context_settings=CONTEXT)
+@click.argument("username")
+@with_home
+def user_disable(settings: Settings, username):
+    """Disable an account: its sessions end at once and it cannot log in until enabled."""
+    from review_ui.workflow import accounts
+
+    _change_user(settings, username, lambda session, found: accounts.set_active(session, found, False, actor=CLI_ACTOR))
+    click.echo(f"{username} disabled")
+
+
+@user.command("enable", context_settings=CONTEXT)
+@click.argument("username")
+@with_home
+def user_enable(settings: Settings, username):
+    """Enable a disabled account again."""
+    from review_ui.workflow import accounts
+
+    _change_user(settings, username, lambda session, found: accounts.set_active(session, found, True, actor=CLI_ACTOR))
+    click.echo(f"{username} enabled")
+
+
 @user.command("password", context_settings=CONTEXT)
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (else one is generated).")
@@ -803,13 +825,13 @@ def user_password(settings: Settings, username, password_stdin):
 @user.command("list", context_settings=CONTEXT)
 @with_home
 def user_list(settings: Settings):
-    """List the users: username, organisation, roles, and locked or not."""
+    """List the users: username, organisation, roles, and active, locked or disabled."""
     from review_ui.workflow import accounts
 
     with _workflow_session(settings) as session:
         names = {item.id: item.name for item in accounts.list_organisations(session)}
         for found in accounts.list_users(session):
-            state = "locked" if accounts.is_locked(found) else ("active" if found.active else "inactive")
+            state = "locked" if accounts.is_locked(found) else ("active" if found.active else "disabled")
             click.echo(f"{found.username}\t{names[found.org_id]}\t{','.join(found.roles)}\t{state}")
 
 

@@ -107,6 +107,22 @@ def unlock(user_id: int):
     return _done("admin_unlocked", username=username)
 
 
+@bp.post("/users/<int:user_id>/active")
+def set_active(user_id: int):
+    """Disable (``active=0``) or enable (``active=1``) an account; disabling ends its sessions at once."""
+    active = request.form.get("active")
+    if active not in ("0", "1"):
+        abort(400)
+    try:
+        with services().sessions.begin() as db:
+            user = _user_or_404(db, user_id)
+            accounts.set_active(db, user, active == "1", actor=g.user.username)
+            username = user.username
+    except accounts.AccountError as error:
+        return _refused(error)
+    return _done("admin_enabled" if active == "1" else "admin_disabled", username=username)
+
+
 @bp.get("/audit.jsonl")
 def export_audit():
     """The whole audit log as JSON Lines, as a download; the export is itself audited."""

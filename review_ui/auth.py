@@ -1,9 +1,11 @@
 """Logging in and out, the current user, and the checks every view relies on.
 
-The signed session cookie holds the user's id, the login time and a fingerprint of
-their password hash: a new password ends every session of the user, and a session
-ends ``SESSION_HOURS`` after its login. Roles and the organisation are read from the
-database on every request, so a permission change applies at once.
+The signed session cookie holds only the token of a login session kept in the
+database (``accounts.start_session``), which every request looks up: logging out ends
+the session, and disabling a user or giving them a new password ends all of theirs, so
+a copy of the cookie is refused from then on. A session also ends
+``accounts.SESSION_LIFETIME`` after its login. Roles and the organisation are read from
+the database on every request, so a permission change applies at once.
 
 Failed logins are limited twice: per account (``accounts`` locks one after five), and
 per client address (the ``login_limit`` setting, counted by Flask-Limiter over a moving
@@ -14,7 +16,6 @@ proxy's (which would make one person's failures everyone's).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -36,7 +37,6 @@ from review_ui.workflow import accounts, audit
 
 bp = Blueprint("auth", __name__)
 
-SESSION_HOURS = 12
 OPEN_ENDPOINTS = {"auth.login", "static", "api.healthz"}  # healthz: for probes, it shows only a count
 limiter = Limiter(get_remote_address, strategy="moving-window")  # its storage: the app's RATELIMIT_STORAGE_URI
 
@@ -57,10 +57,6 @@ class CurrentUser:
         return any(role in self.roles for role in roles)
 
 
-def _fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
-
-
 @bp.before_app_request
 def load_user():
     """Put the logged-in user in ``g.user`` (or None); send everyone else to the login
@@ -72,12 +68,9 @@ def load_user():
 
 
 def _user_of_session() -> CurrentUser | None:
-    user_id, since = session.get("uid"), session.get("since", 0)
-    if user_id is None or time.time() - since > SESSION_HOURS * 3600:
-        return None
     with services().sessions() as db:
-        user = accounts.get_user(db, user_id)
-        if user is None or not user.active or session.get("pw") != _fingerprint(user.password_hash):
+        user = accounts.session_user(db, session.get("token"))
+        if user is None:
             return None
         org = accounts.get_organisation(db, user.org_id)
         return CurrentUser(user.id, user.username, user.display_name, tuple(user.roles), org.id, org.name, org.kind)
@@ -144,7 +137,8 @@ def login():
         try:
             with services().sessions() as db:
                 user = accounts.authenticate(db, request.form.get("username", ""), request.form.get("password", ""))
-                user_id, fingerprint = user.id, _fingerprint(user.password_hash)
+                token = accounts.start_session(db, user)
+                db.commit()
         except accounts.LoginFailed as failed:
             if failed.locked_until:
                 error = i18n.gettext("login_locked", minutes=_minutes_until(failed.locked_until))
@@ -152,7 +146,7 @@ def login():
                 error = i18n.gettext("login_failed")
         else:
             session.clear()  # a fresh session (and CSRF token) for the logged-in user
-            session.update(uid=user_id, pw=fingerprint, since=int(time.time()))
+            session["token"] = token
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")), code=303)
     page = render_template("login.html", error=error, username=request.form.get("username", ""))
@@ -166,6 +160,7 @@ def _minutes_until(until) -> int:
 @bp.post("/logout")
 def logout():
     with services().sessions.begin() as db:
+        accounts.end_session(db, session["token"])
         audit.record(db, g.user.username, "logout", f"user:{g.user.id}", org_id=g.user.org_id)
     session.clear()
     return redirect(url_for("auth.login"), code=303)
@@ -178,7 +173,7 @@ def init_app(app, settings: Settings) -> None:
         except ValueError:
             raise ValueError(f"CRISISWATCH_LOGIN_LIMIT {settings.login_limit!r} is not a limit such as "
                              "'30 per 15 minutes' (or 'off')") from None
-    app.config.update(PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600, CRISISWATCH_LOGIN_LIMIT=settings.login_limit,
+    app.config.update(PERMANENT_SESSION_LIFETIME=accounts.SESSION_LIFETIME, CRISISWATCH_LOGIN_LIMIT=settings.login_limit,
                       RATELIMIT_STORAGE_URI=settings.login_limit_storage)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)

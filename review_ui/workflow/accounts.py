@@ -7,22 +7,24 @@ itself: a failed login must be counted and recorded even though it raises.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
 from typing import NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.store import utcnow
 from review_ui.workflow import audit
-from review_ui.workflow.tables import ORG_KINDS, ROLES, Organisation, User
+from review_ui.workflow.tables import ORG_KINDS, ROLES, LoginSession, Organisation, User
 
 MIN_PASSWORD_LENGTH = 10
 MAX_FAILED_LOGINS = 5  # in a row; then the account is locked
 LOCK_DURATION = timedelta(minutes=15)
+SESSION_LIFETIME = timedelta(hours=12)  # from the login, whatever the activity
 LEVELS_OF_KIND = {"government": ("province", "city", "county", "department"), "enterprise": ("company", "branch")}
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 
@@ -53,7 +55,7 @@ class AccountError(ValueError):
 
 
 class LoginFailed(Exception):
-    """The username or password is wrong, or the account is locked or inactive. The
+    """The username or password is wrong, or the account is locked or disabled. The
     message never says which, except for a lock (``locked_until``)."""
 
     def __init__(self, locked_until: datetime | None = None):
@@ -152,19 +154,39 @@ def list_users(session: Session, org: Organisation | None = None) -> list[User]:
 def set_roles(session: Session, user: User, roles, *, actor: str) -> User:
     """Change a user's roles (a permission change, audited with the roles before and after)."""
     new = _checked_roles(roles)
-    if "admin" in user.roles and "admin" not in new:
-        if not any("admin" in other.roles for other in list_users(session) if other.active and other.id != user.id):
-            raise AccountError("last_admin", username=user.username)
+    if "admin" not in new:
+        _keep_an_admin(session, user)
     old, user.roles = list(user.roles), new
     audit.record(session, actor, "permission_change", f"user:{user.id}",
                  {"username": user.username, "from": old, "to": new}, org_id=user.org_id)
     return user
 
 
+def _keep_an_admin(session: Session, user: User) -> None:
+    """Refuse to take the admin role (or the account) from the last active administrator."""
+    if "admin" in user.roles and user.active:
+        if not any("admin" in other.roles for other in list_users(session) if other.active and other.id != user.id):
+            raise AccountError("last_admin", username=user.username)
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: str) -> None:
+    """Enable or disable an account. A disabled user cannot log in, and their open
+    sessions end at once (their next request is refused)."""
+    if user.active == active:
+        return
+    if not active:
+        _keep_an_admin(session, user)
+        end_sessions(session, user)
+    user.active = active
+    audit.record(session, actor, "user_enabled" if active else "user_disabled", f"user:{user.id}",
+                 {"username": user.username}, org_id=user.org_id)
+
+
 def set_password(session: Session, user: User, password: str, *, actor: str) -> None:
-    """A new password; it also lifts a lock, and ends the user's sessions (see review_ui.auth)."""
+    """A new password; it also lifts a lock, and ends the user's sessions."""
     user.password_hash = _checked_password(password)
     user.failed_logins, user.locked_until = 0, None
+    end_sessions(session, user)
     audit.record(session, actor, "password_reset", f"user:{user.id}", {"username": user.username},
                  org_id=user.org_id)
 
@@ -193,7 +215,7 @@ def authenticate(session: Session, username: str, password: str, now: datetime |
     user = find_user(session, username)
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password or "")
-        _fail(session, username, "unknown or inactive user", user)
+        _fail(session, username, "unknown or disabled user", user)
     if is_locked(user, now):
         _fail(session, username, "locked", user, locked_until=user.locked_until)
     if not check_password_hash(user.password_hash, password or ""):
@@ -215,6 +237,45 @@ def _fail(session: Session, username: str, reason: str, user: User | None,
                  {"reason": reason}, org_id=user.org_id if user else None)
     session.commit()
     raise LoginFailed(locked_until)
+
+
+# -- login sessions ---------------------------------------------------------------------
+
+
+def _session_id(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(session: Session, user: User, now: datetime | None = None) -> str:
+    """Open a login session of ``user``; return its token, for the session cookie. Expired
+    sessions of anyone are deleted meanwhile."""
+    now = now or _now()
+    session.execute(delete(LoginSession).where(LoginSession.created_at <= now - SESSION_LIFETIME))
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(id=_session_id(token), user_id=user.id, created_at=now))
+    return token
+
+
+def session_user(session: Session, token: str | None, now: datetime | None = None) -> User | None:
+    """The user of the open login session with this token, if the session has not
+    ended or expired and the user is not disabled."""
+    if not token:
+        return None
+    now = now or _now()
+    return session.execute(
+        select(User).join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.id == _session_id(token), LoginSession.created_at > now - SESSION_LIFETIME,
+               User.active.is_(True))
+    ).scalar()
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.id == _session_id(token)))
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every login session of ``user`` (a copied cookie is refused from now on)."""
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
 
 
 # -- the demo's people ------------------------------------------------------------------

@@ -50,6 +50,17 @@ class User(WorkflowBase):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class LoginSession(WorkflowBase):
+    """A login that is still open: the row is deleted at logout, when its user is
+    disabled or given a new password, and (at a later login) once it has expired. The
+    session cookie carries a random token; only its SHA-256 is kept here."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's token, hex
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
 class Incident(WorkflowBase):
     """An outage crisis: its releases, its fact sheet, and the posts about it (``query``)."""
 

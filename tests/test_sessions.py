@@ -1,0 +1,173 @@
+"""Login sessions end on the server: a copy of the session cookie is refused after a
+logout, after its user is disabled and after a new password, on every route; disabled
+users cannot log in. Through the real Flask app (CSRF on), a real SQLite database and
+the real command line."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine
+
+from core.settings import Settings
+from review_ui import create_app
+from review_ui.workflow import accounts, audit
+from review_ui.workflow.tables import LoginSession, User, WorkflowBase
+from tests.conftest import add_user, crisiswatch, csrf_token, log_in, logged_in_client
+
+
+@pytest.fixture
+def app(tmp_path):
+    settings = Settings.load(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'crisiswatch.db'}",
+                             index_backend="embedded").ensure_home()
+    return create_app(settings)
+
+
+def html(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def copy_of(app, client):
+    """A second browser holding a copy of ``client``'s session cookie."""
+    other = app.test_client()
+    other.set_cookie("session", client.get_cookie("session").value)
+    return other
+
+
+def refused_everywhere(client, token: str) -> None:
+    """Pages send ``client`` to the login, the API answers 401 and a form changes nothing."""
+    for url in ("/", "/incidents/", "/stories/", "/admin/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login"), url
+    assert client.get("/api/search?q=停电").status_code == 401
+    made = client.post("/admin/organisations", data={"csrf_token": token, "name": "冒名机构", "kind": "government",
+                                                     "level": "city"})
+    assert made.status_code == 302 and made.headers["Location"].startswith("/login")
+
+
+def org_names(app) -> set[str]:
+    with app.extensions["crisiswatch"].sessions() as session:
+        return {org.name for org in accounts.list_organisations(session)}
+
+
+def open_sessions_of(app, username: str) -> int:
+    with app.extensions["crisiswatch"].sessions() as session:
+        user = accounts.find_user(session, username)
+        return session.query(LoginSession).filter_by(user_id=user.id).count()
+
+
+def test_a_copied_cookie_is_refused_after_logout(app):
+    admin = logged_in_client(app, roles=("admin",))
+    page = html(admin.get("/admin/"))
+    token = csrf_token(page)
+    copy = copy_of(app, admin)
+    assert copy.get("/incidents/").status_code == 200 and copy.get("/api/search?q=停电").status_code == 200
+
+    assert admin.post("/logout", data={"csrf_token": token}).status_code == 303
+    refused_everywhere(copy, token)
+    assert "冒名机构" not in org_names(app)
+
+
+def test_logging_out_ends_only_that_session(app):
+    password = add_user(app, "wang")
+    laptop, phone = app.test_client(), app.test_client()
+    assert log_in(laptop, "wang", password).status_code == 303 and log_in(phone, "wang", password).status_code == 303
+    laptop.post("/logout", data={"csrf_token": csrf_token(html(laptop.get("/incidents/")))})
+    assert laptop.get("/").status_code == 302 and phone.get("/incidents/").status_code == 200
+
+
+def test_a_new_password_ends_every_session_of_the_user(app):
+    password = add_user(app, "li")
+    client = app.test_client()
+    log_in(client, "li", password)
+    token = csrf_token(html(client.get("/incidents/")))
+    with app.extensions["crisiswatch"].sessions.begin() as session:
+        accounts.set_password(session, accounts.find_user(session, "li"), "another-long-password", actor="test")
+    refused_everywhere(client, token)
+    assert open_sessions_of(app, "li") == 0
+
+
+def test_a_session_ends_its_lifetime_after_the_login(app):
+    client = logged_in_client(app)
+    with app.extensions["crisiswatch"].sessions.begin() as session:
+        opened = session.query(LoginSession).one()
+        opened.created_at -= accounts.SESSION_LIFETIME + timedelta(seconds=1)
+    assert client.get("/").status_code == 302
+    fresh = logged_in_client(app)  # a later login deletes the expired session
+    with app.extensions["crisiswatch"].sessions() as session:
+        assert session.query(LoginSession).count() == 1
+    assert fresh.get("/incidents/").status_code == 200
+
+
+def test_an_admin_disables_and_enables_a_user_on_the_admin_page(app):
+    password = add_user(app, "zhao", ["drafter"])
+    user = app.test_client()
+    assert log_in(user, "zhao", password).status_code == 303
+    user_token = csrf_token(html(user.get("/incidents/")))
+    admin = logged_in_client(app, roles=("admin",))
+    page = html(admin.get("/admin/"))
+    with app.extensions["crisiswatch"].sessions() as session:
+        zhao = accounts.find_user(session, "zhao")
+    assert f'action="/admin/users/{zhao.id}/active"' in page and "停用" in page
+    token = csrf_token(page)
+
+    assert admin.post(f"/admin/users/{zhao.id}/active", data={"csrf_token": token, "active": "maybe"}).status_code == 400
+    disabled = admin.post(f"/admin/users/{zhao.id}/active", data={"csrf_token": token, "active": "0"})
+    assert "已停用 zhao" in html(admin.get(disabled.headers["Location"]))
+    refused_everywhere(user, user_token)  # at once, the session of before included
+    again = log_in(app.test_client(), "zhao", password)
+    assert again.status_code == 401 and "用户名或密码错误" in html(again)  # no hint that the account exists
+
+    enabled = admin.post(f"/admin/users/{zhao.id}/active?lang=en", data={"csrf_token": token, "active": "1"})
+    assert "zhao enabled" in html(admin.get(enabled.headers["Location"]))
+    assert log_in(app.test_client(), "zhao", password).status_code == 303
+    with app.extensions["crisiswatch"].sessions() as session:
+        actions = [(entry["action"], entry["detail"].get("username")) for entry in audit.export(session)]
+    assert ("user_disabled", "zhao") in actions and ("user_enabled", "zhao") in actions
+
+
+def test_the_last_admin_cannot_be_disabled(app):
+    admin = logged_in_client(app, roles=("admin",))
+    page = html(admin.get("/admin/"))
+    with app.extensions["crisiswatch"].sessions() as session:
+        me = next(user for user in accounts.list_users(session) if "admin" in user.roles)
+    refused = admin.post(f"/admin/users/{me.id}/active", data={"csrf_token": csrf_token(page), "active": "0"})
+    assert "唯一的管理员" in html(admin.get(refused.headers["Location"]))
+    assert admin.get("/admin/").status_code == 200
+
+
+def test_the_command_line_disables_and_enables_a_user(tmp_path):
+    home = Settings.load(home=tmp_path / "home").ensure_home()
+    crisiswatch("org", "add", "海口供电局", "--kind", "enterprise", "--level", "branch", home=home)
+    crisiswatch("user", "add", "lin", "--org", "海口供电局", "--role", "drafter", "--password-stdin", home=home,
+                input="chosen-password-1\n")
+    app = create_app(home)
+    client = app.test_client()
+    assert log_in(client, "lin", "chosen-password-1").status_code == 303
+    token = csrf_token(html(client.get("/incidents/")))
+
+    assert crisiswatch("user", "disable", "lin", home=home).stdout.strip() == "lin disabled"
+    refused_everywhere(client, token)
+    assert log_in(app.test_client(), "lin", "chosen-password-1").status_code == 401
+    assert "lin\t海口供电局\tdrafter\tdisabled" in crisiswatch("user", "list", home=home).stdout
+    missing = crisiswatch("user", "disable", "nobody", home=home, check=False)
+    assert missing.returncode == 1 and "no user nobody" in missing.stderr
+
+    crisiswatch("user", "enable", "lin", home=home)
+    assert log_in(app.test_client(), "lin", "chosen-password-1").status_code == 303
+
+
+def test_an_old_database_gains_the_sessions_table(tmp_path):
+    """A home made before login sessions were kept in the database: its users log in."""
+    path = tmp_path / "crisiswatch.db"
+    old_tables = [table for name, table in WorkflowBase.metadata.tables.items() if name != LoginSession.__tablename__]
+    WorkflowBase.metadata.create_all(create_engine(f"sqlite:///{path}"), tables=old_tables)
+    with sqlite3.connect(path) as db:
+        assert "login_sessions" not in {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    app = create_app(Settings.load(home=tmp_path, database_url=f"sqlite:///{path}",
+                                   index_backend="embedded").ensure_home())
+    assert logged_in_client(app).get("/incidents/").status_code == 200
+    with sqlite3.connect(path) as db:
+        assert db.execute(f"SELECT count(*) FROM {User.__tablename__}").fetchone() == (1,)
