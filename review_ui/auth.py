@@ -25,6 +25,7 @@ from flask import (Blueprint, abort, current_app, g, jsonify, make_response, red
                    session, url_for)
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError
 from limits import parse
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -164,6 +165,15 @@ def logout():
         audit.record(db, g.user.username, "logout", f"user:{g.user.id}", org_id=g.user.org_id)
     session.clear()
     return redirect(url_for("auth.login"), code=303)
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_failed(error: CSRFError):
+    """A form without its valid token (an expired session, a forged request): said in the
+    UI's language, with what to do, instead of Flask-WTF's English reason."""
+    page = render_template("error.html", code=400, title=i18n.gettext("error_title"),
+                           message=i18n.gettext("csrf_failed"))
+    return page, 400
 
 
 def init_app(app, settings: Settings) -> None:

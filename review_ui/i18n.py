@@ -237,6 +237,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "not_found": "找不到该帖子或页面。它可能已被删除，或链接有误。",
         "error_title": "出错了",
         "bad_request": "请求无效。",
+        "csrf_failed": "表单已失效（缺少或过期的安全令牌）：请返回上一页，刷新后再提交。",
         "forbidden": "您的角色无权访问此页面或执行此操作。",
         "server_error": "服务器内部错误，请稍后重试；如果持续出现，请联系管理员。",
         "language": "English",
@@ -510,6 +511,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "not_found": "This post or page does not exist. It may have been removed, or the link is wrong.",
         "error_title": "Error",
         "bad_request": "The request is not valid.",
+        "csrf_failed": "The form has expired (its security token is missing or out of date): go back, reload the page and send it again.",
         "forbidden": "Your role does not allow this page or action.",
         "server_error": "Internal error; try again shortly, and tell the administrator if it persists.",
         "language": "中文",
@@ -718,9 +720,12 @@ _WORKFLOW_ZH: list[tuple[re.Pattern, str]] = [
 
 
 def current_lang() -> str:
-    """The language of this request (set by ``select_lang``), else the default."""
+    """The language of this request, else the default. A request refused before
+    ``select_lang`` ran (the CSRF check runs first) still gets its language."""
     if has_request_context():
-        return g.get("lang", DEFAULT_LANG)
+        if "lang" not in g:
+            select_lang()
+        return g.lang
     return DEFAULT_LANG
 
 
@@ -800,7 +805,7 @@ def _zh_name(kind: str, code: str) -> str:
 def switch_lang_url() -> str:
     """This page in the other language (the search page when there is no endpoint, e.g. a 404)."""
     other = "en" if current_lang() == "zh" else "zh"
-    if request.endpoint and request.endpoint != "static":
+    if request.url_rule and "GET" in request.url_rule.methods and request.endpoint != "static":  # a link is a GET
         return url_for(request.endpoint, **{**link_args(args_with(request.args, lang=other)), **(request.view_args or {})})
     return url_for("search.index", lang=other)
 

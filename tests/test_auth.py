@@ -110,6 +110,17 @@ def test_a_login_without_csrf_token_is_refused(app):
     assert client.get("/").status_code == 302  # still logged out
 
 
+def test_the_csrf_error_page_speaks_the_language_asked_for(app):
+    client = logged_in_client(app)
+    english = html(client.post("/logout?lang=en"))  # no CSRF token
+    assert '<html lang="en">' in english and "The form has expired" in english and "刷新" not in english
+    assert 'href="/logout' not in english  # the language link is a GET: not to a form's address
+    client.get("/incidents/?lang=en")  # the language chosen, and remembered
+    assert "The form has expired" in html(client.post("/admin/organisations", data={"name": "某局"}))
+    chinese = app.test_client().post("/login", data={"username": "x", "password": "y"})
+    assert chinese.status_code == 400 and "表单已失效" in html(chinese) and "CSRF token" not in html(chinese)
+
+
 def test_five_failures_lock_the_account_until_an_admin_unlocks_it(app):
     password = add_user(app, "sun")
     client = app.test_client()
