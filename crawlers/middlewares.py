@@ -1,4 +1,5 @@
-"""Downloader middlewares: the cookie and proxy pool, and the block-page guard.
+"""Downloader middlewares: the cookie and proxy pool, the block-page guard, and the
+encoding of pages that declare none.
 
 Cookies and proxies are secrets: they are read from the pool file named by the
 ``CRISISWATCH_POOL_FILE`` setting, put on requests, and never logged (requests carry
@@ -8,14 +9,23 @@ only the pool's index of the cookie they used).
 from __future__ import annotations
 
 import itertools
+import re
 import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import TextResponse
 from scrapy.utils.defer import deferred_from_coro
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
 from crawlers.blocks import COOKIE_EXPIRED, detect_block
+
+
+# A page is taken to be in an encoding when it reads all but one byte of it, or bad bytes
+# are at most this share of the characters beyond ASCII it reads (stray bytes, a cut).
+MOST_BAD = 0.05
+_BEYOND_ASCII = re.compile(r"[^\x00-\x7f\ufffd]")
 
 
 class PoolFileError(ValueError):
@@ -127,6 +137,38 @@ class BlockPageMiddleware:
             if isinstance(middleware, CookieProxyPoolMiddleware):
                 return middleware
         return None
+
+
+def sniff_encoding(body: bytes) -> str | None:
+    """UTF-8 or GB18030 for a page that declares no encoding: the one that reads it with
+    fewer bad bytes (UTF-8 on a tie: GB18030 reads most UTF-8 text without an error, as
+    the wrong characters), if it reads it with few; else None (Scrapy's own guess)."""
+    bad, read = {}, {}
+    for encoding in ("utf-8", "gb18030"):
+        text = body.decode(encoding, "replace")
+        bad[encoding], read[encoding] = text.count("\ufffd"), len(_BEYOND_ASCII.findall(text))
+    best = min(bad, key=bad.get)
+    return best if bad[best] <= max(1, MOST_BAD * read[best]) else None
+
+
+class DeclaredEncodingMiddleware:
+    """Give a text page that declares no encoding (no charset in its Content-Type, no BOM,
+    no <meta charset> or XML declaration) UTF-8 or GB18030 when one of them reads it.
+
+    Scrapy reads such a page as ASCII as soon as it is not entirely valid UTF-8: one bad
+    byte turned a whole Chinese article into replacement characters."""
+
+    def process_response(self, request, response):
+        if not isinstance(response, TextResponse) or self._declared(response):
+            return response
+        encoding = sniff_encoding(response.body)
+        return response.replace(encoding=encoding) if encoding else response
+
+    @staticmethod
+    def _declared(response: TextResponse) -> bool:
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        return bool(http_content_type_encoding(content_type) or read_bom(response.body)[0]
+                    or html_body_declared_encoding(response.body))
 
 
 class RetryBackoffMiddleware:

@@ -26,6 +26,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.RetryBackoffMiddleware": 560,
     # after redirects, decompression (590) and retries (550) have had their turn
     "crawlers.middlewares.BlockPageMiddleware": 540,
+    # reads a page's encoding before the block guard and the spiders read its text
+    "crawlers.middlewares.DeclaredEncodingMiddleware": 545,
 }
 # The first back-off delay after a failure, in seconds (then doubled per failure).
 CRISISWATCH_BACKOFF_START = 1.0

@@ -114,3 +114,21 @@ def test_a_news_page_with_a_url_of_any_length_is_stored_under_the_full_url(home,
     posts = list(stored_posts(home).values())
     assert sorted(p["url"] for p in posts) == urls
     assert all(len(p["platform_id"]) <= 200 and p["platform_id"].startswith(replay) for p in posts)
+
+
+def test_a_page_without_a_charset_and_with_a_bad_byte_is_read_as_chinese(home, tmp_path):
+    paragraph = "东湖区今天上午突发大面积停电，供电公司已组织抢修人员赶赴现场，预计下午三点前恢复供电。"
+    for name, encoding in (("utf8", "utf-8"), ("gb", "gb18030")):
+        html = (f"<html><head><title>{name} 停电通知</title></head><body><h1>{name} 停电通知</h1>"
+                + f"<p>{paragraph}</p>" * 6 + "</body></html>").encode(encoding)
+        cut = html.index(b"<p>") + 3 + len(paragraph.encode(encoding)) * 3  # a stray byte amid the text
+        (tmp_path / f"{name}.html").write_bytes(html[:cut] + b"\xff" + html[cut:])
+    server, url = serve_directory(tmp_path, charset=None)  # Content-Type: text/html, no charset
+    try:
+        result = crisiswatch("crawl", "--spider", "news", "--store-only", "-a", f"start_urls={url}/utf8.html,{url}/gb.html",
+                             "-s", "LOG_LEVEL=WARNING", home=home)
+    finally:
+        server.shutdown()
+    assert "stored 2 new posts" in result.stdout
+    for post in stored_posts(home).values():
+        assert post["text"].count(paragraph) >= 5 and post["title"].endswith("停电通知")
