@@ -12,6 +12,10 @@ Aho-Corasick pass over the characters cost 20 microseconds a post.
   names are everyday words (和平, 城关, 新华).
 * A name that several places share (朝阳区 in Beijing and in Changchun) is resolved by
   another place named in the same post; without one it is left out rather than guessed.
+* A district is placed only in a city the post names: one that names another city
+  (滨海市 东湖区, where 滨海市 is not in the gazetteer) leaves the district out rather than
+  placing it in the one city the gazetteer has a 东湖区 in (南昌). Without a city named, a
+  district name that only one place has stands.
 * A place is tagged with the codes of every level above it (武昌区 -> 420000, 420100,
   420106), so filtering by a province finds posts that name only one of its districts.
 
@@ -145,18 +149,31 @@ class Gazetteer:
         mentions = self._mentions(words)
         named = {code for _, _, codes in mentions if len(codes) == 1 for code in codes}
         context = {prefix for code in named for prefix in (code[:2], code[:4])}
+        cities = {code[:4] for code in named if self.places[code].level == "city"}
+        other_city = bool(cities) or self._unknown_city(words)
         codes: list[str] = []
         organisations: list[str] = []
         for end, name, candidates in mentions:
             chosen = self._resolve(candidates, context)
             if chosen is None:
                 continue
+            if other_city and self.places[chosen].level == "district" and chosen[:4] not in cities:
+                continue  # 滨海市东湖区: a district of another city, not 南昌's 东湖区
             codes.extend(self._lineages[chosen])
             suffix = self._organisations.suffix_after(text, end)
             if suffix:
                 organisations.append(name + suffix)
         organisations.extend(self._organisations.national_in(text))
         return list(dict.fromkeys(codes)), list(dict.fromkeys(organisations))
+
+    def _unknown_city(self, words: list[str]) -> bool:
+        """Whether the post names a city the gazetteer does not know (a fictional 滨海市,
+        or one renamed): jieba splits such a name into its words and a word 市."""
+        if "市" not in words:
+            return False
+        return any(word == "市" and i and len(words[i - 1]) >= 2 and words[i - 1] not in self._names
+                   and all("\u4e00" <= char <= "\u9fff" for char in words[i - 1])
+                   for i, word in enumerate(words))
 
     @staticmethod
     def _resolve(candidates: tuple[str, ...], context: set[str]) -> str | None:

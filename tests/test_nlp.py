@@ -66,6 +66,13 @@ def test_places_are_normalised_to_administrative_codes(tmp_path):
     assert nlp("北京朝阳区停电了")._.places == ["110000", "110105"]
     assert nlp("吉林长春朝阳区停电了")._.places == ["220000", "220100", "220104"]
     assert nlp("朝阳区停电了")._.places == []  # two 朝阳区 and nothing to tell them apart: no guess
+    # A district goes with the city named beside it: the fictional 滨海市's 东湖区 is not 南昌's.
+    assert nlp("滨海市东湖区停电了")._.places == []
+    assert nlp("受台风影响，滨海市出现强风暴雨，海港区、东湖区等多个区域发生大面积停电")._.places == []
+    assert nlp("南昌市东湖区停电了")._.places == ["360000", "360100", "360102"]
+    assert nlp("东湖区停电了")._.places == ["360000", "360100", "360102"]  # one 东湖区, no other city named
+    assert nlp("武汉市东湖区停电了")._.places == ["420000", "420100"]  # Wuhan has no 东湖区
+    assert nlp("去超市买水，东湖区停电了")._.places == ["360000", "360100", "360102"]  # 超市 names no city
 
 
 def test_without_models_the_fallback_runs_and_says_so(tmp_path):
