@@ -224,7 +224,7 @@ def test_facet_chips_remove_filters(client):
     page = html(client.get("/?q=停电&platform=weibo&sentiment=anger"))
     assert "共 1 条结果" in page
     links = Links(page)
-    chip = next(href for href, text, attrs in links.links if attrs.get("class") == "chip" and text.startswith("情绪"))
+    chip = next(href for href, text, attrs in links.links if attrs.get("class") == "chip" and text.startswith("情感"))
     assert "共 2 条结果" in html(client.get(unescape(chip)))
 
 
@@ -321,7 +321,7 @@ def test_emotion_place_and_verified_facets(client):
     assert links.facet("places", "武汉市")[1] == 2  # administrative codes shown by the gazetteer's names
 
     page = html(follow(client, links.facet("emotion", "恐惧")[0]))
-    assert "共 1 条结果" in page and "细分情绪：恐惧" in page  # the chip
+    assert "共 1 条结果" in page and "情绪：恐惧" in page  # the chip
     href, count, active = Links(page).facet("emotion", "恐惧")
     assert (count, active) == (1, True)
     assert "共 5 条结果" in html(follow(client, href))  # clicking again removes the filter
@@ -495,11 +495,31 @@ def test_post_page_shows_text_tags_metadata_and_replies(client, app):
 
 def test_post_page_shows_polarity_and_every_emotion_score(client, app):
     page = html(client.get(f"/posts/{app.ids['g1']}"))
-    assert "情感极性" in page and "正面 (0.86)" in page
+    assert "<dt>极性</dt><dd>正面 (0.86)</dd>" in page
     assert "感激 0.70、乐观 0.20、愤怒 0.10" in page  # strongest first
-    assert '<li class="tag tag-polarity tag-positive">正面 86%</li>' in html(client.get("/?q=恢复"))
+    assert '<li class="tag tag-polarity tag-positive">极性：正面 86%</li>' in html(client.get("/?q=恢复"))
     english = html(client.get(f"/posts/{app.ids['g1']}?lang=en"))
     assert "Polarity" in english and "Positive (0.86)" in english
+
+
+def test_polarity_sentiment_and_emotion_have_one_name_everywhere(client, app):
+    """极性 (negative / neutral / positive), 情感 (the osm2022 labels) and 情绪 (the seven
+    COVID emotions) name the same thing in facets, form, chips, cards and the post page."""
+    page = html(client.get("/?q=停电&polarity=negative&sentiment=anxiety&emotion=fear"))
+    for name in ("极性", "情感", "情绪"):
+        assert f"<h2>{name}</h2>" in page and f"<legend>{name}</legend>" in page  # facet and form
+    for chip in ("极性：负面", "情感：焦虑", "情绪：恐惧"):
+        assert f'class="chip"' in page and chip in page
+    for card in ('tag-polarity tag-negative">极性：负面 70%<', 'tag-sentiment tag-anxiety">情感：焦虑 80%<',
+                 'tag-emotion">情绪：恐惧<', 'tag-topic">话题：停电报告<', 'tag-place">地区：武汉市<'):
+        assert card in page  # every chip on a card says what it is
+    assert "细分情绪" not in page and "情感极性" not in page
+    with pytest.raises(AssertionError):
+        Links(page).facet("emotion", "焦虑")  # anxiety is a sentiment, not one of the seven emotions
+    post = html(client.get(f"/posts/{app.ids['w1']}"))
+    assert "<dt>情感</dt><dd>焦虑</dd>" in post and "<dt>情绪</dt><dd>恐惧</dd>" in post
+    english = html(client.get("/?q=停电&sentiment=anxiety&lang=en"))
+    assert "Sentiment: Anxiety 80%" in english and "Polarity: Negative 70%" in english
 
 
 def test_analyst_corrects_a_tag_with_a_csrf_protected_form(client, app):
