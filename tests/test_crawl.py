@@ -42,6 +42,7 @@ def test_feeds_and_articles_end_to_end(home, replay):
         post = by_url[f"{replay}/{path}"]
         assert post["title"] == title and post["kind"] == "article" and len(post["text"]) > 200
         if when:
+        assert post["author_name"] and ":" not in post["author_name"]  # a name or a host, never host:port
             assert post["created_at"] == datetime.fromisoformat(when).replace(tzinfo=timezone.utc)
     assert all("<p>" not in p["text"] and "<script" not in p["text"] for p in posts)
     feed_post = next(p for p in posts if p["url"] and "ruanyifeng.com" in p["url"])
@@ -82,6 +83,7 @@ def test_a_job_follows_list_pages_and_its_posts_are_found_in_the_ui(home):
     assert all(p["created_at"].hour != 16 for p in posts)  # the time of day came through, not just the date
     assert all(p["tags"] is not None for p in posts)
     status = crisiswatch("status", "--json", home=home).stdout
+    assert {p["author_name"] for p in posts} == {"滨海市人民政府 新闻发布"}  # the site's name, not 127.0.0.1:port
     assert '"health": "ok"' in status and '"name": "demo-releases"' in status
 
     client = logged_in_client(create_app(home))

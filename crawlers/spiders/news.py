@@ -118,9 +118,26 @@ class NewsSpider(SourceSpider):
             title=data.get("title"),
             text=data.get("text"),
             url=response.url,
-            author_name=data.get("sitename") or data.get("author") or urlparse(response.url).hostname,
+            author_name=site_name(response, data),
             created_at=plausible_date(data.get("date")),
         )
+
+
+def site_name(response, extracted: dict) -> str:
+    """The name of the site an article is on: its og:site_name (trafilatura's sitename,
+    unless that is only the host it falls back to), else what the page's <title> adds
+    after the article's title ("台风过境 东湖区停电 - 滨海新闻网"), else the host."""
+    host = urlparse(response.url).hostname or ""
+    named = (extracted.get("sitename") or "").strip()
+    if named and named not in (host, urlparse(response.url).netloc):
+        return named
+    page_title = " ".join((response.css("title::text").get() or "").split())
+    title = " ".join((extracted.get("title") or "").split())
+    if title and page_title.startswith(title):
+        rest = page_title[len(title):].strip(" -_|–—·:：")
+        if 2 <= len(rest) <= 40:
+            return rest
+    return host
 
 
 def plausible_date(value: str | None) -> str | None:
