@@ -1,4 +1,4 @@
-"""Jinja filters: China-time display, percentages, and which URLs may become links."""
+"""Jinja filters: China-time display, percentages, authors, and which URLs may become links."""
 
 from __future__ import annotations
 
@@ -26,6 +26,16 @@ def percent(value: float | None) -> str:
     return f"{round(float(value) * 100)}"
 
 
+def author(post: dict) -> str:
+    """Who wrote a post: the author's (or for news, the site's) name, else the author's id
+    on the platform (the Weibo corpus files carry only a user id), else a dash."""
+    if post.get("author_name"):
+        return post["author_name"]
+    if post.get("author_id"):
+        return gettext("author_user", id=post["author_id"])
+    return gettext("none")
+
+
 def link_url(value: str | None) -> str | None:
     """The URL if it is a plain http(s) URL with a host, else None (it is then shown as text).
 
@@ -44,5 +54,5 @@ def link_url(value: str | None) -> str | None:
 
 
 def init_app(app) -> None:
-    app.jinja_env.filters.update(china_time=china_time, percent=percent, link_url=link_url)
+    app.jinja_env.filters.update(china_time=china_time, percent=percent, link_url=link_url, author=author)
     app.jinja_env.globals["rumor_threshold"] = RUMOR_THRESHOLD

@@ -45,7 +45,8 @@ def _posts():
         for i in range(PAGED)
     ]
     posts += [
-        make_post(platform=platform, platform_id=f"c-{platform}", text=COPY, created_at="2024-07-29T08:00:00")
+        make_post(platform=platform, platform_id=f"c-{platform}", text=COPY, created_at="2024-07-29T08:00:00",
+                  author_id="5012345678" if platform == "weibo" else None)  # a corpus row: a user id, no name
         for platform in ("wechat", "weibo")
     ]
     return posts
@@ -491,6 +492,14 @@ def test_post_page_shows_text_tags_metadata_and_replies(client, app):
     # The reply, linked to its own page.
     assert "回复与转发 (1)" in page
     assert "我家也停电了" in page and f'href="/posts/{app.ids["w2"]}"' in page
+
+
+def test_a_post_without_an_author_name_shows_its_user_id(client, app):
+    post = html(client.get(f"/posts/{app.ids['c-weibo']}"))
+    assert "<dt>作者</dt><dd>用户 5012345678</dd>" in post
+    assert '<span class="author">用户 5012345678</span>' in html(client.get("/?cluster=" + content_hash(COPY)))
+    assert "<dt>作者</dt><dd>—</dd>" in html(client.get(f"/posts/{app.ids['c-wechat']}"))  # neither: a dash
+    assert "<dd>user 5012345678</dd>" in html(client.get(f"/posts/{app.ids['c-weibo']}?lang=en"))
 
 
 def test_post_page_shows_polarity_and_every_emotion_score(client, app):
