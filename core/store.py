@@ -400,6 +400,17 @@ class Store:
     def cluster_times(self, cluster: str, since: datetime, limit: int = 100_000) -> list[datetime]:
         """The times of a near-duplicate cluster's posts since ``since`` (for its volume)."""
         when = _post_time()
+    def cluster_texts(self, clusters: Sequence[str]) -> dict[str, str]:
+        """The text of each near-duplicate cluster's earliest post (by post time, then id):
+        what the UI names a cluster by."""
+        if not clusters:
+            return {}
+        order = func.row_number().over(partition_by=PostRow.cluster, order_by=(_post_time(), PostRow.id))
+        ranked = (select(PostRow.cluster, PostRow.text, order.label("n"))
+                  .where(PostRow.cluster.in_(list(clusters))).subquery())
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(ranked.c.cluster, ranked.c.text).where(ranked.c.n == 1)).all())
+
         query = (select(when).where(PostRow.cluster == cluster, when >= _naive(since)).limit(limit))
         with self.engine.connect() as conn:
             return [_utc(value) for value in conn.execute(query).scalars()]

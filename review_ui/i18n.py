@@ -760,8 +760,8 @@ def label(kind: str, value) -> str:
     """Display name of a tag or facet value; unknown values as they are."""
     if value is None:
         return gettext("none")
-    if kind == "cluster":  # a content hash: its first characters tell clusters apart
-        return gettext("cluster_label", hash=str(value)[:6])
+    if kind == "cluster":
+        return cluster_name(str(value))
     if kind in ("places", "place"):  # administrative codes: the gazetteer's (Chinese) names
         return places.gazetteer().name(str(value))
     if kind in ("topics", "topic"):
@@ -801,6 +801,22 @@ def _zh_name(kind: str, code: str) -> str:
         return limits.zh_name(code)
     prefix = {"action": "do_", "state": "state_", "fact": "fact_"}[kind]
     return STRINGS["zh"].get(prefix + code, code)
+
+CLUSTER_NAME_CHARS = 30
+
+
+def cluster_name(cluster: str) -> str:
+    """A near-duplicate cluster named by its text: the first characters of its earliest
+    post (the id is a hash no one can read); the hash's start where no post has it.
+    Looked up once per request and cluster."""
+    names = g.setdefault("cluster_names", {}) if has_request_context() else {}
+    if cluster not in names:
+        text = current_app.extensions["crisiswatch"].store.cluster_texts([cluster]).get(cluster)
+        text = " ".join((text or "").split())
+        names[cluster] = (text[:CLUSTER_NAME_CHARS] + ("…" if len(text) > CLUSTER_NAME_CHARS else "")
+                          if text else gettext("cluster_label", hash=cluster[:6]))
+    return names[cluster]
+
 
 
 def switch_lang_url() -> str:

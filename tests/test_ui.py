@@ -343,18 +343,24 @@ def test_emotion_place_and_verified_facets(client):
     assert english.facet("emotion", "Fear")[1] == 1 and english.facet("verified", "Not verified")[1] == 1
 
 
-def test_cluster_facet_lists_near_duplicates(client, app):
+def test_cluster_facet_lists_near_duplicates_named_by_their_text(client, app):
     digest = content_hash(COPY)
     links = Links(html(client.get("/")))
     entries = links.facet_entries("cluster")
-    assert [(name, count) for name, _, count, _ in entries] == [(f"近似重复 #{digest[:6]}", 2)]  # no singletons
+    assert [(name, count) for name, _, count, _ in entries] == [(COPY, 2)]  # no singletons; named by its text
     page = html(follow(client, entries[0][1]))
-    assert "共 2 条结果" in page and f"重复文本：近似重复 #{digest[:6]}" in page
-    assert Links(page).facet("cluster", f"近似重复 #{digest[:6]}")[2]  # active
-    assert f"Near-duplicates #{digest[:6]}" in html(client.get("/?lang=en"))
-    # The post page links to the copies of its text.
+    assert "共 2 条结果" in page and f"重复文本：{COPY}" in page  # the chip
+    assert Links(page).facet("cluster", COPY)[2]  # active
+    assert f"#{digest[:6]}" not in page
+    # The post page links to the copies of its text, by that text.
     post = html(client.get(f"/posts/{app.ids['c-wechat']}"))
-    assert f"/?cluster={digest}" in post
+    assert f'<a href="/?cluster={digest}">{COPY}</a>' in post
+    # A long text gives its first 30 characters; a cluster no post has, its hash.
+    store = app.extensions["crisiswatch"].store
+    x1 = store.get_post(app.ids["x1"])
+    with app.test_request_context("/"):
+        assert i18n.label("cluster", x1["cluster"]) == (XSS + " 停电")[:30] + "…"
+        assert i18n.label("cluster", "0123456789abcdef") == "近似重复 #012345"
 
 
 def test_facets_keep_filters_in_the_form(client):
