@@ -454,6 +454,16 @@ def test_contradictions_against_the_other_sides_release():
                          ("restoration_time", "release #7 of 海南电网公司"), ("area_missing", "release #7 of 海南电网公司")}
 
 
+def test_a_hotline_is_checked_against_the_other_sides_release_too():
+    grid = OtherRelease(7, "海南电网公司", "约1.2万户停电，如有疑问请拨打95598或0898-12345。")
+    [found] = contradictions("约1.2万户停电，服务热线96598。", {}, [grid])
+    assert (found.kind, found.stated, found.expected, found.release_id) == ("hotline", "96598", "95598、0898-12345", 7)
+    assert contradictions("约1.2万户停电，请拨打0898-12345。", {}, [grid]) == []  # one in common agrees
+    [problem] = pre_publication("通报", "约1.2万户停电，服务热线96598。", "weibo", {}, [grid], kind="correction")
+    assert problem.message_key == "hotline" and problem.blocking  # the fact sheet has no hotline to settle it
+    assert message(problem) == "服务热线与海南电网公司第7号发布不一致：稿件 96598，海南电网公司第7号发布 95598、0898-12345"
+
+
 # --- pre-publication checks ------------------------------------------------------------
 
 def test_a_clean_release_passes():

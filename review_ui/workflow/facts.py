@@ -250,14 +250,15 @@ def contradictions(text: str, facts: Mapping[str, object], other_releases: Itera
     other releases. A text may state several counts or times ("已恢复8000户，仍有4000户"),
     so it contradicts the fact sheet only when none of those it states agrees; against
     another release the first count of each (the headline figure) is compared, and the
-    times agree when any two do."""
+    times, and the hotlines, agree when any two do."""
     areas = list(facts.get("affected_areas") or [])
     stated = extract(text, areas)
     found = _against(stated, text, facts, areas, FACT_SHEET)
     for other in other_releases:
         theirs = extract(other.text, areas)
         expected = {"households": theirs.households[0].text if theirs.households else None,
-                    "restoration_estimate": theirs.restoration[0].text if theirs.restoration else None}
+                    "restoration_estimate": theirs.restoration[0].text if theirs.restoration else None,
+                    "hotline": _join(theirs.hotlines) or None}
         found += [replace(c, release_id=other.id, org_name=other.org_name)
                   for c in _against(stated, text, expected, theirs.areas,
                                     f"release #{other.id} of {other.org_name}", theirs)]

@@ -33,11 +33,20 @@ answer is delivered; redirects are not followed.
 ``MAX_ATTEMPTS`` the delivery is ``failed`` and stays in the outbox until an admin
 ``retry``s it, so a release is never lost. A release is published when every one of its
 deliveries is delivered. Delivery is at least once: an attempt is claimed first (the row
-is ``sending`` and its next attempt pushed ``LEASE`` ahead), so two publishers do not
-send one delivery at once, a release being sent cannot be unscheduled, and a publisher
-killed mid-attempt leaves it to be sent again after the lease. Unscheduling marks the
-undelivered rows ``cancelled`` (they stay as the record) and scheduling again adds new
-ones: a delivery id is never used for two texts.
+is ``sending`` and its next attempt pushed ``LEASE`` ahead, renewed every ``RENEW_EVERY``
+while the attempt lasts), so two publishers do not send one delivery at once, a release
+being sent cannot be unscheduled, and a publisher killed mid-attempt leaves it to be
+sent again once its lease runs out, within a minute, with the same ``delivery_id`` (a
+receiver that has it already drops the copy). Unscheduling marks the undelivered rows
+``cancelled`` (they stay as the record) and scheduling again adds new ones: a delivery
+id is never used for two texts.
+
+**Checked again when due**: the fact sheet may have changed since the release was
+scheduled. Before its deliveries are attempted the release passes the pre-publication
+checks again; while a blocking problem stands its due deliveries are ``held`` (not sent,
+the problems in ``last_error`` and on the release page) and they go out at the first run
+after the problem is gone (the fact sheet changed back, or the release unscheduled,
+corrected and scheduled again).
 """
 
 from __future__ import annotations
@@ -46,33 +55,42 @@ import hashlib
 import hmac
 import http.client
 import json
+import logging
 import os
 import re
 import tempfile
+import threading
+import time
 import tomllib
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.store import naive_utc, utcnow
 from review_ui.workflow import audit
-from review_ui.workflow.releases import mark_published
+from review_ui.workflow.checks import blocking, message
+from review_ui.workflow.releases import mark_published, problems
 from review_ui.workflow.rules import InvalidTransition
-from review_ui.workflow.tables import Delivery, Organisation, Release, Version
+from review_ui.workflow.tables import AuditEntry, Delivery, Organisation, Release, Version
 
 KINDS = ("webhook", "file")
 MAX_ATTEMPTS = 10
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
-LEASE = timedelta(minutes=5)  # longer than any one attempt can take
+LEASE = timedelta(seconds=60)  # how long a publisher that stopped answering holds a delivery
+RENEW_EVERY = timedelta(seconds=20)  # how often a publisher still sending pushes its lease on
 TIMEOUT = 10  # seconds, per webhook request
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # it becomes part of a file name
+
+log = logging.getLogger(__name__)
 
 
 class ChannelConfigError(ValueError):
@@ -179,7 +197,7 @@ def cancel(session: Session, release: Release, now: datetime | None = None) -> i
         rows, Delivery.status == "sending", Delivery.next_attempt_at > now)).scalar()
     if sending:
         raise InvalidTransition("a channel is being sent this release right now: look again in a minute")
-    result = session.execute(update(Delivery).where(rows, Delivery.status.in_(("pending", "sending", "failed")))
+    result = session.execute(update(Delivery).where(rows, Delivery.status.in_(("pending", "sending", "held", "failed")))
                              .values(status="cancelled", next_attempt_at=None))
     return result.rowcount
 
@@ -201,7 +219,7 @@ class DeliveryStatus:
     id: int
     org: str
     channel: str
-    status: str  # pending, sending, delivered, failed, cancelled
+    status: str  # pending, sending, held, delivered, failed, cancelled
     attempts: int
     last_error: str
     due_at: datetime
@@ -221,11 +239,12 @@ def status(session: Session, release: Release) -> list[DeliveryStatus]:
 
 def due(session: Session, now: datetime | None = None) -> list[Delivery]:
     """The deliveries to attempt now (of releases still scheduled), oldest first: pending
-    ones, and those whose publisher's lease ran out mid-attempt."""
+    and held ones, and those whose publisher's lease ran out mid-attempt."""
     now = naive_utc(now) or utcnow()
     return list(session.execute(
         select(Delivery).join(Release, Release.id == Delivery.release_id)
-        .where(Delivery.status.in_(("pending", "sending")), Delivery.due_at <= now, Release.state == "scheduled",
+        .where(Delivery.status.in_(("pending", "sending", "held")), Delivery.due_at <= now,
+               Release.state == "scheduled",
                (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now))
         .order_by(Delivery.due_at, Delivery.id)
     ).scalars())
@@ -254,7 +273,7 @@ class DeliveryResult:
     release_id: int
     org: str
     channel: str
-    status: str  # delivered; pending (to be retried at next_attempt_at); failed
+    status: str  # delivered; pending (to be retried at next_attempt_at); failed; held
     attempts: int
     error: str = ""
     next_attempt_at: datetime | None = None
@@ -264,6 +283,7 @@ class DeliveryResult:
 class DeliveryReport:
     results: list[DeliveryResult] = field(default_factory=list)
     published: list[int] = field(default_factory=list)  # releases fully delivered in this run
+    held: dict[int, list[str]] = field(default_factory=dict)  # release -> why it was not sent
 
     @property
     def failed_attempts(self) -> int:
@@ -273,15 +293,67 @@ class DeliveryReport:
 def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list[Channel]],
                 now: datetime | None = None) -> DeliveryReport:
     """Attempt every delivery due at ``now``, each claimed, sent and recorded in its own
-    transactions; nothing is held open while a channel is being written to."""
+    transactions; nothing is held open while a channel is being written to. Each
+    release is checked again first (``_hold_if_blocked``). A lease runs from the moment
+    of its claim (``now`` plus the time this run has taken so far)."""
     now = naive_utc(now) or utcnow()
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
     report = DeliveryReport()
     with session_factory() as session:
-        ids = [d.id for d in due(session, now)]
-    for delivery_id in ids:
-        if _claim(session_factory, delivery_id, now):
-            _attempt(session_factory, delivery_id, channels, now, report)
+        rows = [(d.id, d.release_id) for d in due(session, now)]
+    sendable: dict[int, bool] = {}
+    for delivery_id, release_id in rows:
+        if release_id not in sendable:
+            sendable[release_id] = not _hold_if_blocked(session_factory, release_id, now, report)
+        if sendable[release_id] and _claim(session_factory, delivery_id, clock()):
+            with _lease_renewed(session_factory, delivery_id, clock):
+                _attempt(session_factory, delivery_id, channels, now, report)
     return report
+
+
+def _hold_if_blocked(session_factory, release_id: int, now: datetime, report: DeliveryReport) -> bool:
+    """Check the release against the fact sheet (and the other side) as they are now. When
+    a blocking problem stands, its due pending deliveries become ``held``, with the
+    problems as their error, and True is returned; when none does, held ones are pending
+    again. Each change is audited once (``release.held``, ``release.resumed``)."""
+    with session_factory() as session, session.begin():
+        audit.lock(session)
+        release = session.get(Release, release_id)
+        found = blocking(problems(session, release))
+        rows = Delivery.release_id == release_id
+        if found:
+            reasons = [message(problem, "en") for problem in found]
+            changed = session.execute(
+                update(Delivery).where(rows, Delivery.status.in_(("pending", "held")), Delivery.due_at <= now)
+                .values(status="held", next_attempt_at=None, last_error=_clip("held: " + "; ".join(reasons)))
+            ).rowcount
+            if changed and _newly(session, "release.held", release_id):
+                audit.record(session, "system", "release.held", f"release:{release_id}",
+                             {"problems": [p.message_key for p in found]}, org_id=release.drafting_org_id)
+            report.held[release_id] = reasons
+            return True
+        resumed = session.execute(update(Delivery).where(rows, Delivery.status == "held")
+                                  .values(status="pending", last_error="")).rowcount
+        if resumed:
+            audit.record(session, "system", "release.resumed", f"release:{release_id}", {},
+                         org_id=release.drafting_org_id)
+        return False
+
+
+def _newly(session: Session, action: str, release_id: int) -> bool:
+    """Whether the release's last hold-or-resume entry is not already ``action``."""
+    last = session.execute(select(AuditEntry.action).where(
+        AuditEntry.target == f"release:{release_id}", AuditEntry.action.in_(("release.held", "release.resumed")))
+        .order_by(AuditEntry.id.desc()).limit(1)).scalar()
+    return last != action
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 1000 else text[:999] + "…"
 
 
 def _claim(session_factory, delivery_id: int, now: datetime) -> bool:
@@ -294,6 +366,31 @@ def _claim(session_factory, delivery_id: int, now: datetime) -> bool:
             .values(status="sending", next_attempt_at=now + LEASE)
         )
         return claimed.rowcount == 1
+
+
+@contextmanager
+def _lease_renewed(session_factory, delivery_id: int, clock: Callable[[], datetime]):
+    """While the block runs, push the claimed delivery's lease ``LEASE`` past ``clock()``
+    every ``RENEW_EVERY`` (in a thread, in its own short transactions): a slow channel
+    keeps its claim, a killed publisher's claim runs out a ``LEASE`` after its last renewal."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(RENEW_EVERY.total_seconds()):
+            try:
+                with session_factory() as session, session.begin():
+                    session.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "sending")
+                                    .values(next_attempt_at=clock() + LEASE))
+            except SQLAlchemyError as err:  # the next renewal may get through; the send goes on
+                log.warning("delivery %d: its lease was not renewed: %s", delivery_id, err)
+
+    thread = threading.Thread(target=renew, name=f"outbox-lease-{delivery_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _attempt(session_factory, delivery_id: int, channels, now: datetime, report: DeliveryReport) -> None:
