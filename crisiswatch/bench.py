@@ -108,7 +108,7 @@ def ui_server(settings: Settings, store: Store):
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
     password = secrets.token_urlsafe(16)
-    with open_sessions(store.engine).begin() as session:
+    with open_sessions(store.engine, settings.home).begin() as session:
         org = accounts.create_organisation(session, "基准测试", "government", "department")
         accounts.create_user(session, "bench-analyst", "bench", password, org, ["analyst"])
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())

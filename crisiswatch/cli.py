@@ -607,7 +607,7 @@ def publish(settings: Settings, dry_run):
     except outbox.ChannelConfigError as err:
         fail(str(err))
     settings.ensure_home()
-    factory = sessions(settings.database_url)
+    factory = sessions(settings.database_url, settings.home)
     if dry_run:
         with factory() as session:
             pending = outbox.due(session)
@@ -664,7 +664,7 @@ def _workflow_session(settings: Settings):
     from review_ui.workflow import open_sessions
 
     settings.ensure_home()
-    return open_sessions(Store(settings.database_url).engine)()
+    return open_sessions(Store(settings.database_url).engine, settings.home)()
 
 
 @main.group(context_settings=CONTEXT)
@@ -837,21 +837,26 @@ def user_list(settings: Settings):
 
 @main.group(context_settings=CONTEXT)
 def audit():
-    """The hash-chained audit log of every action."""
+    """The audit log of every action: a keyed hash chain, anchored in <home>/audit-anchors.jsonl."""
 
 
 @audit.command("verify", context_settings=CONTEXT)
 @with_home
 def audit_verify(settings: Settings):
-    """Check the audit log's hash chain; exit 1 and name the first entry that breaks it."""
+    """Check the audit log: its hash chain, each entry's keyed hash (<home>/audit.key)
+    and the log against every anchor. Exit 1 and name the first entry that breaks it, or
+    the entries missing from its end; when it verifies, its head is anchored."""
     from review_ui.workflow import audit as audit_log
 
     with _workflow_session(settings) as session:
         result = audit_log.verify(session)
+    if result.missing:
+        fail(f"the audit log was cut short: {result.reason}")
     if not result.ok:
-        fail(f"the audit log is broken at entry {result.broken_at}: {result.reason} "
-             f"({result.entries - 1} entries before it verify)")
-    click.echo(f"audit log verified: {result.entries} entries")
+        where = f" at entry {result.broken_at}" if result.broken_at else ""
+        before = f" ({result.entries - 1} entries before it verify)" if result.broken_at else ""
+        fail(f"the audit log is broken{where}: {result.reason}{before}")
+    click.echo(f"audit log verified: {result.entries} entries, anchored in {settings.home / audit_log.ANCHORS_FILE}")
 
 
 @audit.command("export", context_settings=CONTEXT)
@@ -863,6 +868,7 @@ def audit_export(settings: Settings, out):
 
     with _workflow_session(settings) as session:
         lines = [json.dumps(entry, ensure_ascii=False) + "\n" for entry in audit_log.export(session)]
+        audit_log.anchor(session)  # the export's last entry, anchored
     if out:
         out.write_text("".join(lines), encoding="utf-8")
         click.echo(f"wrote {len(lines)} entries to {out}", err=True)

@@ -71,7 +71,7 @@ def seed_people(settings: Settings, store) -> list[tuple[str, str, str, list[str
     from review_ui.workflow import accounts, facts, open_sessions, releases
     from review_ui.workflow.tables import Incident
 
-    with open_sessions(store.engine)() as session:
+    with open_sessions(store.engine, settings.home)() as session:
         created = accounts.seed_demo(session)
         if not session.query(Incident).count():
             drafter = accounts.find_user(session, "grid_drafter")

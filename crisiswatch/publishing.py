@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,10 +23,10 @@ _said: set[str] = set()  # what the job has logged already: said once, not every
 
 
 @lru_cache(maxsize=None)
-def sessions(database_url: str) -> sessionmaker[Session]:
+def sessions(database_url: str, home: Path) -> sessionmaker[Session]:
     """Sessions on the store's engine (its SQLite settings included), with the workflow's
-    tables; one engine per database for the life of the process."""
-    return open_sessions(Store(database_url).engine)
+    tables and the home's audit key; one engine per database for the life of the process."""
+    return open_sessions(Store(database_url).engine, home)
 
 
 def publish_due(settings: Settings, now: datetime | None = None) -> DeliveryReport | None:
@@ -39,7 +40,7 @@ def publish_due(settings: Settings, now: datetime | None = None) -> DeliveryRepo
     except ChannelConfigError as err:
         _say_once(f"releases are not published: {err}")
         return None
-    report = deliver_due(sessions(settings.database_url), channels, now)
+    report = deliver_due(sessions(settings.database_url, settings.home), channels, now)
     for result in report.results:
         if result.status == "delivered":
             log.info("release %d delivered to %s / %s", result.release_id, result.org, result.channel)

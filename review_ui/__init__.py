@@ -75,7 +75,7 @@ def create_app(settings: Settings, store: Store | None = None, index=None) -> Fl
         store=store,
         index=index if index is not None else open_index(settings),
         topic_labels={t.label: (t.zh, t.en) for t in load_taxonomy()},
-        sessions=open_sessions(store.engine),
+        sessions=open_sessions(store.engine, settings.home),
     )
     i18n.init_app(app)
     formatting.init_app(app)

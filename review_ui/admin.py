@@ -130,5 +130,6 @@ def export_audit():
         audit.record(db, g.user.username, "audit_exported", org_id=g.user.org_id)
     with services().sessions() as db:
         lines = [json.dumps(entry, ensure_ascii=False) + "\n" for entry in audit.export(db)]
+        audit.anchor(db)  # the export's last entry, anchored
     return Response(lines, mimetype="application/x-ndjson",
                     headers={"Content-Disposition": "attachment; filename=audit-log.jsonl"})

@@ -314,9 +314,9 @@ def test_the_scheduler_publishes_every_15_seconds(home, tmp_path):
         assert job.func is publishing.publish_due and job.trigger.interval == timedelta(seconds=15)
     finally:
         again.shutdown()
-    release_id = make_release(publishing.sessions(home.database_url))
+    release_id = make_release(publishing.sessions(home.database_url, home.home))
     write_channels(home, tmp_path / "out")
-    with publishing.sessions(home.database_url)() as session, session.begin():
+    with publishing.sessions(home.database_url, home.home)() as session, session.begin():
         outbox.enqueue(session, session.get(Release, release_id), outbox.load_channels(home.channels_file))
     assert publishing.publish_due(home, now=DUE).published == [release_id]
     assert len(list((tmp_path / "out").iterdir())) == 2

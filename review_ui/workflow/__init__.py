@@ -5,13 +5,21 @@ only call into it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from review_ui.workflow import audit
 from review_ui.workflow.tables import create_tables
 
 
-def open_sessions(engine: Engine) -> sessionmaker:
-    """The workflow's tables on ``engine`` (created if missing) and a factory of sessions on them."""
+def open_sessions(engine: Engine, home: Path | None = None) -> sessionmaker:
+    """The workflow's tables on ``engine`` (created if missing) and a factory of sessions on
+    them. With the ``home`` of the database, the audit log is keyed and anchored there
+    (``audit.keep``); every process that writes to a home's workflow must pass it."""
     create_tables(engine)
-    return sessionmaker(engine)
+    sessions = sessionmaker(engine)
+    if home is not None:
+        audit.keep(sessions, home)
+    return sessions
