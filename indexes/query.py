@@ -31,7 +31,11 @@ MAX_VALUE_CHARS = 64
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
 MAX_RELEVANCE_DEPTH = 10_000  # relevance pages by offset; newest and engagement by cursor
+MAX_CURSOR = 2**63 - 1  # sort keys are signed 64-bit integers
 RUMOR_THRESHOLD = 0.5
+# Dates a query may name: well inside what the engines store (Tantivy's nanoseconds end in
+# 1677 and 2262), with room for any time zone's offset either side.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
 
 _ITEMS = re.compile(r'(-?)"([^"]*)("?)|(\S+)')
 
@@ -149,11 +153,16 @@ class SearchQuery:
             raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
         if self.ranked and self.page * self.per_page > MAX_RELEVANCE_DEPTH:
             raise QueryError(f"results by relevance go {MAX_RELEVANCE_DEPTH} deep; sort by newest to page further")
-        if self.after is not None and (self.ranked or self.after < 0):
+        if self.after is not None and not 0 <= self.after <= MAX_CURSOR:
+            raise QueryError("after is not a valid page cursor")
+        if self.after is not None and self.ranked:
             raise QueryError("a page cursor goes with the newest or engagement sort")
         for bound in (self.rumor_min, self.rumor_max):
             if bound is not None and not 0 <= bound <= 1:
                 raise QueryError("rumor probabilities are between 0 and 1")
+        for bound in (self.since, self.until):
+            if bound is not None:
+                check_year(bound)
         if self.since and self.until and self.since > self.until:
             raise QueryError("the start of the time range is after its end")
 
@@ -181,6 +190,15 @@ def parse_time(value: str | None, *, end_of_day: bool = False) -> datetime | Non
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise QueryError(f"{value!r} is not a date; write it as 2024-07-31 or 2024-07-31T18:00") from None
+    check_year(parsed)
     if len(value) == 10 and end_of_day:
         parsed = parsed.replace(hour=23, minute=59, second=59, microsecond=999999)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA_TZ)
+
+
+def check_year(value: datetime) -> None:
+    """Refuse a date outside ``EARLIEST_YEAR``-``LATEST_YEAR``: the engines cannot compare
+    with it, and near year 1 or 9999 converting its zone to UTC overflows."""
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise QueryError(f"{value.date().isoformat()} is out of range: dates go from {EARLIEST_YEAR}-01-01 "
+                         f"to {LATEST_YEAR}-12-31")

@@ -15,13 +15,14 @@ from flask import Flask, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from core.settings import Settings
 from core.store import Store
 from indexes.backends import open_index
 from nlp.topics import load_taxonomy
 
-from review_ui import admin, api, auth, formatting, i18n, posts, releases, search, stories
+from review_ui import admin, api, auth, formatting, i18n, params, posts, releases, search, stories
 from review_ui.services import EXTENSION, Services
 from review_ui.workflow import open_sessions
 
@@ -52,6 +53,18 @@ class SafeJSONProvider(DefaultJSONProvider):
         )
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: ASCII digits up to the largest id the database holds,
+    so a longer number is a 404, not an overflow in the database, and ``/posts/١`` is not
+    post 1 (werkzeug's ``\\d+`` takes every script's digits)."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", params.MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def secret_key(settings: Settings) -> str:
     """The key that signs sessions and CSRF tokens: made once per home, readable only by its owner."""
     path = settings.home / "secret_key"
@@ -66,6 +79,7 @@ def secret_key(settings: Settings) -> str:
 
 def create_app(settings: Settings, store: Store | None = None, index=None) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.update(SECRET_KEY=secret_key(settings), SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     CSRFProtect(app)  # every form that changes something carries a token tied to the session
     app.json = SafeJSONProvider(app)

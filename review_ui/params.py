@@ -16,7 +16,7 @@ from indexes.query import MAX_FILTER_VALUES, MAX_VALUE_CHARS, QueryError, Search
 MAX_VALUES = MAX_FILTER_VALUES
 MAX_WORD_CHARS = 20  # sort, interval, verified
 MAX_TIME_CHARS = 40
-MAX_CURSOR = 2**63 - 1  # sort keys are signed 64-bit integers
+MAX_ID = 2**63 - 1  # the database's ids are signed 64-bit integers
 DEFAULT_PER_PAGE = 20
 TRUE_VALUES = ("1", "on", "true", "yes")
 VERIFIED = {"yes": True, "no": False}
@@ -62,11 +62,13 @@ def _int(args: MultiDict, name: str, default: int | None, digits: int = 9) -> in
     return int(raw)
 
 
-def _cursor(args: MultiDict) -> int | None:
-    value = _int(args, "after", None, digits=19)
-    if value is not None and value > MAX_CURSOR:
-        raise QueryError("after is not a valid page cursor")
-    return value
+def as_id(raw: str) -> int:
+    """A database id from a form: ASCII digits up to ``MAX_ID``, else ``ValueError``, so it
+    serves as ``type=`` of ``request.form.get`` and ``getlist`` (a bad value reads as absent).
+    ``int`` alone takes "²" (after ``isdigit``), "١", "1_0" and ids the database cannot hold."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or int(raw) > MAX_ID:
+        raise ValueError(f"{raw[:20]!r} is not an id")
+    return int(raw)
 
 
 def _float(args: MultiDict, name: str) -> float | None:
@@ -78,8 +80,6 @@ def _float(args: MultiDict, name: str) -> float | None:
     return float(raw)
 
 
-def _verified(args: MultiDict) -> bool | None:
-    raw = _word(args, "verified", "").lower()
 def _percent(args: MultiDict, name: str) -> float | None:
     """A probability given in percent (the search page's unit, as its cards show it)."""
     raw = (args.get(name) or "").strip()
@@ -88,6 +88,8 @@ def _percent(args: MultiDict, name: str) -> float | None:
     return float(raw) / 100 if raw else None
 
 
+def _verified(args: MultiDict) -> bool | None:
+    raw = _word(args, "verified", "").lower()
     if raw and raw not in VERIFIED:
         raise QueryError("verified must be yes or no")
     return VERIFIED.get(raw)
@@ -117,7 +119,7 @@ def query_from_args(args: MultiDict, percent: bool = False) -> SearchQuery:
         sort=_word(args, "sort", "relevance"),
         page=_int(args, "page", 1),
         per_page=_int(args, "per_page", DEFAULT_PER_PAGE),
-        after=_cursor(args),
+        after=_int(args, "after", None, digits=19),  # SearchQuery checks it fits a sort key
         interval=_word(args, "interval", "day"),
         **filters,
     )

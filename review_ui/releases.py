@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from core.store import naive_utc, utcnow
 from indexes.query import QueryError, SearchQuery, parse_time
 from indexes.results import search
-from review_ui import dashboard_data, i18n
+from review_ui import dashboard_data, i18n, params
 from review_ui.services import services
 from review_ui.workflow import audit, clocks, facts, outbox, releases as flow, rules
 from review_ui.workflow.checks import message as problem_message
@@ -208,7 +208,7 @@ def create_release(incident_id: int):
     form = request.form
     release = flow.create_release(
         session, _actor(), _incident(incident_id), form.get("title", ""), form.get("body", ""),
-        form.get("channel", ""), [int(v) for v in form.getlist("required") if v.isdigit()],
+        form.get("channel", ""), form.getlist("required", type=params.as_id),
         joint=form.get("joint") == "on",
         rumor_clusters=[c.strip() for c in form.get("clusters", "").split(",") if c.strip()],
     )

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, render_template, request
 
 from core.schema import CHINA_TZ
 from nlp.stories import emerging_stories
+from review_ui.i18n import gettext
 from review_ui.services import services
 
 bp = Blueprint("stories", __name__, url_prefix="/stories")
@@ -19,10 +20,11 @@ MAX_RECENT, MAX_BASELINE = 5_000, 20_000  # posts read for each, newest first
 
 @bp.get("/")
 def index():
-    hours = request.args.get("window", "1")
-    if not hours.isdigit() or int(hours) not in WINDOWS:
-        abort(400)
-    window = timedelta(hours=int(hours))
+    # Compared as text: int() and isdigit() would also take other scripts' digits ("²").
+    hours = {str(n): n for n in WINDOWS}.get(request.args.get("window", "1"))
+    if hours is None:
+        abort(400, description=gettext("stories_bad_window", windows=" / ".join(map(str, WINDOWS))))
+    window = timedelta(hours=hours)
     store = services().store
     latest = store.latest_post_time()
     stories, since, until, samples = [], None, None, {}
@@ -35,7 +37,7 @@ def index():
         baseline = [text for _, text, _ in store.texts_between(since - BASELINE, since, MAX_BASELINE)]
         stories = emerging_stories(recent, baseline)
         samples = store.get_posts([i for story in stories for i in story.samples])
-    return render_template("stories.html", stories=stories, samples=samples, windows=WINDOWS, hours=int(hours),
+    return render_template("stories.html", stories=stories, samples=samples, windows=WINDOWS, hours=hours,
                            since=since, until=until, search_since=_search_time(since))
 
 

@@ -44,6 +44,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "docs" / "screenshots"
 ECHARTS = REPO / "review_ui" / "static" / "vendor" / "echarts.min.js"
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 CITY, GRID = "海口市人民政府", "海口供电局"
 SECRETS = {CITY: "city-secret-0123456789abcdef", GRID: "grid-secret-0123456789abcdef"}
@@ -189,17 +190,17 @@ class Site:
         self.receiver, self.post_ids, self.shots = receiver, post_ids, shots
         self.dialogs: list[str] = []
 
-    def page(self):
+    def page(self, viewport=VIEWPORT):
         """A fresh browser context (its own cookies) with one page; any dialog is recorded
         (and dismissed), and the tests fail on it."""
-        context = self.browser.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
+        context = self.browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
         context.set_default_timeout(10_000)
         page = context.new_page()
         page.on("dialog", lambda dialog: (self.dialogs.append(f"{page.url}: {dialog.message}"), dialog.dismiss()))
         return page
 
-    def log_in(self, username: str, screenshot: bool = False):
-        page = self.page()
+    def log_in(self, username: str, screenshot: bool = False, viewport=VIEWPORT):
+        page = self.page(viewport)
         page.goto(f"{self.url}/incidents/")  # the login page, sent back here afterwards
         assert "/login" in page.url
         page.fill("section.login input[name=username]", username)
@@ -390,4 +391,43 @@ def test_posts_with_markup_show_as_text_in_the_browser(site):
     page.goto(page.url + "/dashboard")
     assert PAYLOADS[0] in page.inner_text("#top-posts") or PAYLOADS[0] in page.inner_text("#top-rumors")
     _no_injection(page)
+    assert site.dialogs == []
+
+
+# -- a phone's width -----------------------------------------------------------------------
+
+
+def _overflow(page) -> list[str]:
+    """The elements that reach past the right edge of the window (a page wider than the
+    phone scrolls sideways), by tag and class."""
+    return page.evaluate("""() => {
+        const width = document.documentElement.clientWidth;
+        return Array.from(document.querySelectorAll('body *'))
+            .filter(e => e.getBoundingClientRect().right > width + 1 && e.getClientRects().length
+                         && !e.closest('.bars, details:not([open])'))
+            .map(e => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' + e.className : ''));
+    }""")
+
+
+def test_pages_fit_a_390_pixel_phone(site):
+    """At 390 x 844 (a phone) the header, the search page, a post, an incident and its
+    dashboard's charts stay within the width: no sideways scrolling."""
+    page = site.log_in("grid_drafter", viewport=PHONE)
+    page.fill("form[action='/incidents/'] input[name=title]", "7月25日琼山区停电")
+    page.fill("form[action='/incidents/'] input[name=query]", "停电")
+    click(page, "form[action='/incidents/'] button[type=submit]")
+    incident = page.url
+    pages = {"phone-search.png": f"{site.url}/?q=停电", "phone-post.png": f"{site.url}/posts/{site.post_ids['rumor1']}",
+             "phone-incident.png": incident, "phone-dashboard.png": incident + "/dashboard",
+             "phone-stories.png": f"{site.url}/stories/", "phone-search-en.png": f"{site.url}/?q=停电&lang=en",
+             "phone-dashboard-en.png": incident + "/dashboard?lang=en"}
+    for name, url in pages.items():
+        page.goto(url)
+        if "dashboard" in url and ECHARTS.exists():
+            page.wait_for_function("() => Array.from(document.querySelectorAll('.chart canvas')).length == 5")
+        site.screenshot(page, name)  # the first screen: the header and the top of the page
+        if "dashboard" in url:
+            page.locator(".charts").screenshot(path=str(site.shots / "phone-charts.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], (url, _overflow(page))
+        assert _overflow(page) == [], url
     assert site.dialogs == []

@@ -6,6 +6,15 @@
   var source = document.getElementById("dashboard-data");
   if (!source || typeof echarts === "undefined") { return; }
   var data = JSON.parse(source.textContent);
+  var drawn = [];
+  // A chart is drawn at its element's width: redraw on a new window size (a phone turned).
+  window.addEventListener("resize", function () { drawn.forEach(function (chart) { chart.resize(); }); });
+
+  function chartAt(element) {
+    var chart = echarts.init(element);
+    drawn.push(chart);
+    return chart;
+  }
 
   function seriesOf(group, kind) {
     return Object.keys(group.series).map(function (key) {
@@ -17,7 +26,7 @@
   function overTime(id, group, kind) {
     var element = document.getElementById(id);
     if (!element) { return; }
-    echarts.init(element).setOption({
+    chartAt(element).setOption({
       animation: false,
       tooltip: { trigger: "axis" },
       legend: { top: 0 },
@@ -31,7 +40,7 @@
   function shares(id, items) {
     var element = document.getElementById(id);
     if (!element) { return; }
-    echarts.init(element).setOption({
+    chartAt(element).setOption({
       animation: false,
       tooltip: { trigger: "item" },
       series: [{ type: "pie", radius: ["35%", "65%"], data: items.map(function (item) {
@@ -43,7 +52,7 @@
   function ranking(id, items) {
     var element = document.getElementById(id);
     if (!element) { return; }
-    echarts.init(element).setOption({
+    chartAt(element).setOption({
       animation: false,
       tooltip: { trigger: "axis" },
       grid: { left: 110, right: 16, top: 8, bottom: 24 },
