@@ -75,7 +75,9 @@ def seed_people(settings: Settings, store) -> list[tuple[str, str, str, list[str
         created = accounts.seed_demo(session)
         if not session.query(Incident).count():
             drafter = accounts.find_user(session, "grid_drafter")
-            incident = releases.create_incident(session, drafter, DEMO_INCIDENT, "停电 OR 限电 OR 抢修 OR 供电")
+            incident = releases.create_incident(  # every demo organisation handles it, so each may set facts
+                session, drafter, DEMO_INCIDENT, "停电 OR 限电 OR 抢修 OR 供电",
+                org_ids=[accounts.find_organisation(session, name).id for name, *_ in accounts.DEMO_ORGS])
             for key, value in DEMO_FACTS:
                 facts.set_fact(session, drafter, incident, key, value)
             session.commit()

@@ -48,6 +48,8 @@ def publish_due(settings: Settings, now: datetime | None = None) -> DeliveryRepo
             log.warning("release %d to %s / %s: attempt %d failed (%s), %s", result.release_id, result.org,
                         result.channel, result.attempts, result.error,
                         "gave up" if result.status == "failed" else f"next at {result.next_attempt_at} UTC")
+    for release_id, reasons in report.held.items():
+        _say_once(f"release {release_id} is held, it contradicts the fact sheet now: {'; '.join(reasons)}")
     return report
 
 

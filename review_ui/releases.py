@@ -17,7 +17,8 @@ from review_ui import dashboard_data, i18n, params
 from review_ui.services import services
 from review_ui.workflow import audit, clocks, facts, outbox, releases as flow, rules
 from review_ui.workflow.checks import message as problem_message
-from review_ui.workflow.tables import CHANNELS, FACT_KEYS, Delivery, Incident, Organisation, Release, User
+from review_ui.workflow.tables import (CHANNELS, FACT_KEYS, Delivery, FactProposal, Incident, Organisation, Release,
+                                       User)
 
 bp = Blueprint("releases", __name__)
 
@@ -111,7 +112,8 @@ def _org_names() -> dict[int, str]:
 @bp.get("/incidents/")
 def incidents():
     rows = _session().query(Incident).order_by(Incident.started_at.desc()).all()
-    return render_template("incidents.html", incidents=rows)
+    return render_template("incidents.html", incidents=rows,
+                           organisations=_session().query(Organisation).order_by(Organisation.id).all())
 
 
 @bp.post("/incidents/")
@@ -119,7 +121,8 @@ def incidents():
 def create_incident():
     session = _session()
     incident = flow.create_incident(session, _actor(), request.form.get("title", ""), request.form.get("query", ""),
-                                    major=request.form.get("major") == "on")
+                                    major=request.form.get("major") == "on",
+                                    org_ids=request.form.getlist("orgs", type=params.as_id))
     session.commit()
     return redirect(url_for("releases.incident", incident_id=incident.id), code=303)
 
@@ -130,10 +133,10 @@ def incident(incident_id: int):
     found = _incident(incident_id)
     visible = flow.visible_releases(session, _actor(), found)
     now = utcnow()
-    answers: dict[str, list[tuple[int, datetime | None]]] = {}
+    answers: dict[str, list[tuple[int, datetime | None, str]]] = {}
     for release in visible:
         for cluster in release.rumor_clusters or []:
-            answers.setdefault(cluster, []).append((release.id, release.published_at))
+            answers.setdefault(cluster, []).append((release.id, release.published_at, release.channel))
     store, index = services().store, services().index
     rumor_query = SearchQuery(text=found.query or "", rumor=True, per_page=1,
                               since=_aware(found.started_at) - LOOKBACK)
@@ -146,17 +149,21 @@ def incident(incident_id: int):
         if cluster not in spread:
             continue
         first_seen, post = spread[cluster]
-        clock = clocks.rumor_clock(cluster, first_seen, [(rid, _aware(at) if at else None)
-                                                        for rid, at in answers.get(cluster, [])],
+        clock = clocks.rumor_clock(cluster, first_seen, [(rid, _aware(at) if at else None, channel)
+                                                        for rid, at, channel in answers.get(cluster, [])],
                                    _aware(now), shipped, found.major)
         volume = None
         if clock.answered_at is not None:
             volume = clocks.before_and_after(store.cluster_times(cluster, clock.answered_at - timedelta(days=1)),
                                              clock.answered_at, _aware(now))
         rumor_clocks.append((clock, post, volume))
+    involved = facts.incident_org_ids(session, found)
     return render_template("incident.html", incident=found, facts=facts.current_facts(session, found),
-                           fact_keys=FACT_KEYS, releases=visible, orgs=_org_names(), rumor_clocks=rumor_clocks,
-                           channels=CHANNELS, organisations=session.query(Organisation).order_by(Organisation.id).all())
+                           disputes=facts.disputes(session, found), involved=involved,
+                           owner_org_id=session.get(User, found.created_by).org_id, fact_keys=FACT_KEYS,
+                           releases=visible, orgs=_org_names(), rumor_clocks=rumor_clocks, channels=CHANNELS,
+                           volume_after=clocks.VOLUME_AFTER,
+                           organisations=session.query(Organisation).order_by(Organisation.id).all())
 
 
 @bp.post("/incidents/<int:incident_id>/facts")
@@ -165,7 +172,21 @@ def set_fact(incident_id: int):
     session = _session()
     key = request.form.get("key", "")
     value = request.form.get("value", "")
-    facts.set_fact(session, _actor(), _incident(incident_id), key, value)
+    recorded = facts.set_fact(session, _actor(), _incident(incident_id), key, value)
+    session.commit()
+    if isinstance(recorded, FactProposal):
+        current = facts.current_facts(session, _incident(incident_id))[key]
+        flash(i18n.gettext("fact_disputed_saved", fact=i18n.gettext(f"fact_{key}"),
+                           org=_org_names().get(current.owner_org_id, "?")), "info")
+    return redirect(url_for("releases.incident", incident_id=incident_id), code=303)
+
+
+@bp.post("/incidents/<int:incident_id>/organisations")
+@_workflow_errors
+def name_organisations(incident_id: int):
+    """The owner's people name more organisations on the incident."""
+    session = _session()
+    facts.name_organisations(session, _actor(), _incident(incident_id), request.form.getlist("orgs", type=params.as_id))
     session.commit()
     return redirect(url_for("releases.incident", incident_id=incident_id), code=303)
 

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 from core.schema import make_post
 from core.store import Store
-from review_ui.workflow.clocks import before_and_after, load_clocks, rumor_clock
+from review_ui.workflow.clocks import VOLUME_AFTER, before_and_after, load_clocks, rumor_clock
 
 START = datetime(2024, 7, 25, 8, 0, tzinfo=timezone.utc)
 
@@ -20,9 +20,10 @@ def test_deadlines_run_are_met_or_are_missed():
     assert [(d.name, d.state) for d in running.deadlines] == [("authoritative_information", "running"),
                                                             ("press_conference", "running")]
     assert running.deadlines[0].remaining == timedelta(hours=3) and running.spreading_for == timedelta(hours=2)
-    late = rumor_clock("c", START, [(7, START + timedelta(hours=6))], START + timedelta(hours=7), clocks, major=True)
+    late = rumor_clock("c", START, [(7, START + timedelta(hours=6), "press_conference")], START + timedelta(hours=7),
+                       clocks, major=True)
     assert [d.state for d in late.deadlines] == ["missed", "met"] and late.answered_by == [7]
-    unanswered = rumor_clock("c", START, [(8, None)], START + timedelta(hours=30), clocks, major=False)
+    unanswered = rumor_clock("c", START, [(8, None, "weibo")], START + timedelta(hours=30), clocks, major=False)
     assert [d.state for d in unanswered.deadlines] == ["missed"]  # no press-conference clock for a minor one
 
 
@@ -38,3 +39,26 @@ def test_a_clusters_volume_before_and_after_its_answer(tmp_path):
     before, after, window = before_and_after(times, published, START + timedelta(hours=4))
     assert (before, after, window) == (3, 3, timedelta(hours=1))
     store.close()
+
+
+def test_only_a_press_conference_release_meets_the_press_conference_clock():
+    clocks = load_clocks()
+    weibo = rumor_clock("c", START, [(1, START + timedelta(hours=1), "weibo")], START + timedelta(hours=2),
+                        clocks, major=True)
+    assert [(d.name, d.state) for d in weibo.deadlines] == [("authoritative_information", "met"),
+                                                          ("press_conference", "running")]
+    later = rumor_clock("c", START, [(1, START + timedelta(hours=1), "weibo")], START + timedelta(hours=25),
+                        clocks, major=True)
+    assert [d.state for d in later.deadlines] == ["met", "missed"]  # a day of Weibo posts is no press conference
+    both = rumor_clock("c", START, [(1, START + timedelta(hours=1), "weibo"),
+                                    (2, START + timedelta(hours=20), "press_conference")],
+                       START + timedelta(hours=25), clocks, major=True)
+    assert [d.state for d in both.deadlines] == ["met", "met"] and both.answered_at == START + timedelta(hours=1)
+
+
+def test_the_volume_around_an_answer_waits_until_a_window_has_passed():
+    published = START + timedelta(hours=3)
+    times = [START + timedelta(minutes=20 * n) for n in range(12)]
+    assert before_and_after(times, published, published) is None  # not "0.0 hours: 0 before, 0 after"
+    assert before_and_after(times, published, published + VOLUME_AFTER - timedelta(seconds=1)) is None
+    assert before_and_after(times, published, published + VOLUME_AFTER) == (3, 3, timedelta(hours=1))

@@ -42,6 +42,7 @@ NAMES = {  # the words the messages fill in: (Chinese, English)
     "households": ("停电户数", "household count"), "restoration_estimate": ("预计恢复时间", "restoration estimate"),
     "hotline": ("服务热线", "hotline"), "affected_areas": ("停电区域", "affected areas"),
     "weibo": ("微博", "Weibo"), "wechat": ("微信文章", "WeChat article"), "website": ("网站公告", "website notice"),
+    "press_conference": ("新闻发布会", "press conference"),
     "title": ("标题", "title"), "body": ("正文", "body"), "text": ("", "text"),
 }
 

@@ -1,7 +1,10 @@
 """Rumors answered on a clock: for each open rumor cluster of an incident, how long it has
 been spreading, whether a release answers it, and each deadline (``clocks.toml``) as met,
-running or missed. After a release that answers it is published, the cluster's volume in
-equal windows before and after the publication shows whether the answer worked."""
+running or missed. A deadline may name the release channels that meet it: the press
+conference is met by a release for a press conference, not by a Weibo post. Once a
+release that answers it has been published for ``VOLUME_AFTER`` or more, the cluster's
+volume in equal windows before and after the publication shows whether the answer worked
+(sooner, the window after it is too short to say anything)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 SHIPPED = Path(__file__).with_name("clocks.toml")
+VOLUME_AFTER = timedelta(hours=1)  # the shortest window the volume before and after is shown for
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,10 @@ class Clock:
     name: str
     hours: float
     major_only: bool = False
+    channels: tuple[str, ...] = ()  # the release channels that meet it; empty: any
+
+    def met_by(self, channel: str) -> bool:
+        return not self.channels or channel in self.channels
 
 
 @dataclass
@@ -41,33 +49,39 @@ class RumorClock:
 def load_clocks(path: Path | None = None) -> list[Clock]:
     chosen = path if path and path.exists() else SHIPPED
     raw = tomllib.loads(chosen.read_text(encoding="utf-8"))
-    return [Clock(entry["name"], float(entry["hours"]), bool(entry.get("major_only", False)))
-            for entry in raw.get("clock", [])]
+    return [Clock(entry["name"], float(entry["hours"]), bool(entry.get("major_only", False)),
+                  tuple(entry.get("channels", ()))) for entry in raw.get("clock", [])]
 
 
-def rumor_clock(cluster: str, since: datetime, answers: list[tuple[int, datetime | None]], now: datetime,
+def rumor_clock(cluster: str, since: datetime, answers: list[tuple[int, datetime | None, str]], now: datetime,
                 clocks: list[Clock], major: bool) -> RumorClock:
-    """``answers``: (release id, published_at or None) of the releases that link the cluster."""
-    published = sorted(when for _, when in answers if when)
-    answered_at = published[0] if published else None
+    """``answers``: (release id, published_at or None, channel) of the releases that link
+    the cluster. A deadline is met by the first published answer of a channel it takes."""
+    published = sorted(when for _, when, _ in answers if when)
     deadlines = []
     for clock in clocks:
         if clock.major_only and not major:
             continue
         due = since + timedelta(hours=clock.hours)
-        if answered_at is not None and answered_at <= due:
+        first = min((when for _, when, channel in answers if when and clock.met_by(channel)), default=None)
+        if first is not None and first <= due:
             state, remaining = "met", None
-        elif now <= due and answered_at is None:
+        elif first is None and now <= due:
             state, remaining = "running", due - now
         else:
             state, remaining = "missed", None
         deadlines.append(Deadline(clock.name, due, state, remaining))
-    return RumorClock(cluster, since, now - since, [release for release, _ in answers], answered_at, deadlines)
+    return RumorClock(cluster, since, now - since, [release for release, _, _ in answers],
+                      published[0] if published else None, deadlines)
 
 
-def before_and_after(times: list[datetime], published_at: datetime, now: datetime) -> tuple[int, int, timedelta]:
+def before_and_after(times: list[datetime], published_at: datetime,
+                     now: datetime) -> tuple[int, int, timedelta] | None:
     """Posts of a cluster in the window just before a publication and in an equally long
-    window after it (as long as has passed since, up to a day)."""
+    window after it (as long as has passed since, up to a day); None while less than
+    ``VOLUME_AFTER`` has passed."""
+    if now - published_at < VOLUME_AFTER:
+        return None
     window = min(now - published_at, timedelta(days=1))
     before = sum(published_at - window <= t < published_at for t in times)
     after = sum(published_at <= t < published_at + window for t in times)

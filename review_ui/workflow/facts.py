@@ -1,7 +1,12 @@
 """An incident's fact sheet, what a release text states, and where the two disagree.
 
-Each fact is owned by one organisation (the first to set it, or the one it names then);
-only the owner changes it, and every change is a new row, so the history stays.
+Only the incident's organisations - its owner (the organisation that opened it) and the
+organisations named on it - set its facts. Each fact is owned by one of them (the first
+to set it, or the one it names then); only the owner changes it, and every change is a
+new row, so the history stays. Another organisation of the incident that sets a
+different value does not overwrite it and is not silenced: its value is recorded as a
+proposal, and the fact sheet shows the fact as disputed, with both values, until the
+owner takes the proposed value or the proposer agrees with the owner's.
 
 ``extract`` reads the facts a text states with patterns written for outage notices:
 household counts ("约1.2万户", "12,000 户", "3.5万余户"), restoration times
@@ -23,7 +28,8 @@ from core.store import utcnow
 from review_ui.workflow import audit
 from review_ui.workflow.limits import check_text
 from review_ui.workflow.rules import Forbidden, Invalid, check_incident
-from review_ui.workflow.tables import FACT_KEYS, Fact, Incident, Organisation
+from review_ui.workflow.tables import (FACT_KEYS, Fact, FactProposal, Incident, IncidentOrganisation, Organisation,
+                                       User)
 
 
 class FactValue(NamedTuple):
@@ -32,22 +38,65 @@ class FactValue(NamedTuple):
     updated_at: datetime
 
 
-def set_fact(session: Session, user, incident: Incident, key: str, value, owner_org_id: int | None = None) -> Fact:
-    """Record a new value of a fact. ``owner_org_id`` names the owner when the fact is
-    first set (default: the user's organisation); later it must be left out or match."""
+class Dispute(NamedTuple):
+    """Another organisation's value of a fact, different from the owner's."""
+
+    org_id: int
+    value: object
+    proposed_at: datetime
+
+
+def incident_org_ids(session: Session, incident: Incident) -> set[int]:
+    """The incident's organisations: its owner's and those named on it."""
+    owner = session.get(User, incident.created_by).org_id
+    named = session.execute(select(IncidentOrganisation.org_id)
+                            .where(IncidentOrganisation.incident_id == incident.id)).scalars()
+    return {owner, *named}
+
+
+def name_organisations(session: Session, user, incident: Incident, org_ids: Iterable[int]) -> list[int]:
+    """Name organisations on the incident (the owner's people do, when opening it or
+    later); returns those newly named."""
     check_incident(user)
+    if user.org_id != session.get(User, incident.created_by).org_id:
+        raise Forbidden("only the organisation that opened an incident names its organisations")
+    known = incident_org_ids(session, incident)
+    added = []
+    for org_id in dict.fromkeys(org_ids):
+        if session.get(Organisation, org_id) is None:
+            raise Invalid(f"unknown organisation {org_id}")
+        if org_id not in known:
+            session.add(IncidentOrganisation(incident_id=incident.id, org_id=org_id))
+            added.append(org_id)
+    if added:
+        session.flush()
+        audit.record(session, user.username, "incident.organisations", f"incident:{incident.id}",
+                     {"added": added}, org_id=user.org_id)
+    return added
+
+
+def set_fact(session: Session, user, incident: Incident, key: str, value,
+             owner_org_id: int | None = None) -> Fact | FactProposal:
+    """Record a new value of a fact. ``owner_org_id`` names the owner when the fact is
+    first set (default: the user's organisation); later it must be left out or match.
+    A value from an organisation of the incident that does not own the fact is recorded
+    as its proposal (a ``FactProposal``, shown as a dispute), not as the fact's value."""
+    check_incident(user)
+    involved = incident_org_ids(session, incident)
+    if user.org_id not in involved:
+        raise Forbidden("only the incident's organisations set its facts")
     if key not in FACT_KEYS:
         raise Invalid(f"unknown fact {key}")
     value = _normalise(key, value)
     current = current_facts(session, incident).get(key)
     if current is not None:
-        if current.owner_org_id != user.org_id:
-            raise Forbidden("only the organisation that owns a fact changes it")
         if owner_org_id not in (None, current.owner_org_id):
             raise Invalid("the owner of a fact is set when it is first recorded")
+        if current.owner_org_id != user.org_id:
+            return _propose(session, user, incident, key, value, current)
         owner_org_id = current.owner_org_id
-    elif owner_org_id is not None and session.get(Organisation, owner_org_id) is None:
-        raise Invalid(f"unknown organisation {owner_org_id}")
+    elif owner_org_id is not None and owner_org_id not in involved:
+        raise Invalid(f"the owner of a fact is one of the incident's organisations, not {owner_org_id}")
     owner_org_id = owner_org_id or user.org_id
     row = Fact(incident_id=incident.id, key=key, value=value, owner_org_id=owner_org_id,
                updated_by=user.id, updated_at=utcnow())
@@ -56,6 +105,33 @@ def set_fact(session: Session, user, incident: Incident, key: str, value, owner_
                  {"key": key, "value": value, "previous": current.value if current else None,
                   "owner_org_id": owner_org_id}, org_id=user.org_id)
     return row
+
+
+def _propose(session: Session, user, incident: Incident, key: str, value, current: FactValue) -> FactProposal:
+    row = FactProposal(incident_id=incident.id, key=key, value=value, org_id=user.org_id, proposed_by=user.id,
+                       proposed_at=utcnow())
+    session.add(row)
+    session.flush()
+    audit.record(session, user.username, "fact.dispute", f"incident:{incident.id}",
+                 {"key": key, "value": value, "current": current.value, "owner_org_id": current.owner_org_id},
+                 org_id=user.org_id)
+    return row
+
+
+def disputes(session: Session, incident: Incident) -> dict[str, list[Dispute]]:
+    """For each disputed fact, the latest proposal of each other organisation whose value
+    differs from the fact's current value, oldest first."""
+    current = current_facts(session, incident)
+    latest: dict[tuple[str, int], FactProposal] = {}
+    for row in session.execute(select(FactProposal).where(FactProposal.incident_id == incident.id)
+                               .order_by(FactProposal.id)).scalars():
+        latest[(row.key, row.org_id)] = row
+    found: dict[str, list[Dispute]] = {}
+    for (key, org_id), row in latest.items():
+        fact = current.get(key)
+        if fact is not None and org_id != fact.owner_org_id and row.value != fact.value:
+            found.setdefault(key, []).append(Dispute(org_id, row.value, row.proposed_at))
+    return found
 
 
 def current_facts(session: Session, incident: Incident) -> dict[str, FactValue]:

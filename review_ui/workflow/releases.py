@@ -18,7 +18,7 @@ import difflib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ from indexes.query import QueryError, SearchQuery
 from review_ui.workflow import audit, rules
 from review_ui.workflow.limits import check_text
 from review_ui.workflow.checks import Config, Problem, blocking, pre_publication
-from review_ui.workflow.facts import OtherRelease, current_facts
+from review_ui.workflow.facts import OtherRelease, current_facts, name_organisations
 from review_ui.workflow.rules import Invalid, InvalidTransition, NotFound, WorkflowError
 from review_ui.workflow.tables import (CHANNELS, Approval, Comment, Delivery, Incident, Organisation, Release, User,
                                        Version)
@@ -98,7 +98,10 @@ def problems(session: Session, release: Release, config: Config | None = None) -
 
 # --- incidents and releases ------------------------------------------------------------
 
-def create_incident(session: Session, user: User, title: str, query: str = "", major: bool = True) -> Incident:
+def create_incident(session: Session, user: User, title: str, query: str = "", major: bool = True,
+                    org_ids: Iterable[int] = ()) -> Incident:
+    """Opened by the user's organisation (its owner), naming ``org_ids`` as the other
+    organisations that handle it (they may set and dispute its facts)."""
     rules.check_incident(user)
     check_text("incident_title", title)
     check_text("incident_query", query)
@@ -112,6 +115,7 @@ def create_incident(session: Session, user: User, title: str, query: str = "", m
     session.add(incident)
     session.flush()
     _audit(session, user, "incident.create", f"incident:{incident.id}", {"title": incident.title})
+    name_organisations(session, user, incident, org_ids)
     return incident
 
 

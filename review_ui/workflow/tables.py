@@ -20,7 +20,9 @@ ORG_LEVELS = ("province", "city", "county", "department", "company", "branch")
 ROLES = ("analyst", "drafter", "approver", "publisher", "admin")
 STATES = ("draft", "in_review", "approved", "scheduled", "published")
 RELEASE_KINDS = ("release", "correction", "withdrawal")
-CHANNELS = ("weibo", "wechat", "website")  # what a release is written for (length limits)
+# what a release is written for (length limits, the rumor clocks it meets); a press
+# conference's release is the statement read there and published with it
+CHANNELS = ("weibo", "wechat", "website", "press_conference")
 FACT_KEYS = ("affected_areas", "households", "cause", "restoration_estimate", "hotline", "last_update")
 
 
@@ -85,6 +87,31 @@ class Fact(WorkflowBase):
     owner_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     updated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class IncidentOrganisation(WorkflowBase):
+    """An organisation named on an incident: beside the owner (the organisation of the
+    user who opened it), the only ones that set or dispute its facts."""
+
+    __tablename__ = "incident_organisations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    __table_args__ = (UniqueConstraint("incident_id", "org_id"),)
+
+
+class FactProposal(WorkflowBase):
+    """A value of a fact proposed by an organisation of the incident that does not own
+    the fact: kept, and shown as a dispute while it differs from the owner's value."""
+
+    __tablename__ = "fact_proposals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    key: Mapped[str] = mapped_column(String(32))  # FACT_KEYS
+    value: Mapped[object] = mapped_column(JSON)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    proposed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Release(WorkflowBase):
