@@ -348,6 +348,7 @@ def test_cluster_facet_lists_near_duplicates_named_by_their_text(client, app):
     links = Links(html(client.get("/")))
     entries = links.facet_entries("cluster")
     assert [(name, count) for name, _, count, _ in entries] == [(COPY, 2)]  # no singletons; named by its text
+    assert f'title="簇编号 {digest}（起草回应时填入“回应的谣言簇”）"' in html(client.get("/"))  # its id, for releases
     page = html(follow(client, entries[0][1]))
     assert "共 2 条结果" in page and f"重复文本：{COPY}" in page  # the chip
     assert Links(page).facet("cluster", COPY)[2]  # active
