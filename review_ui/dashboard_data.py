@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from core.store import Store
 from indexes.query import SearchQuery
-from indexes.results import search
+from indexes.results import histogram_size, search
 
 TOP = 10
 
@@ -44,11 +44,18 @@ STEPS = {"hour": (timedelta(hours=1), "%Y-%m-%dT%H"), "day": (timedelta(days=1),
 
 def continuous(keys: list[str], interval: str) -> list[str]:
     """Every bucket from the first key to the last: the index lists only buckets with
-    posts, and a time axis that skips the empty ones draws a quiet night as no gap."""
-    if not keys:
-        return []
+    posts, and a time axis that skips the empty ones draws a quiet night as no gap.
+
+    The index counts at most ``histogram_size`` buckets (the busiest): where it may have
+    left some out, or the span holds more than that, the keys are kept as they are, since
+    a bucket missing then is not known to be empty."""
+    size = histogram_size(interval)
+    if not keys or len(keys) >= size:
+        return keys
     step, form = STEPS[interval]
     at, last = datetime.strptime(keys[0], form), datetime.strptime(keys[-1], form)
+    if (last - at) / step >= size:
+        return keys
     filled = []
     while at <= last:
         filled.append(at.strftime(form))

@@ -869,3 +869,7 @@ def test_hourly_dashboard_series_fill_the_empty_hours_with_zeros(app):
     assert all(len(series) == len(hours) for series in data.sentiment.values())
     days = dashboard_data.build(services.store, services.index, "", None, None, interval="day").buckets
     assert days == ["2024-07-29", "2024-07-30", "2024-07-31", "2024-08-01", "2024-08-02"]
+    # Where the index may have counted only the busiest buckets, a missing one is not known to be empty.
+    busiest = [f"2024-{month:02d}-{day:02d}T{hour:02d}" for month in (7, 8) for day in range(1, 32) for hour in range(24)]
+    assert len(busiest) == 1488 and dashboard_data.continuous(busiest[::2], "hour") == busiest[::2]
+    assert dashboard_data.continuous(["2024-01-01T00", "2024-12-31T23"], "hour") == ["2024-01-01T00", "2024-12-31T23"]
