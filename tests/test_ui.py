@@ -364,6 +364,17 @@ def test_cluster_facet_lists_near_duplicates_named_by_their_text(client, app):
         assert i18n.label("cluster", "0123456789abcdef") == "近似重复 #012345"
 
 
+def test_a_cluster_is_named_by_its_earliest_post_on_each_database(store):
+    """The earliest by post time, not the first stored (a crawl may find an older copy later)."""
+    rumor = "【紧急通知】今晚8点起琼山区停电三天，请大家提前储水，转发扩散！"
+    store.upsert_posts([make_post(platform="weibo", platform_id="late", text=rumor + "!!", created_at="2024-07-30T08:00:00")])
+    store.upsert_posts([make_post(platform="weibo", platform_id="early", text=rumor, created_at="2024-07-29T08:00:00")])
+    clusters = {post["cluster"] for post in store.get_posts([1, 2]).values()}
+    assert len(clusters) == 1  # near-duplicates
+    assert store.cluster_texts([*clusters, "nothing"]) == {clusters.pop(): rumor}
+    assert store.cluster_texts([]) == {}
+
+
 def test_facets_keep_filters_in_the_form(client):
     page = html(client.get("/?q=停电&place=420100&cluster=abc&emotion=fear&verified=no&interval=hour&rumor_min=20"))
     assert '<input type="hidden" name="place" value="420100">' in page
