@@ -483,16 +483,27 @@ def status(settings: Settings, as_json):
 @main.command(context_settings=CONTEXT)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, envvar="CRISISWATCH_PORT")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: one per core].")
+@click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True, help="Threads per worker.")
+@click.option("--access-log", default="-", show_default=True, help="Where to write the access log ('-': stdout).")
 @with_home
-def serve(settings: Settings, host, port):
-    """Serve the review UI (search, post pages) until Ctrl-C."""
-    from crisiswatch.stages import open_store
-    from review_ui import create_app
+def serve(settings: Settings, host, port, workers, threads, access_log):
+    """Serve the review UI with gunicorn until Ctrl-C (or SIGTERM).
 
-    app = create_app(settings, store=open_store(settings))
-    click.echo(f"review UI on http://{host}:{port}/  (Ctrl-C to stop)")
-    stop_on_interrupt()
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    \b
+    Behind a login: search with facets, charts and near-duplicate clusters (/), post
+    pages where analysts correct tags (/posts/ID), stories (/stories/), incidents with
+    fact sheets, releases through drafting, approval and publication, and their
+    dashboards (/incidents/), administration of organisations, users and the audit
+    log (/admin), the JSON search API (/api/search); /healthz is open for probes.
+    SIGHUP restarts the workers gracefully (they open the index and the models afresh).
+    """
+    from crisiswatch import server
+    from crisiswatch.stages import open_store
+
+    open_store(settings).close()  # create or upgrade the database once, before the workers open it
+    server.serve(settings, host, port, workers=workers or server.default_workers(), threads=threads,
+                 access_log=access_log)
 
 
 @main.group(context_settings=CONTEXT)
@@ -562,6 +573,32 @@ def bench_crawl_command(settings: Settings, pages, as_json):
     from crisiswatch.bench import bench_crawl
 
     _report_bench(lambda: bench_crawl(settings.data_dir, pages, say=lambda m: click.echo(m, err=True)), as_json)
+
+
+@bench.command("load", context_settings=CONTEXT)
+@click.option("--users", default=50, show_default=True, type=click.IntRange(min=1), help="Logged-in users at once.")
+@click.option("--seconds", default=60.0, show_default=True, type=click.FloatRange(min=1), help="How long they browse.")
+@click.option("--think", default=1.0, show_default=True, type=click.FloatRange(min=0),
+              help="A user's mean pause between clicks, in seconds (0: every user clicks again at once).")
+@click.option("--limit", type=click.IntRange(min=1), help="Import only the first N posts of the sample.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: requests, errors, requests_per_s, p50_ms, p95_ms, p99_ms.")
+@with_home
+def bench_load_command(settings: Settings, users, seconds, think, limit, as_json):
+    """Drive logged-in users over the review UI, served as `crisiswatch serve` serves it.
+
+    \b
+    Imports the demo's three days of the Weibo corpus into a temporary home, starts
+    `crisiswatch serve` there on a loopback port, logs in one analyst per user through
+    the login form, and lets each browse: a search page, one of its posts, the same
+    search through /api/search, with a pause between clicks. Prints the requests sent,
+    the errors (HTTP 4xx/5xx and failed connections), requests per second and the
+    50th, 95th and 99th percentile latencies.
+    """
+    from crisiswatch.bench_load import bench_load
+
+    _report_bench(lambda: bench_load(settings.data_dir, users, seconds, think=think, limit=limit,
+                                     say=lambda m: click.echo(m, err=True)), as_json)
 
 
 @main.command(context_settings=CONTEXT)
@@ -643,8 +680,12 @@ def demo(settings: Settings, host, port, sample):
     """The whole product on the embedded default, until Ctrl-C.
 
     \b
-    Trains the models if needed, serves the bundled illustrative site on loopback,
-    runs the crawl jobs on schedule (crawl -> tag -> index) and serves the review UI.
+    Trains the classifiers if needed (NER then trains in a process of its own, at a
+    lower priority, while the rest runs), imports three days of the real Weibo corpus,
+    serves the bundled illustrative news site on loopback, runs the crawl jobs on their
+    schedules (crawl -> tag -> index) and the publisher of due releases, and serves the
+    review UI as `crisiswatch serve` does, with demo organisations, one user per role
+    (passwords printed the first time) and an incident with its fact sheet.
     """
     from crisiswatch.demo import run_demo
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import click
 
@@ -14,6 +18,7 @@ from crisiswatch.importer import import_files
 from crisiswatch.schedule import start_scheduler
 from nlp import topic_model
 from nlp.datasets import TRAINING_FILES
+from nlp.models import model_cards
 
 # The first days of the real Weibo corpus: enough to make search worth trying.
 SAMPLE_FILES = ("2020-01-19.csv.gz", "2020-01-20.csv.gz", "2020-01-21.csv.gz")
@@ -37,18 +42,38 @@ def prepare_models(settings: Settings) -> list[str]:
     return [task for task in trainable if task == "ner"]
 
 
-def train_in_background(settings: Settings, tasks: list[str]) -> None:
-    """Train while the demo serves; each tag run after it finishes uses the new model."""
+TRAINING_NICENESS = 10  # training yields the cores to the UI, the crawls and the publisher
+
+
+def train_in_background(settings: Settings, tasks: list[str], data_file: Path | None = None) -> list[subprocess.Popen]:
+    """Train each task in a process of its own, at a lower priority, while the demo serves:
+    no request or scheduled job waits on it (in a thread of the serving process it took
+    most of the interpreter for minutes). Each tag run after it finishes uses the new
+    model, and the UI reads the model cards on each request. Returns the processes."""
     if not tasks:
-        return
-    click.echo(f"training {', '.join(tasks)} in the background (a few minutes); posts tagged before then "
-               "get gazetteer places only")
+        return []
+    click.echo(f"training {', '.join(tasks)} in the background (a few minutes, at a lower priority; "
+               f"log in {settings.home / 'logs'}); posts tagged before then get gazetteer places only")
+    processes = []
+    for task in tasks:
+        command = [sys.executable, "-m", "crisiswatch", "train", task, "--home", str(settings.home)]
+        if data_file is not None:
+            command += ["--data", str(data_file)]
+        with (settings.home / "logs" / f"train-{task}.log").open("ab") as log:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        # Set from here: a preexec_fn is unsafe in a process that runs threads, as this one does.
+        os.setpriority(os.PRIO_PROCESS, process.pid, os.getpriority(os.PRIO_PROCESS, 0) + TRAINING_NICENESS)
+        threading.Thread(target=_say_when_trained, args=(settings, task, process), daemon=True).start()
+        processes.append(process)
+    return processes
 
-    def train() -> None:
-        for card in stages.train(settings, tasks, say=lambda _m: None):
-            click.echo(f"{card['task']} model ready: {card['version']}")
 
-    threading.Thread(target=train, name="train-in-background", daemon=True).start()
+def _say_when_trained(settings: Settings, task: str, process: subprocess.Popen) -> None:
+    if process.wait() == 0:
+        click.echo(f"{task} model ready: {model_cards(settings.models_dir)[task]['version']}")
+    elif process.returncode > 0:  # not stopped with the demo
+        click.secho(f"training {task} failed (exit {process.returncode}): see "
+                    f"{settings.home / 'logs' / f'train-{task}.log'}", fg="red", err=True)
 
 
 def import_sample(settings: Settings, store) -> None:
@@ -99,8 +124,9 @@ def say_people(created: list[tuple[str, str, str, list[str]]]) -> None:
 
 
 def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
-    from review_ui import create_app
-
+    """The stages, the scheduler and the demo site run here; the review UI is served by
+    ``crisiswatch serve`` in a child process (gunicorn forks its workers, which must not
+    happen in a process running threads, as this one does) and training in others."""
     store = stages.open_store(settings)
     people = seed_people(settings, store)
     later = prepare_models(settings)
@@ -113,18 +139,27 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
     stages.tag(settings, store, quiet=True)
     stages.index(settings, store, quiet=True)
     scheduler = start_scheduler(settings, jobs)
-    train_in_background(settings, later)
+    training = train_in_background(settings, later)
     for job in scheduler.get_jobs():
         what = "publishing" if job.id == publishing.JOB_ID else f"crawl job {job.id}"
         click.echo(f"{what}: next run {job.next_run_time:%Y-%m-%d %H:%M:%S} (China time)")
     say_people(people)
-    click.secho(f"review UI on http://{host}:{port}/  (Ctrl-C to stop)", fg="green", bold=True)
+    click.echo(f"access log: {settings.home / 'logs' / 'access.log'}")
+    ui = subprocess.Popen([sys.executable, "-m", "crisiswatch", "serve", "--home", str(settings.home), "--host", host,
+                           "--port", str(port), "--access-log", str(settings.home / "logs" / "access.log")],
+                          stdin=subprocess.DEVNULL)
     try:
-        create_app(settings, store=store).run(host=host, port=port, threaded=True, use_reloader=False)
+        if ui.wait() != 0:
+            click.secho(f"the review UI stopped (exit {ui.returncode})", fg="red", err=True)
     except KeyboardInterrupt:
         pass
     finally:
+        for process in [ui, *training]:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)  # the UI finishes the requests in flight
+                process.wait()
         scheduler.shutdown(wait=False)
         if server is not None:
             server.shutdown()
+        store.close()
         click.echo("demo stopped")

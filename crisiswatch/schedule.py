@@ -60,7 +60,8 @@ def start_scheduler(settings: Settings, jobs: dict[str, Job], run_now: bool = Tr
     for gone in set(stored) - set(jobs) - {publishing.JOB_ID}:
         scheduler.remove_job(gone)
     scheduler.add_job(publishing.publish_due, "interval", seconds=publishing.INTERVAL.total_seconds(),
-                      args=[settings], id=publishing.JOB_ID, name="publish due releases", replace_existing=True)
+                      args=[settings], id=publishing.JOB_ID, name="publish due releases", replace_existing=True,
+                      next_run_time=now)  # what fell due while no scheduler ran goes out at once
     scheduler.add_listener(lambda event: back_off(scheduler, settings, event.job_id),
                            EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     scheduler.resume()

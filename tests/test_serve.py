@@ -1,0 +1,128 @@
+"""`crisiswatch serve` under gunicorn (graceful restart, access log), `bench load`, and
+training kept apart from serving: real processes on loopback."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from apscheduler.events import EVENT_JOB_EXECUTED
+
+from crisiswatch import publishing
+from crisiswatch.demo import TRAINING_NICENESS, train_in_background
+from crisiswatch.schedule import start_scheduler
+from nlp.models import is_current
+from tests.conftest import DATA, REPO, crisiswatch, free_port, msra_slice, need
+
+
+def start_serve(home, *args: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "crisiswatch", "serve", "--port", str(port), *args],
+                              cwd=REPO, env={**os.environ, "CRISISWATCH_HOME": str(home.home)},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            healthz(base)
+            return server, base
+        except OSError:
+            assert server.poll() is None, server.stdout.read()
+            time.sleep(0.1)
+    server.kill()
+    pytest.fail("crisiswatch serve did not answer")
+
+
+def healthz(base: str) -> float:
+    """GET /healthz; the seconds it took."""
+    start = time.perf_counter()
+    with urllib.request.urlopen(f"{base}/healthz", timeout=30) as response:
+        assert response.status == 200 and json.load(response)["status"] == "ok"
+    return time.perf_counter() - start
+
+
+@pytest.mark.slow
+def test_serve_writes_an_access_log_and_restarts_its_workers_on_hup(home):
+    access = home.home / "logs" / "access.log"
+    server, base = start_serve(home, "--workers", "2", "--access-log", str(access))
+    try:
+        healthz(base)
+        server.send_signal(signal.SIGHUP)  # graceful: new workers start before the old ones go
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            healthz(base)  # answered throughout
+            time.sleep(0.1)
+            if access.read_text().count("GET /healthz") >= 20:
+                break
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=60)
+    assert server.returncode == 0, output
+    assert "review UI on " + base in output and "Using worker: crisiswatch.server.DrainingThreadWorker" in output
+    assert output.count("Booting worker") >= 4, output  # two, then two more after SIGHUP
+    assert "Handling signal: hup" in output
+    assert '"GET /healthz HTTP/1.1" 200' in access.read_text()
+
+
+@pytest.mark.slow
+def test_bench_load_reports_its_figures_without_errors(home):
+    need(DATA / "weibo_covid_2020")
+    result = json.loads(crisiswatch("bench", "load", "--users", "2", "--seconds", "3", "--limit", "2000", "--json",
+                                    home=home).stdout)
+    assert {"requests", "errors", "requests_per_s", "p50_ms", "p95_ms", "p99_ms"} <= set(result)
+    assert result["errors"] == 0 and result["requests"] >= 2, result
+    assert result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
+
+
+@pytest.mark.slow
+def test_training_runs_apart_while_the_ui_answers_and_the_publisher_runs(home, tmp_path):
+    need(DATA / "ner" / "msra_char_bio.zip")
+    server, base = start_serve(home, "--workers", "1")
+    scheduler = start_scheduler(home, {})  # the publisher alone
+    published = []
+    scheduler.add_listener(lambda event: published.append(time.monotonic()) if event.job_id == publishing.JOB_ID
+                           else None, EVENT_JOB_EXECUTED)
+    try:
+        [training] = train_in_background(home, ["ner"], data_file=msra_slice(tmp_path, sentences=1000))
+        assert training.pid != os.getpid()
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, training.pid) == min(own + TRAINING_NICENESS, 19)
+        answered = []
+        while training.poll() is None:
+            answered.append(healthz(base))
+            time.sleep(0.2)
+        trained = time.monotonic()
+    finally:
+        scheduler.shutdown()
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+    assert training.returncode == 0, (home.home / "logs" / "train-ner.log").read_text()
+    assert is_current(home.models_dir, "ner")  # where the next tag run picks it up
+    assert len(answered) >= 5 and max(answered) < 2, answered
+    assert published and published[0] < trained  # the publisher ran while the model trained
+
+
+def test_successful_logins_do_not_count_against_the_address_limit(home):
+    """`bench load` logs in 50 users from one address: only failures count (30 per 15 minutes)."""
+    from review_ui import create_app
+    from tests.conftest import add_user, log_in
+
+    app = create_app(home)
+    password = add_user(app, "analyst-many")
+    assert all(log_in(app.test_client(), "analyst-many", password).status_code == 303 for _ in range(35))
+    assert log_in(app.test_client(), "analyst-many", "wrong").status_code == 401
+
+
+def test_the_help_describes_todays_ui():
+    from click.testing import CliRunner
+
+    from crisiswatch.cli import main
+
+    serve = CliRunner().invoke(main, ["serve", "--help"]).output
+    assert all(part in serve for part in ("/incidents/", "/stories/", "/admin", "/api/search", "gunicorn", "SIGHUP",
+                                          "--workers", "--threads", "--access-log"))
+    demo = CliRunner().invoke(main, ["demo", "--help"]).output
+    assert all(part in demo for part in ("publisher", "NER", "lower priority", "one user per role"))
