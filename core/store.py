@@ -14,12 +14,14 @@ committed batch ended, and running it again never duplicates anything.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Iterable, Sequence
 
+import numpy as np
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -33,12 +35,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    any_,
     bindparam,
     create_engine,
     delete,
     event,
     func,
     inspect,
+    literal_column,
     select,
     update,
 )
@@ -320,10 +324,9 @@ class Store:
                 by_platform.setdefault(platform, []).append(platform_id)
             # one platform per query: a row-value IN would make SQLite scan the whole index
             for platform, ids in by_platform.items():
-                for start in range(0, len(ids), 500):
-                    found = conn.execute(select(table.c.platform_id).where(
-                        table.c.platform == platform, table.c.platform_id.in_(ids[start : start + 500])))
-                    existing.update((platform, platform_id) for platform_id in found.scalars())
+                found = conn.execute(select(table.c.platform_id).where(
+                    table.c.platform == platform, _among(conn, table.c.platform_id, ids)))
+                existing.update((platform, platform_id) for platform_id in found.scalars())
             new_rows = [row for row in rows if (row["platform"], row["platform_id"]) not in existing]
             _assign_clusters(conn, new_rows)
             added = Counter(row["cluster"] for row in new_rows if row.get("cluster"))
@@ -397,9 +400,6 @@ class Store:
         return {cluster: (posts[post_id]["created_at"] or posts[post_id]["stored_at"], posts[post_id])
                 for cluster, post_id in ids.items() if post_id in posts}
 
-    def cluster_times(self, cluster: str, since: datetime, limit: int = 100_000) -> list[datetime]:
-        """The times of a near-duplicate cluster's posts since ``since`` (for its volume)."""
-        when = _post_time()
     def cluster_texts(self, clusters: Sequence[str]) -> dict[str, str]:
         """The text of each near-duplicate cluster's earliest post (by post time, then id):
         what the UI names a cluster by."""
@@ -411,6 +411,9 @@ class Store:
         with self.engine.connect() as conn:
             return dict(conn.execute(select(ranked.c.cluster, ranked.c.text).where(ranked.c.n == 1)).all())
 
+    def cluster_times(self, cluster: str, since: datetime, limit: int = 100_000) -> list[datetime]:
+        """The times of a near-duplicate cluster's posts since ``since`` (for its volume)."""
+        when = _post_time()
         query = (select(when).where(PostRow.cluster == cluster, when >= _naive(since)).limit(limit))
         with self.engine.connect() as conn:
             return [_utc(value) for value in conn.execute(query).scalars()]
@@ -705,69 +708,106 @@ def insert_for(dialect: str):
 def _copies(conn, clusters: list[str]) -> dict[str, int]:
     """How many posts each of these near-duplicate clusters has."""
     table = PostRow.__table__
-    counts: dict[str, int] = {}
-    for start in range(0, len(clusters), 500):
-        query = (
-            select(table.c.cluster, func.count())
-            .where(table.c.cluster.in_(clusters[start : start + 500]))
-            .group_by(table.c.cluster)
-        )
-        counts.update(conn.execute(query).all())
-    return counts
+    query = select(table.c.cluster, func.count()).where(_among(conn, table.c.cluster, clusters)).group_by(table.c.cluster)
+    return dict(conn.execute(query).all())
 
 
 def _assign_clusters(conn, rows: list[dict]) -> None:
     """Set ``cluster`` on new post rows: the cluster of a stored post with the same text,
-    else of a cluster whose signature is similar enough (found by its band keys), else a
-    new cluster named by the post's own content hash."""
+    else the first by name of the clusters whose signature shares a band key with the
+    post's and is similar enough, else a new cluster named by the post's own content hash.
+
+    A batch's texts are signed together, its band keys looked up in one query and the
+    stored candidates compared at once; only the clusters the batch itself makes are
+    compared post by post, in batch order, since each may be the next post's match.
+    """
     posts = PostRow.__table__
-    hashes = list({row["content_hash"] for row in rows})
-    same_text: dict[str, str] = {}
-    for start in range(0, len(hashes), 500):
-        found = conn.execute(select(posts.c.content_hash, posts.c.cluster)
-                             .where(posts.c.content_hash.in_(hashes[start : start + 500]), posts.c.cluster.is_not(None)))
-        same_text.update(found.all())
-    fresh = [row for row in rows if row["content_hash"] not in same_text]
-    signatures = near_duplicates.signatures([row["text"] for row in fresh])
-    keys = {row["content_hash"]: near_duplicates.band_keys(sig) for row, sig in zip(fresh, signatures) if sig}
-    candidates = _clusters_by_band(conn, sorted({key for band in keys.values() for key in band}))
-    new_bands, new_signatures = [], []
-    for row, sig in zip(fresh, signatures):
-        own = row["content_hash"]
-        if own in same_text:  # a copy of a text earlier in this batch
-            continue
+    found = conn.execute(select(posts.c.content_hash, posts.c.cluster).where(
+        _among(conn, posts.c.content_hash, list({row["content_hash"] for row in rows})), posts.c.cluster.is_not(None)))
+    cluster_of: dict[str, str] = dict(found.all())
+    fresh: dict[str, str] = {}  # content hash -> text, of the texts new to the store, in batch order
+    for row in rows:
+        if row["content_hash"] not in cluster_of:
+            fresh.setdefault(row["content_hash"], row["text"])
+    hashes = list(fresh)
+    numbers, signatures = near_duplicates.signatures(list(fresh.values()))
+    keys_of = near_duplicates.band_keys(signatures).tolist()
+    stored_forms = near_duplicates.to_bytes(signatures)
+    stored = _stored_matches(conn, signatures, keys_of)
+    signed = dict(zip(numbers.tolist(), range(len(numbers))))  # text number -> signature row
+    made: dict[int, list[int]] = {}  # band key -> signature rows of the clusters this batch made
+    new_signatures, new_bands = [], []
+    for number, own in enumerate(hashes):
+        row = signed.get(number)
         cluster = None
-        if sig:
-            near = {found for key in keys[own] for found in candidates.get(key, ())}
-            cluster = next((c for c, other in sorted(near) if near_duplicates.similarity(sig, other)
-                            >= near_duplicates.MIN_SIMILARITY), None)
+        if row is not None:
+            matches = [stored[row]] if stored[row] else []
+            others = list({other for key in keys_of[row] for other in made.get(key, ())})
+            if others:
+                similar = near_duplicates.similar(signatures[row], signatures[others])
+                matches += [hashes[numbers[other]] for other, near in zip(others, similar) if near]
+            cluster = min(matches, default=None)
         if cluster is None:
             cluster = own
-            if sig:
-                new_signatures.append({"cluster": own, "signature": sig})
-                for key in keys[own]:
-                    new_bands.append({"band_key": key, "cluster": own})
-                    candidates.setdefault(key, set()).add((own, sig))
-        same_text[own] = cluster
+            if row is not None:
+                new_signatures.append((own, stored_forms[row]))
+                for key in keys_of[row]:
+                    new_bands.append((key, own))
+                    made.setdefault(key, []).append(row)
+        cluster_of[own] = cluster
     for row in rows:
-        row["cluster"] = same_text[row["content_hash"]]
-    if new_signatures:  # another process may have made the same cluster meanwhile
-        insert = insert_for(conn.dialect.name)
-        conn.execute(insert(ClusterSignatureRow.__table__).on_conflict_do_nothing(), new_signatures)
-        conn.execute(insert(ClusterBandRow.__table__).on_conflict_do_nothing(), new_bands)
+        row["cluster"] = cluster_of[row["content_hash"]]
+    # another process may have made the same cluster meanwhile
+    _insert_new(conn, ClusterSignatureRow.__table__, new_signatures)
+    _insert_new(conn, ClusterBandRow.__table__, new_bands)
 
 
-def _clusters_by_band(conn, keys: list[int]) -> dict[int, set[tuple[str, bytes]]]:
-    """(cluster, signature) of the clusters with each of these band keys."""
-    bands, signatures = ClusterBandRow.__table__, ClusterSignatureRow.__table__
-    found: dict[int, set[tuple[str, bytes]]] = {}
-    for start in range(0, len(keys), 500):
-        query = (select(bands.c.band_key, bands.c.cluster, signatures.c.signature)
-                 .join(signatures, signatures.c.cluster == bands.c.cluster)
-                 .where(bands.c.band_key.in_(keys[start : start + 500])))
-        for key, cluster, signature in conn.execute(query):
-            found.setdefault(key, set()).add((cluster, signature))
-    return found
+def _stored_matches(conn, signatures: np.ndarray, keys: list[list[int]]) -> list[str | None]:
+    """For each signature (with its band keys), the first by name of the stored clusters
+    that share a band key with it and are similar enough, or None."""
+    bands, stored = ClusterBandRow.__table__, ClusterSignatureRow.__table__
+    every_key = list({key for row_keys in keys for key in row_keys})
+    query = (select(bands.c.band_key, bands.c.cluster, stored.c.signature)
+             .join(stored, stored.c.cluster == bands.c.cluster)
+             .where(_among(conn, bands.c.band_key, every_key)))
+    found = conn.execute(query).all()
+    if not found:
+        return [None] * len(keys)
+    signature_of = {cluster: signature for _, cluster, signature in found}
+    names = sorted(signature_of)  # a cluster's number is its place by name: the smallest number comes first
+    number_of = {name: number for number, name in enumerate(names)}
+    rows_with: dict[int, list[int]] = {}
+    for row, row_keys in enumerate(keys):
+        for key in row_keys:
+            rows_with.setdefault(key, []).append(row)
+    pairs = np.array(list({(row, number_of[cluster]) for key, cluster, _ in found for row in rows_with[key]}))
+    rows, clusters = pairs[:, 0], pairs[:, 1]
+    near = near_duplicates.similar(signatures[rows], near_duplicates.from_bytes([signature_of[n] for n in names])[clusters])
+    first = np.full(len(keys), len(names))
+    np.minimum.at(first, rows[near], clusters[near])
+    return [names[number] if number < len(names) else None for number in first.tolist()]
+
+
+def _among(conn, column, values: list):
+    """``column IN values`` with the values bound as one parameter (an array on PostgreSQL,
+    a JSON array read by ``json_each`` on SQLite), so that a batch's thousands of keys make
+    one query: SQLAlchemy's expanding IN spent more time composing a parameter per value
+    than the database spent finding the rows."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    listed = select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(values))))
+    return column.in_(listed)
+
+
+def _insert_new(conn, table, rows: list[tuple]) -> None:
+    """Insert rows (tuples in the table's column order), skipping those already there, in
+    one ``executemany`` of the driver: SQLAlchemy's handling of each row's parameters cost
+    more than the insert."""
+    if rows:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        names = ", ".join(column.name for column in table.columns)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(mark for _ in table.columns)}) "
+                             "ON CONFLICT DO NOTHING", rows)
 
 
 _TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "topic_scores", "emotion", "emotion_score",

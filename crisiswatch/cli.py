@@ -556,6 +556,24 @@ def bench_nlp_command(settings: Settings, limit, as_json):
     _report_bench(lambda: bench_nlp(settings, limit, say=lambda m: click.echo(m, err=True)), as_json)
 
 
+@bench.command("import", context_settings=CONTEXT)
+@click.option("--limit", type=click.IntRange(min=1), help="Import only the first N posts of the corpus.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_home
+def bench_import_command(settings: Settings, limit, as_json):
+    """Time the Weibo corpus from files to searchable: import, tag, index.
+
+    \b
+    Imports the corpus into a temporary home (its own SQLite store and embedded index),
+    then tags it with this home's models (the lexicon fallback where there are none) and
+    indexes it. Prints posts, posts per second of each stage, each stage's seconds, the
+    total and the peak memory (of the import, and of the whole run).
+    """
+    from crisiswatch.bench import bench_import
+
+    _report_bench(lambda: bench_import(settings, limit, say=lambda m: click.echo(m, err=True)), as_json)
+
+
 @bench.command("crawl", context_settings=CONTEXT)
 @click.option("--pages", default=5000, show_default=True, type=click.IntRange(min=1),
               help="Article pages of real posts in the site (rounded up to whole list pages of 50).")
