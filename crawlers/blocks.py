@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 BLOCKED = "blocked"
 COOKIE_EXPIRED = "cookie expired"
@@ -44,7 +45,10 @@ STATUS_RULES = {
     403: Block(BLOCKED, "HTTP 403 forbidden"),
     418: Block(BLOCKED, "HTTP 418 (refused as a crawler)"),
     429: Block(BLOCKED, "HTTP 429 too many requests"),
+    432: Block(BLOCKED, "HTTP 432 (weibo: refused as a crawler)"),
 }
+# Where m.weibo.cn's refusal {"ok": -100, "url": ...} sends a rate-limited client.
+_CAPTCHA_URL_PARTS = ("captcha", "geetest", "scene=limit")
 
 
 def detect_block(url: str, status: int, text: str | None) -> Block | None:
@@ -66,11 +70,22 @@ def detect_block(url: str, status: int, text: str | None) -> Block | None:
 
 
 def _json_refusal(text: str) -> Block | None:
-    """m.weibo.cn answers {"ok": -100, "url": "https://passport..."} when it wants a login."""
+    """m.weibo.cn answers {"ok": -100, "url": ...} when it refuses: the url is a login page
+    when it wants a login, and a captcha (``captcha?scene=limit``, geetest) when it rate-limits."""
     try:
         data = json.loads(text)
     except ValueError:
         return None
-    if isinstance(data, dict) and data.get("ok") == -100:
+    if not isinstance(data, dict) or data.get("ok") != -100:
+        return None
+    url = str(data.get("url") or "")
+    if any(part in url.lower() for part in _CAPTCHA_URL_PARTS):
+        return Block(BLOCKED, f"weibo: rate limited, the API asks for a captcha ({url[:200]})")
+    if any(fragment in url for fragment, block in URL_RULES if block.health == COOKIE_EXPIRED) or _is_login_path(url):
         return Block(COOKIE_EXPIRED, "weibo: the API wants a login")
-    return None
+    return Block(BLOCKED, f"weibo: the API refused the request ({url[:200] or 'no url given'})")
+
+
+def _is_login_path(url: str) -> bool:
+    path = urlsplit(url).path.lower()
+    return any(word in path for word in ("/login", "/signin"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,10 +34,19 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A client that drops its connection mid-answer (a crawl stopped, a page closed) is
+        no fault of the site: not a traceback on the demo's console."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # reset, broken pipe, aborted
+            return
+        super().handle_error(request, client_address)
+
+
 def serve_directory(root: Path, host: str = "127.0.0.1", port: int = 0, charset: str | None = "utf-8"):
     """Serve ``root`` in a daemon thread; returns (server, base URL). Stop with ``server.shutdown()``."""
     handler = functools.partial(type("Handler", (_Handler,), {"charset": charset}), directory=str(root))
-    server = ThreadingHTTPServer((host, port), handler)
+    server = _Server((host, port), handler)
     threading.Thread(target=server.serve_forever, name=f"loopback:{root.name}", daemon=True).start()
     return server, f"http://{host}:{server.server_address[1]}"
 

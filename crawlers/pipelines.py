@@ -10,7 +10,9 @@ than skipping them.
 from __future__ import annotations
 
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import deferred_from_coro
 
+from core.disk import is_disk_full
 from core.schema import InvalidPost, Post, make_post
 from core.store import Store
 from crawlers.items import CheckpointItem
@@ -66,6 +68,11 @@ class KeywordPipeline(CrawlerPipeline):
 
 
 class StorePipeline(CrawlerPipeline):
+    """Store posts in batches, and each checkpoint once the posts before it are stored.
+
+    A full disk stops the crawl (``crisiswatch/disk_full`` in its stats): posts not yet
+    stored are given up with the checkpoints after them, so the next crawl fetches them again."""
+
     def __init__(self, crawler):
         super().__init__(crawler)
         self.database_url = crawler.settings.get("CRISISWATCH_DATABASE_URL")
@@ -74,6 +81,7 @@ class StorePipeline(CrawlerPipeline):
         self.batch_size = crawler.settings.getint("CRISISWATCH_STORE_BATCH")
         self.batch: list[Post] = []
         self.captures: dict = {}
+        self.disk_full = False
 
     def open_spider(self):
         self.store = Store(self.database_url)
@@ -83,9 +91,11 @@ class StorePipeline(CrawlerPipeline):
         self.store.close()
 
     def process_item(self, item):
+        if self.disk_full:
+            return item
         if isinstance(item, CheckpointItem):
-            self._flush()
-            self.store.save_checkpoint(self.crawler.spider.job_name, item["source"], item["key"], item["value"])
+            if self._flush():
+                self.store.save_checkpoint(self.crawler.spider.job_name, item["source"], item["key"], item["value"])
             return item
         self.batch.append(item["post"])
         if item.get("capture") is not None:
@@ -94,11 +104,27 @@ class StorePipeline(CrawlerPipeline):
             self._flush()
         return item
 
-    def _flush(self):
+    def _flush(self) -> bool:
+        """Store the batch; whether it was stored (False once the disk is full)."""
+        if self.disk_full:
+            return False
         if self.batch:
-            self.store.save_captures(list(self.captures.values()))
-            self.captures = {}
-            result = self.store.upsert_posts(self.batch)
+            try:
+                self.store.save_captures(list(self.captures.values()))
+                self.captures = {}
+                result = self.store.upsert_posts(self.batch)
+            except Exception as err:
+                if not is_disk_full(err):
+                    raise
+                self._stop_for_full_disk()
+                return False
+            self.batch = []
             self.crawler.stats.inc_value("crisiswatch/stored", result.inserted)
             self.crawler.stats.inc_value("crisiswatch/duplicates", result.duplicates)
-            self.batch = []
+        return True
+
+    def _stop_for_full_disk(self) -> None:
+        self.disk_full = True
+        self.crawler.stats.set_value("crisiswatch/disk_full", True)
+        self.crawler.spider.logger.error("the disk of the store is full: stopping the crawl")
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="disk_full"))

@@ -18,6 +18,8 @@ DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 3
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DEPTH_LIMIT = 3
+# Follow URLs as long as a post may keep (core.schema.MAX_URL_CHARS; Scrapy's default is 2,083).
+URLLENGTH_LIMIT = 16_384
 
 DOWNLOADER_MIDDLEWARES = {
     # before Scrapy's cookies (700) and proxy (750) middlewares, which it feeds

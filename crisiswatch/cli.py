@@ -33,7 +33,15 @@ def with_home(command):
     )
     @wraps(command)
     def wrapper(*args, home, **kwargs):
-        return command(Settings.load(home), *args, **kwargs)
+        settings = Settings.load(home)
+        try:
+            return command(settings, *args, **kwargs)
+        except Exception as err:  # a full disk is one line that says what to do, not a traceback
+            from core.disk import disk_full_message, is_disk_full
+
+            if not is_disk_full(err):
+                raise
+            fail(disk_full_message(f"crisiswatch {click.get_current_context().command.name}", settings.home))
 
     return wrapper
 
@@ -141,6 +149,11 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
     Examples:
       crisiswatch crawl demo-news
       crisiswatch crawl --spider news -a start_urls=https://example.org/feed.xml -s DEPTH_LIMIT=1
+
+    \b
+    Exit status: 0 when the crawl ran (a site's block pages are reported as the job's
+    health, and the scheduler backs the job off); 1 when it failed or logged errors
+    (after tagging and indexing what it stored); 2 for a usage error.
     """
     # The crawl itself needs neither the NLP nor the index code: import them only to tag
     # and index afterwards, so that a store-only crawl stays small.
@@ -148,6 +161,7 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
     from crawlers.jobs import JobError, load_jobs
     from crawlers.loopback import DEMO_SITE_ENV, demo_site as serve_demo_site
     from crawlers.run import run_crawl
+    from crawlers.spiders.base import SpiderArgumentError
 
     try:
         jobs = load_jobs(settings.jobs_file)
@@ -180,6 +194,8 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
         summary = run_crawl(settings.database_url, name, args, job_name, overrides)
     except KeyError:
         fail(f"no spider named {name!r}")
+    except SpiderArgumentError as err:
+        raise click.UsageError(str(err), ctx) from None
     finally:
         if server is not None:
             server.shutdown()
@@ -193,6 +209,8 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
     if not store_only:
         ctx.invoke(tag, home=settings.home, batch_size=1000, limit=None)
         ctx.invoke(index, home=settings.home, rebuild=False)
+    if summary.status == "errors":  # what it stored is tagged and indexed, but the crawl did not do its job
+        sys.exit(1)
 
 
 def _pairs(values, flag):

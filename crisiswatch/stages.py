@@ -19,6 +19,7 @@ from core import segment
 from core.settings import Settings
 from core.store import Store
 from crawlers.jobs import Job, load_jobs
+from indexes import indexer
 from indexes.backends import open_index
 from indexes.errors import IndexOutdated
 from indexes.indexer import index_pending, rebuild
@@ -46,9 +47,15 @@ def tag(settings: Settings, store: Store, batch_size: int = 1000, limit: int | N
             return tag_pending(store, nlp, batch_size=batch_size, progress=bar, limit=limit)
 
 
+def index_lock(settings: Settings):
+    """The home's index lock, held by every index run (see indexes.indexer.index_lock)."""
+    return indexer.index_lock(settings.home / "index.lock", on_wait=lambda: tqdm.write(
+        "waiting for another index run in this home to finish", file=sys.stderr))
+
+
 def index(settings: Settings, store: Store, full_rebuild: bool = False, quiet: bool = False) -> int:
     """Index pending posts, or rebuild; an index of an older version is rebuilt (the store has every post)."""
-    with _stage_lock:
+    with _stage_lock, index_lock(settings):
         idx = open_index(settings)
         if not full_rebuild:
             try:

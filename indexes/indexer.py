@@ -4,9 +4,18 @@ Posts are read in id order and written to the index; after each commit the store
 records the revision each post was indexed at. A kill before the commit loses nothing
 (the posts are still pending); a kill after it re-indexes a few posts, and ``replace``
 overwrites their earlier copies, so every post is in the index exactly once.
+
+One index run at a time per home, across processes (``index_lock``): a run that indexed
+pending posts into the version a concurrent rebuild was about to replace would have
+marked them indexed, and the rebuilt version would not hold them.
 """
 
 from __future__ import annotations
+
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from core.store import Store
 
@@ -55,3 +64,18 @@ def rebuild(store: Store, index, batch_size: int = 2000, progress=None) -> int:
         raise
     index.finish_rebuild()
     return done
+
+
+@contextmanager
+def index_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the exclusive lock of ``path`` (created if missing) while indexing; calls
+    ``on_wait`` once when another process holds it, then waits for it. The lock goes
+    with its holder's process, however that ends."""
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

@@ -1,5 +1,9 @@
 """Real Scrapy crawls over HTTP: replays of captured pages, and the demo site's list pages."""
 
+import socket
+import struct
+import time
+import urllib.request
 from datetime import datetime, timezone
 
 import feedparser
@@ -8,7 +12,8 @@ import pytest
 from crawlers.jobs import JobError, load_jobs
 from crawlers.loopback import serve_directory
 from review_ui import create_app
-from tests.conftest import FIXTURES, REPO, crisiswatch, logged_in_client, need, stored_posts
+from core.store import Store
+from tests.conftest import FIXTURES, REPO, crisiswatch, free_port, logged_in_client, need, stored_posts
 
 FEEDS = [
     "rss/Rodel.Reader/src/Utilities/FeedParser.Test/TestData/Rss/ruanyifeng.xml",
@@ -41,8 +46,8 @@ def test_feeds_and_articles_end_to_end(home, replay):
     for path, (title, when) in ARTICLES.items():
         post = by_url[f"{replay}/{path}"]
         assert post["title"] == title and post["kind"] == "article" and len(post["text"]) > 200
-        if when:
         assert post["author_name"] and ":" not in post["author_name"]  # a name or a host, never host:port
+        if when:
             assert post["created_at"] == datetime.fromisoformat(when).replace(tzinfo=timezone.utc)
     assert all("<p>" not in p["text"] and "<script" not in p["text"] for p in posts)
     feed_post = next(p for p in posts if p["url"] and "ruanyifeng.com" in p["url"])
@@ -82,8 +87,8 @@ def test_a_job_follows_list_pages_and_its_posts_are_found_in_the_ui(home):
     assert any(p["title"] == "关于实施有序用电的公告" for p in posts)
     assert all(p["created_at"].hour != 16 for p in posts)  # the time of day came through, not just the date
     assert all(p["tags"] is not None for p in posts)
-    status = crisiswatch("status", "--json", home=home).stdout
     assert {p["author_name"] for p in posts} == {"滨海市人民政府 新闻发布"}  # the site's name, not 127.0.0.1:port
+    status = crisiswatch("status", "--json", home=home).stdout
     assert '"health": "ok"' in status and '"name": "demo-releases"' in status
 
     client = logged_in_client(create_app(home))
@@ -108,7 +113,7 @@ def test_unknown_jobs_and_bad_arguments_say_what_to_do(home, tmp_path):
 
 
 def test_a_news_page_with_a_url_of_any_length_is_stored_under_the_full_url(home, replay):
-    page = f"{replay}/news/GeneralNewsExtractor/tests/163/8.html?from=" + "x" * 600
+    page = f"{replay}/news/GeneralNewsExtractor/tests/163/8.html?from=" + "x" * 2500
     urls = [f"{page}&n=1", f"{page}&n=2"]  # the same long beginning, two pages
     result = crisiswatch("crawl", "--spider", "news", "--store-only", "-a", "start_urls=" + ",".join(urls),
                          "-s", "LOG_LEVEL=WARNING", home=home)
@@ -134,3 +139,39 @@ def test_a_page_without_a_charset_and_with_a_bad_byte_is_read_as_chinese(home, t
     assert "stored 2 new posts" in result.stdout
     for post in stored_posts(home).values():
         assert post["text"].count(paragraph) >= 5 and post["title"].endswith("停电通知")
+
+
+def test_a_news_crawl_without_start_urls_is_a_usage_error_and_no_run_stays_running(home):
+    for args in ([], ["-a", "start_urls="], ["-a", "start_urls= , "]):
+        result = crisiswatch("crawl", "--spider", "news", "--store-only", *args, home=home, check=False)
+        assert result.returncode == 2 and "needs start URLs: -a start_urls=URL" in result.stderr
+        assert "Traceback" not in result.stderr
+    store = Store(home.database_url)
+    try:
+        assert [(run["job"], run["status"]) for run in store.last_crawl_runs()] == [("manual-news", "failed")]
+    finally:
+        store.close()
+
+
+def test_a_crawl_that_fails_exits_non_zero(home):
+    unreachable = f"http://127.0.0.1:{free_port()}/feed.xml"  # nothing listens there
+    result = crisiswatch("crawl", "--spider", "news", "-a", f"start_urls={unreachable}", "-s", "RETRY_TIMES=0",
+                         "-s", "ROBOTSTXT_OBEY=False", "-s", "LOG_LEVEL=CRITICAL", home=home, check=False)
+    assert result.returncode == 1 and "crawl manual-news: errors; 0 pages" in result.stdout
+
+
+def test_a_client_that_drops_its_connection_is_no_traceback_of_the_loopback_site(tmp_path, capfd):
+    (tmp_path / "big.html").write_bytes(b"<p>" + "停电".encode() * 4_000_000 + b"</p>")  # more than socket buffers hold
+    server, url = serve_directory(tmp_path)
+    try:
+        for _ in range(3):
+            with socket.create_connection(server.server_address) as client:
+                client.sendall(b"GET /big.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                client.recv(1024)  # the answer has begun
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        time.sleep(1)  # the server finds out as it writes on
+        assert urllib.request.urlopen(f"{url}/big.html").status == 200  # and still serves
+    finally:
+        server.shutdown()
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err and "ConnectionResetError" not in captured.err

@@ -1,12 +1,19 @@
 """The index stage through the command line: rebuilds, the backend setting, the benchmark."""
 
 import json
+import subprocess
+import sys
+import threading
+import time
 
 import tantivy
 
 from click.testing import CliRunner
 
+from core.store import Store
 from crisiswatch.cli import main
+from crisiswatch.stages import index_lock
+from tests.conftest import REPO
 
 
 def run(*args, env=None):
@@ -70,3 +77,27 @@ def test_the_search_benchmark_runs(home, covid_day):  # the benchmark reads the 
     result = json.loads(run("bench", "search", "--limit", "1500", "--json", "--home", str(home.home)))
     assert result["posts"] == 1500 and result["queries"] >= 200 and result["recall"] == 1.0
     assert {"index_posts_per_s", "p50_ms", "p95_ms", "common_word_sorted_ms", "size_mb", "peak_rss_mb"} <= set(result)
+
+
+def test_an_index_run_waits_for_one_in_another_process(home, tmp_path):
+    h = str(home.home)
+    posts = tmp_path / "posts.csv"
+    posts.write_text("userid,text\n1,东湖区停电了\n2,滨海市限电通知\n", encoding="utf-8")
+    run("import", str(posts), "--home", h)
+    with index_lock(home):  # as a rebuild in another process holds it
+        child = subprocess.Popen([sys.executable, "-m", "crisiswatch", "index", "--home", h], cwd=REPO,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        said: list[str] = []
+        threading.Thread(target=lambda: said.extend(child.stderr), daemon=True).start()
+        deadline = time.monotonic() + 120
+        while not any("waiting for another index run" in line for line in said) and child.poll() is None:
+            assert time.monotonic() < deadline, said
+            time.sleep(0.1)
+        time.sleep(1)
+        assert child.poll() is None  # still waiting: nothing indexed, nothing marked indexed
+        store = Store(home.database_url)
+        assert store.count_to_index() == 2
+    assert "indexed 2 posts" in child.communicate(timeout=120)[0] and child.returncode == 0
+    assert store.count_to_index() == 0
+    store.close()
+    assert json.loads(run("search", "停电", "--json", "--home", h))["total"] == 1

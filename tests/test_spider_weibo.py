@@ -38,10 +38,10 @@ def fixtures():
     need(FIXTURES / "weibo")
 
 
-def crawl(home, replay, *args):
+def crawl(home, replay, *args, check=True):
     return crisiswatch("crawl", "--spider", "weibo", *args, "-s", f"WEIBO_API_URL={replay.url}",
                        "-s", f"WEIBO_SEARCH_URL={replay.url}", "-s", "LOG_LEVEL=WARNING",
-                       "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ROBOTSTXT_OBEY=False", home=home)
+                       "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ROBOTSTXT_OBEY=False", home=home, check=check)
 
 
 
@@ -240,7 +240,9 @@ def test_a_long_text_that_is_gone_is_kept_as_its_card_shows_it(home, tmp_path, s
     routes = [Route("/api/container/getIndex", page, content_type=JSON),
               Route("/statuses/extend", query={"id": long_post["id"]}, body=b"no", status=status)]
     with Replay(routes) as replay:
-        crawl(home, replay, "-a", f"users={UID}", "-s", "WEIBO_MAX_PAGES=1", "-s", "RETRY_TIMES=1")
+        result = crawl(home, replay, "-a", f"users={UID}", "-s", "WEIBO_MAX_PAGES=1", "-s", "RETRY_TIMES=1",
+                       check=False)
+    assert result.returncode == (0 if status == 404 else 1)  # a request given up is a crawl with errors
     saved = saved_checkpoints(home, "manual-weibo")
     if status == 404:
         assert stored_posts(home)[long_post["id"]]["text"].startswith(html_text(long_post["text"])[:10])
@@ -320,3 +322,17 @@ def test_a_job_over_the_replay_is_stored_tagged_indexed_and_found_in_the_ui(home
     assert expected and {hit["id"] for hit in found["hits"]} == expected
     page = client.get("/", query_string={"q": "电影"}).get_data(as_text=True)  # the search page
     assert all(f"/posts/{post_id}" in page for post_id in expected)
+
+
+@pytest.mark.parametrize("answer, status, health, reason", [
+    ({"ok": -100, "url": "https://passport.weibo.cn/signin/welcome?entry=mweibo"}, 200, "cookie expired", "wants a login"),
+    ({"ok": -100, "url": "https://passport.weibo.com/captcha?scene=limit&from=m"}, 200, "blocked", "rate limited"),
+    ({"ok": -100, "url": "https://m.weibo.cn/api/geetest?testType=1&backUrl=/"}, 200, "blocked", "rate limited"),
+    ({"ok": 0, "msg": "这里还没有内容"}, 432, "blocked", "HTTP 432"),
+])
+def test_the_apis_refusals_are_told_apart(home, answer, status, health, reason):
+    route = Route("/api/container/getIndex", body=json.dumps(answer).encode(), content_type=JSON, status=status)
+    with Replay([route]) as replay:
+        result = crawl(home, replay, "-a", f"start_urls={replay.url}/api/container/getIndex?containerid=1076031669879400")
+    assert f"crawl manual-weibo: {health}" in result.stdout and reason in result.stdout
+    assert stored_posts(home) == {}

@@ -65,6 +65,10 @@ class Awaited:
         return key in self.failed or any(key in keys for keys in self.waiting.values())
 
 
+class SpiderArgumentError(ValueError):
+    """A spider cannot run with the arguments it was given; the message says what it needs."""
+
+
 def split_arg(value) -> list[str]:
     if not value:
         return []

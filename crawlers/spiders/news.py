@@ -17,7 +17,7 @@ import trafilatura
 from w3lib.html import remove_tags, replace_entities
 from w3lib.url import canonicalize_url
 
-from crawlers.spiders.base import SourceSpider
+from crawlers.spiders.base import SourceSpider, SpiderArgumentError
 
 # Paths that look like an article: a dated or numbered page, not a section index.
 ARTICLE_PATH = re.compile(r"(\d{4}[-/]?\d{2}[-/]?\d{2}|\d{5,}|/(article|detail|content|notice|news)s?/).*\.(s?html?|php)$|\d{6,}")
@@ -58,7 +58,7 @@ class NewsSpider(SourceSpider):
     def __init__(self, start_urls="", platform: str = "news", **kwargs):
         super().__init__(start_urls=start_urls, **kwargs)
         if not self.start_urls:
-            raise ValueError("the news spider needs start URLs: -a start_urls=URL[,URL...]")
+            raise SpiderArgumentError(f"the {self.name} spider needs start URLs: -a start_urls=URL[,URL...]")
         self.platform = platform
         self.allowed_domains = sorted({urlparse(u).hostname for u in self.start_urls if urlparse(u).hostname})
 

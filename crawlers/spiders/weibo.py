@@ -36,7 +36,7 @@ from w3lib.html import remove_tags, replace_entities
 from w3lib.url import add_or_replace_parameter
 
 from core.schema import CHINA_TZ
-from crawlers.spiders.base import Awaited, SourceSpider, split_arg
+from crawlers.spiders.base import Awaited, SourceSpider, SpiderArgumentError, split_arg
 
 HOUR = timedelta(hours=1)
 # <img alt=[怒] ...>: the emoticons, kept as their text; quoted or not, as Weibo writes them
@@ -203,7 +203,7 @@ class WeiboSpider(SourceSpider):
     def __init__(self, users="", mode: str = "api", since: str = "", until: str = "", **kwargs):
         super().__init__(**kwargs)
         if mode not in ("api", "html"):
-            raise ValueError(f"-a mode is api or html, not {mode!r}")
+            raise SpiderArgumentError(f"-a mode is api or html, not {mode!r}")
         self.users = split_arg(users)
         self.mode = mode
         self.awaited = Awaited()  # long texts and comment pages -> the keys whose cards asked for them
@@ -211,7 +211,7 @@ class WeiboSpider(SourceSpider):
         self.since = parse_hour(since) if since else None
         self.until = parse_hour(until) if until else None
         if not (self.start_urls or self.keywords or self.users):
-            raise ValueError("the weibo spider needs -a keywords=..., -a users=UID[,UID] or -a start_urls=...")
+            raise SpiderArgumentError("the weibo spider needs -a keywords=..., -a users=UID[,UID] or -a start_urls=...")
 
     async def start(self):
         for url in self.start_urls:
