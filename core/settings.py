@@ -31,7 +31,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     login_limit: str = "30 per 15 minutes"  # failed logins per client address; "off" for none
-    login_limit_storage: str = "memory://"  # where they are counted: a redis:// URI to share the count
+    login_limit_storage: str = "memory://"  # where they are counted (see load): a redis:// URI to share it wider
     trusted_proxies: int = 0  # reverse proxies in front of the UI whose X-Forwarded-For is believed
 
     @classmethod
@@ -43,7 +43,9 @@ class Settings:
             "index_backend": os.environ.get("CRISISWATCH_INDEX", "embedded"),
             "elasticsearch_url": os.environ.get("CRISISWATCH_ES_URL", "http://127.0.0.1:9200"),
             "login_limit": os.environ.get("CRISISWATCH_LOGIN_LIMIT", "30 per 15 minutes"),
-            "login_limit_storage": os.environ.get("CRISISWATCH_LOGIN_LIMIT_STORAGE", "memory://"),
+            # by default a file in the home, shared by the server's worker processes (review_ui.login_limits)
+            "login_limit_storage": os.environ.get("CRISISWATCH_LOGIN_LIMIT_STORAGE")
+            or f"crisiswatch+sqlite://{home_path / 'login-limits.db'}",
             "trusted_proxies": int(os.environ.get("CRISISWATCH_TRUSTED_PROXIES", "0")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

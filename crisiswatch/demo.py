@@ -124,31 +124,32 @@ def say_people(created: list[tuple[str, str, str, list[str]]]) -> None:
 
 
 def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
-    """The stages, the scheduler and the demo site run here; the review UI is served by
-    ``crisiswatch serve`` in a child process (gunicorn forks its workers, which must not
-    happen in a process running threads, as this one does) and training in others."""
+    """The review UI is served by ``crisiswatch serve`` in a child process, started first so
+    that it answers while the models train and the sample is imported (gunicorn forks its
+    workers, which must not happen in a process running threads, as this one does); the
+    stages, the scheduler and the demo site run here, and NER trains in a process of its own."""
     store = stages.open_store(settings)
-    people = seed_people(settings, store)
-    later = prepare_models(settings)
-    if sample:
-        import_sample(settings, store)
-    server, site_url = demo_site()
-    os.environ[DEMO_SITE_ENV] = site_url
-    jobs = stages.jobs_of(settings)
-    click.echo(f"illustrative demo site on {site_url}/")
-    stages.tag(settings, store, quiet=True)
-    stages.index(settings, store, quiet=True)
-    scheduler = start_scheduler(settings, jobs)
-    training = train_in_background(settings, later)
-    for job in scheduler.get_jobs():
-        what = "publishing" if job.id == publishing.JOB_ID else f"crawl job {job.id}"
-        click.echo(f"{what}: next run {job.next_run_time:%Y-%m-%d %H:%M:%S} (China time)")
-    say_people(people)
+    say_people(seed_people(settings, store))
     click.echo(f"access log: {settings.home / 'logs' / 'access.log'}")
     ui = subprocess.Popen([sys.executable, "-m", "crisiswatch", "serve", "--home", str(settings.home), "--host", host,
                            "--port", str(port), "--access-log", str(settings.home / "logs" / "access.log")],
                           stdin=subprocess.DEVNULL)
+    site = scheduler = None
+    training: list[subprocess.Popen] = []
     try:
+        later = prepare_models(settings)
+        if sample:
+            import_sample(settings, store)
+        site, site_url = demo_site()
+        os.environ[DEMO_SITE_ENV] = site_url
+        click.echo(f"illustrative demo site on {site_url}/")
+        stages.tag(settings, store, quiet=True)
+        stages.index(settings, store, quiet=True)
+        scheduler = start_scheduler(settings, stages.jobs_of(settings))
+        training = train_in_background(settings, later)
+        for job in scheduler.get_jobs():
+            what = "publishing" if job.id == publishing.JOB_ID else f"crawl job {job.id}"
+            click.echo(f"{what}: next run {job.next_run_time:%Y-%m-%d %H:%M:%S} (China time)")
         if ui.wait() != 0:
             click.secho(f"the review UI stopped (exit {ui.returncode})", fg="red", err=True)
     except KeyboardInterrupt:
@@ -158,8 +159,9 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)  # the UI finishes the requests in flight
                 process.wait()
-        scheduler.shutdown(wait=False)
-        if server is not None:
-            server.shutdown()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        if site is not None:
+            site.shutdown()
         store.close()
         click.echo("demo stopped")

@@ -5,11 +5,13 @@ gunicorn rather than waitress: the UI's Python work (query parsing, templates, t
 store's rows) holds the GIL, so one process uses one core, and gunicorn's worker
 processes use them all; it also restarts its workers gracefully on SIGHUP (each new
 worker opens the store, the index and the models afresh) and writes an access log. Its
-master forks the workers, so it must not hold threads of its own: the demo runs its
-scheduler, site and training in other processes and starts this server as a child.
+master forks the workers, which must not happen in a process running threads: the demo
+keeps its scheduler and its site in its own process and starts this server as a child.
+The workers share one count of failed logins (``review_ui.login_limits``).
 
-Each worker is a ``gthread`` worker (see ``DrainingThreadWorker``): its threads overlap the time a request waits on
-SQLite or on Tantivy (which releases the GIL), and keep-alive connections stay open.
+Each worker is a ``gthread`` worker (see ``DrainingThreadWorker``): its threads overlap
+the time a request waits on SQLite or on Tantivy (which releases the GIL), and
+keep-alive connections stay open.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
 from core.settings import Settings
+
 
 def default_workers() -> int:
     """One worker per core this process may run on."""

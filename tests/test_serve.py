@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -16,13 +18,13 @@ from crisiswatch import publishing
 from crisiswatch.demo import TRAINING_NICENESS, train_in_background
 from crisiswatch.schedule import start_scheduler
 from nlp.models import is_current
-from tests.conftest import DATA, REPO, crisiswatch, free_port, msra_slice, need
+from tests.conftest import DATA, REPO, crisiswatch, csrf_token, free_port, msra_slice, need
 
 
-def start_serve(home, *args: str) -> tuple[subprocess.Popen, str]:
+def start_serve(home, *args: str, **env: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "crisiswatch", "serve", "--port", str(port), *args],
-                              cwd=REPO, env={**os.environ, "CRISISWATCH_HOME": str(home.home)},
+                              cwd=REPO, env={**os.environ, "CRISISWATCH_HOME": str(home.home), **env},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -65,6 +67,26 @@ def test_serve_writes_an_access_log_and_restarts_its_workers_on_hup(home):
     assert output.count("Booting worker") >= 4, output  # two, then two more after SIGHUP
     assert "Handling signal: hup" in output
     assert '"GET /healthz HTTP/1.1" 200' in access.read_text()
+
+
+@pytest.mark.slow
+def test_the_workers_share_the_count_of_failed_logins(home):
+    """Each worker counting by itself would let an address try the limit once per worker."""
+    server, base = start_serve(home, "--workers", "2", CRISISWATCH_LOGIN_LIMIT="3 per 15 minutes")
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    try:
+        token = csrf_token(browser.open(f"{base}/login", timeout=30).read().decode("utf-8"))
+        statuses = []
+        for attempt in range(12):  # a connection each: the two workers take turns as they accept
+            form = urllib.parse.urlencode({"csrf_token": token, "username": f"guess{attempt}", "password": "x"})
+            try:
+                statuses.append(browser.open(f"{base}/login", data=form.encode(), timeout=30).status)
+            except urllib.error.HTTPError as refused:
+                statuses.append(refused.code)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+    assert statuses == [401] * 3 + [429] * 9, statuses
 
 
 @pytest.mark.slow

@@ -1,0 +1,92 @@
+"""Where failed logins are counted by default: a small SQLite file in the home, shared by
+every worker process of the server.
+
+Flask-Limiter's ``memory://`` storage lives in one process: under ``crisiswatch serve``,
+with a gunicorn worker per core, each worker would count by itself and an address could
+try the limit's number of passwords once per worker. This ``limits`` storage (scheme
+``crisiswatch+sqlite://`` followed by the file's absolute path) keeps the moving window
+of each address in one table instead; a login attempt costs a query or two.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import contextmanager
+
+from limits.storage import MovingWindowSupport, Storage
+
+SCHEME = "crisiswatch+sqlite"
+
+
+def storage_uri(path) -> str:
+    return f"{SCHEME}://{path}"
+
+
+class SQLiteStorage(Storage, MovingWindowSupport):
+    """Moving windows only (the login limit's strategy): one row per counted attempt."""
+
+    STORAGE_SCHEME = [SCHEME]
+
+    def __init__(self, uri: str, wrap_exceptions: bool = False, **options):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.path = uri.removeprefix(f"{SCHEME}://")
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, at REAL NOT NULL, expires REAL NOT NULL)")
+            db.execute("CREATE INDEX IF NOT EXISTS hits_key_at ON hits (key, at)")
+
+    @contextmanager
+    def _connect(self):
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)  # autocommit; transactions said below
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @property
+    def base_exceptions(self):
+        return sqlite3.Error
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        now = time.time()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")  # one writer at a time: the count and the insert are one step
+            db.execute("DELETE FROM hits WHERE expires <= ?", (now,))
+            (count,) = db.execute("SELECT COUNT(*) FROM hits WHERE key = ? AND at > ?", (key, now - expiry)).fetchone()
+            allowed = count + amount <= limit
+            if allowed:
+                db.executemany("INSERT INTO hits VALUES (?, ?, ?)", [(key, now, now + expiry)] * amount)
+            db.execute("COMMIT")
+        return allowed
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        """(when the oldest attempt still in the window was made, how many there are)."""
+        now = time.time()
+        with self._connect() as db:
+            oldest, count = db.execute("SELECT MIN(at), COUNT(*) FROM hits WHERE key = ? AND at > ?",
+                                       (key, now - expiry)).fetchone()
+        return (oldest or now), count
+
+    def clear(self, key: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM hits WHERE key = ?", (key,))
+
+    def reset(self) -> int:
+        with self._connect() as db:
+            return db.execute("DELETE FROM hits").rowcount
+
+    def check(self) -> bool:
+        with self._connect() as db:
+            db.execute("SELECT 1 FROM hits LIMIT 1")
+        return True
+
+    # The fixed-window counters of the base class: not used by a moving-window limit.
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        raise NotImplementedError("this storage counts over a moving window only")
+
+    def get(self, key: str) -> int:
+        raise NotImplementedError("this storage counts over a moving window only")
+
+    def get_expiry(self, key: str) -> float:
+        raise NotImplementedError("this storage counts over a moving window only")
