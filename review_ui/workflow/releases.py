@@ -15,7 +15,6 @@ Choices where the product issue is silent:
 from __future__ import annotations
 
 import difflib
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable, NamedTuple
@@ -260,8 +259,9 @@ def diff(session: Session, release: Release, a: int, b: int) -> VersionDiff:
     return VersionDiff(a, b, diff_text(old[0], new[0]), diff_text(old[1], new[1]))
 
 
-# the most pairs of equal items (lines, or characters inside a changed block) a diff
-# looks at: about 0.1 s; beyond it the block is shown whole, deleted and inserted
+# the most pairs of equal items (lines, or characters inside changed blocks) one diff
+# looks at, over all of difflib's steps: about 0.1 s; beyond it a block is shown whole,
+# deleted and inserted
 DIFF_PAIRS_MAX = 500_000
 
 
@@ -269,17 +269,17 @@ def diff_text(old: str, new: str) -> list[Segment]:
     """Line by line, then character by character inside changed lines: Chinese has no
     spaces to diff words by, and a whole changed line would hide a changed number.
 
-    ``difflib`` takes time in the number of pairs of equal items it can match (the
-    product of the lengths for a text of one repeated character), so the common start
-    and end are taken off first, and a block with more than ``DIFF_PAIRS_MAX`` such
-    pairs is not compared finer: a changed block too costly to diff by character is
-    shown by line, lines too costly to match as one changed block."""
+    ``difflib`` takes time in the pairs of equal items it looks at, so the common start
+    and end are taken off first, and the diff stops comparing once it has looked at
+    ``DIFF_PAIRS_MAX`` pairs (``_BoundedMatcher``): a changed block too costly to diff by
+    character is shown by line, lines too costly to match as one changed block."""
     segments: list[Segment] = []
-    for op, a, b in _blocks(old.splitlines(keepends=True), new.splitlines(keepends=True)):
+    budget = _Budget()
+    for op, a, b in _blocks(old.splitlines(keepends=True), new.splitlines(keepends=True), budget):
         if op == "equal":
             segments.append(Segment("equal", "".join(a)))
             continue
-        for cop, x, y in _blocks("".join(a), "".join(b)):
+        for cop, x, y in _blocks("".join(a), "".join(b), budget):
             if cop == "equal":
                 segments.append(Segment("equal", x))
                 continue
@@ -293,10 +293,41 @@ def diff_text(old: str, new: str) -> list[Segment]:
     return merged
 
 
-def _blocks(a, b):
+class _TooCostly(Exception):
+    """A diff would look at more pairs than its budget holds."""
+
+
+@dataclass
+class _Budget:
+    """The pairs of equal items one diff may still look at."""
+
+    left: int = DIFF_PAIRS_MAX
+
+
+class _BoundedMatcher(difflib.SequenceMatcher):
+    """``difflib``'s matcher that gives up (``_TooCostly``) before it looks at more pairs
+    than ``budget`` holds. Each ``find_longest_match`` looks at every position in ``b`` of
+    each item of ``a[alo:ahi]``, and it is called once per matching block, mostly over
+    nearly the whole rest of ``a`` (the first of equally long matches is taken): a text
+    with thousands of short matches costs thousands of times its pairs (20,000 characters
+    with every 7th changed took 48 s), so the pairs are counted per call."""
+
+    def __init__(self, a, b, budget: _Budget):
+        super().__init__(None, a, b, autojunk=False)  # in Chinese text common characters are content, not noise
+        self.budget = budget
+
+    def find_longest_match(self, alo=0, ahi=None, blo=0, bhi=None):
+        ahi = len(self.a) if ahi is None else ahi
+        self.budget.left -= (ahi - alo) + sum(len(self.b2j.get(item, ())) for item in self.a[alo:ahi])
+        if self.budget.left < 0:
+            raise _TooCostly
+        return super().find_longest_match(alo, ahi, blo, bhi)
+
+
+def _blocks(a, b, budget: _Budget):
     """(equal or replace, part of ``a``, part of ``b``) in order: the common start and
-    end, and between them ``difflib``'s blocks when the rest is small enough, else one
-    replaced block. ``a`` and ``b`` are both strings or both lists of lines."""
+    end, and between them ``difflib``'s blocks while the budget lasts, else one replaced
+    block. ``a`` and ``b`` are both strings or both lists of lines."""
     start = 0
     while start < min(len(a), len(b)) and a[start] == b[start]:
         start += 1
@@ -305,14 +336,11 @@ def _blocks(a, b):
         end += 1
     middle_a, middle_b = a[start:len(a) - end], b[start:len(b) - end]
     blocks = [("equal", a[:start], b[:start])]
-    counts = Counter(middle_b)
-    if sum(counts[item] for item in middle_a) > DIFF_PAIRS_MAX:
-        blocks.append(("replace", middle_a, middle_b))
-    else:
-        # autojunk off: in Chinese text common characters are content, not noise
-        matcher = difflib.SequenceMatcher(None, middle_a, middle_b, autojunk=False)
+    try:
         blocks += [("equal" if op == "equal" else "replace", middle_a[i1:i2], middle_b[j1:j2])
-                   for op, i1, i2, j1, j2 in matcher.get_opcodes()]
+                   for op, i1, i2, j1, j2 in _BoundedMatcher(middle_a, middle_b, budget).get_opcodes()]
+    except _TooCostly:
+        blocks.append(("replace", middle_a, middle_b))
     blocks.append(("equal", a[len(a) - end:], b[len(b) - end:]))
     return [block for block in blocks if block[1] or block[2]]
 
