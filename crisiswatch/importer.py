@@ -31,7 +31,8 @@ BATCH = 2000
 SAMPLE_BYTES = 1 << 16
 MAX_LINE_BYTES = 1 << 20
 MAX_RECORD_LINES = 50  # a quoted CSV field may hold line breaks: a record spans at most this many lines
-OPEN_QUOTE = "open quote"
+_OPEN_QUOTE = ("a quote (\") opens a field here and is not closed: the line was left out, "
+               "the lines after it were read")
 DETECTED = ("utf-8", "gb18030")  # the encodings tried for each line, in order, unless one is given
 _CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])  # control bytes, rare in text of any encoding read here
 _MONTH_DAY_TIME = re.compile(r"(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})")
@@ -300,18 +301,16 @@ def _csv_rows(lines, on_reject) -> Iterator[tuple[int, list[str]]]:
     while more():
         record = [ahead.popleft()]
         row, problem = _csv_row([text for _, text in record])
-        while problem == OPEN_QUOTE and len(record) < MAX_RECORD_LINES and more():
+        while problem == _OPEN_QUOTE and len(record) < MAX_RECORD_LINES and more():
             record.append(ahead.popleft())
             row, problem = _csv_row([text for _, text in record])
         if len(record) > 1 and problem:  # the quote was not a field's over several lines
-            problem = OPEN_QUOTE
-        elif problem and problem != OPEN_QUOTE:  # one line: read leniently, as before
+            problem = _OPEN_QUOTE
+        elif problem and problem != _OPEN_QUOTE:  # one line: read leniently, as before
             row, problem = _csv_row([record[0][1]], strict=False)
         if not problem:
             yield record[-1][0], row
             continue
-        if problem == OPEN_QUOTE:
-            problem = "a quote (\") opens a field here and is not closed: the line was left out, the lines after it were read"
         on_reject(record[0][0], problem)
         ahead.extendleft(reversed(record[1:]))
 
@@ -321,7 +320,7 @@ def _csv_row(texts: list[str], strict: bool = True) -> tuple[list[str] | None, s
     try:
         return next(csv.reader(texts, strict=strict), []), None
     except csv.Error as err:
-        return None, OPEN_QUOTE if "unexpected end of data" in str(err) else f"unreadable CSV: {err}"
+        return None, _OPEN_QUOTE if "unexpected end of data" in str(err) else f"unreadable CSV: {err}"
 
 
 def _csv_records(lines, source, day, on_reject) -> Iterator[tuple[int, list[Post]]]:

@@ -49,8 +49,8 @@ def fill(disk: Path, leave: int) -> Path:
 
 def posts_csv(tmp_path: Path) -> Path:
     path = tmp_path / "posts.csv"
-    path.write_text("userid,text\n" + "".join(f"{n},第{n}条：东湖区{n % 97}号楼停电了，什么时候恢复供电？{'急' * (n % 40)}\n"
-                                              for n in range(POSTS)), encoding="utf-8")
+    rows = (f"{n},第{n}条：东湖区{n % 97}号楼停电了，什么时候恢复供电？{'急' * (n % 40)}\n" for n in range(POSTS))
+    path.write_text("userid,text\n" + "".join(rows), encoding="utf-8")
     return path
 
 
