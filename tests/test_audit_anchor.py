@@ -169,6 +169,20 @@ def test_a_damaged_anchors_file_is_reported(home):
     assert not result.ok and "line 2 of" in result.reason and "is not an anchor" in result.reason
 
 
+def test_an_anchors_file_that_cannot_be_read_is_reported_not_a_crash(home):
+    app = create_app(home)
+    admin = logged_in_client(app, roles=("admin",))
+    (home.home / audit.ANCHORS_FILE).unlink()
+    (home.home / audit.ANCHORS_FILE).mkdir()  # neither readable nor writable as a file
+    page = admin.get("/admin/?lang=en")
+    assert page.status_code == 200 and f"{audit.ANCHORS_FILE} cannot be read" in page.get_data(as_text=True)
+    export = admin.get("/admin/audit.jsonl")
+    assert export.status_code == 200 and b'"action": "audit_exported"' in export.data
+    verified = crisiswatch("audit", "verify", home=home, check=False)
+    assert verified.returncode == 1 and "Traceback" not in verified.stderr
+    assert f"{audit.ANCHORS_FILE} cannot be read" in verified.stderr
+
+
 def test_the_admin_page_shows_the_latest_anchor_and_what_is_missing(home):
     app = create_app(home)
     admin = logged_in_client(app, roles=("admin",))

@@ -179,11 +179,14 @@ class AuditFiles:
         return files
 
     def anchors(self) -> list[Anchor]:
-        """Every anchor written; a line that is not one is an error (the file was tampered with)."""
+        """Every anchor written; a line that is not one, or a file that cannot be read,
+        is an error (``ValueError``, told by ``verify``)."""
         try:
             lines = self.anchors_path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return []
+        except OSError as err:
+            raise ValueError(f"{self.anchors_path} cannot be read ({err.strerror})") from None
         anchors = []
         for number, line in enumerate(lines, 1):
             try:
@@ -259,12 +262,14 @@ def _finish_waiting() -> None:
         files.finish(engine)
 
 
-def _quietly(anchor, *args, **kwargs) -> None:
-    """An anchor that cannot be written is logged: the commit it follows has happened."""
+def _quietly(anchor, *args, **kwargs) -> Anchor | None:
+    """An anchor that cannot be written is logged (and None returned): the commit, the
+    verification or the export it follows has happened."""
     try:
-        anchor(*args, **kwargs)
+        return anchor(*args, **kwargs)
     except (OSError, ValueError, SQLAlchemyError) as err:
         log.error("the audit log's anchor was not written: %s", err)
+        return None
 
 
 def keep(sessions: sessionmaker, home: Path) -> AuditFiles:
@@ -292,7 +297,7 @@ def anchor(session: Session) -> Anchor | None:
     if files is None:
         return None
     head = _head(session, utcnow())
-    return files.anchor_head(head) if head else None
+    return _quietly(files.anchor_head, head) if head else None
 
 
 # -- checking ---------------------------------------------------------------------------
@@ -344,7 +349,7 @@ def verify(session: Session) -> Verification:
                             anchor=latest)
     result = Verification(count, True, anchor=latest)
     if files and last is not None and not session.info.get(_RECORDED):  # nothing uncommitted: anchor what verified
-        result.anchor = files.anchor_head(Anchor(utcnow(), count, last.id, last.hash))
+        result.anchor = _quietly(files.anchor_head, Anchor(utcnow(), count, last.id, last.hash)) or latest
     return result
 
 
