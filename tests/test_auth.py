@@ -272,6 +272,26 @@ def test_accounts_refuse_bad_input(app):
             accounts.create_organisation(session, "海口市人民政府", "government", "city")
 
 
+def test_names_with_a_nul_or_past_their_limit_are_refused_not_stored_or_cut(app):
+    """A NUL (which PostgreSQL refuses in text) in an organisation's or a user's name, or
+    a display name over 200 characters, is refused with its reason; nothing is cut."""
+    admin = logged_in_client(app, roles=("admin",))
+    token = csrf_token(html(admin.get("/admin/")))
+    org_id = orgs(app)[0].id
+    before = {o.name for o in orgs(app)}, {u.username for u in users(app)}
+    refused = admin.post("/admin/organisations", data={"csrf_token": token, "name": "某局\x00", "kind": "government",
+                                                       "level": "city"})
+    assert "名称不能含有空字符（NUL）" in html(admin.get(refused.headers["Location"]))
+    for name, reason in (("陈\x00", "名称不能含有空字符（NUL）"), ("陈" * 201, "显示名称最多 200 个字（现有 201 个）")):
+        refused = admin.post("/admin/users", data={"csrf_token": token, "username": "chen", "display_name": name,
+                                                   "org": org_id, "password": "a-long-password", "roles": ["analyst"]})
+        assert reason in html(admin.get(refused.headers["Location"]))
+    assert ({o.name for o in orgs(app)}, {u.username for u in users(app)}) == before
+    refused = admin.post("/admin/users?lang=en", data={"csrf_token": token, "username": "chen", "display_name": "陈" * 201,
+                                                       "org": org_id, "password": "a-long-password", "roles": ["analyst"]})
+    assert "A display name has at most 200 characters (it has 201)" in html(admin.get(refused.headers["Location"]))
+
+
 def test_seed_demo_makes_people_once(app):
     with app.extensions["crisiswatch"].sessions() as session:
         created = accounts.seed_demo(session)

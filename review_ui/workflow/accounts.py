@@ -33,6 +33,8 @@ _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 
 MESSAGES = {  # English, for the command line; the UI has both languages in review_ui.i18n
     "org_name": "an organisation needs a name (at most 200 characters)",
+    "name_nul": "a name cannot contain a NUL character",
+    "display_name": "a display name has at most 200 characters (it has {length})",
     "org_taken": "there is already an organisation called {name}",
     "org_kind": "kind must be one of: {choices}",
     "org_level": "the level of a {kind} organisation must be one of: {choices}",
@@ -68,7 +70,7 @@ class LoginFailed(Exception):
 
 def create_organisation(session: Session, name: str, kind: str, level: str, parent: Organisation | None = None,
                         *, actor: str = "system") -> Organisation:
-    name = (name or "").strip()
+    name = _without_nul((name or "").strip())
     if not name or len(name) > 200:
         raise AccountError("org_name")
     if kind not in ORG_KINDS:
@@ -100,6 +102,13 @@ def list_organisations(session: Session) -> list[Organisation]:
 # -- users ------------------------------------------------------------------------------
 
 
+def _without_nul(name: str) -> str:
+    """``name``, refused if it holds a NUL (PostgreSQL refuses it in text)."""
+    if "\x00" in name:
+        raise AccountError("name_nul")
+    return name
+
+
 def _checked_roles(roles) -> list[str]:
     chosen = set(roles)
     if not chosen or not chosen <= set(ROLES):
@@ -119,7 +128,10 @@ def create_user(session: Session, username: str, display_name: str, password: st
         raise AccountError("username")
     if find_user(session, username) is not None:
         raise AccountError("username_taken", username=username)
-    user = User(username=username, display_name=(display_name or "").strip()[:200] or username,
+    display_name = _without_nul((display_name or "").strip())
+    if len(display_name) > 200:
+        raise AccountError("display_name", length=len(display_name))
+    user = User(username=username, display_name=display_name or username,
                 password_hash=_checked_password(password), org_id=org.id, roles=_checked_roles(roles),
                 active=True, failed_logins=0)
     session.add(user)
