@@ -72,7 +72,7 @@ def test_changes_in_a_long_body_are_found_line_by_line_then_by_character():
     assert spent < 0.3
 
 
-@pytest.mark.parametrize("field", ["title", "body", "comment", "fact_value", "incident_title"])
+@pytest.mark.parametrize("field", ["title", "body", "comment", "fact_value", "incident_title", "rumor_clusters"])
 def test_every_text_field_is_bounded_and_refuses_nul(db, field):
     limit = FIELDS[field][2]
     incident = releases.create_incident(db.session, db.c_draft, "停电")
@@ -87,6 +87,8 @@ def test_every_text_field_is_bounded_and_refuses_nul(db, field):
             releases.add_comment(db.session, db.c_draft, release, text)
         elif field == "fact_value":
             set_fact(db.session, db.c_draft, incident, "cause", text)
+        elif field == "rumor_clusters":  # the release form's ids, one by comma: 2 MB of them were stored
+            releases.create_release(db.session, db.c_draft, incident, TITLE, BODY, "weibo", [], rumor_clusters=[text])
         else:
             releases.create_incident(db.session, db.c_draft, text)
 

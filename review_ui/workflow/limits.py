@@ -18,6 +18,7 @@ FIELDS: dict[str, tuple[str, str, int]] = {
     "title": ("标题", "title", 200),
     "body": ("正文", "body", 20_000),
     "comment": ("意见", "comment", 5_000),
+    "rumor_clusters": ("所回应的谣言簇", "rumor clusters it answers", 2_000),  # ids joined by commas
 }
 
 

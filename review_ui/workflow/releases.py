@@ -122,6 +122,7 @@ def create_release(session: Session, user: User, incident: Incident, title: str,
                    required_org_ids: list[int], joint: bool = False, rumor_clusters: list | None = None) -> Release:
     """A draft with version 1; the drafting org (the user's) is always required."""
     rules.check_create(user)
+    check_text("rumor_clusters", ",".join(rumor_clusters or []))
     release = _new_release(session, user, incident, title, body, channel, required_org_ids, joint, "release")
     release.rumor_clusters = list(rumor_clusters or [])
     _audit(session, user, "release.create", _target(release),
