@@ -63,3 +63,16 @@ def test_stories_page_lists_stories_of_the_window_before_the_newest_post(tmp_pat
 def test_a_new_feed_without_a_baseline_still_shows_its_stories():
     [story] = emerging_stories(_recent(BLAST + USUAL), baseline=[])
     assert story.keywords[0] == "变电站" and len(story.post_ids) == 5
+
+
+def test_many_bursting_words_take_no_scan_of_every_post_each():
+    """A page's worth of recent posts with thousands of bursting words (a corpus sample
+    newer than any feed): each seed's posts are looked up, not found by a scan of all
+    posts per seed (1.4 s of the page on the demo's sample; 6 s here before)."""
+    import time
+
+    recent = _recent([f"w{n % 4000}x w{(n * 7 + 1) % 4000}x w{(n * 13 + 2) % 4000}x" for n in range(10_000)])
+    start = time.perf_counter()
+    stories = emerging_stories(recent, baseline=["平常的一天"] * 20_000)  # every word above is new: bursting
+    assert time.perf_counter() - start < 1.5
+    assert len(stories) == 10 and all(len(story.post_ids) >= 3 for story in stories)
