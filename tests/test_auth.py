@@ -282,13 +282,12 @@ def test_names_with_a_nul_or_past_their_limit_are_refused_not_stored_or_cut(app)
     refused = admin.post("/admin/organisations", data={"csrf_token": token, "name": "某局\x00", "kind": "government",
                                                        "level": "city"})
     assert "名称不能含有空字符（NUL）" in html(admin.get(refused.headers["Location"]))
+    user = {"csrf_token": token, "username": "chen", "org": org_id, "password": "a-long-password", "roles": ["analyst"]}
     for name, reason in (("陈\x00", "名称不能含有空字符（NUL）"), ("陈" * 201, "显示名称最多 200 个字（现有 201 个）")):
-        refused = admin.post("/admin/users", data={"csrf_token": token, "username": "chen", "display_name": name,
-                                                   "org": org_id, "password": "a-long-password", "roles": ["analyst"]})
+        refused = admin.post("/admin/users", data={**user, "display_name": name})
         assert reason in html(admin.get(refused.headers["Location"]))
     assert ({o.name for o in orgs(app)}, {u.username for u in users(app)}) == before
-    refused = admin.post("/admin/users?lang=en", data={"csrf_token": token, "username": "chen", "display_name": "陈" * 201,
-                                                       "org": org_id, "password": "a-long-password", "roles": ["analyst"]})
+    refused = admin.post("/admin/users?lang=en", data={**user, "display_name": "陈" * 201})
     assert "A display name has at most 200 characters (it has 201)" in html(admin.get(refused.headers["Location"]))
 
 

@@ -171,3 +171,19 @@ def test_an_old_database_gains_the_sessions_table(tmp_path):
     assert logged_in_client(app).get("/incidents/").status_code == 200
     with sqlite3.connect(path) as db:
         assert db.execute(f"SELECT count(*) FROM {User.__tablename__}").fetchone() == (1,)
+
+
+def test_a_username_with_a_nul_is_a_failed_login_on_postgresql(tmp_path, postgres_url):
+    """PostgreSQL refuses NUL in text: such a username was a 500 (in the look-up, and in
+    the audit entry of the failure); it is a wrong login like any other, and recorded."""
+    settings = Settings.load(home=tmp_path / "home", database_url=postgres_url, index_backend="embedded").ensure_home()
+    app = create_app(settings)
+    add_user(app, "chen", ("analyst",))
+    client = app.test_client()
+    page = html(client.get("/login"))
+    refused = client.post("/login", data={"csrf_token": csrf_token(page), "username": "ch\x00en",
+                                          "password": "long-enough-1"})
+    assert refused.status_code == 401 and "用户名或密码错误" in html(refused)
+    with app.extensions["crisiswatch"].sessions() as session:
+        failed = [entry for entry in audit.export(session) if entry["action"] == "login_failed"]
+        assert [entry["actor"] for entry in failed] == ["ch\\x00en"] and audit.verify(session).ok

@@ -224,7 +224,7 @@ def authenticate(session: Session, username: str, password: str, now: datetime |
     ``MAX_FAILED_LOGINS`` failures in a row the account is locked for ``LOCK_DURATION``,
     during which even the right password is refused. Commits (see the module's doc)."""
     now = now or _now()
-    user = find_user(session, username)
+    user = find_user(session, username) if USERNAME.match(username or "") else None  # no NUL reaches the database
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password or "")
         _fail(session, username, "unknown or disabled user", user)
@@ -245,7 +245,8 @@ def authenticate(session: Session, username: str, password: str, now: datetime |
 
 def _fail(session: Session, username: str, reason: str, user: User | None,
           locked_until: datetime | None = None) -> NoReturn:
-    audit.record(session, (username or "")[:64], "login_failed", f"user:{user.id}" if user else "",
+    actor = (username or "")[:64].replace("\x00", "\\x00")  # as typed, but no NUL (PostgreSQL refuses it)
+    audit.record(session, actor, "login_failed", f"user:{user.id}" if user else "",
                  {"reason": reason}, org_id=user.org_id if user else None)
     session.commit()
     raise LoginFailed(locked_until)
