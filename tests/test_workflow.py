@@ -462,6 +462,14 @@ def test_a_hotline_is_checked_against_the_other_sides_release_too():
     assert message(problem) == "服务热线与海南电网公司第7号发布不一致：稿件 96598，海南电网公司第7号发布 95598、0898-12345"
 
 
+
+def test_a_hotline_written_with_or_without_its_hyphens_is_the_same_number():
+    grid = OtherRelease(7, "海南电网公司", "约1.2万户停电，如有疑问请拨打0898-66123456或400-123-4567。")
+    assert contradictions("约1.2万户停电，服务热线089866123456。", {}, [grid]) == []
+    assert contradictions("约1.2万户停电，服务热线4001234567。", {"hotline": "400-123-4567"}, [grid]) == []
+    [found] = contradictions("约1.2万户停电，服务热线089866123457。", {}, [grid])
+    assert (found.kind, found.stated) == ("hotline", "089866123457")
+
 # --- pre-publication checks ------------------------------------------------------------
 
 def test_a_clean_release_passes():

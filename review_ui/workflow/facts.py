@@ -365,9 +365,16 @@ def _against(stated: Stated, text: str, expected: Mapping[str, object], areas: l
         if not area_named(area, text):
             found.append(Contradiction("area_missing", "", area, source))
     hotline = expected.get("hotline")
-    if hotline and stated.hotlines and not set(stated.hotlines) & set(hotlines(str(hotline)) or [str(hotline)]):
-        found.append(Contradiction("hotline", _join(stated.hotlines), str(hotline), source))
+    if hotline and stated.hotlines:
+        expected_numbers = {_digits(number) for number in hotlines(str(hotline)) or [str(hotline)]}
+        if not {_digits(number) for number in stated.hotlines} & expected_numbers:
+            found.append(Contradiction("hotline", _join(stated.hotlines), str(hotline), source))
     return found
+
+
+def _digits(number: str) -> str:
+    """A phone number as its digits: 0898-66123456 and 089866123456 are one number."""
+    return re.sub(r"\D", "", number)
 
 
 def _join(items: Iterable[str]) -> str:
