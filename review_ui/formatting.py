@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from core.schema import CHINA_TZ
@@ -14,9 +14,12 @@ LINK_SCHEMES = ("http", "https")
 
 
 def china_time(value: datetime | None) -> str:
-    """``YYYY-MM-DD HH:MM`` in China time (UTC+8); the store gives aware UTC datetimes."""
+    """``YYYY-MM-DD HH:MM`` in China time (UTC+8); the store gives aware UTC datetimes,
+    the workflow's tables naive UTC ones (not the server's local time)."""
     if value is None:
         return gettext("none")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 

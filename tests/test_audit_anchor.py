@@ -195,6 +195,23 @@ def test_the_admin_page_shows_the_latest_anchor_and_what_is_missing(home):
     assert f"Entries {entries - 1}-{entries} of the audit log are missing" in page
 
 
+def test_anchor_times_are_in_china_time_whatever_the_servers_time_zone(home, monkeypatch):
+    """Anchors keep naive UTC; on a server set to China time they were shown 8 hours early."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        app = create_app(home)
+        page = logged_in_client(app, roles=("admin",)).get("/admin/").get_data(as_text=True)
+        shown = datetime.fromisoformat(anchors(home)[-1]["at"]) + timedelta(hours=8)  # the page's verification's
+        assert f"audit-anchors.jsonl）：{shown:%Y-%m-%d %H:%M}，" in page
+        with database(home) as db:
+            db.execute(f"DELETE FROM {AuditEntry.__tablename__} WHERE id > 1")
+        assert f"the anchor of {shown:%Y-%m-%d %H:%M:%S} China time" in verify(sessions_of(home)).reason
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
 def test_on_postgresql_a_cut_log_is_found_too(tmp_path, postgres_url):
     home = Settings.load(home=tmp_path / "home", database_url=postgres_url).ensure_home()
     sessions = sessions_of(home)

@@ -107,7 +107,7 @@ def record(session: Session, actor: str, action: str, target: str = "", detail: 
 class Anchor:
     """The log as it stood at ``at``: so many entries, the last one's id and hash."""
 
-    at: datetime  # aware UTC
+    at: datetime  # naive UTC, as the database's times
     entries: int
     last_id: int
     head: str
@@ -123,7 +123,7 @@ class Anchor:
                    str(fields["head"]))
 
     def when(self) -> str:
-        return self.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S China time")
+        return self.at.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S China time")
 
 
 def _head(connection, now: datetime) -> Anchor | None:
