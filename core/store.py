@@ -172,9 +172,14 @@ class CaptureRow(Base):
 
 class ClusterBandRow(Base):
     """One band key of a near-duplicate cluster's signature: new texts with the same key
-    are compared with that cluster."""
+    are compared with that cluster.
+
+    On SQLite the key is the table (WITHOUT ROWID): no second copy of every row in a rowid
+    table, which made a fifth of the import's writes. A database made by an earlier
+    version keeps its table, which is read and written the same way."""
 
     __tablename__ = "cluster_bands"
+    __table_args__ = {"sqlite_with_rowid": False}
     band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     cluster: Mapped[str] = mapped_column(String(32), primary_key=True)
 
@@ -216,6 +221,11 @@ class PlatformCounts:
 
 
 _COUNT_FIELDS = ("reposts_count", "comments_count", "likes_count")
+# SQLite's page cache on a connection that stores posts: a large batch dirties pages all
+# over the indexes of posts and cluster bands, and with SQLite's default of 2 MB a page
+# that did not fit was written to the WAL early and again at the commit (200,000 posts:
+# 9.7 GB written instead of 2.2). Memory is taken as pages are read, up to this.
+WRITE_CACHE_KIB = 256 * 1024
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
@@ -318,6 +328,8 @@ class Store:
             where=changed,
         )
         with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
             existing: set[tuple[str, str]] = set()
             by_platform: dict[str, list[str]] = {}
             for platform, platform_id in unique:
@@ -718,8 +730,9 @@ def _assign_clusters(conn, rows: list[dict]) -> None:
     post's and is similar enough, else a new cluster named by the post's own content hash.
 
     A batch's texts are signed together, its band keys looked up in one query and the
-    stored candidates compared at once; only the clusters the batch itself makes are
-    compared post by post, in batch order, since each may be the next post's match.
+    stored candidates compared at once. Only the posts that share a band key with another
+    post of the batch are then read one by one, in batch order, since a cluster made by
+    one of them may be the next one's match.
     """
     posts = PostRow.__table__
     found = conn.execute(select(posts.c.content_hash, posts.c.cluster).where(
@@ -731,57 +744,66 @@ def _assign_clusters(conn, rows: list[dict]) -> None:
             fresh.setdefault(row["content_hash"], row["text"])
     hashes = list(fresh)
     numbers, signatures = near_duplicates.signatures(list(fresh.values()))
-    keys_of = near_duplicates.band_keys(signatures).tolist()
-    stored_forms = near_duplicates.to_bytes(signatures)
-    stored = _stored_matches(conn, signatures, keys_of)
-    signed = dict(zip(numbers.tolist(), range(len(numbers))))  # text number -> signature row
-    made: dict[int, list[int]] = {}  # band key -> signature rows of the clusters this batch made
-    new_signatures, new_bands = [], []
-    for number, own in enumerate(hashes):
-        row = signed.get(number)
-        cluster = None
-        if row is not None:
-            matches = [stored[row]] if stored[row] else []
-            others = list({other for key in keys_of[row] for other in made.get(key, ())})
-            if others:
-                similar = near_duplicates.similar(signatures[row], signatures[others])
-                matches += [hashes[numbers[other]] for other, near in zip(others, similar) if near]
-            cluster = min(matches, default=None)
-        if cluster is None:
-            cluster = own
-            if row is not None:
-                new_signatures.append((own, stored_forms[row]))
-                for key in keys_of[row]:
-                    new_bands.append((key, own))
-                    made.setdefault(key, []).append(row)
-        cluster_of[own] = cluster
-    for row in rows:
-        row["cluster"] = cluster_of[row["content_hash"]]
+    keys = near_duplicates.band_keys(signatures)
+    own = [hashes[number] for number in numbers.tolist()]  # the name of each signature's text
+    clusters = _stored_matches(conn, signatures, keys)
+    made: dict[int, list[int]] = {}  # band key -> the signatures that made a cluster in this batch
+    entangled = _sharing_a_key(keys)
+    for row, row_keys in zip(entangled.tolist(), keys[entangled].tolist()):
+        others = list({other for key in row_keys for other in made.get(key, ())})
+        matches = [clusters[row]] if clusters[row] else []
+        if others:
+            similar = near_duplicates.similar(signatures[row], signatures[others])
+            matches += [own[other] for other, near in zip(others, similar) if near]
+        clusters[row] = min(matches, default=None)
+        if clusters[row] is None:
+            for key in row_keys:
+                made.setdefault(key, []).append(row)
+    new = [row for row, cluster in enumerate(clusters) if cluster is None]
+    cluster_of.update(zip(own, clusters))
+    cluster_of.update((own[row], own[row]) for row in new)
+    for row in rows:  # a text too short to sign is its own cluster
+        row["cluster"] = cluster_of.setdefault(row["content_hash"], row["content_hash"])
     # another process may have made the same cluster meanwhile
-    _insert_new(conn, ClusterSignatureRow.__table__, new_signatures)
-    _insert_new(conn, ClusterBandRow.__table__, new_bands)
+    _insert_new(conn, ClusterSignatureRow.__table__,
+                list(zip([own[row] for row in new], near_duplicates.to_bytes(signatures[new]))))
+    _insert_new(conn, ClusterBandRow.__table__,
+                [(key, own[row]) for row, row_keys in zip(new, keys[new].tolist()) for key in row_keys])
 
 
-def _stored_matches(conn, signatures: np.ndarray, keys: list[list[int]]) -> list[str | None]:
+def _sharing_a_key(keys: np.ndarray) -> np.ndarray:
+    """The rows of a matrix of band keys that share a key with another row."""
+    flat = keys.ravel()
+    order = np.argsort(flat, kind="stable")
+    repeated = np.zeros(len(flat), dtype=bool)
+    same = flat[order][1:] == flat[order][:-1]
+    repeated[order[1:][same]] = repeated[order[:-1][same]] = True
+    return np.flatnonzero(repeated.reshape(keys.shape).any(axis=1))
+
+
+def _stored_matches(conn, signatures: np.ndarray, keys: np.ndarray) -> list[str | None]:
     """For each signature (with its band keys), the first by name of the stored clusters
     that share a band key with it and are similar enough, or None."""
     bands, stored = ClusterBandRow.__table__, ClusterSignatureRow.__table__
-    every_key = list({key for row_keys in keys for key in row_keys})
     query = (select(bands.c.band_key, bands.c.cluster, stored.c.signature)
              .join(stored, stored.c.cluster == bands.c.cluster)
-             .where(_among(conn, bands.c.band_key, every_key)))
+             .where(_among(conn, bands.c.band_key, np.unique(keys).tolist())))
     found = conn.execute(query).all()
     if not found:
         return [None] * len(keys)
     signature_of = {cluster: signature for _, cluster, signature in found}
     names = sorted(signature_of)  # a cluster's number is its place by name: the smallest number comes first
     number_of = {name: number for number, name in enumerate(names)}
-    rows_with: dict[int, list[int]] = {}
-    for row, row_keys in enumerate(keys):
-        for key in row_keys:
-            rows_with.setdefault(key, []).append(row)
-    pairs = np.array(list({(row, number_of[cluster]) for key, cluster, _ in found for row in rows_with[key]}))
-    rows, clusters = pairs[:, 0], pairs[:, 1]
+    # every (signature, stored cluster) pair sharing a key: the signature's keys in order,
+    # and for each key found the range of them that it equals
+    order = np.argsort(keys.ravel())
+    ordered, found_keys = keys.ravel()[order], np.array([key for key, _, _ in found], dtype=np.int64)
+    low = np.searchsorted(ordered, found_keys, "left")
+    counts = np.searchsorted(ordered, found_keys, "right") - low
+    starts = np.repeat(low - (np.cumsum(counts) - counts), counts)
+    rows = order[starts + np.arange(counts.sum())] // keys.shape[1]
+    pairs = np.unique(rows * len(names) + np.repeat([number_of[cluster] for _, cluster, _ in found], counts))
+    rows, clusters = pairs // len(names), pairs % len(names)
     near = near_duplicates.similar(signatures[rows], near_duplicates.from_bytes([signature_of[n] for n in names])[clusters])
     first = np.full(len(keys), len(names))
     np.minimum.at(first, rows[near], clusters[near])

@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from core import near_duplicates
 from core.schema import make_post
-from crisiswatch.importer import import_files
+from crisiswatch import importer
 from tests.conftest import DATA, need
 
 MASK = (1 << 64) - 1
@@ -122,12 +122,13 @@ def test_the_store_clusters_as_the_plain_reading_does(store):
     assert 1 < len(set(clusters)) < len({own for own, _ in posts})  # near-duplicates were grouped
 
 
-def test_real_posts_are_clustered_as_the_plain_reading_does(tmp_path):
+def test_real_posts_are_clustered_as_the_plain_reading_does(tmp_path, monkeypatch):
     from core.store import Store
 
     files = sorted(need(DATA / "weibo_covid_2020").glob("*.csv.gz"))
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    import_files(store, files, limit=3000)  # in two batches
+    monkeypatch.setattr(importer, "BATCH", 700)  # clusters made in the same batch and in earlier ones
+    importer.import_files(store, files, limit=3000)
     posts, clusters = stored_clusters(store)
     assert clusters == plain_clusters(posts)
     grouped = {}
