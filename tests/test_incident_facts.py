@@ -10,7 +10,7 @@ from sqlalchemy import select
 from review_ui.workflow import releases
 from review_ui.workflow.facts import current_facts, disputes, name_organisations, set_fact
 from review_ui.workflow.rules import Forbidden, Invalid
-from review_ui.workflow.tables import AuditEntry, FactProposal
+from review_ui.workflow.tables import AuditEntry, Fact, FactProposal
 from tests.test_releases_ui import CITY, GRID, app, client_of, org_ids, post_form, refusals  # noqa: F401
 from tests.test_workflow import BODY, TITLE, db, org  # noqa: F401 (fixture)
 
@@ -25,6 +25,21 @@ def test_an_uninvolved_organisation_cannot_claim_a_fact_first(db):
     assert current_facts(db.session, incident)["households"][:2] == ("12000", org(db, "city"))
     release = releases.create_release(db.session, db.c_draft, incident, TITLE, BODY, "website", [])
     assert releases.problems(db.session, release) == []  # the owner's correct release is not blocked
+
+
+def test_a_fact_claimed_by_an_uninvolved_organisation_before_the_rule_is_taken_back(db):
+    """A database from before the rule may hold a fact owned by an organisation not on the
+    incident (the claim the rule stops): the incident's organisations set it again, it
+    does not turn their values into mere proposals and block their releases."""
+    incident = releases.create_incident(db.session, db.c_draft, "7·25 海口停电")
+    db.session.add(Fact(incident_id=incident.id, key="households", value="15000", owner_org_id=org(db, "county"),
+                        updated_by=db.k_draft.id))
+    db.session.flush()
+    assert isinstance(set_fact(db.session, db.c_draft, incident, "households", "12000"), Fact)
+    assert current_facts(db.session, incident)["households"][:2] == ("12000", org(db, "city"))
+    assert disputes(db.session, incident) == {}
+    release = releases.create_release(db.session, db.c_draft, incident, TITLE, BODY, "website", [])
+    assert releases.problems(db.session, release) == []
 
 
 def test_only_the_owner_names_organisations_and_a_named_one_may_then_set_facts(db):

@@ -89,7 +89,9 @@ def set_fact(session: Session, user, incident: Incident, key: str, value,
         raise Invalid(f"unknown fact {key}")
     value = _normalise(key, value)
     current = current_facts(session, incident).get(key)
-    if current is not None:
+    # a fact owned from outside the incident (claimed before only its organisations could)
+    # is no one's: the first of them to set it again owns it
+    if current is not None and current.owner_org_id in involved:
         if owner_org_id not in (None, current.owner_org_id):
             raise Invalid("the owner of a fact is set when it is first recorded")
         if current.owner_org_id != user.org_id:
