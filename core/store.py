@@ -760,8 +760,9 @@ def _assign_clusters(conn, rows: list[dict]) -> None:
             for key in row_keys:
                 made.setdefault(key, []).append(row)
     new = [row for row, cluster in enumerate(clusters) if cluster is None]
+    for row in new:
+        clusters[row] = own[row]
     cluster_of.update(zip(own, clusters))
-    cluster_of.update((own[row], own[row]) for row in new)
     for row in rows:  # a text too short to sign is its own cluster
         row["cluster"] = cluster_of.setdefault(row["content_hash"], row["content_hash"])
     # another process may have made the same cluster meanwhile
