@@ -181,6 +181,27 @@ def test_a_release_the_fact_sheet_now_contradicts_is_held_at_delivery_time(sessi
         assert session.get(Release, release_id).state == "published"
 
 
+def test_a_release_one_channel_has_already_is_not_held_from_the_others(sessions, slow, tmp_path):
+    """Held, the rest could never go out: a release some channel has cannot be unscheduled,
+    and one never published cannot be corrected. Its text is public: the other channels
+    get it too, and a correction then answers the fact sheet."""
+    slow.hold_seconds = 0
+    down = {GOV: [outbox.Channel("website", "webhook", url=slow.url(), secret=SECRETS["/gov"]),
+                  outbox.Channel("wechat", "webhook", url="http://127.0.0.1:9/down", secret=SECRETS["/gov"])]}
+    release_id, drafter_id, incident_id = contradicted_later(sessions, down)
+    with sessions() as session, session.begin():
+        drafter, incident = session.get(User, drafter_id), releases.get_incident(session, incident_id)
+        set_fact(session, drafter, incident, "households", "12000")  # as when it was approved
+    first = outbox.deliver_due(sessions, down, DUE)
+    assert sorted(r.status for r in first.results) == ["delivered", "pending"]  # the WeChat receiver is down
+    with sessions() as session, session.begin():
+        set_fact(session, session.get(User, drafter_id), releases.get_incident(session, incident_id),
+                 "households", "15000")  # the fact sheet changes before the retry
+    up = {GOV: [outbox.Channel(c.name, "webhook", url=slow.url(), secret=c.secret) for c in down[GOV]]}
+    retried = outbox.deliver_due(sessions, up, DUE + timedelta(minutes=10))
+    assert [r.status for r in retried.results] == ["delivered"] and retried.published == [release_id]
+
+
 def test_the_release_page_says_why_a_scheduled_release_is_held(app):
     url = approved_release(app)
     later = (utcnow() + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M")  # 2 h from now, China time

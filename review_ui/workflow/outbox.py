@@ -46,7 +46,8 @@ scheduled. Before its deliveries are attempted the release passes the pre-public
 checks again; while a blocking problem stands its due deliveries are ``held`` (not sent,
 the problems in ``last_error`` and on the release page) and they go out at the first run
 after the problem is gone (the fact sheet changed back, or the release unscheduled,
-corrected and scheduled again).
+corrected and scheduled again). A release that a channel has already is not held: its
+text is public, it cannot be unscheduled, and it is corrected once all channels have it.
 """
 
 from __future__ import annotations
@@ -323,8 +324,9 @@ def _hold_if_blocked(session_factory, release_id: int, now: datetime, report: De
     with session_factory() as session, session.begin():
         audit.lock(session)
         release = session.get(Release, release_id)
-        found = blocking(problems(session, release))
         rows = Delivery.release_id == release_id
+        out = session.execute(select(Delivery.id).where(rows, Delivery.status == "delivered").limit(1)).first()
+        found = [] if out else blocking(problems(session, release))
         if found:
             reasons = [message(problem, "en") for problem in found]
             changed = session.execute(
