@@ -723,8 +723,11 @@ def demo(settings: Settings, host, port, sample):
     review UI as `crisiswatch serve` does, with demo organisations, one user per role
     (passwords printed the first time) and an incident with its fact sheet.
     """
-    from crisiswatch.demo import run_demo
+    from crisiswatch.demo import port_in_use, run_demo
 
+    if port_in_use(host, port):
+        fail(f"port {port} on {host} is in use (another demo or server?): stop it, or choose another "
+             f"port with --port N (with make: CRISISWATCH_PORT=N make demo)")
     stop_on_interrupt()
     run_demo(settings, host=host, port=port, sample=sample)
 

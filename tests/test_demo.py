@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -72,3 +73,32 @@ def test_demo_crawls_tags_indexes_and_serves(home_with_models):
     assert demo.returncode == 0, output
     assert "review UI on" in output and "demo stopped" in output
     assert all(f"demo user {name}" in output for name in ("admin", "grid_drafter", "city_approver"))
+
+
+def _demo(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """The demo on an empty home without training data (lexicon fallback: nothing to train)."""
+    env = {**os.environ, "CRISISWATCH_HOME": str(tmp_path / "home"), "CRISISWATCH_DATA": str(tmp_path / "no-data")}
+    return subprocess.run([sys.executable, "-m", "crisiswatch", "demo", "--no-sample", *args], cwd=REPO, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+
+
+def test_demo_on_a_port_in_use_says_so_before_starting_anything(tmp_path):
+    """Another demo (or any server) on the port: a clear error at once, not five of
+    gunicorn's bind errors buried in the output, then exit 0 after training and importing."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        demo = _demo(tmp_path, "--port", str(port))
+    assert demo.returncode == 1, demo.stdout + demo.stderr
+    assert f"port {port} on 127.0.0.1 is in use" in demo.stderr and "CRISISWATCH_PORT=N" in demo.stderr
+    assert "demo user" not in demo.stdout  # nothing was started: no users made, no crawls, no training
+
+
+@pytest.mark.slow
+def test_demo_fails_when_its_review_ui_cannot_start(tmp_path):
+    """An address that is not this machine's (TEST-NET-1): the UI cannot bind it, and the
+    demo, left without its UI, stops with a failure status instead of 0."""
+    demo = _demo(tmp_path, "--host", "192.0.2.1", "--port", str(free_port()))
+    assert demo.returncode == 1, demo.stdout + demo.stderr
+    assert "the review UI stopped (exit 1)" in demo.stderr and "demo stopped" in demo.stdout
