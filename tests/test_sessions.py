@@ -6,10 +6,13 @@ the real command line."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine
+from werkzeug.security import generate_password_hash
 
 from core.settings import Settings
 from review_ui import create_app
@@ -87,6 +90,34 @@ def test_a_new_password_ends_every_session_of_the_user(app):
         accounts.set_password(session, accounts.find_user(session, "li"), "another-long-password", actor="test")
     refused_everywhere(client, token)
     assert open_sessions_of(app, "li") == 0
+
+
+def test_a_login_with_the_old_password_racing_a_new_one_does_not_outlive_it(app):
+    """The login checks the old password (slowly, as it should) while an admin sets a new
+    one: the session it then opens would have outlived the new password."""
+    password = add_user(app, "li")
+    sessions = app.extensions["crisiswatch"].sessions
+    with sessions.begin() as session:  # a costly hash: the check lasts about a second
+        accounts.find_user(session, "li").password_hash = generate_password_hash(password, "pbkdf2:sha256:2000000")
+    outcome = {}
+
+    def log_in_with_the_old_password():
+        with sessions() as session:
+            try:
+                user = accounts.authenticate(session, "li", password)
+                outcome["token"] = accounts.start_session(session, user)
+                session.commit()
+            except accounts.LoginFailed:
+                outcome["token"] = None
+
+    login = threading.Thread(target=log_in_with_the_old_password)
+    login.start()
+    time.sleep(0.3)  # the login is checking the old password
+    with sessions.begin() as session:
+        accounts.set_password(session, accounts.find_user(session, "li"), "another-long-password", actor="test")
+    login.join()
+    with sessions() as session:
+        assert accounts.session_user(session, outcome["token"]) is None
 
 
 def test_a_session_ends_its_lifetime_after_the_login(app):

@@ -196,7 +196,9 @@ def set_active(session: Session, user: User, active: bool, *, actor: str) -> Non
 
 def set_password(session: Session, user: User, password: str, *, actor: str) -> None:
     """A new password; it also lifts a lock, and ends the user's sessions."""
-    user.password_hash = _checked_password(password)
+    new_hash = _checked_password(password)
+    audit.lock(session)  # before the change: a login checking the old password meanwhile waits and sees it
+    user.password_hash = new_hash
     user.failed_logins, user.locked_until = 0, None
     end_sessions(session, user)
     audit.record(session, actor, "password_reset", f"user:{user.id}", {"username": user.username},
@@ -230,13 +232,18 @@ def authenticate(session: Session, username: str, password: str, now: datetime |
         _fail(session, username, "unknown or disabled user", user)
     if is_locked(user, now):
         _fail(session, username, "locked", user, locked_until=user.locked_until)
-    if not check_password_hash(user.password_hash, password or ""):
+    checked = user.password_hash
+    if not check_password_hash(checked, password or ""):
         user.failed_logins = (user.failed_logins or 0) + 1
         if user.failed_logins >= MAX_FAILED_LOGINS:
             user.failed_logins, user.locked_until = 0, now + LOCK_DURATION
             audit.record(session, "system", "locked", f"user:{user.id}",
                          {"username": user.username, "until": user.locked_until.isoformat()}, org_id=user.org_id)
         _fail(session, username, "wrong password", user, user.locked_until if is_locked(user, now) else None)
+    audit.lock(session)  # a new password set while the old one was being checked is seen now
+    session.refresh(user)
+    if user.password_hash != checked or not user.active:
+        _fail(session, username, "password changed or account disabled during the login", user)
     user.failed_logins, user.locked_until = 0, None
     audit.record(session, user.username, "login", f"user:{user.id}", org_id=user.org_id)
     session.commit()
