@@ -138,6 +138,8 @@ def login():
         try:
             with services().sessions() as db:
                 user = accounts.authenticate(db, request.form.get("username", ""), request.form.get("password", ""))
+                if session.get("token"):  # a login over another (the next person at a shared computer) ends it
+                    accounts.end_session(db, session["token"])
                 token = accounts.start_session(db, user)
                 db.commit()
         except accounts.LoginFailed as failed:

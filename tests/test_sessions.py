@@ -73,6 +73,17 @@ def test_a_copied_cookie_is_refused_after_logout(app):
     assert "冒名机构" not in org_names(app)
 
 
+def test_logging_in_as_someone_else_ends_the_session_it_replaces(app):
+    """On a shared computer the next person logs in without logging out first: the
+    replaced session ends, so a copy of its cookie is refused."""
+    admin = logged_in_client(app, roles=("admin",))
+    token = csrf_token(html(admin.get("/admin/")))
+    copy = copy_of(app, admin)
+    assert log_in(admin, "wang", add_user(app, "wang")).status_code == 303
+    refused_everywhere(copy, token)
+    assert admin.get("/incidents/").status_code == 200  # the new login's session
+
+
 def test_logging_out_ends_only_that_session(app):
     password = add_user(app, "wang")
     laptop, phone = app.test_client(), app.test_client()
