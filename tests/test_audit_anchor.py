@@ -183,6 +183,20 @@ def test_an_anchors_file_that_cannot_be_read_is_reported_not_a_crash(home):
     assert f"{audit.ANCHORS_FILE} cannot be read" in verified.stderr
 
 
+def test_a_lost_key_is_not_silently_replaced(home):
+    """A new key made in its place verified nothing made under the old one: every such
+    entry was then reported as tampered with, and the old key could not be put back."""
+    sessions = sessions_of(home)
+    add_entries(sessions, 3)
+    key = (home.home / audit.KEY_FILE).read_bytes()
+    (home.home / audit.KEY_FILE).unlink()
+    with pytest.raises(ValueError, match="audit.key is missing, but .* holds anchors made with it: restore it"):
+        sessions_of(home)
+    assert not (home.home / audit.KEY_FILE).exists()
+    (home.home / audit.KEY_FILE).write_bytes(key)  # restored from a backup
+    assert verify(sessions_of(home)).ok
+
+
 def test_the_admin_page_shows_the_latest_anchor_and_what_is_missing(home):
     app = create_app(home)
     admin = logged_in_client(app, roles=("admin",))

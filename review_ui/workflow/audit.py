@@ -158,10 +158,18 @@ class AuditFiles:
     def create(cls, home: Path, session: Session) -> AuditFiles:
         """Make the home's key under the workflow lock, so that no entry lands meanwhile,
         and anchor the entries made before it. If another process made one first, that
-        one is used."""
+        one is used. Anchors without a key mean the key was lost: a new one could not
+        verify the entries made under it, so none is made (``ValueError``)."""
         lock(session)
+        path, anchors_path = home / KEY_FILE, home / ANCHORS_FILE
+        if path.exists():
+            return cls.load(home)
+        if anchors_path.exists() and anchors_path.stat().st_size:
+            raise ValueError(f"{path} is missing, but {anchors_path} holds anchors made with it: restore it from a "
+                             f"backup of the home (or move {ANCHORS_FILE} away to start a new key; the entries "
+                             "made with the lost one then no longer verify)")
         head = _head(session, utcnow())
-        path, key, keyed_after = home / KEY_FILE, secrets.token_bytes(32), head.last_id if head else 0
+        key, keyed_after = secrets.token_bytes(32), head.last_id if head else 0
         draft = home / f".{KEY_FILE}.{os.getpid()}.{threading.get_ident()}"
         with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
             out.write(json.dumps({"key": key.hex(), "keyed_after": keyed_after}) + "\n")
