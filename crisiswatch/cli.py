@@ -746,7 +746,10 @@ def _workflow_session(settings: Settings):
     from review_ui.workflow import open_sessions
 
     settings.ensure_home()
-    return open_sessions(Store(settings.database_url).engine, settings.home)()
+    try:
+        return open_sessions(Store(settings.database_url).engine, settings.home)()
+    except ValueError as err:  # the home's audit key is lost or damaged: it says what to do
+        fail(str(err))
 
 
 @main.group(context_settings=CONTEXT)

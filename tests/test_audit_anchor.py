@@ -192,6 +192,8 @@ def test_a_lost_key_is_not_silently_replaced(home):
     (home.home / audit.KEY_FILE).unlink()
     with pytest.raises(ValueError, match="audit.key is missing, but .* holds anchors made with it: restore it"):
         sessions_of(home)
+    told = crisiswatch("audit", "verify", home=home, check=False)
+    assert told.returncode == 1 and "Traceback" not in told.stderr and "audit.key is missing" in told.stderr
     assert not (home.home / audit.KEY_FILE).exists()
     (home.home / audit.KEY_FILE).write_bytes(key)  # restored from a backup
     assert verify(sessions_of(home)).ok
