@@ -180,6 +180,32 @@ def test_the_last_admin_cannot_be_disabled(app):
     assert admin.get("/admin/").status_code == 200
 
 
+def test_two_admins_disabling_each_other_at_once_leave_one(app):
+    """Each saw the other still active and both went through: no administrator was left."""
+    add_user(app, "zhao", ("admin",))
+    add_user(app, "qian", ("admin",))
+    sessions = app.extensions["crisiswatch"].sessions
+    refused = []
+
+    def disable(target: str, actor: str, hold: float) -> None:
+        with sessions() as session:
+            try:
+                accounts.set_active(session, accounts.find_user(session, target), False, actor=actor)
+                time.sleep(hold)  # still uncommitted while the other admin acts
+                session.commit()
+            except accounts.AccountError:
+                refused.append(actor)
+
+    first = threading.Thread(target=disable, args=("qian", "zhao", 0.5))
+    first.start()
+    time.sleep(0.2)
+    disable("zhao", "qian", 0)
+    first.join()
+    with sessions() as session:
+        assert [user.username for user in accounts.list_users(session) if user.active] == ["zhao"]
+    assert refused == ["qian"]
+
+
 def test_the_command_line_disables_and_enables_a_user(tmp_path):
     home = Settings.load(home=tmp_path / "home").ensure_home()
     crisiswatch("org", "add", "海口供电局", "--kind", "enterprise", "--level", "branch", home=home)

@@ -175,9 +175,14 @@ def set_roles(session: Session, user: User, roles, *, actor: str) -> User:
 
 
 def _keep_an_admin(session: Session, user: User) -> None:
-    """Refuse to take the admin role (or the account) from the last active administrator."""
+    """Refuse to take the admin role (or the account) from the last active administrator.
+    Under the workflow lock, reading the others afresh: two admins disabling each other at
+    once would each have seen the other still active."""
     if "admin" in user.roles and user.active:
-        if not any("admin" in other.roles for other in list_users(session) if other.active and other.id != user.id):
+        audit.lock(session)
+        others = session.execute(select(User).where(User.active.is_(True), User.id != user.id)
+                                 .execution_options(populate_existing=True)).scalars()
+        if not any("admin" in other.roles for other in others):
             raise AccountError("last_admin", username=user.username)
 
 
