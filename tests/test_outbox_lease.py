@@ -136,6 +136,45 @@ def test_a_slow_send_renews_its_lease_so_no_other_publisher_sends_it_again(sessi
     assert the_delivery(sessions).status == "delivered"
 
 
+class FirstFailsSlowly(SlowHandler):
+    """The first POST is answered 500 after ``hold_seconds``, any later one 200 at once."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.posts.append((self.headers["X-Crisiswatch-Delivery"], 0))
+        first = len(self.server.posts) == 1
+        if first:
+            time.sleep(self.server.hold_seconds)
+        self.send_response(500 if first else 200)
+        self.end_headers()
+
+
+def test_a_late_failure_does_not_undo_a_delivery_another_publisher_made(sessions, monkeypatch):
+    """A publisher whose lease ran out (its renewals stalled) while its send hung: another
+    one delivered meanwhile and the release was published; the first one's failure then
+    put the delivery back to pending, under a published release that is never sent again."""
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=1))
+    monkeypatch.setattr(outbox, "RENEW_EVERY", timedelta(seconds=30))  # no renewal gets through in time
+    receiver = SlowReceiver()
+    receiver.RequestHandlerClass, receiver.hold_seconds = FirstFailsSlowly, 2.0
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        release_id = make_release(sessions)
+        channels = webhook(receiver)
+        enqueue(sessions, release_id, channels)
+        first = threading.Thread(target=outbox.deliver_due, args=(sessions, channels, DUE))
+        first.start()
+        receiver.wait_for(1)
+        time.sleep(1.2)  # the first lease has run out
+        second = outbox.deliver_due(sessions, channels, DUE + timedelta(seconds=1.2))
+        assert second.published == [release_id]
+        first.join()
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    assert the_delivery(sessions).status == "delivered"
+
+
 def contradicted_later(sessions, channels) -> tuple[int, int, int]:
     """A release agreeing with the fact sheet, scheduled for DUE; the fact sheet then
     changes. Returns the ids of the release, its drafter and its incident."""

@@ -408,6 +408,9 @@ def _attempt(session_factory, delivery_id: int, channels, now: datetime, report:
     with session_factory() as session, session.begin():
         audit.lock(session)  # another publisher may be finishing this release's other deliveries
         delivery = session.get(Delivery, delivery_id)
+        if delivery.status == "delivered":  # by another publisher, once this one's lease had run out
+            log.warning("delivery %d was sent again after its lease ran out (delivered already)", delivery_id)
+            return
         report.results.append(_record(session, delivery, org.name, error, now))
         if delivery.status == "delivered" and _all_delivered(session, delivery.release_id):
             mark_published(session, session.get(Release, delivery.release_id), now)
