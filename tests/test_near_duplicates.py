@@ -10,6 +10,7 @@ from sqlalchemy import event
 
 from core import near_duplicates
 from core.schema import make_post
+from core.store import Store
 from crisiswatch import importer
 from tests.conftest import DATA, need
 
@@ -103,7 +104,7 @@ NOTICE = "供电公司通知：受台风影响，东湖区部分线路今晚抢�
 
 
 def hand_made() -> list[str]:
-    """Near-duplicates of two texts and of their blend (similar to both), in every order."""
+    """Near-duplicates of two texts and blends of them (similar to both), in five orders."""
     variants = [
         RUMOR, RUMOR + " @供电小助手 http://t.cn/A6abcd", RUMOR.replace("8点", "9点"), "　" + RUMOR.replace("，", ","),
         NOTICE, NOTICE.replace("六点", "七点") + "#停电#", NOTICE[:30] + RUMOR[:30], RUMOR[:35] + NOTICE[20:],
@@ -123,8 +124,6 @@ def test_the_store_clusters_as_the_plain_reading_does(store):
 
 
 def test_real_posts_are_clustered_as_the_plain_reading_does(tmp_path, monkeypatch):
-    from core.store import Store
-
     files = sorted(need(DATA / "weibo_covid_2020").glob("*.csv.gz"))
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     monkeypatch.setattr(importer, "BATCH", 700)  # clusters made in the same batch and in earlier ones
