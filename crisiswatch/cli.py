@@ -396,9 +396,10 @@ def search(settings: Settings, query, platform, since, until, polarity, sentimen
     from crisiswatch.stages import open_store
     from indexes.backends import open_index
     from indexes.errors import IndexUnavailable
-    from indexes.query import QueryError, SearchQuery, parse_time
+    from indexes.query import QueryError, SearchQuery, check_labels, parse_time
     from indexes.results import search as run_search
     from indexes.serialize import page_as_dict
+    from nlp.models import filter_labels
 
     try:
         q = SearchQuery(
@@ -409,6 +410,10 @@ def search(settings: Settings, query, platform, since, until, polarity, sentimen
         )
     except QueryError as err:
         fail(str(err))
+    try:
+        check_labels(q, filter_labels(settings.models_dir))
+    except QueryError as err:
+        raise click.UsageError(str(err)) from None
     try:
         result = run_search(open_store(settings), open_index(settings), q)
     except IndexUnavailable as err:

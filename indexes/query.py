@@ -14,6 +14,7 @@ injected: backends build their queries from ``TextQuery``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +25,8 @@ from indexes.analysis import index_tokens, normalise
 SORTS = ("relevance", "newest", "engagement")
 INTERVALS = ("day", "hour")
 FACETS = ("platform", "verified", "polarity", "sentiment", "emotion", "rumor", "topics", "places", "cluster")
+# SearchQuery field -> its query-string name, for the filters on a tagger's labels.
+LABEL_FILTERS = {"polarities": "polarity", "sentiments": "sentiment", "emotions": "emotion", "topics": "topic"}
 MAX_QUERY_CHARS = 200
 MAX_ATOMS = 20
 MAX_FILTER_VALUES = 20
@@ -179,6 +182,17 @@ class SearchQuery:
     def sort_key(self) -> str:
         """The index field that orders an unranked page (time or engagement, id breaking ties)."""
         return "engagement_key" if self.sort == "engagement" else "newest_key"
+
+
+def check_labels(query: SearchQuery, labels: Mapping[str, Iterable[str]]) -> None:
+    """Refuse a filter on a label no tagger gives (``sentiment=joy``): it would silently
+    match nothing. ``labels`` maps each of ``LABEL_FILTERS`` to its known values; the
+    caller reads them from ``nlp`` (indexes does not depend on it)."""
+    for field_name, name in LABEL_FILTERS.items():
+        known = list(labels[field_name])
+        unknown = [value for value in getattr(query, field_name) if value not in known]
+        if unknown:
+            raise QueryError(f"unknown {name} {unknown[0]!r}; use one of {', '.join(known)}")
 
 
 def parse_time(value: str | None, *, end_of_day: bool = False) -> datetime | None:

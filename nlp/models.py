@@ -14,7 +14,7 @@ from pathlib import Path
 
 import joblib
 
-from nlp import fallback, ner
+from nlp import fallback, ner, polarity, topics
 from nlp.features import VERSION as FEATURES
 
 CLASSIFIER_TASKS = ("rumor", "sentiment", "emotion")
@@ -115,3 +115,17 @@ def task_classes(models_dir: Path) -> dict[str, list[str]]:
     """The labels each classifier's model (or its fallback) gives, read from the cards, not the models."""
     return {task: [str(c) for c in card.get("classes") or fallback.CLASSIFIERS[task].classes_]
             for task, card in model_cards(models_dir).items() if task in CLASSIFIER_TASKS}
+
+
+def filter_labels(models_dir: Path) -> dict[str, list[str]]:
+    """The values a search may filter on, by ``SearchQuery`` field (see
+    ``indexes.query.check_labels``): the sentiment and emotion models' classes with the
+    lexicon fallback's (posts tagged before a model was trained keep those), the three
+    polarities, and the taxonomy's topics (learnt topics are taxonomy topics)."""
+    classes = task_classes(models_dir)
+    return {
+        "polarities": list(polarity.LABELS),
+        **{f"{task}s": list(dict.fromkeys([*classes.get(task, []), *map(str, fallback.CLASSIFIERS[task].classes_)]))
+           for task in ("sentiment", "emotion")},
+        "topics": [t.label for t in topics.load_taxonomy()],
+    }

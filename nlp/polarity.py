@@ -14,6 +14,7 @@ import numpy as np
 POSITIVE = frozenset({"positive", "optimism", "gratitude"})
 NEGATIVE = frozenset({"weak_negative", "anger", "anxiety", "fear", "disgust", "sadness"})
 MARGIN = 0.3
+LABELS = ("negative", "neutral", "positive")
 
 
 def _side(labels: list[str], side: frozenset[str]) -> np.ndarray:

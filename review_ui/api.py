@@ -9,6 +9,7 @@ from indexes.errors import IndexUnavailable
 from indexes.query import QueryError
 from indexes.results import search as run_search
 from indexes.serialize import page_as_dict
+from nlp.models import filter_labels
 
 from review_ui import i18n, params
 from review_ui.services import services
@@ -19,7 +20,7 @@ bp = Blueprint("api", __name__)
 @bp.get("/api/search")
 def search():
     try:
-        query = params.query_from_args(request.args)
+        query = params.query_from_args(request.args, filter_labels(services().settings.models_dir))
     except QueryError as err:
         return jsonify(error=i18n.error_message(str(err))), 400
     try:

@@ -677,6 +677,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
 _ERRORS_ZH: list[tuple[re.Pattern, str]] = [
     (re.compile(r"the query is longer than (\d+) characters"), "查询词超过 {0} 个字，请缩短。"),
     (re.compile(r"unknown platform '([^']*)'"), "未知平台“{0}”，可选：微博、微信公众号、贴吧、新闻网站、官方发布。"),
+    (re.compile(r"^unknown (?P<filter>polarity|sentiment|emotion|topic) '(?P<value>[^']*)'; use one of (?P<labels>.*)"),
+     "未知的{filter}“{value}”，可选：{labels}。"),
     (re.compile(r"unknown sort '([^']*)'"), "未知排序方式“{0}”，可选：相关度、最新、互动最多。"),
     (re.compile(r"unknown interval '([^']*)'"), "未知的时间粒度“{0}”，可选：按日（day）、按小时（hour）。"),
     (re.compile(r"^page must be between 1 and (\d+)"), "页码必须在 1 到 {0} 之间。"),
@@ -833,6 +835,14 @@ def _zh_name(kind: str, code: str) -> str:
         return error_message(code)
     if kind == "field":
         return limits.zh_name(code)
+    if kind == "value":
+        return code
+    if kind == "filter":
+        return STRINGS["zh"]["facet_topics" if code == "topic" else f"facet_{code}"]
+    if kind == "labels":  # a tagger's labels as 中文（code）: the code is what a filter takes
+        names = {**{c: n[0] for k in ("polarity", "sentiment", "emotion") for c, n in LABELS[k].items()},
+                 **{c: n[0] for c, n in current_app.extensions["crisiswatch"].topic_labels.items()}}
+        return "、".join(f"{names.get(c, c)}（{c}）" for c in code.split(", "))
     prefix = {"action": "do_", "state": "state_", "fact": "fact_"}[kind]
     return STRINGS["zh"].get(prefix + code, code)
 

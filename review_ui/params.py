@@ -11,7 +11,7 @@ import re
 
 from werkzeug.datastructures import MultiDict
 
-from indexes.query import MAX_FILTER_VALUES, MAX_VALUE_CHARS, QueryError, SearchQuery, parse_time
+from indexes.query import MAX_FILTER_VALUES, MAX_VALUE_CHARS, QueryError, SearchQuery, check_labels, parse_time
 
 MAX_VALUES = MAX_FILTER_VALUES
 MAX_WORD_CHARS = 20  # sort, interval, verified
@@ -102,13 +102,14 @@ def _time(args: MultiDict, name: str, end_of_day: bool):
     return parse_time(raw, end_of_day=end_of_day)
 
 
-def query_from_args(args: MultiDict, percent: bool = False) -> SearchQuery:
-    """The search described by ``args``; raises ``QueryError``. ``rumor_min`` and
+def query_from_args(args: MultiDict, labels: dict[str, list[str]], percent: bool = False) -> SearchQuery:
+    """The search described by ``args``; raises ``QueryError``. ``labels`` are the known
+    values of the label filters (``nlp.models.filter_labels``). ``rumor_min`` and
     ``rumor_max`` are probabilities (0-1), or percentages (0-100) with ``percent`` (the
     search page)."""
     bound = _percent if percent else _float
     filters = {field: _values(args, name) for name, field in FILTERS.items()}
-    return SearchQuery(
+    query = SearchQuery(
         text=(args.get("q") or "").strip(),
         verified=_verified(args),
         rumor=(args.get("rumor") or "").lower() in TRUE_VALUES,
@@ -123,6 +124,8 @@ def query_from_args(args: MultiDict, percent: bool = False) -> SearchQuery:
         interval=_word(args, "interval", "day"),
         **filters,
     )
+    check_labels(query, labels)
+    return query
 
 
 # Every parameter the UI's own links carry; anything else (notably url_for's "_external",

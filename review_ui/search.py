@@ -8,6 +8,7 @@ from markupsafe import Markup
 from indexes.errors import IndexUnavailable
 from indexes.query import FACETS, SORTS, QueryError
 from indexes.results import search as run_search
+from nlp.models import filter_labels
 
 from review_ui import i18n, navigation, params
 from review_ui.services import services
@@ -22,7 +23,7 @@ def index():
     query = result = error = None
     status = 200
     try:
-        query = params.query_from_args(request.args, percent=True)
+        query = params.query_from_args(request.args, filter_labels(services().settings.models_dir), percent=True)
         result = run_search(services().store, services().index, query)
     except QueryError as err:
         error, status = i18n.error_message(str(err)), 400

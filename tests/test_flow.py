@@ -3,6 +3,7 @@
 import json
 from datetime import datetime
 
+import pytest
 from click.testing import CliRunner
 
 from core.schema import CHINA_TZ
@@ -63,6 +64,16 @@ def test_bad_input_gets_a_clear_error(home):
     assert result.exit_code == 1 and "unknown platform" in result.output
     result = CliRunner().invoke(main, ["import", __file__, "--encoding", "bogus", "--home", str(home.home)])
     assert result.exit_code == 2 and "'bogus' is not an encoding" in result.output
+
+
+@pytest.mark.parametrize("option, value, allowed", [
+    ("--sentiment", "joy", "anger, anxiety, positive, weak_negative"),
+    ("--emotion", "happy", "anger, disgust, fear,"),
+    ("--topic", "nosuch", "outage_report, restoration,"),
+])
+def test_search_refuses_an_unknown_label_naming_the_allowed_ones(home, option, value, allowed):
+    result = CliRunner().invoke(main, ["search", "x", option, value, "--home", str(home.home)])
+    assert result.exit_code == 2 and f"unknown {option[2:]} '{value}'; use one of {allowed}" in result.output
 
 
 def test_every_command_explains_itself():

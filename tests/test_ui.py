@@ -696,6 +696,11 @@ def test_an_outdated_index_is_explained_not_a_server_error(tmp_path):
         ("verified=maybe", "参数 verified 只能是 yes"),
         ("emotion=" + "x" * 100, "参数 emotion 的取值过长"),
         ("&".join(f"place={i}" for i in range(30)), "参数 place 的取值过多"),
+        ("polarity=bad", "未知的极性“bad”，可选：负面（negative）、中性（neutral）、正面（positive）。"),
+        ("sentiment=joy", "未知的情感“joy”，可选：愤怒（anger）、焦虑（anxiety）"),
+        ("emotion=happy", "未知的情绪“happy”，可选：愤怒（anger）"),
+        ("topic=nosuch&topic=rationing", "未知的话题“nosuch”，可选：停电报告（outage_report）"),
+        ("polarity=negative&sentiment=anger&emotion=fear&topic=rationing", None),
     ],
 )
 def test_bad_query_gives_friendly_error(client, query, zh):
@@ -710,6 +715,14 @@ def test_bad_query_gives_friendly_error(client, query, zh):
     api_response = client.get("/api/search?" + query)
     assert api_response.status_code == 400
     assert zh in api_response.get_json()["error"]
+
+
+def test_an_unknown_label_is_refused_in_english_with_the_allowed_values(client):
+    answer = client.get("/api/search?sentiment=joy&lang=en")
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "unknown sentiment 'joy'; use one of anger, anxiety, positive, weak_negative"
+    page = html(client.get("/?topic=nosuch&lang=en"))
+    assert "unknown topic &#39;nosuch&#39;; use one of outage_report, restoration," in page
 
 
 @pytest.mark.parametrize(
