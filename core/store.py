@@ -454,10 +454,45 @@ class Store:
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [
-                (row.id, f"{row.title}\n{row.text}" if row.title and row.title not in row.text else row.text)
-                for row in conn.execute(query)
-            ]
+            return [(row.id, _text_to_tag(row)) for row in conn.execute(query)]
+
+    def posts_to_retag(self, version_end: str, after_id: int, limit: int) -> list[tuple[int, str, list, str]]:
+        """(id, text, topics, model version) of tagged posts with id > after_id whose
+        model version does not end with ``version_end``, in id order."""
+        query = (
+            select(PostRow.id, PostRow.title, PostRow.text, TagRow.topics, TagRow.model_version)
+            .join(TagRow, TagRow.post_id == PostRow.id)
+            .where(PostRow.id > after_id)
+            .where(~TagRow.model_version.endswith(version_end, autoescape=True))
+            .order_by(PostRow.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(row.id, _text_to_tag(row), row.topics, row.model_version) for row in conn.execute(query)]
+
+    def count_to_retag(self, version_end: str) -> int:
+        query = select(func.count()).select_from(TagRow).where(
+            ~TagRow.model_version.endswith(version_end, autoescape=True))
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def save_places(self, found: Sequence[tuple[int, list, list, list, str]]) -> None:
+        """Replace the places, organisations, locations and model version of tagged posts
+        ((post id, places, organisations, locations, model version) each; their other tags
+        stay) and mark the posts for re-indexing, in one transaction."""
+        if not found:
+            return
+        table = TagRow.__table__
+        stmt = update(table).where(table.c.post_id == bindparam("b_id")).values(
+            places=bindparam("b_places"), organisations=bindparam("b_organisations"),
+            locations=bindparam("b_locations"), model_version=bindparam("b_version"), tagged_at=utcnow())
+        rows = [{"b_id": post_id, "b_places": list(places), "b_organisations": list(organisations),
+                 "b_locations": list(locations), "b_version": version}
+                for post_id, places, organisations, locations, version in found]
+        with self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+            conn.execute(update(PostRow).where(PostRow.id.in_([row[0] for row in found]))
+                         .values(rev=PostRow.rev + 1, updated_at=utcnow()))
 
     def reply_texts(self, post_ids: Sequence[int], per_post: int) -> dict[int, list[str]]:
         """The texts of each post's earliest replies (reposts and comments), oldest first."""
@@ -841,6 +876,11 @@ _TAG_LISTS = ("topics", "places", "organisations", "locations")
 # copies joins its cluster's facet (2), a large cluster is counted first (50).
 INDEXED_CLUSTER_SIZES = (2, 50)
 # What the index stage reads of a post and of its tags.
+def _text_to_tag(row) -> str:
+    """What the tagger reads of a post: its text, after its title where the text lacks it."""
+    return f"{row.title}\n{row.text}" if row.title and row.title not in row.text else row.text
+
+
 _INDEX_COLUMNS = ("id", "rev", "platform", "platform_id", "title", "text", "reposts_count", "comments_count",
                   "likes_count", "cluster", "author_verified")
 _INDEX_TAGS = ("rumor_prob", "sentiment", "polarity", "emotion", "topics", "places")

@@ -222,10 +222,13 @@ def _pairs(values, flag):
 
 @main.command(context_settings=CONTEXT)
 @click.option("--batch-size", default=1000, show_default=True, help="Posts per batch (one transaction each).")
-@click.option("--limit", type=int, help="Tag at most this many posts.")
+@click.option("--limit", type=int, help="Tag (or re-tag) at most this many posts.")
 @with_home
 def tag(settings: Settings, batch_size, limit):
-    """Tag every untagged post: rumor probability, sentiment, emotion, topics, places and organisations."""
+    """Tag every untagged post: rumor probability, sentiment, emotion, topics, places and organisations.
+
+    Posts tagged without the current NER model (before it was trained, or with an older
+    one) get their places and organisations found again; their other tags stay."""
     from crisiswatch import stages
     from nlp import topic_model
     from nlp.models import ModelOutdated
@@ -242,10 +245,12 @@ def tag(settings: Settings, batch_size, limit):
         click.secho("note: the topics learnt from corrections are from an older crisiswatch and are not used; "
                     "run `crisiswatch train topics`", fg="yellow", err=True)
     try:
-        done = stages.tag(settings, store, batch_size=batch_size, limit=limit)
+        done, retagged = stages.tag(settings, store, batch_size=batch_size, limit=limit)
     except ModelOutdated as err:
         fail(str(err))
     click.echo(f"tagged {done} posts")
+    if retagged:
+        click.echo(f"found again the places and organisations of {retagged} posts tagged without the current NER model")
 
 
 @main.command(context_settings=CONTEXT)

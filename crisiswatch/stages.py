@@ -36,15 +36,25 @@ def open_store(settings: Settings) -> Store:
     return Store(settings.database_url)
 
 
-def tag(settings: Settings, store: Store, batch_size: int = 1000, limit: int | None = None, quiet: bool = False) -> int:
+def tag(settings: Settings, store: Store, batch_size: int = 1000, limit: int | None = None,
+        quiet: bool = False) -> tuple[int, int]:
+    """Tag the untagged posts, then find again the places and organisations of posts
+    tagged without the current NER model (the demo trains it after tagging the sample);
+    returns how many posts of each (``limit`` bounds both together)."""
     from nlp.pipeline import build_pipeline
-    from nlp.tagger import tag_pending
+    from nlp.tagger import places_version, retag_places, tag_pending
 
     with _stage_lock:
         nlp = build_pipeline(settings.models_dir)
         total = store.count_to_tag() if limit is None else limit
         with tqdm(total=total, unit="post", desc="tag", disable=quiet or not total) as bar:
-            return tag_pending(store, nlp, batch_size=batch_size, progress=bar, limit=limit)
+            tagged = tag_pending(store, nlp, batch_size=batch_size, progress=bar, limit=limit)
+        left = None if limit is None else limit - tagged
+        version_end = places_version(nlp)
+        total = store.count_to_retag(version_end) if version_end else 0
+        total = total if left is None else min(total, left)
+        with tqdm(total=total, unit="post", desc="places", disable=quiet or not total) as bar:
+            return tagged, retag_places(store, nlp, batch_size=batch_size, progress=bar, limit=left)
 
 
 def index_lock(settings: Settings):

@@ -257,3 +257,33 @@ def test_the_decoders_entities_are_those_of_its_tags(trained_models):
     found = decoder.spans(texts)
     assert found == [sorted(spans(tags)) for tags in decoder.tags(texts)]
     assert sum(map(len, found)) > 100 and decoder.spans([]) == [] and decoder.spans([""]) == [[]]
+
+
+def test_posts_tagged_before_the_ner_model_get_its_places_in_batches_and_keep_their_other_tags(
+        store, trained_models, tmp_path):
+    import shutil
+
+    from nlp.tagger import retag_places
+
+    without_ner = tmp_path / "without_ner"
+    shutil.copytree(trained_models, without_ner, ignore=shutil.ignore_patterns("ner.*"))
+    texts = ["天安门广场附近停电了，北京市海淀区也停了", "天安门广场附近天气很好", "东湖区停电，国家电网正在抢修"]
+    store.upsert_posts([make_post(platform="weibo", platform_id=str(i), text=t) for i, t in enumerate(texts)])
+    early = build_pipeline(without_ner)
+    assert tag_pending(store, early) == 3 and retag_places(store, early) == 0  # no NER model: nothing to redo
+    before = {i: store.get_post(i) for i in (1, 2, 3)}
+    assert before[1]["tags"]["locations"] == [] and before[1]["tags"]["model_version"].endswith("|ner-none")
+
+    nlp = build_pipeline(trained_models)
+    assert retag_places(store, nlp, batch_size=1, limit=2) == 2  # a run stopped after two batches ...
+    assert retag_places(store, nlp, batch_size=1) == 1  # ... resumes with the third post
+    assert retag_places(store, nlp) == 0
+    for i in (1, 2, 3):
+        post = store.get_post(i)
+        assert post["rev"] == before[i]["rev"] + 1  # to be indexed again
+        assert post["tags"]["model_version"] == model_version(nlp)  # the same classifiers, now with NER
+        kept = ("rumor_prob", "sentiment", "emotion", "emotion_scores", "polarity", "topics", "topic_scores")
+        assert {k: post["tags"][k] for k in kept} == {k: before[i]["tags"][k] for k in kept}
+    tags = store.get_post(1)["tags"]
+    assert tags["locations"] == ["天安门广场"] and tags["places"] == ["110000", "110108"]
+    assert store.get_post(2)["tags"]["locations"] == []  # no outage topic: NER does not run

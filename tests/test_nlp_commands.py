@@ -123,3 +123,24 @@ def test_evaluate_refuses_a_file_whose_labels_are_not_the_tasks(home, tmp_path):
     bio.write_text("国\tB-GPE\n网\tI-GPE\n停\tO\n", encoding="utf-8")
     wrong = run("evaluate", "ner", "--data", str(bio), "--home", str(home.home), code=1)
     assert "not the ner task's: B-GPE, I-GPE; the ner labels are: O, B-LOC, I-LOC, B-ORG" in wrong.stderr
+
+
+def test_the_tag_command_finds_places_again_once_the_ner_model_is_trained(home, trained_models):
+    """The demo tags its sample before NER is trained; the next tag run catches up and the
+    index run then re-indexes those posts."""
+    import shutil
+
+    shutil.copytree(trained_models, home.models_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("ner.*"))
+    store = stages.open_store(home)
+    store.upsert_posts([make_post(platform="weibo", platform_id=str(i), text=f"天安门广场附近停电了 {i}")
+                        for i in range(3)])
+    assert "tagged 3 posts" in run("tag", "--home", str(home.home)).output
+    run("index", "--home", str(home.home))
+    assert store.get_post(1)["tags"]["locations"] == [] and store.count_to_index() == 0
+
+    for name in ("ner.json", "ner.crfsuite"):
+        shutil.copy(trained_models / name, home.models_dir / name)
+    output = run("tag", "--home", str(home.home)).output
+    assert "tagged 0 posts" in output and "places and organisations of 3 posts" in output
+    assert store.get_post(1)["tags"]["locations"] == ["天安门广场"] and store.count_to_index() == 3
+    assert "places and organisations" not in run("tag", "--home", str(home.home)).output
