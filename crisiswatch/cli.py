@@ -158,7 +158,7 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
     # The crawl itself needs neither the NLP nor the index code: import them only to tag
     # and index afterwards, so that a store-only crawl stays small.
     from core.store import Store
-    from crawlers.jobs import JobError, load_jobs
+    from crawlers.jobs import DEMO_SITE_PLACEHOLDER, JobError, load_jobs
     from crawlers.loopback import DEMO_SITE_ENV, demo_site as serve_demo_site
     from crawlers.run import run_crawl
     from crawlers.spiders.base import SpiderArgumentError
@@ -168,8 +168,13 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
     except JobError as err:
         fail(str(err))
     if list_jobs:
+        demo_site = os.environ.get(DEMO_SITE_ENV)  # set while the demo serves it
         for item in jobs.values():
-            click.echo(f"{item.name:24} {item.spider:8} {item.schedule:16} {', '.join(item.start_urls)}")
+            urls = (u.replace(DEMO_SITE_PLACEHOLDER, demo_site) if demo_site else u for u in item.start_urls)
+            click.echo(f"{item.name:24} {item.spider:8} {item.schedule:16} {', '.join(urls)}")
+        if not demo_site and any(item.uses_demo_site for item in jobs.values()):
+            click.echo(f"{DEMO_SITE_PLACEHOLDER} is the bundled illustrative site, served on a free loopback port "
+                       "while such a job runs")
         return
     overrides = dict(_pairs(scrapy_settings, "-s"))
     server = None

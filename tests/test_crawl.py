@@ -112,6 +112,16 @@ def test_unknown_jobs_and_bad_arguments_say_what_to_do(home, tmp_path):
         load_jobs(bad)
 
 
+def test_the_job_list_says_what_the_demo_site_placeholder_is_or_shows_its_address(home, monkeypatch):
+    monkeypatch.delenv("CRISISWATCH_DEMO_SITE", raising=False)
+    listed = crisiswatch("crawl", "--list", home=home).stdout
+    assert "{demo_site}/news/index.html" in listed
+    assert "{demo_site} is the bundled illustrative site, served on a free loopback port while such a job runs" in listed
+    monkeypatch.setenv("CRISISWATCH_DEMO_SITE", "http://127.0.0.1:8765")  # as while the demo runs
+    listed = crisiswatch("crawl", "--list", home=home).stdout
+    assert "http://127.0.0.1:8765/news/index.html" in listed and "{demo_site}" not in listed
+
+
 def test_a_news_page_with_a_url_of_any_length_is_stored_under_the_full_url(home, replay):
     page = f"{replay}/news/GeneralNewsExtractor/tests/163/8.html?from=" + "x" * 2500
     urls = [f"{page}&n=1", f"{page}&n=2"]  # the same long beginning, two pages
