@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 
@@ -504,7 +505,10 @@ def status(settings: Settings, as_json):
     click.echo(f"{'total':10} {t['stored']:>10} {t['tagged']:>10} {t['indexed']:>10}\n")
     for job in value["jobs"]:
         last = job["last_run"]
-        detail = f"last run {last['started_at']}: {last['pages']} pages, {last['stored']} new" if last else ""
+        detail = ""
+        if last:  # stored in UTC (the JSON keeps it so); shown in China time, as everywhere else
+            started = datetime.fromisoformat(last["started_at"]).astimezone(CHINA_TZ)
+            detail = f"last run {started:%Y-%m-%d %H:%M:%S} (China time): {last['pages']} pages, {last['stored']} new"
         click.echo(f"job {job['name']:20} {job['health']:10} {job['schedule']:14} {detail}")
     for task, model in value["models"].items():
         quality = "FALLBACK (no trained model)" if model["fallback"] else f"held-out macro-F1 {model['held_out_macro_f1']}"

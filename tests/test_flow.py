@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from core.schema import CHINA_TZ
+from core.store import Store
 from crisiswatch.cli import main
 from review_ui import create_app
 from tests.conftest import logged_in_client
@@ -74,6 +75,18 @@ def test_bad_input_gets_a_clear_error(home):
 def test_search_refuses_an_unknown_label_naming_the_allowed_ones(home, option, value, allowed):
     result = CliRunner().invoke(main, ["search", "x", option, value, "--home", str(home.home)])
     assert result.exit_code == 2 and f"unknown {option[2:]} '{value}'; use one of {allowed}" in result.output
+
+
+def test_status_shows_a_jobs_last_run_in_china_time_to_the_second(home):
+    store = Store(home.database_url)
+    store.finish_crawl_run(store.start_crawl_run("demo-news", "news"), status="ok", pages=3, stored=2,
+                           duplicates=0, rejected=0)
+    [last] = store.last_crawl_runs()
+    store.close()
+    started = datetime.fromisoformat(last["started_at"]).astimezone(CHINA_TZ)
+    output = CliRunner().invoke(main, ["status", "--home", str(home.home)]).output
+    assert f"last run {started:%Y-%m-%d %H:%M:%S} (China time): 3 pages, 2 new" in output
+    assert last["started_at"] not in output
 
 
 def test_every_command_explains_itself():
