@@ -14,7 +14,9 @@ from indexes.query import INTERVALS, MAX_PAGE, MAX_RELEVANCE_DEPTH
 from review_ui.dashboard_data import continuous
 from review_ui.i18n import gettext
 
-BAR_STEPS = 20  # bar widths in 5 % steps: CSS classes, since CSP forbids inline styles
+# Bar widths in 5 % steps from zero: CSS classes, since CSP forbids inline styles. A bar
+# with posts too few for a step still shows (the CSS gives it 2 px), never as a 5 % bar.
+BAR_STEPS = 20
 CURSOR_SORTS = ("newest", "engagement")
 
 Url = Callable[[dict], str]
@@ -37,7 +39,7 @@ def histogram(page, url: Url) -> dict:
             "key": key,
             "label": key.replace("T", " ") + ":00" if interval == "hour" else key,
             "count": count,
-            "step": max(1, round(count / top * BAR_STEPS)) * (100 // BAR_STEPS) if top else 0,
+            "step": round(count / top * BAR_STEPS) * (100 // BAR_STEPS) if top else 0,
             "url": url({**_bar_range(key, interval), "page": None, "after": None}),
         }
         for key, count in ((key, counts.get(key, 0)) for key in continuous(list(counts), interval))

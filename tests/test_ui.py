@@ -15,7 +15,8 @@ from core.store import Store
 from indexes.embedded import EmbeddedIndex
 from indexes.indexer import index_pending
 from indexes.query import FACETS, QueryError, SearchQuery
-from review_ui import create_app, i18n
+from indexes.results import SearchPage
+from review_ui import create_app, i18n, navigation
 from tests.conftest import logged_in_client
 
 XSS = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
@@ -253,6 +254,21 @@ def test_day_histogram_links_filter_one_day(client):
     assert 'class="fill w' in page
     href, count = Links(page).bar("2024-07-30")
     assert count == 2 and "共 2 条结果" in html(client.get(unescape(href)))
+
+
+def test_histogram_bars_scale_from_zero_and_a_small_count_stays_visible(client):
+    query = SearchQuery()
+    page = SearchPage(query=query, total=580, hits=[], facets={}, next_after=None,
+                      histogram=[("2024-07-29", 3), ("2024-07-31", 577), ("2024-08-01", 20)])
+    bars = navigation.histogram(page, lambda changes: "#")["bars"]
+    assert [(bar["key"], bar["count"], bar["step"]) for bar in bars] == [
+        ("2024-07-29", 3, 0), ("2024-07-30", 0, 0), ("2024-07-31", 577, 100), ("2024-08-01", 20, 5)]
+    # the page gives a bar with posts a visible minimum, and an empty bar none
+    listed = html(client.get("/?q=停电"))
+    assert 'class="fill w100 nonzero"' in listed and 'class="fill w0"' not in listed
+    empty_day = html(client.get("/?q=限电+OR+回复"))  # 07-30 and 08-02, nothing in between
+    assert '<span class="fill w0"></span></span><span class="count">0</span>' in empty_day
+    assert ".bars .fill.nonzero { min-width: 2px; }" in client.get("/static/style.css").get_data(as_text=True)
 
 
 def test_paging(client):
