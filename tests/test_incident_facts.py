@@ -90,3 +90,5 @@ def test_the_fact_sheet_refuses_outsiders_and_shows_a_dispute(app):
     sheet = owner.get(page_url).get_data(as_text=True).split('id="fact-sheet"')[1].split("</section>")[0]
     assert "12000" in sheet and "有争议" in sheet and f"{CITY} 认为：13000" in sheet
     assert f"处理单位：{CITY}、{GRID}</p>" in sheet  # the incident's organisations, 三亚 not among them
+    english = owner.get(page_url + "?lang=en").get_data(as_text=True)
+    assert f"Organisations handling it: {CITY}, {GRID}</p>" in english and "：" not in english.split("<body")[1]
