@@ -163,6 +163,14 @@ def test_a_news_crawl_without_start_urls_is_a_usage_error_and_no_run_stays_runni
         store.close()
 
 
+def test_a_start_url_that_is_not_a_web_address_is_a_usage_error(home):
+    for url in ("not a url", "http://[::1/feed.xml", "ftp://127.0.0.1/feed.xml", "http://127.0.0.1:99999/"):
+        result = crisiswatch("crawl", "--spider", "news", "--store-only", "-a", f"start_urls={url}",
+                             "-s", "LOG_LEVEL=CRITICAL", home=home, check=False)
+        assert result.returncode == 2 and f"{url!r} is not a web address" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_a_crawl_that_fails_exits_non_zero(home):
     unreachable = f"http://127.0.0.1:{free_port()}/feed.xml"  # nothing listens there
     result = crisiswatch("crawl", "--spider", "news", "-a", f"start_urls={unreachable}", "-s", "RETRY_TIMES=0",

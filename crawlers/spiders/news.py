@@ -52,6 +52,17 @@ def is_feed(response) -> bool:
     return head.startswith(b"<?xml") and (b"<rss" in response.body[:2048].lower() or b"<feed" in response.body[:2048].lower())
 
 
+def _web_address(url: str) -> bool:
+    """Whether ``url`` is one Scrapy can fetch from a site (it would log a missing scheme
+    or a bad IPv6 host as a start error, and the crawl would end as a mere "errors")."""
+    try:
+        parts = urlparse(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:  # that, or an unclosed IPv6 bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 class NewsSpider(SourceSpider):
     name = "news"
 
@@ -59,6 +70,9 @@ class NewsSpider(SourceSpider):
         super().__init__(start_urls=start_urls, **kwargs)
         if not self.start_urls:
             raise SpiderArgumentError(f"the {self.name} spider needs start URLs: -a start_urls=URL[,URL...]")
+        for url in self.start_urls:
+            if not _web_address(url):
+                raise SpiderArgumentError(f"{url!r} is not a web address: a start URL is http:// or https:// and a host")
         self.platform = platform
         self.allowed_domains = sorted({urlparse(u).hostname for u in self.start_urls if urlparse(u).hostname})
 
