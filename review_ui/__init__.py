@@ -103,9 +103,16 @@ def create_app(settings: Settings, store: Store | None = None, index=None) -> Fl
     auth.init_app(app, settings)  # before the other blueprints: its check runs before their views
     for blueprint in (search.bp, posts.bp, stories.bp, releases.bp, api.bp, admin.bp):
         app.register_blueprint(blueprint)
+    app.add_url_rule("/favicon.ico", "favicon", _no_favicon)
     app.register_error_handler(HTTPException, _http_error)
     app.after_request(_security_headers)
     return app
+
+
+def _no_favicon():
+    """Browsers ask for /favicon.ico whatever the page names (base.html names the SVG
+    icon): an empty answer, not a login redirect or a 404 in the logs."""
+    return "", 204
 
 
 def _security_headers(response):

@@ -38,7 +38,7 @@ from review_ui.workflow import accounts, audit
 
 bp = Blueprint("auth", __name__)
 
-OPEN_ENDPOINTS = {"auth.login", "static", "api.healthz"}  # healthz: for probes, it shows only a count
+OPEN_ENDPOINTS = {"auth.login", "static", "api.healthz", "favicon"}  # healthz: for probes, it shows only a count
 limiter = Limiter(get_remote_address, strategy="moving-window")  # its storage: the app's RATELIMIT_STORAGE_URI
 
 

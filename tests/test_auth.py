@@ -102,6 +102,15 @@ def test_every_page_needs_a_login(app):
     assert client.post("/posts/1/corrections", data={"task": "rumor", "label": "rumor"}).status_code == 400  # CSRF
 
 
+def test_the_icon_needs_no_login_and_favicon_ico_is_answered_empty(app):
+    client = app.test_client()
+    icon = html(client.get("/login")).split('<link rel="icon" type="image/svg+xml" href="')[1].split('"')[0]
+    served = client.get(icon)
+    assert served.status_code == 200 and served.mimetype == "image/svg+xml" and b"<svg" in served.data
+    asked = client.get("/favicon.ico")  # browsers ask for it whatever the page names
+    assert asked.status_code == 204 and asked.data == b""
+
+
 def test_a_login_without_csrf_token_is_refused(app):
     password = add_user(app, "zhao")
     client = app.test_client()
