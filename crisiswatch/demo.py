@@ -71,7 +71,8 @@ def train_in_background(settings: Settings, tasks: list[str], data_file: Path | 
     if not tasks:
         return []
     click.echo(f"training {', '.join(tasks)} in the background (a few minutes, at a lower priority; "
-               f"log in {settings.home / 'logs'}); posts tagged before then get gazetteer places only")
+               f"log in {settings.home / 'logs'}); posts tagged before then get the model's places and organisations "
+               "at the next tag run (a crawl job's, or `crisiswatch tag`)")
     processes = []
     for task in tasks:
         command = [sys.executable, "-m", "crisiswatch", "train", task, "--home", str(settings.home)]
