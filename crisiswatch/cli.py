@@ -536,8 +536,11 @@ def serve(settings: Settings, host, port, workers, threads, access_log):
     SIGHUP restarts the workers gracefully (they open the index and the models afresh).
     """
     from crisiswatch import server
+    from crisiswatch.demo import port_in_use
     from crisiswatch.stages import open_store
 
+    if port_in_use(host, port):  # gunicorn would retry for 5 s and log five errors
+        fail(f"port {port} on {host} is in use (another server?): stop it, or choose another port with --port N")
     open_store(settings).close()  # create or upgrade the database once, before the workers open it
     server.serve(settings, host, port, workers=workers or server.default_workers(), threads=threads,
                  access_log=access_log)

@@ -4,6 +4,7 @@ training kept apart from serving: real processes on loopback."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -125,6 +126,15 @@ def test_training_runs_apart_while_the_ui_answers_and_the_publisher_runs(home, t
     assert is_current(home.models_dir, "ner")  # where the next tag run picks it up
     assert len(answered) >= 5 and max(answered) < 2, answered
     assert published and published[0] < trained  # the publisher ran while the model trained
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(home):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = crisiswatch("serve", "--port", str(port), home=home, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"error: port {port} on 127.0.0.1 is in use (another server?): stop it, "
+                                     "or choose another port with --port N")
 
 
 def test_successful_logins_do_not_count_against_the_address_limit(home):
