@@ -137,6 +137,24 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(home):
                                      "or choose another port with --port N")
 
 
+def test_a_damaged_count_of_failed_logins_is_set_aside_and_started_afresh(home):
+    """The file holds 15 minutes of failed logins: damaged, it must not stop every login (a 500)
+    nor a worker from starting (gunicorn then shuts the whole server down)."""
+    from review_ui import create_app
+    from tests.conftest import add_user, log_in
+
+    counts = home.home / "login-limits.db"
+    app = create_app(home)
+    password = add_user(app, "analyst-damaged")
+    assert log_in(app.test_client(), "analyst-damaged", "wrong").status_code == 401
+    counts.write_bytes(b"\x07 not a database " * 1000)
+    assert log_in(app.test_client(), "analyst-damaged", "wrong").status_code == 401
+    assert log_in(app.test_client(), "analyst-damaged", password).status_code == 303
+    assert (home.home / "login-limits.db.damaged").read_bytes().startswith(b"\x07 not a database")
+    counts.write_bytes(b"\x07 not a database " * 1000)
+    assert log_in(create_app(home).test_client(), "analyst-damaged", "wrong").status_code == 401
+
+
 def test_successful_logins_do_not_count_against_the_address_limit(home):
     """`bench load` logs in 50 users from one address: only failures count (30 per 15 minutes)."""
     from review_ui import create_app
