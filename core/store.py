@@ -15,11 +15,12 @@ committed batch ended, and running it again never duplicates anything.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from sqlalchemy import (
@@ -49,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy import text as sql
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from core import near_duplicates
@@ -237,6 +239,23 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
+def set_up_schema(engine: Engine, build: Callable[[], object], attempts: int = 5) -> None:
+    """Run ``build`` (create tables, add columns) on a database that other processes may be
+    setting up at the same moment - the demo starts its UI workers, a crawl and a trainer on
+    one new home at once. The loser of such a race is told that a table or column "already
+    exists"; it then builds again, and finds what the winner made."""
+    for attempt in range(attempts):
+        try:
+            build()
+            return
+        except DBAPIError as error:
+            made_meanwhile = any(words in str(error.orig) for words in
+                                 ("already exists", "duplicate column", "pg_type_typname_nsp_index"))
+            if not made_meanwhile or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 class Store:
     """The store of record behind one database URL."""
 
@@ -245,8 +264,7 @@ class Store:
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
-        self._add_new_columns()
+        set_up_schema(self.engine, lambda: (Base.metadata.create_all(self.engine), self._add_new_columns()))
 
     def _add_new_columns(self) -> None:
         """Bring a database made by an earlier version up to date: new columns are nullable

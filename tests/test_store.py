@@ -1,5 +1,9 @@
 """The store of record, on SQLite and on a real PostgreSQL server."""
 
+import multiprocessing
+
+import pytest
+
 from core.schema import Tags, make_post
 
 
@@ -117,3 +121,32 @@ def test_near_duplicates_share_a_cluster_with_its_count(store):
     assert posts["o0"]["cluster"] != posts["c0"]["cluster"] and posts["o0"]["copies"] == 1
     assert posts["o1"]["cluster"] == posts["o2"]["cluster"] != posts["c0"]["cluster"]  # short: exact copies only
     assert posts["o1"]["copies"] == 2
+
+
+def _open_store_and_workflow(url, barrier, results):
+    from core.store import Store
+    from review_ui.workflow.tables import create_tables
+
+    barrier.wait()
+    try:
+        store = Store(url)
+        create_tables(store.engine)
+        results.put("ok")
+    except Exception as error:  # reported to the test, which names it
+        results.put(f"{type(error).__name__}: {str(error)[:200]}")
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_processes_setting_up_one_new_database_at_once_all_succeed(database, request, tmp_path):
+    """The demo starts its UI workers, a crawl and a trainer on a new home at the same moment:
+    the losers of the CREATE TABLE race were told "table posts already exists" and died."""
+    url = f"sqlite:///{tmp_path / 'store.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(6), context.Queue()
+    processes = [context.Process(target=_open_store_and_workflow, args=(url, barrier, results)) for _ in range(6)]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(30)
+    assert outcomes == ["ok"] * 6

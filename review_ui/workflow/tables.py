@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from core.store import insert_for, utcnow
+from core.store import insert_for, set_up_schema, utcnow
 
 ORG_KINDS = ("government", "enterprise")
 # government: province, city, county, department; enterprise: company, branch
@@ -210,7 +210,7 @@ class WorkflowLock(WorkflowBase):
 
 
 def create_tables(engine: Engine) -> None:
-    WorkflowBase.metadata.create_all(engine)
+    set_up_schema(engine, lambda: WorkflowBase.metadata.create_all(engine))
     with engine.begin() as conn:
         conn.execute(insert_for(engine.dialect.name)(WorkflowLock.__table__).values(id=1, taken=0)
                      .on_conflict_do_nothing())
