@@ -171,6 +171,12 @@ def test_a_start_url_that_is_not_a_web_address_is_a_usage_error(home):
         assert "Traceback" not in result.stderr
 
 
+def test_a_weibo_crawl_from_a_time_that_is_not_an_hour_is_a_usage_error(home):
+    result = crisiswatch("crawl", "--spider", "weibo", "--store-only", "-a", "keywords=停电", "-a", "since=2020-02-01",
+                         "-s", "LOG_LEVEL=CRITICAL", home=home, check=False)
+    assert result.returncode == 2 and "'2020-02-01' is not an hour such as 2020-02-01-8" in result.stderr, result.stderr
+
+
 def test_a_crawl_that_fails_exits_non_zero(home):
     unreachable = f"http://127.0.0.1:{free_port()}/feed.xml"  # nothing listens there
     result = crisiswatch("crawl", "--spider", "news", "-a", f"start_urls={unreachable}", "-s", "RETRY_TIMES=0",

@@ -185,7 +185,11 @@ def result_fields(item: Selector) -> dict:
 
 
 def parse_hour(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%d-%H").replace(tzinfo=CHINA_TZ)
+    """An hour of China time as -a since/until give it: 2020-02-01-8."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d-%H").replace(tzinfo=CHINA_TZ)
+    except ValueError:
+        raise SpiderArgumentError(f"{text!r} is not an hour such as 2020-02-01-8 (year-month-day-hour, China time)") from None
 
 
 def format_hour(moment: datetime) -> str:
