@@ -115,7 +115,7 @@ def import_command(settings: Settings, paths, encoding, as_json):
 
     store = open_store(settings)
     try:
-        files = expand_paths(paths)
+        files = expand_paths(paths, on_skip=lambda entry, why: click.echo(f"skipped {entry}: {why}", err=True))
         with tqdm(total=sum(f.stat().st_size for f in files), unit="B", unit_scale=True, desc="import",
                   disable=as_json) as bar:
             report = import_files(store, files, progress=bar, encoding=encoding)

@@ -78,13 +78,21 @@ class ImportReport:
         }
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named, and the importable files inside folders named, in name order."""
+def expand_paths(paths: Iterable[str | Path], on_skip: Callable[[Path, str], None] | None = None) -> list[Path]:
+    """Files named, and the importable files inside folders named, in name order.
+
+    ``on_skip`` hears of every other entry of those folders and why it is not read. A
+    folder inside is not read: beside a corpus it may hold training data, not posts."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.is_file() and _format_of(p)))
+            for entry in sorted(path.iterdir()):
+                if entry.is_file() and _format_of(entry):
+                    found.append(entry)
+                elif on_skip is not None:
+                    on_skip(entry, "a folder inside the folder is not read: name it to import it" if entry.is_dir()
+                            else "not a .jsonl, .json, .ndjson, .csv or .tsv file (gzip or not): name it to import it")
         elif path.is_file():
             found.append(path)
         else:

@@ -9,6 +9,7 @@ import pytest
 
 from core.store import Store
 from crisiswatch.importer import ImportFailed, detect_encoding, import_files
+from tests.conftest import crisiswatch
 
 
 @pytest.fixture
@@ -194,3 +195,15 @@ def test_weibo_api_times_and_ced_reposts_without_a_year(sqlite, tmp_path):
     assert times["p1"] == datetime(2012, 12, 29, 4, 40, 9, tzinfo=timezone.utc)
     assert times["r1"] == datetime(2012, 12, 29, 5, 5, tzinfo=timezone.utc)
     assert times["r2"] == datetime(2013, 1, 2, 0, 0, tzinfo=timezone.utc)  # after the post: the next year
+
+
+def test_what_a_folder_holds_besides_importable_files_is_named_as_skipped(home, tmp_path):
+    folder = tmp_path / "mixed"
+    (folder / "inner").mkdir(parents=True)
+    (folder / "posts.csv").write_text("userid,text\n1,停电了\n", encoding="utf-8")
+    (folder / "readme.txt").write_text("notes", encoding="utf-8")
+    (folder / "inner" / "more.csv").write_text("userid,text\n2,又停电了\n", encoding="utf-8")
+    result = crisiswatch("import", str(folder), home=home)
+    assert "1 files: imported 1 posts" in result.stdout
+    assert f"skipped {folder / 'inner'}: a folder inside the folder is not read: name it to import it" in result.stderr
+    assert f"skipped {folder / 'readme.txt'}: not a .jsonl, .json, .ndjson, .csv or .tsv file" in result.stderr
