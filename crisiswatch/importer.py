@@ -15,6 +15,7 @@ import codecs
 import csv
 import gzip
 import hashlib
+import io
 import json
 import re
 import zlib
@@ -403,6 +404,8 @@ def import_files(store: Store, paths: Iterable[str | Path], progress=None, encod
             compressed = raw_handle.read(2) == b"\x1f\x8b"
             raw_handle.seek(0)
             handle = gzip.open(raw_handle) if compressed else raw_handle
+            if _ends_lines_with_cr(path):
+                handle = _lines_ended_with_lf(handle)
             lines = _decoded_lines(handle, encodings, on_reject)
             if fmt == "jsonl":
                 records = _jsonl_records(lines, path.name, on_reject)
@@ -425,6 +428,20 @@ def import_files(store: Store, paths: Iterable[str | Path], progress=None, encod
             if progress is not None:
                 progress.update(path.stat().st_size - last_pos)
     return report
+
+
+def _ends_lines_with_cr(path: Path) -> bool:
+    """Whether the file ends its lines with CR alone, as Excel for Mac's CSV does: read by
+    LF, it would be one line, rejected whole."""
+    sample, _more = _sample(path)
+    return b"\r" in sample and b"\n" not in sample
+
+
+def _lines_ended_with_lf(handle) -> Iterator[bytes]:
+    """The lines of a binary ``handle`` whose lines end with CR, ended with LF instead.
+    Latin-1 maps each byte to one character and back, and a CR byte is a CR in UTF-8 and
+    GB18030 alike (never part of a character), so the bytes of each line are unchanged."""
+    return (line.encode("latin-1") for line in io.TextIOWrapper(handle, encoding="latin-1", newline=None))
 
 
 def _line_count(path: Path) -> int:

@@ -207,3 +207,11 @@ def test_what_a_folder_holds_besides_importable_files_is_named_as_skipped(home, 
     assert "1 files: imported 1 posts" in result.stdout
     assert f"skipped {folder / 'inner'}: a folder inside the folder is not read: name it to import it" in result.stderr
     assert f"skipped {folder / 'readme.txt'}: not a .jsonl, .json, .ndjson, .csv or .tsv file" in result.stderr
+
+
+def test_a_file_whose_lines_end_with_cr_alone_is_read_line_by_line(sqlite, tmp_path):
+    mac = tmp_path / "mac.csv"  # Excel for Mac's CSV, in GB18030
+    mac.write_bytes("userid,text\r1,停电了\r2,\"引号里\r换行\"\r3,\"没有结束\r4,来电了\r".encode("gb18030"))
+    report = import_files(sqlite, [mac])
+    assert report.imported == 3 and [str(r).split(": ")[0] for r in report.rejected] == [f"{mac}:5"]
+    assert sorted(sqlite.all_texts()) == ["停电了", "引号里\n换行", "来电了"]
