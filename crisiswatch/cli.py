@@ -370,11 +370,21 @@ def evaluate(settings: Settings, task, data, as_json):
 # -- reading ---------------------------------------------------------------------------
 
 
+def _time_option(_ctx, param, value: str | None):
+    """--since or --until as a time (--until a day's end), or a usage error that says what is wrong."""
+    from indexes.query import QueryError, parse_time
+
+    try:
+        return parse_time(value, end_of_day=param.name == "until")
+    except QueryError as err:
+        raise click.BadParameter(str(err)) from None
+
+
 @main.command(context_settings=CONTEXT)
 @click.argument("query", required=False, default="")
 @click.option("--platform", multiple=True, help="Only this platform (repeatable): weibo, wechat, tieba, news, gov.")
-@click.option("--since", help="From this date or time (China time), e.g. 2020-02-01.")
-@click.option("--until", help="Up to this date or time (China time), inclusive.")
+@click.option("--since", callback=_time_option, help="From this date or time (China time), e.g. 2020-02-01.")
+@click.option("--until", callback=_time_option, help="Up to this date or time (China time), inclusive.")
 @click.option("--polarity", multiple=True, type=click.Choice(["negative", "neutral", "positive"]),
               help="Only this polarity (repeatable).")
 @click.option("--sentiment", multiple=True, help="Only this sentiment (repeatable): positive, weak_negative, anger, anxiety.")
@@ -407,7 +417,7 @@ def search(settings: Settings, query, platform, since, until, polarity, sentimen
     from crisiswatch.stages import open_store
     from indexes.backends import open_index
     from indexes.errors import IndexUnavailable
-    from indexes.query import QueryError, SearchQuery, check_labels, parse_time
+    from indexes.query import QueryError, SearchQuery, check_labels
     from indexes.results import search as run_search
     from indexes.serialize import page_as_dict
     from nlp.models import filter_labels
@@ -416,7 +426,7 @@ def search(settings: Settings, query, platform, since, until, polarity, sentimen
         q = SearchQuery(
             text=query, platforms=tuple(platform), polarities=tuple(polarity), sentiments=tuple(sentiment),
             emotions=tuple(emotion), topics=tuple(topic), places=tuple(place), clusters=tuple(cluster), verified=verified,
-            rumor=rumor, rumor_min=rumor_min, rumor_max=rumor_max, since=parse_time(since), until=parse_time(until, end_of_day=True),
+            rumor=rumor, rumor_min=rumor_min, rumor_max=rumor_max, since=since, until=until,
             sort=sort, page=page, after=after, per_page=per_page, interval=interval,
         )
     except QueryError as err:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
-from review_ui import i18n
+from review_ui import i18n, params
 from review_ui.auth import roles_required
 from review_ui.services import services
 from review_ui.workflow import accounts, audit
@@ -53,7 +53,7 @@ def create_organisation():
         with services().sessions.begin() as db:
             parent = None
             if form.get("parent"):
-                parent = accounts.get_organisation(db, form.get("parent", type=int) or 0)
+                parent = accounts.get_organisation(db, form.get("parent", type=params.as_id) or 0)
                 if parent is None:
                     abort(400)
             org = accounts.create_organisation(db, form.get("name", ""), form.get("kind", ""), form.get("level", ""),
@@ -69,7 +69,7 @@ def create_user():
     form = request.form
     try:
         with services().sessions.begin() as db:
-            org = accounts.get_organisation(db, form.get("org", type=int) or 0)
+            org = accounts.get_organisation(db, form.get("org", type=params.as_id) or 0)
             if org is None:
                 abort(400)
             accounts.create_user(db, form.get("username", "").strip(), form.get("display_name", ""),

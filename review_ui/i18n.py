@@ -185,8 +185,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "first_page": "回到第一页",
         "pager": "翻页",
         "page_of": "第 {page} / {pages} 页",
-        "rumor_prob": "谣言概率 {pct}%",
         "page_reach": "第 {page} 页，可翻至第 {last} 页（其余请改按最新排序或缩小范围）",
+        "rumor_prob": "谣言概率 {pct}%",
         "untagged": "尚未标注",
         "details": "详情",
         "original": "原文链接",
@@ -197,6 +197,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_platform": "平台",
         "field_kind": "类型",
         "field_author": "作者",
+        "author_user": "用户 {id}",
         "verified": "已认证",
         "field_created": "发布时间",
         "field_stored": "入库时间",
@@ -205,7 +206,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_platform_id": "平台内编号",
         "field_parent": "回复/转发自",
         "field_url": "原始链接",
-        "author_user": "用户 {id}",
         "url_not_link": "（非 http/https 链接，不可点击）",
         "tags": "标注",
         "field_rumor": "谣言概率",
@@ -220,6 +220,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "stories_help": "最近一段时间里明显多于前一天的关键词，以及用这些词的帖子。点击关键词可查看这段时间的全部相关帖子。",
         "last_hours": "最近 {n} 小时",
         "stories_window": "时间范围：{since} 至 {until}（以最新一条帖子为止）",
+        "stories_bad_window": "时间窗口只能是 {windows} 小时。",
         "story_meta": "{n} 条帖子 · 首次出现 {first} · 最近 {last} · 热度为前一天的 {burst} 倍",
         "no_stories": "这段时间没有明显新出现的话题。",
         "field_locations": "其他地点",
@@ -459,8 +460,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "facet_cluster": "Repeated texts",
         "facet_rumor": "Rumor",
         "cluster_label": "Near-duplicates #{hash}",
-        "active_filters": "Active filters",
         "cluster_id": "cluster id {id} (for \"Rumor clusters it answers\" in a release)",
+        "active_filters": "Active filters",
         "remove_filter": "Remove this filter",
         "histogram_day": "Posts per day (China time)",
         "histogram_hour": "Posts per hour (China time)",
@@ -476,18 +477,19 @@ STRINGS: dict[str, dict[str, str]] = {
         "first_page": "First page",
         "pager": "Pages",
         "page_of": "Page {page} of {pages}",
+        "page_reach": "page {page}; pages go to {last} (sort by newest, or narrow the search, for the rest)",
         "rumor_prob": "Rumor {pct}%",
         "untagged": "Not tagged yet",
         "details": "Details",
         "original": "Original",
         "query_error": "The query cannot be run: {message}",
         "back_to_search": "Back to search",
-        "page_reach": "page {page}; pages go to {last} (sort by newest, or narrow the search, for the rest)",
         "post": "Post",
         "meta": "Details",
         "field_platform": "Platform",
         "field_kind": "Kind",
         "field_author": "Author",
+        "author_user": "user {id}",
         "verified": "verified",
         "field_created": "Posted",
         "field_stored": "Stored",
@@ -507,10 +509,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_organisations": "Organisations",
         "nav_search": "Search",
         "stories": "Emerging stories",
-        "author_user": "user {id}",
         "stories_help": "Words used far more in this window than in the day before, with the posts that use them. Click the words to search all such posts of the window.",
         "last_hours": "Last {n} hours",
         "stories_window": "Window: {since} to {until} (up to the newest post)",
+        "stories_bad_window": "The window is one of {windows} hours.",
         "story_meta": "{n} posts · first {first} · latest {last} · {burst} times the day before",
         "no_stories": "Nothing new stands out in this window.",
         "field_locations": "Other places",
@@ -686,6 +688,7 @@ _ERRORS_ZH: list[tuple[re.Pattern, str]] = [
     (re.compile(r"start of the time range is after its end"), "开始日期晚于结束日期，请调整时间范围。"),
     (re.compile(r"no searchable word"), "查询词中没有可搜索的字词（只有标点或符号）。"),
     (re.compile(r"^(.*) is not a date"), "{0} 不是有效日期，请写成 2024-07-31 或 2024-07-31T18:00。"),
+    (re.compile(r"^(\S+) is out of range: dates go from (\S+) to (\S+)"), "{0} 超出可查询的日期范围（{1} 至 {2}）。"),
     (re.compile(r"^(\w+) must be a whole number"), "参数 {0} 必须是整数。"),
     (re.compile(r"^too many values for (\w+)"), "参数 {0} 的取值过多。"),
     (re.compile(r"^a value of (\w+) is too long"), "参数 {0} 的取值过长。"),
@@ -700,6 +703,7 @@ _ERRORS_ZH: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^a page cursor goes with the newest or engagement sort"), "翻页位置（after）只能与“最新”或“互动最多”排序一起使用。"),
     (re.compile(r"^after is not a valid page cursor"), "翻页位置（after）无效，请回到第一页重新翻页。"),
     (re.compile(r"^rumor probabilities are between 0 and 1"), "谣言概率必须在 0 到 1 之间。"),
+    (re.compile(r"^(\w+) must be a percentage from 0 to 100"), "参数 {0} 是百分数，须在 0 到 100 之间，如 60。"),
     (re.compile(r"^(\w+) must be a number"), "参数 {0} 必须是 0 到 1 之间的数，如 0.5。"),
     (re.compile(r"^verified must be yes or no"), "参数 verified 只能是 yes（已认证）或 no（未认证）。"),
 ]
@@ -712,7 +716,6 @@ _WORKFLOW_ZH: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^only analysts, drafters and approvers handle incidents"), "只有舆情分析员、起草人和审核人可以处理事件。"),
     (re.compile(r"^only the system publishes"), "发布由系统在排期时间到达时自动完成。"),
     (re.compile(r"^(?P<action>\w+) needs the (?P<role>\w+) role"), "“{action}”需要{role}角色。"),
-    (re.compile(r"^(\w+) must be a percentage from 0 to 100"), "参数 {0} 是百分数，须在 0 到 100 之间，如 60。"),
     (re.compile(r"^only the drafting organisation may (?P<action>\w+)"), "只有起草单位可以{action}。"),
     (re.compile(r"^only a required organisation may (?P<action>\w+)"), "只有需要会签的单位可以{action}。"),
     (re.compile(r"^your organisation has already approved this text"), "本单位已经批准过这一文本。"),
@@ -809,6 +812,22 @@ def label(kind: str, value) -> str:
     return names[0] if current_lang() == "zh" else names[1]
 
 
+CLUSTER_NAME_CHARS = 30
+
+
+def cluster_name(cluster: str) -> str:
+    """A near-duplicate cluster named by its text: the first characters of its earliest
+    post (the id is a hash no one can read); the hash's start where no post has it.
+    Looked up once per request and cluster."""
+    names = g.setdefault("cluster_names", {}) if has_request_context() else {}
+    if cluster not in names:
+        text = current_app.extensions["crisiswatch"].store.cluster_texts([cluster]).get(cluster)
+        text = " ".join((text or "").split())
+        names[cluster] = (text[:CLUSTER_NAME_CHARS] + ("…" if len(text) > CLUSTER_NAME_CHARS else "")
+                          if text else gettext("cluster_label", hash=cluster[:6]))
+    return names[cluster]
+
+
 def known_values(kind: str) -> list[str]:
     """Every value of a facet the UI knows about, in display order."""
     if kind in ("topics", "topic"):
@@ -845,22 +864,6 @@ def _zh_name(kind: str, code: str) -> str:
         return "、".join(f"{names.get(c, c)}（{c}）" for c in code.split(", "))
     prefix = {"action": "do_", "state": "state_", "fact": "fact_"}[kind]
     return STRINGS["zh"].get(prefix + code, code)
-
-CLUSTER_NAME_CHARS = 30
-
-
-def cluster_name(cluster: str) -> str:
-    """A near-duplicate cluster named by its text: the first characters of its earliest
-    post (the id is a hash no one can read); the hash's start where no post has it.
-    Looked up once per request and cluster."""
-    names = g.setdefault("cluster_names", {}) if has_request_context() else {}
-    if cluster not in names:
-        text = current_app.extensions["crisiswatch"].store.cluster_texts([cluster]).get(cluster)
-        text = " ".join((text or "").split())
-        names[cluster] = (text[:CLUSTER_NAME_CHARS] + ("…" if len(text) > CLUSTER_NAME_CHARS else "")
-                          if text else gettext("cluster_label", hash=cluster[:6]))
-    return names[cluster]
-
 
 
 def switch_lang_url() -> str:

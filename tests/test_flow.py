@@ -55,12 +55,12 @@ def test_import_tag_index_search(home_with_models, ced_slice, covid_day):
     client = logged_in_client(create_app(home))
     assert client.get("/api/search?q=武汉&per_page=5").get_json()["total"] == page["total"]
     html = client.get("/?q=武汉").get_data(as_text=True)
-    assert "<mark>武汉</mark>" in html and f"共 {page['total']} 条" in html
+    assert "<mark>武汉</mark>" in html and f"共 {page['total']:,} 条" in html
 
 
 def test_bad_input_gets_a_clear_error(home):
     result = CliRunner().invoke(main, ["search", "x", "--since", "not-a-date", "--home", str(home.home)])
-    assert result.exit_code == 1 and "is not a date" in result.output
+    assert result.exit_code == 2 and "Invalid value for '--since'" in result.output and "is not a date" in result.output
     result = CliRunner().invoke(main, ["search", "x", "--platform", "myspace", "--home", str(home.home)])
     assert result.exit_code == 1 and "unknown platform" in result.output
     result = CliRunner().invoke(main, ["import", __file__, "--encoding", "bogus", "--home", str(home.home)])
