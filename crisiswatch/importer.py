@@ -276,7 +276,8 @@ def _jsonl_records(lines, source, on_reject) -> Iterator[tuple[int, list[Post]]]
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            on_reject(number, f"not JSON ({err.msg} at column {err.colno})")
+            # json's "Invalid control character at" names the place itself
+            on_reject(number, f"not JSON ({err.msg.removesuffix(' at')} at column {err.colno})")
             continue
         except (ValueError, RecursionError) as err:  # a number of thousands of digits, nesting too deep
             on_reject(number, f"not JSON that can be read ({str(err)[:80]})")

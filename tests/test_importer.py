@@ -215,3 +215,11 @@ def test_a_file_whose_lines_end_with_cr_alone_is_read_line_by_line(sqlite, tmp_p
     report = import_files(sqlite, [mac])
     assert report.imported == 3 and [str(r).split(": ")[0] for r in report.rejected] == [f"{mac}:5"]
     assert sorted(sqlite.all_texts()) == ["停电了", "引号里\n换行", "来电了"]
+
+
+def test_a_control_character_in_a_json_string_is_named_once(sqlite, tmp_path):
+    path = tmp_path / "posts.jsonl"
+    path.write_bytes('{"id": "c1", "text": "停\x01电"}\n{"id": "c2", "text": "来电了"}\n'.encode())
+    report = import_files(sqlite, [path])
+    assert report.imported == 1
+    assert [str(r) for r in report.rejected] == [f"{path}:1: not JSON (Invalid control character at column 24)"]
