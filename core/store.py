@@ -232,9 +232,9 @@ WRITE_CACHE_KIB = 256 * 1024
 
 def _sqlite_pragmas(dbapi_connection, _record):
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=60000")  # first: switching to WAL waits for other connections too
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=60000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -243,14 +243,16 @@ def set_up_schema(engine: Engine, build: Callable[[], object], attempts: int = 5
     """Run ``build`` (create tables, add columns) on a database that other processes may be
     setting up at the same moment - the demo starts its UI workers, a crawl and a trainer on
     one new home at once. The loser of such a race is told that a table or column "already
-    exists"; it then builds again, and finds what the winner made."""
+    exists" (or, on SQLite, that the database is locked: a reading transaction cannot
+    become a writing one once another has written); it then builds again, and finds what
+    the winner made."""
     for attempt in range(attempts):
         try:
             build()
             return
         except DBAPIError as error:
             made_meanwhile = any(words in str(error.orig) for words in
-                                 ("already exists", "duplicate column", "pg_type_typname_nsp_index"))
+                                 ("already exists", "duplicate column", "pg_type_typname_nsp_index", "database is locked"))
             if not made_meanwhile or attempt == attempts - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
