@@ -109,6 +109,12 @@ class ElasticIndex:
         self._rebuild_index = f"{self.alias}-v{number}"
         self.client.indices.create(index=self._rebuild_index)
 
+    def abandon_rebuild(self) -> None:
+        """Drop the index being rebuilt; the alias stays on the current one."""
+        new, self._rebuild_index = self._rebuild_index, None
+        if new:
+            self.client.indices.delete(index=new, ignore_unavailable=True)
+
     def finish_rebuild(self) -> None:
         new, self._rebuild_index = self._rebuild_index, None
         self.client.indices.refresh(index=new)

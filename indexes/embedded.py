@@ -177,6 +177,15 @@ class EmbeddedIndex:
         self._rebuild_version = f"v{number}"
         (self.root / self._rebuild_version).mkdir()
 
+    def abandon_rebuild(self) -> None:
+        """Drop the version being rebuilt; searches go on with the current one."""
+        try:
+            self.close()
+        finally:
+            if self._rebuild_version:
+                shutil.rmtree(self.root / self._rebuild_version, ignore_errors=True)
+                self._rebuild_version = None
+
     def finish_rebuild(self) -> None:
         self.close()
         old = (self.root / "current").read_text().strip() if (self.root / "current").exists() else None

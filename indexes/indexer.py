@@ -60,7 +60,7 @@ def rebuild(store: Store, index, batch_size: int = 2000, progress=None) -> int:
     try:
         done = _write(store, index, False, batch_size, progress)
     except BaseException:
-        index.close()
+        index.abandon_rebuild()  # a rebuild stopped by a full disk must not keep its half
         raise
     index.finish_rebuild()
     return done

@@ -91,6 +91,17 @@ def test_index_on_a_full_disk_stops_in_one_line_and_a_rerun_indexes_every_post(s
     assert '"total": 1' in crisiswatch("search", '"第12345条"', "--json", home=small_home).stdout
 
 
+def test_a_rebuild_on_a_full_disk_stops_in_one_line_and_leaves_no_half_built_version(small_home, disk, tmp_path):
+    crisiswatch("import", str(posts_csv(tmp_path)), home=small_home)
+    crisiswatch("index", home=small_home)
+    versions = sorted(p.name for p in (small_home.home / "index").iterdir())
+    ballast = fill(disk, leave=2**20)
+    said_in_one_line(crisiswatch("index", "--rebuild", home=small_home, check=False), "index")
+    assert sorted(p.name for p in (small_home.home / "index").iterdir()) == versions  # its space is free again
+    ballast.unlink()
+    assert '"total": 1' in crisiswatch("search", '"第12345条"', "--json", home=small_home).stdout
+
+
 def test_a_crawl_on_a_full_disk_stops_clearly_and_a_rerun_stores_every_post(small_home, disk, tmp_path):
     site = tmp_path / "site"
     site.mkdir()

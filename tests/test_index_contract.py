@@ -167,6 +167,25 @@ def test_each_post_is_indexed_once_and_rebuild_swaps_versions(indexed):
     assert ids(store, index, text="停电", sort="newest") == before
 
 
+def test_a_rebuild_that_fails_leaves_the_current_index_and_no_new_version(indexed):
+    store, make_index = indexed
+    before = ids(store, make_index(), text="停电", sort="newest")
+
+    class Stopped(Exception):
+        pass
+
+    class StopAfterOneBatch:  # as a full disk stops a rebuild midway
+        def update(self, _done):
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        rebuild(store, make_index(), batch_size=2, progress=StopAfterOneBatch())
+    index = make_index()
+    assert index.num_docs() == len(POSTS) and ids(store, index, text="停电", sort="newest") == before
+    assert rebuild(store, make_index(), batch_size=2) == len(POSTS)  # and the next one starts clean
+    assert make_index().num_docs() == len(POSTS)
+
+
 def test_snippets_escape_post_text(indexed):
     store, make_index = indexed
     [hit] = search(store, make_index(), SearchQuery(platforms=("tieba",), text="停电")).hits
