@@ -261,6 +261,21 @@ def make_index(request, tmp_path):
 
 # -- logging in to the review UI ----------------------------------------------------------
 
+
+@pytest.fixture
+def app(tmp_path):
+    """The review UI over an empty home."""
+    from review_ui import create_app
+
+    settings = Settings.load(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'crisiswatch.db'}",
+                             index_backend="embedded").ensure_home()
+    return create_app(settings)
+
+
+def html(response) -> str:
+    return response.get_data(as_text=True)
+
+
 TEST_ORG = "测试市人民政府"
 
 

@@ -13,18 +13,7 @@ from core.settings import Settings
 from review_ui import create_app
 from review_ui.workflow import accounts, audit
 from review_ui.workflow.tables import AuditEntry
-from tests.conftest import add_user, crisiswatch, csrf_token, log_in, logged_in_client
-
-
-@pytest.fixture
-def app(tmp_path):
-    settings = Settings.load(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'crisiswatch.db'}",
-                             index_backend="embedded").ensure_home()
-    return create_app(settings)
-
-
-def html(response) -> str:
-    return response.get_data(as_text=True)
+from tests.conftest import add_user, crisiswatch, csrf_token, html, log_in, logged_in_client
 
 
 def audit_actions(app) -> list[tuple[str, str]]:

@@ -10,7 +10,6 @@ import threading
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import create_engine
 from werkzeug.security import generate_password_hash
 
@@ -18,18 +17,7 @@ from core.settings import Settings
 from review_ui import create_app
 from review_ui.workflow import accounts, audit
 from review_ui.workflow.tables import LoginSession, User, WorkflowBase
-from tests.conftest import add_user, crisiswatch, csrf_token, log_in, logged_in_client
-
-
-@pytest.fixture
-def app(tmp_path):
-    settings = Settings.load(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'crisiswatch.db'}",
-                             index_backend="embedded").ensure_home()
-    return create_app(settings)
-
-
-def html(response) -> str:
-    return response.get_data(as_text=True)
+from tests.conftest import add_user, crisiswatch, csrf_token, html, log_in, logged_in_client
 
 
 def copy_of(app, client):

@@ -17,7 +17,7 @@ from indexes.indexer import index_pending
 from indexes.query import FACETS, QueryError, SearchQuery
 from indexes.results import SearchPage
 from review_ui import create_app, i18n, navigation
-from tests.conftest import logged_in_client
+from tests.conftest import html, logged_in_client
 
 XSS = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 PAGED = 25  # tieba posts about 限电, for paging
@@ -157,10 +157,6 @@ def api(client, query: str) -> dict:
     response = client.get("/api/search?" + query)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
-
-
-def html(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def hit_ids(page: str) -> list[int]:
@@ -552,7 +548,7 @@ def test_polarity_sentiment_and_emotion_have_one_name_everywhere(client, app):
     for name in ("极性", "情感", "情绪"):
         assert f"<h2>{name}</h2>" in page and f"<legend>{name}</legend>" in page  # facet and form
     for chip in ("极性：负面", "情感：焦虑", "情绪：恐惧"):
-        assert f'class="chip"' in page and chip in page
+        assert 'class="chip"' in page and chip in page
     for card in ('tag-polarity tag-negative">极性：负面 70%<', 'tag-sentiment tag-anxiety">情感：焦虑 80%<',
                  'tag-emotion">情绪：恐惧<', 'tag-topic">话题：停电报告<', 'tag-place">地区：武汉市<'):
         assert card in page  # every chip on a card says what it is
