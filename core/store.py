@@ -896,14 +896,14 @@ _TAG_LISTS = ("topics", "places", "organisations", "locations")
 # copies joins its cluster's facet (2), a large cluster is counted first (50).
 INDEXED_CLUSTER_SIZES = (2, 50)
 # What the index stage reads of a post and of its tags.
-def _text_to_tag(row) -> str:
-    """What the tagger reads of a post: its text, after its title where the text lacks it."""
-    return f"{row.title}\n{row.text}" if row.title and row.title not in row.text else row.text
-
-
 _INDEX_COLUMNS = ("id", "rev", "platform", "platform_id", "title", "text", "reposts_count", "comments_count",
                   "likes_count", "cluster", "author_verified")
 _INDEX_TAGS = ("rumor_prob", "sentiment", "polarity", "emotion", "topics", "places")
+
+
+def _text_to_tag(row) -> str:
+    """What the tagger reads of a post: its text, after its title where the text lacks it."""
+    return f"{row.title}\n{row.text}" if row.title and row.title not in row.text else row.text
 
 
 @lru_cache(maxsize=1)  # built once: composing the statement cost more than running it
