@@ -28,10 +28,6 @@ _DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 log = logging.getLogger(__name__)
 
 
-def storage_uri(path) -> str:
-    return f"{SCHEME}://{path}"
-
-
 def _starting_afresh_if_damaged(method):
     """Run ``method``; if the file proves damaged, set it aside and run it again on a new one."""
 
