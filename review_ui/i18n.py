@@ -817,15 +817,23 @@ CLUSTER_NAME_CHARS = 30
 
 def cluster_name(cluster: str) -> str:
     """A near-duplicate cluster named by its text: the first characters of its earliest
-    post (the id is a hash no one can read); the hash's start where no post has it.
-    Looked up once per request and cluster."""
+    post (the id is a hash no one can read); the hash's start where no post has it."""
+    return cluster_names([cluster])[cluster]
+
+
+def cluster_names(clusters) -> dict[str, str]:
+    """The names of these clusters (see ``cluster_name``), each looked up once per request,
+    and those not named yet in one query: a page that lists clusters (the search page's
+    facet and chips) names them all first, instead of a query per cluster."""
     names = g.setdefault("cluster_names", {}) if has_request_context() else {}
-    if cluster not in names:
-        text = current_app.extensions["crisiswatch"].store.cluster_texts([cluster]).get(cluster)
-        text = " ".join((text or "").split())
-        names[cluster] = (text[:CLUSTER_NAME_CHARS] + ("…" if len(text) > CLUSTER_NAME_CHARS else "")
-                          if text else gettext("cluster_label", hash=cluster[:6]))
-    return names[cluster]
+    missing = [cluster for cluster in dict.fromkeys(clusters) if cluster not in names]
+    if missing:
+        texts = current_app.extensions["crisiswatch"].store.cluster_texts(missing)
+        for cluster in missing:
+            text = " ".join((texts.get(cluster) or "").split())
+            names[cluster] = (text[:CLUSTER_NAME_CHARS] + ("…" if len(text) > CLUSTER_NAME_CHARS else "")
+                              if text else gettext("cluster_label", hash=cluster[:6]))
+    return names
 
 
 def known_values(kind: str) -> list[str]:

@@ -29,6 +29,8 @@ def index():
         error, status = i18n.error_message(str(err)), 400
     except IndexUnavailable as err:  # outdated, or being rebuilt by hand: say so, not a 500
         error, status = i18n.gettext("index_unavailable", detail=str(err)), 503
+    listed = result.facets.get("cluster", []) if result is not None else []
+    i18n.cluster_names([*_selected("cluster"), *(cluster for cluster, _ in listed)])  # the chips' and the facet's, at once
     context = dict(query=query, result=result, error=error, sorts=SORTS, active=_active_filters(), form=_form_values(),
                    hits=[], facets=[], histogram=None, pages=[], numbered=True)
     if result is not None:

@@ -8,6 +8,7 @@ from html import unescape
 from html.parser import HTMLParser
 
 import pytest
+from sqlalchemy import event
 
 from core.schema import Tags, content_hash, make_post
 from core.settings import Settings
@@ -374,6 +375,24 @@ def test_cluster_facet_lists_near_duplicates_named_by_their_text(client, app):
     with app.test_request_context("/"):
         assert i18n.label("cluster", x1["cluster"]) == (XSS + " 停电")[:30] + "…"
         assert i18n.label("cluster", "0123456789abcdef") == "近似重复 #012345"
+
+
+def test_the_search_page_names_its_clusters_in_one_query(client, app):
+    """The chips and the facet name every cluster with one look-up, not one per cluster."""
+    looked_up = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "row_number" in statement.lower():
+            looked_up.append(statement)
+
+    engine = app.extensions["crisiswatch"].store.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = html(client.get(f"/?cluster={content_hash(COPY)}&cluster=0123456789abcdef"))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert f"重复文本：{COPY}" in page and "重复文本：近似重复 #012345" in page
+    assert len(looked_up) == 1
 
 
 def test_a_cluster_is_named_by_its_earliest_post_on_each_database(store):
