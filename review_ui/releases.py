@@ -143,6 +143,7 @@ def incident(incident_id: int):
     open_clusters = [cluster for cluster, _ in search(store, index, rumor_query).facets.get("cluster", [])]
     wanted = list(dict.fromkeys(open_clusters[:OPEN_RUMORS] + list(answers)))
     spread = store.cluster_spread(wanted)
+    i18n.cluster_names(spread)  # the clocks' clusters, named in one query
     shipped = clocks.load_clocks(services().settings.home / "clocks.toml")
     rumor_clocks = []
     for cluster in wanted:

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from core.settings import Settings
 from core.schema import make_post
@@ -180,6 +181,32 @@ def test_posts_with_markup_show_as_text_on_the_workflow_pages(app):
         for payload in PAYLOADS:
             assert payload not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in drafter.get(url).get_data(as_text=True)
+
+
+def test_the_incident_page_names_the_clusters_its_releases_answer_in_one_query(app):
+    store = Store(app.settings.database_url)
+    clusters = sorted({post["cluster"] for post in store.get_posts([1, 2, 3]).values()})
+    store.close()
+    assert len(clusters) == 3
+    drafter, url = new_release(app, "grid_drafter", RIGHT)
+    incident = re.search(r'href="/incidents/(\d+)"', drafter.get(url).get_data(as_text=True)).group(1)
+    answering = post_form(drafter, f"/incidents/{incident}", f"/incidents/{incident}/releases", title="辟谣",
+                          body=RIGHT, channel="weibo", clusters=",".join(clusters))
+    assert answering.status_code == 303, answering.get_data(as_text=True)
+    looked_up = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "row_number" in statement.lower():
+            looked_up.append(statement)
+
+    engine = app.extensions["crisiswatch"].store.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = drafter.get(f"/incidents/{incident}").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert all(f"/?cluster={cluster}" in page for cluster in clusters)  # a rumor clock each
+    assert len(looked_up) == 1
 
 
 def approved_release(app):
