@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, g, has_request_context, request, url_for
+from flask import g, has_request_context, request, url_for
 
 from nlp import places
 
 from review_ui.params import args_with, link_args
+from review_ui.services import services
 from review_ui.workflow import limits
 
 LANGS = ("zh", "en")
@@ -804,7 +805,7 @@ def label(kind: str, value) -> str:
     if kind in ("places", "place"):  # administrative codes: the gazetteer's (Chinese) names
         return places.gazetteer().name(str(value))
     if kind in ("topics", "topic"):
-        names = current_app.extensions["crisiswatch"].topic_labels.get(value)
+        names = services().topic_labels.get(value)
     else:
         names = LABELS.get(kind, {}).get(value)
     if not names:
@@ -828,7 +829,7 @@ def cluster_names(clusters) -> dict[str, str]:
     names = g.setdefault("cluster_names", {}) if has_request_context() else {}
     missing = [cluster for cluster in dict.fromkeys(clusters) if cluster not in names]
     if missing:
-        texts = current_app.extensions["crisiswatch"].store.cluster_texts(missing)
+        texts = services().store.cluster_texts(missing)
         for cluster in missing:
             text = " ".join((texts.get(cluster) or "").split())
             names[cluster] = (text[:CLUSTER_NAME_CHARS] + ("…" if len(text) > CLUSTER_NAME_CHARS else "")
@@ -839,7 +840,7 @@ def cluster_names(clusters) -> dict[str, str]:
 def known_values(kind: str) -> list[str]:
     """Every value of a facet the UI knows about, in display order."""
     if kind in ("topics", "topic"):
-        return list(current_app.extensions["crisiswatch"].topic_labels)
+        return list(services().topic_labels)
     return list(LABELS.get(kind, {}))
 
 
@@ -868,7 +869,7 @@ def _zh_name(kind: str, code: str) -> str:
         return STRINGS["zh"]["facet_topics" if code == "topic" else f"facet_{code}"]
     if kind == "labels":  # a tagger's labels as 中文（code）: the code is what a filter takes
         names = {**{c: n[0] for k in ("polarity", "sentiment", "emotion") for c, n in LABELS[k].items()},
-                 **{c: n[0] for c, n in current_app.extensions["crisiswatch"].topic_labels.items()}}
+                 **{c: n[0] for c, n in services().topic_labels.items()}}
         return "、".join(f"{names.get(c, c)}（{c}）" for c in code.split(", "))
     prefix = {"action": "do_", "state": "state_", "fact": "fact_"}[kind]
     return STRINGS["zh"].get(prefix + code, code)
