@@ -28,11 +28,12 @@ def show(post_id: int):
     replies = store.replies_of(post["platform"], post["platform_id"], MAX_REPLIES)
     corrections = store.corrections_of(post_id)
     current = current_labels(post, corrections)
+    tasks = correctable()  # read from the model cards: once a request
     # The outcome of the form just sent (see ``correct``), for known tasks only.
     outcome = {name: request.args[name] for name in ("saved", "unchanged")
-               if request.args.get(name) in (*correctable(), "topics")}
+               if request.args.get(name) in (*tasks, "topics")}
     return render_template("post.html", post=post, replies=replies, corrections=corrections,
-                           correctable=correctable(), current=current,
+                           correctable=tasks, current=current,
                            current_topics=set(current.get("topics", "").split(",")) - {""},
                            outcome=outcome, capture=store.capture_of(post_id))
 
@@ -78,16 +79,17 @@ def correct(post_id: int):
     if post is None:
         abort(404)
     current = current_labels(post, store.corrections_of(post_id)).get(task, "")
+    tasks = correctable()  # read from the model cards: once a request
     if task == "topics":  # a set of topics (maybe none), stored as one sorted, comma-joined label
         chosen = set(request.form.getlist("label"))
         if not chosen <= set(services().topic_labels):
             abort(400)
         label = ",".join(sorted(chosen))
-    elif task in correctable():
+    elif task in tasks:
         label = request.form.get("label", "")
         # The current label is allowed too: "" where the post has none yet (the form's
         # "choose" option), or a label an older model gave.
-        if label not in correctable()[task] and label != current:
+        if label not in tasks[task] and label != current:
             abort(400)
     else:
         abort(400)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from datetime import datetime, timedelta, timezone
 from html import unescape
 from html.parser import HTMLParser
@@ -393,6 +395,33 @@ def test_the_search_page_names_its_clusters_in_one_query(client, app):
         event.remove(engine, "before_cursor_execute", count)
     assert f"重复文本：{COPY}" in page and "重复文本：近似重复 #012345" in page
     assert len(looked_up) == 1
+
+
+_opened: list[str] | None = None  # while set, the files the process opens (see _record_opens)
+
+
+def _record_opens(event_name, args):
+    if event_name == "open" and _opened is not None:
+        _opened.append(str(args[0]))
+
+
+def test_the_post_page_reads_the_model_cards_once(client, app):
+    """The correction forms' labels come from the model cards: read once a page, not once a use."""
+    global _opened
+    card = app.extensions["crisiswatch"].settings.models_dir / "sentiment.json"
+    card.parent.mkdir(parents=True, exist_ok=True)
+    card.write_text(json.dumps({"task": "sentiment", "version": "test", "classes": ["positive", "anger"]}),
+                    encoding="utf-8")
+    sys.addaudithook(_record_opens)  # a hook stays for the process: it records only while _opened is set
+    _opened = []
+    try:
+        page = html(client.get(f"/posts/{app.ids['w1']}?saved=sentiment"))
+        reads = _opened.count(str(card))
+    finally:
+        _opened = None
+        card.unlink()
+    assert "已保存对“情感”的校正" in page
+    assert reads == 1
 
 
 def test_a_cluster_is_named_by_its_earliest_post_on_each_database(store):
