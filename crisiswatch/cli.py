@@ -546,10 +546,9 @@ def serve(settings: Settings, host, port, workers, threads, access_log):
     SIGHUP restarts the workers gracefully (they open the index and the models afresh).
     """
     from crisiswatch import server
-    from crisiswatch.demo import port_in_use
     from crisiswatch.stages import open_store
 
-    if port_in_use(host, port):  # gunicorn would retry for 5 s and log five errors
+    if server.port_in_use(host, port):  # gunicorn would retry for 5 s and log five errors
         fail(f"port {port} on {host} is in use (another server?): stop it, or choose another port with --port N")
     open_store(settings).close()  # create or upgrade the database once, before the workers open it
     server.serve(settings, host, port, workers=workers or server.default_workers(), threads=threads,
@@ -755,7 +754,8 @@ def demo(settings: Settings, host, port, sample):
     review UI as `crisiswatch serve` does, with demo organisations, one user per role
     (passwords printed the first time) and an incident with its fact sheet.
     """
-    from crisiswatch.demo import port_in_use, run_demo
+    from crisiswatch.demo import run_demo
+    from crisiswatch.server import port_in_use
 
     if port_in_use(host, port):
         fail(f"port {port} on {host} is in use (another demo or server?): stop it, or choose another "

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -42,22 +40,6 @@ def prepare_models(settings: Settings) -> list[str]:
         click.secho(f"no training data in {settings.data_dir} for {fallback}: tagging without it "
                     "(the lexicon FALLBACK for classifiers, gazetteer places only for NER)", fg="yellow")
     return [task for task in trainable if task == "ner"]
-
-
-def port_in_use(host: str, port: int) -> bool:
-    """Whether something already listens on ``host:port``: checked before the demo starts
-    anything, since the review UI would only fail to bind it after the models trained."""
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    except socket.gaierror:
-        return False  # an unknown host is the review UI's to report
-    with socket.socket(family) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is free
-        try:
-            probe.bind((host, port))
-        except OSError as err:  # any other failure (an address not of this machine) is the UI's to report
-            return err.errno == errno.EADDRINUSE
-    return False
 
 
 TRAINING_NICENESS = 10  # training yields the cores to the UI, the crawls and the publisher

@@ -16,7 +16,9 @@ keep-alive connections stay open.
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 
 import click
 from gunicorn.app.base import BaseApplication
@@ -28,6 +30,24 @@ from core.settings import Settings
 def default_workers() -> int:
     """One worker per core this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port``: checked before ``serve`` or the
+    demo starts anything (gunicorn would retry for 5 s; the demo's UI would fail to bind
+    it only after the models trained). Here, not in the demo's module: ``serve`` would
+    load scikit-learn and the scheduler with it (1.3 s) only to ask."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror:
+        return False  # an unknown host is the review UI's to report
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as err:  # any other failure (an address not of this machine) is the UI's to report
+            return err.errno == errno.EADDRINUSE
+    return False
 
 
 class DrainingThreadWorker(ThreadWorker):

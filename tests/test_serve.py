@@ -137,6 +137,18 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(home):
                                      "or choose another port with --port N")
 
 
+def test_serve_does_not_load_the_demo_to_check_its_port(home):
+    """The demo's module brings scikit-learn and the scheduler (over a second): serve needs neither."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-X", "importtime", "-m", "crisiswatch", "serve", "--port", str(port)],
+                                 cwd=REPO, env={**os.environ, "CRISISWATCH_HOME": str(home.home)},
+                                 capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "is in use" in result.stderr
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "crisiswatch.server" in loaded and "crisiswatch.demo" not in loaded
+
+
 def test_a_damaged_count_of_failed_logins_is_set_aside_and_started_afresh(home):
     """The file holds 15 minutes of failed logins: damaged, it must not stop every login (a 500)
     nor a worker from starting (gunicorn then shuts the whole server down)."""
