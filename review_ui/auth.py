@@ -39,7 +39,10 @@ from review_ui.workflow import accounts, audit
 bp = Blueprint("auth", __name__)
 
 OPEN_ENDPOINTS = {"auth.login", "static", "api.healthz", "favicon"}  # healthz: for probes, it shows only a count
-limiter = Limiter(get_remote_address, strategy="moving-window")  # its storage: the app's RATELIMIT_STORAGE_URI
+# Its storage: the app's RATELIMIT_STORAGE_URI. A storage that fails (a read-only disk, a
+# store that is down) is logged and the limit skipped, not every login a 500: the
+# per-account lock-out still holds.
+limiter = Limiter(get_remote_address, strategy="moving-window", swallow_errors=True)
 
 
 @dataclass(frozen=True)

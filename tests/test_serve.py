@@ -188,3 +188,31 @@ def test_the_help_describes_todays_ui():
                                           "--workers", "--threads", "--access-log"))
     demo = CliRunner().invoke(main, ["demo", "--help"]).output
     assert all(part in demo for part in ("publisher", "NER", "lower priority", "one user per role"))
+
+
+def test_a_count_of_failed_logins_that_cannot_be_written_lets_logins_through_and_says_so(tmp_path, caplog):
+    """A read-only disk under the count (or a store that is down) made every login a 500.
+    As Flask-Limiter's swallow_errors does, the limit is then skipped with an error in the
+    log: the per-account lock-out after 5 failures still holds."""
+    from core.settings import Settings
+    from review_ui import create_app
+    from tests.conftest import add_user, log_in
+
+    disk = tmp_path / "counts"
+    disk.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as err:
+        pytest.skip(f"cannot mount a small filesystem here: {err}")
+    try:
+        home = Settings.load(home=tmp_path / "home", login_limit_storage=f"crisiswatch+sqlite://{disk / 'counts.db'}")
+        app = create_app(home.ensure_home())
+        password = add_user(app, "analyst-ro")
+        assert log_in(app.test_client(), "analyst-ro", "wrong").status_code == 401
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True, capture_output=True)
+        assert log_in(app.test_client(), "analyst-ro", "wrong").status_code == 401
+        assert log_in(app.test_client(), "analyst-ro", password).status_code == 303
+        assert any("rate limit" in record.getMessage().lower() or "readonly" in record.getMessage().lower()
+                   for record in caplog.records if record.levelname in ("ERROR", "CRITICAL"))
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
