@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED
@@ -48,17 +49,25 @@ def healthz(base: str) -> float:
 
 
 @pytest.mark.slow
+def workers_of(server: subprocess.Popen) -> set[int]:
+    """The process ids of the gunicorn master's worker processes."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    return {int(pid) for pid in children.read_text().split()} if children.exists() else set()
+
+
 def test_serve_writes_an_access_log_and_restarts_its_workers_on_hup(home):
     access = home.home / "logs" / "access.log"
     server, base = start_serve(home, "--workers", "2", "--access-log", str(access))
     try:
         healthz(base)
+        old_workers = workers_of(server)
         server.send_signal(signal.SIGHUP)  # graceful: new workers start before the old ones go
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             healthz(base)  # answered throughout
             time.sleep(0.1)
-            if access.read_text().count("GET /healthz") >= 20:
+            restarted = len(workers_of(server)) == 2 and not workers_of(server) & old_workers
+            if restarted and access.read_text().count("GET /healthz") >= 20:
                 break
     finally:
         server.send_signal(signal.SIGTERM)
