@@ -204,7 +204,7 @@ def dashboard(incident_id: int):
     except QueryError as err:
         flash(i18n.error_message(str(err)), "error")
         return redirect(url_for("releases.incident", incident_id=incident_id), code=303)
-    i18n.cluster_names(cluster.cluster for cluster in data.rumor_clusters)  # the top clusters named in one query
+    i18n.cluster_names(cluster["cluster"] for cluster in data.rumor_clusters)  # the top clusters named in one query
     return render_template("dashboard.html", incident=found, data=data, interval=interval, chart=_chart(data))
 
 
