@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -274,6 +275,24 @@ def app(tmp_path):
 
 def html(response) -> str:
     return response.get_data(as_text=True)
+
+
+@contextmanager
+def statements_with(engine, word: str):
+    """The SQL statements containing ``word`` that ``engine`` runs inside the block."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if word in statement.lower():
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 TEST_ORG = "测试市人民政府"

@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 
 from core.settings import Settings
 from core.schema import make_post
@@ -18,7 +17,7 @@ from crisiswatch.publishing import publish_due
 from review_ui import create_app, i18n
 from review_ui.workflow import accounts, audit, releases
 from review_ui.workflow.tables import Release
-from tests.conftest import csrf_token, log_in
+from tests.conftest import csrf_token, log_in, statements_with
 
 CITY, GRID, OTHER = "海口市人民政府", "海口供电局", "三亚市人民政府"
 PAYLOADS = ['<script>alert(1)</script>', '"><img src=x onerror=alert(2)>', "<iframe src=javascript:alert(3)>"]
@@ -193,18 +192,8 @@ def test_the_incident_page_names_the_clusters_its_releases_answer_in_one_query(a
     answering = post_form(drafter, f"/incidents/{incident}", f"/incidents/{incident}/releases", title="辟谣",
                           body=RIGHT, channel="weibo", clusters=",".join(clusters))
     assert answering.status_code == 303, answering.get_data(as_text=True)
-    looked_up = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if "row_number" in statement.lower():
-            looked_up.append(statement)
-
-    engine = app.extensions["crisiswatch"].store.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_with(app.extensions["crisiswatch"].store.engine, "row_number") as looked_up:
         page = drafter.get(f"/incidents/{incident}").get_data(as_text=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert all(f"/?cluster={cluster}" in page for cluster in clusters)  # a rumor clock each
     assert len(looked_up) == 1
 

@@ -10,7 +10,6 @@ from html import unescape
 from html.parser import HTMLParser
 
 import pytest
-from sqlalchemy import event
 
 from core.schema import Tags, content_hash, make_post
 from core.settings import Settings
@@ -20,7 +19,7 @@ from indexes.indexer import index_pending
 from indexes.query import FACETS, QueryError, SearchQuery
 from indexes.results import SearchPage
 from review_ui import create_app, i18n, navigation
-from tests.conftest import html, logged_in_client
+from tests.conftest import html, logged_in_client, statements_with
 
 XSS = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 PAGED = 25  # tieba posts about 限电, for paging
@@ -381,18 +380,8 @@ def test_cluster_facet_lists_near_duplicates_named_by_their_text(client, app):
 
 def test_the_search_page_names_its_clusters_in_one_query(client, app):
     """The chips and the facet name every cluster with one look-up, not one per cluster."""
-    looked_up = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if "row_number" in statement.lower():
-            looked_up.append(statement)
-
-    engine = app.extensions["crisiswatch"].store.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_with(app.extensions["crisiswatch"].store.engine, "row_number") as looked_up:
         page = html(client.get(f"/?cluster={content_hash(COPY)}&cluster=0123456789abcdef"))
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert f"重复文本：{COPY}" in page and "重复文本：近似重复 #012345" in page
     assert len(looked_up) == 1
 
