@@ -96,8 +96,9 @@ def ui_server(settings: Settings, store: Store):
     and a URL opener logged in as an analyst (through the login form, as a browser is)."""
     from werkzeug.serving import WSGIRequestHandler, make_server
 
+    from desk import accounts
+    from desk.database import open_sessions
     from review_ui import create_app
-    from review_ui.workflow import accounts, open_sessions
 
     class Quiet(WSGIRequestHandler):
         def log_request(self, *args, **kwargs):

@@ -49,7 +49,8 @@ def _free_port() -> int:
 
 def _prepare_home(settings: Settings, data_dir: Path, users: int, limit: int | None) -> tuple[list[str], str]:
     """Import and index the sample, make the users; returns the query words and the users' password."""
-    from review_ui.workflow import accounts, open_sessions
+    from desk import accounts
+    from desk.database import open_sessions
 
     files = [data_dir / "weibo_covid_2020" / name for name in SAMPLE_FILES]
     files = [path for path in files if path.exists()]

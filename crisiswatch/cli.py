@@ -18,6 +18,7 @@ import click
 
 from core.schema import CHINA_TZ
 from core.settings import DEFAULT_HOME, Settings
+from desk.vocabulary import ORG_KINDS, ORG_LEVELS, ROLES
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -703,8 +704,8 @@ def publish(settings: Settings, dry_run):
     attempt is retried later with growing delays. Exits 1 when an attempt failed.
     """
     from crisiswatch.publishing import sessions
-    from review_ui.workflow import outbox
-    from review_ui.workflow.tables import Organisation
+    from desk import outbox
+    from desk.tables import Organisation
 
     try:
         channels = outbox.load_channels(settings.channels_file)
@@ -767,15 +768,14 @@ def demo(settings: Settings, host, port, sample):
 # -- people and the audit log ------------------------------------------------------------
 
 CLI_ACTOR = "cli"  # who the audit log names for changes made here
-# As in review_ui.workflow.tables, which is not imported here: it would load the whole UI at every start.
-ROLE_CHOICES = click.Choice(["analyst", "drafter", "approver", "publisher", "admin"])
-LEVEL_CHOICES = click.Choice(["province", "city", "county", "department", "company", "branch"])
+ROLE_CHOICES = click.Choice(ROLES)
+LEVEL_CHOICES = click.Choice(ORG_LEVELS)
 
 
 def _workflow_session(settings: Settings):
     """A session on the workflow's tables of this home (created if missing)."""
     from core.store import Store
-    from review_ui.workflow import open_sessions
+    from desk.database import open_sessions
 
     settings.ensure_home()
     try:
@@ -791,14 +791,14 @@ def org():
 
 @org.command("add", context_settings=CONTEXT)
 @click.argument("name")
-@click.option("--kind", required=True, type=click.Choice(["government", "enterprise"]))
+@click.option("--kind", required=True, type=click.Choice(ORG_KINDS))
 @click.option("--level", required=True, type=LEVEL_CHOICES,
               help="government: province, city, county or department; enterprise: company or branch.")
 @click.option("--parent", help="The organisation it belongs under, by name.")
 @with_home
 def org_add(settings: Settings, name, kind, level, parent):
     """Create an organisation."""
-    from review_ui.workflow import accounts
+    from desk import accounts
 
     with _workflow_session(settings) as session:
         try:
@@ -816,7 +816,7 @@ def org_add(settings: Settings, name, kind, level, parent):
 @with_home
 def org_list(settings: Settings):
     """List the organisations."""
-    from review_ui.workflow import accounts
+    from desk import accounts
 
     with _workflow_session(settings) as session:
         orgs = accounts.list_organisations(session)
@@ -849,7 +849,7 @@ def _new_password(from_stdin: bool) -> tuple[str, bool]:
 @with_home
 def user_add(settings: Settings, username, org_name, roles, display_name, password_stdin):
     """Create a user; prints the generated password unless --password-stdin."""
-    from review_ui.workflow import accounts
+    from desk import accounts
 
     password, generated = _new_password(password_stdin)
     with _workflow_session(settings) as session:
@@ -868,7 +868,7 @@ def user_add(settings: Settings, username, org_name, roles, display_name, passwo
 
 def _change_user(settings: Settings, username: str, change) -> None:
     """Apply ``change(session, user)`` to one user and commit, or fail with the reason."""
-    from review_ui.workflow import accounts
+    from desk import accounts
 
     with _workflow_session(settings) as session:
         try:
@@ -885,7 +885,7 @@ def _change_user(settings: Settings, username: str, change) -> None:
 @with_home
 def user_roles(settings: Settings, username, roles):
     """Replace a user's roles (recorded in the audit log)."""
-    from review_ui.workflow import accounts
+    from desk import accounts
 
     _change_user(settings, username, lambda session, found: accounts.set_roles(session, found, roles, actor=CLI_ACTOR))
     click.echo(f"{username}: {', '.join(roles)}")
@@ -896,7 +896,7 @@ def user_roles(settings: Settings, username, roles):
 @with_home
 def user_unlock(settings: Settings, username):
     """Lift the lock that repeated failed logins put on an account."""
-    from review_ui.workflow import accounts
+    from desk import accounts
 
     _change_user(settings, username, lambda session, found: accounts.unlock(session, found, actor=CLI_ACTOR))
     click.echo(f"{username} unlocked")
@@ -907,7 +907,7 @@ def user_unlock(settings: Settings, username):
 @with_home
 def user_disable(settings: Settings, username):
     """Disable an account: its sessions end at once and it cannot log in until enabled."""
-    from review_ui.workflow import accounts
+    from desk import accounts
 
     _change_user(settings, username, lambda session, found: accounts.set_active(session, found, False, actor=CLI_ACTOR))
     click.echo(f"{username} disabled")
@@ -918,7 +918,7 @@ def user_disable(settings: Settings, username):
 @with_home
 def user_enable(settings: Settings, username):
     """Enable a disabled account again."""
-    from review_ui.workflow import accounts
+    from desk import accounts
 
     _change_user(settings, username, lambda session, found: accounts.set_active(session, found, True, actor=CLI_ACTOR))
     click.echo(f"{username} enabled")
@@ -931,7 +931,7 @@ def user_enable(settings: Settings, username):
 def user_password(settings: Settings, username, password_stdin):
     """Reset a user's password (prints the new one unless --password-stdin); this also
     unlocks the account and logs the user out everywhere."""
-    from review_ui.workflow import accounts
+    from desk import accounts
 
     password, generated = _new_password(password_stdin)
     _change_user(settings, username,
@@ -943,7 +943,7 @@ def user_password(settings: Settings, username, password_stdin):
 @with_home
 def user_list(settings: Settings):
     """List the users: username, organisation, roles, and active, locked or disabled."""
-    from review_ui.workflow import accounts
+    from desk import accounts
 
     with _workflow_session(settings) as session:
         names = {item.id: item.name for item in accounts.list_organisations(session)}
@@ -963,7 +963,7 @@ def audit_verify(settings: Settings):
     """Check the audit log: its hash chain, each entry's keyed hash (<home>/audit.key)
     and the log against every anchor. Exit 1 and name the first entry that breaks it, or
     the entries missing from its end; when it verifies, its head is anchored."""
-    from review_ui.workflow import audit as audit_log
+    from desk import audit as audit_log
 
     with _workflow_session(settings) as session:
         result = audit_log.verify(session)
@@ -981,7 +981,7 @@ def audit_verify(settings: Settings):
 @with_home
 def audit_export(settings: Settings, out):
     """Write the audit log as JSON Lines, oldest entry first."""
-    from review_ui.workflow import audit as audit_log
+    from desk import audit as audit_log
 
     with _workflow_session(settings) as session:
         lines = [json.dumps(entry, ensure_ascii=False) + "\n" for entry in audit_log.export(session)]

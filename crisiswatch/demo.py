@@ -94,8 +94,9 @@ def seed_people(settings: Settings, store) -> list[tuple[str, str, str, list[str
     """The demo's organisations and users (see ``accounts.seed_demo``), an incident with
     its fact sheet, and a file channel per organisation (so that a scheduled release is
     published to ``<home>/exports/``); returns the users created now."""
-    from review_ui.workflow import accounts, facts, open_sessions, releases
-    from review_ui.workflow.tables import Incident
+    from desk import accounts, facts, releases
+    from desk.database import open_sessions
+    from desk.tables import Incident
 
     with open_sessions(store.engine, settings.home)() as session:
         created = accounts.seed_demo(session)

@@ -1,5 +1,5 @@
 """Publishing from the scheduler: every ``INTERVAL`` it delivers the releases that are
-due to the channels of ``<home>/channels.toml`` (see ``review_ui.workflow.outbox``)."""
+due to the channels of ``<home>/channels.toml`` (see ``desk.outbox``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
 from core.store import Store
-from review_ui.workflow.outbox import ChannelConfigError, DeliveryReport, deliver_due, load_channels
-from review_ui.workflow import open_sessions
+from desk.database import open_sessions
+from desk.outbox import ChannelConfigError, DeliveryReport, deliver_due, load_channels
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,11 @@ from werkzeug.routing import IntegerConverter
 
 from core.settings import Settings
 from core.store import Store
+from desk.database import open_sessions
 from indexes.backends import open_index
 from nlp.topics import load_taxonomy
-
 from review_ui import admin, api, auth, formatting, i18n, params, posts, releases, search, stories
 from review_ui.services import EXTENSION, Services
-from review_ui.workflow import open_sessions
 
 CSP = (
     "default-src 'self'; style-src 'self'; img-src 'self'; script-src 'self'; "

@@ -7,11 +7,11 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
+from desk import accounts, audit
+from desk.vocabulary import ORG_KINDS, ROLES
 from review_ui import i18n, params
 from review_ui.auth import roles_required
 from review_ui.services import services
-from review_ui.workflow import accounts, audit
-from review_ui.workflow.tables import ORG_KINDS, ROLES
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

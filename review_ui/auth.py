@@ -30,11 +30,10 @@ from limits import parse
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.settings import Settings
-
 from core.store import utcnow
+from desk import accounts, audit
 from review_ui import i18n, login_limits  # noqa: F401 (login_limits: registers the default count's storage)
 from review_ui.services import services
-from review_ui.workflow import accounts, audit
 
 bp = Blueprint("auth", __name__)
 

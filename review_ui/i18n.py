@@ -11,11 +11,10 @@ import re
 
 from flask import g, has_request_context, request, url_for
 
+from desk import limits
 from nlp import places
-
 from review_ui.params import args_with, link_args
 from review_ui.services import services
-from review_ui.workflow import limits
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -709,7 +708,7 @@ _ERRORS_ZH: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^verified must be yes or no"), "参数 verified 只能是 yes（已认证）或 no（未认证）。"),
 ]
 
-# Workflow refusals (``review_ui.workflow`` raises them in English). A named group is a
+# Workflow refusals (``desk`` raises them in English). A named group is a
 # code shown by its Chinese name: action (do_*), state (state_*), role, fact (fact_*), or
 # a query's own error.
 _WORKFLOW_ZH: list[tuple[re.Pattern, str]] = [

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from desk.dashboard import continuous
 from indexes.query import INTERVALS, MAX_PAGE, MAX_RELEVANCE_DEPTH
-
-from review_ui.dashboard_data import continuous
 from review_ui.i18n import gettext
 
 # Bar widths in 5 % steps from zero: CSS classes, since CSP forbids inline styles. A bar

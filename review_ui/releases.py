@@ -1,6 +1,6 @@
 """Incidents and their releases: the fact sheet, the rumor clocks, the dashboard, and
 the audit workflow by which press officers draft, check, approve, schedule and publish
-coordinated releases. Every rule is checked again by ``review_ui.workflow`` on the
+coordinated releases. Every rule is checked again by ``desk`` on the
 server; a release that the user's organisation may not see is a 404, whatever its id."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from functools import wraps
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from core.store import naive_utc, utcnow
+from desk import audit, clocks, dashboard as figures, facts, outbox, releases as flow, rules
+from desk.checks import message as problem_message
+from desk.tables import FACT_KEYS, Delivery, FactProposal, Incident, Organisation, Release, User
+from desk.vocabulary import CHANNELS
 from indexes.query import QueryError, SearchQuery, parse_time
 from indexes.results import search
-from review_ui import dashboard_data, i18n, params
+from review_ui import i18n, params
 from review_ui.services import services
-from review_ui.workflow import audit, clocks, facts, outbox, releases as flow, rules
-from review_ui.workflow.checks import message as problem_message
-from review_ui.workflow.tables import (CHANNELS, FACT_KEYS, Delivery, FactProposal, Incident, Organisation, Release,
-                                       User)
 
 bp = Blueprint("releases", __name__)
 
@@ -199,8 +199,8 @@ def dashboard(incident_id: int):
     if interval not in ("hour", "day"):
         abort(400)
     try:
-        data = dashboard_data.build(services().store, services().index, found.query or "",
-                                    _aware(found.started_at) - LOOKBACK, None, interval)
+        data = figures.build(services().store, services().index, found.query or "",
+                             _aware(found.started_at) - LOOKBACK, None, interval)
     except QueryError as err:
         flash(i18n.error_message(str(err)), "error")
         return redirect(url_for("releases.incident", incident_id=incident_id), code=303)
@@ -208,7 +208,7 @@ def dashboard(incident_id: int):
     return render_template("dashboard.html", incident=found, data=data, interval=interval, chart=_chart(data))
 
 
-def _chart(data: dashboard_data.Dashboard) -> dict:
+def _chart(data: figures.Dashboard) -> dict:
     """The charts' data with display names, for dashboard.js (escaped by ``tojson``)."""
     def group(kind, series):
         return {"series": series, "labels": {value: i18n.label(kind, value) for value in series}}

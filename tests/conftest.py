@@ -301,7 +301,7 @@ TEST_ORG = "测试市人民政府"
 def add_user(app, username: str, roles=("analyst",), org: str = TEST_ORG) -> str:
     """Create a user (and their organisation if need be) in the app's home database;
     return the password."""
-    from review_ui.workflow import accounts
+    from desk import accounts
 
     password = f"pw-{username}-0123456789"
     with app.extensions["crisiswatch"].sessions.begin() as session:

@@ -16,9 +16,10 @@ from sqlalchemy import delete
 
 from core.settings import Settings
 from core.store import Store
+from desk import audit
+from desk.database import open_sessions
+from desk.tables import AuditEntry
 from review_ui import create_app
-from review_ui.workflow import audit, open_sessions
-from review_ui.workflow.tables import AuditEntry
 from tests.conftest import crisiswatch, logged_in_client
 
 

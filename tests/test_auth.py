@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 
 from core.settings import Settings
+from desk import accounts, audit
+from desk.tables import AuditEntry
 from review_ui import create_app
-from review_ui.workflow import accounts, audit
-from review_ui.workflow.tables import AuditEntry
 from tests.conftest import add_user, crisiswatch, csrf_token, html, log_in, logged_in_client
 
 

@@ -32,10 +32,10 @@ from core.schema import Tags, make_post
 from core.settings import Settings
 from core.store import Store
 from crisiswatch.publishing import publish_due
+from desk import accounts, audit
 from indexes.backends import open_index
 from indexes.indexer import index_pending
 from review_ui import create_app
-from review_ui.workflow import accounts, audit
 from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.slow

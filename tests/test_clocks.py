@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 from core.schema import make_post
 from core.store import Store
-from review_ui.workflow.clocks import VOLUME_AFTER, before_and_after, load_clocks, rumor_clock
+from desk.clocks import VOLUME_AFTER, before_and_after, load_clocks, rumor_clock
 
 START = datetime(2024, 7, 25, 8, 0, tzinfo=timezone.utc)
 

@@ -26,13 +26,14 @@ from hypothesis import HealthCheck, given, note, settings, strategies as st
 from core.schema import Tags, make_post
 from core.settings import Settings
 from core.store import Store
+from desk import accounts, releases as flow
+from desk.tables import FACT_KEYS, User
+from desk.vocabulary import CHANNELS, ROLES
 from indexes.embedded import EmbeddedIndex
 from indexes.indexer import index_pending
 from review_ui import create_app
 from review_ui.params import LINK_PARAMS
 from review_ui.releases import ACTIONS
-from review_ui.workflow import accounts, releases as flow
-from review_ui.workflow.tables import CHANNELS, FACT_KEYS, ROLES, User
 from tests.conftest import REPO, crisiswatch, csrf_token, log_in
 
 SOURCE = REPO / "review_ui"

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from review_ui.workflow import releases
-from review_ui.workflow.facts import current_facts, disputes, name_organisations, set_fact
-from review_ui.workflow.rules import Forbidden, Invalid
-from review_ui.workflow.tables import AuditEntry, Fact, FactProposal
+from desk import releases
+from desk.facts import current_facts, disputes, name_organisations, set_fact
+from desk.rules import Forbidden, Invalid
+from desk.tables import AuditEntry, Fact, FactProposal
 from tests.test_releases_ui import CITY, GRID, app, client_of, org_ids, post_form, refusals  # noqa: F401
 from tests.test_workflow import BODY, TITLE, db, org  # noqa: F401 (fixture)
 

@@ -17,10 +17,10 @@ from sqlalchemy.orm import sessionmaker
 from core.store import utcnow
 from crisiswatch import publishing
 from crisiswatch.schedule import start_scheduler
-from review_ui.workflow import audit, outbox
-from review_ui.workflow.outbox import Channel, ChannelConfigError
-from review_ui.workflow.rules import InvalidTransition
-from review_ui.workflow.tables import AuditEntry, Delivery, Incident, Organisation, Release, User, Version, create_tables
+from desk import audit, outbox
+from desk.outbox import Channel, ChannelConfigError
+from desk.rules import InvalidTransition
+from desk.tables import AuditEntry, Delivery, Incident, Organisation, Release, User, Version, create_tables
 from tests.conftest import crisiswatch, free_port
 
 DUE = datetime(2024, 7, 25, 2, 0)  # naive UTC, as stored

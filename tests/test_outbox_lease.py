@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from core.store import utcnow
 from crisiswatch.publishing import publish_due
-from review_ui.workflow import outbox, releases
-from review_ui.workflow.facts import set_fact
-from review_ui.workflow.tables import AuditEntry, Delivery, Organisation, Release, User
+from desk import outbox, releases
+from desk.facts import set_fact
+from desk.tables import AuditEntry, Delivery, Organisation, Release, User
 from tests.test_outbox import DUE, GOV, GRID, SECRETS, enqueue, make_release, sessions  # noqa: F401 (fixture)
 from tests.test_releases_ui import app, approved_release, client_of, post_form  # noqa: F401 (fixture)
 
@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
-from review_ui.workflow import outbox
+from desk import outbox
 database, channels, now = sys.argv[1:]
 outbox.deliver_due(sessionmaker(create_engine(f"sqlite:///{database}")), outbox.load_channels(Path(channels)),
                    datetime.fromisoformat(now))

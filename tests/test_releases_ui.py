@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import Settings
 from core.schema import make_post
+from core.settings import Settings
 from core.store import Store
 from crisiswatch.publishing import publish_due
+from desk import accounts, audit, releases
+from desk.tables import Release
 from review_ui import create_app, i18n
-from review_ui.workflow import accounts, audit, releases
-from review_ui.workflow.tables import Release
 from tests.conftest import csrf_token, log_in, statements_with
 
 CITY, GRID, OTHER = "海口市人民政府", "海口供电局", "三亚市人民政府"
@@ -219,7 +219,7 @@ def test_scheduling_without_channels_is_refused_and_a_failed_delivery_can_be_sen
     (app.settings.home / "blocked").write_text("a file where the folder should be")
     assert post_form(publisher, url, f"{url}/schedule", when="").status_code == 303
     with app.extensions["crisiswatch"].sessions.begin() as session:
-        from review_ui.workflow.tables import Delivery
+        from desk.tables import Delivery
         for delivery in session.query(Delivery).all():
             delivery.attempts = 9  # one attempt before giving up
     publish_due(app.settings)

@@ -14,9 +14,9 @@ from sqlalchemy import create_engine
 from werkzeug.security import generate_password_hash
 
 from core.settings import Settings
+from desk import accounts, audit
+from desk.tables import LoginSession, User, WorkflowBase
 from review_ui import create_app
-from review_ui.workflow import accounts, audit
-from review_ui.workflow.tables import LoginSession, User, WorkflowBase
 from tests.conftest import add_user, crisiswatch, csrf_token, html, log_in, logged_in_client
 
 

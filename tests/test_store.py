@@ -125,7 +125,7 @@ def test_near_duplicates_share_a_cluster_with_its_count(store):
 
 def _open_store_and_workflow(url, barrier, results):
     from core.store import Store
-    from review_ui.workflow.tables import create_tables
+    from desk.tables import create_tables
 
     barrier.wait()
     try:

@@ -930,7 +930,7 @@ def test_analyst_corrects_the_topics_of_a_post(client, app):
 
 
 def test_hourly_dashboard_series_fill_the_empty_hours_with_zeros(app):
-    from review_ui import dashboard_data
+    from desk import dashboard as dashboard_data
 
     services = app.extensions["crisiswatch"]
     data = dashboard_data.build(services.store, services.index, "", None, None, interval="hour")

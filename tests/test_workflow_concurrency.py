@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.store import Store
-from review_ui.workflow import audit, releases
-from review_ui.workflow.tables import Organisation, Release, User, create_tables
+from desk import audit, releases
+from desk.tables import Organisation, Release, User, create_tables
 
 WAIT = 0.5  # seconds the second action is given to (wrongly) go ahead
 

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from review_ui.workflow import releases
-from review_ui.workflow.facts import set_fact
-from review_ui.workflow.limits import FIELDS
-from review_ui.workflow.releases import DIFF_PAIRS_MAX, Segment, diff_text
-from review_ui.workflow.rules import Invalid
+from desk import releases
+from desk.facts import set_fact
+from desk.limits import FIELDS
+from desk.releases import DIFF_PAIRS_MAX, Segment, diff_text
+from desk.rules import Invalid
 from tests.test_releases_ui import app, approved_release, client_of, post_form, refusals  # noqa: F401 (fixture)
 from tests.test_workflow import BODY, TITLE, db, joint_release  # noqa: F401 (fixture)
 

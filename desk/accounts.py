@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.store import utcnow
-from review_ui.workflow import audit
-from review_ui.workflow.tables import ORG_KINDS, ROLES, LoginSession, Organisation, User
+from desk import audit
+from desk.tables import LoginSession, Organisation, User
+from desk.vocabulary import ORG_KINDS, ROLES
 
 MIN_PASSWORD_LENGTH = 10
 MAX_FAILED_LOGINS = 5  # in a row; then the account is locked

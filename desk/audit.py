@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.schema import CHINA_TZ
 from core.store import utcnow
-from review_ui.workflow.tables import AuditEntry, WorkflowLock
+from desk.tables import AuditEntry, WorkflowLock
 
 GENESIS = "0" * 64
 KEY_FILE = "audit.key"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from review_ui.workflow.facts import FACT_SHEET, Contradiction, OtherRelease, contradictions, extract
+from desk.facts import FACT_SHEET, Contradiction, OtherRelease, contradictions, extract
 
 SHIPPED = Path(__file__).with_name("terms.toml")
 # the facts ``extract`` can find in a text, so the only ones a config may require

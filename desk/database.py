@@ -1,7 +1,4 @@
-"""The release workflow in plain Python, testable without Flask: organisations and
-users, incidents and their fact sheets, releases with their versions, approvals and
-comments, the hash-chained audit log and the publishing outbox. The Flask blueprints
-only call into it."""
+"""The desk's tables on the store of record's engine, and sessions on them."""
 
 from __future__ import annotations
 
@@ -10,8 +7,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from review_ui.workflow import audit
-from review_ui.workflow.tables import create_tables
+from desk import audit
+from desk.tables import create_tables
 
 
 def open_sessions(engine: Engine, home: Path | None = None) -> sessionmaker:

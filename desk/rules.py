@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
-from review_ui.workflow.tables import STATES
+from desk.tables import STATES
 
 
 class WorkflowError(Exception):

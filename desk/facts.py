@@ -25,11 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.store import utcnow
-from review_ui.workflow import audit
-from review_ui.workflow.limits import check_text
-from review_ui.workflow.rules import Forbidden, Invalid, check_incident
-from review_ui.workflow.tables import (FACT_KEYS, Fact, FactProposal, Incident, IncidentOrganisation, Organisation,
-                                       User)
+from desk import audit
+from desk.limits import check_text
+from desk.rules import Forbidden, Invalid, check_incident
+from desk.tables import FACT_KEYS, Fact, FactProposal, Incident, IncidentOrganisation, Organisation, User
 
 
 class FactValue(NamedTuple):

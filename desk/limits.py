@@ -8,7 +8,7 @@ field, and ``review_ui.i18n`` shows it in Chinese by the names below.
 
 from __future__ import annotations
 
-from review_ui.workflow.rules import Invalid
+from desk.rules import Invalid
 
 # field: (Chinese name, English name, most characters)
 FIELDS: dict[str, tuple[str, str, int]] = {

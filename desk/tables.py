@@ -14,15 +14,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.store import insert_for, set_up_schema, utcnow
 
-ORG_KINDS = ("government", "enterprise")
-# government: province, city, county, department; enterprise: company, branch
-ORG_LEVELS = ("province", "city", "county", "department", "company", "branch")
-ROLES = ("analyst", "drafter", "approver", "publisher", "admin")
 STATES = ("draft", "in_review", "approved", "scheduled", "published")
 RELEASE_KINDS = ("release", "correction", "withdrawal")
-# what a release is written for (length limits, the rumor clocks it meets); a press
-# conference's release is the statement read there and published with it
-CHANNELS = ("weibo", "wechat", "website", "press_conference")
 FACT_KEYS = ("affected_areas", "households", "cause", "restoration_estimate", "hotline", "last_update")
 
 

@@ -23,14 +23,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.store import naive_utc, utcnow
+from desk import audit, rules
+from desk.checks import Config, Problem, blocking, pre_publication
+from desk.facts import OtherRelease, current_facts, name_organisations
+from desk.limits import check_text
+from desk.rules import Invalid, InvalidTransition, NotFound, WorkflowError
+from desk.tables import Approval, Comment, Delivery, Incident, Organisation, Release, User, Version
+from desk.vocabulary import CHANNELS
 from indexes.query import QueryError, SearchQuery
-from review_ui.workflow import audit, rules
-from review_ui.workflow.limits import check_text
-from review_ui.workflow.checks import Config, Problem, blocking, pre_publication
-from review_ui.workflow.facts import OtherRelease, current_facts, name_organisations
-from review_ui.workflow.rules import Invalid, InvalidTransition, NotFound, WorkflowError
-from review_ui.workflow.tables import (CHANNELS, Approval, Comment, Delivery, Incident, Organisation, Release, User,
-                                       Version)
 
 
 class Blocked(WorkflowError):
@@ -196,7 +196,7 @@ def schedule(session: Session, user: User, release: Release, when: datetime | No
              enqueue: Callable[[Session, Release], object] | None = None, config: Config | None = None,
              now: datetime | None = None) -> None:
     """Schedule for ``when`` (default now); ``enqueue(session, release)`` queues its
-    deliveries (``review_ui.workflow.outbox.enqueue``). The checks run again: the fact
+    deliveries (``desk.outbox.enqueue``). The checks run again: the fact
     sheet may have changed since approval."""
     now = now or utcnow()
     when = naive_utc(when) or now

@@ -76,11 +76,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.store import naive_utc, utcnow
-from review_ui.workflow import audit
-from review_ui.workflow.checks import blocking, message
-from review_ui.workflow.releases import mark_published, problems
-from review_ui.workflow.rules import InvalidTransition
-from review_ui.workflow.tables import AuditEntry, Delivery, Organisation, Release, Version
+from desk import audit
+from desk.checks import blocking, message
+from desk.releases import mark_published, problems
+from desk.rules import InvalidTransition
+from desk.tables import AuditEntry, Delivery, Organisation, Release, Version
 
 KINDS = ("webhook", "file")
 MAX_ATTEMPTS = 10
@@ -113,7 +113,7 @@ def load_channels(path: Path) -> dict[str, list[Channel]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ChannelConfigError(f"{path} does not exist (see review_ui/workflow/channels.example.toml)") from None
+        raise ChannelConfigError(f"{path} does not exist (see desk/channels.example.toml)") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ChannelConfigError(f"{path} is not valid TOML: {err}") from None
     extra = set(data) - {"organisation"}
