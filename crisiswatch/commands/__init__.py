@@ -1,0 +1,1 @@
+"""The commands of ``crisiswatch``, by area; ``crisiswatch.cli`` gathers them."""

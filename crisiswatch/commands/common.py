@@ -1,0 +1,60 @@
+"""What every command shares: the ``--home`` option, errors and JSON output."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from core.settings import DEFAULT_HOME, Settings
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def with_home(command):
+    """Add ``--home`` to a command and pass it the loaded ``Settings``."""
+
+    @click.option(
+        "--home",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="CRISISWATCH_HOME",
+        default=None,
+        help=f"Folder holding the database, index, models and logs [env CRISISWATCH_HOME; default {DEFAULT_HOME}].",
+    )
+    @wraps(command)
+    def wrapper(*args, home, **kwargs):
+        settings = Settings.load(home)
+        try:
+            return command(settings, *args, **kwargs)
+        except Exception as err:  # a full disk is one line that says what to do, not a traceback
+            from core.disk import disk_full_message, is_disk_full
+
+            if not is_disk_full(err):
+                raise
+            fail(disk_full_message(f"crisiswatch {click.get_current_context().command.name}", settings.home))
+
+    return wrapper
+
+
+def stop_on_interrupt() -> None:
+    """Ctrl-C and SIGTERM stop a long-running command cleanly (as KeyboardInterrupt), even
+    when it was started from a shell that ignores SIGINT, as shells do for background jobs."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(1)
+
+
+def emit_json(value) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))

@@ -1,0 +1,103 @@
+"""Training and evaluating the tagging models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from core.settings import Settings
+from crisiswatch.commands.common import CONTEXT, emit_json, fail, with_home
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("task", type=click.Choice(["rumor", "sentiment", "emotion", "ner", "topics", "all"]))
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Train from this file instead of the task's file in the data folder.")
+@click.option("--backend", type=click.Choice(["tfidf", "transformers"]), default="tfidf", show_default=True,
+              help="tfidf: the default CPU models; transformers: fine-tune the encoder in --model-dir.")
+@click.option("--model-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A Chinese encoder saved with save_pretrained (e.g. chinese-roberta-wwm-ext), for --backend transformers.")
+@click.option("--epochs", default=2, show_default=True, help="Fine-tuning epochs (--backend transformers).")
+@click.option("--quantize", is_flag=True, help="int8 dynamic quantization for CPU inference (--backend transformers).")
+@with_home
+def train(settings: Settings, task, data, backend, model_dir, epochs, quantize):
+    """Train a tagging model from the shared data and print its held-out figures.
+
+    \b
+    rumor      CED Weibo posts with their earliest reposts (rumor / non-rumor)
+    sentiment  osm2022 Weibo comments (positive / weak_negative / anger / anxiety)
+    emotion    COVID-19 Weibo posts (seven emotions)
+    ner        MSRA sentences, one character per line with BIO tags (places, organisations, persons)
+    topics     the analysts' topic corrections alone (the keyword rules need no training)
+    Analysts' corrections made in the UI are added to the training data.
+    """
+    from crisiswatch import stages
+    from nlp.models import TASKS
+
+    stages.open_store(settings).close()
+    if task == "topics":
+        try:
+            card = stages.train_topics(settings, say=lambda m: click.echo(m))
+        except ValueError as err:
+            fail(str(err))
+        click.echo(f"topics: {card['version']}  learnt: {', '.join(card['topics']) or 'none'}")
+        return
+    tasks = list(TASKS) if task == "all" else [task]
+    if data and len(tasks) > 1:
+        fail("--data names one file: train one task with it, e.g. `crisiswatch train rumor --data FILE`")
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    try:
+        if backend == "transformers":
+            if not model_dir or len(tasks) > 1:
+                fail("--backend transformers trains one task from an encoder on disk: "
+                     "`crisiswatch train sentiment --backend transformers --model-dir DIR`")
+            cards = [stages.train_transformer(settings, tasks[0], model_dir, data_file=data, epochs=epochs,
+                                              quantize=quantize, say=say)]
+        else:
+            cards = stages.train(settings, tasks, data_file=data, say=say)
+    except ImportError as err:
+        fail(f"the transformers backend needs the optional extra: pip install 'crisiswatch[transformers]' ({err})")
+    except (FileNotFoundError, ValueError) as err:
+        fail(str(err))
+    for card in cards:
+        click.echo(f"{card['task']}: {card['version']}  (held out, {card['held_out']['n']} examples)")
+        _print_metrics(card["held_out"])
+        if "held_out_text_only" in card:
+            click.echo("  without replies (a post no one has answered yet):")
+            _print_metrics(card["held_out_text_only"])
+
+
+def _print_metrics(result: dict) -> None:
+    click.echo(f"    accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}   n {result['n']}")
+    for label, row in result["per_class"].items():
+        click.echo(f"    {label:14} P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}  n {row['support']}")
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("task", type=click.Choice(["rumor", "sentiment", "emotion", "ner"]))
+@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A labelled file in the format of the task's training file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: accuracy, macro_f1, per_class, n.")
+@with_home
+def evaluate(settings: Settings, task, data, as_json):
+    """Measure the model a task uses now on a labelled file (e.g. held-out data)."""
+    from nlp.evaluate import evaluate_task
+    from nlp.models import ModelOutdated
+
+    try:
+        result = evaluate_task(task, settings.models_dir, data)
+    except (KeyError, UnicodeDecodeError, json.JSONDecodeError, OSError) as err:
+        fail(f"{data} is not in the format of the {task} training file ({err})")
+    except (ModelOutdated, ValueError) as err:
+        fail(str(err))
+    if as_json:
+        emit_json(result)
+        return
+    note = "  (lexicon FALLBACK: no trained model)" if result["fallback"] else ""
+    click.echo(f"{task}: {result['model']} on {data}{note}")
+    _print_metrics(result)
