@@ -16,15 +16,19 @@ import fcntl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.store import Store
+
+if TYPE_CHECKING:
+    from indexes.backends import IndexBackend
 
 # A kill redoes at most this many posts. Each commit stalls the writer while it writes
 # its segment: 10,000 posts per commit was a third slower (see embedded.HEAP for memory).
 COMMIT_EVERY = 50_000
 
 
-def _write(store: Store, index, pending_only: bool, batch_size: int, progress) -> int:
+def _write(store: Store, index: IndexBackend, pending_only: bool, batch_size: int, progress) -> int:
     done, after = 0, 0
     uncommitted: list[tuple[int, int]] = []
     while posts := store.posts_to_index(after, batch_size, pending_only=pending_only):
@@ -43,14 +47,14 @@ def _write(store: Store, index, pending_only: bool, batch_size: int, progress) -
     return done
 
 
-def index_pending(store: Store, index, batch_size: int = 2000, progress=None) -> int:
+def index_pending(store: Store, index: IndexBackend, batch_size: int = 2000, progress=None) -> int:
     try:
         return _write(store, index, True, batch_size, progress)
     finally:
         index.close()
 
 
-def rebuild(store: Store, index, batch_size: int = 2000, progress=None) -> int:
+def rebuild(store: Store, index: IndexBackend, batch_size: int = 2000, progress=None) -> int:
     """Index every post into a new index version, then switch searches to it at once.
 
     Posts that change during the rebuild keep a newer revision than the one recorded,

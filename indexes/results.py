@@ -9,9 +9,13 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.store import Store
 from indexes.query import FACETS, SearchQuery
+
+if TYPE_CHECKING:
+    from indexes.backends import IndexBackend
 
 SNIPPET_CHARS = 160
 FACET_SIZES = {"cluster": 10}  # the most copied texts; other facets list up to 50 values
@@ -84,7 +88,7 @@ def snippet_html(text: str, needles: list[str], width: int = SNIPPET_CHARS) -> s
     return "".join(out)
 
 
-def search(store: Store, index, query: SearchQuery) -> SearchPage:
+def search(store: Store, index: IndexBackend, query: SearchQuery) -> SearchPage:
     """Run ``query`` on ``index`` (any backend) and read the hits from the store."""
     raw = index.search(query)
     posts = store.get_posts(post_id for post_id, _ in raw.hits)

@@ -20,7 +20,7 @@ from werkzeug.routing import IntegerConverter
 from core.settings import Settings
 from core.store import Store
 from desk.database import open_sessions
-from indexes.backends import open_index
+from indexes.backends import IndexBackend, open_index
 from nlp.topics import load_taxonomy
 from review_ui import admin, api, auth, formatting, i18n, params, posts, releases, search, stories
 from review_ui.services import EXTENSION, Services
@@ -82,7 +82,7 @@ def secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def create_app(settings: Settings, store: Store | None = None, index=None) -> Flask:
+def create_app(settings: Settings, store: Store | None = None, index: IndexBackend | None = None) -> Flask:
     app = Flask(__name__)
     app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.update(SECRET_KEY=secret_key(settings), SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from core.settings import Settings
 from core.store import Store
+from indexes.backends import IndexBackend
 
 EXTENSION = "crisiswatch"
 
@@ -18,7 +19,7 @@ EXTENSION = "crisiswatch"
 class Services:
     settings: Settings
     store: Store
-    index: object  # an index backend (indexes.backends.open_index)
+    index: IndexBackend
     topic_labels: dict[str, tuple[str, str]]  # label -> (zh, en), in taxonomy order
     sessions: sessionmaker  # the workflow's tables: ``with services().sessions.begin() as db: ...``
 

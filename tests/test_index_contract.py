@@ -6,6 +6,7 @@ Elasticsearch cluster. Expected answers are written out from the data below.
 """
 
 import gzip
+import inspect
 import itertools
 from datetime import datetime
 
@@ -16,7 +17,9 @@ from core.schema import CHINA_TZ, Tags, make_post
 from core.store import Store
 from crisiswatch.importer import import_files
 from indexes.analysis import normalise
-from indexes.elastic import TEMPLATE
+from indexes.backends import BACKENDS, IndexBackend
+from indexes.elastic import TEMPLATE, ElasticIndex
+from indexes.embedded import EmbeddedIndex
 from indexes.errors import IndexOutdated
 from indexes.indexer import index_pending, rebuild
 from indexes.query import FACETS, MAX_RELEVANCE_DEPTH, QueryError, SearchQuery, parse_text, parse_time
@@ -329,3 +332,24 @@ def test_an_elasticsearch_index_of_older_fields_asks_for_a_rebuild(indexed):
         make_index().num_docs()
     assert rebuild(store, make_index()) == len(POSTS)
     assert set(ids(store, make_index(), polarities=("negative",))) == {"w1", "w2", "w4"}
+
+
+# -- the contract as code: indexes.backends.IndexBackend ------------------------------
+
+ONE_ENGINE_ONLY = {"delete_all"}  # ElasticIndex: drops the test indexes and the template
+
+
+@pytest.mark.parametrize("engine", [EmbeddedIndex, ElasticIndex])
+def test_each_engine_has_the_protocols_methods_and_no_other(engine):
+    """What the code calls on an index is named in IndexBackend, and each engine has it with
+    the same parameters: a method added to, or changed on, one engine alone fails here."""
+    named = {name for name in vars(IndexBackend) if not name.startswith("_")}
+    public = {name for name, value in vars(engine).items() if callable(value) and not name.startswith("_")}
+    assert public - ONE_ENGINE_ONLY == named
+    for name in named:
+        wanted, found = inspect.signature(getattr(IndexBackend, name)), inspect.signature(getattr(engine, name))
+        params = list(found.parameters.values())
+        assert params[: len(wanted.parameters)] == list(wanted.parameters.values()), name
+        assert all(p.default is not p.empty for p in params[len(wanted.parameters):]), name
+        assert found.return_annotation == wanted.return_annotation, name
+    assert set(IndexBackend.__annotations__) == {"backend"} and engine.backend in BACKENDS
