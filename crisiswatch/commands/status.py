@@ -16,41 +16,11 @@ from crisiswatch.commands.common import CONTEXT, emit_json, with_home
 @with_home
 def status(settings: Settings, as_json):
     """Posts stored, tagged and indexed per platform; crawl jobs and their health; models."""
-    from core import segment
-    from crisiswatch.stages import jobs_of, open_store
+    from crisiswatch.stages import open_store
+    from desk.status import report
     from indexes.backends import open_index
-    from nlp.models import model_cards
 
-    store = open_store(settings)
-    counts = store.counts()
-    runs = {run["job"]: run for run in store.last_crawl_runs()}
-    cards = model_cards(settings.models_dir)
-    value = {
-        "home": str(settings.home),
-        "database": store.engine.url.render_as_string(hide_password=True),
-        "index": {"backend": settings.index_backend,
-                  "location": settings.elasticsearch_url if settings.index_backend == "elasticsearch"
-                  else str(settings.index_dir),
-                  "documents": open_index(settings).num_docs()},
-        "posts": {c.platform: {"stored": c.stored, "tagged": c.tagged, "indexed": c.indexed} for c in counts},
-        "totals": {
-            "stored": sum(c.stored for c in counts),
-            "tagged": sum(c.tagged for c in counts),
-            "indexed": sum(c.indexed for c in counts),
-        },
-        "jobs": [
-            {"name": job.name, "spider": job.spider, "schedule": job.schedule,
-             "health": runs.get(job.name, {}).get("status", "never run"), "last_run": runs.get(job.name)}
-            for job in jobs_of(settings).values()
-        ],
-        "models": {
-            task: {"version": card["version"], "fallback": card.get("fallback", False),
-                   "held_out_macro_f1": card.get("held_out", {}).get("macro_f1")}
-            for task, card in cards.items()
-        },
-        "tagged_by": store.model_versions(),
-        "segmenter": segment.engine_name(),
-    }
+    value = report(settings, open_store(settings), open_index(settings))
     if as_json:
         emit_json(value)
         return
