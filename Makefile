@@ -7,6 +7,8 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed-stamp
 # Chart library for the dashboards, from its npm package (served by the app; no CDN).
 ECHARTS = review_ui/static/vendor/echarts.min.js
+# The UI's message catalogs, compiled from their .po files (git keeps only the .po files).
+CATALOGS = $(patsubst %.po,%.mo,$(wildcard review_ui/translations/*/LC_MESSAGES/messages.po))
 
 .PHONY: install demo test screenshots system-deps clean
 
@@ -22,22 +24,25 @@ $(ECHARTS): review_ui/frontend/package-lock.json
 	mkdir -p $(dir $(ECHARTS))
 	cp review_ui/frontend/node_modules/echarts/dist/echarts.min.js $(ECHARTS)
 
-install: $(STAMP) $(ECHARTS)
+%.mo: %.po $(STAMP)
+	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
+
+install: $(STAMP) $(ECHARTS) $(CATALOGS)
 
 ## The main job on the embedded default: crawl, tag, index, serve http://127.0.0.1:5000
-demo: $(STAMP) $(ECHARTS)
+demo: $(STAMP) $(ECHARTS) $(CATALOGS)
 	$(VENV)/bin/crisiswatch demo
 
 ## The tests, with the PostgreSQL server they start on loopback
-test: $(STAMP) $(ECHARTS) system-deps
+test: $(STAMP) $(ECHARTS) $(CATALOGS) system-deps
 	$(PY) -m pytest
 
 ## The browser test, writing its screenshots to docs/screenshots/ for the README
-screenshots: $(STAMP) $(ECHARTS) system-deps
+screenshots: $(STAMP) $(ECHARTS) $(CATALOGS) system-deps
 	CRISISWATCH_SCREENSHOTS=1 $(PY) -m pytest tests/test_browser.py
 
 system-deps:
 	@sh scripts/install-system-deps.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache review_ui/frontend/node_modules $(ECHARTS)
+	rm -rf $(VENV) .pytest_cache review_ui/frontend/node_modules $(ECHARTS) $(CATALOGS)
