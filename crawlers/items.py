@@ -26,7 +26,7 @@ class PostItem(scrapy.Item):
 
 
 class CheckpointItem(scrapy.Item):
-    """Saved by the store pipeline after every post yielded before it."""
+    """Saved (crawlers.extensions.Checkpoints) once the store pipeline has stored every post yielded before it."""
 
     source = scrapy.Field()
     key = scrapy.Field()

@@ -2,9 +2,9 @@
 
 A bad item is dropped with its reason (counted in the crawl's stats), never stopping
 the crawl. Posts are written in small batches through the store's upsert, so a crawl
-killed and run again stores each post once; a checkpoint is saved only after the posts
-yielded before it, so a crawl killed between the two fetches those posts again rather
-than skipping them.
+killed and run again stores each post once; a checkpoint passes on (to be saved by
+``crawlers.extensions.Checkpoints``) only after the posts yielded before it are stored,
+so a crawl killed between the two fetches those posts again rather than skipping them.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class KeywordPipeline(CrawlerPipeline):
 
 
 class StorePipeline(CrawlerPipeline):
-    """Store posts in batches, and each checkpoint once the posts before it are stored.
+    """Store posts in batches; let each checkpoint pass once the posts before it are stored.
 
     A full disk stops the crawl (``crisiswatch/disk_full`` in its stats): posts not yet
     stored are given up with the checkpoints after them, so the next crawl fetches them again."""
@@ -91,11 +91,11 @@ class StorePipeline(CrawlerPipeline):
         self.store.close()
 
     def process_item(self, item):
-        if self.disk_full:
+        if isinstance(item, CheckpointItem):  # saved by crawlers.extensions.Checkpoints once it passes
+            if not self._flush():
+                raise DropItem(f"checkpoint {item['source']} {item['key']} not saved: the posts before it are not stored")
             return item
-        if isinstance(item, CheckpointItem):
-            if self._flush():
-                self.store.save_checkpoint(self.crawler.spider.job_name, item["source"], item["key"], item["value"])
+        if self.disk_full:
             return item
         self.batch.append(item["post"])
         if item.get("capture") is not None:

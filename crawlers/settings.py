@@ -45,6 +45,9 @@ SOGOU_WEIXIN_URL = "https://weixin.sogou.com"
 WECHAT_ARTICLE_URL = "https://mp.weixin.qq.com"
 TIEBA_URL = "https://tieba.baidu.com"
 
+# Loads each job's checkpoints into its spider, and saves those the store pipeline lets pass.
+EXTENSIONS = {"crawlers.extensions.Checkpoints": 500}
+
 ITEM_PIPELINES = {
     "crawlers.pipelines.ValidatePipeline": 100,
     "crawlers.pipelines.KeywordPipeline": 200,

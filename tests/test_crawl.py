@@ -2,6 +2,8 @@
 
 import socket
 import struct
+import subprocess
+import sys
 import time
 import urllib.request
 from datetime import datetime, timezone
@@ -101,6 +103,16 @@ def test_a_job_follows_list_pages_and_its_posts_are_found_in_the_ui(home):
     assert raw.headers["Content-Type"] == "application/octet-stream" and "attachment" in raw.headers["Content-Disposition"]
     served = [f for f in (REPO / "crawlers/demo_site/gov/notices").iterdir() if f.read_bytes() == raw.data]
     assert len(served) == 1
+
+
+def test_no_spider_module_loads_the_store():
+    """Checkpoints load and save through crawlers.extensions.Checkpoints, not in the spiders."""
+    code = ("import importlib, pkgutil, sys, crawlers.spiders as spiders\n"
+            "for module in pkgutil.iter_modules(spiders.__path__, 'crawlers.spiders.'):\n"
+            "    importlib.import_module(module.name)\n"
+            "print('core.store' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
 
 
 def test_unknown_jobs_and_bad_arguments_say_what_to_do(home, tmp_path):

@@ -5,9 +5,9 @@
   each region), and ``job_name``.
 * Base URLs from settings (``WEIBO_API_URL`` ...), so that a spider crawls the real site
   in production and a loopback replay in tests.
-* Checkpoints: how far the job got, per source and key, read when the crawl opens and
-  advanced by yielding a ``CheckpointItem`` after the posts it covers, so that the store
-  saves it only once those posts are stored.
+* Checkpoints: how far the job got, per source and key, loaded when the crawl opens and
+  advanced by yielding a ``CheckpointItem`` after the posts it covers, so that it is
+  saved only once those posts are stored (both by ``crawlers.extensions.Checkpoints``).
 * Every post keeps the raw response it was read from (``capture``).
 * ``Awaited``: what a checkpoint key waits for before it may be saved.
 """
@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 import scrapy
 
 from core.schema import Capture
-from core.store import Store
 from crawlers.items import CheckpointItem, PostItem
 
 
@@ -87,18 +86,13 @@ class SourceSpider(scrapy.Spider):
         self.keywords = split_arg(keywords)
         self.regions = split_arg(regions)
         self.job_name = job_name or self.name
-        self.saved_checkpoints: dict[tuple[str, str], str] = {}
+        self.saved_checkpoints: dict[tuple[str, str], str] = {}  # set by crawlers.extensions.Checkpoints
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         for attribute, setting in cls.base_url_settings.items():
             setattr(spider, attribute, crawler.settings.get(setting).rstrip("/"))
-        database_url = crawler.settings.get("CRISISWATCH_DATABASE_URL")
-        if database_url:
-            store = Store(database_url)
-            spider.saved_checkpoints = store.checkpoints(spider.job_name)
-            store.close()
         return spider
 
     @property
