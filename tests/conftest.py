@@ -204,6 +204,22 @@ def crisiswatch(*args: str, home: Settings, timeout: float = 300, check: bool = 
     return result
 
 
+def cli(*args: str, home: Settings, check: bool = True, input: str | None = None):
+    """Run the command line in this process, with click's CliRunner, where a child process
+    is not the point of the test: a click ``Result`` (``exit_code``, and ``stdout`` and
+    ``stderr`` apart, as a child's are). An exception the command does not handle fails the
+    test with its traceback."""
+    from click.testing import CliRunner
+
+    from crisiswatch.cli import main
+
+    result = CliRunner().invoke(main, args, input=input, env={"CRISISWATCH_HOME": str(home.home)},
+                                catch_exceptions=False)
+    if check and result.exit_code != 0:
+        raise AssertionError(f"crisiswatch {' '.join(args)} failed ({result.exit_code}):\n{result.stderr[-3000:]}")
+    return result
+
+
 # -- Elasticsearch: the noida-db emulator on loopback, or a real cluster from ES_URL -------
 
 

@@ -20,7 +20,7 @@ from desk import audit
 from desk.database import open_sessions
 from desk.tables import AuditEntry
 from review_ui import create_app
-from tests.conftest import crisiswatch, logged_in_client
+from tests.conftest import cli, logged_in_client
 
 
 @pytest.fixture
@@ -71,14 +71,14 @@ def verify(sessions) -> audit.Verification:
 def test_an_intact_log_verifies_and_is_anchored_at_verify_and_export(home, tmp_path):
     add_entries(sessions_of(home), 45)
     assert stat.S_IMODE((home.home / audit.KEY_FILE).stat().st_mode) == 0o600
-    verified = crisiswatch("audit", "verify", home=home)
+    verified = cli("audit", "verify", home=home)
     assert "audit log verified: 45 entries" in verified.stdout
     assert anchors(home)[-1]["entries"] == 45
 
     add_entries(sessions_of(home), 2)  # within the minute: not anchored at its commit
     assert anchors(home)[-1]["entries"] == 45
     out = tmp_path / "audit.jsonl"
-    crisiswatch("audit", "export", "--out", str(out), home=home)
+    cli("audit", "export", "--out", str(out), home=home)
     last = json.loads(out.read_text(encoding="utf-8").splitlines()[-1])
     anchored = anchors(home)[-1]
     assert (anchored["entries"], anchored["last_id"], anchored["head"]) == (47, last["id"], last["hash"])
@@ -89,8 +89,8 @@ def test_deleting_the_last_entries_is_found_and_named(home):
     add_entries(sessions, 45)  # the first commit is anchored at once
     with database(home) as db:
         db.execute(f"DELETE FROM {AuditEntry.__tablename__} WHERE id > 40")
-    cut = crisiswatch("audit", "verify", home=home, check=False)
-    assert cut.returncode == 1
+    cut = cli("audit", "verify", home=home, check=False)
+    assert cut.exit_code == 1
     assert "entries 41-45 missing: the anchor of " in cut.stderr and "records 45 entries, the log has 40" in cut.stderr
 
     add_entries(sessions, 5)  # the log grows back to 45 entries: not the anchored ones
@@ -104,8 +104,8 @@ def test_an_edited_entry_with_every_later_hash_recomputed_is_found(home):
     with database(home) as db:
         db.execute(f"UPDATE {AuditEntry.__tablename__} SET detail = ? WHERE id = 12", (json.dumps({"n": 999}),))
     rehash_from(home, 12)
-    broken = crisiswatch("audit", "verify", home=home, check=False)
-    assert broken.returncode == 1
+    broken = cli("audit", "verify", home=home, check=False)
+    assert broken.exit_code == 1
     assert "broken at entry 12: its content does not match its keyed hash (HMAC)" in broken.stderr
 
 
@@ -179,8 +179,8 @@ def test_an_anchors_file_that_cannot_be_read_is_reported_not_a_crash(home):
     assert page.status_code == 200 and f"{audit.ANCHORS_FILE} cannot be read" in page.get_data(as_text=True)
     export = admin.get("/admin/audit.jsonl")
     assert export.status_code == 200 and b'"action": "audit_exported"' in export.data
-    verified = crisiswatch("audit", "verify", home=home, check=False)
-    assert verified.returncode == 1 and "Traceback" not in verified.stderr
+    verified = cli("audit", "verify", home=home, check=False)
+    assert verified.exit_code == 1 and "Traceback" not in verified.stderr
     assert f"{audit.ANCHORS_FILE} cannot be read" in verified.stderr
 
 
@@ -193,8 +193,8 @@ def test_a_lost_key_is_not_silently_replaced(home):
     (home.home / audit.KEY_FILE).unlink()
     with pytest.raises(ValueError, match="audit.key is missing, but .* holds anchors made with it: restore it"):
         sessions_of(home)
-    told = crisiswatch("audit", "verify", home=home, check=False)
-    assert told.returncode == 1 and "Traceback" not in told.stderr and "audit.key is missing" in told.stderr
+    told = cli("audit", "verify", home=home, check=False)
+    assert told.exit_code == 1 and "Traceback" not in told.stderr and "audit.key is missing" in told.stderr
     assert not (home.home / audit.KEY_FILE).exists()
     (home.home / audit.KEY_FILE).write_bytes(key)  # restored from a backup
     assert verify(sessions_of(home)).ok

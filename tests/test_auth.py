@@ -13,7 +13,7 @@ from core.settings import Settings
 from desk import accounts, audit
 from desk.tables import AuditEntry
 from review_ui import create_app
-from tests.conftest import add_user, crisiswatch, csrf_token, html, log_in, logged_in_client
+from tests.conftest import add_user, cli, csrf_token, html, log_in, logged_in_client
 
 
 def audit_actions(app) -> list[tuple[str, str]]:
@@ -302,20 +302,20 @@ def test_seed_demo_makes_people_once(app):
 
 def test_the_command_line_manages_people_and_verifies_the_audit_log(tmp_path):
     home = Settings.load(home=tmp_path / "home").ensure_home()
-    crisiswatch("org", "add", "南方电网海南电网公司", "--kind", "enterprise", "--level", "company", home=home)
-    crisiswatch("org", "add", "海口供电局", "--kind", "enterprise", "--level", "branch",
-                "--parent", "南方电网海南电网公司", home=home)
-    added = crisiswatch("user", "add", "lin", "--org", "海口供电局", "--role", "drafter", "--role", "approver",
-                        "--name", "林工", home=home).stdout
+    cli("org", "add", "南方电网海南电网公司", "--kind", "enterprise", "--level", "company", home=home)
+    cli("org", "add", "海口供电局", "--kind", "enterprise", "--level", "branch",
+        "--parent", "南方电网海南电网公司", home=home)
+    added = cli("user", "add", "lin", "--org", "海口供电局", "--role", "drafter", "--role", "approver",
+                "--name", "林工", home=home).stdout
     password = added.split("password: ")[1].strip()
     assert len(password) >= accounts.MIN_PASSWORD_LENGTH
-    chosen = crisiswatch("user", "add", "wu", "--org", "海口供电局", "--role", "analyst", "--password-stdin",
-                         home=home, input="chosen-password-1\n").stdout
+    chosen = cli("user", "add", "wu", "--org", "海口供电局", "--role", "analyst", "--password-stdin",
+                 home=home, input="chosen-password-1\n").stdout
     assert "password" not in chosen
-    missing = crisiswatch("user", "add", "he", "--org", "无此机构", "--role", "analyst", home=home, check=False)
-    assert missing.returncode == 1 and "no organisation called 无此机构" in missing.stderr
-    crisiswatch("user", "roles", "lin", "--role", "publisher", home=home)
-    listed = crisiswatch("user", "list", home=home).stdout
+    missing = cli("user", "add", "he", "--org", "无此机构", "--role", "analyst", home=home, check=False)
+    assert missing.exit_code == 1 and "no organisation called 无此机构" in missing.stderr
+    cli("user", "roles", "lin", "--role", "publisher", home=home)
+    listed = cli("user", "list", home=home).stdout
     assert "lin\t海口供电局\tpublisher\tactive" in listed and "wu\t海口供电局\tanalyst" in listed
 
     app = create_app(home)
@@ -323,14 +323,14 @@ def test_the_command_line_manages_people_and_verifies_the_audit_log(tmp_path):
     assert log_in(client, "wu", "chosen-password-1").status_code == 303
     for _ in range(accounts.MAX_FAILED_LOGINS):
         log_in(app.test_client(), "lin", "wrong-password")
-    crisiswatch("user", "unlock", "lin", home=home)
-    new = crisiswatch("user", "password", "lin", home=home).stdout.rsplit(": ", 1)[1].strip()
+    cli("user", "unlock", "lin", home=home)
+    new = cli("user", "password", "lin", home=home).stdout.rsplit(": ", 1)[1].strip()
     assert log_in(app.test_client(), "lin", new).status_code == 303
 
-    verified = crisiswatch("audit", "verify", home=home)
+    verified = cli("audit", "verify", home=home)
     assert "audit log verified" in verified.stdout
     out = tmp_path / "audit.jsonl"
-    crisiswatch("audit", "export", "--out", str(out), home=home)
+    cli("audit", "export", "--out", str(out), home=home)
     exported = out.read_text(encoding="utf-8").splitlines()
     actions = [json.loads(line)["action"] for line in exported]
     assert {"org_created", "user_created", "permission_change", "login_failed", "locked", "unlocked",
@@ -340,7 +340,7 @@ def test_the_command_line_manages_people_and_verifies_the_audit_log(tmp_path):
     with sqlite3.connect(home.database_url.removeprefix("sqlite:///")) as db:  # someone edits the log by hand
         db.execute(f"UPDATE {AuditEntry.__tablename__} SET detail = ? WHERE id = ?",
                    (json.dumps({"username": "lin", "from": [], "to": ["admin"]}), change["id"]))
-    broken = crisiswatch("audit", "verify", home=home, check=False)
-    assert broken.returncode == 1 and f"broken at entry {change['id']}" in broken.stderr
+    broken = cli("audit", "verify", home=home, check=False)
+    assert broken.exit_code == 1 and f"broken at entry {change['id']}" in broken.stderr
     with app.extensions["crisiswatch"].sessions() as session:
         assert audit.verify(session).broken_at == change["id"]

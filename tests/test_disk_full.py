@@ -10,11 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from core.settings import Settings
 from core.store import Store
 from crawlers.loopback import serve_directory
-from tests.conftest import crisiswatch
+from tests.conftest import cli, crisiswatch
 
 POSTS = 20_000
 
@@ -54,9 +55,9 @@ def posts_csv(tmp_path: Path) -> Path:
     return path
 
 
-def said_in_one_line(result: subprocess.CompletedProcess, what: str) -> None:
+def said_in_one_line(result: Result, what: str) -> None:
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
-    assert result.returncode == 1 and "Traceback" not in result.stderr + result.stdout
+    assert result.exit_code == 1 and "Traceback" not in result.stderr + result.stdout
     assert len(errors) == 1 and f"crisiswatch {what} stopped: the disk holding" in errors[0], result.stderr[-2000:]
     assert "is full" in errors[0] and "run it again" in errors[0]
 
@@ -73,33 +74,33 @@ def stored(home: Settings) -> tuple[int, int]:
 def test_import_on_a_full_disk_stops_in_one_line_and_a_rerun_loses_nothing(small_home, disk, tmp_path):
     path = posts_csv(tmp_path)
     ballast = fill(disk, leave=2 * 2**20)
-    said_in_one_line(crisiswatch("import", str(path), home=small_home, check=False), "import")
+    said_in_one_line(cli("import", str(path), home=small_home, check=False), "import")
     ballast.unlink()
-    rerun = crisiswatch("import", str(path), home=small_home)
+    rerun = cli("import", str(path), home=small_home)
     assert stored(small_home) == (POSTS, POSTS) and "rejected 0" in rerun.stdout
 
 
 def test_index_on_a_full_disk_stops_in_one_line_and_a_rerun_indexes_every_post(small_home, disk, tmp_path):
-    crisiswatch("import", str(posts_csv(tmp_path)), home=small_home)
+    cli("import", str(posts_csv(tmp_path)), home=small_home)
     ballast = fill(disk, leave=2**20)
-    said_in_one_line(crisiswatch("index", home=small_home, check=False), "index")
+    said_in_one_line(cli("index", home=small_home, check=False), "index")
     ballast.unlink()
-    crisiswatch("index", home=small_home)
+    cli("index", home=small_home)
     assert stored(small_home) == (POSTS, 0)
-    status = crisiswatch("status", "--json", home=small_home).stdout
+    status = cli("status", "--json", home=small_home).stdout
     assert f'"documents": {POSTS}' in status
-    assert '"total": 1' in crisiswatch("search", '"第12345条"', "--json", home=small_home).stdout
+    assert '"total": 1' in cli("search", '"第12345条"', "--json", home=small_home).stdout
 
 
 def test_a_rebuild_on_a_full_disk_stops_in_one_line_and_leaves_no_half_built_version(small_home, disk, tmp_path):
-    crisiswatch("import", str(posts_csv(tmp_path)), home=small_home)
-    crisiswatch("index", home=small_home)
+    cli("import", str(posts_csv(tmp_path)), home=small_home)
+    cli("index", home=small_home)
     versions = sorted(p.name for p in (small_home.home / "index").iterdir())
     ballast = fill(disk, leave=2**20)
-    said_in_one_line(crisiswatch("index", "--rebuild", home=small_home, check=False), "index")
+    said_in_one_line(cli("index", "--rebuild", home=small_home, check=False), "index")
     assert sorted(p.name for p in (small_home.home / "index").iterdir()) == versions  # its space is free again
     ballast.unlink()
-    assert '"total": 1' in crisiswatch("search", '"第12345条"', "--json", home=small_home).stdout
+    assert '"total": 1' in cli("search", '"第12345条"', "--json", home=small_home).stdout
 
 
 def test_a_crawl_on_a_full_disk_stops_clearly_and_a_rerun_stores_every_post(small_home, disk, tmp_path):

@@ -34,7 +34,7 @@ from indexes.indexer import index_pending
 from review_ui import create_app
 from review_ui.params import LINK_PARAMS
 from review_ui.releases import ACTIONS
-from tests.conftest import REPO, crisiswatch, csrf_token, log_in
+from tests.conftest import REPO, cli, csrf_token, log_in
 
 SOURCE = REPO / "review_ui"
 GOV, GRID = "滨海市人民政府", "滨海供电公司"
@@ -155,12 +155,12 @@ def test_a_release_requiring_unicode_digits_or_huge_ids_names_only_real_organisa
 
 
 def test_the_search_command_says_which_date_is_out_of_range(home):
-    result = crisiswatch("search", "停电", "--since", "1600-01-01", home=home, check=False)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    result = cli("search", "停电", "--since", "1600-01-01", home=home, check=False)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
     assert "Invalid value for '--since': 1600-01-01 is out of range: dates go from 1900-01-01 to 2199-12-31" \
         in result.stderr
-    result = crisiswatch("search", "--sort", "newest", "--after", "99999999999999999999", home=home, check=False)
-    assert result.returncode == 1 and "after is not a valid page cursor" in result.stderr
+    result = cli("search", "--sort", "newest", "--after", "99999999999999999999", home=home, check=False)
+    assert result.exit_code == 1 and "after is not a valid page cursor" in result.stderr
 
 
 # -- the fuzz tests --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from core.store import Store
 from crisiswatch.importer import ImportFailed, detect_encoding, import_files
-from tests.conftest import crisiswatch
+from tests.conftest import cli
 
 
 @pytest.fixture
@@ -203,7 +203,7 @@ def test_what_a_folder_holds_besides_importable_files_is_named_as_skipped(home, 
     (folder / "posts.csv").write_text("userid,text\n1,停电了\n", encoding="utf-8")
     (folder / "readme.txt").write_text("notes", encoding="utf-8")
     (folder / "inner" / "more.csv").write_text("userid,text\n2,又停电了\n", encoding="utf-8")
-    result = crisiswatch("import", str(folder), home=home)
+    result = cli("import", str(folder), home=home)
     assert "1 files: imported 1 posts" in result.stdout
     assert f"skipped {folder / 'inner'}: a folder inside the folder is not read: name it to import it" in result.stderr
     assert f"skipped {folder / 'readme.txt'}: not a .jsonl, .json, .ndjson, .csv or .tsv file" in result.stderr

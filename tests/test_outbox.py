@@ -21,7 +21,7 @@ from desk import audit, outbox
 from desk.outbox import Channel, ChannelConfigError
 from desk.rules import InvalidTransition
 from desk.tables import AuditEntry, Delivery, Incident, Organisation, Release, User, Version, create_tables
-from tests.conftest import crisiswatch, free_port
+from tests.conftest import cli, free_port
 
 DUE = datetime(2024, 7, 25, 2, 0)  # naive UTC, as stored
 GOV, GRID = "滨海市人民政府新闻办公室", "滨海供电局"
@@ -332,14 +332,14 @@ def test_the_publish_command_delivers_what_is_due(home, tmp_path):
         outbox.enqueue(session, session.get(Release, release_id), outbox.load_channels(home.channels_file))
     engine.dispose()
 
-    dry = crisiswatch("publish", "--dry-run", home=home)
+    dry = cli("publish", "--dry-run", home=home)
     assert f"due       release {release_id} -> {GOV} / archive" in dry.stdout and "2 deliveries due" in dry.stdout
     assert not (tmp_path / "out").exists()
-    done = crisiswatch("publish", home=home)
+    done = cli("publish", home=home)
     assert f"delivered release {release_id} -> {GRID} / archive" in done.stdout
     assert f"published release {release_id}" in done.stdout
     assert len(list((tmp_path / "out").glob(f"release-{release_id}-*-archive.json"))) == 2
-    assert "0 deliveries attempted" in crisiswatch("publish", home=home).stdout
+    assert "0 deliveries attempted" in cli("publish", home=home).stdout
     with sessionmaker(create_engine(home.database_url))() as session:
         assert session.get(Release, release_id).state == "published"
         assert {d.status for d in session.execute(select(Delivery)).scalars()} == {"delivered"}

@@ -17,7 +17,7 @@ from core.settings import Settings
 from desk import accounts, audit
 from desk.tables import LoginSession, User, WorkflowBase
 from review_ui import create_app
-from tests.conftest import add_user, crisiswatch, csrf_token, html, log_in, logged_in_client
+from tests.conftest import add_user, cli, csrf_token, html, log_in, logged_in_client
 
 
 def copy_of(app, client):
@@ -196,22 +196,22 @@ def test_two_admins_disabling_each_other_at_once_leave_one(app):
 
 def test_the_command_line_disables_and_enables_a_user(tmp_path):
     home = Settings.load(home=tmp_path / "home").ensure_home()
-    crisiswatch("org", "add", "海口供电局", "--kind", "enterprise", "--level", "branch", home=home)
-    crisiswatch("user", "add", "lin", "--org", "海口供电局", "--role", "drafter", "--password-stdin", home=home,
-                input="chosen-password-1\n")
+    cli("org", "add", "海口供电局", "--kind", "enterprise", "--level", "branch", home=home)
+    cli("user", "add", "lin", "--org", "海口供电局", "--role", "drafter", "--password-stdin", home=home,
+        input="chosen-password-1\n")
     app = create_app(home)
     client = app.test_client()
     assert log_in(client, "lin", "chosen-password-1").status_code == 303
     token = csrf_token(html(client.get("/incidents/")))
 
-    assert crisiswatch("user", "disable", "lin", home=home).stdout.strip() == "lin disabled"
+    assert cli("user", "disable", "lin", home=home).stdout.strip() == "lin disabled"
     refused_everywhere(client, token)
     assert log_in(app.test_client(), "lin", "chosen-password-1").status_code == 401
-    assert "lin\t海口供电局\tdrafter\tdisabled" in crisiswatch("user", "list", home=home).stdout
-    missing = crisiswatch("user", "disable", "nobody", home=home, check=False)
-    assert missing.returncode == 1 and "no user nobody" in missing.stderr
+    assert "lin\t海口供电局\tdrafter\tdisabled" in cli("user", "list", home=home).stdout
+    missing = cli("user", "disable", "nobody", home=home, check=False)
+    assert missing.exit_code == 1 and "no user nobody" in missing.stderr
 
-    crisiswatch("user", "enable", "lin", home=home)
+    cli("user", "enable", "lin", home=home)
     assert log_in(app.test_client(), "lin", "chosen-password-1").status_code == 303
 
 
