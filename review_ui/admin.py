@@ -1,4 +1,5 @@
-"""The administrator's pages: organisations, users and roles, and the audit log."""
+"""The administrator's pages: organisations, users and roles, the audit log, and the
+status of the home (the report of `crisiswatch status`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from desk import accounts, audit
+from desk.status import report
 from desk.vocabulary import ORG_KINDS, ROLES
+from indexes.errors import IndexUnavailable
 from review_ui import i18n, params
 from review_ui.auth import roles_required
 from review_ui.services import services
@@ -29,6 +32,20 @@ def index():
         return render_template("admin.html", orgs=orgs, org_names={org.id: org.name for org in orgs},
                                users=accounts.list_users(db), verification=audit.verify(db), roles=ROLES,
                                kinds=ORG_KINDS, levels=accounts.LEVELS_OF_KIND, lock_of=_lock_of)
+
+
+@bp.get("/status")
+def status():
+    """Posts per platform stored, tagged and indexed, crawl jobs and their health, the models
+    and the index: the figures of `crisiswatch status`, from the same function."""
+    try:
+        home = report(services().settings, services().store, services().index)
+    except IndexUnavailable as err:  # outdated, or being rebuilt by hand: say so, not a 500
+        error = i18n.gettext("index_unavailable", detail=str(err))
+        return render_template("admin_status.html", home=None, error=error), 503
+    started = {job["name"]: datetime.fromisoformat(job["last_run"]["started_at"])
+               for job in home["jobs"] if job["last_run"]}
+    return render_template("admin_status.html", home=home, started=started, error=None)
 
 
 def _lock_of(user) -> datetime | None:
