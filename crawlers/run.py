@@ -1,18 +1,26 @@
-"""Run one spider in this process with Scrapy's CrawlerProcess, and record the run.
+"""Run one crawl in this process with Scrapy's CrawlerProcess, and record the run.
 
-Twisted's reactor starts once per process, so a process runs one crawl; the scheduler
-starts each scheduled crawl as a child process (see ``crisiswatch.schedule``).
+Twisted's reactor starts once per process, so a process runs one crawl. `crisiswatch crawl`
+runs it in its own process; each scheduled crawl is a child process running this module,
+``python -m crawlers.run JOB --home HOME`` (see ``crisiswatch.stages``), which only stores
+what it finds: the scheduler tags and indexes it afterwards.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
 from dataclasses import dataclass
 
 from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
+from scrapy.settings import Settings as ScrapySettings
 from twisted.python.failure import Failure
 
+from core.settings import Settings
 from core.store import Store
+from crawlers.jobs import Job, JobError, load_jobs
+from crawlers.loopback import DEMO_SITE_ENV, demo_site as serve_demo_site
 from crawlers.spiders.base import SpiderArgumentError
 
 
@@ -27,9 +35,41 @@ class CrawlSummary:
     rejected: int
     message: str
 
+    def describe(self) -> str:
+        """The crawl's line, as `crisiswatch crawl` prints it and a scheduled crawl logs it."""
+        return (f"crawl {self.job}: {self.status}; {self.pages} pages, stored {self.stored} new posts, "
+                f"{self.duplicates} already stored, {self.rejected} rejected"
+                + (f" ({self.message})" if self.status != "ok" else ""))
 
-def scrapy_settings(database_url: str, overrides: dict | None = None) -> Settings:
-    settings = Settings()
+
+def crawl_job(settings: Settings, job: Job, spider_args: dict | None = None,
+              overrides: dict | None = None) -> CrawlSummary:
+    """Run a job of the home; the bundled demo site is served on loopback while a job that
+    names it runs (unless the demo serves it already). ``spider_args`` and ``overrides``
+    (Scrapy settings) take precedence over the job's."""
+    demo_site = os.environ.get(DEMO_SITE_ENV)
+    server = None
+    if job.uses_demo_site and not demo_site:
+        server, demo_site = serve_demo_site()
+    try:
+        return crawl(settings, job.spider, {**job.spider_args(demo_site), **(spider_args or {})}, job.name,
+                     {**job.scrapy_settings, **(overrides or {})})
+    finally:
+        if server is not None:
+            server.shutdown()
+
+
+def crawl(settings: Settings, spider: str, spider_args: dict, job_name: str,
+          overrides: dict | None = None) -> CrawlSummary:
+    """Run a crawl into the home's store, with the home's cookie and proxy pool unless
+    ``overrides`` names another (see ``run_crawl`` for what it raises)."""
+    settings.ensure_home()
+    overrides = {"CRISISWATCH_POOL_FILE": str(settings.pool_file), **(overrides or {})}
+    return run_crawl(settings.database_url, spider, spider_args, job_name, overrides)
+
+
+def scrapy_settings(database_url: str, overrides: dict | None = None) -> ScrapySettings:
+    settings = ScrapySettings()
     settings.setmodule("crawlers.settings", priority="project")
     settings.set("CRISISWATCH_DATABASE_URL", database_url, priority="project")
     for name, value in (overrides or {}).items():
@@ -90,3 +130,31 @@ def _crawl(database_url, spider, spider_args, job_name, overrides) -> tuple[Craw
     )
     refused = next((f.value for f in failures if f.check(SpiderArgumentError)), None)
     return summary, refused
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a job of a home and print its line; the exit status is `crisiswatch crawl JOB --store-only`'s."""
+    parser = argparse.ArgumentParser(prog="python -m crawlers.run",
+                                     description="Run one crawl job of a home now and record it (store only).")
+    parser.add_argument("job", help="a job of <home>/jobs.toml (the shipped demo jobs when it is absent)")
+    parser.add_argument("--home", help="the home folder [env CRISISWATCH_HOME]")
+    args = parser.parse_args(argv)
+    settings = Settings.load(args.home)
+    try:
+        jobs = load_jobs(settings.jobs_file)
+    except JobError as err:
+        parser.exit(1, f"error: {err}\n")
+    if args.job not in jobs:
+        parser.exit(1, f"error: no job named {args.job!r}; configured jobs: {', '.join(jobs) or 'none'}\n")
+    try:
+        summary = crawl_job(settings, jobs[args.job])
+    except KeyError:
+        parser.exit(1, f"error: no spider named {jobs[args.job].spider!r}\n")
+    except SpiderArgumentError as err:
+        parser.error(str(err))
+    print(summary.describe())
+    return 1 if summary.status in ("failed", "errors") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

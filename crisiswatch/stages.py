@@ -134,8 +134,9 @@ def untrained_tasks(settings: Settings) -> list[str]:
 
 
 def crawl_in_child(settings: Settings, job: Job) -> int:
-    """Run one job's crawl as a child process (Twisted's reactor cannot restart)."""
-    command = [sys.executable, "-m", "crisiswatch", "crawl", job.name, "--store-only", "--home", str(settings.home)]
+    """Run one job's crawl (store only) as a child process running the crawlers' entry point
+    (Twisted's reactor cannot restart); its output goes to the job's crawl log."""
+    command = [sys.executable, "-m", "crawlers.run", job.name, "--home", str(settings.home)]
     log = (settings.home / "logs" / f"crawl-{job.name}.log").open("ab")
     with log:
         return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()).returncode

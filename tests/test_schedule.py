@@ -12,6 +12,7 @@ from core.schema import CHINA_TZ
 from core.store import Store
 from crawlers.jobs import load_jobs
 from crisiswatch.schedule import BACKOFF_FIRST, back_off, start_scheduler
+from crisiswatch.stages import run_job_cycle
 
 YEARLY = "0 0 1 1 *"
 
@@ -63,6 +64,25 @@ def test_a_run_missed_while_down_runs_once_at_restart(home, jobs):
     finally:
         scheduler.shutdown()
         records.close()
+
+
+@pytest.mark.slow
+def test_a_scheduled_crawl_runs_the_crawlers_entry_point_then_tags_and_indexes(home, jobs, tmp_path, monkeypatch):
+    """Its child process runs `python -m crawlers.run`, not the command line: it crawls even
+    where a broken crisiswatch package comes first on the path."""
+    shadow = tmp_path / "shadow" / "crisiswatch"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('the crawl went through the crisiswatch package')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
+    monkeypatch.chdir(tmp_path)  # `python -m` puts the working folder first on the path
+    run_job_cycle(home, jobs["demo-releases"])
+    log = (home.home / "logs" / "crawl-demo-releases.log").read_text()
+    assert "crawl demo-releases: ok; " in log and "stored 4 new posts" in log, log[-3000:]
+    store = Store(home.database_url)
+    try:
+        assert [(c.stored, c.indexed) for c in store.counts()] == [(4, 4)] and store.count_to_tag() == 0
+    finally:
+        store.close()
 
 
 def test_an_interrupted_run_is_run_again_and_marked(home, jobs):

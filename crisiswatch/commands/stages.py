@@ -87,13 +87,12 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
     health, and the scheduler backs the job off); 1 when it failed or logged errors
     (after tagging and indexing what it stored); 2 for a usage error.
     """
-    # The crawl itself needs neither the NLP nor the index code: import them only to tag
-    # and index afterwards, so that a store-only crawl stays small.
-    from core.store import Store
+    # The crawl itself needs neither the NLP nor the index code: they are imported only to
+    # tag and index afterwards, so that a store-only crawl stays small.
     from crawlers.jobs import DEMO_SITE_PLACEHOLDER, JobError, load_jobs
     from crawlers.loopback import DEMO_SITE_ENV
-    from crawlers.loopback import demo_site as serve_demo_site
-    from crawlers.run import run_crawl
+    from crawlers.run import crawl_job
+    from crawlers.run import crawl as crawl_spider
     from crawlers.spiders.base import SpiderArgumentError
 
     try:
@@ -110,43 +109,26 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
                        "while such a job runs")
         return
     overrides = dict(_pairs(scrapy_settings, "-s"))
-    server = None
-    if spider:
-        name, args, job_name = spider, dict(_pairs(spider_args, "-a")), f"manual-{spider}"
-    elif job:
-        if job not in jobs:
-            fail(f"no job named {job!r}; configured jobs: {', '.join(jobs) or 'none'} (see --list)")
-        chosen = jobs[job]
-        demo_site = os.environ.get(DEMO_SITE_ENV)
-        if chosen.uses_demo_site and not demo_site:
-            server, demo_site = serve_demo_site()
-        name, job_name = chosen.spider, chosen.name
-        args = {**chosen.spider_args(demo_site), **dict(_pairs(spider_args, "-a"))}
-        overrides = {**chosen.scrapy_settings, **overrides}
-    else:
+    if not spider and not job:
         fail("name a job (see `crisiswatch crawl --list`) or a spider with --spider")
-    settings.ensure_home()
-    Store(settings.database_url).close()
-    overrides.setdefault("CRISISWATCH_POOL_FILE", str(settings.pool_file))
+    if not spider and job not in jobs:
+        fail(f"no job named {job!r}; configured jobs: {', '.join(jobs) or 'none'} (see --list)")
+    args = dict(_pairs(spider_args, "-a"))
     try:
-        summary = run_crawl(settings.database_url, name, args, job_name, overrides)
+        if spider:
+            summary = crawl_spider(settings, spider, args, f"manual-{spider}", overrides)
+        else:
+            summary = crawl_job(settings, jobs[job], args, overrides)
     except KeyError:
-        fail(f"no spider named {name!r}")
+        fail(f"no spider named {(spider or jobs[job].spider)!r}")
     except SpiderArgumentError as err:
         raise click.UsageError(str(err), ctx) from None
-    finally:
-        if server is not None:
-            server.shutdown()
-    click.echo(
-        f"crawl {summary.job}: {summary.status}; {summary.pages} pages, stored {summary.stored} new posts, "
-        f"{summary.duplicates} already stored, {summary.rejected} rejected"
-        + (f" ({summary.message})" if summary.status != "ok" else "")
-    )
+    click.echo(summary.describe())
     if summary.status == "failed":
         sys.exit(1)
     if not store_only:
-        ctx.invoke(tag, home=settings.home, batch_size=1000, limit=None)
-        ctx.invoke(index, home=settings.home, rebuild=False)
+        _tag(settings, batch_size=1000, limit=None)
+        _index(settings, full_rebuild=False)
     if summary.status == "errors":  # what it stored is tagged and indexed, but the crawl did not do its job
         sys.exit(1)
 
@@ -167,6 +149,11 @@ def tag(settings: Settings, batch_size, limit):
 
     Posts tagged without the current NER model (before it was trained, or with an older
     one) get their places and organisations found again; their other tags stay."""
+    _tag(settings, batch_size, limit)
+
+
+def _tag(settings: Settings, batch_size: int, limit: int | None) -> None:
+    """The tag stage, with what the command says about it (also run by `crawl`)."""
     from crisiswatch import stages
     from nlp import topic_model
     from nlp.models import ModelOutdated
@@ -196,12 +183,17 @@ def tag(settings: Settings, batch_size, limit):
 @with_home
 def index(settings: Settings, rebuild):
     """Bring the search index up to date with the store (new, changed and re-tagged posts)."""
+    _index(settings, rebuild)
+
+
+def _index(settings: Settings, full_rebuild: bool) -> None:
+    """The index stage, with what the command says about it (also run by `crawl`)."""
     from crisiswatch import stages
     from indexes.errors import IndexUnavailable
 
     store = stages.open_store(settings)
     try:
-        done = stages.index(settings, store, full_rebuild=rebuild)
+        done = stages.index(settings, store, full_rebuild=full_rebuild)
     except IndexUnavailable as err:
         fail(str(err))
     click.echo(f"indexed {done} posts")
