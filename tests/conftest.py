@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import gzip
 import itertools
+import logging
 import os
 import re
 import shutil
@@ -213,11 +214,22 @@ def cli(*args: str, home: Settings, check: bool = True, input: str | None = None
 
     from crisiswatch.cli import main
 
+    before = _process_state()
     result = CliRunner().invoke(main, args, input=input, env={"CRISISWATCH_HOME": str(home.home)},
                                 catch_exceptions=False)
+    assert _process_state() == before, (f"crisiswatch {args[0]} changed this process's signal handlers, environment "
+                                        "or logging, which would leak into later tests: run it with crisiswatch()")
     if check and result.exit_code != 0:
         raise AssertionError(f"crisiswatch {' '.join(args)} failed ({result.exit_code}):\n{result.stderr[-3000:]}")
     return result
+
+
+def _process_state() -> tuple:
+    """What a command run in-process must leave as it found it (the settings' variables: a
+    library may add its own once, when it is first imported)."""
+    root = logging.getLogger()
+    settings = {name: value for name, value in os.environ.items() if name.startswith("CRISISWATCH_")}
+    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM), settings, root.level, list(root.handlers)
 
 
 # -- Elasticsearch: the noida-db emulator on loopback, or a real cluster from ES_URL -------
