@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.settings import Settings
 from core.store import Store
 from desk.database import open_sessions
-from desk.outbox import ChannelConfigError, DeliveryReport, deliver_due, load_channels
+from desk import outbox
+from desk.outbox import ChannelConfigError, DeliveryReport
+from desk.states import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +38,20 @@ def publish_due(settings: Settings, now: datetime | None = None) -> DeliveryRepo
         _say_once(f"no {path}: releases are not published until it is written")
         return None
     try:
-        channels = load_channels(path)
+        report = outbox.run(sessions(settings.database_url, settings.home), path, now)
     except ChannelConfigError as err:
         _say_once(f"releases are not published: {err}")
         return None
-    report = deliver_due(sessions(settings.database_url, settings.home), channels, now)
     for result in report.results:
-        if result.status == "delivered":
+        if result.status == DeliveryStatus.DELIVERED:
             log.info("release %d delivered to %s / %s", result.release_id, result.org, result.channel)
         else:
             log.warning("release %d to %s / %s: attempt %d failed (%s), %s", result.release_id, result.org,
                         result.channel, result.attempts, result.error,
-                        "gave up" if result.status == "failed" else f"next at {result.next_attempt_at} UTC")
-    for release_id, reasons in report.held.items():
-        _say_once(f"release {release_id} is held, it contradicts the fact sheet now: {'; '.join(reasons)}")
+                        "gave up" if result.status == DeliveryStatus.FAILED
+                        else f"next at {result.next_attempt_at} UTC")
+    for release_id, why in report.why_held().items():
+        _say_once(f"release {release_id} is held, {why}")
     return report
 
 

@@ -1,18 +1,24 @@
 """What an incident's dashboard shows, read from the search index and the store: volume
 over time by platform, sentiment and emotion over time, topic shares, the top rumor
 clusters, the top posts by engagement and the counts by place. Plain data for the
-template and the charts; every number comes from the same search the analysts run."""
+template and the charts; every number comes from the same search the analysts run.
+Also the rumors on the clock of the incident's page (``rumors_on_the_clock``). An
+incident's posts are those its query finds from ``LOOKBACK`` before it was opened."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from core.store import Store
+from desk.clocks import Clock, RumorClock, before_and_after, rumor_clock
+from desk.tables import Incident, Release
 from indexes.query import SearchQuery
 from indexes.results import histogram_size, search
 
 TOP = 10
+LOOKBACK = timedelta(days=1)  # an incident's posts: from a day before it was opened
+OPEN_RUMORS = 10  # the open rumor clusters on an incident's page, beside those its releases answer
 
 
 @dataclass
@@ -87,3 +93,45 @@ def build(store: Store, index, text: str, since: datetime | None, until: datetim
         rumor_clusters=clusters,
         top_posts=[hit.post for hit in top.hits],
     )
+
+
+def for_incident(store: Store, index, incident: Incident, interval: str = "hour") -> Dashboard:
+    return build(store, index, incident.query or "", incident_since(incident), None, interval)
+
+
+def incident_since(incident: Incident) -> datetime:
+    return _aware(incident.started_at) - LOOKBACK
+
+
+def rumors_on_the_clock(store: Store, index, incident: Incident, releases: list[Release], clocks: list[Clock],
+                        now: datetime) -> list[tuple[RumorClock, dict, tuple[int, int, timedelta] | None]]:
+    """The incident's most spread open rumor clusters (``OPEN_RUMORS``) and those that
+    ``releases`` answer, each with its clock, its first post and, once it has been
+    answered, its volume before and after the answer (``clocks.before_and_after``)."""
+    answers: dict[str, list[tuple[int, datetime | None, str]]] = {}
+    for release in releases:
+        for cluster in release.rumor_clusters or []:
+            published = _aware(release.published_at) if release.published_at else None
+            answers.setdefault(cluster, []).append((release.id, published, release.channel))
+    query = SearchQuery(text=incident.query or "", rumor=True, per_page=1, since=incident_since(incident))
+    open_clusters = [cluster for cluster, _ in search(store, index, query).facets.get("cluster", [])]
+    wanted = list(dict.fromkeys(open_clusters[:OPEN_RUMORS] + list(answers)))
+    spread = store.cluster_spread(wanted)
+    now = _aware(now)
+    found = []
+    for cluster in wanted:
+        if cluster not in spread:
+            continue
+        first_seen, post = spread[cluster]
+        clock = rumor_clock(cluster, first_seen, answers.get(cluster, []), now, clocks, incident.major)
+        volume = None
+        if clock.answered_at is not None:
+            volume = before_and_after(store.cluster_times(cluster, clock.answered_at - timedelta(days=1)),
+                                      clock.answered_at, now)
+        found.append((clock, post, volume))
+    return found
+
+
+def _aware(value: datetime) -> datetime:
+    """The desk's times are naive UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value

@@ -19,15 +19,10 @@ beside this module), per organisation by its name::
     kind = "file"
     folder = "exports/government"          # relative to the channels file; created if missing
 
-**Payload**: one JSON object, UTF-8, ``ensure_ascii=False`` (see ``payload``). A file
-channel writes it to ``<folder>/release-<release id>-<org id>-<channel>.json``
-(written to a temporary file, then renamed). A webhook channel POSTs it with
-``Content-Type: application/json; charset=utf-8``, ``X-Crisiswatch-Delivery: <delivery
-id>``, ``X-Crisiswatch-Timestamp: <unix seconds>`` and ``X-Crisiswatch-Signature:
-sha256=<hex HMAC-SHA256 of the raw body, keyed with the channel's secret>``. The
-timestamp header is not signed; the body's ``sent_at`` is (it is in the body), so a
-receiver rejects replays by ``sent_at`` and duplicates by ``delivery_id``. Any 2xx
-answer is delivered; redirects are not followed.
+Each kind of channel (``kind``) is a transmitter registered in ``desk.transmitters``,
+which says how a webhook and a file channel are sent to.
+
+**Payload**: one JSON object, UTF-8, ``ensure_ascii=False`` (see ``payload``).
 
 **Retries**: a failed attempt is retried after 30 s, doubling up to 1 h; after
 ``MAX_ATTEMPTS`` the delivery is ``failed`` and stays in the outbox until an admin
@@ -52,19 +47,14 @@ text is public, it cannot be unscheduled, and it is corrected once all channels 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 import tomllib
 import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -76,35 +66,22 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.store import naive_utc, utcnow
-from desk import audit
+from desk import audit, rules
 from desk.checks import blocking, message
 from desk.releases import mark_published, problems
-from desk.rules import InvalidTransition
+from desk.rules import Invalid, InvalidTransition
+from desk.states import DeliveryStatus, ReleaseState
 from desk.tables import AuditEntry, Delivery, Organisation, Release, Version
+from desk.transmitters import TRANSMITTERS, Channel, ChannelConfigError
 
-KINDS = ("webhook", "file")
 MAX_ATTEMPTS = 10
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 LEASE = timedelta(seconds=60)  # how long a publisher that stopped answering holds a delivery
 RENEW_EVERY = timedelta(seconds=20)  # how often a publisher still sending pushes its lease on
-TIMEOUT = 10  # seconds, per webhook request
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # it becomes part of a file name
 
 log = logging.getLogger(__name__)
-
-
-class ChannelConfigError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Channel:
-    name: str
-    kind: str  # KINDS
-    url: str = ""
-    secret: str = field(default="", repr=False)
-    folder: Path | None = None
 
 
 def load_channels(path: Path) -> dict[str, list[Channel]]:
@@ -142,23 +119,13 @@ def _channel(entry: dict, where: str, base: Path) -> Channel:
     name, kind = entry.get("name"), entry.get("kind")
     if not isinstance(name, str) or not CHANNEL_NAME.match(name):
         raise ChannelConfigError(f"{where}: name must be letters, digits, '-' or '_', got {name!r}")
-    allowed = {"webhook": {"name", "kind", "url", "secret"}, "file": {"name", "kind", "folder"}}.get(kind)
-    if allowed is None:
-        raise ChannelConfigError(f"{where} ({name}): kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    extra = set(entry) - allowed
+    transmitter = TRANSMITTERS.get(kind) if isinstance(kind, str) else None
+    if transmitter is None:
+        raise ChannelConfigError(f"{where} ({name}): kind must be one of {', '.join(TRANSMITTERS)}, got {kind!r}")
+    extra = set(entry) - {"name", "kind", *transmitter.keys}
     if extra:
         raise ChannelConfigError(f"{where} ({name}): unknown key(s) {sorted(extra)} for a {kind} channel")
-    if kind == "file":
-        folder = entry.get("folder")
-        if not isinstance(folder, str) or not folder:
-            raise ChannelConfigError(f"{where} ({name}): a file channel needs folder = \"PATH\"")
-        return Channel(name, kind, folder=base / Path(folder).expanduser())
-    url, secret = entry.get("url"), entry.get("secret")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ChannelConfigError(f"{where} ({name}): a webhook channel needs url = \"https://...\"")
-    if not isinstance(secret, str) or len(secret) < 16:
-        raise ChannelConfigError(f"{where} ({name}): a webhook channel needs a secret of 16 characters or more")
-    return Channel(name, kind, url=url, secret=secret)
+    return transmitter.channel(name, entry, f"{where} ({name})", base)
 
 
 # -- the outbox rows ---------------------------------------------------------------------
@@ -172,7 +139,8 @@ def enqueue(session: Session, release: Release, channels: dict[str, list[Channel
     if release.scheduled_at is None:
         raise ValueError(f"release {release.id} has no scheduled time")
     due = naive_utc(release.scheduled_at)
-    existing = {(d.org_id, d.channel): d for d in _deliveries(session, release.id) if d.status != "cancelled"}
+    existing = {(d.org_id, d.channel): d for d in _deliveries(session, release.id)
+                if d.status != DeliveryStatus.CANCELLED}
     without = []
     for org in _organisations(session, release):
         if not channels.get(org.name):
@@ -181,9 +149,26 @@ def enqueue(session: Session, release: Release, channels: dict[str, list[Channel
             known = existing.get((org.id, channel.name))
             if known is None:
                 session.add(Delivery(release_id=release.id, org_id=org.id, channel=channel.name, due_at=due))
-            elif known.status == "pending":
+            elif known.status == DeliveryStatus.PENDING:
                 known.due_at = due
     session.flush()
+    return without
+
+
+def schedule_deliveries(session: Session, release: Release, channels_file: Path) -> list[str]:
+    """Scheduling's part in the outbox (``desk.releases.schedule``'s ``enqueue``): the
+    release queued for every channel of its organisations in ``channels_file``; refused
+    (``Invalid``) when the file is wrong or none of them has a channel, as the release
+    would stay scheduled for ever. Returns the organisations without a channel."""
+    try:
+        channels = load_channels(channels_file)
+    except ChannelConfigError as err:
+        raise Invalid(str(err)) from None
+    without = enqueue(session, release, channels)
+    if not session.execute(select(func.count()).select_from(Delivery).where(
+            Delivery.release_id == release.id, Delivery.status != DeliveryStatus.CANCELLED)).scalar():
+        raise Invalid(f"no organisation of this release has a publishing channel in {channels_file}: "
+                      "add them there first")
     return without
 
 
@@ -195,20 +180,19 @@ def cancel(session: Session, release: Release, now: datetime | None = None) -> i
     now = naive_utc(now) or utcnow()
     rows = Delivery.release_id == release.id
     sending = session.execute(select(func.count()).select_from(Delivery).where(
-        rows, Delivery.status == "sending", Delivery.next_attempt_at > now)).scalar()
+        rows, Delivery.status == DeliveryStatus.SENDING, Delivery.next_attempt_at > now)).scalar()
     if sending:
         raise InvalidTransition("a channel is being sent this release right now: look again in a minute")
-    result = session.execute(update(Delivery).where(rows, Delivery.status.in_(("pending", "sending", "held", "failed")))
-                             .values(status="cancelled", next_attempt_at=None))
+    result = session.execute(_moved("cancel", rows, next_attempt_at=None))
     return result.rowcount
 
 
 def retry(session: Session, delivery_id: int, actor: str = "system") -> Delivery:
     """Send a failed delivery again at the next run, with a fresh count of attempts."""
     delivery = session.get(Delivery, delivery_id)
-    if delivery is None or delivery.status != "failed":
+    if delivery is None or not rules.move_delivery(delivery, "retry"):
         raise ValueError(f"delivery {delivery_id} is not a failed delivery")
-    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, None
+    delivery.attempts, delivery.next_attempt_at = 0, None
     audit.record(session, actor, "delivery_retry", f"release:{delivery.release_id}",
                  {"delivery": delivery.id, "channel": delivery.channel}, org_id=delivery.org_id)
     session.flush()
@@ -216,11 +200,11 @@ def retry(session: Session, delivery_id: int, actor: str = "system") -> Delivery
 
 
 @dataclass
-class DeliveryStatus:
+class DeliveryLine:
     id: int
     org: str
     channel: str
-    status: str  # pending, sending, held, delivered, failed, cancelled
+    status: DeliveryStatus
     attempts: int
     last_error: str
     due_at: datetime
@@ -228,14 +212,14 @@ class DeliveryStatus:
     delivered_at: datetime | None
 
 
-def status(session: Session, release: Release) -> list[DeliveryStatus]:
+def status(session: Session, release: Release) -> list[DeliveryLine]:
     """Where each of the release's deliveries stands, by organisation and channel."""
     rows = session.execute(
         select(Delivery, Organisation.name).join(Organisation, Organisation.id == Delivery.org_id)
         .where(Delivery.release_id == release.id).order_by(Organisation.name, Delivery.channel)
     ).all()
-    return [DeliveryStatus(d.id, org, d.channel, d.status, d.attempts, d.last_error or "", d.due_at,
-                           d.next_attempt_at, d.delivered_at) for d, org in rows]
+    return [DeliveryLine(d.id, org, d.channel, d.status, d.attempts, d.last_error or "", d.due_at,
+                         d.next_attempt_at, d.delivered_at) for d, org in rows]
 
 
 def due(session: Session, now: datetime | None = None) -> list[Delivery]:
@@ -244,11 +228,18 @@ def due(session: Session, now: datetime | None = None) -> list[Delivery]:
     now = naive_utc(now) or utcnow()
     return list(session.execute(
         select(Delivery).join(Release, Release.id == Delivery.release_id)
-        .where(Delivery.status.in_(("pending", "sending", "held")), Delivery.due_at <= now,
-               Release.state == "scheduled",
+        .where(Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.HELD)),
+               Delivery.due_at <= now, Release.state == ReleaseState.SCHEDULED,
                (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now))
         .order_by(Delivery.due_at, Delivery.id)
     ).scalars())
+
+
+def _moved(step: str, *where, **values):
+    """The UPDATE that takes a delivery step (``rules.DELIVERY_STEPS``) for every delivery
+    matching ``where`` whose status the step starts from."""
+    sources, target = rules.DELIVERY_STEPS[step]
+    return update(Delivery).where(*where, Delivery.status.in_(sources)).values(status=target, **values)
 
 
 def _deliveries(session: Session, release_id: int) -> list[Delivery]:
@@ -274,7 +265,7 @@ class DeliveryResult:
     release_id: int
     org: str
     channel: str
-    status: str  # delivered; pending (to be retried at next_attempt_at); failed; held
+    status: DeliveryStatus  # delivered; pending (to be retried at next_attempt_at); failed
     attempts: int
     error: str = ""
     next_attempt_at: datetime | None = None
@@ -288,7 +279,18 @@ class DeliveryReport:
 
     @property
     def failed_attempts(self) -> int:
-        return sum(1 for r in self.results if r.status != "delivered")
+        return sum(1 for r in self.results if r.status != DeliveryStatus.DELIVERED)
+
+    def why_held(self) -> dict[int, str]:
+        """Why each held release was not sent, in English (the log, the command line)."""
+        return {release_id: "it contradicts the fact sheet now: " + "; ".join(reasons)
+                for release_id, reasons in self.held.items()}
+
+
+def run(session_factory: Callable[[], Session], channels_file: Path, now: datetime | None = None) -> DeliveryReport:
+    """One run of a publisher: the channels file read (``ChannelConfigError`` when it is
+    missing or wrong), then every delivery due at ``now`` attempted (``deliver_due``)."""
+    return deliver_due(session_factory, load_channels(channels_file), now)
 
 
 def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list[Channel]],
@@ -325,21 +327,19 @@ def _hold_if_blocked(session_factory, release_id: int, now: datetime, report: De
         audit.lock(session)
         release = session.get(Release, release_id)
         rows = Delivery.release_id == release_id
-        out = session.execute(select(Delivery.id).where(rows, Delivery.status == "delivered").limit(1)).first()
+        out = session.execute(select(Delivery.id).where(rows, Delivery.status == DeliveryStatus.DELIVERED)
+                              .limit(1)).first()
         found = [] if out else blocking(problems(session, release))
         if found:
             reasons = [message(problem, "en") for problem in found]
-            changed = session.execute(
-                update(Delivery).where(rows, Delivery.status.in_(("pending", "held")), Delivery.due_at <= now)
-                .values(status="held", next_attempt_at=None, last_error=_clip("held: " + "; ".join(reasons)))
-            ).rowcount
+            changed = session.execute(_moved("hold", rows, Delivery.due_at <= now, next_attempt_at=None,
+                                             last_error=_clip("held: " + "; ".join(reasons)))).rowcount
             if changed and _newly(session, "release.held", release_id):
                 audit.record(session, "system", "release.held", f"release:{release_id}",
                              {"problems": [p.message_key for p in found]}, org_id=release.drafting_org_id)
             report.held[release_id] = reasons
             return True
-        resumed = session.execute(update(Delivery).where(rows, Delivery.status == "held")
-                                  .values(status="pending", last_error="")).rowcount
+        resumed = session.execute(_moved("resume", rows, last_error="")).rowcount
         if resumed:
             audit.record(session, "system", "release.resumed", f"release:{release_id}", {},
                          org_id=release.drafting_org_id)
@@ -362,11 +362,9 @@ def _claim(session_factory, delivery_id: int, now: datetime) -> bool:
     """Mark the delivery ``sending`` for a lease, unless another publisher did first."""
     with session_factory() as session, session.begin():
         audit.lock(session)  # not while the release is being unscheduled
-        claimed = session.execute(
-            update(Delivery).where(Delivery.id == delivery_id, Delivery.status.in_(("pending", "sending")),
-                                   (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now))
-            .values(status="sending", next_attempt_at=now + LEASE)
-        )
+        claimed = session.execute(_moved(
+            "claim", Delivery.id == delivery_id,
+            (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now), next_attempt_at=now + LEASE))
         return claimed.rowcount == 1
 
 
@@ -381,7 +379,8 @@ def _lease_renewed(session_factory, delivery_id: int, clock: Callable[[], dateti
         while not stop.wait(RENEW_EVERY.total_seconds()):
             try:
                 with session_factory() as session, session.begin():
-                    session.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "sending")
+                    session.execute(update(Delivery)
+                                    .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
                                     .values(next_attempt_at=clock() + LEASE))
             except SQLAlchemyError as err:  # the next renewal may get through; the send goes on
                 log.warning("delivery %d: its lease was not renewed: %s", delivery_id, err)
@@ -408,11 +407,11 @@ def _attempt(session_factory, delivery_id: int, channels, now: datetime, report:
     with session_factory() as session, session.begin():
         audit.lock(session)  # another publisher may be finishing this release's other deliveries
         delivery = session.get(Delivery, delivery_id)
-        if delivery.status == "delivered":  # by another publisher, once this one's lease had run out
+        if delivery.status == DeliveryStatus.DELIVERED:  # by another publisher, once this one's lease had run out
             log.warning("delivery %d was sent again after its lease ran out (delivered already)", delivery_id)
             return
         report.results.append(_record(session, delivery, org.name, error, now))
-        if delivery.status == "delivered" and _all_delivered(session, delivery.release_id):
+        if delivery.status == DeliveryStatus.DELIVERED and _all_delivered(session, delivery.release_id):
             mark_published(session, session.get(Release, delivery.release_id), now)
             report.published.append(delivery.release_id)
 
@@ -421,17 +420,20 @@ def _record(session: Session, delivery: Delivery, org: str, error: str | None, n
     delivery.attempts += 1
     detail = {"delivery": delivery.id, "org": org, "channel": delivery.channel, "attempt": delivery.attempts}
     if error is None:
-        delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", now, None
+        rules.move_delivery(delivery, "deliver")
+        delivery.delivered_at, delivery.next_attempt_at = now, None
         audit.record(session, "system", "deliver", f"release:{delivery.release_id}", detail, org_id=delivery.org_id)
     else:
         delivery.last_error = error
         if delivery.attempts >= MAX_ATTEMPTS:
-            delivery.status, delivery.next_attempt_at = "failed", None
+            rules.move_delivery(delivery, "give_up")
+            delivery.next_attempt_at = None
         else:
-            delivery.status = "pending"
+            rules.move_delivery(delivery, "postpone")
             delivery.next_attempt_at = now + min(BACKOFF_FIRST * 2 ** (delivery.attempts - 1), BACKOFF_MAX)
         audit.record(session, "system", "delivery_failed", f"release:{delivery.release_id}",
-                     {**detail, "error": error, "final": delivery.status == "failed"}, org_id=delivery.org_id)
+                     {**detail, "error": error, "final": delivery.status == DeliveryStatus.FAILED},
+                     org_id=delivery.org_id)
     session.flush()
     return DeliveryResult(delivery.id, delivery.release_id, org, delivery.channel, delivery.status,
                           delivery.attempts, error or "", delivery.next_attempt_at)
@@ -439,7 +441,8 @@ def _record(session: Session, delivery: Delivery, org: str, error: str | None, n
 
 def _all_delivered(session: Session, release_id: int) -> bool:
     return not session.execute(select(func.count()).select_from(Delivery).where(
-        Delivery.release_id == release_id, Delivery.status.not_in(("delivered", "cancelled")))).scalar()
+        Delivery.release_id == release_id,
+        Delivery.status.not_in((DeliveryStatus.DELIVERED, DeliveryStatus.CANCELLED)))).scalar()
 
 
 def payload(session: Session, delivery: Delivery, now: datetime) -> bytes:
@@ -473,18 +476,11 @@ def _iso(value: datetime) -> str:
     return value.replace(tzinfo=timezone.utc).isoformat()
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
 def send(channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> str | None:
-    """Write the body to the channel; None when it was delivered, else a short error."""
+    """Send the body with the transmitter of the channel's kind; None when it was
+    delivered, else a short error."""
     try:
-        if channel.kind == "file":
-            name = f"release-{delivery.release_id}-{delivery.org_id}-{channel.name}.json"
-            _write_file(channel.folder / name, body)
-        else:
-            _post(channel, body, delivery.id, now)
+        TRANSMITTERS[channel.kind].send(channel, body, delivery, now)
     except urllib.error.HTTPError as err:
         return _short(f"HTTP {err.code} {err.reason}: {err.read(200).decode('utf-8', 'replace')}", channel)
     except urllib.error.URLError as err:
@@ -498,36 +494,3 @@ def _short(error: str, channel: Channel) -> str:
     if channel.secret:
         error = error.replace(channel.secret, "***")
     return " ".join(error.split())[:300]
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a redirect answers the POST with an error, not with a GET elsewhere
-
-
-def _post(channel: Channel, body: bytes, delivery_id: int, now: datetime) -> None:
-    """POST the body; urllib raises HTTPError for any answer but 2xx."""
-    request = urllib.request.Request(channel.url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8",
-        "User-Agent": "crisiswatch-outbox",
-        "X-Crisiswatch-Delivery": str(delivery_id),
-        "X-Crisiswatch-Timestamp": str(int(now.replace(tzinfo=timezone.utc).timestamp())),
-        "X-Crisiswatch-Signature": sign(channel.secret, body),
-    })
-    with urllib.request.build_opener(_NoRedirect).open(request, timeout=TIMEOUT):
-        pass
-
-
-def _write_file(target: Path, body: bytes) -> None:
-    """Write whole or not at all: a reader of the folder never sees half a release."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(body)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -28,6 +28,7 @@ from desk.checks import Config, Problem, blocking, pre_publication
 from desk.facts import OtherRelease, current_facts, name_organisations
 from desk.limits import check_text
 from desk.rules import Invalid, InvalidTransition, NotFound, WorkflowError
+from desk.states import DeliveryStatus, ReleaseState
 from desk.tables import Approval, Comment, Delivery, Incident, Organisation, Release, User, Version
 from desk.vocabulary import CHANNELS
 from indexes.query import QueryError, SearchQuery
@@ -139,8 +140,8 @@ def edit(session: Session, user: User, release: Release, title: str, body: str) 
         if approval.cleared_at is None and _text(session, release, approval.version_number) != (title, body):
             approval.cleared_at = utcnow()
             cleared.append(approval.org_id)
-    if cleared and release.state == "approved":
-        release.state = "in_review"
+    if cleared and release.state == ReleaseState.APPROVED:
+        rules.transition(release, "reopen")
     _audit(session, user, "release.edit", _target(release),
            {"version": version.number, "cleared": cleared, "state": release.state})
     return version
@@ -166,7 +167,7 @@ def approve(session: Session, user: User, release: Release, config: Config | Non
                         version_number=current, created_at=utcnow())
     session.add(approval)
     if rules.fully_approved(release, [*held, approval]):
-        release.state = "approved"
+        rules.transition(release, "approve")
     session.flush()
     _audit(session, user, "release.approve", _target(release),
            {"version": approval.version_number, "state": release.state})
@@ -176,7 +177,7 @@ def approve(session: Session, user: User, release: Release, config: Config | Non
 def request_changes(session: Session, user: User, release: Release, comment: str) -> Comment:
     rules.check("request_changes", user, release, approvals=approvals(session, release), comment=comment)
     check_text("comment", comment)
-    release.state = rules.NEXT_STATE["request_changes"]
+    rules.transition(release, "request_changes")
     row = _comment(session, user, release, comment, changes_requested=True)
     _audit(session, user, "release.request_changes", _target(release), {"comment": row.id, "state": release.state})
     return row
@@ -194,29 +195,32 @@ def add_comment(session: Session, user: User, release: Release, body: str) -> Co
 
 def schedule(session: Session, user: User, release: Release, when: datetime | None = None,
              enqueue: Callable[[Session, Release], object] | None = None, config: Config | None = None,
-             now: datetime | None = None) -> None:
+             now: datetime | None = None) -> object:
     """Schedule for ``when`` (default now); ``enqueue(session, release)`` queues its
-    deliveries (``desk.outbox.enqueue``). The checks run again: the fact
-    sheet may have changed since approval."""
+    deliveries (``desk.outbox.schedule_deliveries``) and what it returns is returned. The
+    checks run again: the fact sheet may have changed since approval."""
     now = now or utcnow()
     when = naive_utc(when) or now
     rules.check("schedule", user, release, when=when, now=now)
     _refuse_blocked(session, release, config)
-    release.state, release.scheduled_at = "scheduled", when
+    rules.transition(release, "schedule")
+    release.scheduled_at = when
     session.flush()
-    if enqueue is not None:
-        enqueue(session, release)
+    queued = enqueue(session, release) if enqueue is not None else None
     _audit(session, user, "release.schedule", _target(release), {"at": when.isoformat()})
+    return queued
 
 
 def unschedule(session: Session, user: User, release: Release,
                cancel: Callable[[Session, Release], object] | None = None) -> None:
     """Back to approved; ``cancel(session, release)`` drops its pending deliveries."""
     rules.check("unschedule", user, release)
-    delivered = session.query(Delivery).filter(Delivery.release_id == release.id, Delivery.status == "delivered")
+    delivered = session.query(Delivery).filter(Delivery.release_id == release.id,
+                                               Delivery.status == DeliveryStatus.DELIVERED)
     if delivered.count():
         raise InvalidTransition("some channels have this release already: correct or withdraw it once it is published")
-    release.state, release.scheduled_at = "approved", None
+    rules.transition(release, "unschedule")
+    release.scheduled_at = None
     if cancel is not None:
         cancel(session, release)
     _audit(session, user, "release.unschedule", _target(release), {})
@@ -224,8 +228,8 @@ def unschedule(session: Session, user: User, release: Release,
 
 def mark_published(session: Session, release: Release, when: datetime | None = None) -> None:
     """The system's step, when a scheduled release has been delivered."""
-    rules.check_state("publish", release)
-    release.state, release.published_at = "published", naive_utc(when) or utcnow()
+    rules.transition(release, "publish")
+    release.published_at = naive_utc(when) or utcnow()
     audit.record(session, "system", "release.publish", _target(release),
                  {"at": release.published_at.isoformat()}, org_id=release.drafting_org_id)
 
@@ -356,7 +360,8 @@ def _new_release(session, user, incident, title, body, channel, required_org_ids
     kinds = dict(session.execute(select(Organisation.id, Organisation.kind)).all())
     required = rules.required_orgs(user.org_id, required_org_ids, kinds, joint)
     release = Release(incident_id=incident.id, drafting_org_id=user.org_id, required_org_ids=required,
-                      channel=channel, kind=kind, corrects_id=corrects.id if corrects else None, state="draft",
+                      channel=channel, kind=kind, corrects_id=corrects.id if corrects else None,
+                      state=ReleaseState.DRAFT,
                       rumor_clusters=[], created_by=user.id, created_at=utcnow())
     session.add(release)
     session.flush()
@@ -376,7 +381,7 @@ def _follow_up(session, user, release, action, kind, title, body) -> Release:
 
 def _transition(session, user, release, action) -> None:
     rules.check(action, user, release)
-    before, release.state = release.state, rules.NEXT_STATE[action]
+    before = rules.transition(release, action)
     _audit(session, user, f"release.{action}", _target(release), {"from": before, "to": release.state})
 
 
@@ -384,6 +389,9 @@ def _refuse_blocked(session, release, config) -> None:
     found = blocking(problems(session, release, config))
     if found:
         raise Blocked(found)
+
+
+_LIVE = (ReleaseState.APPROVED, ReleaseState.SCHEDULED, ReleaseState.PUBLISHED)
 
 
 def _other_side(session, release) -> list[OtherRelease]:
@@ -394,11 +402,11 @@ def _other_side(session, release) -> list[OtherRelease]:
     mine = orgs[release.drafting_org_id].kind
     rows = session.execute(select(Release).where(Release.incident_id == release.incident_id)
                            .order_by(Release.id)).scalars().all()
-    superseded = {r.corrects_id for r in rows if r.corrects_id and r.state == "published"}
+    superseded = {r.corrects_id for r in rows if r.corrects_id and r.state == ReleaseState.PUBLISHED}
     latest = {}
     for row in rows:
         if (row.id != release.id and orgs[row.drafting_org_id].kind != mine and row.kind != "withdrawal"
-                and row.state in ("approved", "scheduled", "published") and row.id not in superseded):
+                and row.state in _LIVE and row.id not in superseded):
             latest[row.drafting_org_id] = row
     others = []
     for row in latest.values():

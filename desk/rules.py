@@ -1,4 +1,5 @@
-"""Who may do what to a release, and in which state: pure rules over plain values.
+"""Who may do what to a release, and in which state: pure rules over plain values, with
+the one table of the steps that change a release's state or a delivery's status.
 
 ``user`` is anything with ``id``, ``org_id``, ``roles`` and ``active`` (a ``User`` row
 will do); ``release`` anything with ``state``, ``kind``, ``drafting_org_id`` and
@@ -12,9 +13,9 @@ another organisation who changes an id in a URL learns nothing (404, not 403).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
-from desk.tables import STATES
+from desk.states import DeliveryStatus, ReleaseState
 
 
 class WorkflowError(Exception):
@@ -41,21 +42,48 @@ class NotFound(WorkflowError):
     """No such object, or one the user may not see."""
 
 
-# action: (the role it needs, whose members may do it, the states that allow it)
-ACTIONS: dict[str, tuple[str | None, str, tuple[str, ...]]] = {
-    "edit": ("drafter", "drafting", ("draft", "in_review", "approved")),
-    "submit": ("drafter", "drafting", ("draft",)),
-    "approve": ("approver", "required", ("in_review",)),
-    "request_changes": ("approver", "required", ("in_review",)),
-    "comment": (None, "viewer", STATES),
-    "schedule": ("publisher", "drafting", ("approved",)),
-    "unschedule": ("publisher", "drafting", ("scheduled",)),
-    "correct": ("drafter", "drafting", ("published",)),
-    "withdraw": ("drafter", "drafting", ("published",)),
+class Step(NamedTuple):
+    """One row of the table of a release's steps."""
+
+    role: str | None  # the role it needs; None: any user who sees the release
+    members: str  # whose members take it: drafting, required, viewer; system: no user, it follows from others
+    states: tuple[ReleaseState, ...]  # the states it may be taken in
+    to: ReleaseState | None = None  # the state it leads to; None: the state stays
+
+
+S = ReleaseState
+# Every step of a release, the users' in the order of their buttons. A step with a ``to``
+# changes the state only through ``transition``.
+ACTIONS: dict[str, Step] = {
+    "edit": Step("drafter", "drafting", (S.DRAFT, S.IN_REVIEW, S.APPROVED)),
+    "submit": Step("drafter", "drafting", (S.DRAFT,), S.IN_REVIEW),
+    "approve": Step("approver", "required", (S.IN_REVIEW,), S.APPROVED),  # once every required org has
+    "request_changes": Step("approver", "required", (S.IN_REVIEW,), S.DRAFT),
+    "comment": Step(None, "viewer", tuple(S)),
+    "schedule": Step("publisher", "drafting", (S.APPROVED,), S.SCHEDULED),
+    "unschedule": Step("publisher", "drafting", (S.SCHEDULED,), S.APPROVED),
+    "correct": Step("drafter", "drafting", (S.PUBLISHED,)),
+    "withdraw": Step("drafter", "drafting", (S.PUBLISHED,)),
+    "reopen": Step(None, "system", (S.APPROVED,), S.IN_REVIEW),  # an edit cleared an approval
+    "publish": Step(None, "system", (S.SCHEDULED,), S.PUBLISHED),  # every channel has it
 }
-# where a transition leads; approve leads to "approved" only once every required org has
-NEXT_STATE = {"submit": "in_review", "request_changes": "draft", "schedule": "scheduled",
-              "unschedule": "approved", "publish": "published"}
+
+D = DeliveryStatus
+# where an attempt ends from: its claim's ``sending``, or, when the publisher's lease ran
+# out meanwhile, whatever another publisher or an unscheduling made of it but delivered
+_ATTEMPTED = (D.SENDING, D.PENDING, D.HELD, D.FAILED, D.CANCELLED)
+# A delivery's steps: (the statuses it moves a delivery from, the status it leads to).
+DELIVERY_STEPS: dict[str, tuple[tuple[DeliveryStatus, ...], DeliveryStatus]] = {
+    "claim": ((D.PENDING, D.SENDING), D.SENDING),  # a publisher takes it for a lease; sending: a lease ran out
+    "deliver": (_ATTEMPTED, D.DELIVERED),
+    "postpone": (_ATTEMPTED, D.PENDING),  # the attempt failed: retried later
+    "give_up": (_ATTEMPTED, D.FAILED),  # the last attempt failed
+    "hold": ((D.PENDING, D.HELD), D.HELD),  # the release contradicts the fact sheet now
+    "resume": ((D.HELD,), D.PENDING),
+    "retry": ((D.FAILED,), D.PENDING),  # an admin's, after the last attempt
+    "cancel": ((D.PENDING, D.SENDING, D.HELD, D.FAILED), D.CANCELLED),  # the release was unscheduled
+}
+
 # a few seconds' grace so that "now" picked in a form is not already in the past
 SCHEDULE_GRACE = timedelta(minutes=1)
 SCHEDULE_AHEAD = timedelta(days=366)  # a time further ahead is a typo, not a plan
@@ -87,9 +115,9 @@ def check(action: str, user, release, *, approvals: Iterable = (), versions: Ite
     """Raise unless ``user`` may do ``action`` to ``release`` now. ``approvals`` and
     ``versions`` matter to approve, ``comment`` to request_changes, ``when``/``now`` to
     schedule."""
-    if action == "publish":
+    role, members, _, _ = ACTIONS[action]
+    if members == "system":  # publish (and reopen, which no user asks for)
         raise Forbidden("only the system publishes, when a scheduled release is due")
-    role, members, _ = ACTIONS[action]
     _active(user)
     if not can_view(user, release):
         raise NotFound("no such release")
@@ -116,12 +144,37 @@ def check(action: str, user, release, *, approvals: Iterable = (), versions: Ite
 
 
 def check_state(action: str, release) -> None:
-    states = ("scheduled",) if action == "publish" else ACTIONS[action][2]
-    if release.state not in states:
-        hint = "; correct or withdraw it with a new release" if release.state == "published" else ""
+    if release.state not in ACTIONS[action].states:
+        hint = "; correct or withdraw it with a new release" if release.state == ReleaseState.PUBLISHED else ""
         raise InvalidTransition(f"cannot {action} a release in state {release.state}{hint}")
     if action in ("correct", "withdraw") and release.kind == "withdrawal":
         raise InvalidTransition("a withdrawal cannot itself be corrected or withdrawn")
+
+
+def transition(release, action: str) -> ReleaseState:
+    """Take a step that changes the release's state: check that its state allows it, set
+    the state the step leads to; returns the state it left. Who may take it is ``check``'s."""
+    check_state(action, release)
+    before, release.state = release.state, ACTIONS[action].to
+    return before
+
+
+def move_delivery(delivery, step: str) -> bool:
+    """Take a delivery step if the delivery's status is one it starts from: set the status
+    it leads to and return True; else change nothing and return False. (Many rows at
+    once: ``DELIVERY_STEPS`` in an UPDATE, whose row count says the same.)"""
+    sources, target = DELIVERY_STEPS[step]
+    if delivery.status not in sources:
+        return False
+    delivery.status = target
+    return True
+
+
+def check_retry(user, release) -> None:
+    """Sending a failed delivery of ``release`` again: a publisher of the drafting
+    organisation, or an admin."""
+    if not ("admin" in user.roles or ("publisher" in user.roles and user.org_id == release.drafting_org_id)):
+        raise Forbidden("only a publisher of the drafting organisation or an admin retries a delivery")
 
 
 def allowed_actions(user, release, **context) -> list[str]:

@@ -7,20 +7,26 @@ never touch them. Times are naive UTC, as in ``core.store``.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.store import insert_for, set_up_schema, utcnow
+from desk.states import DeliveryStatus, ReleaseState
 
-STATES = ("draft", "in_review", "approved", "scheduled", "published")
 RELEASE_KINDS = ("release", "correction", "withdrawal")
 FACT_KEYS = ("affected_areas", "households", "cause", "restoration_estimate", "hotline", "last_update")
 
 
 class WorkflowBase(DeclarativeBase):
     pass
+
+
+def _stored(states: type[StrEnum]) -> Enum:
+    """A column of states: stored by value in a plain VARCHAR(16), read back as the enum."""
+    return Enum(states, native_enum=False, length=16, values_callable=lambda members: [m.value for m in members])
 
 
 class Organisation(WorkflowBase):
@@ -116,7 +122,7 @@ class Release(WorkflowBase):
     channel: Mapped[str] = mapped_column(String(16))  # CHANNELS
     kind: Mapped[str] = mapped_column(String(16), default="release")  # RELEASE_KINDS
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))  # the published release it corrects or withdraws
-    state: Mapped[str] = mapped_column(String(16), default="draft")  # STATES
+    state: Mapped[ReleaseState] = mapped_column(_stored(ReleaseState), default=ReleaseState.DRAFT)
     scheduled_at: Mapped[datetime | None] = mapped_column(DateTime)
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
     rumor_clusters: Mapped[list] = mapped_column(JSON, default=list)  # near-duplicate clusters it answers
@@ -186,7 +192,7 @@ class Delivery(WorkflowBase):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     channel: Mapped[str] = mapped_column(String(100))  # the channel's name in the channels file
     due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, delivered, failed
+    status: Mapped[DeliveryStatus] = mapped_column(_stored(DeliveryStatus), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")

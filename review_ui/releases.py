@@ -5,7 +5,7 @@ server; a release that the user's organisation may not see is a 404, whatever it
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import wraps
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -15,15 +15,11 @@ from desk import audit, clocks, dashboard as figures, facts, outbox, releases as
 from desk.checks import message as problem_message
 from desk.tables import FACT_KEYS, Delivery, FactProposal, Incident, Organisation, Release, User
 from desk.vocabulary import CHANNELS
-from indexes.query import QueryError, SearchQuery, parse_time
-from indexes.results import search
+from indexes.query import QueryError, parse_time
 from review_ui import i18n, params
 from review_ui.services import services
 
 bp = Blueprint("releases", __name__)
-
-OPEN_RUMORS = 10  # rumor clusters listed on an incident page
-LOOKBACK = timedelta(days=1)  # posts about an incident: from a day before it was opened
 
 
 def _workflow_errors(view):
@@ -132,32 +128,9 @@ def incident(incident_id: int):
     session = _session()
     found = _incident(incident_id)
     visible = flow.visible_releases(session, _actor(), found)
-    now = utcnow()
-    answers: dict[str, list[tuple[int, datetime | None, str]]] = {}
-    for release in visible:
-        for cluster in release.rumor_clusters or []:
-            answers.setdefault(cluster, []).append((release.id, release.published_at, release.channel))
-    store, index = services().store, services().index
-    rumor_query = SearchQuery(text=found.query or "", rumor=True, per_page=1,
-                              since=_aware(found.started_at) - LOOKBACK)
-    open_clusters = [cluster for cluster, _ in search(store, index, rumor_query).facets.get("cluster", [])]
-    wanted = list(dict.fromkeys(open_clusters[:OPEN_RUMORS] + list(answers)))
-    spread = store.cluster_spread(wanted)
-    i18n.cluster_names(spread)  # the clocks' clusters, named in one query
-    shipped = clocks.load_clocks(services().settings.home / "clocks.toml")
-    rumor_clocks = []
-    for cluster in wanted:
-        if cluster not in spread:
-            continue
-        first_seen, post = spread[cluster]
-        clock = clocks.rumor_clock(cluster, first_seen, [(rid, _aware(at) if at else None, channel)
-                                                        for rid, at, channel in answers.get(cluster, [])],
-                                   _aware(now), shipped, found.major)
-        volume = None
-        if clock.answered_at is not None:
-            volume = clocks.before_and_after(store.cluster_times(cluster, clock.answered_at - timedelta(days=1)),
-                                             clock.answered_at, _aware(now))
-        rumor_clocks.append((clock, post, volume))
+    rumor_clocks = figures.rumors_on_the_clock(services().store, services().index, found, visible,
+                                               clocks.load_clocks(services().settings.home / "clocks.toml"), utcnow())
+    i18n.cluster_names(clock.cluster for clock, _, _ in rumor_clocks)  # the clocks' clusters, named in one query
     involved = facts.incident_org_ids(session, found)
     return render_template("incident.html", incident=found, facts=facts.current_facts(session, found),
                            disputes=facts.disputes(session, found), involved=involved,
@@ -199,8 +172,7 @@ def dashboard(incident_id: int):
     if interval not in ("hour", "day"):
         abort(400)
     try:
-        data = figures.build(services().store, services().index, found.query or "",
-                             _aware(found.started_at) - LOOKBACK, None, interval)
+        data = figures.for_incident(services().store, services().index, found, interval)
     except QueryError as err:
         flash(i18n.error_message(str(err)), "error")
         return redirect(url_for("releases.incident", incident_id=incident_id), code=303)
@@ -269,21 +241,6 @@ def diff(release_id: int):
     return render_template("diff.html", release=release, diff=flow.diff(session, release, a, b), numbers=numbers)
 
 
-def _enqueue(session, release) -> None:
-    """Queue the release for every channel of its organisations; refuse when none has a
-    channel (it would stay scheduled for ever), name those without one."""
-    try:
-        channels = outbox.load_channels(services().settings.channels_file)
-    except outbox.ChannelConfigError as err:
-        raise rules.Invalid(str(err)) from None
-    without = outbox.enqueue(session, release, channels)
-    if not session.query(Delivery).filter(Delivery.release_id == release.id, Delivery.status != "cancelled").count():
-        raise rules.Invalid(f"no organisation of this release has a publishing channel in "
-                            f"{services().settings.channels_file}: add them there first")
-    if without:
-        flash(i18n.gettext("no_channels", orgs="、".join(without)), "error")
-
-
 ACTIONS = {
     "edit": lambda s, r, f: flow.edit(s, _actor(), r, f.get("title", ""), f.get("body", "")),
     "submit": lambda s, r, f: flow.submit(s, _actor(), r),
@@ -318,8 +275,7 @@ def retry_delivery(release_id: int, delivery_id: int):
     session = _session()
     release = flow.get_release(session, _actor(), release_id)
     actor = _actor()
-    if not ("admin" in actor.roles or ("publisher" in actor.roles and actor.org_id == release.drafting_org_id)):
-        raise rules.Forbidden("only a publisher of the drafting organisation or an admin retries a delivery")
+    rules.check_retry(actor, release)
     delivery = session.get(Delivery, delivery_id)
     if delivery is None or delivery.release_id != release.id:
         abort(404)
@@ -335,7 +291,11 @@ def _schedule(session, release: Release, when: str) -> None:
     """Who may schedule is checked before the form's time is read: a user without the
     right learns nothing from the form (and is audited), whatever the time says."""
     rules.check("schedule", _actor(), release)
-    flow.schedule(session, _actor(), release, _when(when), enqueue=_enqueue)
+    channels_file = services().settings.channels_file
+    without = flow.schedule(session, _actor(), release, _when(when),
+                            enqueue=lambda s, r: outbox.schedule_deliveries(s, r, channels_file))
+    if without:  # they receive nothing
+        flash(i18n.gettext("no_channels", orgs="、".join(without)), "error")
 
 
 def _when(value: str) -> datetime | None:
@@ -346,7 +306,3 @@ def _when(value: str) -> datetime | None:
     except QueryError as err:
         raise rules.Invalid(str(err)) from None
 
-
-def _aware(value: datetime) -> datetime:
-    """Workflow times are naive UTC."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value

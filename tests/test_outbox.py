@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,9 +18,9 @@ from sqlalchemy.orm import sessionmaker
 from core.store import utcnow
 from crisiswatch import publishing
 from crisiswatch.schedule import start_scheduler
-from desk import audit, outbox
+from desk import audit, outbox, transmitters
 from desk.outbox import Channel, ChannelConfigError
-from desk.rules import InvalidTransition
+from desk.rules import Invalid, InvalidTransition
 from desk.tables import AuditEntry, Delivery, Incident, Organisation, Release, User, Version, create_tables
 from tests.conftest import cli, free_port
 
@@ -118,7 +119,7 @@ def enqueue(sessions, release_id, channels) -> list[str]:
         return outbox.enqueue(session, session.get(Release, release_id), channels)
 
 
-def state_of(sessions, release_id) -> tuple[str, datetime | None, list[outbox.DeliveryStatus]]:
+def state_of(sessions, release_id) -> tuple[str, datetime | None, list[outbox.DeliveryLine]]:
     with sessions() as session:
         release = session.get(Release, release_id)
         return release.state, release.published_at, outbox.status(session, release)
@@ -343,3 +344,74 @@ def test_the_publish_command_delivers_what_is_due(home, tmp_path):
     with sessionmaker(create_engine(home.database_url))() as session:
         assert session.get(Release, release_id).state == "published"
         assert {d.status for d in session.execute(select(Delivery)).scalars()} == {"delivered"}
+
+
+@pytest.fixture
+def registry():
+    """The transmitters a test registers are gone after it."""
+    before = dict(transmitters.TRANSMITTERS)
+    yield transmitters.TRANSMITTERS
+    transmitters.TRANSMITTERS.clear()
+    transmitters.TRANSMITTERS.update(before)
+
+
+def test_a_kind_of_channel_registers_its_transmitter_and_the_outbox_uses_it(sessions, tmp_path, registry):
+    sent = []
+
+    @dataclass(frozen=True)
+    class QueueChannel(Channel):
+        queue: str = ""
+
+    @transmitters.register_transmitter("queue")
+    class QueueTransmitter(transmitters.Transmitter):
+        keys = frozenset({"queue"})
+
+        def channel(self, name, entry, where, base):
+            if not isinstance(entry.get("queue"), str):
+                raise ChannelConfigError(f"{where}: a queue channel needs queue = \"NAME\"")
+            return QueueChannel(name, "queue", queue=entry["queue"])
+
+        def send(self, channel, body, delivery, now):
+            if channel.queue == "down":
+                raise ConnectionRefusedError("the queue is down")
+            sent.append((channel.queue, delivery.id, json.loads(body)["title"]))
+
+    path = tmp_path / "channels.toml"
+    org = '[[organisation]]\nname = "{}"\n[[organisation.channel]]\nname = "bus"\nkind = "queue"\n'
+    path.write_text(org.format(GOV) + 'queue = "gov"\n' + org.format(GRID) + 'queue = "down"\n', encoding="utf-8")
+    channels = outbox.load_channels(path)
+    assert channels[GOV] == [QueueChannel("bus", "queue", queue="gov")]
+    release_id = make_release(sessions)
+    enqueue(sessions, release_id, channels)
+
+    report = outbox.deliver_due(sessions, channels, now=DUE)
+    assert {(r.org, r.status, r.error) for r in report.results} == {
+        (GOV, "delivered", ""), (GRID, "pending", "ConnectionRefusedError: the queue is down")}
+    assert [(queue, title) for queue, _, title in sent] == [("gov", "关于东湖区停电的通报")]
+
+    path.write_text(org.format(GOV) + 'queue = "gov"\nurl = "x"\n', encoding="utf-8")
+    with pytest.raises(ChannelConfigError, match=r"unknown key\(s\) \['url'\] for a queue channel"):
+        outbox.load_channels(path)
+    path.write_text(org.format(GOV), encoding="utf-8")
+    with pytest.raises(ChannelConfigError, match="needs queue"):
+        outbox.load_channels(path)
+    del registry["queue"]
+    with pytest.raises(ChannelConfigError, match="kind must be one of webhook, file, got 'queue'"):
+        outbox.load_channels(path)
+
+
+def test_scheduling_queues_the_channels_of_the_file_or_is_refused(sessions, tmp_path):
+    release_id = make_release(sessions, extra_org="东湖区人民政府")
+    path = tmp_path / "channels.toml"
+    with sessions() as session, session.begin():
+        release = session.get(Release, release_id)
+        with pytest.raises(Invalid, match="does not exist"):
+            outbox.schedule_deliveries(session, release, path)
+        path.write_text("", encoding="utf-8")
+        with pytest.raises(Invalid, match="no organisation of this release has a publishing channel"):
+            outbox.schedule_deliveries(session, release, path)  # it would stay scheduled for ever
+        path.write_text(f'[[organisation]]\nname = "{GOV}"\n[[organisation.channel]]\nname = "archive"\n'
+                        f'kind = "file"\nfolder = "out"\n', encoding="utf-8")
+        assert outbox.schedule_deliveries(session, release, path) == [GRID, "东湖区人民政府"]
+    _, _, rows = state_of(sessions, release_id)
+    assert [(r.org, r.channel, r.status) for r in rows] == [(GOV, "archive", "pending")]

@@ -206,6 +206,15 @@ def test_nobody_but_the_system_publishes(db):
         rules.check("publish", db.c_pub, release)
 
 
+def test_a_publisher_of_the_drafting_organisation_or_an_admin_retries_a_delivery(db):
+    release = joint_release(db)  # drafted by the city
+    for user in (db.c_pub, db.admin):
+        rules.check_retry(user, release)
+    for user in (db.g_pub, db.c_draft, db.c_appr):  # the other side's publisher; not publishers
+        with pytest.raises(Forbidden):
+            rules.check_retry(user, release)
+
+
 # --- approvals -------------------------------------------------------------------------
 
 def test_who_may_not_approve(db):

@@ -261,8 +261,8 @@ def publish(settings: Settings, dry_run):
         click.echo(line)
     for release_id in report.published:
         click.echo(f"published release {release_id}")
-    for release_id, reasons in report.held.items():
-        click.echo(f"held      release {release_id}: it contradicts the fact sheet now: {'; '.join(reasons)}")
+    for release_id, why in report.why_held().items():
+        click.echo(f"held      release {release_id}: {why}")
     click.echo(f"{len(report.results)} deliveries attempted, {report.failed_attempts} failed")
     if report.failed_attempts:
         sys.exit(1)

@@ -1,0 +1,138 @@
+"""Kinds of channel: each registers the transmitter that reads its entries in the channels
+file and sends payloads to it, as Superdesk's ``register_transmitter`` does::
+
+    @register_transmitter("sms")
+    class SmsTransmitter(Transmitter):
+        keys = frozenset({"gateway"})
+        ...
+
+The outbox looks a channel's kind up in ``TRANSMITTERS``; this module registers the two
+kinds the product has:
+
+- ``webhook``: POSTs the payload with ``Content-Type: application/json; charset=utf-8``,
+  ``X-Crisiswatch-Delivery: <delivery id>``, ``X-Crisiswatch-Timestamp: <unix seconds>``
+  and ``X-Crisiswatch-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with the
+  channel's secret>``. The timestamp header is not signed; the body's ``sent_at`` is (it
+  is in the body), so a receiver rejects replays by ``sent_at`` and duplicates by
+  ``delivery_id``. Any 2xx answer is delivered; redirects are not followed.
+- ``file``: writes the payload to ``<folder>/release-<release id>-<org id>-<channel>.json``
+  (to a temporary file, then renamed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import tempfile
+import urllib.request
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from desk.tables import Delivery
+
+TIMEOUT = 10  # seconds, per webhook request
+
+
+class ChannelConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A channel of the channels file; a kind whose settings are not these subclasses it."""
+
+    name: str
+    kind: str  # a key of TRANSMITTERS
+    url: str = ""
+    secret: str = field(default="", repr=False)
+    folder: Path | None = None
+
+
+class Transmitter(ABC):
+    keys: frozenset[str] = frozenset()  # what a channel entry of the kind holds beside name and kind
+
+    @abstractmethod
+    def channel(self, name: str, entry: dict, where: str, base: Path) -> Channel:
+        """The channel an entry describes, its keys already checked against ``keys``;
+        ``ChannelConfigError`` starting with ``where`` for a wrong value. ``base`` is the
+        channels file's folder, which relative paths start from."""
+
+    @abstractmethod
+    def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
+        """Deliver ``body``, or raise ``OSError`` or ``http.client.HTTPException``."""
+
+
+TRANSMITTERS: dict[str, Transmitter] = {}
+
+
+def register_transmitter(kind: str):
+    """Class decorator: channels of ``kind`` are read and sent by an instance of the class."""
+
+    def register(cls: type[Transmitter]) -> type[Transmitter]:
+        TRANSMITTERS[kind] = cls()
+        return cls
+
+    return register
+
+
+@register_transmitter("webhook")
+class WebhookTransmitter(Transmitter):
+    keys = frozenset({"url", "secret"})
+
+    def channel(self, name: str, entry: dict, where: str, base: Path) -> Channel:
+        url, secret = entry.get("url"), entry.get("secret")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ChannelConfigError(f"{where}: a webhook channel needs url = \"https://...\"")
+        if not isinstance(secret, str) or len(secret) < 16:
+            raise ChannelConfigError(f"{where}: a webhook channel needs a secret of 16 characters or more")
+        return Channel(name, "webhook", url=url, secret=secret)
+
+    def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
+        """POST the body; urllib raises HTTPError for any answer but 2xx."""
+        request = urllib.request.Request(channel.url, data=body, method="POST", headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "crisiswatch-outbox",
+            "X-Crisiswatch-Delivery": str(delivery.id),
+            "X-Crisiswatch-Timestamp": str(int(now.replace(tzinfo=timezone.utc).timestamp())),
+            "X-Crisiswatch-Signature": sign(channel.secret, body),
+        })
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=TIMEOUT):
+            pass
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a redirect answers the POST with an error, not with a GET elsewhere
+
+
+@register_transmitter("file")
+class FileTransmitter(Transmitter):
+    keys = frozenset({"folder"})
+
+    def channel(self, name: str, entry: dict, where: str, base: Path) -> Channel:
+        folder = entry.get("folder")
+        if not isinstance(folder, str) or not folder:
+            raise ChannelConfigError(f"{where}: a file channel needs folder = \"PATH\"")
+        return Channel(name, "file", folder=base / Path(folder).expanduser())
+
+    def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
+        """Write whole or not at all: a reader of the folder never sees half a release."""
+        target = channel.folder / f"release-{delivery.release_id}-{delivery.org_id}-{channel.name}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(body)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
