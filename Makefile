@@ -24,7 +24,7 @@ $(ECHARTS): review_ui/frontend/package-lock.json
 	mkdir -p $(dir $(ECHARTS))
 	cp review_ui/frontend/node_modules/echarts/dist/echarts.min.js $(ECHARTS)
 
-%.mo: %.po $(STAMP)
+%.mo: %.po | $(STAMP)
 	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
 
 install: $(STAMP) $(ECHARTS) $(CATALOGS)

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from core.errors import CodedError
 from core.store import utcnow
 from desk import audit
 from desk.tables import LoginSession, Organisation, User
@@ -32,7 +33,7 @@ USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 # Checked against even when the username is unknown, so that both failures take as long.
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 
-MESSAGES = {  # English, for the command line; the UI has both languages in review_ui.i18n
+MESSAGES = {  # English, for the command line; the UI's catalogs have each as account_<code>
     "org_name": "an organisation needs a name (at most 200 characters)",
     "name_nul": "a name cannot contain a NUL character",
     "display_name": "a display name has at most 200 characters (it has {length})",
@@ -49,12 +50,11 @@ MESSAGES = {  # English, for the command line; the UI has both languages in revi
 }
 
 
-class AccountError(ValueError):
-    """A request the accounts cannot carry out; ``code`` names it for translation."""
+class AccountError(CodedError, ValueError):
+    """A request the accounts cannot carry out."""
 
-    def __init__(self, code: str, **values):
-        self.code, self.values = code, values
-        super().__init__(MESSAGES[code].format(**values))
+    PREFIX = "account_"
+    MESSAGES = MESSAGES
 
 
 class LoginFailed(Exception):

@@ -58,12 +58,12 @@ def name_organisations(session: Session, user, incident: Incident, org_ids: Iter
     later); returns those newly named."""
     check_incident(user)
     if user.org_id != session.get(User, incident.created_by).org_id:
-        raise Forbidden("only the organisation that opened an incident names its organisations")
+        raise Forbidden("names_orgs")
     known = incident_org_ids(session, incident)
     added = []
     for org_id in dict.fromkeys(org_ids):
         if session.get(Organisation, org_id) is None:
-            raise Invalid(f"unknown organisation {org_id}")
+            raise Invalid("unknown_org", org=org_id)
         if org_id not in known:
             session.add(IncidentOrganisation(incident_id=incident.id, org_id=org_id))
             added.append(org_id)
@@ -83,21 +83,21 @@ def set_fact(session: Session, user, incident: Incident, key: str, value,
     check_incident(user)
     involved = incident_org_ids(session, incident)
     if user.org_id not in involved:
-        raise Forbidden("only the incident's organisations set its facts")
+        raise Forbidden("sets_facts")
     if key not in FACT_KEYS:
-        raise Invalid(f"unknown fact {key}")
+        raise Invalid("unknown_fact", fact=key)
     value = _normalise(key, value)
     current = current_facts(session, incident).get(key)
     # a fact owned from outside the incident (claimed before only its organisations could)
     # is no one's: the first of them to set it again owns it
     if current is not None and current.owner_org_id in involved:
         if owner_org_id not in (None, current.owner_org_id):
-            raise Invalid("the owner of a fact is set when it is first recorded")
+            raise Invalid("owner_fixed")
         if current.owner_org_id != user.org_id:
             return _propose(session, user, incident, key, value, current)
         owner_org_id = current.owner_org_id
     elif owner_org_id is not None and owner_org_id not in involved:
-        raise Invalid(f"the owner of a fact is one of the incident's organisations, not {owner_org_id}")
+        raise Invalid("owner_not_handling", org=owner_org_id)
     owner_org_id = owner_org_id or user.org_id
     row = Fact(incident_id=incident.id, key=key, value=value, owner_org_id=owner_org_id,
                updated_by=user.id, updated_at=utcnow())
@@ -157,18 +157,18 @@ def _normalise(key: str, value):
         check_text("fact_value", "、".join(items))
         areas = [item.strip() for item in items if item.strip()]
         if not areas:
-            raise Invalid("affected areas need at least one area")
+            raise Invalid("areas_empty")
         return areas
     value = check_text("fact_value", str(value)).strip()
     if not value:
-        raise Invalid(f"{key} needs a value")
+        raise Invalid("fact_empty", fact=key)
     if key == "households":
         counts = household_counts(value, unit_required=False)
         if not counts:
-            raise Invalid("households needs a number")
+            raise Invalid("households_number")
         return str(counts[0].value)
     if key == "restoration_estimate" and not clock_times(value):
-        raise Invalid("the restoration estimate needs a time, e.g. 7月26日18:00")
+        raise Invalid("restoration_time")
     return value
 
 

@@ -2,8 +2,8 @@
 passes on the server (a browser's ``maxlength`` is only a convenience).
 
 A text over its limit, or one holding a NUL character (which PostgreSQL refuses in text
-and no press officer types), is refused with ``Invalid``; the English reason names the
-field, and ``review_ui.i18n`` shows it in Chinese by the names below.
+and no press officer types), is refused with ``Invalid`` naming the field; the UI shows
+the field by its name below in the reader's language.
 """
 
 from __future__ import annotations
@@ -26,12 +26,7 @@ def check_text(field: str, value: str) -> str:
     """``value`` unchanged, or ``Invalid`` when it is too long or holds a NUL."""
     _, name, limit = FIELDS[field]
     if "\x00" in value:
-        raise Invalid(f"the {name} contains a NUL character")
+        raise Invalid("text_nul", field=field, name=name)
     if len(value) > limit:
-        raise Invalid(f"the {name} has at most {limit} characters (it has {len(value)})")
+        raise Invalid("text_long", field=field, name=name, limit=limit, length=len(value))
     return value
-
-
-def zh_name(english: str) -> str:
-    """The Chinese name of a field by its English name (for the translated message)."""
-    return next((zh for zh, en, _ in FIELDS.values() if en == english), english)

@@ -163,12 +163,11 @@ def schedule_deliveries(session: Session, release: Release, channels_file: Path)
     try:
         channels = load_channels(channels_file)
     except ChannelConfigError as err:
-        raise Invalid(str(err)) from None
+        raise Invalid("channels_file", error=err) from None
     without = enqueue(session, release, channels)
     if not session.execute(select(func.count()).select_from(Delivery).where(
             Delivery.release_id == release.id, Delivery.status != DeliveryStatus.CANCELLED)).scalar():
-        raise Invalid(f"no organisation of this release has a publishing channel in {channels_file}: "
-                      "add them there first")
+        raise Invalid("no_channel", path=channels_file)
     return without
 
 
@@ -182,7 +181,7 @@ def cancel(session: Session, release: Release, now: datetime | None = None) -> i
     sending = session.execute(select(func.count()).select_from(Delivery).where(
         rows, Delivery.status == DeliveryStatus.SENDING, Delivery.next_attempt_at > now)).scalar()
     if sending:
-        raise InvalidTransition("a channel is being sent this release right now: look again in a minute")
+        raise InvalidTransition("sending_now")
     result = session.execute(_moved("cancel", rows, next_attempt_at=None))
     return result.rowcount
 
@@ -191,7 +190,7 @@ def retry(session: Session, delivery_id: int, actor: str = "system") -> Delivery
     """Send a failed delivery again at the next run, with a fresh count of attempts."""
     delivery = session.get(Delivery, delivery_id)
     if delivery is None or not rules.move_delivery(delivery, "retry"):
-        raise ValueError(f"delivery {delivery_id} is not a failed delivery")
+        raise InvalidTransition("not_failed", delivery=delivery_id)
     delivery.attempts, delivery.next_attempt_at = 0, None
     audit.record(session, actor, "delivery_retry", f"release:{delivery.release_id}",
                  {"delivery": delivery.id, "channel": delivery.channel}, org_id=delivery.org_id)

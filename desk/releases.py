@@ -38,7 +38,7 @@ class Blocked(WorkflowError):
     """The pre-publication checks found blocking problems."""
 
     def __init__(self, problems: list[Problem]):
-        super().__init__(f"{len(problems)} blocking problems")
+        super().__init__("blocked", count=len(problems))
         self.problems = problems
 
 
@@ -47,7 +47,7 @@ class Blocked(WorkflowError):
 def get_incident(session: Session, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None:
-        raise NotFound("no such incident")
+        raise NotFound("no_incident")
     return incident
 
 
@@ -55,7 +55,7 @@ def get_release(session: Session, user: User, release_id: int) -> Release:
     """The release, or ``NotFound`` when it does not exist or the user may not see it."""
     release = session.get(Release, release_id)
     if release is None or not rules.can_view(user, release):
-        raise NotFound("no such release")
+        raise NotFound("no_release")
     return release
 
 
@@ -106,11 +106,11 @@ def create_incident(session: Session, user: User, title: str, query: str = "", m
     check_text("incident_title", title)
     check_text("incident_query", query)
     if not title.strip():
-        raise Invalid("an incident needs a title")
+        raise Invalid("incident_title")
     try:
         SearchQuery(text=query)  # its posts are found by this search: it must parse
     except QueryError as err:
-        raise Invalid(f"the incident's search query: {err}") from None
+        raise Invalid("incident_query", error=err) from None
     incident = Incident(title=title.strip(), query=query, major=major, started_at=utcnow(), created_by=user.id)
     session.add(incident)
     session.flush()
@@ -160,8 +160,7 @@ def approve(session: Session, user: User, release: Release, config: Config | Non
     rules.check("approve", user, release, approvals=held, versions=versions(session, release))
     current = current_version(session, release).number
     if version is not None and version != current:
-        raise InvalidTransition(f"the text has changed since you read it: version {current} is current, "
-                                "read it and approve again")
+        raise InvalidTransition("stale_version", version=current)
     _refuse_blocked(session, release, config)
     approval = Approval(release_id=release.id, org_id=user.org_id, user_id=user.id,
                         version_number=current, created_at=utcnow())
@@ -187,7 +186,7 @@ def add_comment(session: Session, user: User, release: Release, body: str) -> Co
     rules.check("comment", user, release)
     check_text("comment", body)
     if not body.strip():
-        raise Invalid("a comment needs text")
+        raise Invalid("comment_empty")
     row = _comment(session, user, release, body)
     _audit(session, user, "release.comment", _target(release), {"comment": row.id})
     return row
@@ -218,7 +217,7 @@ def unschedule(session: Session, user: User, release: Release,
     delivered = session.query(Delivery).filter(Delivery.release_id == release.id,
                                                Delivery.status == DeliveryStatus.DELIVERED)
     if delivered.count():
-        raise InvalidTransition("some channels have this release already: correct or withdraw it once it is published")
+        raise InvalidTransition("already_sent")
     rules.transition(release, "unschedule")
     release.scheduled_at = None
     if cancel is not None:
@@ -355,7 +354,7 @@ def _blocks(a, b, budget: _Budget):
 def _new_release(session, user, incident, title, body, channel, required_org_ids, joint, kind,
                  corrects: Release | None = None) -> Release:
     if channel not in CHANNELS:
-        raise Invalid(f"unknown channel {channel}")
+        raise Invalid("unknown_channel", channel=channel)
     _check_text(title, body)
     kinds = dict(session.execute(select(Organisation.id, Organisation.kind)).all())
     required = rules.required_orgs(user.org_id, required_org_ids, kinds, joint)
@@ -429,7 +428,7 @@ def _text(session, release, number) -> tuple[str, str]:
     version = session.execute(select(Version).where(Version.release_id == release.id,
                                                     Version.number == number)).scalar()
     if version is None:
-        raise NotFound(f"no version {number}")
+        raise NotFound("no_version", version=number)
     return version.title, version.body
 
 
@@ -437,7 +436,7 @@ def _check_text(title: str, body: str) -> None:
     check_text("title", title)
     check_text("body", body)
     if not title.strip() or not body.strip():
-        raise Invalid("a release needs a title and a body")
+        raise Invalid("title_body")
 
 
 def _comment(session, user, release, body, changes_requested=False) -> Comment:

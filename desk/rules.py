@@ -15,31 +15,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping, NamedTuple
 
+from desk.errors import Forbidden, Invalid, InvalidTransition, NotFound, WorkflowError
 from desk.states import DeliveryStatus, ReleaseState
 
 
-class WorkflowError(Exception):
-    """Anything the workflow refuses; ``reason`` is short English for logs and tests."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Forbidden(WorkflowError):
-    """This user may not do this (role or organisation)."""
-
-
-class InvalidTransition(WorkflowError):
-    """The release's state does not allow this."""
-
-
-class Invalid(WorkflowError):
-    """The request itself is wrong: an empty comment, a time in the past, an unknown org."""
-
-
-class NotFound(WorkflowError):
-    """No such object, or one the user may not see."""
 
 
 class Step(NamedTuple):
@@ -100,14 +79,14 @@ def can_view(user, release) -> bool:
 def check_create(user) -> None:
     _active(user)
     if "drafter" not in user.roles:
-        raise Forbidden("only a drafter creates a release")
+        raise Forbidden("drafter_creates")
 
 
 def check_incident(user) -> None:
     """Opening an incident or setting its facts: the people who handle releases and posts."""
     _active(user)
     if not {"analyst", "drafter", "approver"} & set(user.roles):
-        raise Forbidden("only analysts, drafters and approvers handle incidents")
+        raise Forbidden("handles_incidents")
 
 
 def check(action: str, user, release, *, approvals: Iterable = (), versions: Iterable = (),
@@ -117,38 +96,38 @@ def check(action: str, user, release, *, approvals: Iterable = (), versions: Ite
     schedule."""
     role, members, _, _ = ACTIONS[action]
     if members == "system":  # publish (and reopen, which no user asks for)
-        raise Forbidden("only the system publishes, when a scheduled release is due")
+        raise Forbidden("system_publishes")
     _active(user)
     if not can_view(user, release):
-        raise NotFound("no such release")
+        raise NotFound("no_release")
     if role is not None and role not in user.roles:
-        raise Forbidden(f"{action} needs the {role} role")
+        raise Forbidden("needs_role", action=action, role=role)
     if members == "drafting" and user.org_id != release.drafting_org_id:
-        raise Forbidden(f"only the drafting organisation may {action}")
+        raise Forbidden("drafting_org_only", action=action)
     if members == "required" and user.org_id not in release.required_org_ids:
-        raise Forbidden(f"only a required organisation may {action}")
+        raise Forbidden("required_org_only", action=action)
     check_state(action, release)
     if action in ("approve", "request_changes"):
         approvals = list(approvals)
         if user.org_id in approved_orgs(approvals):
-            raise InvalidTransition("your organisation has already approved this text")
+            raise InvalidTransition("already_approved")
         if action == "approve" and user.id in barred_approvers(user.org_id, approvals, versions):
-            raise Forbidden("no one approves their own edit")
+            raise Forbidden("own_edit")
     if action == "request_changes" and not comment.strip():
-        raise Invalid("requesting changes needs a comment")
+        raise Invalid("changes_need_comment")
     if action == "schedule" and when is not None and now is not None:
         if when < now - SCHEDULE_GRACE:
-            raise Invalid("a release cannot be scheduled in the past")
+            raise Invalid("schedule_past")
         if when > now + SCHEDULE_AHEAD:
-            raise Invalid("a release is scheduled at most a year ahead")
+            raise Invalid("schedule_far")
 
 
 def check_state(action: str, release) -> None:
     if release.state not in ACTIONS[action].states:
-        hint = "; correct or withdraw it with a new release" if release.state == ReleaseState.PUBLISHED else ""
-        raise InvalidTransition(f"cannot {action} a release in state {release.state}{hint}")
+        code = "state_published" if release.state == ReleaseState.PUBLISHED else "state"
+        raise InvalidTransition(code, action=action, state=release.state)
     if action in ("correct", "withdraw") and release.kind == "withdrawal":
-        raise InvalidTransition("a withdrawal cannot itself be corrected or withdrawn")
+        raise InvalidTransition("withdrawal_final")
 
 
 def transition(release, action: str) -> ReleaseState:
@@ -174,7 +153,7 @@ def check_retry(user, release) -> None:
     """Sending a failed delivery of ``release`` again: a publisher of the drafting
     organisation, or an admin."""
     if not ("admin" in user.roles or ("publisher" in user.roles and user.org_id == release.drafting_org_id)):
-        raise Forbidden("only a publisher of the drafting organisation or an admin retries a delivery")
+        raise Forbidden("retry_forbidden")
 
 
 def allowed_actions(user, release, **context) -> list[str]:
@@ -215,12 +194,12 @@ def required_orgs(drafting_org_id: int, required_org_ids: Iterable[int], kinds: 
     required = sorted({drafting_org_id, *required_org_ids})
     unknown = [org for org in required if org not in kinds]
     if unknown:
-        raise Invalid(f"unknown organisations {unknown}")
+        raise Invalid("unknown_orgs", orgs=unknown)
     if joint and {kinds[org] for org in required} != {"government", "enterprise"}:
-        raise Invalid("a joint release needs a government and an enterprise organisation")
+        raise Invalid("joint_release")
     return required
 
 
 def _active(user) -> None:
     if not user.active:
-        raise Forbidden("this account is disabled")
+        raise Forbidden("account_disabled")

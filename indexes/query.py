@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core import segment
+from core.errors import CodedError
 from core.schema import CHINA_TZ, PLATFORMS
 from indexes.analysis import index_tokens, normalise
 
@@ -43,8 +44,45 @@ EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
 _ITEMS = re.compile(r'(-?)"([^"]*)("?)|(\S+)')
 
 
-class QueryError(ValueError):
+MESSAGES = {  # English; the UI's catalogs have each as query_<code>
+    "too_long": "the query is longer than {max} characters; shorten it",
+    "quote_open": 'a quotation mark (") is not closed',
+    "brackets": "brackets are not supported; combine words with OR and NOT instead",
+    "or_alone": "OR needs a word on each side",
+    "no_word": "{text!r} has no searchable word (only punctuation or symbols)",
+    "not_with_or": "NOT cannot be combined with OR; write the excluded word on its own",
+    "ends_with_operator": "the query ends with OR or NOT; add the word it applies to",
+    "too_many_words": "the query has more than {max} words; shorten it",
+    "unknown_platform": "unknown platform {value!r}; use one of {choices}",
+    "filter_values": "too many or too long values for {name} (at most {max} of {chars} characters)",
+    "unknown_sort": "unknown sort {value!r}; use one of {choices}",
+    "unknown_interval": "unknown interval {value!r}; use day or hour",
+    "page": "page must be between 1 and {max}",
+    "per_page": "per_page must be between 1 and {max}",
+    "relevance_depth": "results by relevance go {max} deep; sort by newest to page further",
+    "cursor": "after is not a valid page cursor",
+    "cursor_sort": "a page cursor goes with the newest or engagement sort",
+    "rumor_range": "rumor probabilities are between 0 and 1",
+    "time_range": "the start of the time range is after its end",
+    "unknown_label": "unknown {filter} {value!r}; use one of {labels}",
+    "not_a_date": "{value!r} is not a date; write it as 2024-07-31 or 2024-07-31T18:00",
+    "date_range": "{date} is out of range: dates go from {earliest}-01-01 to {latest}-12-31",
+    # a query string's parameters, bounded before they reach the query (review_ui.params)
+    "too_many_values": "too many values for {name} (at most {max})",
+    "value_too_long": "a value of {name} is too long (at most {max} characters)",
+    "whole_number": "{name} must be a whole number",
+    "number": "{name} must be a number such as 0.5",
+    "percentage": "{name} must be a percentage from 0 to 100",
+    "verified": "verified must be yes or no",
+    "time_too_long": "{value!r}… is not a date",
+}
+
+
+class QueryError(CodedError, ValueError):
     """A query that cannot be run; the message tells the analyst what to change."""
+
+    PREFIX = "query_"
+    MESSAGES = MESSAGES
 
 
 @dataclass(frozen=True)
@@ -75,11 +113,11 @@ class TextQuery:
 def parse_text(text: str) -> TextQuery:
     """Parse the free text of a query; raises ``QueryError`` with what to change."""
     if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"the query is longer than {MAX_QUERY_CHARS} characters; shorten it")
+        raise QueryError("too_long", max=MAX_QUERY_CHARS)
     if text.count('"') % 2:
-        raise QueryError('a quotation mark (") is not closed')
+        raise QueryError("quote_open")
     if re.search(r"[()（）]", text):
-        raise QueryError("brackets are not supported; combine words with OR and NOT instead")
+        raise QueryError("brackets")
     groups: list[list[Atom]] = []
     excluded: list[Atom] = []
     pending_or = pending_not = False
@@ -87,7 +125,7 @@ def parse_text(text: str) -> TextQuery:
         if not quoted and bare in ("AND", "OR", "NOT"):
             if bare == "OR":
                 if pending_or or pending_not or not groups:
-                    raise QueryError("OR needs a word on each side")
+                    raise QueryError("or_alone")
                 pending_or = True
             elif bare == "NOT":
                 pending_not = True
@@ -96,10 +134,10 @@ def parse_text(text: str) -> TextQuery:
             negated, bare = "-", bare[1:]
         atom = Atom(quoted, phrase=True) if quoted or (negated and not bare) else Atom(bare)
         if not atom.substrings or not any(index_tokens(s) for s in atom.substrings):
-            raise QueryError(f"{atom.text!r} has no searchable word (only punctuation or symbols)")
+            raise QueryError("no_word", text=atom.text)
         if negated or pending_not:
             if pending_or:
-                raise QueryError("NOT cannot be combined with OR; write the excluded word on its own")
+                raise QueryError("not_with_or")
             excluded.append(atom)
         elif pending_or:
             groups[-1].append(atom)
@@ -107,9 +145,9 @@ def parse_text(text: str) -> TextQuery:
             groups.append([atom])
         pending_or = pending_not = False
     if pending_or or pending_not:
-        raise QueryError("the query ends with OR or NOT; add the word it applies to")
+        raise QueryError("ends_with_operator")
     if sum(len(g) for g in groups) + len(excluded) > MAX_ATOMS:
-        raise QueryError(f"the query has more than {MAX_ATOMS} words; shorten it")
+        raise QueryError("too_many_words", max=MAX_ATOMS)
     return TextQuery(tuple(tuple(g) for g in groups), tuple(excluded))
 
 
@@ -140,34 +178,33 @@ class SearchQuery:
         object.__setattr__(self, "parsed", parse_text(self.text))
         unknown = set(self.platforms) - set(PLATFORMS)
         if unknown:
-            raise QueryError(f"unknown platform {sorted(unknown)[0]!r}; use one of {', '.join(PLATFORMS)}")
+            raise QueryError("unknown_platform", value=sorted(unknown)[0], choices=", ".join(PLATFORMS))
         for name in ("platforms", "polarities", "sentiments", "emotions", "topics", "places", "clusters"):
             values = getattr(self, name)
             if len(values) > MAX_FILTER_VALUES or any(len(v) > MAX_VALUE_CHARS for v in values):
-                raise QueryError(f"too many or too long values for {name} "
-                                 f"(at most {MAX_FILTER_VALUES} of {MAX_VALUE_CHARS} characters)")
+                raise QueryError("filter_values", name=name, max=MAX_FILTER_VALUES, chars=MAX_VALUE_CHARS)
         if self.sort not in SORTS:
-            raise QueryError(f"unknown sort {self.sort!r}; use one of {', '.join(SORTS)}")
+            raise QueryError("unknown_sort", value=self.sort, choices=", ".join(SORTS))
         if self.interval not in INTERVALS:
-            raise QueryError(f"unknown interval {self.interval!r}; use day or hour")
+            raise QueryError("unknown_interval", value=self.interval)
         if not (1 <= self.page <= MAX_PAGE):
-            raise QueryError(f"page must be between 1 and {MAX_PAGE}")
+            raise QueryError("page", max=MAX_PAGE)
         if not (1 <= self.per_page <= MAX_PER_PAGE):
-            raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+            raise QueryError("per_page", max=MAX_PER_PAGE)
         if self.ranked and self.page * self.per_page > MAX_RELEVANCE_DEPTH:
-            raise QueryError(f"results by relevance go {MAX_RELEVANCE_DEPTH} deep; sort by newest to page further")
+            raise QueryError("relevance_depth", max=MAX_RELEVANCE_DEPTH)
         if self.after is not None and not 0 <= self.after <= MAX_CURSOR:
-            raise QueryError("after is not a valid page cursor")
+            raise QueryError("cursor")
         if self.after is not None and self.ranked:
-            raise QueryError("a page cursor goes with the newest or engagement sort")
+            raise QueryError("cursor_sort")
         for bound in (self.rumor_min, self.rumor_max):
             if bound is not None and not 0 <= bound <= 1:
-                raise QueryError("rumor probabilities are between 0 and 1")
+                raise QueryError("rumor_range")
         for bound in (self.since, self.until):
             if bound is not None:
                 check_year(bound)
         if self.since and self.until and self.since > self.until:
-            raise QueryError("the start of the time range is after its end")
+            raise QueryError("time_range")
 
     @property
     def ranked(self) -> bool:
@@ -192,7 +229,7 @@ def check_labels(query: SearchQuery, labels: Mapping[str, Iterable[str]]) -> Non
         known = list(labels[field_name])
         unknown = [value for value in getattr(query, field_name) if value not in known]
         if unknown:
-            raise QueryError(f"unknown {name} {unknown[0]!r}; use one of {', '.join(known)}")
+            raise QueryError("unknown_label", filter=name, value=unknown[0], labels=", ".join(known))
 
 
 def parse_time(value: str | None, *, end_of_day: bool = False) -> datetime | None:
@@ -203,7 +240,7 @@ def parse_time(value: str | None, *, end_of_day: bool = False) -> datetime | Non
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise QueryError(f"{value!r} is not a date; write it as 2024-07-31 or 2024-07-31T18:00") from None
+        raise QueryError("not_a_date", value=value) from None
     check_year(parsed)
     if len(value) == 10 and end_of_day:
         parsed = parsed.replace(hour=23, minute=59, second=59, microsecond=999999)
@@ -214,5 +251,4 @@ def check_year(value: datetime) -> None:
     """Refuse a date outside ``EARLIEST_YEAR``-``LATEST_YEAR``: the engines cannot compare
     with it, and near year 1 or 9999 converting its zone to UTC overflows."""
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise QueryError(f"{value.date().isoformat()} is out of range: dates go from {EARLIEST_YEAR}-01-01 "
-                         f"to {LATEST_YEAR}-12-31")
+        raise QueryError("date_range", date=value.date().isoformat(), earliest=EARLIEST_YEAR, latest=LATEST_YEAR)

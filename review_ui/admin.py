@@ -59,7 +59,7 @@ def _done(message_key: str, **values):
 
 
 def _refused(error: accounts.AccountError):
-    flash(i18n.gettext("account_" + error.code, **error.values), "error")
+    flash(i18n.error_message(error), "error")
     return redirect(url_for("admin.index"), code=303)
 
 

@@ -22,7 +22,7 @@ def search():
     try:
         query = params.query_from_args(request.args, filter_labels(services().settings.models_dir))
     except QueryError as err:
-        return jsonify(error=i18n.error_message(str(err))), 400
+        return jsonify(error=i18n.error_message(err)), 400
     try:
         return jsonify(page_as_dict(run_search(services().store, services().index, query)))
     except IndexUnavailable as err:

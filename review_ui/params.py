@@ -2,7 +2,7 @@
 
 ``SearchQuery`` validates the query itself; here the raw strings are bounded first (how
 many values, how long) so that nothing unbounded reaches it or an error message.
-Every failure is a ``QueryError`` with an English message (``i18n`` translates it).
+Every failure is a ``QueryError`` (its codes are in ``indexes.query.MESSAGES``).
 """
 
 from __future__ import annotations
@@ -39,16 +39,16 @@ SINGLE_VALUED = ("verified", "rumor")  # facets whose parameter takes one value
 def _values(args: MultiDict, name: str) -> tuple[str, ...]:
     values = tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v.strip()))
     if len(values) > MAX_VALUES:
-        raise QueryError(f"too many values for {name} (at most {MAX_VALUES})")
+        raise QueryError("too_many_values", name=name, max=MAX_VALUES)
     if any(len(v) > MAX_VALUE_CHARS for v in values):
-        raise QueryError(f"a value of {name} is too long (at most {MAX_VALUE_CHARS} characters)")
+        raise QueryError("value_too_long", name=name, max=MAX_VALUE_CHARS)
     return values
 
 
 def _word(args: MultiDict, name: str, default: str) -> str:
     raw = (args.get(name) or "").strip()
     if len(raw) > MAX_WORD_CHARS:
-        raise QueryError(f"a value of {name} is too long (at most {MAX_WORD_CHARS} characters)")
+        raise QueryError("value_too_long", name=name, max=MAX_WORD_CHARS)
     return raw or default
 
 
@@ -58,7 +58,7 @@ def _int(args: MultiDict, name: str, default: int | None, digits: int = 9) -> in
         return default
     # isdigit() alone accepts other scripts' digits and int() accepts "1_0"; be strict.
     if not (raw.isascii() and raw.isdigit() and len(raw) <= digits):
-        raise QueryError(f"{name} must be a whole number")
+        raise QueryError("whole_number", name=name)
     return int(raw)
 
 
@@ -76,7 +76,7 @@ def _float(args: MultiDict, name: str) -> float | None:
     if not raw:
         return None
     if not _NUMBER.fullmatch(raw):
-        raise QueryError(f"{name} must be a number such as 0.5")
+        raise QueryError("number", name=name)
     return float(raw)
 
 
@@ -84,21 +84,21 @@ def _percent(args: MultiDict, name: str) -> float | None:
     """A probability given in percent (the search page's unit, as its cards show it)."""
     raw = (args.get(name) or "").strip()
     if raw and not (_NUMBER.fullmatch(raw) and float(raw) <= 100):
-        raise QueryError(f"{name} must be a percentage from 0 to 100")
+        raise QueryError("percentage", name=name)
     return float(raw) / 100 if raw else None
 
 
 def _verified(args: MultiDict) -> bool | None:
     raw = _word(args, "verified", "").lower()
     if raw and raw not in VERIFIED:
-        raise QueryError("verified must be yes or no")
+        raise QueryError("verified")
     return VERIFIED.get(raw)
 
 
 def _time(args: MultiDict, name: str, end_of_day: bool):
     raw = (args.get(name) or "").strip()
     if len(raw) > MAX_TIME_CHARS:
-        raise QueryError(f"{raw[:MAX_TIME_CHARS]!r}… is not a date")
+        raise QueryError("time_too_long", value=raw[:MAX_TIME_CHARS])
     return parse_time(raw, end_of_day=end_of_day)
 
 

@@ -40,14 +40,14 @@ def _workflow_errors(view):
             abort(404)
         except rules.Forbidden as err:
             _audit_refusal("workflow.refused", kwargs, reason=err.reason)
-            abort(403, description=i18n.error_message(err.reason))
+            abort(403, description=i18n.error_message(err))
         except flow.Blocked as err:
             _audit_refusal("workflow.blocked", kwargs, problems=[p.kind for p in err.problems])
             for problem in err.problems:
                 flash(problem_message(problem, i18n.current_lang()), "error")
         except rules.WorkflowError as err:
             g.session.rollback()
-            flash(i18n.error_message(err.reason), "error")
+            flash(i18n.error_message(err), "error")
         return redirect(_back(kwargs), code=303)
 
     return wrapper
@@ -174,7 +174,7 @@ def dashboard(incident_id: int):
     try:
         data = figures.for_incident(services().store, services().index, found, interval)
     except QueryError as err:
-        flash(i18n.error_message(str(err)), "error")
+        flash(i18n.error_message(err), "error")
         return redirect(url_for("releases.incident", incident_id=incident_id), code=303)
     i18n.cluster_names(cluster["cluster"] for cluster in data.rumor_clusters)  # the top clusters named in one query
     return render_template("dashboard.html", incident=found, data=data, interval=interval, chart=_chart(data))
@@ -279,10 +279,7 @@ def retry_delivery(release_id: int, delivery_id: int):
     delivery = session.get(Delivery, delivery_id)
     if delivery is None or delivery.release_id != release.id:
         abort(404)
-    try:
-        outbox.retry(session, delivery.id, actor=actor.username)
-    except ValueError as err:
-        raise rules.InvalidTransition(str(err)) from None
+    outbox.retry(session, delivery.id, actor=actor.username)
     session.commit()
     return redirect(url_for("releases.show", release_id=release_id), code=303)
 
@@ -304,5 +301,5 @@ def _when(value: str) -> datetime | None:
     try:
         return naive_utc(parse_time(value)) if value.strip() else None
     except QueryError as err:
-        raise rules.Invalid(str(err)) from None
+        raise rules.Invalid("schedule_time", error=err) from None
 

@@ -26,7 +26,7 @@ def index():
         query = params.query_from_args(request.args, filter_labels(services().settings.models_dir), percent=True)
         result = run_search(services().store, services().index, query)
     except QueryError as err:
-        error, status = i18n.error_message(str(err)), 400
+        error, status = i18n.error_message(err), 400
     except IndexUnavailable as err:  # outdated, or being rebuilt by hand: say so, not a 500
         error, status = i18n.gettext("index_unavailable", detail=str(err)), 503
     listed = result.facets.get("cluster", []) if result is not None else []

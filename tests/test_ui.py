@@ -788,7 +788,7 @@ def test_every_query_model_error_has_a_chinese_translation(app, fields):
     with pytest.raises(QueryError) as raised:
         SearchQuery(**fields)
     with app.test_request_context("/"):
-        zh = i18n.error_message(str(raised.value))
+        zh = i18n.error_message(raised.value)
     assert zh != str(raised.value) and re.search(r"[\u4e00-\u9fff]", zh)
 
 
