@@ -6,10 +6,14 @@ are plain ``str`` (never Markup): whatever is formatted into them is escaped by 
 like any other value. A message id is the key the templates use (``_('key', name=value)``);
 its text takes ``str.format`` placeholders (``{name}``, flagged python-brace-format).
 
-To add a string: add its msgid to ``translations/messages.pot`` and the msgid with its
-text to ``translations/zh_CN/LC_MESSAGES/messages.po`` and ``translations/en/...``, then
-``make install`` compiles the ``.mo`` files (``pybabel compile -d review_ui/translations``).
-``tests/test_messages.py`` fails while a msgid lacks a Chinese text or a file lacks it.
+To add a string, edit the three files by hand: its msgid (empty msgstr) in
+``translations/messages.pot``, the msgid with its text in ``translations/zh_CN/LC_MESSAGES/
+messages.po`` and ``translations/en/LC_MESSAGES/messages.po``, each entry after a
+``#, python-brace-format`` line when a text has a placeholder; then ``make install``
+compiles the ``.mo`` files. (``pybabel update`` would drop that flag: Babel derives it from
+the msgid, which is a key here.) An error's entry is ``<family prefix><code>`` (see
+``core.errors``). ``tests/test_messages.py`` fails while a msgid lacks a Chinese text, a
+file lacks it or a flag is missing.
 """
 
 from __future__ import annotations
