@@ -116,9 +116,7 @@ def label(kind: str, value) -> str:
     if kind in ("topics", "topic"):
         names = services().topic_labels.get(value)
         return (names[0] if current_lang() == "zh" else names[1]) if names else str(value)
-    key = f"label_{kind}_{value}"
-    text = gettext(key)
-    return str(value) if text == key else text
+    return _name(f"label_{kind}_{value}", value)
 
 
 CLUSTER_NAME_CHARS = 30
@@ -167,7 +165,7 @@ def error_message(err: CodedError) -> str:
 
 
 def _name(key: str, code) -> str:
-    """The catalog's text of ``key``, else the code itself."""
+    """The catalog's text of ``key``, else ``code`` as it is."""
     text = gettext(key)
     return str(code) if text == key else text
 
