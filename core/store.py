@@ -15,12 +15,13 @@ committed batch ended, and running it again never duplicates anything.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Callable, Iterable, Sequence
+from importlib.metadata import entry_points
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import (
@@ -47,10 +48,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy import text as sql
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from core import near_duplicates
@@ -239,51 +238,63 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
-def set_up_schema(engine: Engine, build: Callable[[], object], attempts: int = 5) -> None:
-    """Run ``build`` (create tables, add columns) on a database that other processes may be
-    setting up at the same moment - the demo starts its UI workers, a crawl and a trainer on
-    one new home at once. The loser of such a race is told that a table or column "already
-    exists" (or, on SQLite, that the database is locked: a reading transaction cannot
-    become a writing one once another has written); it then builds again, and finds what
-    the winner made."""
-    for attempt in range(attempts):
+# The key of PostgreSQL's advisory lock that one process at a time takes to change the schema.
+SCHEMA_LOCK_KEY = 0x63770001
+# Where a new database finds the builder of the whole schema of the installed release: the
+# package that keeps the migration history registers it (pyproject.toml), as plugins do.
+SCHEMA_ENTRY_POINTS = "crisiswatch.schema"
+
+
+@contextmanager
+def schema_lock(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that holds the database's schema lock, committed at
+    the end: one process at a time creates or upgrades the tables, and the next one finds
+    them made (the demo starts its UI workers, a crawl and a trainer on one new home at
+    once). On SQLite the lock is the write lock (``BEGIN IMMEDIATE``, which also makes
+    the DDL one transaction), with foreign keys off so that rebuilding a table in a
+    migration cannot cascade deletes; on PostgreSQL an advisory lock."""
+    with engine.connect() as conn:
+        on_sqlite = conn.dialect.name == "sqlite"
         try:
-            build()
-            return
-        except DBAPIError as error:
-            made_meanwhile = any(words in str(error.orig) for words in
-                                 ("already exists", "duplicate column", "pg_type_typname_nsp_index", "database is locked"))
-            if not made_meanwhile or attempt == attempts - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+            if on_sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+            yield conn
+            conn.commit()
+        finally:
+            conn.rollback()  # nothing left to roll back after the commit
+            if on_sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+
+
+def create_schema(engine: Engine) -> None:
+    """Give a new database the whole schema of the installed release, through the builder
+    that the package keeping the migration history registers (which also records the
+    revision, so the database is not taken for one made before the history); without
+    one, the store's own tables."""
+    for builder in entry_points(group=SCHEMA_ENTRY_POINTS):
+        builder.load()(engine)
+        return
+    with schema_lock(engine) as conn:
+        Base.metadata.create_all(conn)
 
 
 class Store:
-    """The store of record behind one database URL."""
+    """The store of record behind one database URL.
+
+    Opening it creates the tables of a new database and never changes those of one that
+    has them: upgrading them is the migrations' work (``crisiswatch db upgrade``)."""
 
     def __init__(self, url: str):
         self.url = url
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        set_up_schema(self.engine, lambda: (Base.metadata.create_all(self.engine), self._add_new_columns()))
-
-    def _add_new_columns(self) -> None:
-        """Bring a database made by an earlier version up to date: new columns are nullable
-        and are added in place, new indexes created (an additive upgrade; nothing is
-        rewritten or dropped)."""
-        existing = inspect(self.engine)
-        with self.engine.begin() as conn:
-            for table in Base.metadata.sorted_tables:
-                have = {c["name"] for c in existing.get_columns(table.name)}
-                for column in table.columns:
-                    if column.name not in have:
-                        kind = column.type.compile(dialect=self.engine.dialect)
-                        conn.execute(sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
-                        if table.name == "posts" and column.name == "cluster":  # each text its own cluster
-                            conn.execute(update(PostRow.__table__).values(cluster=PostRow.__table__.c.content_hash))
-                for index in table.indexes:
-                    index.create(conn, checkfirst=True)
+        if not set(Base.metadata.tables) & set(inspect(self.engine).get_table_names()):
+            create_schema(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -19,6 +19,7 @@ from core import segment
 from core.settings import Settings
 from core.store import Store
 from crawlers.jobs import Job, load_jobs
+from desk import migrations
 from indexes import indexer
 from indexes.backends import open_index
 from indexes.errors import IndexOutdated
@@ -31,9 +32,13 @@ _stage_lock = threading.Lock()
 
 
 def open_store(settings: Settings) -> Store:
+    """The home's store, its database brought to the head of the migration history first
+    (a home made by an earlier release is upgraded, each step said on stderr)."""
     settings.ensure_home()
     segment.configure(settings.cache_dir)
-    return Store(settings.database_url)
+    store = Store(settings.database_url)
+    migrations.upgrade(store.engine, say=lambda line: print(line, file=sys.stderr))
+    return store
 
 
 def tag(settings: Settings, store: Store, batch_size: int = 1000, limit: int | None = None,

@@ -7,12 +7,22 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from desk import audit
-from desk.tables import create_tables
+from core.store import insert_for
+from desk import audit, migrations
+from desk.tables import WorkflowLock
+
+
+def create_tables(engine: Engine) -> None:
+    """Bring ``engine``'s database to the head of the migration history (a new one gets
+    every table), with the one row of the workflow's lock."""
+    migrations.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(insert_for(engine.dialect.name)(WorkflowLock.__table__).values(id=1, taken=0)
+                     .on_conflict_do_nothing())
 
 
 def open_sessions(engine: Engine, home: Path | None = None) -> sessionmaker:
-    """The workflow's tables on ``engine`` (created if missing) and a factory of sessions on
+    """The workflow's tables on ``engine`` (``create_tables``) and a factory of sessions on
     them. With the ``home`` of the database, the audit log is keyed and anchored there
     (``audit.keep``); every process that writes to a home's workflow must pass it."""
     create_tables(engine)

@@ -10,10 +10,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from core.store import insert_for, set_up_schema, utcnow
+from core.store import utcnow
 from desk.states import DeliveryStatus, ReleaseState
 
 RELEASE_KINDS = ("release", "correction", "withdrawal")
@@ -206,10 +205,3 @@ class WorkflowLock(WorkflowBase):
     __tablename__ = "workflow_lock"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     taken: Mapped[int] = mapped_column(Integer, default=0)
-
-
-def create_tables(engine: Engine) -> None:
-    set_up_schema(engine, lambda: WorkflowBase.metadata.create_all(engine))
-    with engine.begin() as conn:
-        conn.execute(insert_for(engine.dialect.name)(WorkflowLock.__table__).values(id=1, taken=0)
-                     .on_conflict_do_nothing())

@@ -19,9 +19,10 @@ from core.store import utcnow
 from crisiswatch import publishing
 from crisiswatch.schedule import start_scheduler
 from desk import audit, outbox, transmitters
+from desk.database import create_tables
 from desk.outbox import Channel, ChannelConfigError
 from desk.rules import Invalid, InvalidTransition
-from desk.tables import AuditEntry, Delivery, Incident, Organisation, Release, User, Version, create_tables
+from desk.tables import AuditEntry, Delivery, Incident, Organisation, Release, User, Version
 from tests.conftest import cli, free_port
 
 DUE = datetime(2024, 7, 25, 2, 0)  # naive UTC, as stored

@@ -64,21 +64,6 @@ def test_crawl_runs_report_the_latest_run_of_each_job(store):
     assert (run["status"], run["message"]) == ("blocked", "captcha")
 
 
-def test_a_database_of_the_first_release_gains_the_new_columns(tmp_path):
-    import sqlite3
-
-    from core.store import Store
-
-    path = tmp_path / "old.db"
-    with sqlite3.connect(path) as db:  # the tags table as crisiswatch 0.1 made it
-        db.execute("CREATE TABLE tags (post_id INTEGER PRIMARY KEY, rumor_prob FLOAT, sentiment VARCHAR(32), "
-                   "sentiment_score FLOAT, topics JSON, model_version VARCHAR(200), tagged_at DATETIME)")
-    store = Store(f"sqlite:///{path}")
-    store.upsert_posts([weibo("a")])
-    store.save_tags([Tags(1, 0.2, "anger", 0.7, [], "old", emotion="fear", places=["420100"])])
-    assert store.get_post(1)["tags"]["emotion"] == "fear"
-
-
 def test_a_new_reply_has_its_parent_tagged_again(store):
     store.upsert_posts([weibo("p", text="网传今晚全城停电"), weibo("other")])
     store.save_tags([Tags(1, 0.3, "anxiety", 0.6, [], "test-1"), Tags(2, 0.1, "anger", 0.5, [], "test-1")])
@@ -125,7 +110,7 @@ def test_near_duplicates_share_a_cluster_with_its_count(store):
 
 def _open_store_and_workflow(url, barrier, results):
     from core.store import Store
-    from desk.tables import create_tables
+    from desk.database import create_tables
 
     barrier.wait()
     try:

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from core.store import utcnow
 from desk import audit, releases, rules
 from desk.checks import load_config, message, pre_publication
+from desk.database import create_tables
 from desk.facts import OtherRelease, contradictions, current_facts, extract, fact_history, household_counts, set_fact
 from desk.releases import Blocked
 from desk.rules import Forbidden, Invalid, InvalidTransition, NotFound
-from desk.tables import AuditEntry, Delivery, Organisation, User, create_tables
+from desk.tables import AuditEntry, Delivery, Organisation, User
 
 TITLE = "关于龙华区、美兰区停电情况的通报"
 BODY = ("7月25日15时许，受强降雨影响，龙华区、美兰区部分线路故障，约1.2万户居民用电受到影响。"

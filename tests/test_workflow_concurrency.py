@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.store import Store
 from desk import audit, releases
-from desk.tables import Organisation, Release, User, create_tables
+from desk.database import create_tables
+from desk.tables import Organisation, Release, User
 
 WAIT = 0.5  # seconds the second action is given to (wrongly) go ahead
 

@@ -89,11 +89,13 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
     """
     # The crawl itself needs neither the NLP nor the index code: they are imported only to
     # tag and index afterwards, so that a store-only crawl stays small.
+    from core.store import Store
     from crawlers.jobs import DEMO_SITE_PLACEHOLDER, JobError, load_jobs
     from crawlers.loopback import DEMO_SITE_ENV
     from crawlers.run import crawl_job
     from crawlers.run import crawl as crawl_spider
     from crawlers.spiders.base import SpiderArgumentError
+    from desk import migrations
 
     try:
         jobs = load_jobs(settings.jobs_file)
@@ -114,6 +116,10 @@ def crawl(ctx, settings: Settings, job, spider, spider_args, scrapy_settings, li
     if not spider and job not in jobs:
         fail(f"no job named {job!r}; configured jobs: {', '.join(jobs) or 'none'} (see --list)")
     args = dict(_pairs(spider_args, "-a"))
+    settings.ensure_home()
+    store = Store(settings.database_url)  # the crawl's own store leaves a home of an earlier release as it is
+    migrations.upgrade(store.engine, say=lambda line: click.echo(line, err=True))
+    store.close()
     try:
         if spider:
             summary = crawl_spider(settings, spider, args, f"manual-{spider}", overrides)
