@@ -11,6 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+# Two captured feeds of ../shared/fixtures (RSS and Atom), replayed by the feed tests.
+FEEDS = [
+    "rss/Rodel.Reader/src/Utilities/FeedParser.Test/TestData/Rss/ruanyifeng.xml",
+    "rss/Rodel.Reader/src/Utilities/FeedParser.Test/TestData/Atom/v2ex.xml",
+]
+
 
 @dataclass
 class Route:

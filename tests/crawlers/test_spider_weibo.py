@@ -13,10 +13,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from parsel import Selector
 
-from review_ui import create_app
 from crawlers.spiders.weibo import html_text
+from review_ui import create_app
 from tests.conftest import FIXTURES, REPO, crisiswatch, logged_in_client, need, saved_checkpoints, stored_posts
-from tests.replay import Replay, Route
+from tests.crawlers.replay import Replay, Route
 
 WEIBO = FIXTURES / "weibo"
 API = WEIBO / "weiboAPI" / "extracted"

@@ -17,7 +17,7 @@ from desk.errors import Invalid, InvalidTransition, WorkflowError
 from indexes.query import QueryError
 from review_ui import i18n
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{(\w*)(?:![rsa])?\}")
 FAMILIES = (AccountError, QueryError, WorkflowError)
 

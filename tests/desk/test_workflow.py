@@ -6,87 +6,17 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from core.store import utcnow
 from desk import audit, releases, rules
 from desk.checks import load_config, message, pre_publication
-from desk.database import create_tables
 from desk.facts import OtherRelease, contradictions, current_facts, extract, fact_history, household_counts, set_fact
 from desk.releases import Blocked
 from desk.rules import Forbidden, Invalid, InvalidTransition, NotFound
-from desk.tables import AuditEntry, Delivery, Organisation, User
-
-TITLE = "关于龙华区、美兰区停电情况的通报"
-BODY = ("7月25日15时许，受强降雨影响，龙华区、美兰区部分线路故障，约1.2万户居民用电受到影响。"
-        "抢修人员已全部到位，截至20时已恢复约8000户，预计今晚22时前全部恢复供电。"
-        "如有疑问请拨打95598供电服务热线。")
-FACTS = {"affected_areas": ["龙华区", "美兰区"], "households": "12000", "restoration_estimate": "7月25日22:00",
-         "hotline": "95598", "cause": "强降雨"}
-
-
-@pytest.fixture
-def db():
-    engine = create_engine("sqlite://")
-    create_tables(engine)
-    with Session(engine) as session:
-        orgs = {
-            "city": Organisation(name="海口市人民政府", kind="government", level="city"),
-            "county": Organisation(name="龙华区人民政府", kind="government", level="county"),
-            "grid": Organisation(name="海南电网公司", kind="enterprise", level="company"),
-            "branch": Organisation(name="海口供电局", kind="enterprise", level="branch"),
-        }
-        session.add_all(orgs.values())
-        session.flush()
-        orgs["county"].parent_id, orgs["branch"].parent_id = orgs["city"].id, orgs["grid"].id
-        people = {  # name: (org, roles)
-            "c_draft": ("city", ["drafter"]), "c_appr": ("city", ["approver"]), "c_pub": ("city", ["publisher"]),
-            "c_both": ("city", ["drafter", "approver"]), "c_analyst": ("city", ["analyst"]),
-            "k_draft": ("county", ["drafter"]), "k_appr": ("county", ["approver"]),
-            "g_draft": ("grid", ["drafter"]), "g_appr": ("grid", ["approver"]), "g_pub": ("grid", ["publisher"]),
-            "b_appr": ("branch", ["approver"]), "admin": ("city", ["admin"]),
-        }
-        users = {}
-        for name, (org, roles) in people.items():
-            users[name] = User(username=name, display_name=name, password_hash="x", org_id=orgs[org].id,
-                               roles=roles, active=True, failed_logins=0)
-        session.add_all(users.values())
-        session.flush()
-        yield SimpleNamespace(session=session, orgs=orgs, users=users, **users)
-
-
-def org(db, name):
-    return db.orgs[name].id
-
-
-def incident_with_facts(db):
-    incident = releases.create_incident(db.session, db.c_draft, "7·25 海口停电", org_ids=[org(db, "grid")])
-    for key, value in FACTS.items():
-        set_fact(db.session, db.g_draft, incident, key, value)
-    return incident
-
-
-def joint_release(db, title=TITLE, body=BODY, incident=None):
-    """Drafted by the city, to be signed off by the city and the grid company."""
-    incident = incident or incident_with_facts(db)
-    return releases.create_release(db.session, db.c_draft, incident, title, body, "website",
-                                   [org(db, "grid")], joint=True)
-
-
-def approved_release(db):
-    release = joint_release(db)
-    releases.submit(db.session, db.c_draft, release)
-    releases.approve(db.session, db.c_appr, release)
-    releases.approve(db.session, db.g_appr, release)
-    return release
-
-
-def published_release(db):
-    release = approved_release(db)
-    releases.schedule(db.session, db.c_pub, release)
-    releases.mark_published(db.session, release)
-    return release
+from desk.tables import AuditEntry, Delivery
+from tests.desk.samples import (BODY, FACTS, TITLE, approved_release, incident_with_facts, joint_release, org,
+                                published_release)
 
 
 def valid_orgs(db, release):

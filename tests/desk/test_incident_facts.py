@@ -11,8 +11,7 @@ from desk import releases
 from desk.facts import current_facts, disputes, name_organisations, set_fact
 from desk.rules import Forbidden, Invalid
 from desk.tables import AuditEntry, Fact, FactProposal
-from tests.test_releases_ui import CITY, GRID, app, client_of, org_ids, post_form, refusals  # noqa: F401
-from tests.test_workflow import BODY, TITLE, db, org  # noqa: F401 (fixture)
+from tests.desk.samples import BODY, TITLE, org
 
 
 def test_an_uninvolved_organisation_cannot_claim_a_fact_first(db):
@@ -70,25 +69,3 @@ def test_a_different_value_from_another_organisation_is_a_visible_dispute(db):
     assert disputes(db.session, incident) == {}
     set_fact(db.session, db.c_draft, incident, "households", "15000")  # agreeing is no dispute
     assert disputes(db.session, incident) == {}
-
-
-def test_the_fact_sheet_refuses_outsiders_and_shows_a_dispute(app):
-    ids = org_ids(app)
-    owner = client_of(app, "grid_drafter")
-    made = post_form(owner, "/incidents/", "/incidents/", title="7月25日琼山区停电", query="停电", orgs=[str(ids[CITY])])
-    incident = made.headers["Location"].rsplit("/", 1)[1]
-    page_url, facts_url = f"/incidents/{incident}", f"/incidents/{incident}/facts"
-    outsider = client_of(app, "other_drafter")  # of 三亚, not on this incident
-    assert post_form(outsider, page_url, facts_url, key="households", value="15000").status_code == 403
-    assert [(a, action, target, d["attempted"]) for a, action, target, d in refusals(app)] == [
-        ("other_drafter", "workflow.refused", f"incident:{incident}", "set_fact")]
-    assert "15000" not in owner.get(page_url).get_data(as_text=True)
-    post_form(owner, page_url, facts_url, key="households", value="12000")
-    city = client_of(app, "city_approver")
-    told = post_form(city, page_url, facts_url, follow=True, key="households", value="13000").get_data(as_text=True)
-    assert "停电户数由海口供电局负责：您的数值已作为争议记录在事实表上" in told
-    sheet = owner.get(page_url).get_data(as_text=True).split('id="fact-sheet"')[1].split("</section>")[0]
-    assert "12000" in sheet and "有争议" in sheet and f"{CITY} 认为：13000" in sheet
-    assert f"处理单位：{CITY}、{GRID}</p>" in sheet  # the incident's organisations, 三亚 not among them
-    english = owner.get(page_url + "?lang=en").get_data(as_text=True)
-    assert f"Organisations handling it: {CITY}, {GRID}</p>" in english and "：" not in english.split("<body")[1]

@@ -5,7 +5,7 @@ retired and reported, and each post keeps the raw response it was read from."""
 
 from core.store import Store
 from tests.conftest import FIXTURES, crisiswatch, need, stored_posts
-from tests.replay import Replay, Route
+from tests.crawlers.replay import Replay, Route
 
 PEOPLE = "news/GeneralNewsExtractor/tests/people/1.html"  # declares GB2312 in a meta tag
 XINHUA = "news/GeneralNewsExtractor/tests/xinhuanet/1.html"

@@ -6,12 +6,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import DATA, msra_slice, need
 from core.schema import make_post
 from core.store import Store
 from crisiswatch import stages
 from crisiswatch.cli import main
 from nlp.train import train_task
+from tests.conftest import DATA, msra_slice, need
 
 
 def run(*args, code=0):

@@ -14,8 +14,7 @@ from desk.facts import set_fact
 from desk.limits import FIELDS
 from desk.releases import DIFF_PAIRS_MAX, Segment, diff_text
 from desk.rules import Invalid
-from tests.test_releases_ui import app, approved_release, client_of, post_form, refusals  # noqa: F401 (fixture)
-from tests.test_workflow import BODY, TITLE, db, joint_release  # noqa: F401 (fixture)
+from tests.desk.samples import BODY, TITLE, joint_release
 
 
 def cpu_seconds(work):
@@ -97,42 +96,3 @@ def test_every_text_field_is_bounded_and_refuses_nul(db, field):
         save("停" * (limit + 1))
     with pytest.raises(Invalid, match="NUL"):
         save("停电\x00通报")
-
-
-def test_a_request_body_past_a_megabyte_is_refused_before_it_is_read(app):
-    """Forms were read whole, however large, before anything was checked: anyone could
-    have a worker hold hundreds of megabytes by posting to the login page."""
-    anyone = app.test_client()
-    huge = anyone.post("/login", data={"username": "x", "password": "停" * 400_000})  # 3.6 MB as the form sends it
-    assert huge.status_code == 413 and "提交的内容过大" in huge.get_data(as_text=True)
-    drafter = client_of(app, "grid_drafter")  # the longest text a form takes still goes through
-    url = approved_release(app)
-    body = "停" * FIELDS["body"][2]
-    assert post_form(drafter, url, f"{url}/edit", title="标题", body=body).status_code == 303
-
-
-def test_a_text_over_its_limit_is_a_clear_message_in_chinese_and_english(app):
-    url = approved_release(app)
-    drafter = client_of(app, "grid_drafter")
-    too_long = "停" * (FIELDS["body"][2] + 1)
-    page = post_form(drafter, url, f"{url}/edit", follow=True, title="标题", body=too_long).get_data(as_text=True)
-    assert "正文最多 20000 个字（现有 20001 个），请缩短。" in page
-    page = post_form(drafter, f"{url}?lang=en", f"{url}/edit", follow=True, title="标题", body="停\x00电").get_data(as_text=True)
-    assert "the body contains a NUL character" in page
-    assert "已批准" in drafter.get(f"{url}?lang=zh").get_data(as_text=True)  # nothing saved, still approved
-
-
-def test_the_schedule_form_checks_the_role_before_it_reads_the_time(app):
-    url = approved_release(app)
-    release = f"release:{url.rsplit('/', 1)[1]}"
-    drafter = client_of(app, "grid_drafter")  # no publisher role
-    assert post_form(drafter, url, f"{url}/schedule", when="0001-01-01T00:00+14:00").status_code == 403
-    assert [(actor, action, target) for actor, action, target, _ in refusals(app)] == [
-        ("grid_drafter", "workflow.refused", release)]
-    publisher = client_of(app, "grid_publisher")
-    for when, told in (("0001-01-01T00:00+14:00", "超出可查询的日期范围"), ("2150-12-31T23:59", "最多在一年之后"),
-                       ("明天", "不是有效日期")):
-        answer = post_form(publisher, url, f"{url}/schedule", when=when)
-        assert answer.status_code == 303
-        page = publisher.get(url).get_data(as_text=True)
-        assert told in page and "已批准" in page  # told why, and still waiting to be scheduled

@@ -3,6 +3,7 @@ import gzip
 import itertools
 
 import jieba
+
 from core import segment
 from tests.conftest import DATA, need
 

@@ -11,7 +11,7 @@ from w3lib.html import remove_tags
 
 from core.schema import CHINA_TZ
 from tests.conftest import FIXTURES, crisiswatch, need, saved_checkpoints, stored_posts
-from tests.replay import Replay, Route
+from tests.crawlers.replay import Replay, Route
 
 EXAMPLE = FIXTURES / "tieba" / "tiebaSpider" / "example"
 TID = "3922635509"  # the thread of the captured pages

@@ -20,7 +20,7 @@ from desk import accounts, migrations
 from desk.database import open_sessions
 from tests.conftest import cli
 
-OLD_HOME = Path(__file__).parent / "data" / "home-0.1.0"
+OLD_HOME = Path(__file__).parents[1] / "data" / "home-0.1.0"
 
 
 def load_old_home(database: str, home: Path, url: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from parsel import Selector
 
 from tests.conftest import FIXTURES, crisiswatch, need, saved_checkpoints, stored_posts
-from tests.replay import Replay, Route
+from tests.crawlers.replay import Replay, Route
 
 FILES = FIXTURES / "wechat" / "WechatSogou" / "test" / "file"
 SEARCH_PAGE = FILES / "search-gaokao-article.html"  # results for 高考

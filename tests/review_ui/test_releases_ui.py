@@ -6,15 +6,17 @@ a 404, a drafter cannot approve, every form needs its CSRF token, posts stay tex
 import ast
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from core.schema import make_post
 from core.settings import Settings
-from core.store import Store
+from core.store import Store, utcnow
 from crisiswatch.publishing import publish_due
 from desk import accounts, audit, releases
+from desk.limits import FIELDS
 from desk.tables import Release
 from review_ui import create_app, i18n
 from tests.conftest import csrf_token, log_in, statements_with
@@ -272,3 +274,79 @@ def test_every_workflow_refusal_reads_in_chinese_and_english(app):
     assert "状态为“草稿”的稿件不能批准。" in page
     page = post_form(approver, f"{url}?lang=en", f"{url}/approve", follow=True).get_data(as_text=True)
     assert "cannot approve a release in state draft" in page
+
+
+def test_the_fact_sheet_refuses_outsiders_and_shows_a_dispute(app):
+    ids = org_ids(app)
+    owner = client_of(app, "grid_drafter")
+    made = post_form(owner, "/incidents/", "/incidents/", title="7月25日琼山区停电", query="停电", orgs=[str(ids[CITY])])
+    incident = made.headers["Location"].rsplit("/", 1)[1]
+    page_url, facts_url = f"/incidents/{incident}", f"/incidents/{incident}/facts"
+    outsider = client_of(app, "other_drafter")  # of 三亚, not on this incident
+    assert post_form(outsider, page_url, facts_url, key="households", value="15000").status_code == 403
+    assert [(a, action, target, d["attempted"]) for a, action, target, d in refusals(app)] == [
+        ("other_drafter", "workflow.refused", f"incident:{incident}", "set_fact")]
+    assert "15000" not in owner.get(page_url).get_data(as_text=True)
+    post_form(owner, page_url, facts_url, key="households", value="12000")
+    city = client_of(app, "city_approver")
+    told = post_form(city, page_url, facts_url, follow=True, key="households", value="13000").get_data(as_text=True)
+    assert "停电户数由海口供电局负责：您的数值已作为争议记录在事实表上" in told
+    sheet = owner.get(page_url).get_data(as_text=True).split('id="fact-sheet"')[1].split("</section>")[0]
+    assert "12000" in sheet and "有争议" in sheet and f"{CITY} 认为：13000" in sheet
+    assert f"处理单位：{CITY}、{GRID}</p>" in sheet  # the incident's organisations, 三亚 not among them
+    english = owner.get(page_url + "?lang=en").get_data(as_text=True)
+    assert f"Organisations handling it: {CITY}, {GRID}</p>" in english and "：" not in english.split("<body")[1]
+
+
+def test_a_request_body_past_a_megabyte_is_refused_before_it_is_read(app):
+    """Forms were read whole, however large, before anything was checked: anyone could
+    have a worker hold hundreds of megabytes by posting to the login page."""
+    anyone = app.test_client()
+    huge = anyone.post("/login", data={"username": "x", "password": "停" * 400_000})  # 3.6 MB as the form sends it
+    assert huge.status_code == 413 and "提交的内容过大" in huge.get_data(as_text=True)
+    drafter = client_of(app, "grid_drafter")  # the longest text a form takes still goes through
+    url = approved_release(app)
+    body = "停" * FIELDS["body"][2]
+    assert post_form(drafter, url, f"{url}/edit", title="标题", body=body).status_code == 303
+
+
+def test_a_text_over_its_limit_is_a_clear_message_in_chinese_and_english(app):
+    url = approved_release(app)
+    drafter = client_of(app, "grid_drafter")
+    too_long = "停" * (FIELDS["body"][2] + 1)
+    page = post_form(drafter, url, f"{url}/edit", follow=True, title="标题", body=too_long).get_data(as_text=True)
+    assert "正文最多 20000 个字（现有 20001 个），请缩短。" in page
+    page = post_form(drafter, f"{url}?lang=en", f"{url}/edit", follow=True, title="标题", body="停\x00电").get_data(as_text=True)
+    assert "the body contains a NUL character" in page
+    assert "已批准" in drafter.get(f"{url}?lang=zh").get_data(as_text=True)  # nothing saved, still approved
+
+
+def test_the_schedule_form_checks_the_role_before_it_reads_the_time(app):
+    url = approved_release(app)
+    release = f"release:{url.rsplit('/', 1)[1]}"
+    drafter = client_of(app, "grid_drafter")  # no publisher role
+    assert post_form(drafter, url, f"{url}/schedule", when="0001-01-01T00:00+14:00").status_code == 403
+    assert [(actor, action, target) for actor, action, target, _ in refusals(app)] == [
+        ("grid_drafter", "workflow.refused", release)]
+    publisher = client_of(app, "grid_publisher")
+    for when, told in (("0001-01-01T00:00+14:00", "超出可查询的日期范围"), ("2150-12-31T23:59", "最多在一年之后"),
+                       ("明天", "不是有效日期")):
+        answer = post_form(publisher, url, f"{url}/schedule", when=when)
+        assert answer.status_code == 303
+        page = publisher.get(url).get_data(as_text=True)
+        assert told in page and "已批准" in page  # told why, and still waiting to be scheduled
+
+
+def test_the_release_page_says_why_a_scheduled_release_is_held(app):
+    url = approved_release(app)
+    later = (utcnow() + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M")  # 2 h from now, China time
+    publisher = client_of(app, "grid_publisher")
+    assert post_form(publisher, url, f"{url}/schedule", when=later).status_code == 303
+    drafter = client_of(app, "grid_drafter")
+    incident = drafter.get(url).get_data(as_text=True).split('<p class="back"><a href="')[1].split('"')[0]
+    post_form(drafter, incident, f"{incident}/facts", key="households", value="15000")
+    report = publish_due(app.settings, now=utcnow() + timedelta(hours=3))
+    assert report.results == [] and list(report.held) == [int(url.rsplit("/", 1)[1])]
+    page = publisher.get(url).get_data(as_text=True)
+    assert "已暂停发送" in page and "户数与事实表不一致" in page and "已发布" not in page
+    assert not list((app.settings.home / "out").glob("*/release-*.json"))

@@ -21,7 +21,7 @@ import requests
 from core.store import Store
 from crawlers.loopback import serve_directory
 from tests.conftest import FIXTURES, REPO, free_port, need, stop, wait_for
-from tests.test_crawl import FEEDS
+from tests.crawlers.replay import FEEDS
 
 pytestmark = pytest.mark.slow
 PROJECT = "crisiswatch"

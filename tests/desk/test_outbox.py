@@ -22,12 +22,9 @@ from desk import audit, outbox, transmitters
 from desk.database import create_tables
 from desk.outbox import Channel, ChannelConfigError
 from desk.rules import Invalid, InvalidTransition
-from desk.tables import AuditEntry, Delivery, Incident, Organisation, Release, User, Version
+from desk.tables import AuditEntry, Delivery, Release
 from tests.conftest import cli, free_port
-
-DUE = datetime(2024, 7, 25, 2, 0)  # naive UTC, as stored
-GOV, GRID = "滨海市人民政府新闻办公室", "滨海供电局"
-SECRETS = {"/gov": "gov-secret-0123456789abcdef", "/grid": "grid-secret-0123456789abcdef"}
+from tests.desk.samples import DUE, GOV, GRID, SECRETS, enqueue, make_release
 
 
 class Receiver(ThreadingHTTPServer):
@@ -73,51 +70,12 @@ def receiver():
 
 
 @pytest.fixture
-def sessions(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'workflow.db'}")
-    create_tables(engine)
-    yield sessionmaker(engine)
-    engine.dispose()
-
-
-def make_release(sessions, extra_org: str | None = None, scheduled_at: datetime = DUE) -> int:
-    """A joint release of the city government and the grid company, written twice, scheduled."""
-    with sessions() as session, session.begin():
-        gov = Organisation(name=GOV, kind="government", level="city")
-        grid = Organisation(name=GRID, kind="enterprise", level="company")
-        orgs = [gov, grid] + ([Organisation(name=extra_org, kind="government", level="county")] if extra_org else [])
-        session.add_all(orgs)
-        session.flush()
-        user = User(username="press", display_name="新闻发言人", password_hash="-", org_id=gov.id, roles=["publisher"])
-        session.add(user)
-        session.flush()
-        incident = Incident(title="台风“海燕”停电", created_by=user.id)
-        session.add(incident)
-        session.flush()
-        release = Release(incident_id=incident.id, drafting_org_id=gov.id, required_org_ids=[o.id for o in orgs],
-                          channel="website", state="scheduled", scheduled_at=scheduled_at, created_by=user.id)
-        session.add(release)
-        session.flush()
-        session.add_all([
-            Version(release_id=release.id, number=1, title="草稿", body="初稿", author_id=user.id),
-            Version(release_id=release.id, number=2, title="关于东湖区停电的通报",
-                    body="受台风影响，东湖区约1.2万户停电，预计今晚22时前恢复。", author_id=user.id),
-        ])
-        return release.id
-
-
-@pytest.fixture
 def channels(receiver, tmp_path):
     return {
         GOV: [Channel("website", "webhook", url=receiver.url("/gov"), secret=SECRETS["/gov"]),
               Channel("archive", "file", folder=tmp_path / "exports")],
         GRID: [Channel("press-room", "webhook", url=receiver.url("/grid"), secret=SECRETS["/grid"])],
     }
-
-
-def enqueue(sessions, release_id, channels) -> list[str]:
-    with sessions() as session, session.begin():
-        return outbox.enqueue(session, session.get(Release, release_id), channels)
 
 
 def state_of(sessions, release_id) -> tuple[str, datetime | None, list[outbox.DeliveryLine]]:

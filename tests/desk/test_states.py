@@ -17,7 +17,7 @@ from desk.rules import InvalidTransition
 from desk.states import DeliveryStatus, ReleaseState
 from desk.tables import Delivery, Incident, Organisation, Release, User, WorkflowBase
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WORDS = {state.value for state in ReleaseState} | {status.value for status in DeliveryStatus}
 # a word of another vocabulary that a state shares, told by what it is compared with
 OTHER_VOCABULARIES = {"summary.status": "a crawl run's status (crawlers.run): ok, errors, failed, ..."}

@@ -7,7 +7,6 @@ import threading
 import time
 
 import tantivy
-
 from click.testing import CliRunner
 
 from core.store import Store

@@ -18,15 +18,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core.store import utcnow
-from crisiswatch.publishing import publish_due
 from desk import outbox, releases
 from desk.facts import set_fact
 from desk.tables import AuditEntry, Delivery, Organisation, Release, User
-from tests.test_outbox import DUE, GOV, GRID, SECRETS, enqueue, make_release, sessions  # noqa: F401 (fixture)
-from tests.test_releases_ui import app, approved_release, client_of, post_form  # noqa: F401 (fixture)
+from tests.desk.samples import DUE, GOV, GRID, SECRETS, enqueue, make_release
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PUBLISHER = """
 import sys
 from datetime import datetime
@@ -239,18 +236,3 @@ def test_a_release_one_channel_has_already_is_not_held_from_the_others(sessions,
     up = {GOV: [outbox.Channel(c.name, "webhook", url=slow.url(), secret=c.secret) for c in down[GOV]]}
     retried = outbox.deliver_due(sessions, up, DUE + timedelta(minutes=10))
     assert [r.status for r in retried.results] == ["delivered"] and retried.published == [release_id]
-
-
-def test_the_release_page_says_why_a_scheduled_release_is_held(app):
-    url = approved_release(app)
-    later = (utcnow() + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M")  # 2 h from now, China time
-    publisher = client_of(app, "grid_publisher")
-    assert post_form(publisher, url, f"{url}/schedule", when=later).status_code == 303
-    drafter = client_of(app, "grid_drafter")
-    incident = drafter.get(url).get_data(as_text=True).split('<p class="back"><a href="')[1].split('"')[0]
-    post_form(drafter, incident, f"{incident}/facts", key="households", value="15000")
-    report = publish_due(app.settings, now=utcnow() + timedelta(hours=3))
-    assert report.results == [] and list(report.held) == [int(url.rsplit("/", 1)[1])]
-    page = publisher.get(url).get_data(as_text=True)
-    assert "已暂停发送" in page and "户数与事实表不一致" in page and "已发布" not in page
-    assert not list((app.settings.home / "out").glob("*/release-*.json"))
