@@ -39,7 +39,7 @@ test: $(STAMP) $(ECHARTS) $(CATALOGS) system-deps
 
 ## The browser test, writing its screenshots to docs/screenshots/ for the README
 screenshots: $(STAMP) $(ECHARTS) $(CATALOGS) system-deps
-	CRISISWATCH_SCREENSHOTS=1 $(PY) -m pytest tests/test_browser.py
+	CRISISWATCH_SCREENSHOTS=1 $(PY) -m pytest tests/review_ui/test_browser.py
 
 system-deps:
 	@sh scripts/install-system-deps.sh

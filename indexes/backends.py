@@ -1,7 +1,7 @@
 """The index backend a home uses: a setting chooses, the rest of the code does not care.
 
 ``IndexBackend`` names everything the rest of the code asks of an index; both engines
-satisfy it (tests/test_index_contract.py checks their answers and their signatures).
+satisfy it (tests/indexes/test_index_contract.py checks their answers and their signatures).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ messages.po`` and ``translations/en/LC_MESSAGES/messages.po``, each entry after 
 ``#, python-brace-format`` line when a text has a placeholder; then ``make install``
 compiles the ``.mo`` files. (``pybabel update`` would drop that flag: Babel derives it from
 the msgid, which is a key here.) An error's entry is ``<family prefix><code>`` (see
-``core.errors``). ``tests/test_messages.py`` fails while a msgid lacks a Chinese text, a
+``core.errors``). ``tests/review_ui/test_messages.py`` fails while a msgid lacks a Chinese text, a
 file lacks it or a flag is missing.
 """
 
