@@ -30,9 +30,12 @@ def with_home(command):
         settings = Settings.load(home)
         try:
             return command(settings, *args, **kwargs)
-        except Exception as err:  # a full disk is one line that says what to do, not a traceback
+        except Exception as err:  # a full disk, or a database a newer release upgraded, is one line, not a traceback
             from core.disk import disk_full_message, is_disk_full
+            from desk.migrations import NewerDatabase
 
+            if isinstance(err, NewerDatabase):
+                fail(str(err))
             if not is_disk_full(err):
                 raise
             fail(disk_full_message(f"crisiswatch {click.get_current_context().command.name}", settings.home))

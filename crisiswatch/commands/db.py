@@ -54,5 +54,7 @@ def current(settings: Settings):
     finally:
         store.close()
     click.echo(f"database  {migrations.describe(at)}\nrelease   {migrations.describe(migrations.head())}")
-    if at != migrations.head():
+    if not migrations.known(at):
+        click.echo("ahead: a newer release upgraded the database; run that release or a newer one")
+    elif at != migrations.head():
         click.echo("behind: run `crisiswatch db upgrade`")

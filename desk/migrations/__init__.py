@@ -22,6 +22,7 @@ from typing import Callable
 
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
@@ -34,6 +35,16 @@ METADATA = (Base.metadata, WorkflowBase.metadata)
 TABLES = frozenset(name for metadata in METADATA for name in metadata.tables)
 
 log = logging.getLogger(__name__)
+
+
+class NewerDatabase(RuntimeError):
+    """The database is at a revision this release's history lacks: a newer release
+    upgraded it. Nothing is changed; that release (or a newer one) opens it."""
+
+    def __init__(self, revision: str):
+        super().__init__(f"the database is at revision {revision}, which this release does not know "
+                         f"(it is at {head()}): a newer release upgraded it; run that release or a newer one "
+                         "(nothing was changed)")
 
 
 def config(connection: Connection, say: Callable[[str], None] = log.warning) -> Config:
@@ -58,9 +69,19 @@ def current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+def known(revision: str | None) -> bool:
+    """Whether ``revision`` is in this release's history (None, before it, is)."""
+    try:
+        return revision is None or _scripts().get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def describe(revision: str | None) -> str:
     if revision is None:
         return "no revision (made by release 0.1.0 or older)"
+    if not known(revision):
+        return f"{revision} (unknown to this release: made by a newer release)"
     return f"{revision} ({_scripts().get_revision(revision).doc.rstrip('.')})"
 
 
@@ -84,7 +105,8 @@ def create_schema(engine: Engine) -> None:
 
 def upgrade(engine: Engine, say: Callable[[str], None] = log.warning) -> list[str]:
     """Bring the database to the head of the history, telling ``say`` each step; returns
-    the revisions applied (none when it was at the head already)."""
+    the revisions applied (none when it was at the head already). ``NewerDatabase`` when a
+    newer release has upgraded it."""
     with engine.connect() as connection:  # the common case, without taking the lock
         if current(connection) == head():
             return []
@@ -92,6 +114,8 @@ def upgrade(engine: Engine, say: Callable[[str], None] = log.warning) -> list[st
         at = current(connection)
         if at == head():
             return []
+        if not known(at):
+            raise NewerDatabase(at)
         if _is_new(connection):
             _create(connection)
             say(f"created the tables of a new database at {describe(head())}")

@@ -169,3 +169,23 @@ def make_database(url: str, name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{own}_{name}"')
         conn.execute(f'CREATE DATABASE "{own}_{name}"')
     return f"{url}_{name}"
+
+
+def test_a_database_of_a_newer_release_is_refused_in_one_line_and_left_alone(tmp_path):
+    """A home that a newer release has upgraded (its revision unknown here): every command
+    says so in one line and exits 1, without a traceback, and changes nothing."""
+    home = Settings.load(tmp_path / "home")
+    cli("db", "upgrade", home=home)
+    engine = create_engine(home.database_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    before = every_row(home.database_url)
+
+    for command in (("db", "upgrade"), ("status",)):
+        result = cli(*command, home=home, check=False)
+        assert result.exit_code == 1, command
+        assert "9999" in result.stderr and "newer release" in result.stderr, command
+    current = cli("db", "current", home=home).stdout
+    assert "9999" in current and "newer release" in current and "db upgrade" not in current
+    assert every_row(home.database_url) == before
