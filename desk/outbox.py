@@ -97,8 +97,10 @@ def load_channels(path: Path) -> dict[str, list[Channel]]:
     if extra:
         raise ChannelConfigError(f"{path}: unknown top-level key(s) {sorted(extra)}; only [[organisation]] tables")
     channels: dict[str, list[Channel]] = {}
-    for number, org in enumerate(data.get("organisation", []), 1):
+    for number, org in enumerate(_tables(data.get("organisation", []), f"{path}: organisation", "[[organisation]]"), 1):
         where = f"{path}: [[organisation]] number {number}"
+        if not isinstance(org, dict):
+            raise ChannelConfigError(f"{where} is not a table")
         name = org.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ChannelConfigError(f"{where} needs a name (the organisation's name as in the workflow)")
@@ -107,15 +109,24 @@ def load_channels(path: Path) -> dict[str, list[Channel]]:
         extra = set(org) - {"name", "channel"}
         if extra:
             raise ChannelConfigError(f"{where} ({name}): unknown key(s) {sorted(extra)}")
+        entries = _tables(org.get("channel", []), f"{where} ({name}): channel", "[[organisation.channel]]")
         channels[name] = [_channel(entry, f"{where} ({name}), channel {n}", path.resolve().parent)
-                          for n, entry in enumerate(org.get("channel", []), 1)]
+                          for n, entry in enumerate(entries, 1)]
         names = [c.name for c in channels[name]]
         if len(set(names)) != len(names):
             raise ChannelConfigError(f"{where} ({name}): channel names must be unique, got {names}")
     return channels
 
 
+def _tables(value, where: str, header: str) -> list:
+    if not isinstance(value, list):
+        raise ChannelConfigError(f"{where} must be {header} tables")
+    return value
+
+
 def _channel(entry: dict, where: str, base: Path) -> Channel:
+    if not isinstance(entry, dict):
+        raise ChannelConfigError(f"{where} is not a table")
     name, kind = entry.get("name"), entry.get("kind")
     if not isinstance(name, str) or not CHANNEL_NAME.match(name):
         raise ChannelConfigError(f"{where}: name must be letters, digits, '-' or '_', got {name!r}")

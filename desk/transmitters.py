@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import os
 import tempfile
+import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ class WebhookTransmitter(Transmitter):
 
     def channel(self, name: str, entry: dict, where: str, base: Path) -> Channel:
         url, secret = entry.get("url"), entry.get("secret")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or not _host(url):
             raise ChannelConfigError(f"{where}: a webhook channel needs url = \"https://...\"")
         if not isinstance(secret, str) or len(secret) < 16:
             raise ChannelConfigError(f"{where}: a webhook channel needs a secret of 16 characters or more")
@@ -103,6 +104,15 @@ class WebhookTransmitter(Transmitter):
             pass
 
 
+def _host(url: str) -> str | None:
+    """The URL's host; None when it has none or is malformed (which urllib raises
+    ``ValueError`` for only when it is sent)."""
+    try:
+        return urllib.parse.urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
@@ -118,9 +128,12 @@ class FileTransmitter(Transmitter):
 
     def channel(self, name: str, entry: dict, where: str, base: Path) -> Channel:
         folder = entry.get("folder")
-        if not isinstance(folder, str) or not folder:
+        if not isinstance(folder, str) or not folder or "\x00" in folder:
             raise ChannelConfigError(f"{where}: a file channel needs folder = \"PATH\"")
-        return Channel(name, "file", folder=base / Path(folder).expanduser())
+        try:
+            return Channel(name, "file", folder=base / Path(folder).expanduser())
+        except RuntimeError:  # ~user of no such user
+            raise ChannelConfigError(f"{where}: the folder {folder!r} names no user's home") from None
 
     def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
         """Write whole or not at all: a reader of the folder never sees half a release."""

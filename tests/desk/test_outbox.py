@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -374,3 +375,26 @@ def test_scheduling_queues_the_channels_of_the_file_or_is_refused(sessions, tmp_
         assert outbox.schedule_deliveries(session, release, path) == [GRID, "东湖区人民政府"]
     _, _, rows = state_of(sessions, release_id)
     assert [(r.org, r.channel, r.status) for r in rows] == [(GOV, "archive", "pending")]
+
+
+def test_a_channels_file_of_the_wrong_shape_is_refused_with_where(tmp_path):
+    """An organisation or a channel that is not a table, or a folder that is no path, is a
+    ChannelConfigError naming its place (the page and `crisiswatch publish` show it),
+    never an AttributeError (a 500 when scheduling, a traceback when publishing)."""
+    path = tmp_path / "channels.toml"
+    org = '[[organisation]]\nname = "供电局"\n'
+    for text, says in [('organisation = "供电局"\n', "[[organisation]] tables"),
+                       ("organisation = [1]\n", "number 1 is not a table"),
+                       (org + 'channel = "website"\n', "[[organisation.channel]] tables"),
+                       (org + "channel = [1, 2]\n", "channel 1 is not a table"),
+                       (org + '[[organisation.channel]]\nname = "f"\nkind = "file"\nfolder = "~nosuchuser9/x"\n',
+                        "folder"),
+                       (org + '[[organisation.channel]]\nname = "f"\nkind = "file"\nfolder = "a\\u0000b"\n',
+                        "folder"),
+                       (org + '[[organisation.channel]]\nname = "w"\nkind = "webhook"\nurl = "https://[::1/h"\n'
+                        'secret = "0123456789abcdef"\n', "needs url"),
+                       (org + '[[organisation.channel]]\nname = "w"\nkind = "webhook"\nurl = "https:///h"\n'
+                        'secret = "0123456789abcdef"\n', "needs url")]:
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ChannelConfigError, match=re.escape(says)):
+            outbox.load_channels(path)
