@@ -1,7 +1,7 @@
 """Run one crawl in this process with Scrapy's CrawlerProcess, and record the run.
 
 Twisted's reactor starts once per process, so a process runs one crawl. `crisiswatch crawl`
-runs it in its own process; each scheduled crawl is a child process running this module,
+runs it in the command's own process; each scheduled crawl is a child process running this module,
 ``python -m crawlers.run JOB --home HOME`` (see ``crisiswatch.stages``), which only stores
 what it finds: the scheduler tags and indexes it afterwards.
 """
@@ -62,26 +62,14 @@ def crawl_job(settings: Settings, job: Job, spider_args: dict | None = None,
 def crawl(settings: Settings, spider: str, spider_args: dict, job_name: str,
           overrides: dict | None = None) -> CrawlSummary:
     """Run a crawl into the home's store, with the home's cookie and proxy pool unless
-    ``overrides`` names another (see ``run_crawl`` for what it raises)."""
-    settings.ensure_home()
-    overrides = {"CRISISWATCH_POOL_FILE": str(settings.pool_file), **(overrides or {})}
-    return run_crawl(settings.database_url, spider, spider_args, job_name, overrides)
-
-
-def scrapy_settings(database_url: str, overrides: dict | None = None) -> ScrapySettings:
-    settings = ScrapySettings()
-    settings.setmodule("crawlers.settings", priority="project")
-    settings.set("CRISISWATCH_DATABASE_URL", database_url, priority="project")
-    for name, value in (overrides or {}).items():
-        settings.set(name, value, priority="cmdline")
-    return settings
-
-
-def run_crawl(database_url: str, spider: str, spider_args: dict, job_name: str, overrides: dict | None = None) -> CrawlSummary:
-    """Run the crawl and record it; a run is never left marked running by an error here.
+    ``overrides`` names another, and record the run; a run is never left marked running
+    by an error here.
 
     Raises KeyError for an unknown spider and ``SpiderArgumentError`` for arguments the
     spider refuses (both recorded as failed runs)."""
+    settings.ensure_home()
+    database_url = settings.database_url
+    overrides = {"CRISISWATCH_POOL_FILE": str(settings.pool_file), **(overrides or {})}
     store = Store(database_url)
     run_id = store.start_crawl_run(job_name, spider)
     try:
@@ -97,6 +85,15 @@ def run_crawl(database_url: str, spider: str, spider_args: dict, job_name: str, 
     if refused is not None:
         raise refused
     return summary
+
+
+def scrapy_settings(database_url: str, overrides: dict | None = None) -> ScrapySettings:
+    settings = ScrapySettings()
+    settings.setmodule("crawlers.settings", priority="project")
+    settings.set("CRISISWATCH_DATABASE_URL", database_url, priority="project")
+    for name, value in (overrides or {}).items():
+        settings.set(name, value, priority="cmdline")
+    return settings
 
 
 def _crawl(database_url, spider, spider_args, job_name, overrides) -> tuple[CrawlSummary, SpiderArgumentError | None]:

@@ -19,8 +19,6 @@ from desk.errors import Forbidden, Invalid, InvalidTransition, NotFound, Workflo
 from desk.states import DeliveryStatus, ReleaseState
 
 
-
-
 class Step(NamedTuple):
     """One row of the table of a release's steps."""
 
