@@ -235,6 +235,21 @@ def _process_state() -> tuple:
 # -- Elasticsearch: the noida-db emulator on loopback, or a real cluster from ES_URL -------
 
 
+SERVER_FIXTURES = {"postgres_server", "postgres_url", "noida_url"}
+SERVER_PARAMS = {"postgresql", "elasticsearch-emulator", "elasticsearch-real"}  # of the store and make_index fixtures
+
+
+def pytest_collection_modifyitems(items):
+    """A test that runs on the PostgreSQL server or the Elasticsearch emulator starts a
+    server process, so it is ``slow`` wherever it is (the SQLite and embedded halves of a
+    parametrized test are not); tests that start other processes carry the mark themselves."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        values = set(map(str, params.params.values())) if params else set()
+        if SERVER_FIXTURES & set(item.fixturenames) or SERVER_PARAMS & values:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_report_header(config):
     real = os.environ.get("ES_URL")
     return [

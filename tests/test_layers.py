@@ -68,6 +68,7 @@ def test_the_scanner_sees_imports_inside_functions(tmp_path):
     assert imported_packages(module) == {"review_ui"}
 
 
+@pytest.mark.slow
 def test_the_desk_and_the_scheduler_load_no_flask():
     """Every desk module and the scheduler, imported in a fresh interpreter."""
     code = (

@@ -121,6 +121,7 @@ def _open_store_and_workflow(url, barrier, results):
         results.put(f"{type(error).__name__}: {str(error)[:200]}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_processes_setting_up_one_new_database_at_once_all_succeed(database, request, tmp_path):
     """The demo starts its UI workers, a crawl and a trainer on a new home at the same moment:

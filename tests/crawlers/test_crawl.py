@@ -18,6 +18,8 @@ from review_ui import create_app
 from tests.conftest import FIXTURES, REPO, crisiswatch, free_port, logged_in_client, need, stored_posts
 from tests.crawlers.replay import FEEDS
 
+pytestmark = pytest.mark.slow  # every test here starts a process or a server
+
 ARTICLES = {
     "news/GeneralNewsExtractor/tests/163/8.html": ("国务院联防联控机制:湖北和武汉要严格管控防输出", "2020-02-29T10:34:31"),
     "news/GeneralNewsExtractor/tests/xinhuanet/1.html": ("法国全国大罢工再次严重影响交通-新华网", None),

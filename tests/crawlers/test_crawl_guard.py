@@ -2,10 +2,13 @@
 correct text, the cookie and proxy pool is used and never logged, expired cookies are
 retired and reported, and each post keeps the raw response it was read from."""
 
+import pytest
 
 from core.store import Store
 from tests.conftest import FIXTURES, crisiswatch, need, stored_posts
 from tests.crawlers.replay import Replay, Route
+
+pytestmark = pytest.mark.slow  # every test here starts a process or a server
 
 PEOPLE = "news/GeneralNewsExtractor/tests/people/1.html"  # declares GB2312 in a meta tag
 XINHUA = "news/GeneralNewsExtractor/tests/xinhuanet/1.html"

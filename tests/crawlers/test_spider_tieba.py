@@ -6,12 +6,15 @@ import re
 import unicodedata
 from datetime import datetime, timezone
 
+import pytest
 from parsel import Selector
 from w3lib.html import remove_tags
 
 from core.schema import CHINA_TZ
 from tests.conftest import FIXTURES, crisiswatch, need, saved_checkpoints, stored_posts
 from tests.crawlers.replay import Replay, Route
+
+pytestmark = pytest.mark.slow  # every test here starts a process or a server
 
 EXAMPLE = FIXTURES / "tieba" / "tiebaSpider" / "example"
 TID = "3922635509"  # the thread of the captured pages

@@ -13,6 +13,8 @@ from parsel import Selector
 from tests.conftest import FIXTURES, crisiswatch, need, saved_checkpoints, stored_posts
 from tests.crawlers.replay import Replay, Route
 
+pytestmark = pytest.mark.slow  # every test here starts a process or a server
+
 FILES = FIXTURES / "wechat" / "WechatSogou" / "test" / "file"
 SEARCH_PAGE = FILES / "search-gaokao-article.html"  # results for 高考
 ARTICLES = [FILES / f"article_detail_{name}.html" for name in ("backgroud-image", "iframe", "mpvoice", "qqmusic")] + [

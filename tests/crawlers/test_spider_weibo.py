@@ -18,6 +18,8 @@ from review_ui import create_app
 from tests.conftest import FIXTURES, REPO, crisiswatch, logged_in_client, need, saved_checkpoints, stored_posts
 from tests.crawlers.replay import Replay, Route
 
+pytestmark = pytest.mark.slow  # every test here starts a process or a server
+
 WEIBO = FIXTURES / "weibo"
 API = WEIBO / "weiboAPI" / "extracted"
 PAGES = WEIBO / "weibospider" / "tests"

@@ -3,8 +3,12 @@
 import json
 import math
 
+import pytest
+
 from crisiswatch.bench import ARTICLES_PER_LIST
 from tests.conftest import DATA, crisiswatch, need
+
+pytestmark = pytest.mark.slow  # every test here starts a process or a server
 
 
 def test_bench_crawl_stores_every_article_page(home):

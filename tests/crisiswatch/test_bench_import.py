@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+
 from tests.conftest import DATA, crisiswatch, need
+
+pytestmark = pytest.mark.slow  # every test here starts a process or a server
 
 
 def test_bench_import_times_every_stage_of_a_slice(home):

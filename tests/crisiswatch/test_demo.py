@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import REPO, csrf_token, free_port
 
+pytestmark = pytest.mark.slow  # every test here starts a process or a server
+
 browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
 
@@ -35,7 +37,6 @@ def log_in(base: str, output: list[str]) -> None:
     assert status == 200  # redirected to the search page
 
 
-@pytest.mark.slow
 def test_demo_crawls_tags_indexes_and_serves(home_with_models):
     port = free_port()
     env = {**os.environ, "CRISISWATCH_HOME": str(home_with_models.home)}
@@ -95,7 +96,6 @@ def test_demo_on_a_port_in_use_says_so_before_starting_anything(tmp_path):
     assert "demo user" not in demo.stdout  # nothing was started: no users made, no crawls, no training
 
 
-@pytest.mark.slow
 def test_demo_fails_when_its_review_ui_cannot_start(tmp_path):
     """An address that is not this machine's (TEST-NET-1): the UI cannot bind it, and the
     demo, left without its UI, stops with a failure status instead of 0."""

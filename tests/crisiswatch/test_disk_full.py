@@ -103,6 +103,7 @@ def test_a_rebuild_on_a_full_disk_stops_in_one_line_and_leaves_no_half_built_ver
     assert '"total": 1' in cli("search", '"第12345条"', "--json", home=small_home).stdout
 
 
+@pytest.mark.slow
 def test_a_crawl_on_a_full_disk_stops_clearly_and_a_rerun_stores_every_post(small_home, disk, tmp_path):
     site = tmp_path / "site"
     site.mkdir()

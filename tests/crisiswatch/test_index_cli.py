@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 
+import pytest
 import tantivy
 from click.testing import CliRunner
 
@@ -78,6 +79,7 @@ def test_the_search_benchmark_runs(home, covid_day):  # the benchmark reads the 
     assert {"index_posts_per_s", "p50_ms", "p95_ms", "common_word_sorted_ms", "size_mb", "peak_rss_mb"} <= set(result)
 
 
+@pytest.mark.slow
 def test_an_index_run_waits_for_one_in_another_process(home, tmp_path):
     h = str(home.home)
     posts = tmp_path / "posts.csv"

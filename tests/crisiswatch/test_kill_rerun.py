@@ -14,6 +14,8 @@ from crisiswatch.importer import import_files
 from indexes.embedded import EmbeddedIndex
 from tests.conftest import DATA, REPO, need
 
+pytestmark = pytest.mark.slow  # every test here starts a process or a server
+
 DAYS = ["2020-01-24.csv.gz", "2020-01-25.csv.gz", "2020-01-27.csv.gz"]
 
 
@@ -52,7 +54,6 @@ def rerun(home, *args):
     assert process.returncode == 0, err[-2000:]
 
 
-@pytest.mark.slow
 def test_every_stage_survives_kill_9(home_with_models, tmp_path):
     home = home_with_models
     files = [need(DATA / "weibo_covid_2020" / day) for day in DAYS]

@@ -14,6 +14,8 @@ from crawlers.jobs import load_jobs
 from crisiswatch.schedule import BACKOFF_FIRST, back_off, start_scheduler
 from crisiswatch.stages import run_job_cycle
 
+pytestmark = pytest.mark.slow  # every test here starts a process or a server
+
 YEARLY = "0 0 1 1 *"
 
 
@@ -41,7 +43,6 @@ def test_a_restart_keeps_each_jobs_next_run(home, jobs):
     assert stored_jobs(home).lookup_job("demo-releases").next_run_time == planned
 
 
-@pytest.mark.slow
 def test_a_run_missed_while_down_runs_once_at_restart(home, jobs):
     start_scheduler(home, jobs, run_now=False).shutdown()
     # the scheduler was down when the job was due: move its stored next run into the past
@@ -66,7 +67,6 @@ def test_a_run_missed_while_down_runs_once_at_restart(home, jobs):
         records.close()
 
 
-@pytest.mark.slow
 def test_a_scheduled_crawl_runs_the_crawlers_entry_point_then_tags_and_indexes(home, jobs, tmp_path, monkeypatch):
     """Its child process runs `python -m crawlers.run`, not the command line: it crawls even
     where a broken crisiswatch package comes first on the path."""

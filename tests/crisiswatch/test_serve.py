@@ -55,6 +55,7 @@ def workers_of(server: subprocess.Popen) -> set[int]:
     return {int(pid) for pid in children.read_text().split()} if children.exists() else set()
 
 
+@pytest.mark.slow
 def test_serve_writes_an_access_log_and_restarts_its_workers_on_hup(home):
     access = home.home / "logs" / "access.log"
     server, base = start_serve(home, "--workers", "2", "--access-log", str(access))
@@ -137,6 +138,7 @@ def test_training_runs_apart_while_the_ui_answers_and_the_publisher_runs(home, t
     assert published and published[0] < trained  # the publisher ran while the model trained
 
 
+@pytest.mark.slow
 def test_serve_on_a_port_in_use_says_so_in_one_line(home):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
@@ -146,6 +148,7 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(home):
                                      "or choose another port with --port N")
 
 
+@pytest.mark.slow
 def test_serve_does_not_load_the_demo_to_check_its_port(home):
     """The demo's module brings scikit-learn and the scheduler (over a second): serve needs neither."""
     with socket.create_server(("127.0.0.1", 0)) as taken:
@@ -199,6 +202,7 @@ def test_the_help_describes_todays_ui():
     assert all(part in demo for part in ("publisher", "NER", "lower priority", "one user per role"))
 
 
+@pytest.mark.slow
 def test_a_count_of_failed_logins_that_cannot_be_written_lets_logins_through_and_says_so(tmp_path, caplog):
     """A read-only disk under the count (or a store that is down) made every login a 500.
     As Flask-Limiter's swallow_errors does, the limit is then skipped with an error in the

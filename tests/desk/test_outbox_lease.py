@@ -91,6 +91,7 @@ def the_delivery(sessions) -> Delivery:
         return session.execute(select(Delivery)).scalar_one()
 
 
+@pytest.mark.slow
 def test_a_publisher_killed_mid_send_is_replaced_within_a_minute_with_the_same_delivery_id(sessions, slow, tmp_path):
     release_id = make_release(sessions)
     channels_file = tmp_path / "channels.toml"
