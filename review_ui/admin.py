@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
+from crawlers.jobs import JobError
 from desk import accounts, audit
 from desk.status import report
 from desk.vocabulary import ORG_KINDS, ROLES
@@ -42,6 +43,9 @@ def status():
         home = report(services().settings, services().store, services().index)
     except IndexUnavailable as err:  # outdated, or being rebuilt by hand: say so, not a 500
         error = i18n.gettext("index_unavailable", detail=str(err))
+        return render_template("admin_status.html", home=None, error=error), 503
+    except JobError as err:  # the jobs file, edited while the UI runs, is wrong: the same
+        error = i18n.gettext("status_jobs_file", detail=str(err))
         return render_template("admin_status.html", home=None, error=error), 503
     started = {job["name"]: datetime.fromisoformat(job["last_run"]["started_at"])
                for job in home["jobs"] if job["last_run"]}

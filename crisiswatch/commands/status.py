@@ -8,7 +8,7 @@ import click
 
 from core.schema import CHINA_TZ
 from core.settings import Settings
-from crisiswatch.commands.common import CONTEXT, emit_json, with_home
+from crisiswatch.commands.common import CONTEXT, emit_json, fail, with_home
 
 
 @click.command(context_settings=CONTEXT)
@@ -16,11 +16,15 @@ from crisiswatch.commands.common import CONTEXT, emit_json, with_home
 @with_home
 def status(settings: Settings, as_json):
     """Posts stored, tagged and indexed per platform; crawl jobs and their health; models."""
+    from crawlers.jobs import JobError
     from crisiswatch.stages import open_store
     from desk.status import report
     from indexes.backends import open_index
 
-    value = report(settings, open_store(settings), open_index(settings))
+    try:
+        value = report(settings, open_store(settings), open_index(settings))
+    except JobError as err:
+        fail(str(err))
     if as_json:
         emit_json(value)
         return

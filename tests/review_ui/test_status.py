@@ -83,3 +83,15 @@ def test_an_analyst_cannot_see_it(filled_home):
     analyst = logged_in_client(app, roles=("analyst",))
     assert analyst.get("/admin/status").status_code == 403
     assert app.test_client().get("/admin/status").status_code == 302  # anonymous: to the login page
+
+
+def test_a_broken_jobs_file_is_told_on_the_page_and_by_the_command_not_a_crash(filled_home):
+    (filled_home.home / "jobs.toml").write_text("[[job]]\nname = \"x\"\n", encoding="utf-8")
+    admin = logged_in_client(create_app(filled_home), roles=("admin",))
+    response = admin.get("/admin/status")
+    assert response.status_code == 503
+    assert "采集任务配置文件有误" in html(response) and "job 1 has no spider" in html(response)
+    assert "jobs file" in html(admin.get("/admin/status?lang=en"))
+
+    status = cli("status", home=filled_home, check=False)
+    assert status.exit_code == 1 and "job 1 has no spider" in status.stderr
