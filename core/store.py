@@ -273,13 +273,14 @@ def schema_lock(engine: Engine) -> Iterator[Connection]:
 def create_schema(engine: Engine) -> None:
     """Give a new database the whole schema of the installed release, through the builder
     that the package keeping the migration history registers (which also records the
-    revision, so the database is not taken for one made before the history); without
-    one, the store's own tables."""
+    revision, so the database is not taken for one made before the history). Without it
+    the tables would be made without their revision, and a later upgrade would take the
+    database for an old one: refused, saying how to install the package."""
     for builder in entry_points(group=SCHEMA_ENTRY_POINTS):
         builder.load()(engine)
         return
-    with schema_lock(engine) as conn:
-        Base.metadata.create_all(conn)
+    raise RuntimeError(f"no {SCHEMA_ENTRY_POINTS} entry point: crisiswatch is not installed in this Python; "
+                       "install it (make install, or pip install -e .) before opening a new database")
 
 
 class Store:

@@ -1,6 +1,7 @@
 """The store of record, on SQLite and on a real PostgreSQL server."""
 
 import multiprocessing
+import sqlite3
 
 import pytest
 
@@ -136,3 +137,12 @@ def test_processes_setting_up_one_new_database_at_once_all_succeed(database, req
     for process in processes:
         process.join(30)
     assert outcomes == ["ok"] * 6
+
+
+def test_a_new_database_without_the_installed_schema_builder_is_refused_not_left_unversioned(tmp_path, monkeypatch):
+    """Tables made without the migration history's revision would later be taken for a home
+    of release 0.1.0; where the package's entry point is missing, nothing is made."""
+    monkeypatch.setattr("core.store.entry_points", lambda group: [])
+    with pytest.raises(RuntimeError, match="install it"):
+        Store(f"sqlite:///{tmp_path / 'new.db'}")
+    assert sqlite3.connect(tmp_path / "new.db").execute("select count(*) from sqlite_master").fetchone() == (0,)
