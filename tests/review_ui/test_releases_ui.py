@@ -273,7 +273,7 @@ def test_every_workflow_refusal_reads_in_chinese_and_english(app):
     page = post_form(approver, url, f"{url}/approve", follow=True).get_data(as_text=True)
     assert "状态为“草稿”的稿件不能批准。" in page
     page = post_form(approver, f"{url}?lang=en", f"{url}/approve", follow=True).get_data(as_text=True)
-    assert "cannot approve a release in state draft" in page
+    assert "“Approve” is not possible while the release is “Draft”" in page  # its names, not its codes
 
 
 def test_the_fact_sheet_refuses_outsiders_and_shows_a_dispute(app):
