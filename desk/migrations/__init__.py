@@ -95,6 +95,21 @@ def _create(connection: Connection) -> None:
     MigrationContext.configure(connection).stamp(_scripts(), "heads")
 
 
+def _missing(connection: Connection) -> list[str]:
+    return sorted(TABLES - set(inspect(connection).get_table_names()))
+
+
+def _create_missing(connection: Connection, say: Callable[[str], None]) -> None:
+    """Tables lost from a database at the head (dropped by hand, or a restore of part of
+    it) are made again, empty, as release 0.1.0 made missing tables whenever it opened one."""
+    missing = _missing(connection)
+    if missing:
+        for metadata in METADATA:
+            tables = [metadata.tables[name] for name in missing if name in metadata.tables]
+            metadata.create_all(connection, tables=tables)
+        say(f"created the missing tables {', '.join(missing)} at {describe(head())}")
+
+
 def create_schema(engine: Engine) -> None:
     """Give a new database every table at the head of the history; leave one that has
     tables to ``upgrade``."""
@@ -108,11 +123,12 @@ def upgrade(engine: Engine, say: Callable[[str], None] = log.warning) -> list[st
     the revisions applied (none when it was at the head already). ``NewerDatabase`` when a
     newer release has upgraded it."""
     with engine.connect() as connection:  # the common case, without taking the lock
-        if current(connection) == head():
+        if current(connection) == head() and not _missing(connection):
             return []
     with schema_lock(engine) as connection:
         at = current(connection)
         if at == head():
+            _create_missing(connection, say)
             return []
         if not known(at):
             raise NewerDatabase(at)

@@ -189,3 +189,19 @@ def test_a_database_of_a_newer_release_is_refused_in_one_line_and_left_alone(tmp
     current = cli("db", "current", home=home).stdout
     assert "9999" in current and "newer release" in current and "db upgrade" not in current
     assert every_row(home.database_url) == before
+
+
+def test_a_table_lost_from_a_database_at_the_head_is_made_again(tmp_path):
+    """Dropped by hand or lost in a partial restore: every command used to fail on it with
+    a raw OperationalError, since the recorded revision said there was nothing to do."""
+    home = Settings.load(tmp_path / "home")
+    cli("db", "upgrade", home=home)
+    with sqlite3.connect(home.home / "crisiswatch.db") as db:
+        db.execute("DROP TABLE captures")
+        db.execute("DROP TABLE release_comments")
+    status = cli("status", home=home)
+    assert "created the missing tables captures, release_comments" in status.stderr
+    with sqlite3.connect(home.home / "crisiswatch.db") as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"captures", "release_comments"} <= tables
+    assert "already: nothing to do" in cli("db", "upgrade", home=home).stdout
