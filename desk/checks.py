@@ -1,8 +1,8 @@
 """The checks a release passes before approval: contradictions, missing facts, sensitive
 and prohibited terms, and each channel's length limits.
 
-Each problem carries a message key and its details; ``message`` renders it in Chinese or
-English. The terms, limits and required facts come from ``terms.toml`` beside this module,
+Each problem carries a message key and its details; ``message`` renders it in English,
+the UI in the reader's language from its catalogs. The terms, limits and required facts come from ``terms.toml`` beside this module,
 which a home's own ``terms.toml`` may override table by table.
 """
 
@@ -23,27 +23,21 @@ QUOTABLE = {"households": "households", "restoration_estimate": "restoration", "
 CONTRADICTED_FACT = {"household_count": "households", "restoration_time": "restoration_estimate",
                      "area_missing": "affected_areas", "hotline": "hotline"}
 
-MESSAGES = {
-    "household_count": ("户数与{source}不一致：稿件 {stated}，{source} {expected}",
-                        "Household count differs from {source}: draft {stated}, {source} {expected}"),
-    "restoration_time": ("恢复供电时间与{source}不一致：稿件 {stated}，{source} {expected}",
-                         "Restoration time differs from {source}: draft {stated}, {source} {expected}"),
-    "area_missing": ("稿件未提及{source}中的停电区域：{expected}",
-                     "The draft does not name an affected area in {source}: {expected}"),
-    "hotline": ("服务热线与{source}不一致：稿件 {stated}，{source} {expected}",
-                "Hotline differs from {source}: draft {stated}, {source} {expected}"),
-    "missing_fact": ("稿件未引用事实表中的{fact}", "The draft does not quote the fact sheet's {fact}"),
-    "prohibited_term": ("含禁用词：{term}", "Prohibited term: {term}"),
-    "sensitive_term": ("含敏感词，请确认：{term}", "Sensitive term, please confirm: {term}"),
-    "too_long": ("{channel}{part}超出长度：{length} 字，上限 {limit} 字",
-                 "{channel} {part} too long: {length} characters, limit {limit}"),
+MESSAGES = {  # English, for the command line and the audit log; the UI's catalogs hold
+    # both languages under ``problem_<key>`` (``review_ui.i18n.problem_message``)
+    "household_count": "Household count differs from {source}: draft {stated}, {source} {expected}",
+    "restoration_time": "Restoration time differs from {source}: draft {stated}, {source} {expected}",
+    "area_missing": "The draft does not name an affected area in {source}: {expected}",
+    "hotline": "Hotline differs from {source}: draft {stated}, {source} {expected}",
+    "missing_fact": "The draft does not quote the fact sheet's {fact}",
+    "prohibited_term": "Prohibited term: {term}",
+    "sensitive_term": "Sensitive term, please confirm: {term}",
+    "too_long": "{channel} {part} too long: {length} characters, limit {limit}",
 }
-NAMES = {  # the words the messages fill in: (Chinese, English)
-    "households": ("停电户数", "household count"), "restoration_estimate": ("预计恢复时间", "restoration estimate"),
-    "hotline": ("服务热线", "hotline"), "affected_areas": ("停电区域", "affected areas"),
-    "weibo": ("微博", "Weibo"), "wechat": ("微信文章", "WeChat article"), "website": ("网站公告", "website notice"),
-    "press_conference": ("新闻发布会", "press conference"),
-    "title": ("标题", "title"), "body": ("正文", "body"), "text": ("", "text"),
+NAMES = {  # the English words the messages fill in
+    "households": "household count", "restoration_estimate": "restoration estimate", "hotline": "hotline",
+    "affected_areas": "affected areas", "weibo": "Weibo", "wechat": "WeChat article", "website": "website notice",
+    "press_conference": "press conference", "title": "title", "body": "body", "text": "text",
 }
 
 
@@ -115,19 +109,14 @@ def blocking(problems: Iterable[Problem]) -> list[Problem]:
     return [p for p in problems if p.blocking]
 
 
-def message(problem: Problem, lang: str = "zh") -> str:
-    index = 0 if lang.startswith("zh") else 1
-    detail = dict(problem.detail)
-    for key in ("fact", "channel", "part"):
-        if key in detail:
-            detail[key] = NAMES.get(detail[key], (detail[key],) * 2)[index]
+def message(problem: Problem) -> str:
+    """The problem in English."""
+    detail = {key: NAMES.get(value, value) if key in ("fact", "channel", "part") else value
+              for key, value in problem.detail.items()}
     if "source" in detail:
-        if detail["source"] == FACT_SHEET:
-            detail["source"] = ("事实表", "the fact sheet")[index]
-        else:
-            detail["source"] = (f"{detail['org_name']}第{detail['release_id']}号发布",
-                                f"release #{detail['release_id']} of {detail['org_name']}")[index]
-    return MESSAGES[problem.message_key][index].format(**detail)
+        detail["source"] = ("the fact sheet" if detail["source"] == FACT_SHEET
+                            else f"release #{detail['release_id']} of {detail['org_name']}")
+    return MESSAGES[problem.message_key].format(**detail)
 
 
 def _contradiction(found: Contradiction, facts: Mapping[str, object]) -> Problem:

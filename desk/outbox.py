@@ -341,7 +341,7 @@ def _hold_if_blocked(session_factory, release_id: int, now: datetime, report: De
                               .limit(1)).first()
         found = [] if out else blocking(problems(session, release))
         if found:
-            reasons = [message(problem, "en") for problem in found]
+            reasons = [message(problem) for problem in found]
             changed = session.execute(_moved("hold", rows, Delivery.due_at <= now, next_attempt_at=None,
                                              last_error=_clip("held: " + "; ".join(reasons)))).rowcount
             if changed and _newly(session, "release.held", release_id):

@@ -27,6 +27,8 @@ from flask import g, has_request_context, request, url_for
 from core.errors import CodedError
 from core.schema import KINDS, PLATFORMS
 from desk import limits
+from desk.checks import Problem
+from desk.facts import FACT_SHEET
 from desk.vocabulary import ORG_KINDS, ORG_LEVELS, ROLES
 from nlp import places
 from review_ui.params import args_with, link_args
@@ -162,6 +164,19 @@ def error_message(err: CodedError) -> str:
             values[f"{key}_name"] = _NAMED[key](value)
     text = catalog(current_lang()).gettext(err.catalog_id)
     return str(err) if text == err.catalog_id else text.format(**values)
+
+
+def problem_message(problem: Problem) -> str:
+    """A pre-publication check's problem in the reader's language (``desk.checks``)."""
+    detail = dict(problem.detail)
+    names = {"fact": "fact_{}", "channel": "channel_{}", "part": "problem_part_{}"}
+    for key, form in names.items():
+        if key in detail:
+            detail[key] = _name(form.format(detail[key]), detail[key])
+    if "source" in detail:
+        detail["source"] = (gettext("problem_source_fact_sheet") if detail["source"] == FACT_SHEET else
+                            gettext("problem_source_release", org=detail["org_name"], id=detail["release_id"]))
+    return gettext(f"problem_{problem.message_key}", **detail)
 
 
 def _name(key: str, code) -> str:

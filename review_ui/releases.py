@@ -12,7 +12,6 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from core.store import naive_utc, utcnow
 from desk import audit, clocks, dashboard as figures, facts, outbox, releases as flow, rules
-from desk.checks import message as problem_message
 from desk.tables import FACT_KEYS, Delivery, FactProposal, Incident, Organisation, Release, User
 from desk.vocabulary import CHANNELS
 from indexes.query import QueryError, parse_time
@@ -44,7 +43,7 @@ def _workflow_errors(view):
         except flow.Blocked as err:
             _audit_refusal("workflow.blocked", kwargs, problems=[p.kind for p in err.problems])
             for problem in err.problems:
-                flash(problem_message(problem, i18n.current_lang()), "error")
+                flash(i18n.problem_message(problem), "error")
         except rules.WorkflowError as err:
             g.session.rollback()
             flash(i18n.error_message(err), "error")
@@ -222,7 +221,7 @@ def show(release_id: int):
     return render_template(
         "release.html", release=release, versions=versions, current=versions[-1], approvals=approvals,
         comments=flow.comments(session, release), problems=flow.problems(session, release),
-        problem_message=lambda p: problem_message(p, i18n.current_lang()), orgs=_org_names(),
+        problem_message=i18n.problem_message, orgs=_org_names(),
         users={u.id: u for u in session.query(User).all()}, deliveries=deliveries,
         actions=rules.allowed_actions(_actor(), release, approvals=approvals, versions=versions),
         incident=flow.get_incident(session, release.incident_id),

@@ -398,7 +398,8 @@ def test_a_hotline_is_checked_against_the_other_sides_release_too():
     assert contradictions("约1.2万户停电，请拨打0898-12345。", {}, [grid]) == []  # one in common agrees
     [problem] = pre_publication("通报", "约1.2万户停电，服务热线96598。", "weibo", {}, [grid], kind="correction")
     assert problem.message_key == "hotline" and problem.blocking  # the fact sheet has no hotline to settle it
-    assert message(problem) == "服务热线与海南电网公司第7号发布不一致：稿件 96598，海南电网公司第7号发布 95598、0898-12345"
+    assert message(problem) == ("Hotline differs from release #7 of 海南电网公司: draft 96598, release #7 of 海南电网公司 "
+                                "95598、0898-12345")
 
 
 
@@ -422,8 +423,8 @@ def test_checks_length_terms_and_missing_hotline(tmp_path):
     assert found["prohibited_term"].blocking and found["prohibited_term"].detail["term"] == "永不停电"
     assert not found["sensitive_term"].blocking
     assert found["too_long"].detail["limit"] == 2000 and found["too_long"].blocking
-    assert message(found["missing_fact"]) == "稿件未引用事实表中的服务热线"
-    assert message(found["too_long"], "en").startswith("Weibo text too long")
+    assert message(found["missing_fact"]) == "The draft does not quote the fact sheet's hotline"
+    assert message(found["too_long"]).startswith("Weibo text too long")
     assert pre_publication("标" * 65, BODY, "wechat", FACTS)[0].detail["part"] == "title"
     home = tmp_path / "terms.toml"
     home.write_text('[terms]\nprohibited = ["抢修"]\n', encoding="utf-8")
@@ -435,7 +436,8 @@ def test_a_contradiction_with_a_stale_release_warns_when_the_fact_sheet_agrees()
     grid = OtherRelease(7, "海南电网公司", "约1.3万户停电")
     [problem] = pre_publication(TITLE, BODY, "website", FACTS, [grid])
     assert problem.message_key == "household_count" and not problem.blocking
-    assert message(problem) == "户数与海南电网公司第7号发布不一致：稿件 约1.2万户，海南电网公司第7号发布 约1.3万户"
+    assert message(problem) == ("Household count differs from release #7 of 海南电网公司: draft 约1.2万户, "
+                                "release #7 of 海南电网公司 约1.3万户")
     facts = {k: v for k, v in FACTS.items() if k != "households"}
     [problem] = pre_publication(TITLE, BODY, "website", facts, [grid])
     assert problem.blocking

@@ -13,6 +13,7 @@ from babel.messages.pofile import read_po
 
 from core.errors import CodedError
 from desk.accounts import AccountError
+from desk.checks import Problem, message
 from desk.errors import Invalid, InvalidTransition, WorkflowError
 from indexes.query import QueryError
 from review_ui import i18n
@@ -118,3 +119,21 @@ def test_a_catalog_not_compiled_names_make_install(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         i18n.catalog.cache_clear()
+
+
+def test_a_check_problem_reads_in_the_readers_language_from_the_catalogs(app):
+    """The checks of ``desk`` say their problems in English (the command line, the audit
+    log); the release page says them through the catalogs."""
+    other = {"stated": "96598", "expected": "95598、0898-12345", "source": "release", "release_id": 7,
+             "org_name": "海南电网公司"}
+    hotline = Problem("contradiction", "hotline", other, True)
+    too_long = Problem("too_long", "too_long", {"channel": "weibo", "part": "text", "length": 2001, "limit": 2000}, True)
+    missing = Problem("missing_fact", "missing_fact", {"fact": "households"}, True)
+    with app.test_request_context("/?lang=zh"):
+        assert i18n.problem_message(hotline) == "服务热线与海南电网公司第7号发布不一致：稿件 96598，海南电网公司第7号发布 95598、0898-12345"
+        assert i18n.problem_message(too_long) == "微博全文超出长度：2001 字，上限 2000 字"
+        assert i18n.problem_message(missing) == "稿件未引用事实表中的停电户数"
+    with app.test_request_context("/?lang=en"):
+        assert i18n.problem_message(hotline) == "Hotline differs from release #7 of 海南电网公司: draft 96598, " \
+                                                "release #7 of 海南电网公司 95598、0898-12345"
+    assert message(missing) == "The draft does not quote the fact sheet's household count"
