@@ -142,6 +142,8 @@ def test_processes_setting_up_one_new_database_at_once_all_succeed(database, req
 def test_a_new_database_without_the_installed_schema_builder_is_refused_not_left_unversioned(tmp_path, monkeypatch):
     """Tables made without the migration history's revision would later be taken for a home
     of release 0.1.0; where the package's entry point is missing, nothing is made."""
+    from core.store import Store
+
     monkeypatch.setattr("core.store.entry_points", lambda group: [])
     with pytest.raises(RuntimeError, match="install it"):
         Store(f"sqlite:///{tmp_path / 'new.db'}")

@@ -182,10 +182,10 @@ def test_a_database_of_a_newer_release_is_refused_in_one_line_and_left_alone(tmp
     engine.dispose()
     before = every_row(home.database_url)
 
-    for command in (("db", "upgrade"), ("status",)):
-        result = cli(*command, home=home, check=False)
-        assert result.exit_code == 1, command
-        assert "9999" in result.stderr and "newer release" in result.stderr, command
+    for args in (("db", "upgrade"), ("status",)):
+        result = cli(*args, home=home, check=False)
+        assert result.exit_code == 1, args
+        assert "9999" in result.stderr and "newer release" in result.stderr, args
     current = cli("db", "current", home=home).stdout
     assert "9999" in current and "newer release" in current and "db upgrade" not in current
     assert every_row(home.database_url) == before

@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 
 from core.errors import CodedError
 from desk.accounts import AccountError
-from desk.checks import Problem, message
+from desk.checks import Problem, message as english
 from desk.errors import Invalid, InvalidTransition, WorkflowError
 from indexes.query import QueryError
 from review_ui import i18n
@@ -136,4 +136,4 @@ def test_a_check_problem_reads_in_the_readers_language_from_the_catalogs(app):
     with app.test_request_context("/?lang=en"):
         assert i18n.problem_message(hotline) == "Hotline differs from release #7 of 海南电网公司: draft 96598, " \
                                                 "release #7 of 海南电网公司 95598、0898-12345"
-    assert message(missing) == "The draft does not quote the fact sheet's household count"
+    assert english(missing) == "The draft does not quote the fact sheet's household count"
