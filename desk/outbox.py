@@ -56,7 +56,7 @@ import time
 import tomllib
 import urllib.error
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
@@ -72,7 +72,7 @@ from desk.releases import mark_published, problems
 from desk.rules import Invalid, InvalidTransition
 from desk.states import DeliveryStatus, ReleaseState
 from desk.tables import AuditEntry, Delivery, Organisation, Release, Version
-from desk.transmitters import TRANSMITTERS, Channel, ChannelConfigError
+from desk.transmitters import TRANSMITTERS, Channel, ChannelConfigError, Place
 
 MAX_ATTEMPTS = 10
 BACKOFF_FIRST = timedelta(seconds=30)
@@ -90,53 +90,54 @@ def load_channels(path: Path) -> dict[str, list[Channel]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ChannelConfigError(f"{path} does not exist (see desk/channels.example.toml)") from None
+        raise ChannelConfigError("missing", path=path) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ChannelConfigError(f"{path} is not valid TOML: {err}") from None
+        raise ChannelConfigError("toml", path=path, error=str(err)) from None
     extra = set(data) - {"organisation"}
     if extra:
-        raise ChannelConfigError(f"{path}: unknown top-level key(s) {sorted(extra)}; only [[organisation]] tables")
+        raise ChannelConfigError("top_keys", path=path, keys=sorted(extra))
+    organisations = data.get("organisation", [])
+    if not isinstance(organisations, list):
+        raise ChannelConfigError("orgs_not_tables", path=path)
     channels: dict[str, list[Channel]] = {}
-    for number, org in enumerate(_tables(data.get("organisation", []), f"{path}: organisation", "[[organisation]]"), 1):
-        where = f"{path}: [[organisation]] number {number}"
+    for number, org in enumerate(organisations, 1):
+        where = Place(path, org=number)
         if not isinstance(org, dict):
-            raise ChannelConfigError(f"{where} is not a table")
+            raise ChannelConfigError("org_not_table", where=where)
         name = org.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise ChannelConfigError(f"{where} needs a name (the organisation's name as in the workflow)")
+            raise ChannelConfigError("org_name", where=where)
         if name in channels:
-            raise ChannelConfigError(f"{where}: {name!r} is configured twice; merge its channels into one table")
+            raise ChannelConfigError("org_twice", where=where, name=name)
+        where = replace(where, org_name=name)
         extra = set(org) - {"name", "channel"}
         if extra:
-            raise ChannelConfigError(f"{where} ({name}): unknown key(s) {sorted(extra)}")
-        entries = _tables(org.get("channel", []), f"{where} ({name}): channel", "[[organisation.channel]]")
-        channels[name] = [_channel(entry, f"{where} ({name}), channel {n}", path.resolve().parent)
+            raise ChannelConfigError("org_keys", where=where, keys=sorted(extra))
+        entries = org.get("channel", [])
+        if not isinstance(entries, list):
+            raise ChannelConfigError("channels_not_tables", where=where)
+        channels[name] = [_channel(entry, replace(where, channel=n), path.resolve().parent)
                           for n, entry in enumerate(entries, 1)]
         names = [c.name for c in channels[name]]
         if len(set(names)) != len(names):
-            raise ChannelConfigError(f"{where} ({name}): channel names must be unique, got {names}")
+            raise ChannelConfigError("channel_names", where=where, names=names)
     return channels
 
 
-def _tables(value, where: str, header: str) -> list:
-    if not isinstance(value, list):
-        raise ChannelConfigError(f"{where} must be {header} tables")
-    return value
-
-
-def _channel(entry: dict, where: str, base: Path) -> Channel:
+def _channel(entry: dict, where: Place, base: Path) -> Channel:
     if not isinstance(entry, dict):
-        raise ChannelConfigError(f"{where} is not a table")
+        raise ChannelConfigError("channel_not_table", where=where)
     name, kind = entry.get("name"), entry.get("kind")
     if not isinstance(name, str) or not CHANNEL_NAME.match(name):
-        raise ChannelConfigError(f"{where}: name must be letters, digits, '-' or '_', got {name!r}")
+        raise ChannelConfigError("channel_name", where=where, name=name)
+    where = replace(where, channel_name=name)
     transmitter = TRANSMITTERS.get(kind) if isinstance(kind, str) else None
     if transmitter is None:
-        raise ChannelConfigError(f"{where} ({name}): kind must be one of {', '.join(TRANSMITTERS)}, got {kind!r}")
+        raise ChannelConfigError("channel_kind", where=where, kinds=", ".join(TRANSMITTERS), kind=kind)
     extra = set(entry) - {"name", "kind", *transmitter.keys}
     if extra:
-        raise ChannelConfigError(f"{where} ({name}): unknown key(s) {sorted(extra)} for a {kind} channel")
-    return transmitter.channel(name, entry, f"{where} ({name})", base)
+        raise ChannelConfigError("channel_keys", where=where, keys=sorted(extra), kind=kind)
+    return transmitter.channel(name, entry, where, base)
 
 
 # -- the outbox rows ---------------------------------------------------------------------

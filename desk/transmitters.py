@@ -32,13 +32,69 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.errors import CodedError
 from desk.tables import Delivery
 
 TIMEOUT = 10  # seconds, per webhook request
 
 
-class ChannelConfigError(ValueError):
-    pass
+@dataclass(frozen=True)
+class Place:
+    """Where in the channels file a mistake is: the file, an ``[[organisation]]`` table (by
+    number, then also by name), or a channel of it (the same). ``str`` says it in English;
+    the UI says it in the reader's language."""
+
+    path: Path
+    org: int | None = None
+    org_name: str | None = None
+    channel: int | None = None
+    channel_name: str | None = None
+
+    def __str__(self) -> str:
+        text = str(self.path)
+        if self.org is not None:
+            text += f": [[organisation]] number {self.org}"
+        if self.org_name is not None:
+            text += f" ({self.org_name})"
+        if self.channel is not None:
+            text += f", channel {self.channel}"
+        if self.channel_name is not None:
+            text += f" ({self.channel_name})"
+        return text
+
+
+class ChannelConfigError(CodedError, ValueError):
+    """A mistake in the channels file, saying where (``where``, a ``Place``). A transmitter
+    registered elsewhere may raise it with a message of its own (in English) in place of
+    a code; the UI then shows that message as it is."""
+
+    PREFIX = "channels_"
+    MESSAGES = {
+        "missing": "{path} does not exist (see desk/channels.example.toml)",
+        "toml": "{path} is not valid TOML: {error}",
+        "top_keys": "{path}: unknown top-level key(s) {keys}; only [[organisation]] tables",
+        "orgs_not_tables": "{path}: organisation must be [[organisation]] tables",
+        "org_not_table": "{where} is not a table",
+        "org_name": "{where} needs a name (the organisation's name as in the workflow)",
+        "org_twice": "{where}: {name!r} is configured twice; merge its channels into one table",
+        "org_keys": "{where}: unknown key(s) {keys}",
+        "channels_not_tables": "{where}: channel must be [[organisation.channel]] tables",
+        "channel_names": "{where}: channel names must be unique, got {names}",
+        "channel_not_table": "{where} is not a table",
+        "channel_name": "{where}: name must be letters, digits, '-' or '_', got {name!r}",
+        "channel_kind": "{where}: kind must be one of {kinds}, got {kind!r}",
+        "channel_keys": "{where}: unknown key(s) {keys} for a {kind} channel",
+        "webhook_url": "{where}: a webhook channel needs url = \"https://...\"",
+        "webhook_secret": "{where}: a webhook channel needs a secret of 16 characters or more",
+        "file_folder": "{where}: a file channel needs folder = \"PATH\"",
+        "file_home": "{where}: the folder {folder!r} names no user's home",
+        "transmitter": "{message}",
+    }
+
+    def __init__(self, code: str, **values):
+        if code not in self.MESSAGES:  # a transmitter's own message
+            code, values = "transmitter", {"message": code}
+        super().__init__(code, **values)
 
 
 @dataclass(frozen=True)
@@ -56,10 +112,10 @@ class Transmitter(ABC):
     keys: frozenset[str] = frozenset()  # what a channel entry of the kind holds beside name and kind
 
     @abstractmethod
-    def channel(self, name: str, entry: dict, where: str, base: Path) -> Channel:
+    def channel(self, name: str, entry: dict, where: Place, base: Path) -> Channel:
         """The channel an entry describes, its keys already checked against ``keys``;
-        ``ChannelConfigError`` starting with ``where`` for a wrong value. ``base`` is the
-        channels file's folder, which relative paths start from."""
+        ``ChannelConfigError`` with ``where`` for a wrong value. ``base`` is the channels
+        file's folder, which relative paths start from."""
 
     @abstractmethod
     def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
@@ -83,12 +139,12 @@ def register_transmitter(kind: str):
 class WebhookTransmitter(Transmitter):
     keys = frozenset({"url", "secret"})
 
-    def channel(self, name: str, entry: dict, where: str, base: Path) -> Channel:
+    def channel(self, name: str, entry: dict, where: Place, base: Path) -> Channel:
         url, secret = entry.get("url"), entry.get("secret")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")) or not _host(url):
-            raise ChannelConfigError(f"{where}: a webhook channel needs url = \"https://...\"")
+            raise ChannelConfigError("webhook_url", where=where)
         if not isinstance(secret, str) or len(secret) < 16:
-            raise ChannelConfigError(f"{where}: a webhook channel needs a secret of 16 characters or more")
+            raise ChannelConfigError("webhook_secret", where=where)
         return Channel(name, "webhook", url=url, secret=secret)
 
     def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
@@ -126,14 +182,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class FileTransmitter(Transmitter):
     keys = frozenset({"folder"})
 
-    def channel(self, name: str, entry: dict, where: str, base: Path) -> Channel:
+    def channel(self, name: str, entry: dict, where: Place, base: Path) -> Channel:
         folder = entry.get("folder")
         if not isinstance(folder, str) or not folder or "\x00" in folder:
-            raise ChannelConfigError(f"{where}: a file channel needs folder = \"PATH\"")
+            raise ChannelConfigError("file_folder", where=where)
         try:
             return Channel(name, "file", folder=base / Path(folder).expanduser())
         except RuntimeError:  # ~user of no such user
-            raise ChannelConfigError(f"{where}: the folder {folder!r} names no user's home") from None
+            raise ChannelConfigError("file_home", where=where, folder=folder) from None
 
     def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
         """Write whole or not at all: a reader of the folder never sees half a release."""

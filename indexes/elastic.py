@@ -74,8 +74,7 @@ class ElasticIndex:
         for name, body in self.client.indices.get_mapping(index=self.alias).items():
             missing = wanted - set(body["mappings"].get("properties", {}))
             if missing:
-                raise IndexOutdated(f"the Elasticsearch index {name} has no field {', '.join(sorted(missing))} "
-                                    "(made by an older version of crisiswatch); run `crisiswatch index --rebuild`")
+                raise IndexOutdated("old_mapping", name=name, fields=", ".join(sorted(missing)))
 
     def _versions(self) -> list[str]:
         return sorted(self.client.indices.get(index=f"{self.alias}-v*").keys(), key=lambda n: int(n.rsplit("v", 1)[1]))

@@ -91,7 +91,7 @@ class EmbeddedIndex:
 
     def _current(self) -> str:
         if (self.root / "meta.json").exists():  # the unversioned layout of crisiswatch 0.1
-            raise IndexOutdated(f"the index at {self.root} is from an older version; run `crisiswatch index --rebuild`")
+            raise IndexOutdated("old_layout", root=self.root)
         pointer = self.root / "current"
         if not pointer.exists():
             self._switch("v1")
@@ -109,8 +109,7 @@ class EmbeddedIndex:
         except ValueError as err:
             if "schema does not match" not in str(err):
                 raise
-            raise IndexOutdated(f"the index at {self.root} has the fields of an older version of crisiswatch; "
-                                "run `crisiswatch index --rebuild`") from err
+            raise IndexOutdated("old_fields", root=self.root) from err
 
     @property
     def index(self) -> tantivy.Index:
@@ -131,10 +130,7 @@ class EmbeddedIndex:
             try:
                 self._writer = target.writer(heap_size=HEAP, num_threads=1)
             except ValueError as err:
-                raise IndexLocked(
-                    f"the index at {self.root} is being written by another process "
-                    "(is `crisiswatch demo` or another `crisiswatch index` running?); stop it or wait"
-                ) from err
+                raise IndexLocked("locked", root=self.root) from err
         return self._writer
 
     def replace(self, posts: list[dict]) -> None:

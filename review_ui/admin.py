@@ -42,7 +42,7 @@ def status():
     try:
         home = report(services().settings, services().store, services().index)
     except IndexUnavailable as err:  # outdated, or being rebuilt by hand: say so, not a 500
-        error = i18n.gettext("index_unavailable", detail=str(err))
+        error = i18n.gettext("index_unavailable", detail=i18n.error_message(err))
         return render_template("admin_status.html", home=None, error=error), 503
     except JobError as err:  # the jobs file, edited while the UI runs, is wrong: the same
         error = i18n.gettext("status_jobs_file", detail=str(err))

@@ -26,7 +26,7 @@ def search():
     try:
         return jsonify(page_as_dict(run_search(services().store, services().index, query)))
     except IndexUnavailable as err:
-        return jsonify(error=i18n.gettext("index_unavailable", detail=str(err))), 503
+        return jsonify(error=i18n.gettext("index_unavailable", detail=i18n.error_message(err))), 503
 
 
 @bp.get("/healthz")

@@ -29,6 +29,7 @@ from core.schema import KINDS, PLATFORMS
 from desk import limits
 from desk.checks import Problem
 from desk.facts import FACT_SHEET
+from desk.transmitters import Place
 from desk.vocabulary import ORG_KINDS, ORG_LEVELS, ROLES
 from nlp import places
 from review_ui.params import args_with, link_args
@@ -185,7 +186,18 @@ def _name(key: str, code) -> str:
     return str(code) if text == key else text
 
 
-# the values of errors that are codes: key -> the code's name in the reader's language
+def _place(place: Place) -> str:
+    """Where in the channels file a mistake is (``desk.transmitters.Place``)."""
+    text = str(place.path)
+    for part, number, name in (("org", place.org, place.org_name), ("channel", place.channel, place.channel_name)):
+        if number is not None:
+            text = gettext(f"channels_place_{part}", place=text, number=number)
+        if name is not None:
+            text = gettext("channels_place_name", place=text, name=name)
+    return text
+
+
+# the values of errors that are codes (or a place): key -> its name in the reader's language
 _NAMED = {
     "action": lambda code: _name(f"do_{code}", code),
     "state": lambda code: _name(f"state_{code}", code),
@@ -195,6 +207,7 @@ _NAMED = {
     "filter": lambda code: gettext("facet_topics" if code == "topic" else f"facet_{code}"),
     # a tagger's labels as name (code): the code is what a filter takes
     "labels": lambda codes: "、".join(f"{label(kind, code)}（{code}）" for kind, code in _label_kinds(codes.split(", "))),
+    "where": _place,
 }
 
 

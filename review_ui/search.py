@@ -28,7 +28,7 @@ def index():
     except QueryError as err:
         error, status = i18n.error_message(err), 400
     except IndexUnavailable as err:  # outdated, or being rebuilt by hand: say so, not a 500
-        error, status = i18n.gettext("index_unavailable", detail=str(err)), 503
+        error, status = i18n.gettext("index_unavailable", detail=i18n.error_message(err)), 503
     listed = result.facets.get("cluster", []) if result is not None else []
     i18n.cluster_names([*_selected("cluster"), *(cluster for cluster, _ in listed)])  # the chips' and the facet's, at once
     context = dict(query=query, result=result, error=error, sorts=SORTS, active=_active_filters(), form=_form_values(),

@@ -15,12 +15,14 @@ from core.errors import CodedError
 from desk.accounts import AccountError
 from desk.checks import Problem, message as english
 from desk.errors import Invalid, InvalidTransition, WorkflowError
+from desk.transmitters import ChannelConfigError, Place
+from indexes.errors import IndexUnavailable
 from indexes.query import QueryError
 from review_ui import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{(\w*)(?:![rsa])?\}")
-FAMILIES = (AccountError, QueryError, WorkflowError)
+FAMILIES = (AccountError, ChannelConfigError, IndexUnavailable, QueryError, WorkflowError)
 
 
 def catalog(name: str):
@@ -101,6 +103,24 @@ def test_an_error_is_english_as_text_and_in_the_readers_language_on_the_page(app
         assert i18n.error_message(refusal) == "“Approve” is not possible while the release is “Draft”"
         assert i18n.error_message(quoting) == str(quoting)
 
+
+def test_a_channels_file_mistake_says_where_and_an_index_error_what_to_do_in_the_readers_language(app):
+    where = Place(Path("/srv/channels.toml"), org=1, org_name="供电局", channel=2, channel_name="w")
+    secret = ChannelConfigError("webhook_secret", where=where)
+    own = ChannelConfigError("/srv/channels.toml: a queue channel needs queue")  # a transmitter's own words
+    assert str(secret) == ("/srv/channels.toml: [[organisation]] number 1 (供电局), channel 2 (w): "
+                           "a webhook channel needs a secret of 16 characters or more")
+    with app.test_request_context("/?lang=zh"):
+        assert i18n.error_message(secret) == ("/srv/channels.toml 中第 1 个 [[organisation]] 表（供电局）的第 2 个渠道（w）："
+                                              "webhook 渠道需要至少 16 个字符的 secret")
+        assert i18n.error_message(Invalid("channels_file", error=ChannelConfigError("missing", path="/srv/x.toml"))) \
+            == "发布渠道配置文件有误：/srv/x.toml 不存在（可参照 desk/channels.example.toml 编写）"
+        assert i18n.error_message(own) == str(own)
+    with app.test_request_context("/?lang=en"):  # the page in English says what the command line says
+        for family in (ChannelConfigError, IndexUnavailable):
+            for code, text in family.MESSAGES.items():
+                err = family(code, **{name: where if name == "where" else "x" for name in PLACEHOLDER.findall(text)})
+                assert i18n.error_message(err) == str(err), code
 
 def test_an_error_the_catalogs_lack_keeps_its_english(app):
     class Unlisted(CodedError):

@@ -235,6 +235,20 @@ def test_scheduling_without_channels_is_refused_and_a_failed_delivery_can_be_sen
     assert "已发布" in publisher.get(url).get_data(as_text=True)
 
 
+def test_a_mistake_in_the_channels_file_is_told_where_in_the_readers_language(app):
+    url = approved_release(app)
+    path = app.settings.channels_file
+    path.write_text(path.read_text(encoding="utf-8").replace('kind = "file"\nfolder = "out/city"',
+                                                              'kind = "webhook"\nurl = "https://x.cn/"', 1),
+                    encoding="utf-8")
+    publisher = client_of(app, "grid_publisher")
+    page = post_form(publisher, url, f"{url}/schedule", follow=True, when="").get_data(as_text=True)
+    assert (f"发布渠道配置文件有误：{path} 中第 1 个 [[organisation]] 表（{CITY}）的第 1 个渠道（archive）："
+            "webhook 渠道需要至少 16 个字符的 secret") in page and "已批准" in page
+    page = post_form(publisher, f"{url}?lang=en", f"{url}/schedule", follow=True, when="").get_data(as_text=True)
+    assert (f"{path}: [[organisation]] number 1 ({CITY}), channel 1 (archive): "
+            "a webhook channel needs a secret of 16 characters or more") in page
+
 def test_an_incident_whose_search_does_not_parse_is_refused(app):
     drafter = client_of(app, "grid_drafter")
     page = post_form(drafter, "/incidents/", "/incidents/", follow=True, title="坏检索式", query='"停电').get_data(as_text=True)

@@ -709,6 +709,18 @@ def test_an_outdated_index_is_explained_not_a_server_error(tmp_path):
     assert answer.status_code == 503 and "search index cannot be used" in answer.get_json()["error"]
 
 
+def test_an_outdated_index_is_told_in_the_readers_language(tmp_path):
+    settings = Settings.load(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'crisiswatch.db'}",
+                             index_backend="embedded")
+    (settings.index_dir / "meta.json").parent.mkdir(parents=True)
+    (settings.index_dir / "meta.json").write_text("{}")  # the layout of crisiswatch 0.1
+    client = logged_in_client(create_app(settings))
+    assert (f"详情：{settings.index_dir} 处的索引由旧版本建立，请运行 `crisiswatch index --rebuild`"
+            in html(client.get("/?q=停电")))
+    answer = client.get("/api/search?q=停电&lang=en").get_json()["error"]
+    assert answer.endswith(f"Details: the index at {settings.index_dir} is from an older version; "
+                           "run `crisiswatch index --rebuild`")
+
 # -- bad queries ---------------------------------------------------------------------
 
 
