@@ -15,6 +15,8 @@ committed batch ended, and running it again never duplicates anything.
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -229,13 +231,33 @@ _COUNT_FIELDS = ("reposts_count", "comments_count", "likes_count")
 WRITE_CACHE_KIB = 256 * 1024
 
 
+SQLITE_WAIT_S = 60  # how long a connection waits for another's lock
+
+
 def _sqlite_pragmas(dbapi_connection, _record):
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=60000")  # first: switching to WAL waits for other connections too
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_WAIT_S * 1000}")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _switch_to_wal(cursor) -> None:
+    """Put the database in WAL mode (kept in the file: once one connection has switched a
+    new file, the others find it so). The switch needs the file to itself, and SQLite says
+    "database is locked" at once, without its busy wait, while another process is
+    switching it or making the tables of a new home: so wait and look again."""
+    deadline = time.monotonic() + SQLITE_WAIT_S
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 # The key of PostgreSQL's advisory lock that one process at a time takes to change the schema.
