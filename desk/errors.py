@@ -58,6 +58,20 @@ MESSAGES = {
     "no_version": "no version {version}",
     # the pre-publication checks
     "blocked": "{count} blocking problems",
+    # monitoring schemes, alert rules and alerts
+    "scheme_name": "a monitoring scheme needs a name of at most {limit} characters",
+    "scheme_exists": "a monitoring scheme named {name} exists already",
+    "no_scheme": "no monitoring scheme named {name}",
+    "scheme_query": "the scheme's query: {error}",
+    "rule_kind": "unknown alert rule kind {kind}; use one of {kinds}",
+    "rule_option": "a {kind} rule takes no {option}",
+    "rule_number": "{name} must be a number above 0, not {value}",
+    "rule_levels": "the thresholds of levels III, II and I are three numbers, each above the one before and above {lowest}",
+    "rule_words": "a keyword rule needs at least one word",
+    "no_alert": "no alert {alert}",
+    "alert_state": "cannot {step} an alert in state {state}",
+    "assign_whom": "an alert is assigned to a person or to an organisation",
+    "unknown_user": "unknown user {user}",
 }
 
 

@@ -1,5 +1,5 @@
 """Who may do what to a release, and in which state: pure rules over plain values, with
-the one table of the steps that change a release's state or a delivery's status.
+the one table of the steps that change a release's state, a delivery's status or an alert's state.
 
 ``user`` is anything with ``id``, ``org_id``, ``roles`` and ``active`` (a ``User`` row
 will do); ``release`` anything with ``state``, ``kind``, ``drafting_org_id`` and
@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, Mapping, NamedTuple
 
 from desk.errors import Forbidden, Invalid, InvalidTransition, NotFound, WorkflowError
-from desk.states import DeliveryStatus, ReleaseState
+from desk.states import AlertState, DeliveryStatus, ReleaseState
 
 
 class Step(NamedTuple):
@@ -59,6 +59,16 @@ DELIVERY_STEPS: dict[str, tuple[tuple[DeliveryStatus, ...], DeliveryStatus]] = {
     "resume": ((D.HELD,), D.PENDING),
     "retry": ((D.FAILED,), D.PENDING),  # an admin's, after the last attempt
     "cancel": ((D.PENDING, D.SENDING, D.HELD, D.FAILED), D.CANCELLED),  # the release was unscheduled
+}
+
+A = AlertState
+# An alert's steps (研判 and 处置): (the states it is taken in, the state it leads to).
+ALERT_STEPS: dict[str, tuple[tuple[AlertState, ...], AlertState]] = {
+    "acknowledge": ((A.NEW,), A.HANDLING),
+    "assign": ((A.NEW, A.HANDLING), A.HANDLING),  # to a person or an organisation, by a due time
+    "answer": ((A.HANDLING,), A.ANSWERED),  # a release answers it
+    "close": ((A.NEW, A.HANDLING, A.ANSWERED), A.CLOSED),  # new: assessed as nothing to handle
+    "reopen": ((A.ANSWERED, A.CLOSED), A.HANDLING),
 }
 
 # a few seconds' grace so that "now" picked in a form is not already in the past
@@ -145,6 +155,16 @@ def move_delivery(delivery, step: str) -> bool:
         return False
     delivery.status = target
     return True
+
+
+def move_alert(alert, step: str) -> AlertState:
+    """Take an alert's step: refuse it unless the alert's state is one it is taken in, else
+    set the state it leads to; returns the state it left."""
+    sources, target = ALERT_STEPS[step]
+    if alert.state not in sources:
+        raise InvalidTransition("alert_state", step=step, state=alert.state)
+    before, alert.state = alert.state, target
+    return before
 
 
 def check_retry(user, release) -> None:

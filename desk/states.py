@@ -1,4 +1,4 @@
-"""The states of a release and of a delivery: the one place that names them. Their values
+"""The states of a release, a delivery and an alert: the one place that names them. Their values
 are what the database, the JSON payloads, the templates and the URLs hold; a ``StrEnum``
 equals its value, so code and templates may compare it with a plain string. Which step
 leads from one state to another is the table in ``desk.rules``."""
@@ -23,3 +23,10 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"  # out of attempts: an admin retries it
     CANCELLED = "cancelled"  # the release was unscheduled; kept as the record
+
+
+class AlertState(StrEnum):
+    NEW = "new"  # 待研判: nobody has assessed it yet
+    HANDLING = "handling"  # 处置中: acknowledged or assigned
+    ANSWERED = "answered"  # 已回应: a release answers it
+    CLOSED = "closed"  # 已关闭

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.store import utcnow
-from desk.states import DeliveryStatus, ReleaseState
+from desk.states import AlertState, DeliveryStatus, ReleaseState
 
 RELEASE_KINDS = ("release", "correction", "withdrawal")
 FACT_KEYS = ("affected_areas", "households", "cause", "restoration_estimate", "hotline", "last_update")
@@ -205,3 +205,60 @@ class WorkflowLock(WorkflowBase):
     __tablename__ = "workflow_lock"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     taken: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlertScheme(WorkflowBase):
+    """A monitoring scheme (监测方案): a saved search, in the fields of the query model it
+    uses, that its alert rules watch for an organisation. A removed scheme keeps its row
+    (its alerts are the record) with ``removed_at`` set."""
+
+    __tablename__ = "alert_schemes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)  # unique among those not removed
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    text: Mapped[str] = mapped_column(String(200), default="")  # words, OR, NOT exclusions (indexes.query)
+    platforms: Mapped[list] = mapped_column(JSON, default=list)
+    places: Mapped[list] = mapped_column(JSON, default=list)  # administrative codes
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AlertRule(WorkflowBase):
+    """A rule of a kind (``desk.alert_rules.KINDS``) on a scheme: its parameters, and the
+    thresholds of its figure that reach levels III, II and I (level IV is firing at all)."""
+
+    __tablename__ = "alert_rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("alert_schemes.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    levels: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Alert(WorkflowBase):
+    """A warning (预警) that a rule fired for a key (the word of a keyword rule; the window
+    of the others), updated while the condition lasts, with its evidence: the figures
+    against their baseline, the top posts, the first post's time and the search-page query
+    (a URL query string for ``/``) that shows its posts."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rules.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(4))  # IV, III, II, I
+    state: Mapped[AlertState] = mapped_column(_stored(AlertState), default=AlertState.NEW)
+    opened_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)  # the last evaluation that found the condition
+    first_post_at: Mapped[datetime | None] = mapped_column(DateTime)
+    count: Mapped[int] = mapped_column(Integer)
+    baseline: Mapped[float] = mapped_column(Float)
+    post_ids: Mapped[list] = mapped_column(JSON, default=list)
+    query: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (Index("ix_alerts_rule_id_key", "rule_id", "key"),)
