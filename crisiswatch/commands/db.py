@@ -30,13 +30,14 @@ def upgrade(settings: Settings):
 
     settings.ensure_home()
     store = Store(settings.database_url)
+    said = []  # what the upgrade did: revisions applied, or tables lost at the head made again
     try:
         click.echo(f"database  {store.engine.url.render_as_string(hide_password=True)}")
-        applied = migrations.upgrade(store.engine, say=click.echo)
+        migrations.upgrade(store.engine, say=lambda line: (said.append(line), click.echo(line)))
     finally:
         store.close()
     now = migrations.describe(migrations.head())
-    click.echo(f"the database is at {now}" + ("" if applied else " already: nothing to do"))
+    click.echo(f"the database is at {now}" + ("" if said else " already: nothing to do"))
 
 
 @db.command(context_settings=CONTEXT)
