@@ -148,3 +148,40 @@ def test_a_new_database_without_the_installed_schema_builder_is_refused_not_left
     with pytest.raises(RuntimeError, match="install it"):
         Store(f"sqlite:///{tmp_path / 'new.db'}")
     assert sqlite3.connect(tmp_path / "new.db").execute("select count(*) from sqlite_master").fetchone() == (0,)
+
+
+class _LockedCursor:
+    """A cursor whose database another process is switching to WAL: SQLite answers
+    'database is locked' (without its busy wait) ``locked`` times, then the switch goes."""
+
+    def __init__(self, locked: int, error: str = "database is locked"):
+        self.locked, self.error, self.mode, self.calls = locked, error, "delete", []
+
+    def execute(self, sql):
+        self.calls.append(sql)
+        if self.locked:
+            self.locked -= 1
+            raise sqlite3.OperationalError(self.error)
+        if sql.endswith("=WAL"):
+            self.mode = "wal"
+        return self
+
+    def fetchone(self):
+        return (self.mode,)
+
+
+def test_switching_to_wal_waits_while_another_process_switches_and_raises_other_errors(monkeypatch):
+    from core.store import _switch_to_wal
+
+    cursor = _LockedCursor(locked=3)
+    _switch_to_wal(cursor)
+    assert cursor.mode == "wal" and cursor.calls[-1] == "PRAGMA journal_mode=WAL"
+    already = _LockedCursor(locked=0)
+    already.mode = "wal"
+    _switch_to_wal(already)
+    assert already.calls == ["PRAGMA journal_mode"]  # a file in WAL already is not switched again
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        _switch_to_wal(_LockedCursor(locked=1, error="disk I/O error"))
+    monkeypatch.setattr("core.store.SQLITE_WAIT_S", -1)  # past its wait: the lock is said, not waited for
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _switch_to_wal(_LockedCursor(locked=1))

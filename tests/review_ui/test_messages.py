@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 
 from core.errors import CodedError
 from desk.accounts import AccountError
-from desk.checks import Problem, message as english
+from desk.checks import MESSAGES as english_problems, Problem, message as english
 from desk.errors import Invalid, InvalidTransition, WorkflowError
 from desk.transmitters import ChannelConfigError, Place
 from indexes.errors import IndexUnavailable
@@ -70,18 +70,42 @@ def test_every_error_code_raised_in_desk_and_indexes_has_a_catalog_entry():
     for family in FAMILIES:
         for code in family.MESSAGES:
             assert family.PREFIX + code in TEMPLATE, f"{family.__name__} {code} is in no catalog"
-    classes = {cls.__name__: cls for family in FAMILIES for cls in (family, *_subclasses(family))}
     raised = 0
+    for where, cls, code, _ in _raises():
+        assert code in cls.MESSAGES, f"{where} raises an unknown code {code!r}"
+        raised += 1
+    assert raised > 80
+
+
+def test_each_catalog_text_of_an_error_uses_only_the_values_its_raises_pass():
+    """A placeholder the code does not pass would be a KeyError on the page: each entry, in
+    both languages, uses the values each raise of its code names (or their ``<key>_name``);
+    the problems of the checks use the same values in the catalogs as in English."""
+    for where, cls, code, given in _raises():
+        allowed = given | {f"{key}_name" for key in given if key in i18n._NAMED}
+        for locale, translated in TRANSLATED.items():
+            entry = translated.get(cls.PREFIX + code)  # one missing fails the test above
+            used = set(PLACEHOLDER.findall(entry.string)) if entry else set()
+            assert used <= allowed, f"{where}: {locale} {cls.PREFIX + code} uses {sorted(used - allowed)}"
+    for key, text in english_problems.items():
+        for locale, translated in TRANSLATED.items():
+            assert set(PLACEHOLDER.findall(translated[f"problem_{key}"].string)) == set(PLACEHOLDER.findall(text)), \
+                (locale, key)
+
+
+def _raises():
+    """Each coded error the source raises with a code written in it: where, its class, the
+    code and the names of the values passed (every raise names them)."""
+    classes = {cls.__name__: cls for family in FAMILIES for cls in (family, *_subclasses(family))}
     for package in ("core", "desk", "indexes", "review_ui", "crisiswatch"):
         for source in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Call) and ast.unparse(node.func).rsplit(".", 1)[-1] in classes:
-                    cls = classes[ast.unparse(node.func).rsplit(".", 1)[-1]]
                     code = node.args[0] if node.args else None
                     if isinstance(code, ast.Constant):
-                        assert code.value in cls.MESSAGES, f"{source.name}:{node.lineno} raises an unknown code {code.value!r}"
-                        raised += 1
-    assert raised > 80
+                        assert all(keyword.arg for keyword in node.keywords), f"{source.name}:{node.lineno} passes **values"
+                        yield (f"{source.name}:{node.lineno}", classes[ast.unparse(node.func).rsplit(".", 1)[-1]],
+                               code.value, {keyword.arg for keyword in node.keywords})
 
 
 def _subclasses(cls):
