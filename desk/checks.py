@@ -2,8 +2,9 @@
 and prohibited terms, and each channel's length limits.
 
 Each problem carries a message key and its details; ``message`` renders it in English,
-the UI in the reader's language from its catalogs. The terms, limits and required facts come from ``terms.toml`` beside this module,
-which a home's own ``terms.toml`` may override table by table.
+the UI in the reader's language from its catalogs. The terms, limits and required facts
+come from ``terms.toml`` beside this module, which a home's own ``terms.toml`` may override
+table by table.
 """
 
 from __future__ import annotations
