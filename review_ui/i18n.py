@@ -177,7 +177,8 @@ def problem_message(problem: Problem) -> str:
     if "source" in detail:
         detail["source"] = (gettext("problem_source_fact_sheet") if detail["source"] == FACT_SHEET else
                             gettext("problem_source_release", org=detail["org_name"], id=detail["release_id"]))
-    return gettext(f"problem_{problem.message_key}", **detail)
+    whole = problem.message_key == "too_long" and problem.detail.get("part") == "text"  # the post has no part name
+    return gettext(f"problem_{problem.message_key}{'_text' if whole else ''}", **detail)
 
 
 def _name(key: str, code) -> str:

@@ -175,7 +175,7 @@ def test_a_check_problem_reads_in_the_readers_language_from_the_catalogs(app):
     missing = Problem("missing_fact", "missing_fact", {"fact": "households"}, True)
     with app.test_request_context("/?lang=zh"):
         assert i18n.problem_message(hotline) == "服务热线与海南电网公司第7号发布不一致：稿件 96598，海南电网公司第7号发布 95598、0898-12345"
-        assert i18n.problem_message(too_long) == "微博全文超出长度：2001 字，上限 2000 字"
+        assert i18n.problem_message(too_long) == "微博超出长度：2001 字，上限 2000 字"
         assert i18n.problem_message(missing) == "稿件未引用事实表中的停电户数"
     with app.test_request_context("/?lang=en"):
         assert i18n.problem_message(hotline) == "Hotline differs from release #7 of 海南电网公司: draft 96598, " \
