@@ -6,8 +6,9 @@ file and sends payloads to it, as Superdesk's ``register_transmitter`` does::
         keys = frozenset({"gateway"})
         ...
 
-The outbox looks a channel's kind up in ``TRANSMITTERS``; this module registers the two
-kinds the product has:
+The outbox looks a channel's kind up in ``TRANSMITTERS``; a transmitter also sends
+``Notice``s (warnings to people, ``desk.notices``) with ``notify`` where its kind can. This
+module registers the kinds the product has:
 
 - ``webhook``: POSTs the payload with ``Content-Type: application/json; charset=utf-8``,
   ``X-Crisiswatch-Delivery: <delivery id>``, ``X-Crisiswatch-Timestamp: <unix seconds>``
@@ -15,27 +16,52 @@ kinds the product has:
   channel's secret>``. The timestamp header is not signed; the body's ``sent_at`` is (it
   is in the body), so a receiver rejects replays by ``sent_at`` and duplicates by
   ``delivery_id``. Any 2xx answer is delivered; redirects are not followed.
+  A notice is POSTed the same way, its JSON ``Notice.json`` and its id the delivery header.
 - ``file``: writes the payload to ``<folder>/release-<release id>-<org id>-<channel>.json``
-  (to a temporary file, then renamed).
+  (to a temporary file, then renamed). It carries no notices.
+- ``email``: a plain-text UTF-8 mail over SMTP (STARTTLS, TLS or, to a relay on this
+  machine, neither), its ``Message-ID`` made from the notice's id. A release goes as a
+  notice of its text (``desk.notices.release_notice``), as it does to the robots.
+- ``wecom`` (企业微信) and ``dingtalk`` (钉钉) group robots: a Markdown message POSTed to
+  the robot's webhook URL; DingTalk's URL is signed when the robot has a signing secret
+  (``&timestamp=<ms>&sign=<base64 HMAC-SHA256 of "<timestamp>\\n<secret>">``). The robot
+  answers HTTP 200 also when it refuses; only ``"errcode": 0`` in the answer is delivered.
+
+Every failure to deliver is an ``OSError`` (``smtplib``'s errors are) or an
+``http.client.HTTPException`` (``Refused`` when a robot says no), which the outbox retries.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import http.client
+import json
+import logging
 import os
+import smtplib
+import ssl
 import tempfile
 import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 from core.errors import CodedError
+from core.store import naive_utc, utcnow
+from desk.notices import Notice, release_notice
 from desk.tables import Delivery
 
-TIMEOUT = 10  # seconds, per webhook request
+TIMEOUT = 10  # seconds, per webhook request or SMTP exchange
+ANSWER_BYTES = 65536  # the most of a robot's answer read
+SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +114,20 @@ class ChannelConfigError(CodedError, ValueError):
         "webhook_secret": "{where}: a webhook channel needs a secret of 16 characters or more",
         "file_folder": "{where}: a file channel needs folder = \"PATH\"",
         "file_home": "{where}: the folder {folder!r} names no user's home",
+        "email_host": "{where}: an email channel needs host = \"smtp.example.cn\" (its SMTP server)",
+        "email_security": "{where}: security must be starttls, ssl or none, got {security!r}",
+        "email_port": "{where}: port must be a number from 1 to 65535, got {port!r}",
+        "email_login": "{where}: user and password go together: give both or neither",
+        "email_cafile": "{where}: cafile {cafile!r} is not a file of trusted certificates",
+        "email_from": "{where}: an email channel needs from = \"name@example.cn\"",
+        "email_to": "{where}: an email channel needs to = [\"name@example.cn\", ...], got {to!r}",
+        "wecom_url": "{where}: a wecom channel needs the robot's url = "
+                     "\"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...\"",
+        "dingtalk_url": "{where}: a dingtalk channel needs the robot's url = "
+                        "\"https://oapi.dingtalk.com/robot/send?access_token=...\"",
+        "dingtalk_secret": "{where}: secret must be the robot's signing secret (SEC...) or left out",
+        "cannot_notify": "channel {channel!r} is a {kind} channel, which cannot carry warnings; "
+                         "use a channel of kind {kinds}",
         "transmitter": "{message}",
     }
 
@@ -108,6 +148,26 @@ class Channel:
     folder: Path | None = None
 
 
+@dataclass(frozen=True)
+class EmailChannel(Channel):
+    """``secret`` is the SMTP password."""
+
+    host: str = ""
+    port: int = 0
+    security: str = "starttls"  # a key of SMTP_PORTS
+    user: str = ""
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
+    cafile: Path | None = None  # trusted certificates, for a server with a private CA
+
+
+@dataclass(frozen=True)
+class RobotChannel(Channel):
+    """A group robot; its URL holds its key, so it is not shown either."""
+
+    url: str = field(default="", repr=False)
+
+
 class Transmitter(ABC):
     keys: frozenset[str] = frozenset()  # what a channel entry of the kind holds beside name and kind
 
@@ -120,6 +180,22 @@ class Transmitter(ABC):
     @abstractmethod
     def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
         """Deliver ``body``, or raise ``OSError`` or ``http.client.HTTPException``."""
+
+    def notify(self, channel: Channel, notice: Notice, now: datetime) -> None:
+        """Deliver the notice, or raise as ``send`` does; a kind that cannot refuses
+        (``ChannelConfigError``: a warning was given to the wrong channel)."""
+        kinds = [kind for kind, transmitter in TRANSMITTERS.items()
+                 if type(transmitter).notify is not Transmitter.notify]
+        raise ChannelConfigError("cannot_notify", channel=channel.name, kind=channel.kind, kinds=", ".join(kinds))
+
+
+class Refused(http.client.HTTPException):
+    """The receiver answered, but did not take the message (a robot's errcode)."""
+
+
+def notify(channel: Channel, notice: Notice, now: datetime | None = None) -> None:
+    """Send a notice to a channel with the transmitter of its kind (see ``Transmitter.notify``)."""
+    TRANSMITTERS[channel.kind].notify(channel, notice, naive_utc(now) or utcnow())
 
 
 TRANSMITTERS: dict[str, Transmitter] = {}
@@ -148,16 +224,29 @@ class WebhookTransmitter(Transmitter):
         return Channel(name, "webhook", url=url, secret=secret)
 
     def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
-        """POST the body; urllib raises HTTPError for any answer but 2xx."""
-        request = urllib.request.Request(channel.url, data=body, method="POST", headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "crisiswatch-outbox",
-            "X-Crisiswatch-Delivery": str(delivery.id),
-            "X-Crisiswatch-Timestamp": str(int(now.replace(tzinfo=timezone.utc).timestamp())),
+        self._signed(channel, body, str(delivery.id), now)
+
+    def notify(self, channel: Channel, notice: Notice, now: datetime) -> None:
+        self._signed(channel, notice.json(_utc(now).isoformat()), notice.id, now)
+
+    def _signed(self, channel: Channel, body: bytes, delivery_id: str, now: datetime) -> None:
+        _post(channel.url, body, {
+            "X-Crisiswatch-Delivery": delivery_id,
+            "X-Crisiswatch-Timestamp": str(int(_utc(now).timestamp())),
             "X-Crisiswatch-Signature": sign(channel.secret, body),
         })
-        with urllib.request.build_opener(_NoRedirect).open(request, timeout=TIMEOUT):
-            pass
+
+
+def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
+    """POST JSON; the start of the answer. urllib raises HTTPError for any answer but 2xx."""
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json; charset=utf-8", "User-Agent": "crisiswatch-outbox", **(headers or {})})
+    with urllib.request.build_opener(_NoRedirect).open(request, timeout=TIMEOUT) as answer:
+        return answer.read(ANSWER_BYTES)
+
+
+def _utc(now: datetime) -> datetime:
+    return now.replace(tzinfo=timezone.utc)
 
 
 def _host(url: str) -> str | None:
@@ -205,3 +294,143 @@ class FileTransmitter(Transmitter):
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+@register_transmitter("email")
+class EmailTransmitter(Transmitter):
+    keys = frozenset({"host", "port", "security", "user", "password", "from", "to", "cafile"})
+
+    def channel(self, name: str, entry: dict, where: Place, base: Path) -> EmailChannel:
+        host, security = entry.get("host"), entry.get("security", "starttls")
+        if not isinstance(host, str) or not host.strip():
+            raise ChannelConfigError("email_host", where=where)
+        if not isinstance(security, str) or security not in SMTP_PORTS:
+            raise ChannelConfigError("email_security", where=where, security=security)
+        port = entry.get("port", SMTP_PORTS[security])
+        if type(port) is not int or not 0 < port < 65536:
+            raise ChannelConfigError("email_port", where=where, port=port)
+        user, password = entry.get("user", ""), entry.get("password", "")
+        if not isinstance(user, str) or not isinstance(password, str) or bool(user) != bool(password):
+            raise ChannelConfigError("email_login", where=where)
+        cafile = entry.get("cafile")
+        if cafile is not None:
+            if not isinstance(cafile, str) or not (base / cafile).is_file():
+                raise ChannelConfigError("email_cafile", where=where, cafile=cafile)
+            cafile = base / cafile
+        sender, to = entry.get("from"), entry.get("to")
+        if not isinstance(sender, str) or not _address(sender):
+            raise ChannelConfigError("email_from", where=where)
+        if not isinstance(to, list) or not to or not all(isinstance(a, str) and _address(a) for a in to):
+            raise ChannelConfigError("email_to", where=where, to=to)
+        return EmailChannel(name, "email", secret=password, host=host.strip(), port=port, security=security,
+                            user=user, sender=sender, recipients=tuple(to), cafile=cafile)
+
+    def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
+        self.notify(channel, release_notice(body, delivery.id), now)
+
+    def notify(self, channel: EmailChannel, notice: Notice, now: datetime) -> None:
+        message = EmailMessage()  # its policy encodes a Chinese subject (RFC 2047)
+        message["Subject"] = notice.heading
+        message["From"] = channel.sender
+        message["To"] = ", ".join(channel.recipients)
+        message["Date"] = format_datetime(_utc(now))
+        # the same for each copy of a notice, so that a mail client shows it once
+        digest = hashlib.sha256(notice.id.encode("utf-8")).hexdigest()[:32]
+        message["Message-ID"] = f"<{digest}@{_address(channel.sender).rpartition('@')[2]}>"
+        message.set_content(notice.plain(), charset="utf-8", cte="base64")
+        context = ssl.create_default_context(cafile=channel.cafile)
+        if channel.security == "ssl":
+            smtp = smtplib.SMTP_SSL(channel.host, channel.port, timeout=TIMEOUT, context=context)
+        else:
+            smtp = smtplib.SMTP(channel.host, channel.port, timeout=TIMEOUT)
+        with smtp:
+            if channel.security == "starttls":
+                smtp.starttls(context=context)
+            if channel.user:
+                smtp.login(channel.user, channel.secret)
+            refused = smtp.send_message(message)  # raises when every recipient is refused
+        if refused:
+            log.warning("channel %s: the server refused %s", channel.name, ", ".join(refused))
+
+
+def _address(text: str) -> str:
+    """The address of ``name <address>`` or ``address``; empty when it is none."""
+    address = parseaddr(text)[1]
+    return address if "@" in address.strip("@") else ""
+
+
+class RobotTransmitter(Transmitter):
+    """A group robot's webhook: a JSON message POSTed to its URL, which names the robot by
+    ``query_key``; delivered when the answer says ``"errcode": 0``."""
+
+    keys = frozenset({"url"})
+    kind = query_key = ""
+
+    def channel(self, name: str, entry: dict, where: Place, base: Path) -> RobotChannel:
+        url = entry.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or not _host(url):
+            raise ChannelConfigError(f"{self.kind}_url", where=where)
+        robot = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get(self.query_key, [""])[0]
+        if not robot:
+            raise ChannelConfigError(f"{self.kind}_url", where=where)
+        return RobotChannel(name, self.kind, url=url, secret=robot)
+
+    def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
+        self.notify(channel, release_notice(body, delivery.id), now)
+
+    def notify(self, channel: Channel, notice: Notice, now: datetime) -> None:
+        body = json.dumps(self.message(notice), ensure_ascii=False).encode("utf-8")
+        answer = _post(self.address(channel, now), body)
+        try:
+            value = json.loads(answer)
+            code, why = value["errcode"], value.get("errmsg", "")
+        except (ValueError, TypeError, KeyError):
+            raise Refused(f"the robot's answer has no errcode: {answer[:200].decode('utf-8', 'replace')}") from None
+        if code != 0:
+            raise Refused(f"the robot answered errcode {code}: {why}")
+
+    @abstractmethod
+    def message(self, notice: Notice) -> dict:
+        """The robot's JSON message."""
+
+    def address(self, channel: Channel, now: datetime) -> str:
+        return channel.url
+
+
+@register_transmitter("wecom")
+class WecomTransmitter(RobotTransmitter):
+    kind, query_key = "wecom", "key"
+
+    def message(self, notice: Notice) -> dict:
+        return {"msgtype": "markdown", "markdown": {"content": notice.markdown()}}
+
+
+@register_transmitter("dingtalk")
+class DingtalkTransmitter(RobotTransmitter):
+    """``secret`` is the robot's signing secret, when it has one (加签)."""
+
+    keys = frozenset({"url", "secret"})
+    kind, query_key = "dingtalk", "access_token"
+
+    def channel(self, name: str, entry: dict, where: Place, base: Path) -> RobotChannel:
+        secret = entry.get("secret", "")
+        if "secret" in entry and (not isinstance(secret, str) or not secret or secret != secret.strip()):
+            raise ChannelConfigError("dingtalk_secret", where=where)
+        return replace(super().channel(name, entry, where, base), secret=secret)
+
+    def message(self, notice: Notice) -> dict:
+        return {"msgtype": "markdown", "markdown": {"title": notice.heading, "text": notice.markdown()}}
+
+    def address(self, channel: Channel, now: datetime) -> str:
+        """The URL, signed when the robot has a secret: DingTalk takes the timestamp
+        within an hour of its own clock."""
+        if not channel.secret:
+            return channel.url
+        timestamp = str(int(_utc(now).timestamp() * 1000))
+        return channel.url + "&" + urllib.parse.urlencode(
+            {"timestamp": timestamp, "sign": _dingtalk_sign(channel.secret, timestamp)})
+
+
+def _dingtalk_sign(secret: str, timestamp: str) -> str:
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")

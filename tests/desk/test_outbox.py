@@ -250,7 +250,7 @@ def test_the_channels_file(tmp_path):
 
     org = '[[organisation]]\nname = "供电局"\n[[organisation.channel]]\n'
     assert "needs a secret of 16" in error(org + 'name = "w"\nkind = "webhook"\nurl = "https://x.cn/"\n')
-    assert "kind must be one of webhook, file" in error(org + 'name = "w"\nkind = "email"\n')
+    assert "kind must be one of webhook, file, email, wecom, dingtalk" in error(org + 'name = "w"\nkind = "sms"\n')
     assert "unknown key(s) ['url']" in error(org + 'name = "f"\nkind = "file"\nfolder = "x"\nurl = "y"\n')
     assert "configured twice" in error(org + 'name = "f"\nkind = "file"\nfolder = "x"\n' + '[[organisation]]\nname = "供电局"\n')
     assert "letters, digits" in error(org + 'name = "a/b"\nkind = "file"\nfolder = "x"\n')
@@ -356,7 +356,7 @@ def test_a_kind_of_channel_registers_its_transmitter_and_the_outbox_uses_it(sess
     with pytest.raises(ChannelConfigError, match="needs queue"):
         outbox.load_channels(path)
     del registry["queue"]
-    with pytest.raises(ChannelConfigError, match="kind must be one of webhook, file, got 'queue'"):
+    with pytest.raises(ChannelConfigError, match="kind must be one of webhook, file, email, wecom, dingtalk, got 'queue'"):
         outbox.load_channels(path)
 
 
