@@ -66,7 +66,7 @@ MESSAGES = {
     "rule_kind": "unknown alert rule kind {kind}; use one of {kinds}",
     "rule_option": "a {kind} rule takes no {option}",
     "rule_number": "{name} must be a number above 0, not {value}",
-    "rule_levels": "the thresholds of levels III, II and I are three numbers, each above the one before and above {lowest}",
+    "rule_levels": "levels III, II and I need three thresholds, each above the one before and above {lowest}",
     "rule_words": "a keyword rule needs at least one word",
     "no_alert": "no alert {alert}",
     "alert_state": "cannot {step} an alert in state {state}",

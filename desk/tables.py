@@ -245,7 +245,7 @@ class Alert(WorkflowBase):
     __tablename__ = "alerts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rules.id"))
-    key: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(200))
     level: Mapped[str] = mapped_column(String(4))  # IV, III, II, I
     state: Mapped[AlertState] = mapped_column(_stored(AlertState), default=AlertState.NEW)
     opened_at: Mapped[datetime] = mapped_column(DateTime)

@@ -44,7 +44,7 @@ def upgrade() -> None:
         "alerts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("rule_id", sa.Integer(), nullable=False),
-        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("level", sa.String(length=4), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("opened_at", sa.DateTime(), nullable=False),

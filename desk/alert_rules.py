@@ -1,0 +1,229 @@
+"""Alert rules: what each kind of rule finds in a scheme's posts at a time ``now``, read
+from the index's counts and facets through ``indexes.results.search`` (never by reading
+the posts into Python: a search reads only the few posts of its page).
+
+Each kind (``KINDS``) names its parameters with their defaults, the figure its level
+thresholds measure, and its ``find``: one ``Finding`` per key that meets the rule at
+``now``. A rule fires at level IV when its figure reaches its own threshold (the spike's
+ratio, the share, the keyword's count) and at level III, II or I when the figure reaches
+the rule's ``levels``. ``now`` is a parameter so that stored posts replay alike.
+
+To add a kind (rumor, account, clock), write its ``find`` and register a ``Kind``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+from core.schema import CHINA_TZ
+from core.store import Store
+from indexes.query import MAX_PAGE, MAX_PER_PAGE, SearchQuery
+from indexes.results import SearchPage, search
+
+# The four Chinese warning levels, lowest first: IV blue 一般, III yellow 较重,
+# II orange 严重, I red 特别严重.
+LEVELS = ("IV", "III", "II", "I")
+LEVEL_COLOURS = dict(zip(LEVELS, ("blue", "yellow", "orange", "red")))
+TOP_POSTS = 5  # the evidence's most engaging posts
+NEGATIVE = ("weak_negative", "anger", "anxiety")  # the sentiments a share rule counts by default
+
+_DURATION = re.compile(r"(\d+)\s*([smhd])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds of ``15m``, ``12h``, ``90s`` or ``1d``; ValueError for anything else."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match or int(match[1]) == 0:
+        raise ValueError(f"{text!r} is not a duration such as 15m, 12h or 1d")
+    return int(match[1]) * _UNITS[match[2]]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The search a scheme saves: the fields of ``SearchQuery`` it uses."""
+
+    text: str = ""
+    platforms: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+
+    def query(self, since: datetime, until: datetime, *, text: str | None = None, **options) -> SearchQuery:
+        return SearchQuery(text=self.text if text is None else text, platforms=self.platforms, places=self.places,
+                           since=since, until=until, **options)
+
+    def link(self, since: datetime, until: datetime, text: str | None = None) -> str:
+        """The query string of the search page (``/``) that lists these posts, newest first."""
+        shown = [("q", self.text if text is None else text), *(("platform", p) for p in self.platforms),
+                 *(("place", p) for p in self.places), ("since", _china(since)), ("until", _china(until)),
+                 ("sort", "newest")]
+        return urlencode([(name, value) for name, value in shown if value])
+
+
+@dataclass
+class Finding:
+    """A key that meets a rule at ``now``, with its evidence."""
+
+    key: str
+    level: str
+    count: int  # posts in the window
+    baseline: float  # the count the baseline leads one to expect in the window
+    post_ids: list[int]  # the most engaging posts of the window
+    first_post_at: datetime | None  # the window's first post (aware UTC)
+    query: str  # the search page's query string
+    evidence: dict = field(default_factory=dict)  # the figures, by name
+
+
+@dataclass(frozen=True)
+class Kind:
+    find: Callable[["Probe", dict, list[float]], list[Finding]]
+    defaults: dict  # every parameter with its default (durations in seconds)
+    threshold: str  # the parameter whose value is level IV's threshold of the figure
+    levels: tuple[float, float, float]  # the default thresholds of levels III, II and I
+
+
+@dataclass
+class Probe:
+    """Searches of one scheme's posts at ``now``."""
+
+    store: Store
+    index: object  # an indexes.backends.IndexBackend
+    scope: Scope
+    now: datetime
+
+    def window(self, seconds: int) -> tuple[datetime, datetime]:
+        return self.now - timedelta(seconds=seconds), self.now
+
+    def before(self, window: int, baseline: int) -> tuple[datetime, datetime]:
+        """The trailing baseline: ``baseline`` seconds up to the window's start."""
+        start = self.now - timedelta(seconds=window)
+        return start - timedelta(seconds=baseline), start - timedelta(microseconds=1)
+
+    def page(self, span: tuple[datetime, datetime], **options) -> SearchPage:
+        return search(self.store, self.index, self.scope.query(*span, **options))
+
+    def top(self, span: tuple[datetime, datetime], text: str | None = None) -> SearchPage:
+        return self.page(span, text=text, sort="engagement", per_page=TOP_POSTS)
+
+    def first_post_at(self, span: tuple[datetime, datetime], total: int, text: str | None = None) -> datetime | None:
+        """The time of the first of ``total`` posts in ``span``: the last on the last page
+        newest first (when the pages reach it; else None)."""
+        last_page = math.ceil(total / MAX_PER_PAGE)
+        if not total or last_page > MAX_PAGE:
+            return None
+        hits = self.page(span, text=text, sort="newest", per_page=MAX_PER_PAGE, page=last_page).hits
+        if not hits:
+            return None
+        post = hits[-1].post
+        return post["created_at"] or post["stored_at"]
+
+    def finding(self, key: str, level: str, span, page: SearchPage, baseline: float, evidence: dict,
+                text: str | None = None) -> Finding:
+        return Finding(key=key, level=level, count=page.total, baseline=round(baseline, 2),
+                       post_ids=[hit.post["id"] for hit in page.hits],
+                       first_post_at=self.first_post_at(span, page.total, text),
+                       query=self.scope.link(*span, text=text), evidence=evidence)
+
+
+def level_of(figure: float, threshold: float, levels: list[float]) -> str | None:
+    """The level a figure reaches: None under ``threshold``, else IV, or the highest of
+    III, II, I whose threshold it reaches."""
+    if figure < threshold:
+        return None
+    reached = [level for level, limit in zip(LEVELS[1:], levels) if figure >= limit]
+    return reached[-1] if reached else LEVELS[0]
+
+
+def _window_label(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def find_spike(probe: Probe, params: dict, levels: list[float]) -> list[Finding]:
+    """Posts in the window against the baseline's per-minute rate. A baseline without posts
+    counts as one post, so that a first burst is a ratio, not infinite."""
+    window, baseline = params["window"], params["baseline"]
+    span = probe.window(window)
+    page = probe.top(span)
+    if page.total < params["min_count"]:
+        return []
+    before = probe.page(probe.before(window, baseline), per_page=1).total
+    expected = max(before, 1) * window / baseline
+    ratio = page.total / expected
+    level = level_of(ratio, params["ratio"], levels)
+    if level is None:
+        return []
+    evidence = {"ratio": round(ratio, 2), "baseline_count": before, "window_s": window, "baseline_s": baseline}
+    return [probe.finding(_window_label(window), level, span, page, expected, evidence)]
+
+
+def find_share(probe: Probe, params: dict, levels: list[float]) -> list[Finding]:
+    """The share of the window's posts with a negative sentiment (the tags' sentiment facet)."""
+    window = params["window"]
+    span = probe.window(window)
+    page = probe.top(span)
+    if page.total < params["min_count"]:
+        return []
+    counted = set(params["sentiments"])
+    negative = sum(count for value, count in page.facets["sentiment"] if value in counted)
+    share = negative / page.total
+    level = level_of(share, params["share"], levels)
+    if level is None:
+        return []
+    before = probe.page(probe.before(window, params["baseline"]), per_page=1)
+    before_negative = sum(count for value, count in before.facets["sentiment"] if value in counted)
+    before_share = before_negative / before.total if before.total else 0.0
+    evidence = {"share": round(share, 3), "negative": negative, "baseline_share": round(before_share, 3),
+                "sentiments": sorted(counted), "window_s": window}
+    return [probe.finding(_window_label(window), level, span, page, before_share * page.total, evidence)]
+
+
+def find_keyword(probe: Probe, params: dict, levels: list[float]) -> list[Finding]:
+    """Each word of the list in the window's posts: one finding per word found."""
+    window, baseline = params["window"], params["baseline"]
+    span = probe.window(window)
+    findings = []
+    for word in params["words"]:
+        text = keyword_text(probe.scope, word)
+        page = probe.top(span, text=text)
+        level = level_of(page.total, params["min_count"], levels)
+        if level is None:
+            continue
+        before = probe.page(probe.before(window, baseline), text=text, per_page=1).total
+        evidence = {"word": word, "baseline_count": before, "window_s": window}
+        findings.append(probe.finding(word, level, span, page, before * window / baseline, evidence, text=text))
+    return findings
+
+
+def keyword_text(scope: Scope, word: str) -> str:
+    """The scheme's text with the word as an exact phrase."""
+    return f'{scope.text} "{word}"'.strip()
+
+
+# What every kind takes: the recent window, the trailing baseline it is compared with, and
+# how long an alert waits for its condition to come back before a new one opens.
+COMMON = {"window": 15 * 60, "baseline": 12 * 3600, "cool_down": 30 * 60}
+KINDS: dict[str, Kind] = {
+    "spike": Kind(find_spike, {**COMMON, "ratio": 3.0, "min_count": 20}, "ratio", (5.0, 10.0, 20.0)),
+    "share": Kind(find_share, {**COMMON, "share": 0.5, "min_count": 20, "sentiments": list(NEGATIVE)},
+                  "share", (0.6, 0.75, 0.9)),
+    "keyword": Kind(find_keyword, {**COMMON, "min_count": 1, "words": []}, "min_count", (5.0, 20.0, 50.0)),
+}
+
+
+def evaluate(store: Store, index, scope: Scope, kind: str, params: dict, levels: list[float],
+             now: datetime) -> list[Finding]:
+    """What a rule finds at ``now`` (aware) in the posts of ``scope``."""
+    rule = KINDS[kind]
+    params = {**rule.defaults, **params}
+    return rule.find(Probe(store, index, scope, now.astimezone(timezone.utc)), params, list(levels))
+
+
+def _china(when: datetime) -> str:
+    return when.astimezone(CHINA_TZ).strftime("%Y-%m-%dT%H:%M:%S")

@@ -1,0 +1,248 @@
+"""Early warning (预警): monitoring schemes, their alert rules, and the alerts the rules
+open, from the first posts of a burst to their handling (研判, 处置).
+
+``check`` evaluates every rule of every scheme at a time ``now`` (``desk.alert_rules``)
+and opens an alert once per rule and key, or updates the one that is open while its
+condition lasts: an alert whose rule found it again within the rule's cool-down is the
+same alert, its figures and evidence brought up to date and its level raised when the
+figures reach a higher one. An alert closed within the cool-down stays closed. The steps
+of its handling are the table ``desk.rules.ALERT_STEPS``.
+
+Every change is an audit entry: a scheme or rule added or removed, an alert opened, its
+level raised, each step. Updates of an alert's figures are not (every index batch
+makes them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.store import Store, naive_utc
+from desk import audit
+from desk.alert_rules import KINDS, LEVELS, Scope, evaluate, keyword_text
+from desk.errors import Invalid, NotFound
+from desk.rules import move_alert
+from desk.states import AlertState
+from desk.tables import Alert, AlertRule, AlertScheme, Organisation, User
+from indexes.query import QueryError, SearchQuery
+
+MAX_NAME = 200
+
+
+@dataclass
+class Change:
+    alert: Alert
+    rule: AlertRule
+    opened: bool  # else updated
+
+
+def scope_of(scheme: AlertScheme) -> Scope:
+    return Scope(scheme.text, tuple(scheme.platforms), tuple(scheme.places))
+
+
+# -- schemes and rules ------------------------------------------------------------------
+
+
+def add_scheme(session: Session, name: str, org: Organisation, text: str = "", platforms=(), places=(),
+               *, actor: str) -> AlertScheme:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise Invalid("scheme_name", limit=MAX_NAME)
+    audit.lock(session)
+    if _active_scheme(session, name) is not None:
+        raise Invalid("scheme_exists", name=name)
+    try:
+        SearchQuery(text=text, platforms=tuple(platforms), places=tuple(places))
+    except QueryError as err:
+        raise Invalid("scheme_query", error=err) from None
+    scheme = AlertScheme(name=name, org_id=org.id, text=text, platforms=list(platforms), places=list(places))
+    session.add(scheme)
+    session.flush()
+    audit.record(session, actor, "alert.scheme_add", f"alert_scheme:{scheme.id}",
+                 {"name": name, "query": text, "platforms": list(platforms), "places": list(places)}, org_id=org.id)
+    return scheme
+
+
+def find_scheme(session: Session, name: str) -> AlertScheme:
+    scheme = _active_scheme(session, name.strip())
+    if scheme is None:
+        raise NotFound("no_scheme", name=name)
+    return scheme
+
+
+def list_schemes(session: Session) -> list[AlertScheme]:
+    return list(session.scalars(select(AlertScheme).where(AlertScheme.removed_at.is_(None)).order_by(AlertScheme.name)))
+
+
+def remove_scheme(session: Session, scheme: AlertScheme, *, actor: str, now: datetime | None = None) -> None:
+    """Stop watching: the scheme and its rules stay, as the record of its alerts."""
+    audit.lock(session)
+    scheme.removed_at = naive_utc(now or datetime.now(timezone.utc))
+    audit.record(session, actor, "alert.scheme_remove", f"alert_scheme:{scheme.id}", {"name": scheme.name},
+                 org_id=scheme.org_id)
+
+
+def add_rule(session: Session, scheme: AlertScheme, kind: str, params: dict, levels=None, *, actor: str) -> AlertRule:
+    """A rule of ``kind`` with the parameters given (the others take the kind's defaults)
+    and the thresholds of levels III, II and I (default: the kind's)."""
+    if kind not in KINDS:
+        raise Invalid("rule_kind", kind=kind, kinds=", ".join(KINDS))
+    rule_kind = KINDS[kind]
+    for option, value in params.items():
+        if option not in rule_kind.defaults:
+            raise Invalid("rule_option", kind=kind, option=option)
+        if isinstance(rule_kind.defaults[option], (int, float)) and not value > 0:
+            raise Invalid("rule_number", name=option, value=value)
+    settings = {**rule_kind.defaults, **params}
+    levels = list(rule_kind.levels if levels is None else levels)
+    lowest = settings[rule_kind.threshold]
+    if len(levels) != 3 or not lowest < levels[0] < levels[1] < levels[2]:
+        raise Invalid("rule_levels", lowest=lowest)
+    if kind == "keyword":
+        _check_words(scope_of(scheme), settings["words"])
+    audit.lock(session)
+    rule = AlertRule(scheme_id=scheme.id, kind=kind, params=params, levels=levels)
+    session.add(rule)
+    session.flush()
+    audit.record(session, actor, "alert.rule_add", f"alert_rule:{rule.id}",
+                 {"scheme": scheme.name, "kind": kind, "params": params, "levels": levels}, org_id=scheme.org_id)
+    return rule
+
+
+def _check_words(scope: Scope, words: list[str]) -> None:
+    if not words:
+        raise Invalid("rule_words")
+    for word in words:
+        try:
+            SearchQuery(text=keyword_text(scope, word))
+        except QueryError as err:
+            raise Invalid("scheme_query", error=err) from None
+
+
+def list_rules(session: Session, scheme: AlertScheme) -> list[AlertRule]:
+    return list(session.scalars(select(AlertRule).where(AlertRule.scheme_id == scheme.id).order_by(AlertRule.id)))
+
+
+# -- evaluation -------------------------------------------------------------------------
+
+
+def check(session: Session, store: Store, index, now: datetime | None = None, *, actor: str = "system") -> list[Change]:
+    """Evaluate every rule of every scheme at ``now`` (aware; default: the clock): the
+    alerts opened and updated."""
+    now = now or datetime.now(timezone.utc)
+    at = naive_utc(now)
+    audit.lock(session)  # two evaluations at once would open one alert twice
+    rules = session.execute(select(AlertRule, AlertScheme).join(AlertScheme, AlertRule.scheme_id == AlertScheme.id)
+                            .where(AlertScheme.removed_at.is_(None)).order_by(AlertRule.id)).all()
+    changes = []
+    for rule, scheme in rules:
+        cool_down = timedelta(seconds={**KINDS[rule.kind].defaults, **rule.params}["cool_down"])
+        for finding in evaluate(store, index, scope_of(scheme), rule.kind, rule.params, rule.levels, now):
+            latest = session.scalars(select(Alert).where(Alert.rule_id == rule.id, Alert.key == finding.key)
+                                     .order_by(Alert.id.desc()).limit(1)).first()
+            if latest is not None and latest.updated_at >= at - cool_down:
+                if latest.state != AlertState.CLOSED:
+                    _update(session, latest, finding, at, actor, scheme)
+                    changes.append(Change(latest, rule, opened=False))
+                continue
+            alert = Alert(rule_id=rule.id, key=finding.key, opened_at=at, state=AlertState.NEW)
+            _update(session, alert, finding, at, actor, scheme)
+            session.add(alert)
+            session.flush()
+            audit.record(session, actor, "alert.open", f"alert:{alert.id}",
+                         {"rule": rule.id, "kind": rule.kind, "key": alert.key, "level": alert.level,
+                          "count": alert.count, "baseline": alert.baseline}, org_id=scheme.org_id)
+            changes.append(Change(alert, rule, opened=True))
+    return changes
+
+
+def _update(session: Session, alert: Alert, finding, at: datetime, actor: str, scheme: AlertScheme) -> None:
+    raised = alert.level is not None and LEVELS.index(finding.level) > LEVELS.index(alert.level)
+    if alert.level is None or raised:
+        if raised:
+            audit.record(session, actor, "alert.level", f"alert:{alert.id}",
+                         {"from": alert.level, "to": finding.level, "count": finding.count}, org_id=scheme.org_id)
+        alert.level = finding.level
+    first = naive_utc(finding.first_post_at)
+    if first is not None and (alert.first_post_at is None or first < alert.first_post_at):
+        alert.first_post_at = first
+    alert.updated_at = at
+    alert.count, alert.baseline = finding.count, finding.baseline
+    alert.post_ids, alert.query, alert.evidence = finding.post_ids, finding.query, finding.evidence
+
+
+# -- handling ---------------------------------------------------------------------------
+
+
+def get_alert(session: Session, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound("no_alert", alert=alert_id)
+    return alert
+
+
+def list_alerts(session: Session) -> list[tuple[Alert, AlertRule]]:
+    """Every alert with its rule, the newest first."""
+    return list(session.execute(select(Alert, AlertRule).join(AlertRule, Alert.rule_id == AlertRule.id)
+                                .order_by(Alert.opened_at.desc(), Alert.id.desc())).all())
+
+
+def acknowledge(session: Session, alert: Alert, *, actor: str, now: datetime | None = None) -> None:
+    _step(session, alert, "acknowledge", actor, {})
+    alert.acknowledged_at = naive_utc(now or datetime.now(timezone.utc))
+
+
+def assign(session: Session, alert: Alert, due_at: datetime, *, user: User | None = None,
+           org: Organisation | None = None, actor: str, now: datetime | None = None) -> None:
+    """Hand the alert to a person or an organisation, to be handled by ``due_at``; an alert
+    not yet acknowledged is acknowledged by it."""
+    if (user is None) == (org is None):
+        raise Invalid("assign_whom")
+    was = _step(session, alert, "assign", actor, {"user": user and user.username, "org": org and org.name,
+                                                  "due_at": due_at})
+    if was == AlertState.NEW:
+        alert.acknowledged_at = naive_utc(now or datetime.now(timezone.utc))
+    alert.assignee_id, alert.assigned_org_id = (user.id, None) if user else (None, org.id)
+    alert.due_at = naive_utc(due_at)
+
+
+def close(session: Session, alert: Alert, *, actor: str, now: datetime | None = None) -> None:
+    _step(session, alert, "close", actor, {})
+    alert.closed_at = naive_utc(now or datetime.now(timezone.utc))
+
+
+def reopen(session: Session, alert: Alert, *, actor: str) -> None:
+    _step(session, alert, "reopen", actor, {})
+    alert.closed_at = None
+
+
+def _step(session: Session, alert: Alert, step: str, actor: str, detail: dict) -> str:
+    audit.lock(session)
+    session.refresh(alert)  # as it is now that no one else changes it
+    was = move_alert(alert, step)
+    audit.record(session, actor, f"alert.{step}", f"alert:{alert.id}", {"from": was, "to": alert.state, **detail})
+    return was
+
+
+def as_json(alert: Alert, rule: AlertRule) -> dict:
+    """An alert as the command line and the UI give it (times as ISO 8601 in UTC)."""
+    return {
+        "id": alert.id, "rule": rule.id, "kind": rule.kind, "key": alert.key, "level": alert.level,
+        "state": str(alert.state), "opened_at": _iso(alert.opened_at), "updated_at": _iso(alert.updated_at),
+        "first_post_at": _iso(alert.first_post_at), "count": alert.count, "baseline": alert.baseline,
+        "post_ids": alert.post_ids, "query": alert.query, "evidence": alert.evidence,
+        "assignee_id": alert.assignee_id, "assigned_org_id": alert.assigned_org_id, "due_at": _iso(alert.due_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.replace(tzinfo=timezone.utc).isoformat() if value else None
+
+
+def _active_scheme(session: Session, name: str) -> AlertScheme | None:
+    active = select(AlertScheme).where(AlertScheme.name == name, AlertScheme.removed_at.is_(None))
+    return session.scalars(active).first()
