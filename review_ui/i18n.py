@@ -170,7 +170,8 @@ def error_message(err: CodedError) -> str:
 def problem_message(problem: Problem) -> str:
     """A pre-publication check's problem in the reader's language (``desk.checks``)."""
     detail = dict(problem.detail)
-    names = {"fact": "fact_{}", "channel": "channel_{}", "part": "problem_part_{}"}
+    # the problems' own words (as before the catalogs: "household count", "website notice"), not the page's labels
+    names = {"fact": "problem_fact_{}", "channel": "problem_channel_{}", "part": "problem_part_{}"}
     for key, form in names.items():
         if key in detail:
             detail[key] = _name(form.format(detail[key]), detail[key])

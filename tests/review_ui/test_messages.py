@@ -181,3 +181,29 @@ def test_a_check_problem_reads_in_the_readers_language_from_the_catalogs(app):
         assert i18n.problem_message(hotline) == "Hotline differs from release #7 of 海南电网公司: draft 96598, " \
                                                 "release #7 of 海南电网公司 95598、0898-12345"
     assert english(missing) == "The draft does not quote the fact sheet's household count"
+
+
+@pytest.mark.parametrize("problem", [
+    *(Problem("missing_fact", "missing_fact", {"fact": fact}, True)
+      for fact in ("households", "restoration_estimate", "hotline", "affected_areas")),
+    *(Problem("too_long", "too_long", {"channel": channel, "part": part, "length": 2001, "limit": 2000}, True)
+      for channel in ("weibo", "wechat", "website", "press_conference") for part in ("title", "body", "text")),
+    Problem("contradiction", "household_count", {"stated": "1200", "expected": "900", "source": "release",
+                                                 "release_id": 7, "org_name": "海南电网公司"}, True),
+], ids=lambda problem: "-".join(map(str, [problem.message_key, *problem.detail.values()][:3])))
+def test_the_english_release_page_words_a_problem_as_the_command_line_and_release_0_1_0_do(app, problem):
+    """The page's English is the checks' English, word for word: "household count" and
+    "website notice", not the page's labels ("Households affected", "Website notice")."""
+    with app.test_request_context("/?lang=en"):
+        assert i18n.problem_message(problem) == english(problem)
+
+
+def test_a_problem_names_its_fact_and_channel_in_the_words_of_release_0_1_0(app):
+    too_long = Problem("too_long", "too_long", {"channel": "website", "part": "title", "length": 31, "limit": 30}, True)
+    missing = Problem("missing_fact", "missing_fact", {"fact": "restoration_estimate"}, True)
+    with app.test_request_context("/?lang=en"):
+        assert i18n.problem_message(too_long) == "website notice title too long: 31 characters, limit 30"
+        assert i18n.problem_message(missing) == "The draft does not quote the fact sheet's restoration estimate"
+    with app.test_request_context("/?lang=zh"):
+        assert i18n.problem_message(too_long) == "网站公告标题超出长度：31 字，上限 30 字"
+        assert i18n.problem_message(missing) == "稿件未引用事实表中的预计恢复时间"
