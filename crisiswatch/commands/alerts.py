@@ -1,0 +1,262 @@
+"""Early warning: monitoring schemes, their alert rules, and the alerts they open."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+import click
+
+from core.schema import CHINA_TZ
+from core.settings import Settings
+from crisiswatch.commands.common import CONTEXT, emit_json, fail, with_home
+from crisiswatch.commands.people import CLI_ACTOR
+
+
+@contextmanager
+def _desk(settings: Settings):
+    """The home's store and a session on its desk's tables; a refusal of the desk is one
+    line and exit 1."""
+    from crisiswatch.stages import open_store
+    from desk.database import open_sessions
+    from desk.errors import WorkflowError
+
+    store = open_store(settings)
+    try:
+        sessions = open_sessions(store.engine, settings.home)
+    except ValueError as err:  # the home's audit key is lost or damaged: it says what to do
+        fail(str(err))
+    try:
+        with sessions() as session:
+            yield store, session
+            session.commit()
+    except WorkflowError as err:
+        fail(str(err))
+    finally:
+        store.close()
+
+
+def _duration(_ctx, _param, value: str | None) -> int | None:
+    from desk.alert_rules import parse_duration
+
+    try:
+        return None if value is None else parse_duration(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+def _time(_ctx, _param, value: str | None) -> datetime | None:
+    from indexes.query import QueryError, parse_time
+
+    try:
+        return parse_time(value)
+    except QueryError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+def _levels(_ctx, _param, value: str | None) -> list[float] | None:
+    if value is None:
+        return None
+    try:
+        return [float(part) for part in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not three numbers such as 5,10,20") from None
+
+
+def _china(value: datetime | None) -> str:
+    """A time (naive: UTC, as stored) in China time, to the minute."""
+    if value is None:
+        return "-"
+    aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return aware.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+@click.group(context_settings=CONTEXT)
+def alert():
+    """Early warning (预警): monitoring schemes, alert rules, and the alerts they open.
+
+    \b
+    crisiswatch alert scheme add 龙华停电 --query '停电 龙华区' --org 海口供电局
+    crisiswatch alert rule add 龙华停电 --kind spike --window 15m --ratio 3
+    crisiswatch alert check && crisiswatch alert list
+    """
+
+
+@alert.group(context_settings=CONTEXT)
+def scheme():
+    """Monitoring schemes (监测方案): saved searches that the rules watch."""
+
+
+@scheme.command("add", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--query", "text", default="", help="Words to find, as on the search page: A OR B, NOT A or -A excludes.")
+@click.option("--org", required=True, help="The organisation that owns it, by name.")
+@click.option("--platform", multiple=True, help="Only this platform (repeatable).")
+@click.option("--place", multiple=True, help="Only posts about this place (administrative code; repeatable).")
+@with_home
+def scheme_add(settings: Settings, name, text, org, platform, place):
+    """Save a monitoring scheme."""
+    from desk import accounts, alerts
+    from desk.errors import Invalid
+
+    with _desk(settings) as (_, session):
+        owner = accounts.find_organisation(session, org)
+        if owner is None:
+            raise Invalid("unknown_org", org=org)
+        alerts.add_scheme(session, name, owner, text, platform, place, actor=CLI_ACTOR)
+    click.echo(f"created monitoring scheme {name}")
+
+
+@scheme.command("list", context_settings=CONTEXT)
+@with_home
+def scheme_list(settings: Settings):
+    """List the monitoring schemes with their rules."""
+    from desk import accounts, alerts
+
+    with _desk(settings) as (_, session):
+        for item in alerts.list_schemes(session):
+            owner = accounts.get_organisation(session, item.org_id)
+            click.echo(f"{item.name}\t{owner.name}\t{item.text}\t{','.join(item.platforms)}\t{','.join(item.places)}")
+            for rule in alerts.list_rules(session, item):
+                options = " ".join(f"{name}={value}" for name, value in rule.params.items())
+                click.echo(f"  rule {rule.id}: {rule.kind} {options}".rstrip() + f" levels {rule.levels}")
+
+
+@scheme.command("remove", context_settings=CONTEXT)
+@click.argument("name")
+@with_home
+def scheme_remove(settings: Settings, name):
+    """Stop watching a scheme (its alerts are kept)."""
+    from desk import alerts
+
+    with _desk(settings) as (_, session):
+        alerts.remove_scheme(session, alerts.find_scheme(session, name), actor=CLI_ACTOR)
+    click.echo(f"removed monitoring scheme {name}")
+
+
+@alert.group(context_settings=CONTEXT)
+def rule():
+    """Alert rules on a scheme."""
+
+
+@rule.command("add", context_settings=CONTEXT)
+@click.argument("scheme_name", metavar="SCHEME")
+@click.option("--kind", required=True, help="spike, share or keyword.")
+@click.option("--window", callback=_duration, help="The recent window, e.g. 15m [default 15m].")
+@click.option("--baseline", callback=_duration, help="The trailing baseline before it, e.g. 12h [default 12h].")
+@click.option("--cool-down", callback=_duration, help="How long an alert waits for its condition to return [30m].")
+@click.option("--ratio", type=float, help="spike: fires at this ratio of the window to the baseline's rate [3].")
+@click.option("--min-count", type=int, help="Fires only with this many posts in the window [20; keyword 1].")
+@click.option("--share", type=float, help="share: fires at this share of negative posts (0-1) [default 0.5].")
+@click.option("--sentiment", multiple=True, help="share: a sentiment counted (repeatable) [weak_negative, anger, anxiety].")
+@click.option("--word", multiple=True, help="keyword: a sensitive word (repeatable).")
+@click.option("--levels", callback=_levels, help="The figure's thresholds of levels III, II and I, e.g. 5,10,20.")
+@with_home
+def rule_add(settings: Settings, scheme_name, kind, window, baseline, cool_down, ratio, min_count, share, sentiment,
+             word, levels):
+    """Add a rule to a scheme: spike (posts in the window against the baseline's rate), share
+    (the share of negative posts), keyword (any of a word list)."""
+    from desk import alerts
+
+    given = {"window": window, "baseline": baseline, "cool_down": cool_down, "ratio": ratio, "min_count": min_count,
+             "share": share, "sentiments": list(sentiment), "words": list(word)}
+    params = {name: value for name, value in given.items() if value not in (None, [])}
+    with _desk(settings) as (_, session):
+        added = alerts.add_rule(session, alerts.find_scheme(session, scheme_name), kind, params, levels,
+                                actor=CLI_ACTOR)
+        click.echo(f"added rule {added.id}: {kind} on {scheme_name}")
+
+
+@alert.command("check", context_settings=CONTEXT)
+@click.option("--at", "at", callback=_time, help="Evaluate as at this time (China time) instead of now.")
+@with_home
+def check(settings: Settings, at):
+    """Evaluate every rule now: prints the alerts opened and updated."""
+    from desk import alerts
+    from indexes.backends import open_index
+    from indexes.errors import IndexUnavailable
+
+    with _desk(settings) as (store, session):
+        try:
+            changes = alerts.check(session, store, open_index(settings), at, actor="system")
+        except IndexUnavailable as err:
+            fail(str(err))
+        for change in changes:
+            item = change.alert
+            click.echo(f"{'opened' if change.opened else 'updated'} alert {item.id}: level {item.level} "
+                       f"{change.rule.kind} {item.key}, {item.count} posts against {item.baseline} expected")
+    if not changes:
+        click.echo("no alert")
+
+
+@alert.command("list", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print the alerts as a JSON list.")
+@with_home
+def list_alerts(settings: Settings, as_json):
+    """List the alerts, the newest first."""
+    from desk import alerts
+
+    with _desk(settings) as (_, session):
+        found = alerts.list_alerts(session)
+        if as_json:
+            emit_json([alerts.as_json(item, item_rule) for item, item_rule in found])
+            return
+        for item, item_rule in found:
+            click.echo(f"{item.id}\t{item.level}\t{item.state}\t{item_rule.kind} {item.key}\t{item.count} posts\t"
+                       f"opened {_china(item.opened_at)}\tfirst post {_china(item.first_post_at)}\t/?{item.query}")
+
+
+@alert.command("ack", context_settings=CONTEXT)
+@click.argument("alert_id", metavar="ID", type=int)
+@with_home
+def ack(settings: Settings, alert_id):
+    """Acknowledge an alert (研判): it is being handled."""
+    from desk import alerts
+
+    with _desk(settings) as (_, session):
+        item = alerts.get_alert(session, alert_id)
+        alerts.acknowledge(session, item, actor=CLI_ACTOR)
+        click.echo(f"alert {alert_id}: {item.state}")
+
+
+@alert.command("assign", context_settings=CONTEXT)
+@click.argument("alert_id", metavar="ID", type=int)
+@click.option("--to", "username", help="The user who handles it.")
+@click.option("--org", help="The organisation that handles it, by name.")
+@click.option("--due", callback=_time, help="Handled by this time (China time) [default: the shortest clock from now].")
+@with_home
+def assign(settings: Settings, alert_id, username, org, due):
+    """Assign an alert to a person or an organisation, with a due time."""
+    from desk import accounts, alerts
+    from desk.clocks import load_clocks
+    from desk.errors import Invalid
+
+    now = datetime.now(timezone.utc)
+    if due is None:
+        due = now + timedelta(hours=min(clock.hours for clock in load_clocks(settings.home / "clocks.toml")))
+    with _desk(settings) as (_, session):
+        item = alerts.get_alert(session, alert_id)
+        user = owner = None
+        if username:
+            user = accounts.find_user(session, username)
+            if user is None:
+                raise Invalid("unknown_user", user=username)
+        if org:
+            owner = accounts.find_organisation(session, org)
+            if owner is None:
+                raise Invalid("unknown_org", org=org)
+        alerts.assign(session, item, due, user=user, org=owner, actor=CLI_ACTOR, now=now)
+        click.echo(f"alert {alert_id}: {item.state}, assigned to {username or org}, due {_china(due)}")
+
+
+@alert.command("close", context_settings=CONTEXT)
+@click.argument("alert_id", metavar="ID", type=int)
+@with_home
+def close(settings: Settings, alert_id):
+    """Close an alert."""
+    from desk import alerts
+
+    with _desk(settings) as (_, session):
+        item = alerts.get_alert(session, alert_id)
+        alerts.close(session, item, actor=CLI_ACTOR)
+        click.echo(f"alert {alert_id}: {item.state}")

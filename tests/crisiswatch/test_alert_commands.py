@@ -1,0 +1,129 @@
+"""crisiswatch alert: schemes and rules made, a spike and a keyword found in stored, tagged
+and indexed posts as at a given time, the alerts listed as JSON and handled in order."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from core.schema import CHINA_TZ, Tags, make_post
+from core.settings import Settings
+from core.store import Store
+from indexes.backends import open_index
+from indexes.indexer import index_pending
+from tests.conftest import cli
+
+NOW = datetime(2024, 7, 25, 12, 0, tzinfo=CHINA_TZ)
+AT = ("--at", "2024-07-25T12:00")
+KEYS = {"id", "rule", "kind", "level", "state", "opened_at", "first_post_at", "count", "baseline", "post_ids", "query"}
+
+
+@pytest.fixture
+def fed_home(home) -> Settings:
+    """A steady post every 15 minutes for 12 hours, then 30 in the last 15 minutes before
+    NOW, two of them on a rumored transformer explosion; an organisation and its user."""
+    times = [NOW - timedelta(minutes=16 + 15 * i) for i in range(48)] + [NOW - timedelta(minutes=14 - i * 0.4)
+                                                                        for i in range(30)]
+    store = Store(home.database_url)
+    store.upsert_posts([make_post(platform="weibo", platform_id=f"p{n}", created_at=when.isoformat(),
+                                  text=f"海口停电了 {n}" + (" 变压器爆炸" if n in (60, 70) else ""))
+                        for n, when in enumerate(times)])
+    store.save_tags([Tags(post_id, 0.1, "anger", 0.9, [], "test-model") for post_id in range(1, len(times) + 1)])
+    index_pending(store, open_index(home))
+    store.close()
+    cli("org", "add", "海口供电局", "--kind", "enterprise", "--level", "branch", home=home)
+    cli("user", "add", "duty", "--org", "海口供电局", "--role", "analyst", "--password-stdin", home=home,
+        input="duty-password-1\n")
+    return home
+
+
+def alerts_json(home: Settings) -> list[dict]:
+    return json.loads(cli("alert", "list", "--json", home=home).stdout)
+
+
+def test_schemes_and_rules_are_made_listed_and_removed(fed_home):
+    added = cli("alert", "scheme", "add", "海口停电", "--query", "停电 -演习", "--org", "海口供电局",
+                "--platform", "weibo", home=fed_home)
+    assert added.stdout == "created monitoring scheme 海口停电\n"
+    assert cli("alert", "rule", "add", "海口停电", "--kind", "spike", "--window", "15m", "--baseline", "12h",
+               "--ratio", "3", "--min-count", "20", "--levels", "5,10,20", home=fed_home).stdout == \
+        "added rule 1: spike on 海口停电\n"
+    listed = cli("alert", "scheme", "list", home=fed_home).stdout.splitlines()
+    assert listed[0] == "海口停电\t海口供电局\t停电 -演习\tweibo\t"
+    assert listed[1] == "  rule 1: spike window=900 baseline=43200 ratio=3.0 min_count=20 levels [5.0, 10.0, 20.0]"
+
+    refused = [
+        (("alert", "scheme", "add", "海口停电", "--org", "海口供电局"), "a monitoring scheme named 海口停电 exists already"),
+        (("alert", "scheme", "add", "其他", "--org", "无此单位"), "unknown organisation 无此单位"),
+        (("alert", "scheme", "add", "其他", "--query", "停电 OR", "--org", "海口供电局"), "the scheme's query: the query ends"),
+        (("alert", "rule", "add", "海口停电", "--kind", "keyword", "--ratio", "3", "--word", "爆炸"),
+         "a keyword rule takes no ratio"),
+        (("alert", "rule", "add", "海口停电", "--kind", "rumour"), "unknown alert rule kind rumour; use one of spike"),
+        (("alert", "rule", "add", "无此方案", "--kind", "spike"), "no monitoring scheme named 无此方案"),
+        (("alert", "rule", "add", "海口停电", "--kind", "spike", "--ratio", "-1"), "ratio must be a number above 0"),
+    ]
+    for args, message in refused:
+        result = cli(*args, home=fed_home, check=False)
+        assert result.exit_code == 1 and message in result.stderr, (args, result.stderr)
+    bad_window = cli("alert", "rule", "add", "海口停电", "--kind", "spike", "--window", "soon", home=fed_home,
+                     check=False)
+    assert bad_window.exit_code == 2 and "not a duration such as 15m" in bad_window.stderr
+
+    assert cli("alert", "scheme", "remove", "海口停电", home=fed_home).stdout == "removed monitoring scheme 海口停电\n"
+    assert cli("alert", "scheme", "list", home=fed_home).stdout == ""
+    audit = cli("audit", "export", home=fed_home, check=False).stdout
+    assert all(action in audit for action in ("alert.scheme_add", "alert.rule_add", "alert.scheme_remove"))
+
+
+def test_check_opens_alerts_once_and_list_gives_their_json(fed_home):
+    cli("alert", "scheme", "add", "海口停电", "--query", "停电", "--org", "海口供电局", home=fed_home)
+    cli("alert", "rule", "add", "海口停电", "--kind", "spike", home=fed_home)
+    cli("alert", "rule", "add", "海口停电", "--kind", "keyword", "--word", "变压器爆炸", "--word", "塌方", home=fed_home)
+    assert cli("alert", "check", "--at", "2024-07-25T11:40", home=fed_home).stdout == "no alert\n"
+
+    checked = cli("alert", "check", *AT, home=fed_home).stdout.splitlines()
+    assert checked == ["opened alert 1: level I spike 15m, 30 posts against 1.0 expected",
+                       "opened alert 2: level IV keyword 变压器爆炸, 2 posts against 0.0 expected"]
+    again = cli("alert", "check", "--at", "2024-07-25T12:05", home=fed_home).stdout.splitlines()
+    assert [line.split(":")[0] for line in again] == ["updated alert 1", "updated alert 2"]
+
+    listed = alerts_json(fed_home)
+    assert [item["id"] for item in listed] == [2, 1]  # the newest first
+    spike = next(item for item in listed if item["kind"] == "spike")
+    assert KEYS <= set(spike)
+    assert spike["rule"] == 1 and spike["level"] == "I" and spike["state"] == "new"
+    assert spike["opened_at"] == "2024-07-25T04:00:00+00:00"  # 12:00 China time
+    assert spike["first_post_at"] == "2024-07-25T03:46:00+00:00"
+    assert spike["count"] == 20 and len(spike["post_ids"]) == 5  # the window 11:50-12:05 at the update
+    assert "sort=newest" in spike["query"] and "q=%E5%81%9C%E7%94%B5" in spike["query"]
+    text = cli("alert", "list", home=fed_home).stdout
+    assert "\tI\tnew\tspike 15m\t20 posts\topened 2024-07-25 12:00\tfirst post 2024-07-25 11:46\t/?q=" in text
+
+
+def test_alerts_are_handled_in_order_and_a_step_out_of_order_is_refused(fed_home):
+    cli("alert", "scheme", "add", "海口停电", "--query", "停电", "--org", "海口供电局", home=fed_home)
+    cli("alert", "rule", "add", "海口停电", "--kind", "spike", home=fed_home)
+    cli("alert", "check", *AT, home=fed_home)
+
+    assert cli("alert", "ack", "1", home=fed_home).stdout == "alert 1: handling\n"
+    refused = cli("alert", "ack", "1", home=fed_home, check=False)
+    assert refused.exit_code == 1 and "cannot acknowledge an alert in state handling" in refused.stderr
+    assigned = cli("alert", "assign", "1", "--to", "duty", "--due", "2024-07-25T17:00", home=fed_home).stdout
+    assert assigned == "alert 1: handling, assigned to duty, due 2024-07-25 17:00\n"
+    assert alerts_json(fed_home)[0]["due_at"] == "2024-07-25T09:00:00+00:00"
+    for args, message in [(("assign", "1"), "assigned to a person or to an organisation"),
+                          (("assign", "1", "--to", "nobody"), "unknown user nobody"),
+                          (("close", "9"), "no alert 9")]:
+        result = cli("alert", *args, home=fed_home, check=False)
+        assert result.exit_code == 1 and message in result.stderr, args
+    assert cli("alert", "assign", "1", "--org", "海口供电局", home=fed_home).exit_code == 0
+    assert cli("alert", "close", "1", home=fed_home).stdout == "alert 1: closed\n"
+    closed = cli("alert", "close", "1", home=fed_home, check=False)
+    assert closed.exit_code == 1 and "cannot close an alert in state closed" in closed.stderr
+    assert alerts_json(fed_home)[0]["state"] == "closed"
+
+    audit = cli("audit", "export", home=fed_home, check=False).stdout
+    assert [action for action in ("alert.open", "alert.acknowledge", "alert.assign", "alert.close")
+            if action not in audit] == []
