@@ -1,10 +1,11 @@
-"""Alert rules on monitoring schemes: posts stored, tagged and indexed in a real embedded
-index, evaluated at a given time from the index's counts; alerts opened once and updated,
-their levels, cool-down, handling steps and audit entries."""
+"""Alert rules on monitoring schemes: posts stored (SQLite and PostgreSQL), tagged and
+indexed in a real embedded index, evaluated at a given time from the index's counts; alerts
+opened once and updated, their levels, cool-down, handling steps and audit entries."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +16,8 @@ from desk import alerts
 from desk.alert_rules import level_of
 from desk.database import open_sessions
 from desk.errors import Invalid, InvalidTransition
-from desk.rules import move_alert
+from desk.rules import ALERT_STEPS, move_alert
+from desk.states import AlertState
 from desk.tables import AuditEntry, Organisation
 from indexes.backends import open_index
 from indexes.indexer import index_pending
@@ -26,8 +28,8 @@ NOW = datetime(2024, 7, 25, 12, 0, tzinfo=CHINA_TZ)
 class Feed:
     """A home's store, index and workflow sessions; posts added at times relative to NOW."""
 
-    def __init__(self, home):
-        self.home, self.store = home, Store(home.database_url)
+    def __init__(self, home, store: Store):
+        self.home, self.store = home, store
         self.session = open_sessions(self.store.engine)()
         self.org = Organisation(name="海口供电局", kind="enterprise", level="branch")
         self.session.add(self.org)
@@ -60,13 +62,12 @@ class Feed:
 
 
 @pytest.fixture
-def feed(home):
-    feed = Feed(home)
+def feed(home, store):
+    feed = Feed(home, store)
     # a steady baseline: one post every 15 minutes in the 12 hours before the window
     feed.add([16 + 15 * i for i in range(48)], sentiment="positive")
     yield feed
     feed.session.close()
-    feed.store.close()
 
 
 def burst(feed, count: int, start: float = 14, **post) -> None:
@@ -221,3 +222,24 @@ def test_a_removed_scheme_is_no_longer_checked_and_its_name_is_free(feed):
     burst(feed, 25)
     assert feed.check() == []
     assert feed.scheme().id != scheme.id
+
+
+def test_the_alert_states_keep_their_values_and_the_table_is_the_handling():
+    assert [state.value for state in AlertState] == ["new", "handling", "answered", "closed"]
+    a = AlertState
+    edges = {(start, to) for starts, to in ALERT_STEPS.values() for start in starts}
+    assert edges == {(a.NEW, a.HANDLING), (a.HANDLING, a.HANDLING), (a.HANDLING, a.ANSWERED), (a.NEW, a.CLOSED),
+                     (a.HANDLING, a.CLOSED), (a.ANSWERED, a.CLOSED), (a.ANSWERED, a.HANDLING), (a.CLOSED, a.HANDLING)}
+
+
+@pytest.mark.parametrize("step", ALERT_STEPS)
+def test_an_alert_step_sets_the_state_it_leads_to_or_refuses(step):
+    starts, to = ALERT_STEPS[step]
+    for state in AlertState:
+        alert = SimpleNamespace(state=state)
+        if state in starts:
+            assert move_alert(alert, step) is state and alert.state is to
+        else:
+            with pytest.raises(InvalidTransition):
+                move_alert(alert, step)
+            assert alert.state is state
