@@ -28,7 +28,6 @@ from indexes.results import SearchPage, search
 # The four Chinese warning levels, lowest first: IV blue 一般, III yellow 较重,
 # II orange 严重, I red 特别严重.
 LEVELS = ("IV", "III", "II", "I")
-LEVEL_COLOURS = dict(zip(LEVELS, ("blue", "yellow", "orange", "red")))
 TOP_POSTS = 5  # the evidence's most engaging posts
 NEGATIVE = ("weak_negative", "anger", "anxiety")  # the sentiments a share rule counts by default
 
@@ -220,9 +219,13 @@ KINDS: dict[str, Kind] = {
 def evaluate(store: Store, index, scope: Scope, kind: str, params: dict, levels: list[float],
              now: datetime) -> list[Finding]:
     """What a rule finds at ``now`` (aware) in the posts of ``scope``."""
-    rule = KINDS[kind]
-    params = {**rule.defaults, **params}
-    return rule.find(Probe(store, index, scope, now.astimezone(timezone.utc)), params, list(levels))
+    probe = Probe(store, index, scope, now.astimezone(timezone.utc))
+    return KINDS[kind].find(probe, settings_of(kind, params), list(levels))
+
+
+def settings_of(kind: str, params: dict) -> dict:
+    """A rule's parameters: those it was given, the kind's defaults for the others."""
+    return {**KINDS[kind].defaults, **params}
 
 
 def _china(when: datetime) -> str:

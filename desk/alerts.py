@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.store import Store, naive_utc
 from desk import audit
-from desk.alert_rules import KINDS, LEVELS, Scope, evaluate, keyword_text
+from desk.alert_rules import KINDS, LEVELS, Finding, Scope, evaluate, keyword_text, settings_of
 from desk.errors import Invalid, NotFound
 from desk.rules import move_alert
 from desk.states import AlertState
@@ -35,6 +35,8 @@ MAX_NAME = 200
 
 @dataclass
 class Change:
+    """What an evaluation did to an alert."""
+
     alert: Alert
     rule: AlertRule
     opened: bool  # else updated
@@ -97,7 +99,7 @@ def add_rule(session: Session, scheme: AlertScheme, kind: str, params: dict, lev
             raise Invalid("rule_option", kind=kind, option=option)
         if isinstance(rule_kind.defaults[option], (int, float)) and not value > 0:
             raise Invalid("rule_number", name=option, value=value)
-    settings = {**rule_kind.defaults, **params}
+    settings = settings_of(kind, params)
     levels = list(rule_kind.levels if levels is None else levels)
     lowest = settings[rule_kind.threshold]
     if len(levels) != 3 or not lowest < levels[0] < levels[1] < levels[2]:
@@ -140,17 +142,17 @@ def check(session: Session, store: Store, index, now: datetime | None = None, *,
                             .where(AlertScheme.removed_at.is_(None)).order_by(AlertRule.id)).all()
     changes = []
     for rule, scheme in rules:
-        cool_down = timedelta(seconds={**KINDS[rule.kind].defaults, **rule.params}["cool_down"])
+        cool_down = timedelta(seconds=settings_of(rule.kind, rule.params)["cool_down"])
         for finding in evaluate(store, index, scope_of(scheme), rule.kind, rule.params, rule.levels, now):
             latest = session.scalars(select(Alert).where(Alert.rule_id == rule.id, Alert.key == finding.key)
                                      .order_by(Alert.id.desc()).limit(1)).first()
             if latest is not None and latest.updated_at >= at - cool_down:
                 if latest.state != AlertState.CLOSED:
-                    _update(session, latest, finding, at, actor, scheme)
+                    _update(session, latest, finding, at, actor, scheme.org_id)
                     changes.append(Change(latest, rule, opened=False))
                 continue
             alert = Alert(rule_id=rule.id, key=finding.key, opened_at=at, state=AlertState.NEW)
-            _update(session, alert, finding, at, actor, scheme)
+            _update(session, alert, finding, at, actor, scheme.org_id)
             session.add(alert)
             session.flush()
             audit.record(session, actor, "alert.open", f"alert:{alert.id}",
@@ -160,12 +162,12 @@ def check(session: Session, store: Store, index, now: datetime | None = None, *,
     return changes
 
 
-def _update(session: Session, alert: Alert, finding, at: datetime, actor: str, scheme: AlertScheme) -> None:
-    raised = alert.level is not None and LEVELS.index(finding.level) > LEVELS.index(alert.level)
-    if alert.level is None or raised:
-        if raised:
+def _update(session: Session, alert: Alert, finding: Finding, at: datetime, actor: str, org_id: int) -> None:
+    """Bring the alert's figures and evidence to ``finding``; its level only rises."""
+    if alert.level is None or LEVELS.index(finding.level) > LEVELS.index(alert.level):
+        if alert.level is not None:  # raised, not opened
             audit.record(session, actor, "alert.level", f"alert:{alert.id}",
-                         {"from": alert.level, "to": finding.level, "count": finding.count}, org_id=scheme.org_id)
+                         {"from": alert.level, "to": finding.level, "count": finding.count}, org_id=org_id)
         alert.level = finding.level
     first = naive_utc(finding.first_post_at)
     if first is not None and (alert.first_post_at is None or first < alert.first_post_at):
