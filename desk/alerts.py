@@ -27,7 +27,7 @@ from desk.alert_rules import KINDS, LEVELS, Finding, Scope, evaluate, keyword_te
 from desk.errors import Invalid, NotFound
 from desk.rules import move_alert
 from desk.states import AlertState
-from desk.tables import Alert, AlertRule, AlertScheme, Organisation, User
+from desk.tables import Alert, AlertRule, AlertScheme, Organisation, Release, User
 from indexes.query import QueryError, SearchQuery
 
 MAX_NAME = 200
@@ -212,6 +212,12 @@ def assign(session: Session, alert: Alert, due_at: datetime, *, user: User | Non
     alert.due_at = naive_utc(due_at)
 
 
+def answer(session: Session, alert: Alert, release: Release, *, actor: str) -> None:
+    """The alert is answered (已回应) by ``release``."""
+    _step(session, alert, "answer", actor, {"release": release.id})
+    alert.release_id = release.id
+
+
 def close(session: Session, alert: Alert, *, actor: str, now: datetime | None = None) -> None:
     _step(session, alert, "close", actor, {})
     alert.closed_at = naive_utc(now or datetime.now(timezone.utc))
@@ -238,6 +244,7 @@ def as_json(alert: Alert, rule: AlertRule) -> dict:
         "first_post_at": _iso(alert.first_post_at), "count": alert.count, "baseline": alert.baseline,
         "post_ids": alert.post_ids, "query": alert.query, "evidence": alert.evidence,
         "assignee_id": alert.assignee_id, "assigned_org_id": alert.assigned_org_id, "due_at": _iso(alert.due_at),
+        "release_id": alert.release_id,
     }
 
 

@@ -260,5 +260,6 @@ class Alert(WorkflowBase):
     assigned_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     due_at: Mapped[datetime | None] = mapped_column(DateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))  # the release that answers it
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (Index("ix_alerts_rule_id_key", "rule_id", "key"),)

@@ -18,7 +18,7 @@ from desk.database import open_sessions
 from desk.errors import Invalid, InvalidTransition
 from desk.rules import ALERT_STEPS, move_alert
 from desk.states import AlertState
-from desk.tables import AuditEntry, Organisation
+from desk.tables import AuditEntry, Incident, Organisation, Release, User
 from indexes.backends import open_index
 from indexes.indexer import index_pending
 
@@ -175,8 +175,9 @@ def test_handling_steps_in_order_and_out_of_order_refused_each_audited(feed):
     burst(feed, 25)
     [change] = feed.check()
     alert = change.alert
+    release = a_release(feed)
     with pytest.raises(InvalidTransition, match="cannot answer an alert in state new"):
-        move_alert(alert, "answer")
+        alerts.answer(feed.session, alert, release, actor="duty")
     alerts.acknowledge(feed.session, alert, actor="duty")
     assert alert.state == "handling" and alert.acknowledged_at is not None
     with pytest.raises(InvalidTransition, match="cannot acknowledge an alert in state handling"):
@@ -186,6 +187,8 @@ def test_handling_steps_in_order_and_out_of_order_refused_each_audited(feed):
     assert alert.assigned_org_id == feed.org.id and alert.due_at == datetime(2024, 7, 25, 9, 0)
     with pytest.raises(Invalid, match="a person or to an organisation"):
         alerts.assign(feed.session, alert, due, actor="duty")
+    alerts.answer(feed.session, alert, release, actor="duty")
+    assert alert.state == "answered" and alert.release_id == release.id
     alerts.close(feed.session, alert, actor="duty")
     with pytest.raises(InvalidTransition, match="cannot close an alert in state closed"):
         alerts.close(feed.session, alert, actor="duty")
@@ -193,9 +196,25 @@ def test_handling_steps_in_order_and_out_of_order_refused_each_audited(feed):
 
     entries = feed.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
     assert [entry.action for entry in entries] == [
-        "alert.scheme_add", "alert.rule_add", "alert.open", "alert.acknowledge", "alert.assign", "alert.close"]
+        "alert.scheme_add", "alert.rule_add", "alert.open", "alert.acknowledge", "alert.assign", "alert.answer",
+        "alert.close"]
     assert entries[2].target == f"alert:{alert.id}" and entries[2].detail["level"] == "I"
     assert entries[4].detail["org"] == "海口供电局" and entries[4].detail["from"] == "handling"
+
+
+def a_release(feed) -> Release:
+    """A draft release of an incident, to answer an alert."""
+    user = User(username="duty", display_name="duty", password_hash="-", org_id=feed.org.id, roles=["drafter"])
+    feed.session.add(user)
+    feed.session.flush()
+    incident = Incident(title="龙华区停电", created_by=user.id)
+    feed.session.add(incident)
+    feed.session.flush()
+    release = Release(incident_id=incident.id, drafting_org_id=feed.org.id, required_org_ids=[feed.org.id],
+                      channel="weibo", created_by=user.id)
+    feed.session.add(release)
+    feed.session.flush()
+    return release
 
 
 def test_a_raised_level_is_an_audit_entry(feed):

@@ -59,9 +59,11 @@ def upgrade() -> None:
         sa.Column("assigned_org_id", sa.Integer(), nullable=True),
         sa.Column("due_at", sa.DateTime(), nullable=True),
         sa.Column("acknowledged_at", sa.DateTime(), nullable=True),
+        sa.Column("release_id", sa.Integer(), nullable=True),
         sa.Column("closed_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["assigned_org_id"], ["organisations.id"]),
         sa.ForeignKeyConstraint(["assignee_id"], ["users.id"]),
+        sa.ForeignKeyConstraint(["release_id"], ["releases.id"]),
         sa.ForeignKeyConstraint(["rule_id"], ["alert_rules.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
