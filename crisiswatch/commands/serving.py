@@ -10,7 +10,7 @@ from crisiswatch.commands.common import CONTEXT, fail, stop_on_interrupt, with_h
 
 @click.command(context_settings=CONTEXT)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, envvar="CRISISWATCH_PORT")
+@click.option("--port", default=5000, show_default=True, envvar="CRISISWATCH_PORT", type=click.IntRange(1, 65535))
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: one per core].")
 @click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True, help="Threads per worker.")
 @click.option("--access-log", default="-", show_default=True, help="Where to write the access log ('-': stdout).")
@@ -38,7 +38,7 @@ def serve(settings: Settings, host, port, workers, threads, access_log):
 
 @click.command(context_settings=CONTEXT)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, envvar="CRISISWATCH_PORT")
+@click.option("--port", default=5000, show_default=True, envvar="CRISISWATCH_PORT", type=click.IntRange(1, 65535))
 @click.option("--sample/--no-sample", default=True, show_default=True,
               help="Also import a slice of the real Weibo corpus from the data folder, when present.")
 @with_home

@@ -65,6 +65,9 @@ def test_bad_input_gets_a_clear_error(home):
     assert result.exit_code == 1 and "unknown platform" in result.output
     result = CliRunner().invoke(main, ["import", __file__, "--encoding", "bogus", "--home", str(home.home)])
     assert result.exit_code == 2 and "'bogus' is not an encoding" in result.output
+    for command in ("serve", "demo"):  # a port past 65535 was an OverflowError's traceback
+        result = CliRunner().invoke(main, [command, "--port", "99999", "--home", str(home.home)])
+        assert result.exit_code == 2 and "99999 is not in the range 1<=x<=65535" in result.output
 
 
 @pytest.mark.parametrize("option, value, allowed", [
