@@ -262,4 +262,74 @@ class Alert(WorkflowBase):
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
     release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))  # the release that answers it
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    escalated_to_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))  # the last step's
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (Index("ix_alerts_rule_id_key", "rule_id", "key"),)
+
+
+class WatchedAccount(WorkflowBase):
+    """An account an organisation watches on a platform (重点账号): its posts are worth a
+    warning of their own."""
+
+    __tablename__ = "watched_accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    platform: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[str] = mapped_column(String(200))
+    account_name: Mapped[str] = mapped_column(String(200), default="")
+    added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("org_id", "platform", "account_id"),)
+
+
+class SensitiveWord(WorkflowBase):
+    """A word an organisation's keyword rules watch for besides the shipped list."""
+
+    __tablename__ = "sensitive_words"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    word: Mapped[str] = mapped_column(String(100))
+    __table_args__ = (UniqueConstraint("org_id", "word"),)
+
+
+class AlertRecipient(WorkflowBase):
+    """Who a scheme's alerts go to: a channel of an organisation in the channels file, for
+    a person when ``user_id`` is set (their quiet hours apply). ``on_escalation`` rows are
+    the departments copied when an alert is escalated: every channel of ``org_id``."""
+
+    __tablename__ = "alert_recipients"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("alert_schemes.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    channel: Mapped[str | None] = mapped_column(String(100))  # None: every channel of the organisation
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    on_escalation: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class QuietHours(WorkflowBase):
+    """When a person is sent only alerts of levels II and I: from ``starts`` to ``ends``
+    ("22:00", "07:00"), China time, across midnight when ``ends`` is the earlier."""
+
+    __tablename__ = "quiet_hours"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    starts: Mapped[str] = mapped_column(String(5))
+    ends: Mapped[str] = mapped_column(String(5))
+
+
+class AlertDelivery(WorkflowBase):
+    """One notice of an alert (opened, its level raised, escalated) to one channel, for a
+    person or not: the alert outbox, retried as the release outbox is."""
+
+    __tablename__ = "alert_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))  # opened, raised, escalated
+    level: Mapped[str] = mapped_column(String(4))  # the alert's level when it was queued
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    channel: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[DeliveryStatus] = mapped_column(_stored(DeliveryStatus), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
