@@ -6,12 +6,22 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import CodedError
+
 SHIPPED_JOBS = Path(__file__).with_name("jobs.toml")
 DEMO_SITE_PLACEHOLDER = "{demo_site}"
 
 
-class JobError(ValueError):
+class JobError(CodedError, ValueError):
     """A job file or job that cannot be used; the message says what to fix."""
+
+    PREFIX = "jobs_"
+    MESSAGES = {
+        "toml": "{path}: not valid TOML: {error}",
+        "missing": "{path}: job {number} has no {missing}",
+        "schedule": "{path}: job {name!r}: schedule {schedule!r} is not a 5-field cron expression",
+        "limits": "{path}: job {name!r}: limits are positive whole numbers of {limits}",
+    }
 
 
 # Job limits and the Scrapy settings that enforce them.
@@ -52,14 +62,14 @@ def load_jobs(path: Path | None = None) -> dict[str, Job]:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
-        raise JobError(f"{path}: not valid TOML: {err}") from None
+        raise JobError("toml", path=path, error=err) from None
     jobs = {}
     for number, entry in enumerate(raw.get("job", []), start=1):
         missing = [key for key in ("name", "spider") if not entry.get(key)]
         if not entry.get("start_urls") and not entry.get("keywords"):
             missing.append("start_urls or keywords")
         if missing:
-            raise JobError(f"{path}: job {number} has no {', '.join(missing)}")
+            raise JobError("missing", path=path, number=number, missing=", ".join(missing))
         job = Job(
             name=entry["name"],
             spider=entry["spider"],
@@ -72,9 +82,9 @@ def load_jobs(path: Path | None = None) -> dict[str, Job]:
             settings=dict(entry.get("settings", {})),
         )
         if len(job.schedule.split()) != 5:
-            raise JobError(f"{path}: job {job.name!r}: schedule {job.schedule!r} is not a 5-field cron expression")
+            raise JobError("schedule", path=path, name=job.name, schedule=job.schedule)
         unknown = set(job.limits) - set(LIMITS)
         if unknown or not all(isinstance(v, int) and v > 0 for v in job.limits.values()):
-            raise JobError(f"{path}: job {job.name!r}: limits are positive whole numbers of {', '.join(LIMITS)}")
+            raise JobError("limits", path=path, name=job.name, limits=", ".join(LIMITS))
         jobs[job.name] = job
     return jobs

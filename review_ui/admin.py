@@ -45,7 +45,7 @@ def status():
         error = i18n.gettext("index_unavailable", detail=i18n.error_message(err))
         return render_template("admin_status.html", home=None, error=error), 503
     except JobError as err:  # the jobs file, edited while the UI runs, is wrong: the same
-        error = i18n.gettext("status_jobs_file", detail=str(err))
+        error = i18n.gettext("status_jobs_file", detail=i18n.error_message(err))
         return render_template("admin_status.html", home=None, error=error), 503
     started = {job["name"]: datetime.fromisoformat(job["last_run"]["started_at"])
                for job in home["jobs"] if job["last_run"]}

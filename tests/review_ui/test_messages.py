@@ -15,6 +15,7 @@ from core.errors import CodedError
 from desk.accounts import AccountError
 from desk.checks import MESSAGES as english_problems, Problem, message as english
 from desk.errors import Invalid, InvalidTransition, WorkflowError
+from crawlers.jobs import JobError
 from desk.transmitters import ChannelConfigError, Place
 from indexes.errors import IndexUnavailable
 from indexes.query import QueryError
@@ -22,7 +23,7 @@ from review_ui import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{(\w*)(?:![rsa])?\}")
-FAMILIES = (AccountError, ChannelConfigError, IndexUnavailable, QueryError, WorkflowError)
+FAMILIES = (AccountError, ChannelConfigError, IndexUnavailable, JobError, QueryError, WorkflowError)
 
 
 def catalog(name: str):

@@ -90,8 +90,9 @@ def test_a_broken_jobs_file_is_told_on_the_page_and_by_the_command_not_a_crash(f
     admin = logged_in_client(create_app(filled_home), roles=("admin",))
     response = admin.get("/admin/status")
     assert response.status_code == 503
-    assert "采集任务配置文件有误" in html(response) and "job 1 has no spider" in html(response)
-    assert "jobs file" in html(admin.get("/admin/status?lang=en"))
+    assert "采集任务配置文件有误" in html(response) and "第 1 个任务缺少 spider" in html(response)
+    english = html(admin.get("/admin/status?lang=en"))
+    assert "jobs file" in english and "job 1 has no spider" in english
 
     status = cli("status", home=filled_home, check=False)
     assert status.exit_code == 1 and "job 1 has no spider" in status.stderr
