@@ -43,6 +43,9 @@ class IndexBackend(Protocol):
     def count_id(self, post_id: int) -> int:
         """How many copies of a post the index holds (0 or 1)."""
 
+    def count(self, query: SearchQuery) -> int:
+        """How many posts match (the total of ``search``, without its page, facets and histogram)."""
+
     def search(self, query: SearchQuery) -> RawResult:
         """Ids of a page of matching posts, their facet counts and histogram."""
 

@@ -171,15 +171,22 @@ class ElasticIndex:
                                                 for k, v in bounds.items() if v is not None}}})
         return filters
 
-    def search(self, query: SearchQuery) -> RawResult:
-        self._ensure()
+    def _matching(self, query: SearchQuery) -> dict:
         text = query.parsed
         must = []
         for group in text.all_of:
             atoms = [self._atom(a) for a in group]
             must.append(atoms[0] if len(atoms) == 1 else {"bool": {"should": atoms, "minimum_should_match": 1}})
-        matching = {"bool": {"must": must or [{"match_all": {}}], "filter": self._filters(query),
-                             "must_not": [self._atom(a) for a in text.none_of]}}
+        return {"bool": {"must": must or [{"match_all": {}}], "filter": self._filters(query),
+                         "must_not": [self._atom(a) for a in text.none_of]}}
+
+    def count(self, query: SearchQuery) -> int:
+        self._ensure()
+        return self.client.count(index=self.alias, query=self._matching(query))["count"]
+
+    def search(self, query: SearchQuery) -> RawResult:
+        self._ensure()
+        matching = self._matching(query)
         aggs = {name: {"terms": {"field": name, "size": FACET_SIZES.get(name, 50)}} for name in FACETS}
         aggs[query.interval] = {"terms": {"field": query.interval, "size": histogram_size(query.interval)}}
         sort = None if query.ranked else [{query.sort_key: "desc"}]

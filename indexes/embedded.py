@@ -248,7 +248,7 @@ class EmbeddedIndex:
             ))
         return must
 
-    def search(self, query: SearchQuery) -> RawResult:
+    def _matching(self, query: SearchQuery) -> tantivy.Query:
         text = query.parsed
         clauses = []
         for group in text.all_of:
@@ -259,7 +259,13 @@ class EmbeddedIndex:
         clauses += [(tantivy.Occur.MustNot, self._atom(a)) for a in text.none_of]
         if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
-        matching = tantivy.Query.boolean_query(clauses)
+        return tantivy.Query.boolean_query(clauses)
+
+    def count(self, query: SearchQuery) -> int:
+        return self._searcher().search(self._matching(query), limit=1).count
+
+    def search(self, query: SearchQuery) -> RawResult:
+        matching = self._matching(query)
         searcher = self._searcher()
         clusters = _AGGREGATORS.submit(_top_clusters, searcher, matching)
         counting = _AGGREGATORS.submit(searcher.aggregate, matching, _aggregations(query))

@@ -129,6 +129,18 @@ def test_filters(indexed):
     assert ids(store, index, since=datetime(2024, 7, 27, 12, 30, tzinfo=CHINA_TZ), sort="newest") == ["w4", "w3"]
 
 
+def test_count_is_the_total_of_a_search(indexed):
+    """``count`` (what alert rules ask, after every index batch) answers a search's total."""
+    store, make_index = indexed
+    index = make_index()
+    for query in (SearchQuery(), SearchQuery(text="停电 -辟谣"), SearchQuery(text='"全城停电" OR 口罩'),
+                  SearchQuery(sentiments=("anxiety", "anger")), SearchQuery(text="电", platforms=("weibo",)),
+                  SearchQuery(since=parse_time("2024-07-26"), until=parse_time("2024-07-27", end_of_day=True)),
+                  SearchQuery(text="不存在的词")):
+        assert index.count(query) == search(store, index, query).total, query.text
+    assert index.count(SearchQuery(text="停电", rumor=True)) == 2
+
+
 def test_sorts(indexed):
     store, make_index = indexed
     index = make_index()
