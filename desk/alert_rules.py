@@ -1,6 +1,7 @@
 """Alert rules: what each kind of rule finds in a scheme's posts at a time ``now``, read
-from the index's counts and facets through ``indexes.results.search`` (never by reading
-the posts into Python: a search reads only the few posts of its page).
+from the index's counts (never by reading the posts into Python, nor by counting every
+facet: a rule counts after every index batch); only a finding reads its evidence, a few
+posts, through ``indexes.results.search``.
 
 Each kind (``KINDS``) names its parameters with their defaults, the figure its level
 thresholds measure, and its ``find``: one ``Finding`` per key that meets the rule at
@@ -105,6 +106,9 @@ class Probe:
     def page(self, span: tuple[datetime, datetime], **options) -> SearchPage:
         return search(self.store, self.index, self.scope.query(*span, **options))
 
+    def count(self, span: tuple[datetime, datetime], **options) -> int:
+        return self.index.count(self.scope.query(*span, **options))
+
     def top(self, span: tuple[datetime, datetime], text: str | None = None) -> SearchPage:
         return self.page(span, text=text, sort="engagement", per_page=TOP_POSTS)
 
@@ -149,38 +153,38 @@ def find_spike(probe: Probe, params: dict, levels: list[float]) -> list[Finding]
     counts as one post, so that a first burst is a ratio, not infinite."""
     window, baseline = params["window"], params["baseline"]
     span = probe.window(window)
-    page = probe.top(span)
-    if page.total < params["min_count"]:
+    total = probe.count(span)
+    if total < params["min_count"]:
         return []
-    before = probe.page(probe.before(window, baseline), per_page=1).total
+    before = probe.count(probe.before(window, baseline))
     expected = max(before, 1) * window / baseline
-    ratio = page.total / expected
+    ratio = total / expected
     level = level_of(ratio, params["ratio"], levels)
     if level is None:
         return []
     evidence = {"ratio": round(ratio, 2), "baseline_count": before, "window_s": window, "baseline_s": baseline}
-    return [probe.finding(_window_label(window), level, span, page, expected, evidence)]
+    return [probe.finding(_window_label(window), level, span, probe.top(span), expected, evidence)]
 
 
 def find_share(probe: Probe, params: dict, levels: list[float]) -> list[Finding]:
-    """The share of the window's posts with a negative sentiment (the tags' sentiment facet)."""
+    """The share of the window's posts with a negative sentiment (the tags' sentiment)."""
     window = params["window"]
     span = probe.window(window)
-    page = probe.top(span)
-    if page.total < params["min_count"]:
+    total = probe.count(span)
+    if total < params["min_count"]:
         return []
-    counted = set(params["sentiments"])
-    negative = sum(count for value, count in page.facets["sentiment"] if value in counted)
-    share = negative / page.total
+    counted = tuple(sorted(set(params["sentiments"])))
+    negative = probe.count(span, sentiments=counted)
+    share = negative / total
     level = level_of(share, params["share"], levels)
     if level is None:
         return []
-    before = probe.page(probe.before(window, params["baseline"]), per_page=1)
-    before_negative = sum(count for value, count in before.facets["sentiment"] if value in counted)
-    before_share = before_negative / before.total if before.total else 0.0
+    before_span = probe.before(window, params["baseline"])
+    before_total = probe.count(before_span)
+    before_share = probe.count(before_span, sentiments=counted) / before_total if before_total else 0.0
     evidence = {"share": round(share, 3), "negative": negative, "baseline_share": round(before_share, 3),
-                "sentiments": sorted(counted), "window_s": window}
-    return [probe.finding(_window_label(window), level, span, page, before_share * page.total, evidence)]
+                "sentiments": list(counted), "window_s": window}
+    return [probe.finding(_window_label(window), level, span, probe.top(span), before_share * total, evidence)]
 
 
 def find_keyword(probe: Probe, params: dict, levels: list[float]) -> list[Finding]:
@@ -190,13 +194,13 @@ def find_keyword(probe: Probe, params: dict, levels: list[float]) -> list[Findin
     findings = []
     for word in params["words"]:
         text = keyword_text(probe.scope, word)
-        page = probe.top(span, text=text)
-        level = level_of(page.total, params["min_count"], levels)
+        level = level_of(probe.count(span, text=text), params["min_count"], levels)
         if level is None:
             continue
-        before = probe.page(probe.before(window, baseline), text=text, per_page=1).total
+        before = probe.count(probe.before(window, baseline), text=text)
         evidence = {"word": word, "baseline_count": before, "window_s": window}
-        findings.append(probe.finding(word, level, span, page, before * window / baseline, evidence, text=text))
+        findings.append(probe.finding(word, level, span, probe.top(span, text=text), before * window / baseline,
+                                      evidence, text=text))
     return findings
 
 
