@@ -252,6 +252,104 @@ def _iso(value: datetime | None) -> str | None:
     return value.replace(tzinfo=timezone.utc).isoformat() if value else None
 
 
+# -- who sees what, for the UI ------------------------------------------------------------
+
+HANDLERS = ("analyst", "drafter")  # with "admin": the roles that see and handle alerts
+OPEN_STATES = (AlertState.NEW, AlertState.HANDLING)
+
+
+def handles_alerts(user) -> bool:
+    """``user`` (anything with ``roles``) sees alerts at all."""
+    return any(role in user.roles for role in (*HANDLERS, "admin"))
+
+
+def may_handle(user, scheme: AlertScheme, alert: Alert | None = None) -> bool:
+    """Admins see and handle every scheme and alert; analysts and drafters those of their
+    organisation's schemes and the alerts assigned to it."""
+    if "admin" in user.roles:
+        return True
+    return handles_alerts(user) and user.org_id in (scheme.org_id, alert and alert.assigned_org_id)
+
+
+def alerts_for(session: Session, user, states=(), levels=()) -> list[tuple[Alert, AlertRule, AlertScheme]]:
+    """The alerts ``user`` sees, the newest first, of ``states`` and ``levels`` when given."""
+    if not handles_alerts(user):
+        return []
+    found = (select(Alert, AlertRule, AlertScheme).join(AlertRule, Alert.rule_id == AlertRule.id)
+             .join(AlertScheme, AlertRule.scheme_id == AlertScheme.id)
+             .order_by(Alert.opened_at.desc(), Alert.id.desc()))
+    if "admin" not in user.roles:
+        found = found.where((AlertScheme.org_id == user.org_id) | (Alert.assigned_org_id == user.org_id))
+    if states:
+        found = found.where(Alert.state.in_(states))
+    if levels:
+        found = found.where(Alert.level.in_(levels))
+    return [tuple(row) for row in session.execute(found).all()]
+
+
+def open_count(session: Session, user) -> int:
+    """The alerts ``user`` sees that wait for assessment or are being handled."""
+    return len(alerts_for(session, user, OPEN_STATES))
+
+
+def overdue(alert: Alert, now: datetime) -> bool:
+    return alert.state in OPEN_STATES and alert.due_at is not None and alert.due_at < naive_utc(now)
+
+
+def default_due(clock_hours: list[float], now: datetime) -> datetime:
+    """An assignment's due time when none is given: the shortest of the clocks from now."""
+    return now + timedelta(hours=min(clock_hours))
+
+
+def edit_scheme(session: Session, scheme: AlertScheme, name: str, text: str, platforms=(), places=(),
+                *, actor: str) -> None:
+    """Change a scheme's name and query; its rules and alerts stay."""
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise Invalid("scheme_name", limit=MAX_NAME)
+    audit.lock(session)
+    same = _active_scheme(session, name)
+    if same is not None and same.id != scheme.id:
+        raise Invalid("scheme_exists", name=name)
+    try:
+        SearchQuery(text=text, platforms=tuple(platforms), places=tuple(places))
+    except QueryError as err:
+        raise Invalid("scheme_query", error=err) from None
+    scheme.name, scheme.text, scheme.platforms, scheme.places = name, text, list(platforms), list(places)
+    audit.record(session, actor, "alert.scheme_edit", f"alert_scheme:{scheme.id}",
+                 {"name": name, "query": text, "platforms": list(platforms), "places": list(places)},
+                 org_id=scheme.org_id)
+
+
+def remove_rule(session: Session, rule: AlertRule, *, actor: str) -> None:
+    """Remove a rule that has opened no alert (one that has is their record)."""
+    audit.lock(session)
+    if session.scalars(select(Alert.id).where(Alert.rule_id == rule.id).limit(1)).first() is not None:
+        raise Invalid("rule_has_alerts")
+    scheme = session.get(AlertScheme, rule.scheme_id)
+    audit.record(session, actor, "alert.rule_remove", f"alert_rule:{rule.id}",
+                 {"scheme": scheme.name, "kind": rule.kind, "params": rule.params}, org_id=scheme.org_id)
+    session.delete(rule)
+
+
+def answered_alerts(session: Session, release_ids) -> list[tuple[Alert, AlertRule]]:
+    """The alerts that the releases ``release_ids`` answer (an incident's alerts)."""
+    return list(session.execute(select(Alert, AlertRule).join(AlertRule, Alert.rule_id == AlertRule.id)
+                                .where(Alert.release_id.in_(list(release_ids))).order_by(Alert.opened_at)).all())
+
+
+def response_times(alert: Alert, published_at: datetime | None) -> list[tuple[str, datetime | None, timedelta | None]]:
+    """The steps from the first post to the alert, its acknowledgement and the published
+    answer: each with its time and the time since the step before (None where not yet)."""
+    steps = [("first_post", alert.first_post_at), ("opened", alert.opened_at), ("acknowledged", alert.acknowledged_at),
+             ("published", published_at)]
+    times = []
+    for n, (name, at) in enumerate(steps):
+        before = steps[n - 1][1] if n else None
+        times.append((name, at, at - before if at and before else None))
+    return times
+
+
 def _active_scheme(session: Session, name: str) -> AlertScheme | None:
     active = select(AlertScheme).where(AlertScheme.name == name, AlertScheme.removed_at.is_(None))
     return session.scalars(active).first()

@@ -72,6 +72,8 @@ MESSAGES = {
     "alert_state": "cannot {step} an alert in state {state}",
     "assign_whom": "an alert is assigned to a person or to an organisation",
     "unknown_user": "unknown user {user}",
+    "rule_duration": "{name} is a duration such as 15m, 12h or 1d, not {value}",
+    "rule_has_alerts": "a rule that has opened alerts stays, as their record: remove its scheme to stop it",
 }
 
 

@@ -1,0 +1,314 @@
+"""Early warning in the UI: the alerts of the user's organisation (all for an admin), an
+alert's evidence and its handling (研判, 处置), the monitoring schemes with their rules,
+and the count of open alerts that the top bar polls (``static/alerts.js``).
+
+Every rule is ``desk.alerts``'s: who sees an alert, what a step allows. A user whose roles
+do not handle alerts gets 403 on every page; an alert or scheme of another organisation
+is a 403 too (its id says nothing that the list does not).
+"""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+
+from core.store import utcnow
+from desk import accounts, alerts, clocks, releases as flow
+from desk.alert_rules import KINDS, LEVELS, NEGATIVE, parse_duration
+from desk.errors import Invalid, NotFound, WorkflowError
+from desk.states import AlertState
+from desk.tables import AlertRule, AlertScheme, Organisation, Release, User
+from indexes.query import QueryError, parse_time
+from review_ui import i18n, params
+from review_ui.services import services
+
+bp = Blueprint("alerts", __name__)
+
+STEPS = ("acknowledge", "assign", "answer", "close", "reopen")
+DURATIONS = ("window", "baseline", "cool_down")
+NUMBERS = ("ratio", "min_count", "share")
+
+
+bp.add_app_template_global(alerts.handles_alerts, "handles_alerts")
+
+
+@bp.app_template_global()
+def incident_alerts(releases: list[Release]) -> list:
+    """For the incident page: the alerts its releases answer, each with its rule and the
+    times from its first post to the published answer."""
+    published = {release.id: release.published_at for release in releases}
+    return [(alert, rule, alerts.response_times(alert, published[alert.release_id]))
+            for alert, rule in alerts.answered_alerts(_session(), published)]
+
+
+@bp.before_request
+def _handlers_only():
+    if not alerts.handles_alerts(g.user):
+        abort(403)
+
+
+def _session():
+    if "alerts_session" not in g:
+        g.alerts_session = services().sessions()
+    return g.alerts_session
+
+
+@bp.teardown_app_request
+def _close_session(_exc):
+    session = g.pop("alerts_session", None)
+    if session is not None:
+        session.close()
+
+
+def _actor() -> User:
+    return _session().get(User, g.user.id)
+
+
+def _scheme(scheme_id: int) -> AlertScheme:
+    scheme = _session().get(AlertScheme, scheme_id)
+    if scheme is None or scheme.removed_at is not None:
+        abort(404)
+    if not alerts.may_handle(g.user, scheme):
+        abort(403)
+    return scheme
+
+
+def _alert(alert_id: int):
+    try:
+        alert = alerts.get_alert(_session(), alert_id)
+    except NotFound:
+        abort(404)
+    rule = _session().get(AlertRule, alert.rule_id)
+    scheme = _session().get(AlertScheme, rule.scheme_id)
+    if not alerts.may_handle(g.user, scheme, alert):
+        abort(403)
+    return alert, rule, scheme
+
+
+def _done(target: str):
+    _session().commit()
+    return redirect(target, code=303)
+
+
+def _refused(err: WorkflowError, target: str):
+    """A refusal of the desk: nothing of the step is kept, the page it came from says why."""
+    _session().rollback()
+    flash(i18n.error_message(err), "error")
+    return redirect(target, code=303)
+
+
+def _org_names() -> dict[int, str]:
+    return {org.id: org.name for org in _session().query(Organisation).all()}
+
+
+# -- the count in the top bar ------------------------------------------------------------
+
+@bp.get("/api/alerts/count")
+def count():
+    return jsonify(open=alerts.open_count(_session(), g.user))
+
+
+# -- alerts -------------------------------------------------------------------------------
+
+@bp.get("/alerts/")
+def index():
+    state = request.args.get("state", "")
+    level = request.args.get("level", "")
+    if state not in ("", *AlertState) or level not in ("", *LEVELS):
+        abort(400)
+    found = alerts.alerts_for(_session(), g.user, [state] if state else (), [level] if level else ())
+    return render_template("alerts.html", alerts=found, state=state, level=level, states=list(AlertState),
+                           levels=LEVELS, now=utcnow(), overdue=alerts.overdue)
+
+
+@bp.get("/alerts/<int:alert_id>")
+def show(alert_id: int):
+    alert, rule, scheme = _alert(alert_id)
+    session = _session()
+    posts = services().store.get_posts(alert.post_ids)
+    org = session.get(Organisation, g.user.org_id)
+    return render_template(
+        "alerts_show.html", alert=alert, rule=rule, scheme=scheme, posts=[posts[i] for i in alert.post_ids if i in posts],
+        now=utcnow(), overdue=alerts.overdue(alert, utcnow()), orgs=_org_names(),
+        users=accounts.list_users(session, None if "admin" in g.user.roles else org),
+        releases=flow.visible_releases(session, _actor()), assignee=alert.assignee_id and session.get(User, alert.assignee_id),
+        answer=alert.release_id and session.get(Release, alert.release_id),
+    )
+
+
+@bp.post("/alerts/<int:alert_id>/<step>")
+def act(alert_id: int, step: str):
+    if step not in STEPS:
+        abort(404)
+    alert, _, _ = _alert(alert_id)
+    back = url_for("alerts.show", alert_id=alert_id)
+    session = _session()
+    actor = g.user.username
+    try:
+        if step == "acknowledge":
+            alerts.acknowledge(session, alert, actor=actor)
+        elif step == "assign":
+            _assign(alert)
+        elif step == "answer":
+            release = session.get(Release, request.form.get("release", 0, type=params.as_id) or 0)
+            if release is None or release not in flow.visible_releases(session, _actor()):
+                abort(400)
+            alerts.answer(session, alert, release, actor=actor)
+        elif step == "close":
+            alerts.close(session, alert, actor=actor)
+        else:
+            alerts.reopen(session, alert, actor=actor)
+    except WorkflowError as err:
+        return _refused(err, back)
+    return _done(back)
+
+
+def _assign(alert) -> None:
+    """To a user (of the user's organisation; any for an admin) or an organisation, due by
+    the form's time (China time) or the shortest clock from now."""
+    session = _session()
+    now = utcnow()
+    try:
+        due = parse_time(request.form.get("due", "")) if request.form.get("due", "").strip() else None
+    except QueryError as err:
+        raise Invalid("schedule_time", error=err) from None
+    if due is None:
+        due = alerts.default_due([c.hours for c in clocks.load_clocks(services().settings.home / "clocks.toml")], now)
+    user = org = None
+    if request.form.get("user"):
+        user = accounts.find_user(session, request.form["user"])
+        if user is None or not ("admin" in g.user.roles or user.org_id == g.user.org_id):
+            raise Invalid("unknown_user", user=request.form["user"])
+    if request.form.get("org"):
+        org = session.get(Organisation, request.form.get("org", 0, type=params.as_id) or 0)
+        if org is None:
+            raise Invalid("unknown_org", org=request.form["org"])
+    alerts.assign(session, alert, due, user=user, org=org, actor=g.user.username, now=now)
+
+
+@bp.post("/alerts/<int:alert_id>/incident")
+def open_incident(alert_id: int):
+    """Open an incident from the alert: its scheme's name and query, the alert's time."""
+    alert, _, scheme = _alert(alert_id)
+    try:
+        incident = flow.create_incident(_session(), _actor(), scheme.name, scheme.text)
+    except WorkflowError as err:
+        return _refused(err, url_for("alerts.show", alert_id=alert_id))
+    return _done(url_for("releases.incident", incident_id=incident.id))
+
+
+# -- monitoring schemes and their rules -----------------------------------------------------
+
+@bp.get("/alerts/schemes/")
+def schemes():
+    session = _session()
+    found = [s for s in alerts.list_schemes(session) if alerts.may_handle(g.user, s)]
+    return render_template("alerts_schemes.html", schemes=found, rules={s.id: alerts.list_rules(session, s) for s in found},
+                           orgs=_org_names(), organisations=accounts.list_organisations(session))
+
+
+def _scheme_form() -> tuple[str, str, list[str], list[str]]:
+    form = request.form
+    return (form.get("name", ""), form.get("query", "").strip(),
+            [p for p in form.getlist("platform") if p], [p.strip() for p in form.get("places", "").split(",") if p.strip()])
+
+
+@bp.post("/alerts/schemes/")
+def add_scheme():
+    session = _session()
+    org_id = request.form.get("org", 0, type=params.as_id) if "admin" in g.user.roles else g.user.org_id
+    owner = session.get(Organisation, org_id or 0)
+    if owner is None:
+        abort(400)
+    name, text, platforms, places = _scheme_form()
+    try:
+        scheme = alerts.add_scheme(session, name, owner, text, platforms, places, actor=g.user.username)
+    except WorkflowError as err:
+        return _refused(err, url_for("alerts.schemes"))
+    return _done(url_for("alerts.scheme", scheme_id=scheme.id))
+
+
+@bp.get("/alerts/schemes/<int:scheme_id>")
+def scheme(scheme_id: int):
+    found = _scheme(scheme_id)
+    return render_template("alerts_scheme.html", scheme=found, rules=alerts.list_rules(_session(), found),
+                           kinds=KINDS, sentiments=NEGATIVE + ("positive",), orgs=_org_names())
+
+
+@bp.post("/alerts/schemes/<int:scheme_id>")
+def edit_scheme(scheme_id: int):
+    found = _scheme(scheme_id)
+    back = url_for("alerts.scheme", scheme_id=scheme_id)
+    try:
+        alerts.edit_scheme(_session(), found, *_scheme_form(), actor=g.user.username)
+    except WorkflowError as err:
+        return _refused(err, back)
+    return _done(back)
+
+
+@bp.post("/alerts/schemes/<int:scheme_id>/remove")
+def remove_scheme(scheme_id: int):
+    alerts.remove_scheme(_session(), _scheme(scheme_id), actor=g.user.username)
+    return _done(url_for("alerts.schemes"))
+
+
+@bp.post("/alerts/schemes/<int:scheme_id>/rules")
+def add_rule(scheme_id: int):
+    found = _scheme(scheme_id)
+    back = url_for("alerts.scheme", scheme_id=scheme_id)
+    kind = request.form.get("kind", "")
+    try:
+        params_given, levels = _rule_form(kind)
+        alerts.add_rule(_session(), found, kind, params_given, levels, actor=g.user.username)
+    except WorkflowError as err:
+        return _refused(err, back)
+    return _done(back)
+
+
+def _rule_form(kind: str) -> tuple[dict, list[float] | None]:
+    """A rule's options as the form gives them (empty: the kind's default); durations as
+    15m, 12h or 1d, levels as three numbers such as 5,10,20."""
+    form = request.form
+    given = {}
+    for name in DURATIONS:
+        if form.get(name, "").strip():
+            try:
+                given[name] = parse_duration(form[name])
+            except ValueError:
+                raise Invalid("rule_duration", name=name, value=form[name]) from None
+    for name in NUMBERS:
+        if form.get(name, "").strip():
+            given[name] = _number(name, form[name], whole=name == "min_count")
+    if kind == "share" and form.getlist("sentiment"):
+        given["sentiments"] = form.getlist("sentiment")
+    if kind == "keyword":
+        given["words"] = [w.strip() for w in form.get("words", "").replace("，", ",").split(",") if w.strip()]
+    levels = None
+    if form.get("levels", "").strip():
+        levels = [_number("levels", part) for part in form["levels"].replace("，", ",").split(",")]
+    return given, levels
+
+
+def _number(name: str, text: str, whole: bool = False) -> float | int:
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        raise Invalid("rule_number", name=name, value=text) from None
+    if not math.isfinite(value) or not 0 < value < 1e9:
+        raise Invalid("rule_number", name=name, value=text)
+    return value
+
+
+@bp.post("/alerts/schemes/<int:scheme_id>/rules/<int:rule_id>/remove")
+def remove_rule(scheme_id: int, rule_id: int):
+    found = _scheme(scheme_id)
+    rule = _session().get(AlertRule, rule_id)
+    if rule is None or rule.scheme_id != found.id:
+        abort(404)
+    back = url_for("alerts.scheme", scheme_id=scheme_id)
+    try:
+        alerts.remove_rule(_session(), rule, actor=g.user.username)
+    except WorkflowError as err:
+        return _refused(err, back)
+    return _done(back)

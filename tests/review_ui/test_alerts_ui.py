@@ -1,0 +1,203 @@
+"""Alerts in the review UI through the real Flask app on a real store and embedded index:
+a scheme and its rules made through the forms, an alert opened by ``desk.alerts.check``
+and handled through the forms to its end (in Chinese and English), the count the top bar
+polls, another organisation's 403, the forms' CSRF tokens, and the incident page's alerts
+with the times from the first post to the published answer."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from core.schema import Tags, make_post
+from core.settings import Settings
+from core.store import Store
+from desk import accounts, alerts, releases as flow
+from desk.tables import Alert, Release, User
+from indexes.embedded import EmbeddedIndex
+from indexes.indexer import index_pending
+from review_ui import create_app
+from tests.conftest import csrf_token, log_in
+
+CITY, OTHER = "滨海市人民政府", "海口市人民政府"
+ROLES = {"analyst": (CITY, ["analyst"]), "drafter": (CITY, ["drafter"]), "approver": (CITY, ["approver"]),
+         "other": (OTHER, ["analyst", "drafter"]), "admin": (OTHER, ["admin"])}
+
+
+@pytest.fixture
+def app(tmp_path):
+    settings = Settings.load(tmp_path / "home", database_url=f"sqlite:///{tmp_path / 'home' / 'db.sqlite'}",
+                             index_backend="embedded").ensure_home()
+    store = Store(settings.database_url)
+    now = datetime.now(timezone.utc)
+    store.upsert_posts([make_post(platform="weibo", platform_id=f"b{n}", text=f"滨海市变电站爆炸了 {n} <b>x</b>",
+                                  created_at=(now - timedelta(minutes=10 - n)).isoformat(), likes_count=n)
+                        for n in range(6)])
+    store.save_tags([Tags(post_id, 0.2, "anger", 0.9, [], "test-model") for post_id, _ in store.posts_to_tag(0, 10)])
+    index_pending(store, EmbeddedIndex(settings.index_dir))
+    app = create_app(settings, store=store)
+    with app.extensions["crisiswatch"].sessions.begin() as session:
+        for org in (CITY, OTHER):
+            accounts.create_organisation(session, org, "government", "city")
+        for name, (org, roles) in ROLES.items():
+            accounts.create_user(session, name, name, f"pw-{name}-0123456789", accounts.find_organisation(session, org),
+                                 roles)
+    yield app
+    store.close()
+
+
+def client_of(app, name: str):
+    client = app.test_client()
+    assert log_in(client, name, f"pw-{name}-0123456789").status_code == 303
+    return client, csrf_token(client.get("/login").get_data(as_text=True))
+
+
+def check(app) -> list[alerts.Change]:
+    services = app.extensions["crisiswatch"]
+    with services.sessions.begin() as session:
+        return [change.alert.id for change in alerts.check(session, services.store, services.index)]
+
+
+def with_scheme(app, client, token) -> int:
+    """A scheme and a keyword rule on it, made through the forms: the scheme's id."""
+    made = client.post("/alerts/schemes/", data={"csrf_token": token, "name": "滨海台风", "query": "滨海市"})
+    assert made.status_code == 303
+    scheme_id = int(made.headers["Location"].rsplit("/", 1)[1])
+    added = client.post(f"/alerts/schemes/{scheme_id}/rules", data={
+        "csrf_token": token, "kind": "keyword", "words": "爆炸，起火", "window": "30m", "levels": "3,10,20"})
+    assert added.status_code == 303
+    return scheme_id
+
+
+def page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return response.get_data(as_text=True)
+
+
+def test_a_scheme_and_rule_made_in_the_forms_fire_and_the_alert_is_handled_to_its_end(app):
+    client, token = client_of(app, "analyst")
+    scheme_id = with_scheme(app, client, token)
+    scheme_page = page(client, f"/alerts/schemes/{scheme_id}")
+    assert "敏感词" in scheme_page and "爆炸、起火" in scheme_page and "window = 1800" in scheme_page
+    bad = client.post(f"/alerts/schemes/{scheme_id}/rules", data={"csrf_token": token, "kind": "spike", "window": "soon"},
+                      follow_redirects=True)
+    assert "window 须为时长，如 15m、12h 或 1d，而不是 soon" in bad.get_data(as_text=True)
+    assert client.get("/api/alerts/count").get_json() == {"open": 0}
+
+    [alert_id] = check(app)
+    assert client.get("/api/alerts/count").get_json() == {"open": 1}
+    listed = page(client, "/alerts/")
+    assert f'href="/alerts/{alert_id}"' in listed and 'class="level level-III"' in listed and "待研判" in listed
+    assert "III 级（黄色，较重）" in listed and "滨海台风" in listed
+    assert page(client, "/alerts/?state=closed").count("没有预警") == 1
+    assert "没有预警" in page(client, "/alerts/?level=I")
+    assert client.get("/alerts/?level=V").status_code == 400
+
+    shown = page(client, f"/alerts/{alert_id}")
+    assert "6 条，基线预期 0.0 条" in shown and "滨海市变电站爆炸了 5" in shown and "&lt;b&gt;" in shown
+    search = re.search(r'href="(/\?q=[^"]+)"', shown).group(1).replace("&amp;", "&")
+    assert "sort=newest" in search and page(client, search).count('class="hit"') == 6  # the search page shows them
+
+    assert client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf_token": token}).status_code == 303
+    assert "处置中" in page(client, f"/alerts/{alert_id}")
+    due = (datetime.now(timezone.utc) - timedelta(hours=1)).astimezone(timezone(timedelta(hours=8)))
+    assigned = client.post(f"/alerts/{alert_id}/assign", data={"csrf_token": token, "user": "drafter",
+                                                               "due": due.strftime("%Y-%m-%dT%H:%M")})
+    assert assigned.status_code == 303
+    assert '<tr class="overdue">' in page(client, "/alerts/") and "已超时" in page(client, f"/alerts/{alert_id}")
+    refused = client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf_token": token}, follow_redirects=True)
+    assert "处置中" in refused.get_data(as_text=True) and "flash-error" in refused.get_data(as_text=True)
+    assert client.post(f"/alerts/{alert_id}/close", data={"csrf_token": token}).status_code == 303
+    assert client.get("/api/alerts/count").get_json() == {"open": 0}
+    assert client.post(f"/alerts/{alert_id}/reopen", data={"csrf_token": token}).status_code == 303
+    with app.extensions["crisiswatch"].sessions() as session:
+        alert = session.get(Alert, alert_id)
+        assert alert.state == "handling" and alert.assignee_id == session.query(User).filter_by(username="drafter").one().id
+
+    removed = client.post(f"/alerts/schemes/{scheme_id}/rules/1/remove", data={"csrf_token": token},
+                          follow_redirects=True)
+    assert "该规则已触发过预警" in removed.get_data(as_text=True)
+    assert client.post(f"/alerts/schemes/{scheme_id}/remove", data={"csrf_token": token}).status_code == 303
+    assert "还没有监测方案" in page(client, "/alerts/schemes/")
+
+
+def test_the_pages_in_english(app):
+    client, token = client_of(app, "drafter")
+    scheme_id = with_scheme(app, client, token)
+    [alert_id] = check(app)
+    assert "Monitoring schemes" in page(client, "/alerts/schemes/?lang=en")
+    assert "Sensitive words" in page(client, f"/alerts/schemes/{scheme_id}")
+    listed = page(client, "/alerts/")
+    assert "Level III (yellow, serious)" in listed and "To assess" in listed and ">Alerts <span" in listed
+    shown = page(client, f"/alerts/{alert_id}")
+    assert "6 posts against 0.0 expected" in shown and "Acknowledge" in shown and "Open an incident from it" in shown
+
+
+def test_another_organisations_alerts_and_schemes_are_403_and_an_admin_sees_all(app):
+    client, token = client_of(app, "analyst")
+    scheme_id = with_scheme(app, client, token)
+    [alert_id] = check(app)
+    other, other_token = client_of(app, "other")
+    assert other.get(f"/alerts/{alert_id}").status_code == 403
+    assert other.post(f"/alerts/{alert_id}/close", data={"csrf_token": other_token}).status_code == 403
+    assert other.get(f"/alerts/schemes/{scheme_id}").status_code == 403
+    assert other.post(f"/alerts/schemes/{scheme_id}/remove", data={"csrf_token": other_token}).status_code == 403
+    assert "没有预警" in page(other, "/alerts/") and other.get("/api/alerts/count").get_json() == {"open": 0}
+    approver, _ = client_of(app, "approver")  # of the same organisation, but not a role that handles alerts
+    assert approver.get("/alerts/").status_code == 403 and approver.get("/api/alerts/count").status_code == 403
+    assert 'id="alert-count"' not in page(approver, "/incidents/")
+    admin, _ = client_of(app, "admin")
+    assert admin.get("/api/alerts/count").get_json() == {"open": 1} and f"/alerts/{alert_id}" in page(admin, "/alerts/")
+    assert app.test_client().get("/api/alerts/count").status_code == 401
+
+
+def test_every_alert_form_needs_its_csrf_token(app):
+    client, token = client_of(app, "analyst")
+    scheme_id = with_scheme(app, client, token)
+    [alert_id] = check(app)
+    for url in ("/alerts/schemes/", f"/alerts/schemes/{scheme_id}", f"/alerts/schemes/{scheme_id}/rules",
+                f"/alerts/schemes/{scheme_id}/rules/1/remove", f"/alerts/schemes/{scheme_id}/remove",
+                f"/alerts/{alert_id}/acknowledge", f"/alerts/{alert_id}/close", f"/alerts/{alert_id}/incident"):
+        assert client.post(url, data={"name": "x", "kind": "keyword", "words": "x"}).status_code == 400, url
+    assert client.get("/api/alerts/count").get_json() == {"open": 1}  # nothing changed
+    assert "滨海台风" in page(client, "/alerts/schemes/")
+    for url in ("/alerts/schemes/", f"/alerts/schemes/{scheme_id}", f"/alerts/{alert_id}"):
+        shown = page(client, url)
+        assert shown.count('name="csrf_token"') == shown.count('method="post"'), url  # every form carries it
+
+
+def test_the_top_bar_polls_the_count_from_a_static_script(app):
+    client, _ = client_of(app, "analyst")
+    home = page(client, "/alerts/")
+    assert 'id="alert-count" data-url="/api/alerts/count"' in home and 'src="/static/alerts.js"' in home
+    assert "<script>" not in home
+    script = client.get("/static/alerts.js").get_data(as_text=True)
+    assert "badge.dataset.url" in script and "setInterval" in script
+
+
+def test_an_alert_opens_an_incident_whose_page_lists_it_with_the_times_to_the_answer(app):
+    client, token = client_of(app, "drafter")
+    with_scheme(app, client, token)
+    [alert_id] = check(app)
+    opened = client.post(f"/alerts/{alert_id}/incident", data={"csrf_token": token})
+    assert opened.status_code == 303 and "/incidents/" in opened.headers["Location"]
+    incident_id = int(opened.headers["Location"].rsplit("/", 1)[1])
+    assert client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf_token": token}).status_code == 303
+    with app.extensions["crisiswatch"].sessions.begin() as session:
+        drafter = session.query(User).filter_by(username="drafter").one()
+        release = flow.create_release(session, drafter, flow.get_incident(session, incident_id), "情况通报",
+                                      "变电站起火已扑灭。", "weibo", [])
+        release.published_at = datetime.now(timezone.utc).replace(tzinfo=None)  # as publishing sets it
+        release_id = release.id
+    answered = client.post(f"/alerts/{alert_id}/answer", data={"csrf_token": token, "release": str(release_id)})
+    assert answered.status_code == 303
+    assert "已回应" in page(client, f"/alerts/{alert_id}")
+    incident = page(client, f"/incidents/{incident_id}")
+    section = incident.split('id="alerts"')[1].split("</section>")[0]
+    assert f'href="/alerts/{alert_id}"' in section and "首条帖子" in section and "发布回应" in section
+    assert section.count("分钟后") == 3  # alert after the first post, acknowledgement after it, the answer after that
+    with app.extensions["crisiswatch"].sessions() as session:
+        assert session.get(Alert, alert_id).release_id == session.get(Release, release_id).id
