@@ -76,6 +76,30 @@ def bench_import_command(settings: Settings, limit, as_json):
     _report_bench(lambda: bench_import(settings, limit, say=lambda m: click.echo(m, err=True)), as_json)
 
 
+@bench.command("alerts", context_settings=CONTEXT)
+@click.option("--limit", type=click.IntRange(min=1), help="Import only the first N posts of the corpus first.")
+@click.option("--hours", default=24, show_default=True, type=click.IntRange(min=4),
+              help="Simulated hours of the timeline (a batch a minute), its three bursts spread over them "
+                   "(at least 4: closer bursts would fall in one alert's cool-down).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_home
+def bench_alerts_command(settings: Settings, limit, hours, as_json):
+    """Feed a timeline of real posts with injected bursts through the alert rules.
+
+    \b
+    Imports, tags and indexes the corpus into a temporary home, then feeds a simulated
+    timeline of real texts after it, a batch a minute as the scheduler does (import, tag,
+    index, then every rule evaluated at the batch's time): a steady baseline and bursts
+    of posts holding the scheme's word, sudden, ramp and two-step. Prints the delay from
+    a burst's first post stored to its alert opened (median and maximum), the bursts
+    missed, false alerts per simulated day (of the rule with the most) and the 95th
+    percentile of one rule's evaluation after a batch.
+    """
+    from crisiswatch.bench_alerts import bench_alerts
+
+    _report_bench(lambda: bench_alerts(settings, limit, hours, say=lambda m: click.echo(m, err=True)), as_json)
+
+
 @bench.command("crawl", context_settings=CONTEXT)
 @click.option("--pages", default=5000, show_default=True, type=click.IntRange(min=1),
               help="Article pages of real posts in the site (rounded up to whole list pages of 50).")

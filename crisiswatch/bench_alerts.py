@@ -1,0 +1,189 @@
+"""``crisiswatch bench alerts``: how soon the alert rules see a burst, how often they fire
+without one, and what evaluating a rule costs, on real post texts.
+
+In a temporary home the corpus (or its first ``limit`` posts) is imported, tagged and
+indexed first, so that every rule counts over an index of its size. A simulated timeline
+of real texts follows, after the corpus's last day: a steady baseline of posts (12 hours
+of it before the rules start, as their trailing baseline), and bursts of posts holding the
+scheme's word in three shapes (sudden, ramp, two-step). It is fed as the scheduler feeds
+a home, one batch a minute: the batch's posts written to a file, imported, tagged,
+indexed, then every rule evaluated with ``now`` the batch's simulated time.
+
+A burst's delay runs from the batch that stored its first post to the alert that opened
+for it: the simulated minutes between, plus the seconds the opening batch took (import,
+tag, index, check). An alert opened outside every burst (its start to its end plus the
+rule's window) is a false alert.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from bisect import bisect_left
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from core.schema import CHINA_TZ
+from core.settings import Settings
+from crisiswatch import stages
+from crisiswatch.bench import SEED, _p95, corpus_texts
+from crisiswatch.importer import import_files
+from desk import accounts, alert_rules, alerts
+from desk.database import open_sessions
+from indexes.backends import open_index
+from indexes.indexer import index_pending
+from nlp.pipeline import build_pipeline
+from nlp.tagger import tag_pending
+
+WORD = "口罩"  # the scheme's query: masks, in about one post in seven of the corpus
+START = datetime(2020, 7, 1, tzinfo=CHINA_TZ)  # after the corpus's last day (2020-05-30)
+BATCH = timedelta(minutes=1)  # a crawl cycle of the scheduler
+WARM_UP = timedelta(hours=12)  # the rules' default trailing baseline
+BASELINE_PER_MINUTE = 2  # posts of any text
+POOL = 60_000  # corpus texts the timeline draws from
+# Posts holding WORD per minute, minute by minute from the burst's start.
+SHAPES = {
+    "sudden": [12] * 15,
+    "ramp": list(range(1, 16)),
+    "two-step": [2] * 15 + [8] * 10,
+}
+RULES = [  # (kind, parameters): each kind with its defaults, the keyword counting as a spike does
+    ("spike", {}),
+    ("share", {}),
+    ("keyword", {"words": [WORD], "min_count": 20}),
+]
+
+
+@dataclass
+class Burst:
+    shape: str
+    start: datetime
+    end: datetime
+    stored_at: datetime | None = None  # the batch that stored its first post
+    delay_s: float | None = None
+
+
+def timeline(hours: int, baseline: list[str], burst_texts: list[str]) -> tuple[list[tuple[datetime, str]], list[Burst]]:
+    """The posts (time, text) from ``START - WARM_UP`` to ``START + hours``, in time order,
+    and the bursts, spread evenly over the hours after ``START``."""
+    rng = random.Random(SEED)
+    end = START + timedelta(hours=hours)
+    minutes = int((end - START + WARM_UP) / timedelta(minutes=1))
+    posts = [(START - WARM_UP + timedelta(minutes=m, seconds=rng.uniform(0, 60)), rng.choice(baseline))
+             for m in range(minutes) for _ in range(BASELINE_PER_MINUTE)]
+    bursts = []
+    for n, (shape, rates) in enumerate(SHAPES.items()):
+        start = START + timedelta(hours=hours) * (2 * n + 1) / (2 * len(SHAPES))
+        bursts.append(Burst(shape, start, start + timedelta(minutes=len(rates))))
+        posts += [(start + timedelta(minutes=m, seconds=rng.uniform(0, 60)), rng.choice(burst_texts))
+                  for m, rate in enumerate(rates) for _ in range(rate)]
+    return sorted(posts), bursts
+
+
+def write_batch(path: Path, posts: list[tuple[datetime, str]], first_id: int) -> None:
+    """A CSV file as a crawl might leave it: an id, the time and the text of each post."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["id", "created_at", "text"])
+        out.writerows((f"bench-{first_id + n}", when.isoformat(), text) for n, (when, text) in enumerate(posts))
+
+
+def bench_alerts(settings: Settings, limit: int | None, hours: int, say=print) -> dict:
+    files = sorted((settings.data_dir / "weibo_covid_2020").glob("*.csv.gz"))
+    if not files:
+        raise FileNotFoundError(f"no corpus at {settings.data_dir / 'weibo_covid_2020'} (set CRISISWATCH_DATA)")
+    home = Path(tempfile.mkdtemp(prefix="crisiswatch-bench-"))
+    try:
+        bench_settings = Settings.load(home, database_url=f"sqlite:///{home / 'crisiswatch.db'}",
+                                       index_backend="embedded", data_dir=settings.data_dir)
+        if settings.models_dir.is_dir():
+            shutil.copytree(settings.models_dir, bench_settings.models_dir)
+        store = stages.open_store(bench_settings)
+        try:
+            say("importing the corpus" if limit is None else f"importing the corpus's first {limit} posts")
+            history = import_files(store, files, limit=limit).imported
+            say(f"tagging and indexing {history} posts")
+            stages.tag(bench_settings, store, quiet=True)
+            stages.index(bench_settings, store, quiet=True)
+            texts = corpus_texts(settings.data_dir, POOL)
+            posts, bursts = timeline(hours, texts, [text for text in texts if WORD in text])
+            sessions = open_sessions(store.engine, home)
+            with sessions.begin() as session:
+                org = accounts.create_organisation(session, "基准测试", "government", "city")
+                scheme = alerts.add_scheme(session, "口罩", org, WORD, actor="bench")
+                rules = [alerts.add_rule(session, scheme, kind, params, actor="bench") for kind, params in RULES]
+                scope = alerts.scope_of(scheme)
+                rules = [(rule.kind, rule.params, rule.levels) for rule in rules]
+            nlp = build_pipeline(bench_settings.models_dir)
+            index = open_index(bench_settings)
+            warm = [post for post in posts if post[0] < START]
+            say(f"storing {len(warm)} posts of the baseline's first {WARM_UP}")
+            _feed(home / "batch.csv", warm, 0, store, nlp, index)
+            fed, eval_ms, opened = len(warm), [], []
+            batches = int((posts[-1][0] - START) / BATCH) + 2
+            say(f"{batches} batches of a minute, {len(posts) - fed} posts, {len(RULES)} rules after each")
+            for number in range(batches):
+                now = START + BATCH * (number + 1)
+                batch = posts[fed:bisect_left(posts, now, key=lambda post: post[0])]
+                started = time.perf_counter()
+                _feed(home / "batch.csv", batch, fed, store, nlp, index)
+                fed += len(batch)
+                with sessions.begin() as session:
+                    changes = alerts.check(session, store, index, now, actor="bench")
+                    new = [(change.rule.kind, now, time.perf_counter() - started) for change in changes
+                           if change.opened]
+                opened += new
+                for burst in bursts:
+                    if burst.stored_at is None and any(burst.start <= when < burst.end for when, _ in batch):
+                        burst.stored_at = now
+                for kind, params, levels in rules:  # each rule again, timed alone
+                    ms = time.perf_counter()
+                    alert_rules.evaluate(store, index, scope, kind, params, levels, now)
+                    eval_ms.append((time.perf_counter() - ms) * 1000)
+                if number % 60 == 59 or new:
+                    say(f"{now:%m-%d %H:%M} {fed} posts, alerts opened: {len(opened)}")
+        finally:
+            store.close()
+        return _figures(history + len(posts), hours, bursts, opened, eval_ms)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _feed(path: Path, batch, first_id: int, store, nlp, index) -> None:
+    """Import, tag and index a batch of posts, as a crawl cycle of the scheduler does."""
+    if batch:
+        write_batch(path, batch, first_id)
+        import_files(store, [path])
+        tag_pending(store, nlp)
+        index_pending(store, index)
+
+
+def _figures(posts: int, hours: int, bursts: list[Burst], opened: list, eval_ms: list[float]) -> dict:
+    window = timedelta(seconds=alert_rules.COMMON["window"])
+    false = {kind: 0 for kind, _ in RULES}
+    for kind, at, seconds in opened:
+        burst = next((b for b in bursts if b.start <= at <= b.end + window), None)
+        if burst is None:
+            false[kind] += 1
+        elif burst.delay_s is None:  # the first alert opened for it
+            burst.delay_s = (at - burst.stored_at).total_seconds() + seconds
+    delays = [b.delay_s for b in bursts if b.delay_s is not None]
+    return {
+        "posts": posts,
+        "simulated_hours": hours,
+        "bursts": len(bursts),
+        "detect_delay_s_p50": round(statistics.median(delays), 1) if delays else None,
+        "detect_delay_s_max": round(max(delays), 1) if delays else None,
+        "detect_delay_to": "opened",
+        "delay_s_by_shape": {b.shape: b.delay_s and round(b.delay_s, 1) for b in bursts},
+        "missed": len(bursts) - len(delays),
+        "false_alerts_per_day": round(max(false.values()) * 24 / hours, 2),
+        "false_alerts_by_rule": false,
+        "rule_eval_ms_p50": round(statistics.median(eval_ms), 2),
+        "rule_eval_ms_p95": round(_p95(eval_ms), 2),
+    }
