@@ -7,9 +7,11 @@ Each kind (``KINDS``) names its parameters with their defaults, the figure its l
 thresholds measure, and its ``find``: one ``Finding`` per key that meets the rule at
 ``now``. A rule fires at level IV when its figure reaches its own threshold (the spike's
 ratio, the share, the keyword's count) and at level III, II or I when the figure reaches
-the rule's ``levels``. ``now`` is a parameter so that stored posts replay alike.
+the rule's ``levels`` (by default the kind's, moved with the rule's own threshold:
+``default_levels``). ``now`` is a parameter so that stored posts replay alike (a rule
+counts only posts at or before it).
 
-To add a kind (rumor, account, clock), write its ``find`` and register a ``Kind``.
+To add a kind, write its ``find`` and register a ``Kind``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,19 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
 from core.schema import CHINA_TZ
-from core.store import Store
-from indexes.query import MAX_PAGE, MAX_PER_PAGE, SearchQuery
+from core.store import Store, naive_utc
+from desk.clocks import Clock, load_clocks
+from desk.dashboard import rumors_on_the_clock
+from desk.tables import Incident, IncidentOrganisation, Release, User
+from indexes.query import MAX_PAGE, MAX_PER_PAGE, RUMOR_THRESHOLD, SearchQuery
 from indexes.results import SearchPage, search
 
 # The four Chinese warning levels, lowest first: IV blue 一般, III yellow 较重,
@@ -56,11 +64,13 @@ class Scope:
         return SearchQuery(text=self.text if text is None else text, platforms=self.platforms, places=self.places,
                            since=since, until=until, **options)
 
-    def link(self, since: datetime, until: datetime, text: str | None = None) -> str:
+    def link(self, since: datetime, until: datetime, text: str | None = None, clusters: tuple[str, ...] = (),
+             rumor_min: float | None = None) -> str:
         """The query string of the search page (``/``) that lists these posts, newest first."""
         shown = [("q", self.text if text is None else text), *(("platform", p) for p in self.platforms),
-                 *(("place", p) for p in self.places), ("since", _china(since)), ("until", _china(until)),
-                 ("sort", "newest")]
+                 *(("place", p) for p in self.places), *(("cluster", c) for c in clusters),
+                 ("rumor_min", "" if rumor_min is None else str(rumor_min)),
+                 ("since", _china(since)), ("until", _china(until)), ("sort", "newest")]
         return urlencode([(name, value) for name, value in shown if value])
 
 
@@ -83,17 +93,34 @@ class Kind:
     find: Callable[["Probe", dict, list[float]], list[Finding]]
     defaults: dict  # every parameter with its default (durations in seconds)
     threshold: str  # the parameter whose value is level IV's threshold of the figure
-    levels: tuple[float, float, float]  # the default thresholds of levels III, II and I
+    levels: tuple[float, float, float]  # the thresholds of levels III, II and I at the default threshold
+    bounded: bool = False  # the figure is a share, at most 1
+
+
+def default_levels(kind: str, threshold: float) -> list[float]:
+    """The thresholds of levels III, II and I for a rule whose figure fires at ``threshold``:
+    the kind's, scaled by the rule's threshold over the default one, or for a share, placed
+    alike between the threshold and 1 (a share of 0.6 gets 0.68, 0.8, 0.92)."""
+    rule_kind = KINDS[kind]
+    default = rule_kind.defaults[rule_kind.threshold]
+    if rule_kind.bounded:
+        return [round(threshold + (1 - threshold) * (level - default) / (1 - default), 3)
+                for level in rule_kind.levels]
+    return [round(level * threshold / default, 3) for level in rule_kind.levels]
 
 
 @dataclass
 class Probe:
-    """Searches of one scheme's posts at ``now``."""
+    """Searches of one scheme's posts at ``now``; the desk's tables through ``session``, for
+    the kinds that read the organisation's (``org_id``) watched accounts and incidents."""
 
     store: Store
     index: object  # an indexes.backends.IndexBackend
     scope: Scope
     now: datetime
+    session: Session | None = None
+    org_id: int | None = None
+    clocks: list[Clock] = field(default_factory=load_clocks)
 
     def window(self, seconds: int) -> tuple[datetime, datetime]:
         return self.now - timedelta(seconds=seconds), self.now
@@ -109,27 +136,29 @@ class Probe:
     def count(self, span: tuple[datetime, datetime], **options) -> int:
         return self.index.count(self.scope.query(*span, **options))
 
-    def top(self, span: tuple[datetime, datetime], text: str | None = None) -> SearchPage:
-        return self.page(span, text=text, sort="engagement", per_page=TOP_POSTS)
+    def top(self, span: tuple[datetime, datetime], text: str | None = None, **filters) -> SearchPage:
+        return self.page(span, text=text, sort="engagement", per_page=TOP_POSTS, **filters)
 
-    def first_post_at(self, span: tuple[datetime, datetime], total: int, text: str | None = None) -> datetime | None:
+    def first_post_at(self, span: tuple[datetime, datetime], total: int, text: str | None = None,
+                      **filters) -> datetime | None:
         """The time of the first of ``total`` posts in ``span``: the last on the last page
         newest first (when the pages reach it; else None)."""
         last_page = math.ceil(total / MAX_PER_PAGE)
         if not total or last_page > MAX_PAGE:
             return None
-        hits = self.page(span, text=text, sort="newest", per_page=MAX_PER_PAGE, page=last_page).hits
+        hits = self.page(span, text=text, sort="newest", per_page=MAX_PER_PAGE, page=last_page, **filters).hits
         if not hits:
             return None
         post = hits[-1].post
         return post["created_at"] or post["stored_at"]
 
     def finding(self, key: str, level: str, span, page: SearchPage, baseline: float, evidence: dict,
-                text: str | None = None) -> Finding:
+                text: str | None = None, **filters) -> Finding:
+        """``filters``: the search's ``clusters`` and ``rumor_min``, if any."""
         return Finding(key=key, level=level, count=page.total, baseline=round(baseline, 2),
                        post_ids=[hit.post["id"] for hit in page.hits],
-                       first_post_at=self.first_post_at(span, page.total, text),
-                       query=self.scope.link(*span, text=text), evidence=evidence)
+                       first_post_at=self.first_post_at(span, page.total, text, **filters),
+                       query=self.scope.link(*span, text=text, **filters), evidence=evidence)
 
 
 def level_of(figure: float, threshold: float, levels: list[float]) -> str | None:
@@ -209,21 +238,90 @@ def keyword_text(scope: Scope, word: str) -> str:
     return f'{scope.text} "{word}"'.strip()
 
 
+def find_rumor(probe: Probe, params: dict, levels: list[float]) -> list[Finding]:
+    """Each near-duplicate cluster of the window's rumor-like posts (``probability`` or
+    more; the index's ``cluster`` facet, its most copied) that is new (none of them in the
+    baseline) or grows at ``rate`` posts an hour or more: one finding per cluster."""
+    window, baseline, rumor_min = params["window"], params["baseline"], params["probability"]
+    span = probe.window(window)
+    if probe.count(span, rumor_min=rumor_min) < params["min_count"]:
+        return []  # no cluster can reach it: the facets are not counted
+    findings = []
+    for cluster, count in probe.page(span, rumor_min=rumor_min, per_page=1).facets["cluster"]:
+        level = level_of(count, params["min_count"], levels)
+        if level is None:
+            continue
+        filters = {"clusters": (cluster,), "rumor_min": rumor_min}
+        before = probe.count(probe.before(window, baseline), **filters)
+        rate = count * 3600 / window
+        if before and rate < params["rate"]:
+            continue
+        evidence = {"cluster": cluster, "new": not before, "rate_per_h": round(rate, 1), "baseline_count": before,
+                    "window_s": window}
+        findings.append(probe.finding(cluster, level, span, probe.top(span, **filters), before * window / baseline,
+                                      evidence, **filters))
+    return findings
+
+
+def find_clock(probe: Probe, params: dict, levels: list[float]) -> list[Finding]:
+    """Each deadline (``clocks.toml``) of a rumor cluster of the organisation's incidents
+    (those its users opened or that name it) that is running with no answer to meet it,
+    once ``elapsed`` of its time has gone (the figure): one finding per incident, cluster
+    and clock, with the cluster's posts up to now."""
+    if probe.session is None:
+        return []
+    unscoped = replace(probe, scope=Scope())  # the incident's clusters, whatever the scheme's search
+    findings = []
+    for incident in incidents_of(probe.session, probe.org_id, probe.now):
+        answers = probe.session.scalars(select(Release).where(Release.incident_id == incident.id))
+        releases = [release for release in answers  # as at now: a later publication does not count yet
+                    if release.published_at is None or release.published_at <= naive_utc(probe.now)]
+        for clock, _, _ in rumors_on_the_clock(probe.store, probe.index, incident, releases, probe.clocks, probe.now):
+            for deadline in clock.deadlines:
+                if deadline.state != "running":
+                    continue
+                elapsed = (probe.now - clock.since) / (deadline.due - clock.since)
+                level = level_of(elapsed, params["elapsed"], levels)
+                if level is None:
+                    continue
+                span = (clock.since, probe.now)
+                evidence = {"incident": incident.id, "cluster": clock.cluster, "clock": deadline.name,
+                            "due": deadline.due.isoformat(), "remaining_s": int(deadline.remaining.total_seconds()),
+                            "elapsed": round(elapsed, 3)}
+                key = f"{incident.id}/{clock.cluster}/{deadline.name}"
+                page = unscoped.top(span, clusters=(clock.cluster,))
+                findings.append(unscoped.finding(key, level, span, page, 0.0, evidence, clusters=(clock.cluster,)))
+    return findings
+
+
+def incidents_of(session: Session, org_id: int, now: datetime) -> list[Incident]:
+    """The incidents started by ``now`` that a user of the organisation opened or that name it."""
+    opened_by = select(User.id).where(User.org_id == org_id)
+    named = select(IncidentOrganisation.incident_id).where(IncidentOrganisation.org_id == org_id)
+    return list(session.scalars(select(Incident).where(
+        or_(Incident.created_by.in_(opened_by), Incident.id.in_(named)),
+        Incident.started_at <= naive_utc(now)).order_by(Incident.id)))
+
+
 # What every kind takes: the recent window, the trailing baseline it is compared with, and
 # how long an alert waits for its condition to come back before a new one opens.
 COMMON = {"window": 15 * 60, "baseline": 12 * 3600, "cool_down": 30 * 60}
 KINDS: dict[str, Kind] = {
     "spike": Kind(find_spike, {**COMMON, "ratio": 3.0, "min_count": 20}, "ratio", (5.0, 10.0, 20.0)),
     "share": Kind(find_share, {**COMMON, "share": 0.5, "min_count": 20, "sentiments": list(NEGATIVE)},
-                  "share", (0.6, 0.75, 0.9)),
+                  "share", (0.6, 0.75, 0.9), bounded=True),
     "keyword": Kind(find_keyword, {**COMMON, "min_count": 1, "words": []}, "min_count", (5.0, 20.0, 50.0)),
+    "rumor": Kind(find_rumor, {**COMMON, "min_count": 3, "rate": 20.0, "probability": RUMOR_THRESHOLD},
+                  "min_count", (10.0, 30.0, 100.0)),
+    "clock": Kind(find_clock, {**COMMON, "elapsed": 0.8}, "elapsed", (0.85, 0.9, 0.95), bounded=True),
 }
 
 
 def evaluate(store: Store, index, scope: Scope, kind: str, params: dict, levels: list[float],
-             now: datetime) -> list[Finding]:
-    """What a rule finds at ``now`` (aware) in the posts of ``scope``."""
-    probe = Probe(store, index, scope, now.astimezone(timezone.utc))
+             now: datetime, **desk) -> list[Finding]:
+    """What a rule finds at ``now`` (aware) in the posts of ``scope``; ``desk``: the
+    ``Probe``'s session, org_id and clocks."""
+    probe = Probe(store, index, scope, now.astimezone(timezone.utc), **desk)
     return KINDS[kind].find(probe, settings_of(kind, params), list(levels))
 
 

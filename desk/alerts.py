@@ -22,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.store import Store, naive_utc
-from desk import audit
-from desk.alert_rules import KINDS, LEVELS, Finding, Scope, evaluate, keyword_text, settings_of
+from desk import alert_outbox, audit
+from desk.alert_rules import KINDS, LEVELS, Finding, Scope, default_levels, evaluate, keyword_text, settings_of
+from desk.clocks import Clock, load_clocks
 from desk.errors import Invalid, NotFound
 from desk.rules import move_alert
 from desk.states import AlertState
@@ -90,7 +91,8 @@ def remove_scheme(session: Session, scheme: AlertScheme, *, actor: str, now: dat
 
 def add_rule(session: Session, scheme: AlertScheme, kind: str, params: dict, levels=None, *, actor: str) -> AlertRule:
     """A rule of ``kind`` with the parameters given (the others take the kind's defaults)
-    and the thresholds of levels III, II and I (default: the kind's)."""
+    and the thresholds of levels III, II and I (default: the kind's, relative to the rule's
+    threshold)."""
     if kind not in KINDS:
         raise Invalid("rule_kind", kind=kind, kinds=", ".join(KINDS))
     rule_kind = KINDS[kind]
@@ -100,8 +102,8 @@ def add_rule(session: Session, scheme: AlertScheme, kind: str, params: dict, lev
         if isinstance(rule_kind.defaults[option], (int, float)) and not value > 0:
             raise Invalid("rule_number", name=option, value=value)
     settings = settings_of(kind, params)
-    levels = list(rule_kind.levels if levels is None else levels)
     lowest = settings[rule_kind.threshold]
+    levels = default_levels(kind, lowest) if levels is None else list(levels)
     if len(levels) != 3 or not lowest < levels[0] < levels[1] < levels[2]:
         raise Invalid("rule_levels", lowest=lowest)
     if kind == "keyword":
@@ -132,43 +134,91 @@ def list_rules(session: Session, scheme: AlertScheme) -> list[AlertRule]:
 # -- evaluation -------------------------------------------------------------------------
 
 
-def check(session: Session, store: Store, index, now: datetime | None = None, *, actor: str = "system") -> list[Change]:
+def check(session: Session, store: Store, index, now: datetime | None = None, *, actor: str = "system",
+          clocks: list[Clock] | None = None) -> list[Change]:
     """Evaluate every rule of every scheme at ``now`` (aware; default: the clock): the
-    alerts opened and updated."""
+    alerts opened and updated. ``clocks``: the home's (default: the shipped ones)."""
     now = now or datetime.now(timezone.utc)
     at = naive_utc(now)
     audit.lock(session)  # two evaluations at once would open one alert twice
+    changes = []
+    for rule, scheme, finding in _findings(session, store, index, now, clocks or load_clocks()):
+        latest = session.scalars(select(Alert).where(Alert.rule_id == rule.id, Alert.key == finding.key)
+                                 .order_by(Alert.id.desc()).limit(1)).first()
+        if latest is not None and _lasts(rule, latest.updated_at, at):
+            if latest.state != AlertState.CLOSED:
+                _update(session, latest, finding, at, actor, scheme.org_id)
+                changes.append(Change(latest, rule, opened=False))
+            continue
+        alert = Alert(rule_id=rule.id, key=finding.key, opened_at=at, state=AlertState.NEW)
+        _update(session, alert, finding, at, actor, scheme.org_id)
+        session.add(alert)
+        session.flush()
+        audit.record(session, actor, "alert.open", f"alert:{alert.id}",
+                     {"rule": rule.id, "kind": rule.kind, "key": alert.key, "level": alert.level,
+                      "count": alert.count, "baseline": alert.baseline}, org_id=scheme.org_id)
+        alert_outbox.queue(session, alert, "opened", at)
+        changes.append(Change(alert, rule, opened=True))
+    return changes
+
+
+@dataclass
+class Fired:
+    """An alert a backtest would have opened: the finding it opened with, the highest level
+    it reached and when it was last found (times aware UTC)."""
+
+    rule: AlertRule
+    opened_at: datetime
+    finding: Finding
+    level: str
+    updated_at: datetime
+
+
+def backtest(session: Session, store: Store, index, since: datetime, until: datetime,
+             every: timedelta = timedelta(minutes=5), clocks: list[Clock] | None = None) -> list[Fired]:
+    """A dry run of ``check`` at ``since`` and every ``every`` after it up to ``until``
+    (aware), over the posts stored: the alerts it would have opened, in order, each found
+    again within its cool-down being the same alert. Nothing is written."""
+    fired: list[Fired] = []
+    latest: dict[tuple[int, str], Fired] = {}
+    at = since.astimezone(timezone.utc)
+    while at <= until:
+        for rule, _, finding in _findings(session, store, index, at, clocks or load_clocks()):
+            seen = latest.get((rule.id, finding.key))
+            if seen is not None and _lasts(rule, seen.updated_at, at):
+                seen.updated_at = at
+                seen.level = max(seen.level, finding.level, key=LEVELS.index)
+                continue
+            latest[rule.id, finding.key] = Fired(rule, at, finding, finding.level, at)
+            fired.append(latest[rule.id, finding.key])
+        at += every
+    return fired
+
+
+def _findings(session: Session, store: Store, index, now: datetime, clocks: list[Clock]):
+    """(rule, scheme, finding) of every rule of every active scheme at ``now``."""
     rules = session.execute(select(AlertRule, AlertScheme).join(AlertScheme, AlertRule.scheme_id == AlertScheme.id)
                             .where(AlertScheme.removed_at.is_(None)).order_by(AlertRule.id)).all()
-    changes = []
     for rule, scheme in rules:
-        cool_down = timedelta(seconds=settings_of(rule.kind, rule.params)["cool_down"])
-        for finding in evaluate(store, index, scope_of(scheme), rule.kind, rule.params, rule.levels, now):
-            latest = session.scalars(select(Alert).where(Alert.rule_id == rule.id, Alert.key == finding.key)
-                                     .order_by(Alert.id.desc()).limit(1)).first()
-            if latest is not None and latest.updated_at >= at - cool_down:
-                if latest.state != AlertState.CLOSED:
-                    _update(session, latest, finding, at, actor, scheme.org_id)
-                    changes.append(Change(latest, rule, opened=False))
-                continue
-            alert = Alert(rule_id=rule.id, key=finding.key, opened_at=at, state=AlertState.NEW)
-            _update(session, alert, finding, at, actor, scheme.org_id)
-            session.add(alert)
-            session.flush()
-            audit.record(session, actor, "alert.open", f"alert:{alert.id}",
-                         {"rule": rule.id, "kind": rule.kind, "key": alert.key, "level": alert.level,
-                          "count": alert.count, "baseline": alert.baseline}, org_id=scheme.org_id)
-            changes.append(Change(alert, rule, opened=True))
-    return changes
+        for finding in evaluate(store, index, scope_of(scheme), rule.kind, rule.params, rule.levels, now,
+                                session=session, org_id=scheme.org_id, clocks=clocks):
+            yield rule, scheme, finding
+
+
+def _lasts(rule: AlertRule, updated_at: datetime, at: datetime) -> bool:
+    """Whether a finding at ``at`` is still the alert last found at ``updated_at``: within
+    the rule's cool-down."""
+    return updated_at >= at - timedelta(seconds=settings_of(rule.kind, rule.params)["cool_down"])
 
 
 def _update(session: Session, alert: Alert, finding: Finding, at: datetime, actor: str, org_id: int) -> None:
     """Bring the alert's figures and evidence to ``finding``; its level only rises."""
     if alert.level is None or LEVELS.index(finding.level) > LEVELS.index(alert.level):
-        if alert.level is not None:  # raised, not opened
+        was, alert.level = alert.level, finding.level
+        if was is not None:  # raised, not opened
             audit.record(session, actor, "alert.level", f"alert:{alert.id}",
-                         {"from": alert.level, "to": finding.level, "count": finding.count}, org_id=org_id)
-        alert.level = finding.level
+                         {"from": was, "to": alert.level, "count": finding.count}, org_id=org_id)
+            alert_outbox.queue(session, alert, "raised", at)
     first = naive_utc(finding.first_post_at)
     if first is not None and (alert.first_post_at is None or first < alert.first_post_at):
         alert.first_post_at = first
@@ -246,6 +296,16 @@ def as_json(alert: Alert, rule: AlertRule) -> dict:
         "assignee_id": alert.assignee_id, "assigned_org_id": alert.assigned_org_id, "due_at": _iso(alert.due_at),
         "release_id": alert.release_id,
     }
+
+
+def fired_json(fired: Fired) -> dict:
+    """An alert a backtest would have opened, in the keys of ``as_json`` it has."""
+    found = fired.finding
+    return {"rule": fired.rule.id, "kind": fired.rule.kind, "key": found.key, "level": fired.level,
+            "opened_at": fired.opened_at.isoformat(), "updated_at": fired.updated_at.isoformat(),
+            "first_post_at": found.first_post_at and found.first_post_at.astimezone(timezone.utc).isoformat(),
+            "count": found.count, "baseline": found.baseline, "post_ids": found.post_ids, "query": found.query,
+            "evidence": found.evidence}
 
 
 def _iso(value: datetime | None) -> str | None:

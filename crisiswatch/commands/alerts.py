@@ -141,7 +141,7 @@ def rule():
 
 @rule.command("add", context_settings=CONTEXT)
 @click.argument("scheme_name", metavar="SCHEME")
-@click.option("--kind", required=True, help="spike, share or keyword.")
+@click.option("--kind", required=True, help="spike, share, keyword, rumor or clock.")
 @click.option("--window", callback=_duration, help="The recent window, e.g. 15m [default 15m].")
 @click.option("--baseline", callback=_duration, help="The trailing baseline before it, e.g. 12h [default 12h].")
 @click.option("--cool-down", callback=_duration, help="How long an alert waits for its condition to return [30m].")
@@ -150,16 +150,22 @@ def rule():
 @click.option("--share", type=float, help="share: fires at this share of negative posts (0-1) [default 0.5].")
 @click.option("--sentiment", multiple=True, help="share: a sentiment counted (repeatable) [weak_negative, anger, anxiety].")
 @click.option("--word", multiple=True, help="keyword: a sensitive word (repeatable).")
-@click.option("--levels", callback=_levels, help="The figure's thresholds of levels III, II and I, e.g. 5,10,20.")
+@click.option("--probability", type=float, help="rumor: counts posts of this rumor probability or more [0.5].")
+@click.option("--rate", type=float, help="rumor: fires for a cluster seen before at this many posts an hour [20].")
+@click.option("--elapsed", type=float, help="clock: fires once this share of a running clock has gone [0.8].")
+@click.option("--levels", callback=_levels,
+              help="The figure's thresholds of levels III, II and I, e.g. 5,10,20 [the kind's, from its threshold].")
 @with_home
 def rule_add(settings: Settings, scheme_name, kind, window, baseline, cool_down, ratio, min_count, share, sentiment,
-             word, levels):
+             word, probability, rate, elapsed, levels):
     """Add a rule to a scheme: spike (posts in the window against the baseline's rate), share
-    (the share of negative posts), keyword (any of a word list)."""
+    (the share of negative posts), keyword (any of a word list), rumor (a new rumor cluster,
+    or one growing at a rate), clock (an incident's rumor clock near its end, unanswered)."""
     from desk import alerts
 
     given = {"window": window, "baseline": baseline, "cool_down": cool_down, "ratio": ratio, "min_count": min_count,
-             "share": share, "sentiments": list(sentiment), "words": list(word)}
+             "share": share, "sentiments": list(sentiment), "words": list(word), "probability": probability,
+             "rate": rate, "elapsed": elapsed}
     params = {name: value for name, value in given.items() if value not in (None, [])}
     with _desk(settings) as (_, session):
         added = alerts.add_rule(session, alerts.find_scheme(session, scheme_name), kind, params, levels,
@@ -173,12 +179,14 @@ def rule_add(settings: Settings, scheme_name, kind, window, baseline, cool_down,
 def check(settings: Settings, at):
     """Evaluate every rule now: prints the alerts opened and updated."""
     from desk import alerts
+    from desk.clocks import load_clocks
     from indexes.backends import open_index
     from indexes.errors import IndexUnavailable
 
     with _desk(settings) as (store, session):
         try:
-            changes = alerts.check(session, store, open_index(settings), at, actor="system")
+            changes = alerts.check(session, store, open_index(settings), at, actor="system",
+                                   clocks=load_clocks(settings.home / "clocks.toml"))
         except IndexUnavailable as err:
             fail(str(err))
         for change in changes:
@@ -186,6 +194,39 @@ def check(settings: Settings, at):
             click.echo(f"{'opened' if change.opened else 'updated'} alert {item.id}: level {item.level} "
                        f"{change.rule.kind} {item.key}, {item.count} posts against {item.baseline} expected")
     if not changes:
+        click.echo("no alert")
+
+
+@alert.command("backtest", context_settings=CONTEXT)
+@click.option("--since", required=True, callback=_time, help="From this time (China time).")
+@click.option("--until", required=True, callback=_time, help="Up to this time (China time).")
+@click.option("--every", default="5m", show_default=True, callback=_duration, help="Evaluate at this step.")
+@click.option("--json", "as_json", is_flag=True, help="Print the alerts as a JSON list.")
+@with_home
+def backtest(settings: Settings, since, until, every, as_json):
+    """Replay the stored posts: evaluate every rule as at each step from --since to --until,
+    counting only the posts up to it, and list the alerts that would have opened (none is
+    written)."""
+    from desk import alerts
+    from desk.clocks import load_clocks
+    from indexes.backends import open_index
+    from indexes.errors import IndexUnavailable
+
+    with _desk(settings) as (store, session):
+        try:
+            fired = alerts.backtest(session, store, open_index(settings), since, until, timedelta(seconds=every),
+                                    load_clocks(settings.home / "clocks.toml"))
+        except IndexUnavailable as err:
+            fail(str(err))
+        if as_json:
+            emit_json([alerts.fired_json(item) for item in fired])
+            return
+        for item in fired:
+            found = item.finding
+            click.echo(f"{_china(item.opened_at)}	level {item.level}	{item.rule.kind} {found.key}	"
+                       f"{found.count} posts against {found.baseline} expected	first post "
+                       f"{_china(found.first_post_at)}	/?{found.query}")
+    if not fired:
         click.echo("no alert")
 
 

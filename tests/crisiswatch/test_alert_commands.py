@@ -127,3 +127,27 @@ def test_alerts_are_handled_in_order_and_a_step_out_of_order_is_refused(fed_home
     audit = cli("audit", "export", home=fed_home, check=False).stdout
     assert [action for action in ("alert.open", "alert.acknowledge", "alert.assign", "alert.close")
             if action not in audit] == []
+
+
+def test_backtest_lists_the_alerts_that_would_have_fired_and_writes_none(fed_home):
+    cli("alert", "scheme", "add", "海口停电", "--query", "停电", "--org", "海口供电局", home=fed_home)
+    cli("alert", "rule", "add", "海口停电", "--kind", "spike", home=fed_home)
+    assert cli("alert", "rule", "add", "海口停电", "--kind", "share", "--share", "0.6", home=fed_home).exit_code == 0
+    assert cli("alert", "rule", "add", "海口停电", "--kind", "rumor", "--rate", "10", "--probability", "0.8",
+               home=fed_home).stdout == "added rule 3: rumor on 海口停电\n"
+    assert cli("alert", "rule", "add", "海口停电", "--kind", "clock", "--elapsed", "0.5", home=fed_home).exit_code == 0
+    listed = cli("alert", "scheme", "list", home=fed_home).stdout.splitlines()
+    assert listed[2] == "  rule 2: share share=0.6 levels [0.68, 0.8, 0.92]"
+    assert listed[3] == "  rule 3: rumor probability=0.8 rate=10.0 levels [10.0, 30.0, 100.0]"
+
+    span = ("--since", "2024-07-25T11:30", "--until", "2024-07-25T12:30")
+    fired = json.loads(cli("alert", "backtest", *span, "--json", home=fed_home).stdout)
+    assert [(item["rule"], item["kind"], item["opened_at"]) for item in fired] == [
+        (1, "spike", "2024-07-25T03:55:00+00:00"), (2, "share", "2024-07-25T03:55:00+00:00")]
+    assert fired[0]["count"] == 24 and fired[0]["level"] == "I" and fired[0]["updated_at"] == "2024-07-25T04:05:00+00:00"
+    text = cli("alert", "backtest", *span, "--every", "10m", home=fed_home).stdout.splitlines()
+    assert text[0] == ("2024-07-25 12:00\tlevel I\tspike 15m\t30 posts against 1.0 expected\tfirst post 2024-07-25 11:46"
+                       "\t/?q=%E5%81%9C%E7%94%B5&since=2024-07-25T11%3A45%3A00&until=2024-07-25T12%3A00%3A00&sort=newest")
+    assert cli("alert", "backtest", "--since", "2024-07-25T08:00", "--until", "2024-07-25T09:00",
+               home=fed_home).stdout == "no alert\n"
+    assert alerts_json(fed_home) == []
