@@ -1,9 +1,12 @@
 """Publishing from the scheduler: every ``INTERVAL`` it delivers the releases that are
-due to the channels of ``<home>/channels.toml`` (see ``desk.outbox``)."""
+due to the channels of ``<home>/channels.toml`` (see ``desk.outbox``); every
+``ALERTS_INTERVAL`` it evaluates the alert rules, escalates the alerts nobody has
+acknowledged in time and sends the alerts' notices (see ``desk.alert_outbox``)."""
 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -13,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.settings import Settings
 from core.store import Store
 from desk.database import open_sessions
-from desk import outbox
+from desk import alert_outbox, outbox
 from desk.outbox import ChannelConfigError, DeliveryReport
 from desk.states import DeliveryStatus
 
@@ -21,6 +24,8 @@ log = logging.getLogger(__name__)
 
 JOB_ID = "publish"
 INTERVAL = timedelta(seconds=15)
+ALERTS_JOB_ID = "alerts"
+ALERTS_INTERVAL = timedelta(minutes=1)  # for rules on the clock and stores no crawl brings posts to
 _said: set[str] = set()  # what the job has logged already: said once, not every 15 s
 
 
@@ -53,6 +58,48 @@ def publish_due(settings: Settings, now: datetime | None = None) -> DeliveryRepo
     for release_id, why in report.why_held().items():
         _say_once(f"release {release_id} is held, {why}")
     return report
+
+
+def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[alert_outbox.AlertDeliveryResult]:
+    """Escalate the alerts due for it, then send the alert notices that are due. Links
+    start with the review site's address, ``CRISISWATCH_SITE_URL`` (e.g. https://yq.example.cn)."""
+    path = settings.channels_file
+    if not path.exists():
+        _say_once(f"no {path}: alerts are not sent until it is written")
+        return []
+    try:
+        channels = outbox.load_channels(path)
+    except ChannelConfigError as err:
+        _say_once(f"alerts are not sent: {err}")
+        return []
+    factory = sessions(settings.database_url, settings.home)
+    with factory() as session, session.begin():
+        limits = alert_outbox.load_escalation(settings.home / "escalation.toml")
+        alert_outbox.escalate_due(session, channels, now, limits)
+    results = alert_outbox.deliver_due(factory, channels, now, os.environ.get("CRISISWATCH_SITE_URL", ""))
+    for result in results:
+        if result.status == DeliveryStatus.DELIVERED:
+            log.info("alert %d sent to %s / %s", result.alert_id, result.org, result.channel)
+        else:
+            log.warning("alert %d to %s / %s: attempt %d failed (%s)", result.alert_id, result.org, result.channel,
+                        result.attempts, result.error)
+    return results
+
+
+def watch_alerts(settings: Settings, now: datetime | None = None) -> None:
+    """The scheduler's alert job: the rules evaluated (``stages.check_alerts``), then
+    ``deliver_alerts``; a failure of either is logged and the other still runs."""
+    from crisiswatch.stages import check_alerts
+
+    store = Store(settings.database_url)
+    try:
+        check_alerts(settings, store, now)
+    finally:
+        store.close()
+    try:
+        deliver_alerts(settings, now)
+    except Exception:  # whatever failed, the next run tries again
+        log.exception("alerts were not escalated or sent")
 
 
 def _say_once(message: str) -> None:

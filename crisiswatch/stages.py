@@ -7,10 +7,12 @@ spaCy brings thinc, which imports torch when it is installed (400 MB for an inde
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 from tqdm import tqdm
@@ -29,6 +31,7 @@ from nlp.models import CLASSIFIER_TASKS, TASKS, is_current
 
 # Tagging and indexing write through one index writer and one model set per process.
 _stage_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def open_store(settings: Settings) -> Store:
@@ -154,8 +157,27 @@ def run_job_cycle(settings: Settings, job: Job) -> None:
     try:
         tag(settings, store, quiet=True)
         index(settings, store, quiet=True)
+        check_alerts(settings, store)
     finally:
         store.close()
+
+
+def check_alerts(settings: Settings, store: Store, now: datetime | None = None) -> list:
+    """Evaluate the alert rules at ``now`` (default: the clock) against the index as it is
+    (after an index batch, and every minute from the scheduler): the alerts' changes. A
+    failure is logged, not raised: the crawls and the scheduler go on, and the next run
+    evaluates again."""
+    from desk import alerts
+    from desk.database import open_sessions
+
+    try:
+        with open_sessions(store.engine, settings.home)() as session:
+            changes = alerts.check(session, store, open_index(settings), now)
+            session.commit()
+        return changes
+    except Exception:  # whatever failed, this evaluation only
+        log.exception("the alert rules were not evaluated")
+        return []
 
 
 def jobs_of(settings: Settings) -> dict[str, Job]:

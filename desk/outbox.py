@@ -194,7 +194,7 @@ def cancel(session: Session, release: Release, now: datetime | None = None) -> i
         rows, Delivery.status == DeliveryStatus.SENDING, Delivery.next_attempt_at > now)).scalar()
     if sending:
         raise InvalidTransition("sending_now")
-    result = session.execute(_moved("cancel", rows, next_attempt_at=None))
+    result = session.execute(moved("cancel", rows, next_attempt_at=None))
     return result.rowcount
 
 
@@ -246,11 +246,12 @@ def due(session: Session, now: datetime | None = None) -> list[Delivery]:
     ).scalars())
 
 
-def _moved(step: str, *where, **values):
+def moved(step: str, *where, table=Delivery, **values):
     """The UPDATE that takes a delivery step (``rules.DELIVERY_STEPS``) for every delivery
-    matching ``where`` whose status the step starts from."""
+    (a row of ``table``: this outbox's or the alert outbox's) matching ``where`` whose status
+    the step starts from."""
     sources, target = rules.DELIVERY_STEPS[step]
-    return update(Delivery).where(*where, Delivery.status.in_(sources)).values(status=target, **values)
+    return update(table).where(*where, table.status.in_(sources)).values(status=target, **values)
 
 
 def _deliveries(session: Session, release_id: int) -> list[Delivery]:
@@ -324,7 +325,7 @@ def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list
         if release_id not in sendable:
             sendable[release_id] = not _hold_if_blocked(session_factory, release_id, now, report)
         if sendable[release_id] and _claim(session_factory, delivery_id, clock()):
-            with _lease_renewed(session_factory, delivery_id, clock):
+            with lease_renewed(session_factory, delivery_id, clock):
                 _attempt(session_factory, delivery_id, channels, now, report)
     return report
 
@@ -343,14 +344,14 @@ def _hold_if_blocked(session_factory, release_id: int, now: datetime, report: De
         found = [] if out else blocking(problems(session, release))
         if found:
             reasons = [message(problem) for problem in found]
-            changed = session.execute(_moved("hold", rows, Delivery.due_at <= now, next_attempt_at=None,
-                                             last_error=_clip("held: " + "; ".join(reasons)))).rowcount
+            changed = session.execute(moved("hold", rows, Delivery.due_at <= now, next_attempt_at=None,
+                                            last_error=_clip("held: " + "; ".join(reasons)))).rowcount
             if changed and _newly(session, "release.held", release_id):
                 audit.record(session, "system", "release.held", f"release:{release_id}",
                              {"problems": [p.message_key for p in found]}, org_id=release.drafting_org_id)
             report.held[release_id] = reasons
             return True
-        resumed = session.execute(_moved("resume", rows, last_error="")).rowcount
+        resumed = session.execute(moved("resume", rows, last_error="")).rowcount
         if resumed:
             audit.record(session, "system", "release.resumed", f"release:{release_id}", {},
                          org_id=release.drafting_org_id)
@@ -373,14 +374,14 @@ def _claim(session_factory, delivery_id: int, now: datetime) -> bool:
     """Mark the delivery ``sending`` for a lease, unless another publisher did first."""
     with session_factory() as session, session.begin():
         audit.lock(session)  # not while the release is being unscheduled
-        claimed = session.execute(_moved(
+        claimed = session.execute(moved(
             "claim", Delivery.id == delivery_id,
             (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now), next_attempt_at=now + LEASE))
         return claimed.rowcount == 1
 
 
 @contextmanager
-def _lease_renewed(session_factory, delivery_id: int, clock: Callable[[], datetime]):
+def lease_renewed(session_factory, delivery_id: int, clock: Callable[[], datetime], table=Delivery):
     """While the block runs, push the claimed delivery's lease ``LEASE`` past ``clock()``
     every ``RENEW_EVERY`` (in a thread, in its own short transactions): a slow channel
     keeps its claim, a killed publisher's claim runs out a ``LEASE`` after its last renewal."""
@@ -390,8 +391,8 @@ def _lease_renewed(session_factory, delivery_id: int, clock: Callable[[], dateti
         while not stop.wait(RENEW_EVERY.total_seconds()):
             try:
                 with session_factory() as session, session.begin():
-                    session.execute(update(Delivery)
-                                    .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
+                    session.execute(update(table)
+                                    .where(table.id == delivery_id, table.status == DeliveryStatus.SENDING)
                                     .values(next_attempt_at=clock() + LEASE))
             except SQLAlchemyError as err:  # the next renewal may get through; the send goes on
                 log.warning("delivery %d: its lease was not renewed: %s", delivery_id, err)
@@ -441,13 +442,18 @@ def _record(session: Session, delivery: Delivery, org: str, error: str | None, n
             delivery.next_attempt_at = None
         else:
             rules.move_delivery(delivery, "postpone")
-            delivery.next_attempt_at = now + min(BACKOFF_FIRST * 2 ** (delivery.attempts - 1), BACKOFF_MAX)
+            delivery.next_attempt_at = now + backoff(delivery.attempts)
         audit.record(session, "system", "delivery_failed", f"release:{delivery.release_id}",
                      {**detail, "error": error, "final": delivery.status == DeliveryStatus.FAILED},
                      org_id=delivery.org_id)
     session.flush()
     return DeliveryResult(delivery.id, delivery.release_id, org, delivery.channel, delivery.status,
                           delivery.attempts, error or "", delivery.next_attempt_at)
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long after its ``attempts``-th failed attempt a delivery is tried again."""
+    return min(BACKOFF_FIRST * 2 ** (attempts - 1), BACKOFF_MAX)
 
 
 def _all_delivered(session: Session, release_id: int) -> bool:
@@ -490,8 +496,14 @@ def _iso(value: datetime) -> str:
 def send(channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> str | None:
     """Send the body with the transmitter of the channel's kind; None when it was
     delivered, else a short error."""
+    return attempted(channel, lambda: TRANSMITTERS[channel.kind].send(channel, body, delivery, now))
+
+
+def attempted(channel: Channel, sending: Callable[[], None]) -> str | None:
+    """Call ``sending`` (a send or a notice to ``channel``): None when it went through,
+    else a short error without the channel's secret."""
     try:
-        TRANSMITTERS[channel.kind].send(channel, body, delivery, now)
+        sending()
     except urllib.error.HTTPError as err:
         return _short(f"HTTP {err.code} {err.reason}: {err.read(200).decode('utf-8', 'replace')}", channel)
     except urllib.error.URLError as err:

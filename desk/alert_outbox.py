@@ -1,0 +1,246 @@
+"""The alert outbox: an alert's notices to the people and channels of its scheme.
+
+When an alert is opened or its level rises (``desk.alerts.check``), ``queue`` adds a row
+per recipient of its scheme (``AlertRecipient``: a channel of an organisation in
+``<home>/channels.toml``, for a person or not). ``deliver_due`` sends each due row as a
+``Notice`` with ``transmitters.notify``, claimed for a lease and retried with growing
+delays exactly as the release outbox is (``desk.outbox``); every attempt is recorded on
+its row, so a receiver that is down gets the notice once it is up again.
+
+**Quiet hours**: a person's notice of level IV or III queued within their quiet hours
+(``QuietHours``, China time) waits until they end; levels II and I go at once.
+
+**Escalation**: an alert nobody has acknowledged within its level's time
+(``escalation.toml``) is escalated to the parent organisation of its scheme's (then to
+that one's parent, after as long again), each step an audit entry and a notice to every
+channel of the organisation it reached; the first step also copies it to the
+departments the scheme names (``on_escalation`` recipients).
+"""
+
+from __future__ import annotations
+
+import time as clock
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.schema import CHINA_TZ
+from core.store import naive_utc, utcnow
+from desk import audit, rules
+from desk.notices import Notice
+from desk.outbox import LEASE, MAX_ATTEMPTS, attempted, backoff, lease_renewed, moved
+from desk.states import AlertState, DeliveryStatus
+from desk.tables import (Alert, AlertDelivery, AlertRecipient, AlertRule, AlertScheme, Organisation,
+                         QuietHours)
+from desk.transmitters import TRANSMITTERS, Channel, Transmitter, notify
+
+SHIPPED_ESCALATION = Path(__file__).with_name("escalation.toml")
+LOUD = ("II", "I")  # the levels that quiet hours do not hold
+HEADLINES = {"opened": "新预警", "raised": "预警升级", "escalated": "预警未研判，已上报"}
+
+
+def load_escalation(path: Path | None = None) -> dict[str, timedelta]:
+    """Each level's time to acknowledgement: the home's file when it exists, else the shipped one."""
+    path = path if path is not None and path.exists() else SHIPPED_ESCALATION
+    hours = tomllib.loads(path.read_text(encoding="utf-8"))["hours"]
+    return {level: timedelta(hours=float(value)) for level, value in hours.items()}
+
+
+def quiet_until(hours: QuietHours | None, level: str, now: datetime) -> datetime | None:
+    """When a notice of ``level`` to someone with these quiet hours may go, if not at
+    ``now`` (naive UTC, as is the answer)."""
+    if hours is None or level in LOUD:
+        return None
+    local = now.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ)
+    starts, ends, at = time.fromisoformat(hours.starts), time.fromisoformat(hours.ends), local.time()
+    quiet = starts <= at < ends if starts < ends else at >= starts or at < ends
+    if not quiet:
+        return None
+    end = datetime.combine(local.date(), ends, CHINA_TZ)
+    return naive_utc(end if end > local else end + timedelta(days=1))
+
+
+# -- queueing ---------------------------------------------------------------------------
+
+
+def add_recipient(session: Session, scheme: AlertScheme, org: Organisation, channel: str | None = None,
+                  user_id: int | None = None, on_escalation: bool = False) -> AlertRecipient:
+    """A channel of ``org`` (for the person ``user_id`` when given) that the scheme's
+    alerts go to; with ``on_escalation``, a department copied when one is escalated (every
+    channel of ``org`` when ``channel`` is None)."""
+    if channel is None and not on_escalation:
+        raise ValueError("an alert's recipient names one of its organisation's channels")
+    recipient = AlertRecipient(scheme_id=scheme.id, org_id=org.id, channel=channel, user_id=user_id,
+                               on_escalation=on_escalation)
+    session.add(recipient)
+    session.flush()
+    return recipient
+
+
+def queue(session: Session, alert: Alert, reason: str, now: datetime) -> list[AlertDelivery]:
+    """The alert's notice (``reason``: opened or raised) for each recipient of its scheme."""
+    scheme_id = session.get(AlertRule, alert.rule_id).scheme_id
+    recipients = session.scalars(select(AlertRecipient).where(
+        AlertRecipient.scheme_id == scheme_id, AlertRecipient.on_escalation.is_(False)).order_by(AlertRecipient.id))
+    return [_add(session, alert, reason, r.org_id, r.channel, r.user_id, now) for r in recipients]
+
+
+def _add(session: Session, alert: Alert, reason: str, org_id: int, channel: str, user_id: int | None,
+         now: datetime) -> AlertDelivery:
+    hours = session.get(QuietHours, user_id) if user_id is not None else None
+    delivery = AlertDelivery(alert_id=alert.id, reason=reason, level=alert.level, org_id=org_id, channel=channel,
+                             user_id=user_id, created_at=now, status=DeliveryStatus.PENDING, attempts=0,
+                             last_error="", next_attempt_at=quiet_until(hours, alert.level, now))
+    session.add(delivery)
+    return delivery
+
+
+# -- escalation -------------------------------------------------------------------------
+
+
+def escalate_due(session: Session, channels: dict[str, list[Channel]], now: datetime | None = None,
+                 limits: dict[str, timedelta] | None = None) -> list[Alert]:
+    """Escalate each alert still new (not acknowledged) past its level's time since it was
+    opened or last escalated, one step up; returns them."""
+    now = naive_utc(now) or utcnow()
+    limits = limits or load_escalation()
+    audit.lock(session)
+    escalated = []
+    waiting = session.execute(select(Alert, AlertScheme).join(AlertRule, Alert.rule_id == AlertRule.id)
+                              .join(AlertScheme, AlertRule.scheme_id == AlertScheme.id)
+                              .where(Alert.state == AlertState.NEW).order_by(Alert.id)).all()
+    for alert, scheme in waiting:
+        if now - (alert.escalated_at or alert.opened_at) < limits[alert.level]:
+            continue
+        below = session.get(Organisation, alert.escalated_to_org_id or scheme.org_id)
+        above = session.get(Organisation, below.parent_id) if below.parent_id else None
+        if above is None:
+            continue
+        first = alert.escalated_to_org_id is None
+        alert.escalated_to_org_id, alert.escalated_at = above.id, now
+        audit.record(session, "system", "alert.escalate", f"alert:{alert.id}",
+                     {"from": below.name, "to": above.name, "level": alert.level}, org_id=scheme.org_id)
+        _to_organisation(session, alert, above, None, channels, now)
+        if first:
+            for copied in session.scalars(select(AlertRecipient).where(
+                    AlertRecipient.scheme_id == scheme.id, AlertRecipient.on_escalation.is_(True))):
+                org = session.get(Organisation, copied.org_id)
+                audit.record(session, "system", "alert.copy", f"alert:{alert.id}", {"to": org.name},
+                             org_id=scheme.org_id)
+                _to_organisation(session, alert, org, copied.channel, channels, now)
+        escalated.append(alert)
+    session.flush()
+    return escalated
+
+
+def _to_organisation(session, alert: Alert, org: Organisation, channel: str | None,
+                     channels: dict[str, list[Channel]], now: datetime) -> None:
+    """The escalation's notice to ``channel`` of ``org``, or to each of its channels that takes notices."""
+    names = [channel] if channel else [c.name for c in channels.get(org.name, []) if _notifies(c.kind)]
+    for name in names:
+        _add(session, alert, "escalated", org.id, name, None, now)
+
+
+def _notifies(kind: str) -> bool:
+    return type(TRANSMITTERS[kind]).notify is not Transmitter.notify
+
+
+# -- delivering -------------------------------------------------------------------------
+
+
+@dataclass
+class AlertDeliveryResult:
+    delivery_id: int
+    alert_id: int
+    org: str
+    channel: str
+    status: DeliveryStatus  # delivered; pending (retried at next_attempt_at); failed
+    attempts: int
+    error: str = ""
+
+
+def due(session: Session, now: datetime) -> list[AlertDelivery]:
+    """The notices to attempt at ``now``: pending ones due, and those whose sender's lease ran out."""
+    return list(session.scalars(
+        select(AlertDelivery).where(AlertDelivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
+                                    AlertDelivery.next_attempt_at.is_(None) | (AlertDelivery.next_attempt_at <= now))
+        .order_by(AlertDelivery.id)))
+
+
+def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list[Channel]],
+                now: datetime | None = None, link_base: str = "") -> list[AlertDeliveryResult]:
+    """Send every notice due at ``now``, each claimed, sent and recorded in its own
+    transactions; ``link_base`` is the review site's address, which the links start with."""
+    now = naive_utc(now) or utcnow()
+    started = clock.monotonic()
+
+    def lease_clock() -> datetime:
+        return now + timedelta(seconds=clock.monotonic() - started)
+
+    with session_factory() as session:
+        ids = [d.id for d in due(session, now)]
+    results = []
+    for delivery_id in ids:
+        if _claim(session_factory, delivery_id, lease_clock()):
+            with lease_renewed(session_factory, delivery_id, lease_clock, table=AlertDelivery):
+                results.append(_attempt(session_factory, delivery_id, channels, now, link_base))
+    return results
+
+
+def _claim(session_factory, delivery_id: int, now: datetime) -> bool:
+    with session_factory() as session, session.begin():
+        claimed = session.execute(moved(
+            "claim", AlertDelivery.id == delivery_id,
+            AlertDelivery.next_attempt_at.is_(None) | (AlertDelivery.next_attempt_at <= now),
+            table=AlertDelivery, next_attempt_at=now + LEASE))
+        return claimed.rowcount == 1
+
+
+def _attempt(session_factory, delivery_id: int, channels, now: datetime, link_base: str) -> AlertDeliveryResult:
+    with session_factory() as session:
+        delivery = session.get(AlertDelivery, delivery_id)
+        org = session.get(Organisation, delivery.org_id).name
+        found = next((c for c in channels.get(org, []) if c.name == delivery.channel), None)
+        message = notice(session, delivery, link_base)
+    if found is None:
+        error = f"no channel {delivery.channel!r} for {org} in the channels file"
+    elif not _notifies(found.kind):
+        error = f"channel {found.name!r} is of kind {found.kind}, which takes no notices"
+    else:
+        error = attempted(found, lambda: notify(found, message, now))
+    with session_factory() as session, session.begin():
+        delivery = session.get(AlertDelivery, delivery_id)
+        delivery.attempts += 1
+        if error is None:
+            rules.move_delivery(delivery, "deliver")
+            delivery.delivered_at, delivery.next_attempt_at = now, None
+        elif delivery.attempts >= MAX_ATTEMPTS:
+            rules.move_delivery(delivery, "give_up")
+            delivery.last_error, delivery.next_attempt_at = error, None
+        else:
+            rules.move_delivery(delivery, "postpone")
+            delivery.last_error, delivery.next_attempt_at = error, now + backoff(delivery.attempts)
+        return AlertDeliveryResult(delivery.id, delivery.alert_id, org, delivery.channel, delivery.status,
+                                   delivery.attempts, error or "")
+
+
+def notice(session: Session, delivery: AlertDelivery, link_base: str = "") -> Notice:
+    """What the row sends: the alert's scheme and key, its figures, at the row's level,
+    with a link to the alert; the same id at each attempt (a receiver drops copies)."""
+    alert = session.get(Alert, delivery.alert_id)
+    rule = session.get(AlertRule, alert.rule_id)
+    scheme = session.get(AlertScheme, rule.scheme_id)
+    lines = [f"{HEADLINES[delivery.reason]}：{scheme.name}（{rule.kind} {alert.key}）",
+             f"- 数量：{alert.count}（基线 {alert.baseline:g}）"]
+    if alert.first_post_at is not None:
+        first = alert.first_post_at.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ)
+        lines.append(f"- 首条：{first:%Y-%m-%d %H:%M}")
+    if delivery.reason == "escalated":
+        lines.append(f"- 发出单位：{session.get(Organisation, scheme.org_id).name}")
+    return Notice(f"alert-{alert.id}-{delivery.id}", f"{scheme.name}：{alert.key}", "\n".join(lines),
+                  level=delivery.level, link=f"{link_base.rstrip('/')}/alerts/{alert.id}")

@@ -1,0 +1,267 @@
+"""The alert outbox: alerts evaluated from posts stored, tagged and indexed in a real
+embedded index, their notices sent to real webhook receivers on loopback through the
+home's channels file, retried, held by quiet hours and escalated up the organisations."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from core.schema import CHINA_TZ, Tags, make_post
+from core.store import Store
+from crisiswatch import publishing
+from crisiswatch.schedule import start_scheduler
+from desk import alert_outbox, alerts
+from desk.states import DeliveryStatus
+from desk.tables import Alert, AlertDelivery, AuditEntry, Organisation, QuietHours, User
+from desk.transmitters import sign
+from indexes.backends import open_index
+from indexes.indexer import index_pending
+
+NOW = datetime(2024, 7, 25, 23, 0, tzinfo=CHINA_TZ)  # within the quiet hours 22:00-07:00
+SECRET = "alert-secret-0123456789abcdef"
+CHANNELS = {"龙华区人民政府": ["duty", "zhang"], "海口市人民政府": ["duty"],
+            "海南省人民政府": ["duty"], "龙华区应急管理局": ["duty"]}
+COUNTY, CITY, PROVINCE, DEPARTMENT = CHANNELS
+
+
+def path(org: str, channel: str = "duty") -> str:
+    """Where the receiver takes a channel's notices: ``/<organisation number>/<channel>``."""
+    return f"/{list(CHANNELS).index(org)}/{channel}"
+
+
+class Receiver(ThreadingHTTPServer):
+    """Records each signed notice POSTed to it, by path; answers ``status[path]`` (200)."""
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.received: list[tuple[str, dict, int]] = []
+        self.status: dict[str, int] = {}
+
+    def url(self, org: str, channel: str) -> str:
+        return f"http://127.0.0.1:{self.server_port}{path(org, channel)}"
+
+    def got(self, path: str) -> list[dict]:
+        return [body for where, body, answer in self.received if where == path and answer == 200]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        assert self.headers["X-Crisiswatch-Signature"] == sign(SECRET, body)
+        answer = self.server.status.get(self.path, 200)
+        self.server.received.append((self.path, json.loads(body), answer))
+        self.send_response(answer)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+class Desk:
+    """A home with its store and index, the organisations county -> city -> province (and a
+    department beside the county), their webhook channels (``CHANNELS``) in the channels
+    file, and a keyword scheme of the county's."""
+
+    def __init__(self, home, receiver):
+        self.home, self.receiver = home, receiver
+        self.store = Store(home.database_url)
+        self.session = publishing.sessions(home.database_url, home.home)()
+        self.orgs: dict[str, Organisation] = {}
+        parent = None
+        for name, level in ((PROVINCE, "province"), (CITY, "city"), (COUNTY, "county")):
+            parent = Organisation(name=name, kind="government", level=level, parent_id=parent and parent.id)
+            self.session.add(parent)
+            self.session.flush()
+            self.orgs[level] = parent
+        self.orgs["department"] = Organisation(name=DEPARTMENT, kind="government", level="county")
+        self.zhang = User(username="zhang", display_name="张值班", password_hash="x", roles=["analyst"],
+                          org_id=self.orgs["county"].id)
+        self.session.add_all([self.orgs["department"], self.zhang])
+        self.session.flush()
+        home.channels_file.write_text("".join(
+            f'[[organisation]]\nname = "{org}"\n' + "".join(
+                f'[[organisation.channel]]\nname = "{name}"\nkind = "webhook"\n'
+                f'url = "{receiver.url(org, name)}"\nsecret = "{SECRET}"\n' for name in names)
+            for org, names in CHANNELS.items()), encoding="utf-8")
+        self.scheme = alerts.add_scheme(self.session, "龙华停电", self.orgs["county"], "停电", actor="test")
+        self.serial = 0
+
+    def rule(self, levels=(5, 20, 50)):
+        return alerts.add_rule(self.session, self.scheme, "keyword", {"words": ["停电"]}, list(levels), actor="test")
+
+    def add(self, count: int, minutes_before: float = 5) -> None:
+        """``count`` posts that many minutes before NOW, tagged and indexed (after what the
+        session did is committed, as a crawl is another process)."""
+        self.session.commit()
+        posts = []
+        for _ in range(count):
+            self.serial += 1
+            when = NOW - timedelta(minutes=minutes_before)
+            posts.append(make_post(platform="weibo", platform_id=f"p{self.serial}",
+                                   text=f"龙华区停电了 {self.serial}", created_at=when.isoformat()))
+        self.store.upsert_posts(posts)
+        stored = self.store.get_posts(range(1, self.serial + 1)).values()
+        ids = [post["id"] for post in stored if post["tags"] is None]
+        self.store.save_tags([Tags(post_id, 0.1, "anger", 0.9, [], "test-model") for post_id in ids])
+        index_pending(self.store, open_index(self.home))
+
+    def check(self, minutes_after: float = 0) -> list[alerts.Change]:
+        at = NOW + timedelta(minutes=minutes_after)
+        changes = alerts.check(self.session, self.store, open_index(self.home), at)
+        self.session.commit()
+        return changes
+
+    def deliver(self, after: timedelta = timedelta()) -> list[alert_outbox.AlertDeliveryResult]:
+        """The scheduler's sending at NOW + ``after``: escalation, then what is due."""
+        self.session.commit()
+        results = publishing.deliver_alerts(self.home, NOW + after)
+        self.session.expire_all()
+        return results
+
+    def to(self, level: str, channel: str = "duty", user: User | None = None) -> None:
+        alert_outbox.add_recipient(self.session, self.scheme, self.orgs[level], channel, user and user.id)
+
+
+@pytest.fixture
+def desk(home, receiver):
+    desk = Desk(home, receiver)
+    yield desk
+    desk.session.close()
+    desk.store.close()
+
+
+def test_an_opened_alert_is_sent_once_and_again_when_its_level_rises_not_on_an_update(desk, receiver):
+    desk.to("county")
+    desk.rule()
+    desk.add(2)
+    [opened] = desk.check()
+    assert opened.opened and opened.alert.level == "IV"
+    [sent] = desk.deliver()
+    assert sent.status == DeliveryStatus.DELIVERED
+    [notice] = receiver.got(path(COUNTY))
+    assert notice["level"] == "IV" and notice["title"] == "龙华停电：停电"
+    assert notice["link"] == f"/alerts/{opened.alert.id}" and "数量：2" in notice["text"]
+    assert notice["text"].startswith("新预警：龙华停电")
+    assert desk.deliver(timedelta(minutes=1)) == []  # sent once
+
+    desk.add(1)
+    [updated] = desk.check(minutes_after=1)
+    assert not updated.opened and updated.alert.count == 3 and updated.alert.level == "IV"
+    assert desk.deliver(timedelta(minutes=1)) == [] and len(receiver.got(path(COUNTY))) == 1
+
+    desk.add(3)
+    [raised] = desk.check(minutes_after=2)
+    assert raised.alert.level == "III"
+    desk.deliver(timedelta(minutes=2))
+    first, again = receiver.got(path(COUNTY))
+    assert again["level"] == "III" and again["text"].startswith("预警升级") and "数量：6" in again["text"]
+    assert again["notice_id"] != first["notice_id"]
+
+
+def test_a_receiver_down_gets_the_notice_once_it_is_up_again(desk, receiver):
+    desk.to("county")
+    desk.rule()
+    desk.add(2)
+    desk.check()
+    receiver.status[path(COUNTY)] = 503
+    [failed] = desk.deliver()
+    assert failed.status == DeliveryStatus.PENDING and failed.attempts == 1 and "HTTP 503" in failed.error
+    assert desk.deliver(timedelta(seconds=20)) == []  # its next attempt is 30 s after the first
+    del receiver.status[path(COUNTY)]
+    [sent] = desk.deliver(timedelta(seconds=30))
+    assert sent.status == DeliveryStatus.DELIVERED and sent.attempts == 2
+    tried = [body for where, body, _ in receiver.received if where == path(COUNTY)]
+    assert len(tried) == 2 and tried[0]["notice_id"] == tried[1]["notice_id"]  # the receiver may drop a copy
+    row = desk.session.scalars(select(AlertDelivery)).one()
+    assert row.status == DeliveryStatus.DELIVERED and row.attempts == 2 and "HTTP 503" in row.last_error
+    assert row.delivered_at == datetime(2024, 7, 25, 15, 0, 30)
+
+
+def test_quiet_hours_hold_a_level_iv_until_morning_and_let_a_level_i_through(desk, receiver):
+    desk.session.add(QuietHours(user_id=desk.zhang.id, starts="22:00", ends="07:00"))
+    desk.to("county", "zhang", desk.zhang)
+    desk.rule()  # 3 posts: level IV
+    desk.rule(levels=(1.5, 2, 2.5))  # 3 posts: level I
+    desk.add(3)
+    assert sorted(change.alert.level for change in desk.check()) == ["I", "IV"]
+    desk.deliver()
+    [loud] = receiver.got(path(COUNTY, "zhang"))
+    assert loud["level"] == "I"
+    desk.deliver(timedelta(hours=7, minutes=59))  # 06:59 (both alerts are escalated to the city meanwhile)
+    assert len(receiver.got(path(COUNTY, "zhang"))) == 1
+    [quiet] = [result for result in desk.deliver(timedelta(hours=8)) if result.channel == "zhang"]  # 07:00
+    assert quiet.status == DeliveryStatus.DELIVERED
+    assert [notice["level"] for notice in receiver.got(path(COUNTY, "zhang"))] == ["I", "IV"]
+
+
+def test_an_alert_not_acknowledged_in_time_is_escalated_step_by_step_and_copied(desk, receiver):
+    desk.to("county")
+    alert_outbox.add_recipient(desk.session, desk.scheme, desk.orgs["department"], on_escalation=True)
+    desk.rule()
+    desk.add(2)
+    [opened] = desk.check()
+    alert_id = opened.alert.id
+    desk.deliver()
+    desk.deliver(timedelta(hours=3, minutes=59))
+    assert receiver.got(path(CITY)) == [] and desk.session.get(Alert, alert_id).escalated_to_org_id is None
+
+    desk.deliver(timedelta(hours=4))  # level IV: 4 hours
+    alert = desk.session.get(Alert, alert_id)
+    assert alert.escalated_to_org_id == desk.orgs["city"].id
+    [up] = receiver.got(path(CITY))
+    assert up["text"].startswith("预警未研判，已上报") and "发出单位：龙华区人民政府" in up["text"]
+    assert len(receiver.got(path(DEPARTMENT))) == 1
+    desk.deliver(timedelta(hours=8))
+    assert desk.session.get(Alert, alert_id).escalated_to_org_id == desk.orgs["province"].id
+    assert len(receiver.got(path(PROVINCE))) == 1 and len(receiver.got(path(DEPARTMENT))) == 1  # copied once
+    desk.deliver(timedelta(hours=12))  # the province has no parent
+    assert len(receiver.got(path(PROVINCE))) == 1
+    entries = desk.session.scalars(select(AuditEntry).where(AuditEntry.target == f"alert:{alert_id}",
+                                                            AuditEntry.action.in_(("alert.escalate", "alert.copy")))
+                                   .order_by(AuditEntry.id)).all()
+    assert [(e.action, e.detail.get("from"), e.detail["to"]) for e in entries] == [
+        ("alert.escalate", COUNTY, CITY), ("alert.copy", None, DEPARTMENT), ("alert.escalate", CITY, PROVINCE)]
+
+
+def test_an_acknowledged_alert_is_not_escalated(desk, receiver):
+    desk.rule()
+    desk.add(2)
+    [opened] = desk.check()
+    alerts.acknowledge(desk.session, opened.alert, actor="zhang", now=NOW)
+    desk.deliver(timedelta(hours=5))
+    assert desk.session.get(Alert, opened.alert.id).escalated_to_org_id is None and receiver.got(path(CITY)) == []
+
+
+def test_the_scheduler_evaluates_the_rules_every_minute_and_sends_what_they_open(desk, receiver):
+    desk.session.commit()
+    scheduler = start_scheduler(desk.home, {}, run_now=False)
+    try:
+        job = scheduler.get_job(publishing.ALERTS_JOB_ID)
+        assert job.func is publishing.watch_alerts and job.trigger.interval == timedelta(minutes=1)
+    finally:
+        scheduler.shutdown()
+    desk.to("county")
+    desk.rule()
+    desk.add(2)  # an index batch
+    desk.session.commit()
+    publishing.watch_alerts(desk.home, NOW)
+    [notice] = receiver.got(path(COUNTY))
+    assert notice["level"] == "IV"
+    desk.session.expire_all()
+    assert desk.session.scalars(select(Alert)).one().opened_at == datetime(2024, 7, 25, 15, 0)
