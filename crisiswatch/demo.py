@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
 
+from core.schema import CHINA_TZ
 from core.settings import Settings
 from crawlers.loopback import DEMO_SITE_ENV, demo_site
 from crisiswatch import publishing, stages
@@ -92,14 +94,16 @@ DEMO_FACTS = (("households", "12000"), ("restoration_estimate", "7月26日18:00"
 
 def seed_people(settings: Settings, store) -> list[tuple[str, str, str, list[str]]]:
     """The demo's organisations and users (see ``accounts.seed_demo``), an incident with
-    its fact sheet, and a file channel per organisation (so that a scheduled release is
-    published to ``<home>/exports/``); returns the users created now."""
+    its fact sheet, the monitoring scheme of its typhoon, and a file channel per
+    organisation (so that a scheduled release is published to ``<home>/exports/``);
+    returns the users created now."""
     from desk import accounts, facts, releases
     from desk.database import open_sessions
     from desk.tables import Incident
 
     with open_sessions(store.engine, settings.home)() as session:
         created = accounts.seed_demo(session)
+        seed_scheme(session)
         if not session.query(Incident).count():
             drafter = accounts.find_user(session, "grid_drafter")
             incident = releases.create_incident(  # every demo organisation handles it, so each may set facts
@@ -107,12 +111,70 @@ def seed_people(settings: Settings, store) -> list[tuple[str, str, str, list[str
                 org_ids=[accounts.find_organisation(session, name).id for name, *_ in accounts.DEMO_ORGS])
             for key, value in DEMO_FACTS:
                 facts.set_fact(session, drafter, incident, key, value)
-            session.commit()
+        session.commit()
     if not settings.channels_file.exists():
         settings.channels_file.write_text("".join(
             f'[[organisation]]\nname = "{name}"\n[[organisation.channel]]\nname = "archive"\nkind = "file"\n'
             f'folder = "exports/{name}"\n\n' for name, *_ in accounts.DEMO_ORGS), encoding="utf-8")
     return created
+
+
+# The demo's monitoring scheme for its fictional typhoon: the emergency bureau watches the
+# outage, a spike of it in a day against the three days before, and the rumors and cries
+# for help of the demo site's posts. The site's posts are of 25 to 27 July 2024, so its
+# rules look at a day, and ``replay_alerts`` evaluates them as at each hour of those days.
+DEMO_SCHEME = ("滨海台风停电", "海口市应急管理局", "停电 OR 断电 OR 抢修 OR 供电")
+DAY = 24 * 3600
+DEMO_RULES = (
+    ("spike", {"window": DAY, "baseline": 3 * DAY, "cool_down": DAY, "ratio": 3.0, "min_count": 3}),
+    ("keyword", {"window": DAY, "baseline": 3 * DAY, "cool_down": DAY, "words": ["全城停电", "送往外省", "吸氧机"]}),
+)
+DEMO_DAYS = (datetime(2024, 7, 25, tzinfo=CHINA_TZ), datetime(2024, 7, 28, tzinfo=CHINA_TZ))
+
+
+def seed_scheme(session) -> None:
+    """The demo's monitoring scheme and its rules, unless a scheme of its name exists."""
+    from desk import accounts, alerts
+
+    name, org, text = DEMO_SCHEME
+    if any(scheme.name == name for scheme in alerts.list_schemes(session)):
+        return
+    scheme = alerts.add_scheme(session, name, accounts.find_organisation(session, org), text, actor="demo")
+    for kind, params in DEMO_RULES:
+        alerts.add_rule(session, scheme, kind, params, actor="demo")
+
+
+def replay_alerts(settings: Settings, store) -> int:
+    """Evaluate the rules as at each hour of the demo's days (its site's posts are of
+    then): the number of alerts opened."""
+    from desk import alerts
+    from desk.database import open_sessions
+    from indexes.backends import open_index
+
+    index = open_index(settings)
+    opened = 0
+    with open_sessions(store.engine, settings.home)() as session:
+        at = DEMO_DAYS[0]
+        while at <= DEMO_DAYS[1]:
+            opened += sum(change.opened for change in alerts.check(session, store, index, at, actor="demo"))
+            at += timedelta(hours=1)
+        session.commit()
+    return opened
+
+
+def replay_when_crawled(settings: Settings, stopped: threading.Event, wait: float = 5) -> None:
+    """Once the first crawls have indexed the demo site's news and notices, replay the
+    demo's days through its rules (the scheduler's own checks look at the hours up to now)."""
+    store = stages.open_store(settings)
+    try:
+        while not stopped.wait(wait):
+            indexed = {counts.platform for counts in store.counts() if counts.indexed}
+            if {"news", "gov"} <= indexed:
+                click.echo(f"monitoring scheme {DEMO_SCHEME[0]}: {replay_alerts(settings, store)} alerts on the "
+                           "demo site's posts (see Alerts in the review UI)")
+                return
+    finally:
+        store.close()
 
 
 def say_people(created: list[tuple[str, str, str, list[str]]]) -> None:
@@ -137,6 +199,7 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
                            "--port", str(port), "--access-log", str(settings.home / "logs" / "access.log")],
                           stdin=subprocess.DEVNULL)
     site = scheduler = None
+    stopped = threading.Event()
     training: list[subprocess.Popen] = []
     try:
         later = prepare_models(settings)
@@ -148,6 +211,7 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
         stages.tag(settings, store, quiet=True)
         stages.index(settings, store, quiet=True)
         scheduler = start_scheduler(settings, stages.jobs_of(settings))
+        threading.Thread(target=replay_when_crawled, args=(settings, stopped), daemon=True).start()
         training = train_in_background(settings, later)
         for job in scheduler.get_jobs():
             what = "publishing" if job.id == publishing.JOB_ID else f"crawl job {job.id}"
@@ -158,6 +222,7 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        stopped.set()
         for process in [ui, *training]:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)  # the UI finishes the requests in flight

@@ -14,12 +14,14 @@ import pytest
 from core.schema import Tags, make_post
 from core.settings import Settings
 from core.store import Store
+from crisiswatch.demo import replay_alerts, seed_people
 from desk import accounts, alerts, releases as flow
+from desk.database import open_sessions
 from desk.tables import Alert, Release, User
 from indexes.embedded import EmbeddedIndex
 from indexes.indexer import index_pending
 from review_ui import create_app
-from tests.conftest import csrf_token, log_in
+from tests.conftest import crisiswatch, csrf_token, log_in
 
 CITY, OTHER = "滨海市人民政府", "海口市人民政府"
 ROLES = {"analyst": (CITY, ["analyst"]), "drafter": (CITY, ["drafter"]), "approver": (CITY, ["approver"]),
@@ -201,3 +203,28 @@ def test_an_alert_opens_an_incident_whose_page_lists_it_with_the_times_to_the_an
     assert section.count("分钟后") == 3  # alert after the first post, acknowledgement after it, the answer after that
     with app.extensions["crisiswatch"].sessions() as session:
         assert session.get(Alert, alert_id).release_id == session.get(Release, release_id).id
+
+
+@pytest.mark.slow
+def test_the_demos_scheme_fires_on_its_sites_posts_and_the_analyst_sees_the_alerts(home):
+    """The demo site crawled with the real crawlers (as the demo's first crawls do), then
+    the demo's scheme seeded and its days replayed through the rules."""
+    for job in ("demo-news", "demo-releases"):
+        crisiswatch("crawl", job, home=home)
+    store = Store(home.database_url)
+    try:
+        password = next(password for user, password, *_ in seed_people(home, store) if user == "analyst")
+        assert replay_alerts(home, store) == 4
+        assert replay_alerts(home, store) == 0  # the same alerts, updated
+        with open_sessions(store.engine, home.home)() as session:
+            found = {(rule.kind, alert.key): alert for alert, rule in alerts.list_alerts(session)}
+    finally:
+        store.close()
+    assert set(found) == {("spike", "1d"), ("keyword", "全城停电"), ("keyword", "送往外省"), ("keyword", "吸氧机")}
+    assert found["keyword", "吸氧机"].first_post_at == datetime(2024, 7, 25, 11, 40)  # 19:40 China time
+    client = create_app(home).test_client()
+    assert log_in(client, "analyst", password).status_code == 303
+    listed = page(client, "/alerts/")
+    assert "滨海台风停电" in listed and listed.count('<tr class="">') == 4
+    shown = page(client, f"/alerts/{found['keyword', '吸氧机'].id}")
+    assert "东湖区独居老人吸氧机断电" in shown
