@@ -23,14 +23,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.schema import CHINA_TZ
-from core.store import Store, naive_utc
+from core.store import PostRow, Store, TagRow, naive_utc
 from desk.clocks import Clock, load_clocks
 from desk.dashboard import rumors_on_the_clock
-from desk.tables import Incident, IncidentOrganisation, Release, User
+from desk.tables import Incident, IncidentOrganisation, Release, User, WatchedAccount
 from indexes.query import MAX_PAGE, MAX_PER_PAGE, RUMOR_THRESHOLD, SearchQuery
 from indexes.results import SearchPage, search
 
@@ -294,6 +294,49 @@ def find_clock(probe: Probe, params: dict, levels: list[float]) -> list[Finding]
     return findings
 
 
+def find_account(probe: Probe, params: dict, levels: list[float]) -> list[Finding]:
+    """Each account the organisation watches (重点账号) with posts in the window that are
+    negative (``sentiments``) or rumor-like (``probability`` or more), the most engaging
+    first: one finding per account. Read from the store (the index holds no authors): only
+    those posts of those few accounts. The scheme's platforms apply, not its words: a
+    watched account is worth a warning whatever it writes about."""
+    if probe.session is None:
+        return []
+    window = params["window"]
+    since, until = probe.window(window)
+    posted = func.coalesce(PostRow.created_at, PostRow.stored_at)
+    flagged = (select(WatchedAccount.platform, WatchedAccount.account_id, WatchedAccount.account_name, PostRow.id,
+                      posted, TagRow.rumor_prob)
+               .join(PostRow, and_(PostRow.platform == WatchedAccount.platform,
+                                   PostRow.author_id == WatchedAccount.account_id))
+               .join(TagRow, TagRow.post_id == PostRow.id)
+               .where(WatchedAccount.org_id == probe.org_id, posted >= naive_utc(since), posted <= naive_utc(until),
+                      or_(TagRow.sentiment.in_(params["sentiments"]), TagRow.rumor_prob >= params["probability"]))
+               .order_by((PostRow.reposts_count + PostRow.comments_count + PostRow.likes_count).desc(), PostRow.id))
+    if probe.scope.platforms:
+        flagged = flagged.where(WatchedAccount.platform.in_(probe.scope.platforms))
+    by_account: dict[tuple[str, str, str], list] = {}
+    for platform, account_id, name, post_id, when, rumor_prob in probe.session.execute(flagged):
+        by_account.setdefault((platform, account_id, name), []).append((post_id, _aware(when), rumor_prob))
+    findings = []
+    for (platform, account_id, name), posts in by_account.items():
+        level = level_of(len(posts), params["min_count"], levels)
+        if level is None:
+            continue
+        evidence = {"platform": platform, "account_id": account_id, "account_name": name,
+                    "rumor_like": sum(prob >= params["probability"] for *_, prob in posts), "window_s": window}
+        findings.append(Finding(key=f"{platform}:{account_id}", level=level, count=len(posts), baseline=0.0,
+                                post_ids=[post_id for post_id, *_ in posts[:TOP_POSTS]],
+                                first_post_at=min(when for _, when, _ in posts),
+                                query=Scope(platforms=(platform,)).link(since, until), evidence=evidence))
+    return findings
+
+
+def _aware(value: datetime | str) -> datetime:
+    """A stored time as aware UTC (SQLite gives a coalesced time as text)."""
+    return (datetime.fromisoformat(value) if isinstance(value, str) else value).replace(tzinfo=timezone.utc)
+
+
 def incidents_of(session: Session, org_id: int, now: datetime) -> list[Incident]:
     """The incidents started by ``now`` that a user of the organisation opened or that name it."""
     opened_by = select(User.id).where(User.org_id == org_id)
@@ -313,6 +356,8 @@ KINDS: dict[str, Kind] = {
     "keyword": Kind(find_keyword, {**COMMON, "min_count": 1, "words": []}, "min_count", (5.0, 20.0, 50.0)),
     "rumor": Kind(find_rumor, {**COMMON, "min_count": 3, "rate": 20.0, "probability": RUMOR_THRESHOLD},
                   "min_count", (10.0, 30.0, 100.0)),
+    "account": Kind(find_account, {**COMMON, "min_count": 1, "probability": RUMOR_THRESHOLD,
+                                   "sentiments": list(NEGATIVE)}, "min_count", (3.0, 5.0, 10.0)),
     "clock": Kind(find_clock, {**COMMON, "elapsed": 0.8}, "elapsed", (0.85, 0.9, 0.95), bounded=True),
 }
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.schema import PLATFORMS
 from core.store import Store, naive_utc
 from desk import alert_outbox, audit
 from desk.alert_rules import KINDS, LEVELS, Finding, Scope, default_levels, evaluate, keyword_text, settings_of
@@ -28,7 +29,7 @@ from desk.clocks import Clock, load_clocks
 from desk.errors import Invalid, NotFound
 from desk.rules import move_alert
 from desk.states import AlertState
-from desk.tables import Alert, AlertRule, AlertScheme, Organisation, Release, User
+from desk.tables import Alert, AlertRule, AlertScheme, Organisation, Release, User, WatchedAccount
 from indexes.query import QueryError, SearchQuery
 
 MAX_NAME = 200
@@ -129,6 +130,52 @@ def _check_words(scope: Scope, words: list[str]) -> None:
 
 def list_rules(session: Session, scheme: AlertScheme) -> list[AlertRule]:
     return list(session.scalars(select(AlertRule).where(AlertRule.scheme_id == scheme.id).order_by(AlertRule.id)))
+
+
+# -- watched accounts (重点账号) --------------------------------------------------------
+
+
+def watch_account(session: Session, org: Organisation, platform: str, account_id: str, name: str = "", *,
+                  actor: str) -> WatchedAccount:
+    """Watch an account of a platform for an organisation: its account rules warn of its
+    negative or rumor-like posts."""
+    account_id, name = account_id.strip(), name.strip()
+    if platform not in PLATFORMS:
+        raise Invalid("account_platform", platform=platform, platforms=", ".join(PLATFORMS))
+    if not account_id or len(account_id) > MAX_NAME or len(name) > MAX_NAME:
+        raise Invalid("account_id", limit=MAX_NAME)
+    audit.lock(session)
+    if _watched(session, org, platform, account_id) is not None:
+        raise Invalid("account_watched", org=org.name, platform=platform, account=account_id)
+    account = WatchedAccount(org_id=org.id, platform=platform, account_id=account_id, account_name=name)
+    session.add(account)
+    session.flush()
+    audit.record(session, actor, "alert.account_add", f"watched_account:{account.id}",
+                 {"platform": platform, "account_id": account_id, "name": name}, org_id=org.id)
+    return account
+
+
+def watched_accounts(session: Session, org: Organisation | None = None) -> list[WatchedAccount]:
+    """The accounts watched (by ``org``), by organisation, platform and account."""
+    query = select(WatchedAccount).order_by(WatchedAccount.org_id, WatchedAccount.platform, WatchedAccount.account_id)
+    return list(session.scalars(query if org is None else query.where(WatchedAccount.org_id == org.id)))
+
+
+def unwatch_account(session: Session, org: Organisation, platform: str, account_id: str, *, actor: str) -> None:
+    audit.lock(session)
+    account = _watched(session, org, platform, account_id.strip())
+    if account is None:
+        raise NotFound("no_watched_account", org=org.name, platform=platform, account=account_id)
+    session.delete(account)
+    audit.record(session, actor, "alert.account_remove", f"watched_account:{account.id}",
+                 {"platform": platform, "account_id": account.account_id, "name": account.account_name},
+                 org_id=org.id)
+
+
+def _watched(session: Session, org: Organisation, platform: str, account_id: str) -> WatchedAccount | None:
+    return session.scalars(select(WatchedAccount).where(WatchedAccount.org_id == org.id,
+                                                        WatchedAccount.platform == platform,
+                                                        WatchedAccount.account_id == account_id)).first()
 
 
 # -- evaluation -------------------------------------------------------------------------

@@ -74,6 +74,10 @@ MESSAGES = {
     "unknown_user": "unknown user {user}",
     "rule_duration": "{name} is a duration such as 15m, 12h or 1d, not {value}",
     "rule_has_alerts": "a rule that has opened alerts stays, as their record: remove its scheme to stop it",
+    "account_platform": "unknown platform {platform}; use one of {platforms}",
+    "account_id": "a watched account needs an id, and an id and a name of at most {limit} characters",
+    "account_watched": "{org} watches {platform} account {account} already",
+    "no_watched_account": "{org} watches no {platform} account {account}",
 }
 
 

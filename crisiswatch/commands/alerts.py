@@ -135,22 +135,82 @@ def scheme_remove(settings: Settings, name):
 
 
 @alert.group(context_settings=CONTEXT)
+def account():
+    """Watched accounts (重点账号) of an organisation, for its account rules."""
+
+
+def _org(session, name: str):
+    from desk import accounts
+    from desk.errors import Invalid
+
+    owner = accounts.find_organisation(session, name)
+    if owner is None:
+        raise Invalid("unknown_org", org=name)
+    return owner
+
+
+@account.command("add", context_settings=CONTEXT)
+@click.argument("platform")
+@click.argument("account_id", metavar="ACCOUNT_ID")
+@click.option("--org", required=True, help="The organisation that watches it, by name.")
+@click.option("--name", default="", help="The account's name, as shown.")
+@with_home
+def account_add(settings: Settings, platform, account_id, org, name):
+    """Watch an account of a platform (weibo, wechat, tieba, news, gov) by its id there."""
+    from desk import alerts
+
+    with _desk(settings) as (_, session):
+        alerts.watch_account(session, _org(session, org), platform, account_id, name, actor=CLI_ACTOR)
+    click.echo(f"{org} watches {platform} account {account_id}")
+
+
+@account.command("list", context_settings=CONTEXT)
+@click.option("--org", help="Only this organisation's, by name.")
+@with_home
+def account_list(settings: Settings, org):
+    """List the watched accounts: organisation, platform, id, name, when added."""
+    from desk import accounts, alerts
+
+    with _desk(settings) as (_, session):
+        for item in alerts.watched_accounts(session, _org(session, org) if org else None):
+            owner = accounts.get_organisation(session, item.org_id)
+            click.echo(f"{owner.name}\t{item.platform}\t{item.account_id}\t{item.account_name}\t"
+                       f"{_china(item.added_at)}")
+
+
+@account.command("remove", context_settings=CONTEXT)
+@click.argument("platform")
+@click.argument("account_id", metavar="ACCOUNT_ID")
+@click.option("--org", required=True, help="The organisation that watches it, by name.")
+@with_home
+def account_remove(settings: Settings, platform, account_id, org):
+    """Stop watching an account."""
+    from desk import alerts
+
+    with _desk(settings) as (_, session):
+        alerts.unwatch_account(session, _org(session, org), platform, account_id, actor=CLI_ACTOR)
+    click.echo(f"{org} no longer watches {platform} account {account_id}")
+
+
+@alert.group(context_settings=CONTEXT)
 def rule():
     """Alert rules on a scheme."""
 
 
 @rule.command("add", context_settings=CONTEXT)
 @click.argument("scheme_name", metavar="SCHEME")
-@click.option("--kind", required=True, help="spike, share, keyword, rumor or clock.")
+@click.option("--kind", required=True, help="spike, share, keyword, rumor, account or clock.")
 @click.option("--window", callback=_duration, help="The recent window, e.g. 15m [default 15m].")
 @click.option("--baseline", callback=_duration, help="The trailing baseline before it, e.g. 12h [default 12h].")
 @click.option("--cool-down", callback=_duration, help="How long an alert waits for its condition to return [30m].")
 @click.option("--ratio", type=float, help="spike: fires at this ratio of the window to the baseline's rate [3].")
 @click.option("--min-count", type=int, help="Fires only with this many posts in the window [20; keyword 1].")
 @click.option("--share", type=float, help="share: fires at this share of negative posts (0-1) [default 0.5].")
-@click.option("--sentiment", multiple=True, help="share: a sentiment counted (repeatable) [weak_negative, anger, anxiety].")
+@click.option("--sentiment", multiple=True,
+              help="share, account: a sentiment counted (repeatable) [weak_negative, anger, anxiety].")
 @click.option("--word", multiple=True, help="keyword: a sensitive word (repeatable).")
-@click.option("--probability", type=float, help="rumor: counts posts of this rumor probability or more [0.5].")
+@click.option("--probability", type=float,
+              help="rumor, account: counts posts of this rumor probability or more [0.5].")
 @click.option("--rate", type=float, help="rumor: fires for a cluster seen before at this many posts an hour [20].")
 @click.option("--elapsed", type=float, help="clock: fires once this share of a running clock has gone [0.8].")
 @click.option("--levels", callback=_levels,
@@ -160,7 +220,8 @@ def rule_add(settings: Settings, scheme_name, kind, window, baseline, cool_down,
              word, probability, rate, elapsed, levels):
     """Add a rule to a scheme: spike (posts in the window against the baseline's rate), share
     (the share of negative posts), keyword (any of a word list), rumor (a new rumor cluster,
-    or one growing at a rate), clock (an incident's rumor clock near its end, unanswered)."""
+    or one growing at a rate), account (negative or rumor-like posts of a watched account),
+    clock (an incident's rumor clock near its end, unanswered)."""
     from desk import alerts
 
     given = {"window": window, "baseline": baseline, "cool_down": cool_down, "ratio": ratio, "min_count": min_count,

@@ -151,3 +151,27 @@ def test_backtest_lists_the_alerts_that_would_have_fired_and_writes_none(fed_hom
     assert cli("alert", "backtest", "--since", "2024-07-25T08:00", "--until", "2024-07-25T09:00",
                home=fed_home).stdout == "no alert\n"
     assert alerts_json(fed_home) == []
+
+
+def test_watched_accounts_are_added_listed_and_removed(fed_home):
+    assert cli("alert", "account", "add", "weibo", "u1", "--org", "海口供电局", "--name", "龙华热心网友",
+               home=fed_home).stdout == "海口供电局 watches weibo account u1\n"
+    cli("alert", "account", "add", "news", "n7", "--org", "海口供电局", home=fed_home)
+    listed = cli("alert", "account", "list", "--org", "海口供电局", home=fed_home).stdout.splitlines()
+    assert [line.split("\t")[:4] for line in listed] == [["海口供电局", "news", "n7", ""],
+                                                        ["海口供电局", "weibo", "u1", "龙华热心网友"]]
+    for args, message in [(("add", "weibo", "u1", "--org", "海口供电局"), "海口供电局 watches weibo account u1 already"),
+                          (("add", "douyin", "u1", "--org", "海口供电局"), "unknown platform douyin"),
+                          (("add", "weibo", "u2", "--org", "无此单位"), "unknown organisation 无此单位"),
+                          (("remove", "weibo", "u2", "--org", "海口供电局"), "海口供电局 watches no weibo account u2")]:
+        result = cli("alert", "account", *args, home=fed_home, check=False)
+        assert result.exit_code == 1 and message in result.stderr, (args, result.stderr)
+    assert cli("alert", "account", "remove", "news", "n7", "--org", "海口供电局", home=fed_home).stdout == \
+        "海口供电局 no longer watches news account n7\n"
+    assert len(cli("alert", "account", "list", home=fed_home).stdout.splitlines()) == 1
+
+    cli("alert", "scheme", "add", "海口停电", "--query", "停电", "--org", "海口供电局", home=fed_home)
+    assert cli("alert", "rule", "add", "海口停电", "--kind", "account", "--sentiment", "anger", "--levels", "2,3,4",
+               home=fed_home).stdout == "added rule 1: account on 海口停电\n"
+    audit = cli("audit", "export", home=fed_home, check=False).stdout
+    assert "alert.account_add" in audit and "alert.account_remove" in audit

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from core.schema import Tags, make_post
 from desk import alerts
+from desk.errors import Invalid, NotFound
 from desk.tables import Alert, Incident, Release, User
 from indexes.backends import open_index
 from indexes.indexer import index_pending
@@ -20,17 +21,18 @@ RUMOR = "听说龙华区变电站爆炸了，全区停电要三天才能恢复�
 
 
 class RumorFeed(Feed):
-    def rumors(self, minutes_before: list[float], text: str = RUMOR, rumor_prob: float = 0.9) -> None:
+    def rumors(self, minutes_before: list[float], text: str = RUMOR, rumor_prob: float = 0.9,
+               sentiment: str = "anxiety", author_id: str | None = None) -> None:
         """Copies of one text at these minutes before NOW, tagged with ``rumor_prob``."""
         self.session.commit()
         posts = []
         for minutes in minutes_before:
             self.serial += 1
-            posts.append(make_post(platform="weibo", platform_id=f"p{self.serial}", text=text,
+            posts.append(make_post(platform="weibo", platform_id=f"p{self.serial}", text=text, author_id=author_id,
                                    created_at=(NOW - timedelta(minutes=minutes)).isoformat()))
         self.store.upsert_posts(posts)
         ids = [post["id"] for post in self.store.get_posts(range(1, self.serial + 1)).values() if post["tags"] is None]
-        self.store.save_tags([Tags(post_id, rumor_prob, "anxiety", 0.9, [], "test-model") for post_id in ids])
+        self.store.save_tags([Tags(post_id, rumor_prob, sentiment, 0.9, [], "test-model") for post_id in ids])
         index_pending(self.store, open_index(self.home))
 
     def cluster_of(self, text: str) -> str:
@@ -88,6 +90,34 @@ def test_a_known_rumor_cluster_fires_when_it_grows_at_the_rate(feed):
     [change] = feed.check()
     assert change.rule.id == fast.id != slow.id
     assert change.alert.evidence["new"] is False and change.alert.evidence["rate_per_h"] == 12.0
+
+
+def test_a_watched_account_fires_for_its_negative_or_rumor_like_posts(feed):
+    alerts.add_rule(feed.session, feed.scheme(), "account", {}, actor="test")
+    alerts.watch_account(feed.session, feed.org, "weibo", "u1", "龙华热心网友", actor="test")
+    alerts.watch_account(feed.session, feed.org, "weibo", "u2", actor="test")
+    feed.rumors([5], text="供电局又停电，一点用都没有", sentiment="anger", rumor_prob=0.1, author_id="u1")
+    feed.rumors([3], text="感谢抢修师傅，辛苦了", sentiment="positive", rumor_prob=0.1, author_id="u1")
+    feed.rumors([30], text="昨晚停电到现在还没来电", sentiment="anger", rumor_prob=0.1, author_id="u1")  # before
+    feed.rumors([4], text="内部消息：变电站被烧，要停一周", sentiment="positive", rumor_prob=0.8, author_id="u2")
+    feed.rumors([2], text="停电停得人都要疯了", sentiment="anger", rumor_prob=0.1, author_id="u3")  # not watched
+    found = {change.alert.key: change.alert for change in feed.check()}
+    assert sorted(found) == ["weibo:u1", "weibo:u2"]
+    first = found["weibo:u1"]
+    assert first.count == 1 and first.level == "IV" and first.first_post_at == datetime(2024, 7, 25, 3, 55)
+    assert feed.store.get_posts(first.post_ids)[first.post_ids[0]]["text"] == "供电局又停电，一点用都没有"
+    assert first.evidence["account_name"] == "龙华热心网友" and found["weibo:u2"].evidence["rumor_like"] == 1
+    assert "platform=weibo" in first.query
+
+    with pytest.raises(Invalid, match="watches weibo account u1 already"):
+        alerts.watch_account(feed.session, feed.org, "weibo", "u1", actor="test")
+    with pytest.raises(Invalid, match="unknown platform douyin"):
+        alerts.watch_account(feed.session, feed.org, "douyin", "u9", actor="test")
+    alerts.unwatch_account(feed.session, feed.org, "weibo", "u2", actor="test")
+    assert [item.account_id for item in alerts.watched_accounts(feed.session, feed.org)] == ["u1"]
+    with pytest.raises(NotFound, match="watches no weibo account u2"):
+        alerts.unwatch_account(feed.session, feed.org, "weibo", "u2", actor="test")
+    assert [change.alert.key for change in feed.check(minutes_after=1)] == ["weibo:u1"]
 
 
 def test_a_rumor_clock_near_its_end_without_an_answer_fires(feed):
