@@ -168,11 +168,13 @@ def check_alerts(settings: Settings, store: Store, now: datetime | None = None) 
     failure is logged, not raised: the crawls and the scheduler go on, and the next run
     evaluates again."""
     from desk import alerts
+    from desk.clocks import load_clocks
     from desk.database import open_sessions
 
     try:
         with open_sessions(store.engine, settings.home)() as session:
-            changes = alerts.check(session, store, open_index(settings), now)
+            changes = alerts.check(session, store, open_index(settings), now,
+                                   clocks=load_clocks(settings.home / "clocks.toml"))
             session.commit()
         return changes
     except Exception:  # whatever failed, this evaluation only

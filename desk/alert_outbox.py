@@ -7,8 +7,8 @@ per recipient of its scheme (``AlertRecipient``: a channel of an organisation in
 delays exactly as the release outbox is (``desk.outbox``); every attempt is recorded on
 its row, so a receiver that is down gets the notice once it is up again.
 
-**Quiet hours**: a person's notice of level IV or III queued within their quiet hours
-(``QuietHours``, China time) waits until they end; levels II and I go at once.
+**Quiet hours**: a person's notice of level IV or III waits while their quiet hours
+(``QuietHours``, China time) last, as they are at each run; levels II and I go at once.
 
 **Escalation**: an alert nobody has acknowledged within its level's time
 (``escalation.toml``) is escalated to the parent organisation of its scheme's (then to
@@ -51,35 +51,54 @@ def load_escalation(path: Path | None = None) -> dict[str, timedelta]:
     return {level: timedelta(hours=float(value)) for level, value in hours.items()}
 
 
-def quiet_until(hours: QuietHours | None, level: str, now: datetime) -> datetime | None:
-    """When a notice of ``level`` to someone with these quiet hours may go, if not at
-    ``now`` (naive UTC, as is the answer)."""
+def held(hours: QuietHours | None, level: str, now: datetime) -> bool:
+    """Whether a notice of ``level`` to someone with these quiet hours waits at ``now`` (naive UTC)."""
     if hours is None or level in LOUD:
-        return None
-    local = now.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ)
-    starts, ends, at = time.fromisoformat(hours.starts), time.fromisoformat(hours.ends), local.time()
-    quiet = starts <= at < ends if starts < ends else at >= starts or at < ends
-    if not quiet:
-        return None
-    end = datetime.combine(local.date(), ends, CHINA_TZ)
-    return naive_utc(end if end > local else end + timedelta(days=1))
+        return False
+    at = now.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).time()
+    starts, ends = time.fromisoformat(hours.starts), time.fromisoformat(hours.ends)
+    return starts <= at < ends if starts < ends else at >= starts or at < ends
 
 
 # -- queueing ---------------------------------------------------------------------------
 
 
 def add_recipient(session: Session, scheme: AlertScheme, org: Organisation, channel: str | None = None,
-                  user_id: int | None = None, on_escalation: bool = False) -> AlertRecipient:
+                  user_id: int | None = None, on_escalation: bool = False, *, actor: str = "system"
+                  ) -> AlertRecipient:
     """A channel of ``org`` (for the person ``user_id`` when given) that the scheme's
     alerts go to; with ``on_escalation``, a department copied when one is escalated (every
     channel of ``org`` when ``channel`` is None)."""
     if channel is None and not on_escalation:
         raise ValueError("an alert's recipient names one of its organisation's channels")
+    audit.lock(session)
     recipient = AlertRecipient(scheme_id=scheme.id, org_id=org.id, channel=channel, user_id=user_id,
                                on_escalation=on_escalation)
     session.add(recipient)
     session.flush()
+    audit.record(session, actor, "alert.recipient_add", f"alert_scheme:{scheme.id}",
+                 {"org": org.name, "channel": channel, "user": user_id, "on_escalation": on_escalation},
+                 org_id=scheme.org_id)
     return recipient
+
+
+def recipients(session: Session, scheme: AlertScheme) -> list[AlertRecipient]:
+    return list(session.scalars(select(AlertRecipient).where(AlertRecipient.scheme_id == scheme.id)
+                                .order_by(AlertRecipient.id)))
+
+
+def set_quiet_hours(session: Session, user_id: int, hours: tuple[str, str] | None, *, actor: str) -> None:
+    """Set a person's quiet hours (``("22:00", "07:00")``, China time), or with None end them."""
+    audit.lock(session)
+    known = session.get(QuietHours, user_id)
+    if hours is None:
+        if known is not None:
+            session.delete(known)
+    elif known is None:
+        session.add(QuietHours(user_id=user_id, starts=hours[0], ends=hours[1]))
+    else:
+        known.starts, known.ends = hours
+    audit.record(session, actor, "quiet_hours", f"user:{user_id}", {"hours": hours and "-".join(hours)})
 
 
 def queue(session: Session, alert: Alert, reason: str, now: datetime) -> list[AlertDelivery]:
@@ -92,10 +111,9 @@ def queue(session: Session, alert: Alert, reason: str, now: datetime) -> list[Al
 
 def _add(session: Session, alert: Alert, reason: str, org_id: int, channel: str, user_id: int | None,
          now: datetime) -> AlertDelivery:
-    hours = session.get(QuietHours, user_id) if user_id is not None else None
     delivery = AlertDelivery(alert_id=alert.id, reason=reason, level=alert.level, org_id=org_id, channel=channel,
                              user_id=user_id, created_at=now, status=DeliveryStatus.PENDING, attempts=0,
-                             last_error="", next_attempt_at=quiet_until(hours, alert.level, now))
+                             last_error="")
     session.add(delivery)
     return delivery
 
@@ -165,11 +183,14 @@ class AlertDeliveryResult:
 
 
 def due(session: Session, now: datetime) -> list[AlertDelivery]:
-    """The notices to attempt at ``now``: pending ones due, and those whose sender's lease ran out."""
-    return list(session.scalars(
+    """The notices to attempt at ``now``: pending ones due, and those whose sender's lease
+    ran out; not those that their person's quiet hours hold."""
+    rows = session.scalars(
         select(AlertDelivery).where(AlertDelivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
                                     AlertDelivery.next_attempt_at.is_(None) | (AlertDelivery.next_attempt_at <= now))
-        .order_by(AlertDelivery.id)))
+        .order_by(AlertDelivery.id))
+    return [row for row in rows
+            if row.user_id is None or not held(session.get(QuietHours, row.user_id), row.level, now)]
 
 
 def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list[Channel]],

@@ -362,3 +362,105 @@ def close(settings: Settings, alert_id):
         item = alerts.get_alert(session, alert_id)
         alerts.close(session, item, actor=CLI_ACTOR)
         click.echo(f"alert {alert_id}: {item.state}")
+
+
+@alert.group(context_settings=CONTEXT)
+def recipient():
+    """Who a scheme's alerts go to: channels of <home>/channels.toml, for a person or not."""
+
+
+@recipient.command("add", context_settings=CONTEXT)
+@click.argument("scheme_name", metavar="SCHEME")
+@click.option("--org", required=True, help="The organisation whose channel it is, by name.")
+@click.option("--channel", help="The channel's name in the channels file [--copy: every channel].")
+@click.option("--user", "username", help="The person the channel reaches (their quiet hours apply).")
+@click.option("--copy", "on_escalation", is_flag=True, help="A department copied when an alert is escalated.")
+@with_home
+def recipient_add(settings: Settings, scheme_name, org, channel, username, on_escalation):
+    """Send a scheme's alerts to a channel, or copy them to a department on escalation."""
+    from desk import accounts, alert_outbox, alerts
+    from desk.errors import Invalid
+
+    if channel is None and not on_escalation:
+        raise click.UsageError("name the --channel (only a department copied, --copy, may take all)")
+    with _desk(settings) as (_, session):
+        owner = accounts.find_organisation(session, org)
+        if owner is None:
+            raise Invalid("unknown_org", org=org)
+        user = accounts.find_user(session, username) if username else None
+        if username and user is None:
+            raise Invalid("unknown_user", user=username)
+        alert_outbox.add_recipient(session, alerts.find_scheme(session, scheme_name), owner, channel,
+                                   user and user.id, on_escalation, actor=CLI_ACTOR)
+    click.echo(f"{scheme_name}: alerts {'copied on escalation to' if on_escalation else 'go to'} "
+               f"{org} / {channel or 'every channel'}" + (f" for {username}" if username else ""))
+
+
+@recipient.command("list", context_settings=CONTEXT)
+@click.argument("scheme_name", metavar="SCHEME")
+@with_home
+def recipient_list(settings: Settings, scheme_name):
+    """List where a scheme's alerts go."""
+    from desk import accounts, alert_outbox, alerts
+
+    with _desk(settings) as (_, session):
+        for item in alert_outbox.recipients(session, alerts.find_scheme(session, scheme_name)):
+            user = accounts.get_user(session, item.user_id) if item.user_id else None
+            click.echo(f"{accounts.get_organisation(session, item.org_id).name}\t{item.channel or '*'}\t"
+                       f"{user.username if user else '-'}\t{'copy' if item.on_escalation else 'alerts'}")
+
+
+def _quiet(_ctx, _param, value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    try:
+        starts, ends = (datetime.strptime(part, "%H:%M").strftime("%H:%M") for part in value.split("-"))
+        return starts, ends
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a span of China time such as 22:00-07:00") from None
+
+
+@alert.command("quiet", context_settings=CONTEXT)
+@click.argument("username", metavar="USER")
+@click.argument("hours", required=False, callback=_quiet, metavar="[22:00-07:00]")
+@with_home
+def quiet(settings: Settings, username, hours):
+    """Set a person's quiet hours (China time), when only levels II and I reach them; without HOURS, end them."""
+    from desk import accounts, alert_outbox
+    from desk.errors import Invalid
+
+    with _desk(settings) as (_, session):
+        user = accounts.find_user(session, username)
+        if user is None:
+            raise Invalid("unknown_user", user=username)
+        alert_outbox.set_quiet_hours(session, user.id, hours, actor=CLI_ACTOR)
+    click.echo(f"{username}: quiet hours {'-'.join(hours)}" if hours else f"{username}: no quiet hours")
+
+
+@alert.command("deliver", context_settings=CONTEXT)
+@click.option("--at", "at", callback=_time, help="As at this time (China time) instead of now.")
+@with_home
+def deliver(settings: Settings, at):
+    """Escalate the alerts not acknowledged in time, then send the alerts' notices that are due.
+
+    \b
+    The scheduler (`crisiswatch schedule`) does this every minute. Exits 1 when an attempt failed.
+    """
+    from crisiswatch.publishing import deliver_alerts
+    from crisiswatch.stages import open_store
+    from desk.outbox import ChannelConfigError, load_channels
+    from desk.states import DeliveryStatus
+
+    try:
+        load_channels(settings.channels_file)
+    except ChannelConfigError as err:
+        fail(str(err))
+    open_store(settings).close()  # the database brought to the head first
+    results = deliver_alerts(settings, at)
+    for result in results:
+        line = f"{result.status:9} alert {result.alert_id} -> {result.org} / {result.channel}"
+        click.echo(line + (f": {result.error} (attempt {result.attempts})" if result.error else ""))
+    failed = sum(1 for result in results if result.status != DeliveryStatus.DELIVERED)
+    click.echo(f"{len(results)} notices attempted, {failed} failed")
+    if failed:
+        raise SystemExit(1)

@@ -22,6 +22,7 @@ from desk.tables import Alert, AlertDelivery, AuditEntry, Organisation, QuietHou
 from desk.transmitters import sign
 from indexes.backends import open_index
 from indexes.indexer import index_pending
+from tests.conftest import cli
 
 NOW = datetime(2024, 7, 25, 23, 0, tzinfo=CHINA_TZ)  # within the quiet hours 22:00-07:00
 SECRET = "alert-secret-0123456789abcdef"
@@ -265,3 +266,26 @@ def test_the_scheduler_evaluates_the_rules_every_minute_and_sends_what_they_open
     assert notice["level"] == "IV"
     desk.session.expire_all()
     assert desk.session.scalars(select(Alert)).one().opened_at == datetime(2024, 7, 25, 15, 0)
+
+
+def test_the_command_line_names_recipients_and_quiet_hours_and_delivers(desk, receiver):
+    desk.session.commit()
+    add = ("alert", "recipient", "add", "龙华停电", "--org", COUNTY)
+    assert cli(*add, "--channel", "zhang", "--user", "zhang", home=desk.home).stdout == (
+        f"龙华停电: alerts go to {COUNTY} / zhang for zhang\n")
+    assert "copied on escalation to" in cli(*add[:4], "--org", DEPARTMENT, "--copy", home=desk.home).stdout
+    assert cli(*add, home=desk.home, check=False).exit_code == 2  # neither a channel nor --copy
+    assert cli("alert", "recipient", "list", "龙华停电", home=desk.home).stdout == (
+        f"{COUNTY}\tzhang\tzhang\talerts\n{DEPARTMENT}\t*\t-\tcopy\n")
+    assert cli("alert", "quiet", "zhang", "22:00-7:00", home=desk.home).stdout == "zhang: quiet hours 22:00-07:00\n"
+    assert cli("alert", "quiet", "zhang", "late", home=desk.home, check=False).exit_code == 2
+
+    desk.rule()
+    desk.add(2)
+    desk.check()
+    at = ("alert", "deliver", "--at", "2024-07-25T23:00")
+    assert cli(*at, home=desk.home).stdout == "0 notices attempted, 0 failed\n"  # level IV, in the quiet hours
+    cli("alert", "quiet", "zhang", home=desk.home)
+    receiver.status[path(COUNTY, "zhang")] = 500
+    failed = cli(*at, home=desk.home, check=False)
+    assert failed.exit_code == 1 and f"pending   alert 1 -> {COUNTY} / zhang: HTTP 500" in failed.stdout
