@@ -356,9 +356,11 @@ KINDS: dict[str, Kind] = {
     "keyword": Kind(find_keyword, {**COMMON, "min_count": 1, "words": []}, "min_count", (5.0, 20.0, 50.0)),
     "rumor": Kind(find_rumor, {**COMMON, "min_count": 3, "rate": 20.0, "probability": RUMOR_THRESHOLD},
                   "min_count", (10.0, 30.0, 100.0)),
-    "account": Kind(find_account, {**COMMON, "min_count": 1, "probability": RUMOR_THRESHOLD,
-                                   "sentiments": list(NEGATIVE)}, "min_count", (3.0, 5.0, 10.0)),
-    "clock": Kind(find_clock, {**COMMON, "elapsed": 0.8}, "elapsed", (0.85, 0.9, 0.95), bounded=True),
+    "account": Kind(find_account, {"window": COMMON["window"], "cool_down": COMMON["cool_down"], "min_count": 1,
+                                   "probability": RUMOR_THRESHOLD, "sentiments": list(NEGATIVE)},
+                    "min_count", (3.0, 5.0, 10.0)),
+    "clock": Kind(find_clock, {"cool_down": COMMON["cool_down"], "elapsed": 0.8}, "elapsed", (0.85, 0.9, 0.95),
+                  bounded=True),
 }
 
 
