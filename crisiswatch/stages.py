@@ -150,14 +150,15 @@ def crawl_in_child(settings: Settings, job: Job) -> int:
         return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()).returncode
 
 
-def run_job_cycle(settings: Settings, job: Job) -> None:
-    """Crawl a job, then tag and index what it brought in."""
+def run_job_cycle(settings: Settings, job: Job, now: datetime | None = None) -> None:
+    """Crawl a job, then tag and index what it brought in, then evaluate the alert rules
+    at ``now`` (default: the clock)."""
     crawl_in_child(settings, job)
     store = open_store(settings)
     try:
         tag(settings, store, quiet=True)
         index(settings, store, quiet=True)
-        check_alerts(settings, store)
+        check_alerts(settings, store, now)
     finally:
         store.close()
 

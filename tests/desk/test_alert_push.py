@@ -5,6 +5,7 @@ home's channels file, retried, held by quiet hours and escalated up the organisa
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +16,9 @@ from sqlalchemy import select
 from core.schema import CHINA_TZ, Tags, make_post
 from core.store import Store
 from crisiswatch import publishing
+from crawlers.jobs import load_jobs
 from crisiswatch.schedule import start_scheduler
+from crisiswatch.stages import check_alerts, run_job_cycle
 from desk import alert_outbox, alerts
 from desk.states import DeliveryStatus
 from desk.tables import Alert, AlertDelivery, AuditEntry, Organisation, QuietHours, User
@@ -289,3 +292,34 @@ def test_the_command_line_names_recipients_and_quiet_hours_and_delivers(desk, re
     receiver.status[path(COUNTY, "zhang")] = 500
     failed = cli(*at, home=desk.home, check=False)
     assert failed.exit_code == 1 and f"pending   alert 1 -> {COUNTY} / zhang: HTTP 500" in failed.stdout
+
+
+@pytest.mark.slow  # a real crawl of the demo site in a child process
+def test_a_crawl_cycle_evaluates_the_rules_after_its_index_batch(home):
+    with publishing.sessions(home.database_url, home.home)() as session, session.begin():
+        owner = Organisation(name=COUNTY, kind="government", level="county")
+        session.add(owner)
+        session.flush()
+        scheme = alerts.add_scheme(session, "台风停电", owner, "停电", actor="test")
+        alerts.add_rule(session, scheme, "keyword", {"words": ["停电"], "window": 86400}, [5, 20, 50], actor="test")
+    run_job_cycle(home, load_jobs()["demo-releases"], now=datetime(2024, 7, 26, 12, 0, tzinfo=CHINA_TZ))
+    with publishing.sessions(home.database_url, home.home)() as session:
+        [alert] = session.scalars(select(Alert)).all()
+        assert alert.key == "停电" and alert.count >= 1 and alert.opened_at == datetime(2024, 7, 26, 4, 0)
+
+
+def test_a_failed_evaluation_is_logged_not_raised_so_the_crawls_and_the_scheduler_go_on(home, caplog):
+    shutil.rmtree(home.index_dir)
+    home.index_dir.write_text("not an index")  # the index cannot be opened
+    with publishing.sessions(home.database_url, home.home)() as session, session.begin():
+        owner = Organisation(name=COUNTY, kind="government", level="county")
+        session.add(owner)
+        session.flush()
+        scheme = alerts.add_scheme(session, "台风停电", owner, "停电", actor="test")
+        alerts.add_rule(session, scheme, "keyword", {"words": ["停电"]}, [5, 20, 50], actor="test")
+    store = Store(home.database_url)
+    try:
+        assert check_alerts(home, store, NOW) == []
+    finally:
+        store.close()
+    assert "the alert rules were not evaluated" in caplog.text
