@@ -127,7 +127,8 @@ DEMO_SCHEME = ("滨海台风停电", "海口市应急管理局", "停电 OR 断�
 DAY = 24 * 3600
 DEMO_RULES = (
     ("spike", {"window": DAY, "baseline": 3 * DAY, "cool_down": DAY, "ratio": 3.0, "min_count": 3}),
-    ("keyword", {"window": DAY, "baseline": 3 * DAY, "cool_down": DAY, "words": ["全城停电", "送往外省", "吸氧机"]}),
+    ("keyword", {"window": DAY, "baseline": 3 * DAY, "cool_down": DAY,
+                 "words": ["全城停电", "送往外省", "吸氧机"]}),
 )
 DEMO_DAYS = (datetime(2024, 7, 25, tzinfo=CHINA_TZ), datetime(2024, 7, 28, tzinfo=CHINA_TZ))
 

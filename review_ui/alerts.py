@@ -28,6 +28,7 @@ bp = Blueprint("alerts", __name__)
 STEPS = ("acknowledge", "assign", "answer", "close", "reopen")
 DURATIONS = ("window", "baseline", "cool_down")
 NUMBERS = ("ratio", "min_count", "share")
+SENTIMENTS = (*NEGATIVE, "positive")  # those a share rule may count
 
 
 bp.add_app_template_global(alerts.handles_alerts, "handles_alerts")
@@ -127,12 +128,12 @@ def show(alert_id: int):
     alert, rule, scheme = _alert(alert_id)
     session = _session()
     posts = services().store.get_posts(alert.post_ids)
-    org = session.get(Organisation, g.user.org_id)
+    org = None if "admin" in g.user.roles else session.get(Organisation, g.user.org_id)
     return render_template(
-        "alerts_show.html", alert=alert, rule=rule, scheme=scheme, posts=[posts[i] for i in alert.post_ids if i in posts],
-        now=utcnow(), overdue=alerts.overdue(alert, utcnow()), orgs=_org_names(),
-        users=accounts.list_users(session, None if "admin" in g.user.roles else org),
-        releases=flow.visible_releases(session, _actor()), assignee=alert.assignee_id and session.get(User, alert.assignee_id),
+        "alerts_show.html", alert=alert, rule=rule, scheme=scheme, orgs=_org_names(),
+        posts=[posts[i] for i in alert.post_ids if i in posts], overdue=alerts.overdue(alert, utcnow()),
+        users=accounts.list_users(session, org), releases=flow.visible_releases(session, _actor()),
+        assignee=alert.assignee_id and session.get(User, alert.assignee_id),
         answer=alert.release_id and session.get(Release, alert.release_id),
     )
 
@@ -189,8 +190,8 @@ def _assign(alert) -> None:
 
 @bp.post("/alerts/<int:alert_id>/incident")
 def open_incident(alert_id: int):
-    """Open an incident from the alert: its scheme's name and query, the alert's time."""
-    alert, _, scheme = _alert(alert_id)
+    """Open an incident from the alert, named and searched as its scheme."""
+    _, _, scheme = _alert(alert_id)
     try:
         incident = flow.create_incident(_session(), _actor(), scheme.name, scheme.text)
     except WorkflowError as err:
@@ -204,14 +205,15 @@ def open_incident(alert_id: int):
 def schemes():
     session = _session()
     found = [s for s in alerts.list_schemes(session) if alerts.may_handle(g.user, s)]
-    return render_template("alerts_schemes.html", schemes=found, rules={s.id: alerts.list_rules(session, s) for s in found},
-                           orgs=_org_names(), organisations=accounts.list_organisations(session))
+    return render_template("alerts_schemes.html", schemes=found, orgs=_org_names(),
+                           rules={s.id: alerts.list_rules(session, s) for s in found},
+                           organisations=accounts.list_organisations(session))
 
 
 def _scheme_form() -> tuple[str, str, list[str], list[str]]:
     form = request.form
-    return (form.get("name", ""), form.get("query", "").strip(),
-            [p for p in form.getlist("platform") if p], [p.strip() for p in form.get("places", "").split(",") if p.strip()])
+    places = [place.strip() for place in form.get("places", "").split(",") if place.strip()]
+    return form.get("name", ""), form.get("query", "").strip(), [p for p in form.getlist("platform") if p], places
 
 
 @bp.post("/alerts/schemes/")
@@ -233,7 +235,7 @@ def add_scheme():
 def scheme(scheme_id: int):
     found = _scheme(scheme_id)
     return render_template("alerts_scheme.html", scheme=found, rules=alerts.list_rules(_session(), found),
-                           kinds=KINDS, sentiments=NEGATIVE + ("positive",), orgs=_org_names())
+                           kinds=KINDS, sentiments=SENTIMENTS, orgs=_org_names())
 
 
 @bp.post("/alerts/schemes/<int:scheme_id>")
@@ -280,8 +282,9 @@ def _rule_form(kind: str) -> tuple[dict, list[float] | None]:
     for name in NUMBERS:
         if form.get(name, "").strip():
             given[name] = _number(name, form[name], whole=name == "min_count")
-    if kind == "share" and form.getlist("sentiment"):
-        given["sentiments"] = form.getlist("sentiment")
+    sentiments = [value for value in form.getlist("sentiment") if value in SENTIMENTS]
+    if kind == "share" and sentiments:
+        given["sentiments"] = sentiments
     if kind == "keyword":
         given["words"] = [w.strip() for w in form.get("words", "").replace("，", ",").split(",") if w.strip()]
     levels = None

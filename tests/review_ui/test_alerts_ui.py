@@ -34,8 +34,9 @@ def app(tmp_path):
                              index_backend="embedded").ensure_home()
     store = Store(settings.database_url)
     now = datetime.now(timezone.utc)
-    store.upsert_posts([make_post(platform="weibo", platform_id=f"b{n}", text=f"滨海市变电站爆炸了 {n} <b>x</b>",
-                                  created_at=(now - timedelta(minutes=10 - n)).isoformat(), likes_count=n)
+    store.upsert_posts([make_post(platform="weibo", platform_id=f"b{n}", likes_count=n,
+                                  text=f"滨海市变电站爆炸了 {n} <b>x</b>",
+                                  created_at=(now - timedelta(minutes=10 - n)).isoformat())
                         for n in range(6)])
     store.save_tags([Tags(post_id, 0.2, "anger", 0.9, [], "test-model") for post_id, _ in store.posts_to_tag(0, 10)])
     index_pending(store, EmbeddedIndex(settings.index_dir))
@@ -84,8 +85,8 @@ def test_a_scheme_and_rule_made_in_the_forms_fire_and_the_alert_is_handled_to_it
     scheme_id = with_scheme(app, client, token)
     scheme_page = page(client, f"/alerts/schemes/{scheme_id}")
     assert "敏感词" in scheme_page and "爆炸、起火" in scheme_page and "window = 1800" in scheme_page
-    bad = client.post(f"/alerts/schemes/{scheme_id}/rules", data={"csrf_token": token, "kind": "spike", "window": "soon"},
-                      follow_redirects=True)
+    bad = client.post(f"/alerts/schemes/{scheme_id}/rules", follow_redirects=True,
+                      data={"csrf_token": token, "kind": "spike", "window": "soon"})
     assert "window 须为时长，如 15m、12h 或 1d，而不是 soon" in bad.get_data(as_text=True)
     assert client.get("/api/alerts/count").get_json() == {"open": 0}
 
@@ -117,13 +118,38 @@ def test_a_scheme_and_rule_made_in_the_forms_fire_and_the_alert_is_handled_to_it
     assert client.post(f"/alerts/{alert_id}/reopen", data={"csrf_token": token}).status_code == 303
     with app.extensions["crisiswatch"].sessions() as session:
         alert = session.get(Alert, alert_id)
-        assert alert.state == "handling" and alert.assignee_id == session.query(User).filter_by(username="drafter").one().id
+        drafter = session.query(User).filter_by(username="drafter").one()
+        assert alert.state == "handling" and alert.assignee_id == drafter.id
 
     removed = client.post(f"/alerts/schemes/{scheme_id}/rules/1/remove", data={"csrf_token": token},
                           follow_redirects=True)
     assert "该规则已触发过预警" in removed.get_data(as_text=True)
     assert client.post(f"/alerts/schemes/{scheme_id}/remove", data={"csrf_token": token}).status_code == 303
     assert "还没有监测方案" in page(client, "/alerts/schemes/")
+
+
+def test_a_schemes_query_and_a_rules_options_are_edited_in_the_forms_and_wrong_values_said(app):
+    client, token = client_of(app, "analyst")
+    scheme_id = with_scheme(app, client, token)
+    edited = client.post(f"/alerts/schemes/{scheme_id}", follow_redirects=True,
+                         data={"csrf_token": token, "name": "滨海台风停电", "query": "停电 -演练", "places": "460100"})
+    assert 'value="停电 -演练"' in edited.get_data(as_text=True) and 'value="460100"' in edited.get_data(as_text=True)
+    share = {"csrf_token": token, "kind": "share", "share": "0.4", "min_count": "5", "sentiment": ["anger", "<x>"]}
+    assert client.post(f"/alerts/schemes/{scheme_id}/rules", data=share).status_code == 303
+    for wrong, said in (({"ratio": "inf"}, "ratio"), ({"min_count": "2.5"}, "min_count"), ({"levels": "5,x"}, "levels"),
+                        ({"levels": "5,4,3"}, "III、II、I"), ({"kind": "rumour"}, "rumour")):
+        refused = client.post(f"/alerts/schemes/{scheme_id}/rules", follow_redirects=True,
+                              data={"csrf_token": token, "kind": "spike", **wrong})
+        assert "flash-error" in refused.get_data(as_text=True) and said in refused.get_data(as_text=True), wrong
+    with app.extensions["crisiswatch"].sessions() as session:
+        [scheme] = alerts.list_schemes(session)
+        assert (scheme.name, scheme.text, scheme.places) == ("滨海台风停电", "停电 -演练", ["460100"])
+        rules = alerts.list_rules(session, scheme)
+        assert [rule.kind for rule in rules] == ["keyword", "share"]
+        assert rules[1].params == {"share": 0.4, "min_count": 5, "sentiments": ["anger"]}
+    removed = client.post(f"/alerts/schemes/{scheme_id}/rules/{rules[1].id}/remove", data={"csrf_token": token})
+    listed = page(client, f"/alerts/schemes/{scheme_id}").split('id="rules"')[1].split("<h3>")[0]
+    assert removed.status_code == 303 and "敏感词" in listed and "负面占比" not in listed
 
 
 def test_the_pages_in_english(app):
@@ -200,7 +226,7 @@ def test_an_alert_opens_an_incident_whose_page_lists_it_with_the_times_to_the_an
     incident = page(client, f"/incidents/{incident_id}")
     section = incident.split('id="alerts"')[1].split("</section>")[0]
     assert f'href="/alerts/{alert_id}"' in section and "首条帖子" in section and "发布回应" in section
-    assert section.count("分钟后") == 3  # alert after the first post, acknowledgement after it, the answer after that
+    assert section.count("分钟后") == 3  # the alert after the first post, the acknowledgement, the answer
     with app.extensions["crisiswatch"].sessions() as session:
         assert session.get(Alert, alert_id).release_id == session.get(Release, release_id).id
 
@@ -220,7 +246,7 @@ def test_the_demos_scheme_fires_on_its_sites_posts_and_the_analyst_sees_the_aler
             found = {(rule.kind, alert.key): alert for alert, rule in alerts.list_alerts(session)}
     finally:
         store.close()
-    assert set(found) == {("spike", "1d"), ("keyword", "全城停电"), ("keyword", "送往外省"), ("keyword", "吸氧机")}
+    assert set(found) == {("spike", "1d"), *(("keyword", word) for word in ("全城停电", "送往外省", "吸氧机"))}
     assert found["keyword", "吸氧机"].first_post_at == datetime(2024, 7, 25, 11, 40)  # 19:40 China time
     client = create_app(home).test_client()
     assert log_in(client, "analyst", password).status_code == 303
