@@ -17,16 +17,17 @@ import itertools
 import re
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote_from_bytes
 
 import pytest
 from hypothesis import HealthCheck, given, note, settings, strategies as st
 
-from core.schema import Tags, make_post
+from core.schema import CHINA_TZ, Tags, make_post
 from core.settings import Settings
 from core.store import Store
-from desk import accounts, releases as flow
+from desk import accounts, alerts, releases as flow
 from desk.tables import FACT_KEYS, User
 from desk.vocabulary import CHANNELS, ROLES
 from indexes.embedded import EmbeddedIndex
@@ -79,6 +80,10 @@ def app(tmp_path_factory):
         incident = flow.create_incident(session, drafter, "7月30日滨海市停电", "停电")
         flow.create_release(session, drafter, incident, "停电情况通报", "停电一万户，预计今晚恢复供电。", "weibo",
                             [grid.id], joint=True)
+        scheme = alerts.add_scheme(session, "滨海停电", gov, "停电", actor="fuzz")  # a scheme and an alert of it
+        alerts.add_rule(session, scheme, "keyword", {"words": ["停电"], "window": 86400}, actor="fuzz")
+        services = app.extensions["crisiswatch"]
+        assert alerts.check(session, services.store, services.index, datetime(2024, 7, 30, 20, tzinfo=CHINA_TZ))
     (settings.home / "channels.toml").write_text(
         f'[[organisation]]\nname = "{GOV}"\n[[organisation.channel]]\nname = "archive"\nkind = "file"\n'
         'folder = "out/gov"\n', encoding="utf-8")
