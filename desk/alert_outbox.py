@@ -45,9 +45,12 @@ HEADLINES = {"opened": "新预警", "raised": "预警升级", "escalated": "预�
 
 
 def load_escalation(path: Path | None = None) -> dict[str, timedelta]:
-    """Each level's time to acknowledgement: the home's file when it exists, else the shipped one."""
-    path = path if path is not None and path.exists() else SHIPPED_ESCALATION
-    hours = tomllib.loads(path.read_text(encoding="utf-8"))["hours"]
+    """Each level's time to acknowledgement: the shipped ones, with those of the home's
+    file (``path``) when it exists."""
+    hours = {}
+    for chosen in (SHIPPED_ESCALATION, path):
+        if chosen is not None and chosen.exists():
+            hours.update(tomllib.loads(chosen.read_text(encoding="utf-8")).get("hours", {}))
     return {level: timedelta(hours=float(value)) for level, value in hours.items()}
 
 

@@ -323,3 +323,10 @@ def test_a_failed_evaluation_is_logged_not_raised_so_the_crawls_and_the_schedule
     finally:
         store.close()
     assert "the alert rules were not evaluated" in caplog.text
+
+
+def test_a_homes_escalation_file_changes_the_levels_it_names(tmp_path):
+    (tmp_path / "escalation.toml").write_text("[hours]\nIV = 8\n", encoding="utf-8")
+    assert alert_outbox.load_escalation(tmp_path / "escalation.toml") == {
+        "IV": timedelta(hours=8), "III": timedelta(hours=2), "II": timedelta(hours=1), "I": timedelta(minutes=30)}
+    assert alert_outbox.load_escalation(tmp_path / "none.toml")["IV"] == timedelta(hours=4)
