@@ -101,6 +101,7 @@ def test_a_scheme_and_rule_made_in_the_forms_fire_and_the_alert_is_handled_to_it
 
     shown = page(client, f"/alerts/{alert_id}")
     assert "6 条，基线预期 0.0 条" in shown and "滨海市变电站爆炸了 5" in shown and "&lt;b&gt;" in shown
+    assert "<dt>敏感词</dt><dd>爆炸</dd>" in shown and "<dt>基线期帖子数</dt><dd>0</dd>" in shown
     search = re.search(r'href="(/\?q=[^"]+)"', shown).group(1).replace("&amp;", "&")
     assert "sort=newest" in search and page(client, search).count('class="hit"') == 6  # the search page shows them
 

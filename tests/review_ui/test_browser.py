@@ -32,7 +32,7 @@ from core.schema import Tags, make_post
 from core.settings import Settings
 from core.store import Store
 from crisiswatch.publishing import publish_due
-from desk import accounts, audit
+from desk import accounts, alerts, audit
 from indexes.backends import open_index
 from indexes.indexer import index_pending
 from review_ui import create_app
@@ -394,6 +394,40 @@ def test_posts_with_markup_show_as_text_in_the_browser(site):
     assert site.dialogs == []
 
 
+# -- alerts --------------------------------------------------------------------------------
+
+
+def test_a_scheme_made_in_the_browser_fires_and_the_top_bar_count_follows_without_a_reload(site):
+    """The count in the top bar is polled by alerts.js: it shows the alert that opened
+    after the page loaded, and the alert's page takes its acknowledgement."""
+    page = site.log_in("grid_drafter")
+    page.goto(f"{site.url}/alerts/schemes/")
+    page.fill("input[name=name]", "琼山区停电")
+    page.fill("input[name=query]", "停电")
+    click(page, "form[action='/alerts/schemes/'] button[type=submit]")
+    page.select_option("select[name=kind]", "keyword")
+    page.fill("input[name=words]", "停电三天")
+    page.fill("input[name=window]", "3h")
+    click(page, "#rules form button[type=submit] >> nth=-1")
+    assert "停电三天" in page.inner_text("#rules")
+    page.goto(f"{site.url}/alerts/")
+    assert not page.is_visible("#alert-count")
+    services = site.app.extensions["crisiswatch"]
+    with services.sessions.begin() as session:
+        [change] = alerts.check(session, services.store, services.index)
+        alert_id = change.alert.id
+    page.wait_for_function("() => document.getElementById('alert-count').textContent === '1'", timeout=30_000)
+    assert page.is_visible("#alert-count")
+    page.reload()
+    site.screenshot(page, "alerts.png")
+    click(page, f"a[href='/alerts/{alert_id}']")
+    assert "停电三天" in page.inner_text("#evidence") and RUMOR in page.inner_text("#evidence")
+    site.screenshot(page, "alert.png")
+    click(page, "form[action$='/acknowledge'] button")
+    assert "处置中" in page.inner_text("h1")
+    assert site.dialogs == []
+
+
 # -- a phone's width -----------------------------------------------------------------------
 
 
@@ -420,7 +454,7 @@ def test_pages_fit_a_390_pixel_phone(site):
     pages = {"phone-search.png": f"{site.url}/?q=停电", "phone-post.png": f"{site.url}/posts/{site.post_ids['rumor1']}",
              "phone-incident.png": incident, "phone-dashboard.png": incident + "/dashboard",
              "phone-stories.png": f"{site.url}/stories/", "phone-search-en.png": f"{site.url}/?q=停电&lang=en",
-             "phone-dashboard-en.png": incident + "/dashboard?lang=en"}
+             "phone-dashboard-en.png": incident + "/dashboard?lang=en", "phone-alerts.png": f"{site.url}/alerts/"}
     for name, url in pages.items():
         page.goto(url)
         if "dashboard" in url and ECHARTS.exists():
