@@ -27,8 +27,11 @@ bp = Blueprint("alerts", __name__)
 
 STEPS = ("acknowledge", "assign", "answer", "close", "reopen")
 DURATIONS = ("window", "baseline", "cool_down")
-NUMBERS = ("ratio", "min_count", "share")
-SENTIMENTS = (*NEGATIVE, "positive")  # those a share rule may count
+# every kind's numbers besides its durations, with their defaults: the form has a field for
+# each, and the desk refuses one that the rule's kind does not take
+NUMBERS = {name: default for kind in KINDS.values() for name, default in kind.defaults.items()
+           if name not in DURATIONS and isinstance(default, (int, float))}
+SENTIMENTS = (*NEGATIVE, "positive")  # those a share or account rule may count
 
 
 bp.add_app_template_global(alerts.handles_alerts, "handles_alerts")
@@ -235,7 +238,7 @@ def add_scheme():
 def scheme(scheme_id: int):
     found = _scheme(scheme_id)
     return render_template("alerts_scheme.html", scheme=found, rules=alerts.list_rules(_session(), found),
-                           kinds=KINDS, sentiments=SENTIMENTS, orgs=_org_names())
+                           kinds=KINDS, numbers=NUMBERS, sentiments=SENTIMENTS, orgs=_org_names())
 
 
 @bp.post("/alerts/schemes/<int:scheme_id>")
@@ -279,13 +282,13 @@ def _rule_form(kind: str) -> tuple[dict, list[float] | None]:
                 given[name] = parse_duration(form[name])
             except ValueError:
                 raise Invalid("rule_duration", name=name, value=form[name]) from None
-    for name in NUMBERS:
+    for name, default in NUMBERS.items():
         if form.get(name, "").strip():
-            given[name] = _number(name, form[name], whole=name == "min_count")
+            given[name] = _number(name, form[name], whole=isinstance(default, int))
     sentiments = [value for value in form.getlist("sentiment") if value in SENTIMENTS]
-    if kind == "share" and sentiments:
+    if kind in KINDS and "sentiments" in KINDS[kind].defaults and sentiments:
         given["sentiments"] = sentiments
-    if kind == "keyword":
+    if kind in KINDS and "words" in KINDS[kind].defaults:
         given["words"] = [w.strip() for w in form.get("words", "").replace("，", ",").split(",") if w.strip()]
     levels = None
     if form.get("levels", "").strip():

@@ -137,8 +137,11 @@ def test_a_schemes_query_and_a_rules_options_are_edited_in_the_forms_and_wrong_v
     assert 'value="停电 -演练"' in edited.get_data(as_text=True) and 'value="460100"' in edited.get_data(as_text=True)
     share = {"csrf_token": token, "kind": "share", "share": "0.4", "min_count": "5", "sentiment": ["anger", "<x>"]}
     assert client.post(f"/alerts/schemes/{scheme_id}/rules", data=share).status_code == 303
+    rumor = {"csrf_token": token, "kind": "rumor", "rate": "30", "probability": "0.7", "min_count": "4"}
+    assert client.post(f"/alerts/schemes/{scheme_id}/rules", data=rumor).status_code == 303
     for wrong, said in (({"ratio": "inf"}, "ratio"), ({"min_count": "2.5"}, "min_count"), ({"levels": "5,x"}, "levels"),
-                        ({"levels": "5,4,3"}, "III、II、I"), ({"kind": "rumour"}, "rumour")):
+                        ({"levels": "5,4,3"}, "III、II、I"), ({"kind": "rumour"}, "rumour"),
+                        ({"elapsed": "0.5"}, "elapsed")):  # a clock rule's option
         refused = client.post(f"/alerts/schemes/{scheme_id}/rules", follow_redirects=True,
                               data={"csrf_token": token, "kind": "spike", **wrong})
         assert "flash-error" in refused.get_data(as_text=True) and said in refused.get_data(as_text=True), wrong
@@ -146,8 +149,9 @@ def test_a_schemes_query_and_a_rules_options_are_edited_in_the_forms_and_wrong_v
         [scheme] = alerts.list_schemes(session)
         assert (scheme.name, scheme.text, scheme.places) == ("滨海台风停电", "停电 -演练", ["460100"])
         rules = alerts.list_rules(session, scheme)
-        assert [rule.kind for rule in rules] == ["keyword", "share"]
+        assert [rule.kind for rule in rules] == ["keyword", "share", "rumor"]
         assert rules[1].params == {"share": 0.4, "min_count": 5, "sentiments": ["anger"]}
+        assert rules[2].params == {"rate": 30.0, "probability": 0.7, "min_count": 4}
     removed = client.post(f"/alerts/schemes/{scheme_id}/rules/{rules[1].id}/remove", data={"csrf_token": token})
     listed = page(client, f"/alerts/schemes/{scheme_id}").split('id="rules"')[1].split("<h3>")[0]
     assert removed.status_code == 303 and "敏感词" in listed and "负面占比" not in listed
