@@ -38,6 +38,12 @@ bp.add_app_template_global(alerts.handles_alerts, "handles_alerts")
 
 
 @bp.app_template_global()
+def open_alerts() -> int:
+    """The count in the top bar as the page is made (alerts.js keeps it up to date)."""
+    return alerts.open_count(_session(), g.user)
+
+
+@bp.app_template_global()
 def incident_alerts(releases: list[Release]) -> list:
     """For the incident page: the alerts its releases answer, each with its rule and the
     times from its first post to the published answer."""

@@ -202,11 +202,16 @@ def test_every_alert_form_needs_its_csrf_token(app):
         assert shown.count('name="csrf_token"') == shown.count('method="post"'), url  # every form carries it
 
 
-def test_the_top_bar_polls_the_count_from_a_static_script(app):
-    client, _ = client_of(app, "analyst")
-    home = page(client, "/alerts/")
-    assert 'id="alert-count" data-url="/api/alerts/count"' in home and 'src="/static/alerts.js"' in home
-    assert "<script>" not in home
+def test_the_top_bar_shows_the_count_and_polls_it_from_a_static_script(app):
+    client, token = client_of(app, "analyst")
+    listed = page(client, "/alerts/")
+    assert 'id="alert-count" data-url="/api/alerts/count" hidden></span>' in listed
+    assert 'src="/static/alerts.js"' in listed and "<script>" not in listed
+    with_scheme(app, client, token)
+    check(app)
+    assert 'id="alert-count" data-url="/api/alerts/count">1</span>' in page(client, "/incidents/")
+    search = page(client, "/?q=停电")
+    assert ">1</span>" in search and "<script" not in search  # the search page has no script at all
     script = client.get("/static/alerts.js").get_data(as_text=True)
     assert "badge.dataset.url" in script and "setInterval" in script
 
