@@ -439,10 +439,13 @@ def remove_rule(session: Session, rule: AlertRule, *, actor: str) -> None:
     session.delete(rule)
 
 
-def answered_alerts(session: Session, release_ids) -> list[tuple[Alert, AlertRule]]:
-    """The alerts that the releases ``release_ids`` answer (an incident's alerts)."""
-    return list(session.execute(select(Alert, AlertRule).join(AlertRule, Alert.rule_id == AlertRule.id)
-                                .where(Alert.release_id.in_(list(release_ids))).order_by(Alert.opened_at)).all())
+def answered_alerts(session: Session, user, release_ids) -> list[tuple[Alert, AlertRule]]:
+    """The alerts that the releases ``release_ids`` answer (an incident's alerts) that
+    ``user`` sees."""
+    found = session.execute(select(Alert, AlertRule, AlertScheme).join(AlertRule, Alert.rule_id == AlertRule.id)
+                            .join(AlertScheme, AlertRule.scheme_id == AlertScheme.id)
+                            .where(Alert.release_id.in_(list(release_ids))).order_by(Alert.opened_at)).all()
+    return [(alert, rule) for alert, rule, scheme in found if may_handle(user, scheme, alert)]
 
 
 def response_times(alert: Alert, published_at: datetime | None) -> list[tuple[str, datetime | None, timedelta | None]]:

@@ -45,11 +45,11 @@ def open_alerts() -> int:
 
 @bp.app_template_global()
 def incident_alerts(releases: list[Release]) -> list:
-    """For the incident page: the alerts its releases answer, each with its rule and the
-    times from its first post to the published answer."""
+    """For the incident page: the alerts its releases answer that the user sees, each with
+    its rule and the times from its first post to the published answer."""
     published = {release.id: release.published_at for release in releases}
     return [(alert, rule, alerts.response_times(alert, published[alert.release_id]))
-            for alert, rule in alerts.answered_alerts(_session(), published)]
+            for alert, rule in alerts.answered_alerts(_session(), g.user, published)]
 
 
 @bp.before_request

@@ -239,6 +239,14 @@ def test_an_alert_opens_an_incident_whose_page_lists_it_with_the_times_to_the_an
     assert section.count("分钟后") == 3  # the alert after the first post, the acknowledgement, the answer
     with app.extensions["crisiswatch"].sessions() as session:
         assert session.get(Alert, alert_id).release_id == session.get(Release, release_id).id
+    admin, _ = client_of(app, "admin")  # of another organisation: sees every alert, and this one
+    assert f'href="/alerts/{alert_id}"' in page(admin, f"/incidents/{incident_id}")
+    with app.extensions["crisiswatch"].sessions.begin() as session:  # the incident named to another organisation
+        other = accounts.find_organisation(session, OTHER)
+        session.get(Release, release_id).required_org_ids = [other.id]
+    other_client, _ = client_of(app, "other")  # sees the release, not the alert of another organisation
+    shown = page(other_client, f"/incidents/{incident_id}")
+    assert f"/releases/{release_id}" in shown and f'href="/alerts/{alert_id}"' not in shown
 
 
 @pytest.mark.slow
