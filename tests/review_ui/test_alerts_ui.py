@@ -7,6 +7,7 @@ with the times from the first post to the published answer."""
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -29,10 +30,9 @@ ROLES = {"analyst": (CITY, ["analyst"]), "drafter": (CITY, ["drafter"]), "approv
 
 
 @pytest.fixture
-def app(tmp_path):
-    settings = Settings.load(tmp_path / "home", database_url=f"sqlite:///{tmp_path / 'home' / 'db.sqlite'}",
-                             index_backend="embedded").ensure_home()
-    store = Store(settings.database_url)
+def app(tmp_path, store):
+    """The app on each database (``store``), its posts indexed in the embedded index."""
+    settings = Settings.load(tmp_path / "home", index_backend="embedded").ensure_home()
     now = datetime.now(timezone.utc)
     store.upsert_posts([make_post(platform="weibo", platform_id=f"b{n}", likes_count=n,
                                   text=f"滨海市变电站爆炸了 {n} <b>x</b>",
@@ -48,7 +48,7 @@ def app(tmp_path):
             accounts.create_user(session, name, name, f"pw-{name}-0123456789", accounts.find_organisation(session, org),
                                  roles)
     yield app
-    store.close()
+    shutil.rmtree(settings.home)  # no audit anchor left to write at exit, when PostgreSQL has stopped
 
 
 def client_of(app, name: str):
