@@ -13,8 +13,9 @@ import math
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
+from core.schema import PLATFORMS
 from core.store import utcnow
-from desk import accounts, alerts, clocks, releases as flow
+from desk import accounts, alert_outbox, alerts, clocks, releases as flow
 from desk.alert_rules import KINDS, LEVELS, NEGATIVE, parse_duration
 from desk.errors import Invalid, NotFound, WorkflowError
 from desk.states import AlertState
@@ -214,7 +215,7 @@ def open_incident(alert_id: int):
 def schemes():
     session = _session()
     found = [s for s in alerts.list_schemes(session) if alerts.may_handle(g.user, s)]
-    return render_template("alerts_schemes.html", schemes=found, orgs=_org_names(),
+    return render_template("alerts_schemes.html", schemes=found, orgs=_org_names(), platforms=PLATFORMS,
                            rules={s.id: alerts.list_rules(session, s) for s in found},
                            organisations=accounts.list_organisations(session))
 
@@ -222,7 +223,8 @@ def schemes():
 def _scheme_form() -> tuple[str, str, list[str], list[str]]:
     form = request.form
     places = [place.strip() for place in form.get("places", "").split(",") if place.strip()]
-    return form.get("name", ""), form.get("query", "").strip(), [p for p in form.getlist("platform") if p], places
+    platforms = [platform for platform in form.getlist("platform") if platform in PLATFORMS]
+    return form.get("name", ""), form.get("query", "").strip(), platforms, places
 
 
 @bp.post("/alerts/schemes/")
@@ -243,8 +245,32 @@ def add_scheme():
 @bp.get("/alerts/schemes/<int:scheme_id>")
 def scheme(scheme_id: int):
     found = _scheme(scheme_id)
-    return render_template("alerts_scheme.html", scheme=found, rules=alerts.list_rules(_session(), found),
-                           kinds=KINDS, numbers=NUMBERS, sentiments=SENTIMENTS, orgs=_org_names())
+    session = _session()
+    return render_template("alerts_scheme.html", scheme=found, rules=alerts.list_rules(session, found),
+                           kinds=KINDS, numbers=NUMBERS, sentiments=SENTIMENTS, orgs=_org_names(),
+                           platforms=PLATFORMS, recipients=alert_outbox.recipients(session, found),
+                           users={user.id: user for user in accounts.list_users(session)})
+
+
+@bp.post("/alerts/schemes/<int:scheme_id>/recipients")
+def add_recipient(scheme_id: int):
+    """A channel of an organisation (for one of its people, whose quiet hours apply) that
+    the scheme's alerts go to; or a department copied when one is escalated."""
+    found = _scheme(scheme_id)
+    session = _session()
+    form = request.form
+    org = session.get(Organisation, form.get("org", 0, type=params.as_id) or 0)
+    user = session.get(User, form.get("user", 0, type=params.as_id) or 0) if form.get("user") else None
+    channel = form.get("channel", "").strip() or None
+    on_escalation = form.get("on_escalation") == "on"
+    if org is None or (user is not None and user.org_id != org.id) or (channel and len(channel) > 100):
+        abort(400)
+    back = url_for("alerts.scheme", scheme_id=scheme_id)
+    if channel is None and not on_escalation:
+        flash(i18n.gettext("alert_recipient_channel"), "error")
+        return redirect(back, code=303)
+    alert_outbox.add_recipient(session, found, org, channel, user and user.id, on_escalation, actor=g.user.username)
+    return _done(back)
 
 
 @bp.post("/alerts/schemes/<int:scheme_id>")

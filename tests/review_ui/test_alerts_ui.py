@@ -133,8 +133,10 @@ def test_a_schemes_query_and_a_rules_options_are_edited_in_the_forms_and_wrong_v
     client, token = client_of(app, "analyst")
     scheme_id = with_scheme(app, client, token)
     edited = client.post(f"/alerts/schemes/{scheme_id}", follow_redirects=True,
-                         data={"csrf_token": token, "name": "滨海台风停电", "query": "停电 -演练", "places": "460100"})
-    assert 'value="停电 -演练"' in edited.get_data(as_text=True) and 'value="460100"' in edited.get_data(as_text=True)
+                         data={"csrf_token": token, "name": "滨海台风停电", "query": "停电 -演练",
+                               "places": "460100", "platform": ["weibo", "gov", "<x>"]})
+    shown = edited.get_data(as_text=True)
+    assert 'value="停电 -演练"' in shown and 'value="460100"' in shown and 'value="gov" checked' in shown
     share = {"csrf_token": token, "kind": "share", "share": "0.4", "min_count": "5", "sentiment": ["anger", "<x>"]}
     assert client.post(f"/alerts/schemes/{scheme_id}/rules", data=share).status_code == 303
     rumor = {"csrf_token": token, "kind": "rumor", "rate": "30", "probability": "0.7", "min_count": "4"}
@@ -148,6 +150,7 @@ def test_a_schemes_query_and_a_rules_options_are_edited_in_the_forms_and_wrong_v
     with app.extensions["crisiswatch"].sessions() as session:
         [scheme] = alerts.list_schemes(session)
         assert (scheme.name, scheme.text, scheme.places) == ("滨海台风停电", "停电 -演练", ["460100"])
+        assert scheme.platforms == ["weibo", "gov"]
         rules = alerts.list_rules(session, scheme)
         assert [rule.kind for rule in rules] == ["keyword", "share", "rumor"]
         assert rules[1].params == {"share": 0.4, "min_count": 5, "sentiments": ["anger"]}
@@ -155,6 +158,28 @@ def test_a_schemes_query_and_a_rules_options_are_edited_in_the_forms_and_wrong_v
     removed = client.post(f"/alerts/schemes/{scheme_id}/rules/{rules[1].id}/remove", data={"csrf_token": token})
     listed = page(client, f"/alerts/schemes/{scheme_id}").split('id="rules"')[1].split("<h3>")[0]
     assert removed.status_code == 303 and "敏感词" in listed and "负面占比" not in listed
+
+
+def test_a_schemes_recipients_are_added_in_its_page(app):
+    client, token = client_of(app, "analyst")
+    scheme_id = with_scheme(app, client, token)
+    with app.extensions["crisiswatch"].sessions() as session:
+        city = accounts.find_organisation(session, CITY).id
+        other = accounts.find_organisation(session, OTHER).id
+        drafter = session.query(User).filter_by(username="drafter").one().id
+    url = f"/alerts/schemes/{scheme_id}/recipients"
+    added = client.post(url, data={"csrf_token": token, "org": city, "channel": "press-room", "user": drafter})
+    assert added.status_code == 303
+    assert client.post(url, data={"csrf_token": token, "org": other, "on_escalation": "on"}).status_code == 303
+    refused = client.post(url, data={"csrf_token": token, "org": city}, follow_redirects=True)
+    assert "推送对象须指定渠道" in refused.get_data(as_text=True)
+    not_theirs = {"csrf_token": token, "org": other, "channel": "x", "user": drafter}  # a person of another organisation
+    assert client.post(url, data=not_theirs).status_code == 400
+    assert client.post(url, data={"csrf_token": token, "org": "²", "channel": "x"}).status_code == 400
+    shown = page(client, f"/alerts/schemes/{scheme_id}").split('id="recipients"')[1].split("<form")[0]
+    assert f"{CITY} · press-room · drafter" in shown and f"{OTHER} · 全部渠道 · 升级时抄送" in shown
+    other_client, other_token = client_of(app, "other")
+    assert other_client.post(url, data={"csrf_token": other_token, "org": other, "channel": "x"}).status_code == 403
 
 
 def test_the_pages_in_english(app):
@@ -264,7 +289,8 @@ def test_the_demos_scheme_fires_on_its_sites_posts_and_the_analyst_sees_the_aler
             found = {(rule.kind, alert.key): alert for alert, rule in alerts.list_alerts(session)}
     finally:
         store.close()
-    assert set(found) == {("spike", "1d"), *(("keyword", word) for word in ("全城停电", "送往外省", "吸氧机"))}
+    words = ("全城停电", "送往外省", "吸氧机")
+    assert set(found) == {("spike", "1d"), *(("keyword", word) for word in words)}
     assert found["keyword", "吸氧机"].first_post_at == datetime(2024, 7, 25, 11, 40)  # 19:40 China time
     client = create_app(home).test_client()
     assert log_in(client, "analyst", password).status_code == 303
