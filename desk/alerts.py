@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.schema import PLATFORMS
@@ -382,21 +382,28 @@ def alerts_for(session: Session, user, states=(), levels=()) -> list[tuple[Alert
     """The alerts ``user`` sees, the newest first, of ``states`` and ``levels`` when given."""
     if not handles_alerts(user):
         return []
-    found = (select(Alert, AlertRule, AlertScheme).join(AlertRule, Alert.rule_id == AlertRule.id)
-             .join(AlertScheme, AlertRule.scheme_id == AlertScheme.id)
-             .order_by(Alert.opened_at.desc(), Alert.id.desc()))
-    if "admin" not in user.roles:
-        found = found.where((AlertScheme.org_id == user.org_id) | (Alert.assigned_org_id == user.org_id))
-    if states:
-        found = found.where(Alert.state.in_(states))
-    if levels:
-        found = found.where(Alert.level.in_(levels))
-    return [tuple(row) for row in session.execute(found).all()]
+    found = _seen_by(select(Alert, AlertRule, AlertScheme), user, states, levels)
+    return [tuple(row) for row in session.execute(found.order_by(Alert.opened_at.desc(), Alert.id.desc())).all()]
 
 
 def open_count(session: Session, user) -> int:
     """The alerts ``user`` sees that wait for assessment or are being handled."""
-    return len(alerts_for(session, user, OPEN_STATES))
+    if not handles_alerts(user):
+        return 0
+    return session.scalar(_seen_by(select(func.count(Alert.id)), user, OPEN_STATES))
+
+
+def _seen_by(query, user, states=(), levels=()):
+    """``query`` over the alerts ``user`` sees (with their rules and schemes)."""
+    query = (query.select_from(Alert).join(AlertRule, Alert.rule_id == AlertRule.id)
+             .join(AlertScheme, AlertRule.scheme_id == AlertScheme.id))
+    if "admin" not in user.roles:
+        query = query.where((AlertScheme.org_id == user.org_id) | (Alert.assigned_org_id == user.org_id))
+    if states:
+        query = query.where(Alert.state.in_(states))
+    if levels:
+        query = query.where(Alert.level.in_(levels))
+    return query
 
 
 def overdue(alert: Alert, now: datetime) -> bool:
