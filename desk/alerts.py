@@ -459,7 +459,7 @@ def response_times(alert: Alert, published_at: datetime | None) -> list[tuple[st
     """The steps from the first post to the alert, its acknowledgement and the published
     answer: each with its time and the time since the step before (None where not yet)."""
     steps = [("first_post", alert.first_post_at), ("opened", alert.opened_at), ("acknowledged", alert.acknowledged_at),
-             ("published", published_at)]
+             ("answer_published", published_at)]
     times = []
     for n, (name, at) in enumerate(steps):
         before = steps[n - 1][1] if n else None
