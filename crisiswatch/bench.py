@@ -311,19 +311,21 @@ def bench_crawl(data_dir: Path, pages: int, say=print) -> dict:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def bench_import(settings: Settings, limit: int | None, say=print) -> dict:
-    """From files to searchable: import the Weibo corpus (or its first ``limit`` posts)
-    into a temporary home, then tag and index it as `crisiswatch import`, `tag` and `index`
-    do, each stage timed, model loading included.
-
-    The temporary home always has its own SQLite store and embedded index (whatever the
-    environment names), and a copy of this home's models, so that tagging uses them.
-    """
-    from crisiswatch import stages
-
+def corpus_files(settings: Settings) -> list[Path]:
+    """The files of the Weibo corpus that the benchmarks read."""
     files = sorted((settings.data_dir / "weibo_covid_2020").glob("*.csv.gz"))
     if not files:
         raise FileNotFoundError(f"no corpus at {settings.data_dir / 'weibo_covid_2020'} (set CRISISWATCH_DATA)")
+    return files
+
+
+@contextmanager
+def scratch_home(settings: Settings):
+    """A temporary home for a benchmark, removed afterwards, with its settings and its open
+    store: always its own SQLite store and embedded index (whatever the environment names),
+    and a copy of this home's models, so that tagging uses them."""
+    from crisiswatch import stages
+
     home = Path(tempfile.mkdtemp(prefix="crisiswatch-bench-"))
     try:
         bench_settings = Settings.load(home, database_url=f"sqlite:///{home / 'crisiswatch.db'}",
@@ -332,28 +334,39 @@ def bench_import(settings: Settings, limit: int | None, say=print) -> dict:
             shutil.copytree(settings.models_dir, bench_settings.models_dir)
         store = stages.open_store(bench_settings)
         try:
-            say("importing the corpus" if limit is None else f"importing the corpus's first {limit} posts")
-            reset_peak_rss()
-            import_ms, report = _timed(lambda: import_files(store, files, limit=limit))
-            import_peak = peak_rss_mb()
-            posts = report.imported
-            say(f"tagging {posts} posts")
-            tag_ms, _ = _timed(lambda: stages.tag(bench_settings, store, quiet=True))
-            say(f"indexing {posts} posts")
-            index_ms, _ = _timed(lambda: stages.index(bench_settings, store, quiet=True))
+            yield bench_settings, store
         finally:
             store.close()
-        return {
-            "posts": posts,
-            "import_posts_per_s": round(posts / (import_ms / 1000)),
-            "tag_posts_per_s": round(posts / (tag_ms / 1000)),
-            "index_posts_per_s": round(posts / (index_ms / 1000)),
-            "import_s": round(import_ms / 1000, 1),
-            "tag_s": round(tag_ms / 1000, 1),
-            "index_s": round(index_ms / 1000, 1),
-            "total_s": round((import_ms + tag_ms + index_ms) / 1000, 1),
-            "import_peak_rss_mb": round(import_peak),
-            "peak_rss_mb": round(peak_rss_mb()),
-        }
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def bench_import(settings: Settings, limit: int | None, say=print) -> dict:
+    """From files to searchable: import the Weibo corpus (or its first ``limit`` posts)
+    into a temporary home (``scratch_home``), then tag and index it as `crisiswatch import`,
+    `tag` and `index` do, each stage timed, model loading included."""
+    from crisiswatch import stages
+
+    files = corpus_files(settings)
+    with scratch_home(settings) as (bench_settings, store):
+        say("importing the corpus" if limit is None else f"importing the corpus's first {limit} posts")
+        reset_peak_rss()
+        import_ms, report = _timed(lambda: import_files(store, files, limit=limit))
+        import_peak = peak_rss_mb()
+        posts = report.imported
+        say(f"tagging {posts} posts")
+        tag_ms, _ = _timed(lambda: stages.tag(bench_settings, store, quiet=True))
+        say(f"indexing {posts} posts")
+        index_ms, _ = _timed(lambda: stages.index(bench_settings, store, quiet=True))
+    return {
+        "posts": posts,
+        "import_posts_per_s": round(posts / (import_ms / 1000)),
+        "tag_posts_per_s": round(posts / (tag_ms / 1000)),
+        "index_posts_per_s": round(posts / (index_ms / 1000)),
+        "import_s": round(import_ms / 1000, 1),
+        "tag_s": round(tag_ms / 1000, 1),
+        "index_s": round(index_ms / 1000, 1),
+        "total_s": round((import_ms + tag_ms + index_ms) / 1000, 1),
+        "import_peak_rss_mb": round(import_peak),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import csv
 import random
-from bisect import bisect_left
-import shutil
 import statistics
-import tempfile
 import time
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,7 +30,7 @@ from pathlib import Path
 from core.schema import CHINA_TZ
 from core.settings import Settings
 from crisiswatch import stages
-from crisiswatch.bench import SEED, _p95, corpus_texts
+from crisiswatch.bench import SEED, _p95, corpus_files, corpus_texts, scratch_home
 from crisiswatch.importer import import_files
 from desk import accounts, alert_rules, alerts
 from desk.database import open_sessions
@@ -95,66 +93,53 @@ def write_batch(path: Path, posts: list[tuple[datetime, str]], first_id: int) ->
 
 
 def bench_alerts(settings: Settings, limit: int | None, hours: int, say=print) -> dict:
-    files = sorted((settings.data_dir / "weibo_covid_2020").glob("*.csv.gz"))
-    if not files:
-        raise FileNotFoundError(f"no corpus at {settings.data_dir / 'weibo_covid_2020'} (set CRISISWATCH_DATA)")
-    home = Path(tempfile.mkdtemp(prefix="crisiswatch-bench-"))
-    try:
-        bench_settings = Settings.load(home, database_url=f"sqlite:///{home / 'crisiswatch.db'}",
-                                       index_backend="embedded", data_dir=settings.data_dir)
-        if settings.models_dir.is_dir():
-            shutil.copytree(settings.models_dir, bench_settings.models_dir)
-        store = stages.open_store(bench_settings)
-        try:
-            say("importing the corpus" if limit is None else f"importing the corpus's first {limit} posts")
-            history = import_files(store, files, limit=limit).imported
-            say(f"tagging and indexing {history} posts")
-            stages.tag(bench_settings, store, quiet=True)
-            stages.index(bench_settings, store, quiet=True)
-            texts = corpus_texts(settings.data_dir, POOL)
-            posts, bursts = timeline(hours, texts, [text for text in texts if WORD in text])
-            sessions = open_sessions(store.engine, home)
+    files = corpus_files(settings)
+    with scratch_home(settings) as (bench_settings, store):
+        say("importing the corpus" if limit is None else f"importing the corpus's first {limit} posts")
+        history = import_files(store, files, limit=limit).imported
+        say(f"tagging and indexing {history} posts")
+        stages.tag(bench_settings, store, quiet=True)
+        stages.index(bench_settings, store, quiet=True)
+        texts = corpus_texts(settings.data_dir, POOL)
+        posts, bursts = timeline(hours, texts, [text for text in texts if WORD in text])
+        sessions = open_sessions(store.engine, bench_settings.home)
+        with sessions.begin() as session:
+            org = accounts.create_organisation(session, "基准测试", "government", "city")
+            scheme = alerts.add_scheme(session, "口罩", org, WORD, actor="bench")
+            rules = [alerts.add_rule(session, scheme, kind, params, actor="bench") for kind, params in RULES]
+            scope = alerts.scope_of(scheme)
+            rules = [(rule.kind, rule.params, rule.levels) for rule in rules]
+        nlp = build_pipeline(bench_settings.models_dir)
+        index = open_index(bench_settings)
+        warm = [post for post in posts if post[0] < START]
+        say(f"storing {len(warm)} posts of the baseline's first {WARM_UP}")
+        _feed(bench_settings.home / "batch.csv", warm, 0, store, nlp, index)
+        fed, eval_ms, opened = len(warm), [], []
+        batches = int((posts[-1][0] - START) / BATCH) + 2
+        say(f"{batches} batches of a minute, {len(posts) - fed} posts, {len(RULES)} rules after each")
+        for number in range(batches):
+            now = START + BATCH * (number + 1)
+            batch = posts[fed:bisect_left(posts, now, key=lambda post: post[0])]
+            started = time.perf_counter()
+            _feed(bench_settings.home / "batch.csv", batch, fed, store, nlp, index)
+            fed_s = time.perf_counter() - started
+            fed += len(batch)
+            for kind, params, levels in rules:  # each rule timed alone, first after the batch
+                ms = time.perf_counter()
+                alert_rules.evaluate(store, index, scope, kind, params, levels, now)
+                eval_ms.append((time.perf_counter() - ms) * 1000)
+            started = time.perf_counter()
             with sessions.begin() as session:
-                org = accounts.create_organisation(session, "基准测试", "government", "city")
-                scheme = alerts.add_scheme(session, "口罩", org, WORD, actor="bench")
-                rules = [alerts.add_rule(session, scheme, kind, params, actor="bench") for kind, params in RULES]
-                scope = alerts.scope_of(scheme)
-                rules = [(rule.kind, rule.params, rule.levels) for rule in rules]
-            nlp = build_pipeline(bench_settings.models_dir)
-            index = open_index(bench_settings)
-            warm = [post for post in posts if post[0] < START]
-            say(f"storing {len(warm)} posts of the baseline's first {WARM_UP}")
-            _feed(home / "batch.csv", warm, 0, store, nlp, index)
-            fed, eval_ms, opened = len(warm), [], []
-            batches = int((posts[-1][0] - START) / BATCH) + 2
-            say(f"{batches} batches of a minute, {len(posts) - fed} posts, {len(RULES)} rules after each")
-            for number in range(batches):
-                now = START + BATCH * (number + 1)
-                batch = posts[fed:bisect_left(posts, now, key=lambda post: post[0])]
-                started = time.perf_counter()
-                _feed(home / "batch.csv", batch, fed, store, nlp, index)
-                fed_s = time.perf_counter() - started
-                fed += len(batch)
-                for kind, params, levels in rules:  # each rule timed alone, first after the batch
-                    ms = time.perf_counter()
-                    alert_rules.evaluate(store, index, scope, kind, params, levels, now)
-                    eval_ms.append((time.perf_counter() - ms) * 1000)
-                started = time.perf_counter()
-                with sessions.begin() as session:
-                    changes = alerts.check(session, store, index, now, actor="bench")
-                    new = [(change.rule.kind, now, fed_s + time.perf_counter() - started) for change in changes
-                           if change.opened]
-                opened += new
-                for burst in bursts:
-                    if burst.stored_at is None and any(burst.start <= when < burst.end for when, _ in batch):
-                        burst.stored_at = now
-                if number % 60 == 59 or new:
-                    say(f"{now:%m-%d %H:%M} {fed} posts, alerts opened: {len(opened)}")
-        finally:
-            store.close()
-        return _figures(history + len(posts), hours, bursts, opened, eval_ms)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+                changes = alerts.check(session, store, index, now, actor="bench")
+                new = [(change.rule.kind, now, fed_s + time.perf_counter() - started) for change in changes
+                       if change.opened]
+            opened += new
+            for burst in bursts:
+                if burst.stored_at is None and any(burst.start <= when < burst.end for when, _ in batch):
+                    burst.stored_at = now
+            if number % 60 == 59 or new:
+                say(f"{now:%m-%d %H:%M} {fed} posts, alerts opened: {len(opened)}")
+    return _figures(history + len(posts), hours, bursts, opened, eval_ms)
 
 
 def _feed(path: Path, batch, first_id: int, store, nlp, index) -> None:
