@@ -1,8 +1,8 @@
 """Organisations, users and their roles, and logging in, in plain Python.
 
 The functions change the caller's session and leave the commit to the caller, so that
-each change and its audit entry land together - except ``authenticate``, which commits
-itself: a failed login must be counted and recorded even though it raises.
+each change and its audit entry land together - except a failed ``authenticate``, which
+commits itself: a failed login must be counted and recorded even though it raises.
 """
 
 from __future__ import annotations
@@ -230,7 +230,9 @@ def _now() -> datetime:
 def authenticate(session: Session, username: str, password: str, now: datetime | None = None) -> User:
     """The user with this username and password, or ``LoginFailed``. After
     ``MAX_FAILED_LOGINS`` failures in a row the account is locked for ``LOCK_DURATION``,
-    during which even the right password is refused. Commits (see the module's doc)."""
+    during which even the right password is refused. A failure commits (see the module's
+    doc); a success leaves the transaction open, holding the workflow lock, so that the
+    caller's ``start_session`` lands with it before a new password can end the sessions."""
     now = now or _now()
     user = find_user(session, username) if USERNAME.match(username or "") else None  # no NUL reaches the database
     if user is None or not user.active:
@@ -252,7 +254,6 @@ def authenticate(session: Session, username: str, password: str, now: datetime |
         _fail(session, username, "password changed or account disabled during the login", user)
     user.failed_logins, user.locked_until = 0, None
     audit.record(session, user.username, "login", f"user:{user.id}", org_id=user.org_id)
-    session.commit()
     return user
 
 

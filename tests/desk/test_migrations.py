@@ -99,6 +99,7 @@ def test_a_home_of_release_0_1_0_upgrades_with_nothing_lost(old_home):
         assert all(post["tags"] for post in store.get_posts(range(1, 100)).values())
         with open_sessions(store.engine, old_home.home)() as session:  # keyed, as every writer of the home
             assert accounts.authenticate(session, "gov", "gov-password-1").username == "gov"
+            session.commit()  # the login and its audit entry, as the login page commits them
     finally:
         store.close()
     titles = {row.title for row in after["release_versions"]}

@@ -122,6 +122,29 @@ def test_a_login_with_the_old_password_racing_a_new_one_does_not_outlive_it(app)
         assert accounts.session_user(session, outcome["token"]) is None
 
 
+def test_a_password_set_between_the_check_and_the_session_still_ends_it(app):
+    """The login used to commit after checking the password and only then open its session:
+    a new password set in between ended no session, and the one opened next outlived it.
+    Now the login holds the lock until its session is stored."""
+    password = add_user(app, "wu")
+    sessions = app.extensions["crisiswatch"].sessions
+
+    def set_a_new_password():
+        with sessions.begin() as session:
+            accounts.set_password(session, accounts.find_user(session, "wu"), "another-long-password", actor="test")
+
+    with sessions() as login:
+        user = accounts.authenticate(login, "wu", password)
+        change = threading.Thread(target=set_a_new_password)
+        change.start()
+        time.sleep(0.3)  # the new password waits for the login to finish
+        token = accounts.start_session(login, user)
+        login.commit()
+    change.join()
+    with sessions() as session:
+        assert accounts.session_user(session, token) is None
+
+
 def test_a_session_ends_its_lifetime_after_the_login(app):
     client = logged_in_client(app)
     with app.extensions["crisiswatch"].sessions.begin() as session:
