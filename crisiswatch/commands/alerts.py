@@ -9,7 +9,7 @@ import click
 
 from core.schema import CHINA_TZ
 from core.settings import Settings
-from crisiswatch.commands.common import CONTEXT, emit_json, fail, with_home
+from crisiswatch.commands.common import CONTEXT, emit_json, fail, time_option, with_home
 from crisiswatch.commands.people import CLI_ACTOR
 
 
@@ -42,15 +42,6 @@ def _duration(_ctx, _param, value: str | None) -> int | None:
     try:
         return None if value is None else parse_duration(value)
     except ValueError as err:
-        raise click.BadParameter(str(err)) from None
-
-
-def _time(_ctx, _param, value: str | None) -> datetime | None:
-    from indexes.query import QueryError, parse_time
-
-    try:
-        return parse_time(value)
-    except QueryError as err:
         raise click.BadParameter(str(err)) from None
 
 
@@ -235,7 +226,7 @@ def rule_add(settings: Settings, scheme_name, kind, window, baseline, cool_down,
 
 
 @alert.command("check", context_settings=CONTEXT)
-@click.option("--at", "at", callback=_time, help="Evaluate as at this time (China time) instead of now.")
+@click.option("--at", "at", callback=time_option, help="Evaluate as at this time (China time) instead of now.")
 @with_home
 def check(settings: Settings, at):
     """Evaluate every rule now: prints the alerts opened and updated."""
@@ -259,8 +250,8 @@ def check(settings: Settings, at):
 
 
 @alert.command("backtest", context_settings=CONTEXT)
-@click.option("--since", required=True, callback=_time, help="From this time (China time).")
-@click.option("--until", required=True, callback=_time, help="Up to this time (China time).")
+@click.option("--since", required=True, callback=time_option, help="From this time (China time).")
+@click.option("--until", required=True, callback=time_option, help="Up to this time (China time).")
 @click.option("--every", default="5m", show_default=True, callback=_duration, help="Evaluate at this step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the alerts as a JSON list.")
 @with_home
@@ -325,7 +316,7 @@ def ack(settings: Settings, alert_id):
 @click.argument("alert_id", metavar="ID", type=int)
 @click.option("--to", "username", help="The user who handles it.")
 @click.option("--org", help="The organisation that handles it, by name.")
-@click.option("--due", callback=_time, help="Handled by this time (China time) [default: the shortest clock from now].")
+@click.option("--due", callback=time_option, help="Handled by this time (China time) [default: the shortest clock from now].")
 @with_home
 def assign(settings: Settings, alert_id, username, org, due):
     """Assign an alert to a person or an organisation, with a due time."""
@@ -438,7 +429,7 @@ def quiet(settings: Settings, username, hours):
 
 
 @alert.command("deliver", context_settings=CONTEXT)
-@click.option("--at", "at", callback=_time, help="As at this time (China time) instead of now.")
+@click.option("--at", "at", callback=time_option, help="As at this time (China time) instead of now.")
 @with_home
 def deliver(settings: Settings, at):
     """Escalate the alerts not acknowledged in time, then send the alerts' notices that are due.

@@ -61,3 +61,14 @@ def fail(message: str) -> None:
 
 def emit_json(value) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def time_option(_ctx, param, value: str | None):
+    """A time option (China time; an ``--until`` date means the day's end), or a usage error
+    that says what is wrong."""
+    from indexes.query import QueryError, parse_time
+
+    try:
+        return parse_time(value, end_of_day=param.name == "until")
+    except QueryError as err:
+        raise click.BadParameter(str(err)) from None

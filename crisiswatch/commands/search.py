@@ -6,24 +6,14 @@ import click
 
 from core.schema import CHINA_TZ
 from core.settings import Settings
-from crisiswatch.commands.common import CONTEXT, emit_json, fail, with_home
-
-
-def _time_option(_ctx, param, value: str | None):
-    """--since or --until as a time (--until a day's end), or a usage error that says what is wrong."""
-    from indexes.query import QueryError, parse_time
-
-    try:
-        return parse_time(value, end_of_day=param.name == "until")
-    except QueryError as err:
-        raise click.BadParameter(str(err)) from None
+from crisiswatch.commands.common import CONTEXT, emit_json, fail, time_option, with_home
 
 
 @click.command(context_settings=CONTEXT)
 @click.argument("query", required=False, default="")
 @click.option("--platform", multiple=True, help="Only this platform (repeatable): weibo, wechat, tieba, news, gov.")
-@click.option("--since", callback=_time_option, help="From this date or time (China time), e.g. 2020-02-01.")
-@click.option("--until", callback=_time_option, help="Up to this date or time (China time), inclusive.")
+@click.option("--since", callback=time_option, help="From this date or time (China time), e.g. 2020-02-01.")
+@click.option("--until", callback=time_option, help="Up to this date or time (China time), inclusive.")
 @click.option("--polarity", multiple=True, type=click.Choice(["negative", "neutral", "positive"]),
               help="Only this polarity (repeatable).")
 @click.option("--sentiment", multiple=True, help="Only this sentiment (repeatable): positive, weak_negative, anger, anxiety.")
