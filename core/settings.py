@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "crisiswatch"
@@ -33,6 +34,13 @@ class Settings:
     login_limit: str = "30 per 15 minutes"  # failed logins per client address; "off" for none
     login_limit_storage: str = "memory://"  # where they are counted (see load): a redis:// URI to share it wider
     trusted_proxies: int = 0  # reverse proxies in front of the UI whose X-Forwarded-For is believed
+    site_url: str = ""  # the review site's address, which the links in alert notices start with
+
+    def __post_init__(self):
+        parts = urlsplit(self.site_url)
+        if self.site_url and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(f"CRISISWATCH_SITE_URL {self.site_url!r} is not the review site's address, "
+                             "such as https://yq.example.cn (or empty for links without one)")
 
     @classmethod
     def load(cls, home: str | os.PathLike | None = None, **overrides) -> "Settings":
@@ -47,6 +55,7 @@ class Settings:
             "login_limit_storage": os.environ.get("CRISISWATCH_LOGIN_LIMIT_STORAGE")
             or f"crisiswatch+sqlite://{home_path / 'login-limits.db'}",
             "trusted_proxies": int(os.environ.get("CRISISWATCH_TRUSTED_PROXIES", "0")),
+            "site_url": os.environ.get("CRISISWATCH_SITE_URL", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if not values["database_url"]:

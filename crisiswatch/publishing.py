@@ -6,7 +6,6 @@ acknowledged in time and sends the alerts' notices (see ``desk.alert_outbox``)."
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -62,7 +61,7 @@ def publish_due(settings: Settings, now: datetime | None = None) -> DeliveryRepo
 
 def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[alert_outbox.AlertDeliveryResult]:
     """Escalate the alerts due for it, then send the alert notices that are due. Links
-    start with the review site's address, ``CRISISWATCH_SITE_URL`` (e.g. https://yq.example.cn)."""
+    start with the review site's address, ``settings.site_url`` (e.g. https://yq.example.cn)."""
     path = settings.channels_file
     if not path.exists():
         _say_once(f"no {path}: alerts are not sent until it is written")
@@ -76,7 +75,7 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[aler
     with factory() as session, session.begin():
         limits = alert_outbox.load_escalation(settings.home / "escalation.toml")
         alert_outbox.escalate_due(session, channels, now, limits)
-    results = alert_outbox.deliver_due(factory, channels, now, os.environ.get("CRISISWATCH_SITE_URL", ""))
+    results = alert_outbox.deliver_due(factory, channels, now, settings.site_url)
     for result in results:
         if result.status == DeliveryStatus.DELIVERED:
             log.info("alert %d sent to %s / %s", result.alert_id, result.org, result.channel)

@@ -27,7 +27,10 @@ def with_home(command):
     )
     @wraps(command)
     def wrapper(*args, home, **kwargs):
-        settings = Settings.load(home)
+        try:
+            settings = Settings.load(home)
+        except ValueError as err:  # a setting's variable that is wrong (CRISISWATCH_SITE_URL not a URL)
+            fail(str(err))
         try:
             return command(settings, *args, **kwargs)
         except Exception as err:  # a full disk, or a database a newer release upgraded, is one line, not a traceback

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from core.schema import CHINA_TZ, Tags, make_post
+from core.settings import Settings
 from core.store import Store
 from crisiswatch import publishing
 from crawlers.jobs import load_jobs
@@ -330,3 +331,22 @@ def test_a_homes_escalation_file_changes_the_levels_it_names(tmp_path):
     assert alert_outbox.load_escalation(tmp_path / "escalation.toml") == {
         "IV": timedelta(hours=8), "III": timedelta(hours=2), "II": timedelta(hours=1), "I": timedelta(minutes=30)}
     assert alert_outbox.load_escalation(tmp_path / "none.toml")["IV"] == timedelta(hours=4)
+
+
+def test_the_links_in_notices_start_with_the_review_sites_address_a_setting(desk, receiver, monkeypatch):
+    monkeypatch.setenv("CRISISWATCH_SITE_URL", "https://yq.example.cn/")
+    desk.home = Settings.load(desk.home.home)
+    assert desk.home.site_url == "https://yq.example.cn/"
+    desk.to("county")
+    desk.rule()
+    desk.add(2)
+    [opened] = desk.check()
+    desk.deliver()
+    assert receiver.got(path(COUNTY))[0]["link"] == f"https://yq.example.cn/alerts/{opened.alert.id}"
+
+    for wrong in ("yq.example.cn", "ftp://yq.example.cn", "https://"):
+        monkeypatch.setenv("CRISISWATCH_SITE_URL", wrong)
+        with pytest.raises(ValueError, match="is not the review site's address"):
+            Settings.load(desk.home.home)
+        refused = cli("alert", "list", home=desk.home, check=False)
+        assert refused.exit_code == 1 and f"CRISISWATCH_SITE_URL '{wrong}' is not" in refused.stderr
