@@ -152,15 +152,23 @@ def crawl_in_child(settings: Settings, job: Job) -> int:
 
 def run_job_cycle(settings: Settings, job: Job, now: datetime | None = None) -> None:
     """Crawl a job, then tag and index what it brought in, then evaluate the alert rules
-    at ``now`` (default: the clock)."""
+    at ``now`` (default: the clock) and send the notices of the alerts that opened or rose
+    at once, not at the alert job's next minute (a notice's claim keeps the two apart)."""
+    from crisiswatch.publishing import deliver_alerts
+
     crawl_in_child(settings, job)
     store = open_store(settings)
     try:
         tag(settings, store, quiet=True)
         index(settings, store, quiet=True)
-        check_alerts(settings, store, now)
+        changes = check_alerts(settings, store, now)
     finally:
         store.close()
+    if changes:
+        try:
+            deliver_alerts(settings, now)
+        except Exception:  # the alert job sends them at its next run
+            log.exception("the alerts' notices were not sent")
 
 
 def check_alerts(settings: Settings, store: Store, now: datetime | None = None) -> list:

@@ -309,6 +309,17 @@ def test_a_crawl_cycle_evaluates_the_rules_after_its_index_batch(home):
         assert alert.key == "停电" and alert.count >= 1 and alert.opened_at == datetime(2024, 7, 26, 4, 0)
 
 
+@pytest.mark.slow  # a real crawl of the demo site in a child process
+def test_a_crawl_cycle_sends_the_notices_of_the_alerts_it_opened_without_waiting_for_the_alert_job(desk, receiver):
+    alerts.add_rule(desk.session, desk.scheme, "keyword", {"words": ["停电"], "window": 86400}, [5, 20, 50],
+                    actor="test")
+    desk.to("county")
+    desk.session.commit()
+    run_job_cycle(desk.home, load_jobs()["demo-releases"], now=datetime(2024, 7, 26, 12, 0, tzinfo=CHINA_TZ))
+    [sent] = receiver.got(path(COUNTY))
+    assert sent["title"] == "龙华停电：停电"
+
+
 def test_a_failed_evaluation_is_logged_not_raised_so_the_crawls_and_the_scheduler_go_on(home, caplog):
     shutil.rmtree(home.index_dir)
     home.index_dir.write_text("not an index")  # the index cannot be opened
