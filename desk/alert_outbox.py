@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from core.schema import CHINA_TZ
 from core.store import naive_utc, utcnow
 from desk import audit, rules
+from desk.errors import Invalid
 from desk.notices import Notice
 from desk.outbox import LEASE, MAX_ATTEMPTS, attempted, backoff, lease_renewed, moved
 from desk.states import AlertState, DeliveryStatus
@@ -83,6 +84,28 @@ def add_recipient(session: Session, scheme: AlertScheme, org: Organisation, chan
                  {"org": org.name, "channel": channel, "user": user_id, "on_escalation": on_escalation},
                  org_id=scheme.org_id)
     return recipient
+
+
+def remove_recipient(session: Session, scheme: AlertScheme, recipient: AlertRecipient, *, actor: str) -> None:
+    """Stop sending the scheme's alerts to ``recipient`` (notices already queued still go)."""
+    audit.lock(session)
+    session.delete(recipient)
+    audit.record(session, actor, "alert.recipient_remove", f"alert_scheme:{scheme.id}",
+                 {"org": session.get(Organisation, recipient.org_id).name, "channel": recipient.channel,
+                  "user": recipient.user_id, "on_escalation": recipient.on_escalation}, org_id=scheme.org_id)
+
+
+def find_recipient(session: Session, scheme: AlertScheme, org: Organisation, channel: str | None,
+                   user_id: int | None, on_escalation: bool) -> AlertRecipient:
+    """The scheme's recipient added with these options (as ``add_recipient`` takes them)."""
+    found = session.scalars(select(AlertRecipient).where(
+        AlertRecipient.scheme_id == scheme.id, AlertRecipient.org_id == org.id,
+        AlertRecipient.channel.is_(None) if channel is None else AlertRecipient.channel == channel,
+        AlertRecipient.user_id.is_(None) if user_id is None else AlertRecipient.user_id == user_id,
+        AlertRecipient.on_escalation.is_(on_escalation)).order_by(AlertRecipient.id)).first()
+    if found is None:
+        raise Invalid("no_recipient", scheme=scheme.name, org=org.name, channel=channel or "*")
+    return found
 
 
 def recipients(session: Session, scheme: AlertScheme) -> list[AlertRecipient]:

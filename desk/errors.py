@@ -78,6 +78,7 @@ MESSAGES = {
     "account_id": "a watched account needs an id, and an id and a name of at most {limit} characters",
     "account_watched": "{org} watches {platform} account {account} already",
     "no_watched_account": "{org} watches no {platform} account {account}",
+    "no_recipient": "{scheme} sends no alerts to {org} / {channel} with these options",
 }
 
 

@@ -19,7 +19,7 @@ from desk import accounts, alert_outbox, alerts, clocks, releases as flow
 from desk.alert_rules import KINDS, LEVELS, NEGATIVE, parse_duration
 from desk.errors import Invalid, NotFound, WorkflowError
 from desk.states import AlertState
-from desk.tables import AlertRule, AlertScheme, Organisation, Release, User
+from desk.tables import AlertRecipient, AlertRule, AlertScheme, Organisation, Release, User
 from indexes.query import QueryError, parse_time
 from review_ui import i18n, params
 from review_ui.services import services
@@ -271,6 +271,17 @@ def add_recipient(scheme_id: int):
         return redirect(back, code=303)
     alert_outbox.add_recipient(session, found, org, channel, user and user.id, on_escalation, actor=g.user.username)
     return _done(back)
+
+
+@bp.post("/alerts/schemes/<int:scheme_id>/recipients/remove")
+def remove_recipient(scheme_id: int):
+    """Stop sending the scheme's alerts to the recipient whose button was pressed."""
+    found = _scheme(scheme_id)
+    recipient = _session().get(AlertRecipient, request.form.get("recipient", 0, type=params.as_id) or 0)
+    if recipient is None or recipient.scheme_id != found.id:
+        abort(404)
+    alert_outbox.remove_recipient(_session(), found, recipient, actor=g.user.username)
+    return _done(url_for("alerts.scheme", scheme_id=scheme_id))
 
 
 @bp.post("/alerts/schemes/<int:scheme_id>")

@@ -360,31 +360,66 @@ def recipient():
     """Who a scheme's alerts go to: channels of <home>/channels.toml, for a person or not."""
 
 
-@recipient.command("add", context_settings=CONTEXT)
-@click.argument("scheme_name", metavar="SCHEME")
-@click.option("--org", required=True, help="The organisation whose channel it is, by name.")
-@click.option("--channel", help="The channel's name in the channels file [--copy: every channel].")
-@click.option("--user", "username", help="The person the channel reaches (their quiet hours apply).")
-@click.option("--copy", "on_escalation", is_flag=True, help="A department copied when an alert is escalated.")
-@with_home
-def recipient_add(settings: Settings, scheme_name, org, channel, username, on_escalation):
-    """Send a scheme's alerts to a channel, or copy them to a department on escalation."""
-    from desk import accounts, alert_outbox, alerts
+def _recipient_options(command):
+    """SCHEME and the options that name a recipient: the same to add one and to remove it."""
+    for option in reversed([
+        click.argument("scheme_name", metavar="SCHEME"),
+        click.option("--org", required=True, help="The organisation whose channel it is, by name."),
+        click.option("--channel", help="The channel's name in the channels file [--copy: every channel]."),
+        click.option("--user", "username", help="The person the channel reaches (their quiet hours apply)."),
+        click.option("--copy", "on_escalation", is_flag=True, help="A department copied when an alert is escalated."),
+        with_home,
+    ]):
+        command = option(command)
+    return command
+
+
+def _named(session, org: str, username: str | None, channel: str | None, on_escalation: bool):
+    """The organisation and the person (or None) that a recipient's options name."""
+    from desk import accounts
     from desk.errors import Invalid
 
     if channel is None and not on_escalation:
         raise click.UsageError("name the --channel (only a department copied, --copy, may take all)")
+    owner = accounts.find_organisation(session, org)
+    if owner is None:
+        raise Invalid("unknown_org", org=org)
+    user = accounts.find_user(session, username) if username else None
+    if username and user is None:
+        raise Invalid("unknown_user", user=username)
+    return owner, user
+
+
+def _where(org: str, channel: str | None, username: str | None, on_escalation: bool) -> str:
+    return (f"{'copied on escalation to' if on_escalation else 'go to'} {org} / {channel or 'every channel'}"
+            + (f" for {username}" if username else ""))
+
+
+@recipient.command("add", context_settings=CONTEXT)
+@_recipient_options
+def recipient_add(settings: Settings, scheme_name, org, channel, username, on_escalation):
+    """Send a scheme's alerts to a channel, or copy them to a department on escalation."""
+    from desk import alert_outbox, alerts
+
     with _desk(settings) as (_, session):
-        owner = accounts.find_organisation(session, org)
-        if owner is None:
-            raise Invalid("unknown_org", org=org)
-        user = accounts.find_user(session, username) if username else None
-        if username and user is None:
-            raise Invalid("unknown_user", user=username)
+        owner, user = _named(session, org, username, channel, on_escalation)
         alert_outbox.add_recipient(session, alerts.find_scheme(session, scheme_name), owner, channel,
                                    user and user.id, on_escalation, actor=CLI_ACTOR)
-    click.echo(f"{scheme_name}: alerts {'copied on escalation to' if on_escalation else 'go to'} "
-               f"{org} / {channel or 'every channel'}" + (f" for {username}" if username else ""))
+    click.echo(f"{scheme_name}: alerts {_where(org, channel, username, on_escalation)}")
+
+
+@recipient.command("remove", context_settings=CONTEXT)
+@_recipient_options
+def recipient_remove(settings: Settings, scheme_name, org, channel, username, on_escalation):
+    """Stop sending a scheme's alerts to a recipient, named by the options it was added with."""
+    from desk import alert_outbox, alerts
+
+    with _desk(settings) as (_, session):
+        owner, user = _named(session, org, username, channel, on_escalation)
+        scheme = alerts.find_scheme(session, scheme_name)
+        found = alert_outbox.find_recipient(session, scheme, owner, channel, user and user.id, on_escalation)
+        alert_outbox.remove_recipient(session, scheme, found, actor=CLI_ACTOR)
+    click.echo(f"{scheme_name}: alerts no longer {_where(org, channel, username, on_escalation)}")
 
 
 @recipient.command("list", context_settings=CONTEXT)

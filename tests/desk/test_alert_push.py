@@ -295,6 +295,33 @@ def test_the_command_line_names_recipients_and_quiet_hours_and_delivers(desk, re
     assert failed.exit_code == 1 and f"pending   alert 1 -> {COUNTY} / zhang: HTTP 500" in failed.stdout
 
 
+def test_a_recipient_is_removed_by_the_options_it_was_added_with(desk, receiver):
+    desk.session.commit()
+    add = ("alert", "recipient", "add", "龙华停电", "--org", COUNTY)
+    remove = ("alert", "recipient", "remove", "龙华停电", "--org", COUNTY)
+    for options in (("--channel", "duty"), ("--channel", "zhang", "--user", "zhang")):
+        cli(*add, *options, home=desk.home)
+    cli(*add[:4], "--org", DEPARTMENT, "--copy", home=desk.home)
+    wrong = cli(*remove, "--channel", "zhang", home=desk.home, check=False)  # it was added for zhang
+    assert wrong.exit_code == 1 and f"龙华停电 sends no alerts to {COUNTY} / zhang with these options" in wrong.stderr
+    assert cli(*remove, home=desk.home, check=False).exit_code == 2  # neither a channel nor --copy
+    assert cli(*remove, "--channel", "zhang", "--user", "zhang", home=desk.home).stdout == (
+        f"龙华停电: alerts no longer go to {COUNTY} / zhang for zhang\n")
+    assert "no longer copied on escalation to" in cli(*remove[:4], "--org", DEPARTMENT, "--copy", home=desk.home).stdout
+    assert cli("alert", "recipient", "list", "龙华停电", home=desk.home).stdout == f"{COUNTY}\tduty\t-\talerts\n"
+    desk.session.expire_all()
+    entries = desk.session.scalars(select(AuditEntry).where(AuditEntry.action == "alert.recipient_remove")
+                                   .order_by(AuditEntry.id)).all()
+    assert [(e.actor, e.detail["org"], e.detail["channel"]) for e in entries] == [
+        ("cli", COUNTY, "zhang"), ("cli", DEPARTMENT, None)]
+
+    desk.rule()
+    desk.add(2)
+    desk.check()
+    desk.deliver()
+    assert len(receiver.got(path(COUNTY))) == 1 and receiver.got(path(COUNTY, "zhang")) == []
+
+
 @pytest.mark.slow  # a real crawl of the demo site in a child process
 def test_a_crawl_cycle_evaluates_the_rules_after_its_index_batch(home):
     with publishing.sessions(home.database_url, home.home)() as session, session.begin():

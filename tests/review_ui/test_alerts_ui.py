@@ -11,6 +11,7 @@ import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
 from core.schema import Tags, make_post
 from core.settings import Settings
@@ -18,7 +19,7 @@ from core.store import Store
 from crisiswatch.demo import replay_alerts, seed_people
 from desk import accounts, alerts, releases as flow
 from desk.database import open_sessions
-from desk.tables import Alert, Release, User
+from desk.tables import Alert, AlertRecipient, AuditEntry, Release, User
 from indexes.embedded import EmbeddedIndex
 from indexes.indexer import index_pending
 from review_ui import create_app
@@ -180,6 +181,29 @@ def test_a_schemes_recipients_are_added_in_its_page(app):
     assert f"{CITY} · press-room · drafter" in shown and f"{OTHER} · 全部渠道 · 升级时抄送" in shown
     other_client, other_token = client_of(app, "other")
     assert other_client.post(url, data={"csrf_token": other_token, "org": other, "channel": "x"}).status_code == 403
+
+
+def test_a_recipient_is_removed_with_its_button_and_the_removal_audited(app):
+    client, token = client_of(app, "analyst")
+    scheme_id = with_scheme(app, client, token)
+    url = f"/alerts/schemes/{scheme_id}/recipients"
+    with app.extensions["crisiswatch"].sessions() as session:
+        city = accounts.find_organisation(session, CITY).id
+    for channel in ("press-room", "duty"):
+        assert client.post(url, data={"csrf_token": token, "org": city, "channel": channel}).status_code == 303
+    with app.extensions["crisiswatch"].sessions() as session:
+        press, duty = session.scalars(select(AlertRecipient.id).order_by(AlertRecipient.id)).all()
+    assert f'form="remove-recipient" name="recipient" value="{press}"' in page(client, f"/alerts/schemes/{scheme_id}")
+
+    assert client.post(f"{url}/remove", data={"csrf_token": token, "recipient": press}).status_code == 303
+    listed = page(client, f"/alerts/schemes/{scheme_id}").split('id="recipients"')[1].split("</ul>")[0]
+    assert f"{CITY} · duty" in listed and "press-room" not in listed
+    assert client.post(f"{url}/remove", data={"csrf_token": token, "recipient": press}).status_code == 404
+    other_client, other_token = client_of(app, "other")
+    assert other_client.post(f"{url}/remove", data={"csrf_token": other_token, "recipient": duty}).status_code == 403
+    with app.extensions["crisiswatch"].sessions() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "alert.recipient_remove")).all()
+        assert (entry.actor, entry.detail["org"], entry.detail["channel"]) == ("analyst", CITY, "press-room")
 
 
 def test_the_pages_in_english(app):
