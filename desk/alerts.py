@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session
 
 from core.schema import PLATFORMS
 from core.store import Store, naive_utc
-from desk import alert_outbox, audit
-from desk.alert_rules import KINDS, LEVELS, Finding, Scope, default_levels, evaluate, keyword_text, settings_of
+from desk import alert_outbox, audit, facts
+from desk.alert_rules import (KINDS, LEVELS, Finding, Scope, default_levels, evaluate, incidents_of, keyword_text,
+                              settings_of)
 from desk.clocks import Clock, load_clocks
-from desk.errors import Invalid, NotFound
+from desk.errors import Forbidden, Invalid, NotFound
 from desk.rules import move_alert
 from desk.states import AlertState
-from desk.tables import Alert, AlertRule, AlertScheme, Organisation, Release, User, WatchedAccount
+from desk.tables import Alert, AlertRule, AlertScheme, Incident, Organisation, Release, User, WatchedAccount
 from indexes.query import QueryError, SearchQuery
 
 MAX_NAME = 200
@@ -325,6 +326,22 @@ def reopen(session: Session, alert: Alert, *, actor: str) -> None:
     alert.closed_at = None
 
 
+def link_incident(session: Session, alert: Alert, incident: Incident, *, user=None, actor: str) -> None:
+    """Link the alert to the incident it is part of (its page lists it), in place of any
+    before. ``user``: the person who links it, who must handle the alert and see the
+    incident; None: the home's operator (the command line)."""
+    scheme = session.get(AlertScheme, session.get(AlertRule, alert.rule_id).scheme_id)
+    if user is not None and not may_handle(user, scheme, alert):
+        raise Forbidden("alert_not_handled", alert=alert.id)
+    if user is not None and not sees_incident(session, user, incident):
+        raise Forbidden("incident_not_seen", incident=incident.id)
+    audit.lock(session)
+    session.refresh(alert)
+    was, alert.incident_id = alert.incident_id, incident.id
+    audit.record(session, actor, "alert.link", f"alert:{alert.id}", {"from": was, "to": incident.id},
+                 org_id=scheme.org_id)
+
+
 def _step(session: Session, alert: Alert, step: str, actor: str, detail: dict) -> str:
     audit.lock(session)
     session.refresh(alert)  # as it is now that no one else changes it
@@ -333,15 +350,17 @@ def _step(session: Session, alert: Alert, step: str, actor: str, detail: dict) -
     return was
 
 
-def as_json(alert: Alert, rule: AlertRule) -> dict:
-    """An alert as the command line and the UI give it (times as ISO 8601 in UTC)."""
+def as_json(alert: Alert, rule: AlertRule, org_names: dict[int, str]) -> dict:
+    """An alert as the command line gives it (times as ISO 8601 in UTC), organisations by
+    their names in ``org_names`` (id -> name)."""
     return {
         "id": alert.id, "rule": rule.id, "kind": rule.kind, "key": alert.key, "level": alert.level,
         "state": str(alert.state), "opened_at": _iso(alert.opened_at), "updated_at": _iso(alert.updated_at),
         "first_post_at": _iso(alert.first_post_at), "count": alert.count, "baseline": alert.baseline,
         "post_ids": alert.post_ids, "query": alert.query, "evidence": alert.evidence,
         "assignee_id": alert.assignee_id, "assigned_org_id": alert.assigned_org_id, "due_at": _iso(alert.due_at),
-        "release_id": alert.release_id,
+        "release_id": alert.release_id, "incident_id": alert.incident_id,
+        "escalated_to": org_names.get(alert.escalated_to_org_id), "escalated_at": _iso(alert.escalated_at),
     }
 
 
@@ -446,13 +465,28 @@ def remove_rule(session: Session, rule: AlertRule, *, actor: str) -> None:
     session.delete(rule)
 
 
-def answered_alerts(session: Session, user, release_ids) -> list[tuple[Alert, AlertRule]]:
-    """The alerts that the releases ``release_ids`` answer (an incident's alerts) that
-    ``user`` sees."""
-    found = session.execute(select(Alert, AlertRule, AlertScheme).join(AlertRule, Alert.rule_id == AlertRule.id)
-                            .join(AlertScheme, AlertRule.scheme_id == AlertScheme.id)
-                            .where(Alert.release_id.in_(list(release_ids))).order_by(Alert.opened_at)).all()
-    return [(alert, rule) for alert, rule, scheme in found if may_handle(user, scheme, alert)]
+def sees_incident(session: Session, user, incident: Incident) -> bool:
+    """Admins see every incident; others those their organisation opened or is named on."""
+    return "admin" in user.roles or user.org_id in facts.incident_org_ids(session, incident)
+
+
+def incidents_seen(session: Session, user) -> list[Incident]:
+    """The incidents ``user`` sees (``sees_incident``), the newest first."""
+    if "admin" in user.roles:
+        return list(session.scalars(select(Incident).order_by(Incident.id.desc())))
+    return incidents_of(session, user.org_id, datetime.now(timezone.utc))[::-1]
+
+
+def incident_alerts(session: Session, user, incident: Incident,
+                    release_ids) -> list[tuple[Alert, AlertRule, datetime | None]]:
+    """The alerts of an incident that ``user`` sees: those linked to it and those its
+    releases ``release_ids`` answer, each with its rule and when its answer was published."""
+    found = session.execute(
+        select(Alert, AlertRule, AlertScheme, Release.published_at).join(AlertRule, Alert.rule_id == AlertRule.id)
+        .join(AlertScheme, AlertRule.scheme_id == AlertScheme.id).outerjoin(Release, Alert.release_id == Release.id)
+        .where((Alert.incident_id == incident.id) | Alert.release_id.in_(list(release_ids)))
+        .order_by(Alert.opened_at, Alert.id)).all()
+    return [(alert, rule, published) for alert, rule, scheme, published in found if may_handle(user, scheme, alert)]
 
 
 def response_times(alert: Alert, published_at: datetime | None) -> list[tuple[str, datetime | None, timedelta | None]]:

@@ -69,6 +69,8 @@ MESSAGES = {
     "rule_levels": "levels III, II and I need three thresholds, each above the one before and above {lowest}",
     "rule_words": "a keyword rule needs at least one word",
     "no_alert": "no alert {alert}",
+    "alert_not_handled": "you do not handle alert {alert}",
+    "incident_not_seen": "incident {incident} is not one your organisation opened or is named on",
     "alert_state": "cannot {step} an alert in state {state}",
     "assign_whom": "an alert is assigned to a person or to an organisation",
     "unknown_user": "unknown user {user}",

@@ -264,6 +264,7 @@ class Alert(WorkflowBase):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     escalated_to_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))  # the last step's
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)  # the incident it is part of
     __table_args__ = (Index("ix_alerts_rule_id_key", "rule_id", "key"),)
 
 

@@ -19,7 +19,7 @@ from desk import accounts, alert_outbox, alerts, clocks, releases as flow
 from desk.alert_rules import KINDS, LEVELS, NEGATIVE, parse_duration
 from desk.errors import Invalid, NotFound, WorkflowError
 from desk.states import AlertState
-from desk.tables import AlertRecipient, AlertRule, AlertScheme, Organisation, Release, User
+from desk.tables import AlertRecipient, AlertRule, AlertScheme, Incident, Organisation, Release, User
 from indexes.query import QueryError, parse_time
 from review_ui import i18n, params
 from review_ui.services import services
@@ -45,12 +45,11 @@ def open_alerts() -> int:
 
 
 @bp.app_template_global()
-def incident_alerts(releases: list[Release]) -> list:
-    """For the incident page: the alerts its releases answer that the user sees, each with
-    its rule and the times from its first post to the published answer."""
-    published = {release.id: release.published_at for release in releases}
-    return [(alert, rule, alerts.response_times(alert, published[alert.release_id]))
-            for alert, rule in alerts.answered_alerts(_session(), g.user, published)]
+def incident_alerts(incident: Incident, releases: list[Release]) -> list:
+    """For the incident page: the alerts linked to it or answered by its releases that the
+    user sees, each with its rule and the times from its first post to the published answer."""
+    found = alerts.incident_alerts(_session(), g.user, incident, [release.id for release in releases])
+    return [(alert, rule, alerts.response_times(alert, published)) for alert, rule, published in found]
 
 
 @bp.before_request
@@ -130,7 +129,7 @@ def index():
         abort(400)
     found = alerts.alerts_for(_session(), g.user, [state] if state else (), [level] if level else ())
     return render_template("alerts.html", alerts=found, state=state, level=level, states=list(AlertState),
-                           levels=LEVELS, now=utcnow(), overdue=alerts.overdue)
+                           levels=LEVELS, now=utcnow(), overdue=alerts.overdue, orgs=_org_names())
 
 
 @bp.get("/alerts/<int:alert_id>")
@@ -145,6 +144,9 @@ def show(alert_id: int):
         users=accounts.list_users(session, org), releases=flow.visible_releases(session, _actor()),
         assignee=alert.assignee_id and session.get(User, alert.assignee_id),
         answer=alert.release_id and session.get(Release, alert.release_id),
+        incident=alert.incident_id and session.get(Incident, alert.incident_id),
+        incidents=alerts.incidents_seen(session, g.user),
+        escalated_to=alert.escalated_to_org_id and session.get(Organisation, alert.escalated_to_org_id),
     )
 
 
@@ -200,13 +202,31 @@ def _assign(alert) -> None:
 
 @bp.post("/alerts/<int:alert_id>/incident")
 def open_incident(alert_id: int):
-    """Open an incident from the alert, named and searched as its scheme."""
-    _, _, scheme = _alert(alert_id)
+    """Open an incident from the alert, named and searched as its scheme, and link them."""
+    alert, _, scheme = _alert(alert_id)
+    session = _session()
     try:
-        incident = flow.create_incident(_session(), _actor(), scheme.name, scheme.text)
+        incident = flow.create_incident(session, _actor(), scheme.name, scheme.text)
+        alerts.link_incident(session, alert, incident, user=g.user, actor=g.user.username)
     except WorkflowError as err:
         return _refused(err, url_for("alerts.show", alert_id=alert_id))
     return _done(url_for("releases.incident", incident_id=incident.id))
+
+
+@bp.post("/alerts/<int:alert_id>/link")
+def link_incident(alert_id: int):
+    """Link the alert to an incident the user sees."""
+    alert, _, _ = _alert(alert_id)
+    session = _session()
+    incident = session.get(Incident, request.form.get("incident", 0, type=params.as_id) or 0)
+    if incident is None:
+        abort(400)
+    back = url_for("alerts.show", alert_id=alert_id)
+    try:
+        alerts.link_incident(session, alert, incident, user=g.user, actor=g.user.username)
+    except WorkflowError as err:
+        return _refused(err, back)
+    return _done(back)
 
 
 # -- monitoring schemes and their rules -----------------------------------------------------

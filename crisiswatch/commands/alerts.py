@@ -287,16 +287,20 @@ def backtest(settings: Settings, since, until, every, as_json):
 @with_home
 def list_alerts(settings: Settings, as_json):
     """List the alerts, the newest first."""
-    from desk import alerts
+    from desk import accounts, alerts
 
     with _desk(settings) as (_, session):
         found = alerts.list_alerts(session)
+        org_names = {org.id: org.name for org in accounts.list_organisations(session)}
         if as_json:
-            emit_json([alerts.as_json(item, item_rule) for item, item_rule in found])
+            emit_json([alerts.as_json(item, item_rule, org_names) for item, item_rule in found])
             return
         for item, item_rule in found:
+            escalated = (f"\tescalated to {org_names[item.escalated_to_org_id]} {_china(item.escalated_at)}"
+                         if item.escalated_to_org_id else "")
             click.echo(f"{item.id}\t{item.level}\t{item.state}\t{item_rule.kind} {item.key}\t{item.count} posts\t"
-                       f"opened {_china(item.opened_at)}\tfirst post {_china(item.first_post_at)}\t/?{item.query}")
+                       f"opened {_china(item.opened_at)}\tfirst post {_china(item.first_post_at)}\t/?{item.query}"
+                       + escalated)
 
 
 @alert.command("ack", context_settings=CONTEXT)
@@ -340,6 +344,21 @@ def assign(settings: Settings, alert_id, username, org, due):
                 raise Invalid("unknown_org", org=org)
         alerts.assign(session, item, due, user=user, org=owner, actor=CLI_ACTOR, now=now)
         click.echo(f"alert {alert_id}: {item.state}, assigned to {username or org}, due {_china(due)}")
+
+
+@alert.command("link", context_settings=CONTEXT)
+@click.argument("alert_id", metavar="ID", type=int)
+@click.option("--incident", "incident_id", required=True, type=int, help="The incident's id.")
+@with_home
+def link(settings: Settings, alert_id, incident_id):
+    """Link an alert to the incident it is part of (the incident's page lists it)."""
+    from desk import alerts, releases
+
+    with _desk(settings) as (_, session):
+        item = alerts.get_alert(session, alert_id)
+        incident = releases.get_incident(session, incident_id)
+        alerts.link_incident(session, item, incident, actor=CLI_ACTOR)
+        click.echo(f"alert {alert_id}: linked to incident {incident_id} {incident.title}")
 
 
 @alert.command("close", context_settings=CONTEXT)

@@ -11,6 +11,8 @@ import pytest
 from core.schema import CHINA_TZ, Tags, make_post
 from core.settings import Settings
 from core.store import Store
+from desk import accounts, alert_outbox, releases
+from desk.database import open_sessions
 from indexes.backends import open_index
 from indexes.indexer import index_pending
 from tests.conftest import cli
@@ -175,3 +177,30 @@ def test_watched_accounts_are_added_listed_and_removed(fed_home):
                home=fed_home).stdout == "added rule 1: account on 海口停电\n"
     audit = cli("audit", "export", home=fed_home, check=False).stdout
     assert "alert.account_add" in audit and "alert.account_remove" in audit
+
+
+def test_an_alert_is_linked_to_an_incident_and_its_escalation_listed(fed_home):
+    cli("org", "add", "海南电网", "--kind", "enterprise", "--level", "company", home=fed_home)
+    cli("org", "add", "龙华供电局", "--kind", "enterprise", "--level", "branch", "--parent", "海南电网", home=fed_home)
+    cli("alert", "scheme", "add", "龙华停电", "--query", "停电", "--org", "龙华供电局", home=fed_home)
+    cli("alert", "rule", "add", "龙华停电", "--kind", "spike", home=fed_home)
+    cli("alert", "check", *AT, home=fed_home)
+    [listed] = alerts_json(fed_home)
+    assert (listed["incident_id"], listed["escalated_to"], listed["escalated_at"]) == (None, None, None)
+    assert "escalated" not in cli("alert", "list", home=fed_home).stdout
+
+    store = Store(fed_home.database_url)
+    with open_sessions(store.engine, fed_home.home).begin() as session:
+        duty = accounts.find_user(session, "duty")
+        incident_id = releases.create_incident(session, duty, "龙华区停电").id
+        alert_outbox.escalate_due(session, {}, NOW + timedelta(hours=1))  # level I waits half an hour
+    store.close()
+    assert cli("alert", "link", "1", "--incident", str(incident_id), home=fed_home).stdout == \
+        f"alert 1: linked to incident {incident_id} 龙华区停电\n"
+    [listed] = alerts_json(fed_home)
+    assert listed["incident_id"] == incident_id and KEYS <= set(listed)
+    assert listed["escalated_to"] == "海南电网" and listed["escalated_at"] == "2024-07-25T05:00:00+00:00"
+    assert cli("alert", "list", home=fed_home).stdout.endswith("\tescalated to 海南电网 2024-07-25 13:00\n")
+    missing = cli("alert", "link", "1", "--incident", "99", home=fed_home, check=False)
+    assert missing.exit_code == 1 and "no such incident" in missing.stderr
+    assert "alert.link" in cli("audit", "export", home=fed_home, check=False).stdout

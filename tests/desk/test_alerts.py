@@ -15,7 +15,7 @@ from core.store import Store
 from desk import alerts
 from desk.alert_rules import level_of
 from desk.database import open_sessions
-from desk.errors import Invalid, InvalidTransition
+from desk.errors import Forbidden, Invalid, InvalidTransition
 from desk.rules import ALERT_STEPS, move_alert
 from desk.states import AlertState
 from desk.tables import AuditEntry, Incident, Organisation, Release, User
@@ -262,3 +262,46 @@ def test_an_alert_step_sets_the_state_it_leads_to_or_refuses(step):
             with pytest.raises(InvalidTransition):
                 move_alert(alert, step)
             assert alert.state is state
+
+
+def test_an_alert_is_linked_to_an_incident_its_handler_sees_and_the_incident_lists_it(feed):
+    alerts.add_rule(feed.session, feed.scheme(), "spike", {}, actor="test")
+    burst(feed, 25)
+    [change] = feed.check()
+    alert = change.alert
+    ours = feed.session.get(Incident, a_release(feed).incident_id)
+    duty = feed.session.scalars(select(User).where(User.username == "duty")).one()
+    city = Organisation(name="海口市人民政府", kind="government", level="city")
+    feed.session.add(city)
+    feed.session.flush()
+    outsider = User(username="outsider", display_name="outsider", password_hash="-", org_id=city.id,
+                    roles=["analyst"])
+    feed.session.add(outsider)
+    feed.session.flush()
+    theirs = Incident(title="海口市停电", created_by=outsider.id)
+    feed.session.add(theirs)
+    feed.session.flush()
+    admin = SimpleNamespace(roles=["admin"], org_id=city.id)
+    assert alerts.incidents_seen(feed.session, duty) == [ours]
+    assert alerts.incidents_seen(feed.session, admin) == [theirs, ours]
+
+    with pytest.raises(Forbidden) as refused:  # not an alert of the outsider's organisation
+        alerts.link_incident(feed.session, alert, theirs, user=outsider, actor="outsider")
+    assert refused.value.code == "alert_not_handled"
+    with pytest.raises(Forbidden) as refused:  # not an incident of duty's organisation
+        alerts.link_incident(feed.session, alert, theirs, user=duty, actor="duty")
+    assert refused.value.code == "incident_not_seen"
+    assert alerts.incident_alerts(feed.session, duty, ours, []) == []
+
+    alerts.link_incident(feed.session, alert, ours, user=duty, actor="duty")
+    assert alert.incident_id == ours.id
+    assert alerts.incident_alerts(feed.session, duty, ours, []) == [(alert, change.rule, None)]
+    assert alerts.incident_alerts(feed.session, outsider, ours, []) == []  # another organisation's alert
+    alerts.link_incident(feed.session, alert, theirs, actor="cli")  # the home's operator links any
+    assert alerts.incident_alerts(feed.session, admin, theirs, []) == [(alert, change.rule, None)]
+    feed.session.commit()
+    links = feed.session.scalars(select(AuditEntry).where(AuditEntry.action == "alert.link")
+                                 .order_by(AuditEntry.id)).all()
+    assert [(entry.actor, entry.target, entry.detail) for entry in links] == [
+        ("duty", f"alert:{alert.id}", {"from": None, "to": ours.id}),
+        ("cli", f"alert:{alert.id}", {"from": ours.id, "to": theirs.id})]

@@ -17,7 +17,7 @@ from core.schema import Tags, make_post
 from core.settings import Settings
 from core.store import Store
 from crisiswatch.demo import replay_alerts, seed_people
-from desk import accounts, alerts, releases as flow
+from desk import accounts, alert_outbox, alerts, releases as flow
 from desk.database import open_sessions
 from desk.tables import Alert, AlertRecipient, AuditEntry, Release, User
 from indexes.embedded import EmbeddedIndex
@@ -296,6 +296,60 @@ def test_an_alert_opens_an_incident_whose_page_lists_it_with_the_times_to_the_an
     other_client, _ = client_of(app, "other")  # sees the release, not the alert of another organisation
     shown = page(other_client, f"/incidents/{incident_id}")
     assert f"/releases/{release_id}" in shown and f'href="/alerts/{alert_id}"' not in shown
+
+
+def test_an_alert_is_linked_to_the_incident_opened_from_it_or_to_one_the_user_sees(app):
+    client, token = client_of(app, "analyst")
+    with_scheme(app, client, token)
+    [alert_id] = check(app)
+    with app.extensions["crisiswatch"].sessions.begin() as session:
+        theirs = flow.create_incident(session, session.query(User).filter_by(username="other").one(), "海口停电").id
+    opened = client.post(f"/alerts/{alert_id}/incident", data={"csrf_token": token})
+    incident_id = int(opened.headers["Location"].rsplit("/", 1)[1])
+    section = page(client, f"/incidents/{incident_id}").split('id="alerts"')[1].split("</section>")[0]
+    assert f'href="/alerts/{alert_id}"' in section and section.count("分钟后") == 1  # linked, not yet acknowledged
+    shown = page(client, f"/alerts/{alert_id}")
+    assert f'<dt>所属事件</dt><dd><a href="/incidents/{incident_id}">滨海台风</a>' in shown
+    assert f'<option value="{incident_id}" selected>滨海台风' in shown
+    assert "海口停电" not in shown  # only the incidents it sees
+
+    with app.extensions["crisiswatch"].sessions.begin() as session:
+        incident_ids = {incident_id, flow.create_incident(session, session.query(User).filter_by(
+            username="analyst").one(), "滨海台风次生灾害").id}
+    second = max(incident_ids)
+    linked = client.post(f"/alerts/{alert_id}/link", data={"csrf_token": token, "incident": str(second)})
+    assert linked.status_code == 303
+    assert f'href="/alerts/{alert_id}"' in page(client, f"/incidents/{second}")
+    assert f'href="/alerts/{alert_id}"' not in page(client, f"/incidents/{incident_id}")
+    refused = client.post(f"/alerts/{alert_id}/link", data={"csrf_token": token, "incident": str(theirs)},
+                          follow_redirects=True).get_data(as_text=True)
+    assert f"事件 {theirs} 不是你的单位建立或参与的事件" in refused and "flash-error" in refused
+    assert client.post(f"/alerts/{alert_id}/link", data={"csrf_token": token, "incident": "x"}).status_code == 400
+    assert client.post(f"/alerts/{alert_id}/link", data={"incident": str(second)}).status_code == 400  # CSRF
+    other, other_token = client_of(app, "other")
+    assert other.post(f"/alerts/{alert_id}/link", data={"csrf_token": other_token,
+                                                         "incident": str(theirs)}).status_code == 403
+    with app.extensions["crisiswatch"].sessions() as session:
+        assert session.get(Alert, alert_id).incident_id == second
+
+
+def test_an_escalated_alert_says_to_whom_and_when(app):
+    client, token = client_of(app, "analyst")
+    with_scheme(app, client, token)
+    [alert_id] = check(app)
+    assert "已升级至" not in page(client, "/alerts/") and "已升级至" not in page(client, f"/alerts/{alert_id}")
+    with app.extensions["crisiswatch"].sessions.begin() as session:
+        province = accounts.create_organisation(session, "滨海省人民政府", "government", "province")
+        accounts.find_organisation(session, CITY).parent_id = province.id
+        session.flush()
+        at = datetime.now(timezone.utc) + timedelta(hours=3)  # level III waits 2 hours
+        [escalated] = alert_outbox.escalate_due(session, {}, at)
+        assert escalated.id == alert_id
+    when = at.astimezone(timezone(timedelta(hours=8))).strftime("%m-%d %H:%M")
+    for url in ("/alerts/", f"/alerts/{alert_id}"):
+        shown = page(client, url)
+        assert "已升级至 滨海省人民政府（" in shown and when in shown.split("已升级至")[1], url
+    assert "Escalated to 滨海省人民政府 (" in page(client, f"/alerts/{alert_id}?lang=en")
 
 
 @pytest.mark.slow
