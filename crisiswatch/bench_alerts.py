@@ -5,13 +5,16 @@ In a temporary home the corpus (or its first ``limit`` posts) is imported, tagge
 indexed first, so that every rule counts over an index of its size. A simulated timeline
 of real texts follows, after the corpus's last day: a steady baseline of posts (12 hours
 of it before the rules start, as their trailing baseline), and bursts of posts holding the
-scheme's word in three shapes (sudden, ramp, two-step). It is fed as the scheduler feeds
-a home, one batch a minute: the batch's posts written to a file, imported, tagged,
-indexed, then every rule evaluated with ``now`` the batch's simulated time.
+scheme's word in five shapes (sudden, ramp, two-step, an outage's many posts at once
+decaying, a repost wave of one post). It is fed as the scheduler feeds a home, one batch a
+minute: the batch's posts written to a file, imported, tagged, indexed, every rule
+evaluated with ``now`` the batch's simulated time, then the notices sent
+(``publishing.deliver_alerts``) to the scheme's webhook channel, a receiver on loopback.
 
-A burst's delay runs from the batch that stored its first post to the alert that opened
-for it: the simulated minutes between, plus the seconds the opening batch took (import,
-tag, index, check). An alert opened outside every burst (its start to its end plus the
+A burst's delay runs from the batch that stored its first post to the notice of the
+alert that opened for it received: the simulated minutes between the two batches, plus
+the wall seconds from the opening batch's start (import, tag, index, check, send) to the
+notice's arrival. An alert opened outside every burst (its start to its end plus the
 rule's window) is a false alert. Each rule is also evaluated alone after each batch, before
 the check, for its time (the first search of a new index commit pays the reload).
 """
@@ -19,20 +22,24 @@ the check, for its time (the first search of a new index commit pays the reload)
 from __future__ import annotations
 
 import csv
+import json
 import random
 import statistics
+import threading
 import time
 from bisect import bisect_left
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from core.schema import CHINA_TZ
 from core.settings import Settings
-from crisiswatch import stages
+from crisiswatch import publishing, stages
 from crisiswatch.bench import SEED, _p95, corpus_files, corpus_texts, scratch_home
 from crisiswatch.importer import import_files
-from desk import accounts, alert_rules, alerts
+from desk import accounts, alert_outbox, alert_rules, alerts
 from desk.database import open_sessions
 from indexes.backends import open_index
 from indexes.indexer import index_pending
@@ -50,7 +57,10 @@ SHAPES = {
     "sudden": [12] * 15,
     "ramp": list(range(1, 16)),
     "two-step": [2] * 15 + [8] * 10,
+    "outage": [40, 24, 14, 9, 6, 4, 3, 2, 2, 1, 1, 1],  # the power goes: everyone posts at once
+    "repost": [3, 12, 18, 10, 6, 4, 2, 1, 1, 1],  # one post reposted, near-identical texts
 }
+SECRET = "bench-alerts-webhook-secret"
 RULES = [  # (kind, parameters): each kind with its defaults, the keyword counting as a spike does
     ("spike", {}),
     ("share", {}),
@@ -79,9 +89,22 @@ def timeline(hours: int, baseline: list[str], burst_texts: list[str]) -> tuple[l
     for n, (shape, rates) in enumerate(SHAPES.items()):
         start = START + timedelta(hours=hours) * (2 * n + 1) / (2 * len(SHAPES))
         bursts.append(Burst(shape, start, start + timedelta(minutes=len(rates))))
-        posts += [(start + timedelta(minutes=m, seconds=rng.uniform(0, 60)), rng.choice(burst_texts))
+        texts = reposts(rng.choice(burst_texts), rng) if shape == "repost" else lambda: rng.choice(burst_texts)
+        posts += [(start + timedelta(minutes=m, seconds=rng.uniform(0, 60)), texts())
                   for m, rate in enumerate(rates) for _ in range(rate)]
     return sorted(posts), bursts
+
+
+def reposts(text: str, rng: random.Random):
+    """Texts of one post reposted: the original, then Weibo's ``转发`` forms of it, each
+    with a few words of its own or none."""
+    comments = ["", "", "转发微博", "真的假的？", "扩散", "注意安全", "[怒]", "求证"]
+    serial = iter(range(1, 10**6))
+
+    def next_text() -> str:
+        n = next(serial)
+        return text if n == 1 else f"{rng.choice(comments)}//@用户{rng.randrange(10**6)}:{text}"
+    return next_text
 
 
 def write_batch(path: Path, posts: list[tuple[datetime, str]], first_id: int) -> None:
@@ -92,9 +115,47 @@ def write_batch(path: Path, posts: list[tuple[datetime, str]], first_id: int) ->
         out.writerows((f"bench-{first_id + n}", when.isoformat(), text) for n, (when, text) in enumerate(posts))
 
 
+class Receiver(ThreadingHTTPServer):
+    """The scheme's webhook on loopback: when (``time.perf_counter``) each alert's first
+    notice arrived, by alert id."""
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.arrived: dict[int, float] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}/alerts"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        at = time.perf_counter()
+        notice = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        alert_id = int(notice["notice_id"].split("-")[1])  # alert-<alert>-<delivery>
+        self.server.arrived.setdefault(alert_id, at)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def receiving():
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def bench_alerts(settings: Settings, limit: int | None, hours: int, say=print) -> dict:
     files = corpus_files(settings)
-    with scratch_home(settings) as (bench_settings, store):
+    with scratch_home(settings) as (bench_settings, store), receiving() as receiver:
         say("importing the corpus" if limit is None else f"importing the corpus's first {limit} posts")
         history = import_files(store, files, limit=limit).imported
         say(f"tagging and indexing {history} posts")
@@ -103,10 +164,14 @@ def bench_alerts(settings: Settings, limit: int | None, hours: int, say=print) -
         texts = corpus_texts(settings.data_dir, POOL)
         posts, bursts = timeline(hours, texts, [text for text in texts if WORD in text])
         sessions = open_sessions(store.engine, bench_settings.home)
+        bench_settings.channels_file.write_text(
+            f'[[organisation]]\nname = "基准测试"\n[[organisation.channel]]\nname = "duty"\nkind = "webhook"\n'
+            f'url = "{receiver.url}"\nsecret = "{SECRET}"\n', encoding="utf-8")
         with sessions.begin() as session:
             org = accounts.create_organisation(session, "基准测试", "government", "city")
             scheme = alerts.add_scheme(session, "口罩", org, WORD, actor="bench")
             rules = [alerts.add_rule(session, scheme, kind, params, actor="bench") for kind, params in RULES]
+            alert_outbox.add_recipient(session, scheme, org, "duty", actor="bench")
             scope = alerts.scope_of(scheme)
             rules = [(rule.kind, rule.params, rule.levels) for rule in rules]
         nlp = build_pipeline(bench_settings.models_dir)
@@ -128,18 +193,21 @@ def bench_alerts(settings: Settings, limit: int | None, hours: int, say=print) -
                 ms = time.perf_counter()
                 alert_rules.evaluate(store, index, scope, kind, params, levels, now)
                 eval_ms.append((time.perf_counter() - ms) * 1000)
-            started = time.perf_counter()
+            checked = time.perf_counter()
             with sessions.begin() as session:
                 changes = alerts.check(session, store, index, now, actor="bench")
-                new = [(change.rule.kind, now, fed_s + time.perf_counter() - started) for change in changes
-                       if change.opened]
-            opened += new
+                new = [(change.rule.kind, now, change.alert.id) for change in changes if change.opened]
+            if changes:  # as a crawl cycle sends them (stages.run_job_cycle)
+                publishing.deliver_alerts(bench_settings, now)
+            # the batch's wall time, less the rules timed alone (no part of a cycle)
+            opened += [(kind, at, alert_id, fed_s - checked) for kind, at, alert_id in new]
             for burst in bursts:
                 if burst.stored_at is None and any(burst.start <= when < burst.end for when, _ in batch):
                     burst.stored_at = now
             if number % 60 == 59 or new:
                 say(f"{now:%m-%d %H:%M} {fed} posts, alerts opened: {len(opened)}")
-    return _figures(history + len(posts), hours, bursts, opened, eval_ms)
+        arrived = dict(receiver.arrived)
+    return _figures(history + len(posts), hours, bursts, opened, arrived, eval_ms)
 
 
 def _feed(path: Path, batch, first_id: int, store, nlp, index) -> None:
@@ -151,15 +219,21 @@ def _feed(path: Path, batch, first_id: int, store, nlp, index) -> None:
         index_pending(store, index)
 
 
-def _figures(posts: int, hours: int, bursts: list[Burst], opened: list, eval_ms: list[float]) -> dict:
+def _figures(posts: int, hours: int, bursts: list[Burst], opened: list, arrived: dict[int, float],
+             eval_ms: list[float]) -> dict:
+    """``opened``: (kind, batch time, alert id, wall clock offset) of each alert opened,
+    where the offset plus its notice's arrival (``arrived``, ``time.perf_counter``) is the
+    wall seconds since its batch started."""
     window = timedelta(seconds=alert_rules.COMMON["window"])
     false = {kind: 0 for kind, _ in RULES}
-    for kind, at, seconds in opened:
+    for kind, at, alert_id, offset in opened:
         burst = next((b for b in bursts if b.start <= at <= b.end + window), None)
         if burst is None:
             false[kind] += 1
-        elif burst.delay_s is None:  # the first alert opened for it
-            burst.delay_s = (at - burst.stored_at).total_seconds() + seconds
+        elif alert_id in arrived:
+            delay_s = (at - burst.stored_at).total_seconds() + offset + arrived[alert_id]
+            if burst.delay_s is None or delay_s < burst.delay_s:  # the first notice received for it
+                burst.delay_s = delay_s
     delays = [b.delay_s for b in bursts if b.delay_s is not None]
     return {
         "posts": posts,
@@ -167,7 +241,7 @@ def _figures(posts: int, hours: int, bursts: list[Burst], opened: list, eval_ms:
         "bursts": len(bursts),
         "detect_delay_s_p50": round(statistics.median(delays), 1) if delays else None,
         "detect_delay_s_max": round(max(delays), 1) if delays else None,
-        "detect_delay_to": "opened",
+        "detect_delay_to": "delivered",
         "delay_s_by_shape": {b.shape: b.delay_s and round(b.delay_s, 1) for b in bursts},
         "missed": len(bursts) - len(delays),
         "false_alerts_per_day": round(max(false.values()) * 24 / hours, 2),

@@ -78,9 +78,9 @@ def bench_import_command(settings: Settings, limit, as_json):
 
 @bench.command("alerts", context_settings=CONTEXT)
 @click.option("--limit", type=click.IntRange(min=1), help="Import only the first N posts of the corpus first.")
-@click.option("--hours", default=24, show_default=True, type=click.IntRange(min=4),
-              help="Simulated hours of the timeline (a batch a minute), its three bursts spread over them "
-                   "(at least 4: closer bursts would fall in one alert's cool-down).")
+@click.option("--hours", default=24, show_default=True, type=click.IntRange(min=7),
+              help="Simulated hours of the timeline (a batch a minute), its five bursts spread over them "
+                   "(at least 7: closer bursts would fall in one alert's cool-down).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_home
 def bench_alerts_command(settings: Settings, limit, hours, as_json):
@@ -89,9 +89,11 @@ def bench_alerts_command(settings: Settings, limit, hours, as_json):
     \b
     Imports, tags and indexes the corpus into a temporary home, then feeds a simulated
     timeline of real texts after it, a batch a minute as the scheduler does (import, tag,
-    index, then every rule evaluated at the batch's time): a steady baseline and bursts
-    of posts holding the scheme's word, sudden, ramp and two-step. Prints the delay from
-    a burst's first post stored to its alert opened (median and maximum), the bursts
+    index, every rule evaluated at the batch's time, the notices sent to a webhook on
+    loopback): a steady baseline and bursts of posts holding the scheme's word, sudden,
+    ramp, two-step, an outage's (many at once, decaying) and a repost wave. Prints the
+    delay from a burst's first post stored to its alert's notice received (median and
+    maximum, and per shape), the bursts
     missed, false alerts per simulated day (of the rule with the most) and the 95th
     percentile of one rule's evaluation after a batch.
     """
