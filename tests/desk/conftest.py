@@ -1,15 +1,29 @@
-"""Fixtures of the desk's tests: its tables on a real SQLite database."""
+"""Fixtures of the desk's tests: its tables on a real SQLite database, and receivers on
+loopback (``tests/desk/receivers.py``): an HTTP receiver, and an SMTP server with TLS."""
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from desk.database import create_tables
 from desk.tables import Organisation, User
+from tests.conftest import free_port
+from tests.desk.receivers import Mailbox, serving
+
+SMTP_LOGIN = ("duty", "mail-password")  # what the SMTP server of ``smtp_server`` takes
 
 
 @pytest.fixture
@@ -48,3 +62,48 @@ def sessions(tmp_path):
     create_tables(engine)
     yield sessionmaker(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def receiver():
+    """An HTTP receiver on loopback (``receivers.Receiver``)."""
+    with serving() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 (``cryptography`` comes with Scrapy): its file is
+    the client's cafile, with the server's context."""
+    folder = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return folder / "cert.pem", context
+
+
+def _login(server, session, envelope, mechanism, auth_data):
+    return AuthResult(success=(auth_data.login.decode(), auth_data.password.decode()) == SMTP_LOGIN, handled=False)
+
+
+@pytest.fixture
+def smtp_server(certificate):
+    """An SMTP server on loopback that requires STARTTLS before a login (``SMTP_LOGIN``) or a
+    message: its aiosmtpd controller and its ``Mailbox``."""
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), tls_context=certificate[1],
+                            require_starttls=True, authenticator=_login)
+    controller.start()
+    yield controller, mailbox
+    controller.stop()

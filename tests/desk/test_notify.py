@@ -5,31 +5,20 @@ loopback HTTP receiver that checks each message's shape and DingTalk's signature
 from __future__ import annotations
 
 import base64
-import email
 import hashlib
 import hmac
 import json
-import ipaddress
 import ssl
-import threading
-import urllib.parse
-from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
-from email import policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import timedelta, timezone
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from desk import outbox, transmitters
 from desk.notices import Notice
 from desk.transmitters import ChannelConfigError, Refused
 from tests.conftest import free_port
+from tests.desk.receivers import Mailbox, serving
 from tests.desk.samples import DUE, GOV, GRID, enqueue, make_release
 
 NOTICE = Notice("alert-7-2", "东湖区停电话题激增", "近15分钟相关帖文 240 条，为基线的 6 倍。\n- 首帖：微博 @东湖生活",
@@ -37,55 +26,7 @@ NOTICE = Notice("alert-7-2", "东湖区停电话题激增", "近15分钟相关�
 SIGNING = "SEC0123456789abcdef"  # a DingTalk robot's signing secret
 
 
-# -- an SMTP server on loopback ----------------------------------------------------------------
-
-
-class Mailbox:
-    """aiosmtpd's handler: keeps each message as the server received it."""
-
-    def __init__(self):
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-
-def login(server, session, envelope, mechanism, auth_data):
-    return AuthResult(success=(auth_data.login, auth_data.password) == (b"duty", b"mail-password"), handled=False)
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
-    """A self-signed certificate for 127.0.0.1 (``cryptography`` comes with Scrapy): its file is
-    the client's cafile."""
-    folder = tmp_path_factory.mktemp("tls")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
-            .not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-    return folder / "cert.pem", context
-
-
-@pytest.fixture
-def smtp_server(certificate):
-    """Answers STARTTLS, which it requires before a login or a message."""
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), tls_context=certificate[1],
-                            require_starttls=True, authenticator=login)
-    controller.start()
-    yield controller, mailbox
-    controller.stop()
+# -- email to an SMTP server on loopback ---------------------------------------------------------
 
 
 def email_channel(tmp_path, port, **entry):
@@ -139,62 +80,17 @@ def test_an_email_goes_over_implicit_tls_or_to_a_relay_on_this_machine(certifica
     assert [m["Subject"] for _, m in tls.messages + plain.messages] == [NOTICE.heading] * 2
 
 
-# -- group robots on loopback -------------------------------------------------------------------
-
-
-class Robots(ThreadingHTTPServer):
-    """Takes every POST as WeCom's or DingTalk's servers would; answers ``answers[path]``
-    (HTTP 200 with an errcode, as they do)."""
-
-    def __init__(self, port: int = 0):
-        super().__init__(("127.0.0.1", port), RobotHandler)
-        self.received: list[dict] = []
-        self.answers: dict[str, dict] = {}
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_port}{path}"
-
-
-class RobotHandler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        url = urllib.parse.urlsplit(self.path)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append({"path": url.path, "query": urllib.parse.parse_qs(url.query),
-                                     "headers": dict(self.headers), "body": json.loads(body.decode("utf-8"))})
-        answer = json.dumps(self.server.answers.get(url.path, {"errcode": 0, "errmsg": "ok"})).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):
-        pass
-
-
-@contextmanager
-def serving(server: Robots):
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture
-def robots():
-    with serving(Robots()) as server:
-        yield server
+# -- group robots on loopback ---------------------------------------------------------------------
 
 
 def robot(kind: str, url: str, **entry):
     return transmitters.TRANSMITTERS[kind].channel("group", {"url": url, **entry}, None, None)
 
 
-def test_a_wecom_robot_gets_markdown_and_an_errcode_is_a_failure(robots):
-    channel = robot("wecom", robots.url("/cgi-bin/webhook/send?key=wecom-key-1"))
+def test_a_wecom_robot_gets_markdown_and_an_errcode_is_a_failure(receiver):
+    channel = robot("wecom", receiver.url("/cgi-bin/webhook/send?key=wecom-key-1"))
     transmitters.notify(channel, NOTICE, DUE)
-    (sent,) = robots.received
+    (sent,) = receiver.received
     assert sent["query"] == {"key": ["wecom-key-1"]} and sent["headers"]["Content-Type"].startswith("application/json")
     assert sent["body"] == {"msgtype": "markdown", "markdown": {"content": (
         "### 【Ⅱ级 橙色预警（严重）】东湖区停电话题激增\n\n" + NOTICE.text + "\n\n[查看详情](https://desk.example.cn/alerts/7)")}}
@@ -202,18 +98,18 @@ def test_a_wecom_robot_gets_markdown_and_an_errcode_is_a_failure(robots):
 
     long = Notice("alert-8", "长文", "\n".join(f"第{n}条帖文：东湖区停电已持续数小时" for n in range(400)))
     transmitters.notify(channel, long, DUE)
-    content = robots.received[-1]["body"]["markdown"]["content"]
+    content = receiver.received[-1]["body"]["markdown"]["content"]
     assert len(content.encode("utf-8")) <= 4096 and content.endswith("数小时\n…")  # cut at a line
 
-    robots.answers["/cgi-bin/webhook/send"] = {"errcode": 93000, "errmsg": "invalid webhook url"}
+    receiver.answers["/cgi-bin/webhook/send"] = {"errcode": 93000, "errmsg": "invalid webhook url"}
     with pytest.raises(Refused, match="errcode 93000: invalid webhook url"):
         transmitters.notify(channel, NOTICE, DUE)
 
 
-def test_a_dingtalk_robot_gets_markdown_at_a_signed_url(robots):
-    channel = robot("dingtalk", robots.url("/robot/send?access_token=ding-token"), secret=SIGNING)
+def test_a_dingtalk_robot_gets_markdown_at_a_signed_url(receiver):
+    channel = robot("dingtalk", receiver.url("/robot/send?access_token=ding-token"), secret=SIGNING)
     transmitters.notify(channel, NOTICE, DUE)
-    (sent,) = robots.received
+    (sent,) = receiver.received
     timestamp = sent["query"]["timestamp"][0]
     assert int(timestamp) == DUE.replace(tzinfo=timezone.utc).timestamp() * 1000
     expected = base64.b64encode(hmac.new(SIGNING.encode(), f"{timestamp}\n{SIGNING}".encode(), hashlib.sha256).digest())
@@ -221,18 +117,18 @@ def test_a_dingtalk_robot_gets_markdown_at_a_signed_url(robots):
     assert sent["body"] == {"msgtype": "markdown", "markdown": {
         "title": NOTICE.heading, "text": "### " + NOTICE.heading + "\n\n" + NOTICE.text + "\n\n[查看详情](" + NOTICE.link + ")"}}
 
-    transmitters.notify(robot("dingtalk", robots.url("/robot/send?access_token=ding-token")), NOTICE, DUE)
-    assert robots.received[-1]["query"] == {"access_token": ["ding-token"]}  # no secret: not signed
+    transmitters.notify(robot("dingtalk", receiver.url("/robot/send?access_token=ding-token")), NOTICE, DUE)
+    assert receiver.received[-1]["query"] == {"access_token": ["ding-token"]}  # no secret: not signed
 
-    robots.answers["/robot/send"] = {"errcode": 310000, "errmsg": "sign not match"}
+    receiver.answers["/robot/send"] = {"errcode": 310000, "errmsg": "sign not match"}
     with pytest.raises(Refused, match="errcode 310000: sign not match"):
         transmitters.notify(channel, NOTICE, DUE)
 
 
-def test_a_webhook_notice_is_signed_as_a_release_is_and_a_file_channel_refuses_one(robots, tmp_path):
+def test_a_webhook_notice_is_signed_as_a_release_is_and_a_file_channel_refuses_one(receiver, tmp_path):
     secret = "notice-secret-0123456789"
-    transmitters.notify(transmitters.Channel("hook", "webhook", url=robots.url("/hook"), secret=secret), NOTICE, DUE)
-    (sent,) = robots.received
+    transmitters.notify(transmitters.Channel("hook", "webhook", url=receiver.url("/hook"), secret=secret), NOTICE, DUE)
+    (sent,) = receiver.received
     raw = json.dumps(sent["body"], ensure_ascii=False, sort_keys=True).encode("utf-8")
     assert sent["headers"]["X-Crisiswatch-Signature"] == "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
     assert sent["headers"]["X-Crisiswatch-Delivery"] == "alert-7-2"
@@ -283,19 +179,19 @@ def test_the_channels_file_takes_email_and_robot_channels_and_says_what_is_wrong
     assert [c.kind for c in example[GRID]] == ["webhook", "email", "wecom", "dingtalk"]
 
 
-def test_a_release_reaches_robots_and_email_and_a_receiver_down_is_retried(sessions, robots, tmp_path):
+def test_a_release_reaches_robots_and_email_and_a_receiver_down_is_retried(sessions, receiver, tmp_path):
     relay = Mailbox()
     smtp = Controller(relay, hostname="127.0.0.1", port=free_port())
     smtp.start()
     down = free_port()  # nothing listens there yet
     channels = {
-        GOV: [robot("wecom", robots.url("/cgi-bin/webhook/send?key=gov")),
+        GOV: [robot("wecom", receiver.url("/cgi-bin/webhook/send?key=gov")),
               email_channel(tmp_path, smtp.port, security="none")],
         GRID: [robot("dingtalk", f"http://127.0.0.1:{down}/robot/send?access_token=grid", secret=SIGNING)],
     }
     release_id = make_release(sessions)
     enqueue(sessions, release_id, channels)
-    robots.answers["/cgi-bin/webhook/send"] = {"errcode": 45009, "errmsg": "api freq out of limit"}
+    receiver.answers["/cgi-bin/webhook/send"] = {"errcode": 45009, "errmsg": "api freq out of limit"}
     try:
         first = outbox.deliver_due(sessions, channels, now=DUE)
     finally:
@@ -305,9 +201,9 @@ def test_a_release_reaches_robots_and_email_and_a_receiver_down_is_retried(sessi
     (_, mail), = relay.messages
     assert mail["Subject"] == "关于东湖区停电的通报" and "发布单位：滨海市人民政府新闻办公室、滨海供电局" in mail.get_content()
 
-    del robots.answers["/cgi-bin/webhook/send"]
-    with serving(Robots(down)) as later:  # the DingTalk robot is up again, at its port
+    del receiver.answers["/cgi-bin/webhook/send"]
+    with serving(down) as later:  # the DingTalk robot is up again, at its port
         second = outbox.deliver_due(sessions, channels, now=DUE + timedelta(minutes=1))
     assert {r.status for r in second.results} == {"delivered"} and second.published == [release_id]
     assert [r["body"]["markdown"]["title"] for r in later.received] == ["关于东湖区停电的通报"]
-    assert robots.received[-1]["body"]["markdown"]["content"].startswith("### 关于东湖区停电的通报\n\n受台风影响")
+    assert receiver.received[-1]["body"]["markdown"]["content"].startswith("### 关于东湖区停电的通报\n\n受台风影响")
