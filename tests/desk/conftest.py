@@ -21,9 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from desk.database import create_tables
 from desk.tables import Organisation, User
 from tests.conftest import free_port
-from tests.desk.receivers import Mailbox, serving
-
-SMTP_LOGIN = ("duty", "mail-password")  # what the SMTP server of ``smtp_server`` takes
+from tests.desk.receivers import SMTP_LOGIN, Mailbox, serving
 
 
 @pytest.fixture

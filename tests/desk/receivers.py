@@ -13,6 +13,8 @@ from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
+SMTP_LOGIN = ("duty", "mail-password")  # what the SMTP server of the ``smtp_server`` fixture takes
+
 
 class Receiver(ThreadingHTTPServer):
     """Records every POST (its ``path``, ``query``, ``headers``, ``raw`` body, JSON

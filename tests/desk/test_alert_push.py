@@ -4,6 +4,9 @@ home's channels file, retried, held by quiet hours and escalated up the organisa
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import shutil
 from datetime import datetime, timedelta
 
@@ -23,13 +26,18 @@ from desk.tables import Alert, AlertDelivery, AuditEntry, Organisation, QuietHou
 from desk.transmitters import sign
 from indexes.backends import open_index
 from indexes.indexer import index_pending
-from tests.conftest import cli
+from tests.conftest import cli, free_port
+from tests.desk.receivers import SMTP_LOGIN, serving
 
 NOW = datetime(2024, 7, 25, 23, 0, tzinfo=CHINA_TZ)  # within the quiet hours 22:00-07:00
 SECRET = "alert-secret-0123456789abcdef"
 CHANNELS = {"龙华区人民政府": ["duty", "zhang"], "海口市人民政府": ["duty"],
             "海南省人民政府": ["duty"], "龙华区应急管理局": ["duty"]}
 COUNTY, CITY, PROVINCE, DEPARTMENT = CHANNELS
+
+
+CYCLE = datetime(2024, 7, 26, 12, 0, tzinfo=CHINA_TZ)  # the crawl cycle's time: the demo site's posts are before it
+SIGNING = "SEC0123456789abcdef"  # a DingTalk robot's signing secret
 
 
 def path(org: str, channel: str = "duty") -> str:
@@ -283,28 +291,56 @@ def test_a_recipient_is_removed_by_the_options_it_was_added_with(desk, receiver)
 
 
 @pytest.mark.slow  # a real crawl of the demo site in a child process
-def test_a_crawl_cycle_evaluates_the_rules_after_its_index_batch(home):
-    with publishing.sessions(home.database_url, home.home)() as session, session.begin():
-        owner = Organisation(name=COUNTY, kind="government", level="county")
-        session.add(owner)
-        session.flush()
-        scheme = alerts.add_scheme(session, "台风停电", owner, "停电", actor="test")
-        alerts.add_rule(session, scheme, "keyword", {"words": ["停电"], "window": 86400}, [5, 20, 50], actor="test")
-    run_job_cycle(home, load_jobs()["demo-releases"], now=datetime(2024, 7, 26, 12, 0, tzinfo=CHINA_TZ))
-    with publishing.sessions(home.database_url, home.home)() as session:
-        [alert] = session.scalars(select(Alert)).all()
+def test_end_to_end_a_crawl_cycle_sends_its_alert_to_a_webhook_robots_and_email_once_and_one_down_gets_it_next(
+        desk, receiver, smtp_server, certificate):
+    """Posts crawled from the demo site by the scheduler's cycle fire a rule; the cycle sends
+    the notices at its end (not at the alert job's next minute) to a webhook, a WeCom robot
+    and an SMTP server on loopback; the DingTalk robot, down then, gets its notice, at a
+    signed URL, on the next delivery run; nobody gets one twice."""
+    controller, mailbox = smtp_server
+    (desk.home.home / "ca.pem").write_bytes(certificate[0].read_bytes())
+    down = free_port()  # the DingTalk robot's, which nothing answers during the cycle
+    with serving() as wecom:
+        wecom_url, dingtalk_url = wecom.url("/cgi-bin/webhook/send?key=county"), f"http://127.0.0.1:{down}/robot/send"
+        channels = {  # the county's, each name: its kind and keys
+            "duty": ("webhook", f'url = "{receiver.url(path(COUNTY))}"\nsecret = "{SECRET}"'),
+            "wecom": ("wecom", f'url = "{wecom_url}"'),
+            "dingtalk": ("dingtalk", f'url = "{dingtalk_url}?access_token=county"\nsecret = "{SIGNING}"'),
+            "mail": ("email", f'host = "127.0.0.1"\nport = {controller.port}\nfrom = "alerts@longhua.gov.cn"\n'
+                              f'to = ["duty@longhua.gov.cn"]\nuser = "{SMTP_LOGIN[0]}"\npassword = "{SMTP_LOGIN[1]}"\n'
+                              'cafile = "ca.pem"'),
+        }
+        desk.home.channels_file.write_text(f'[[organisation]]\nname = "{COUNTY}"\n' + "".join(
+            f'[[organisation.channel]]\nname = "{name}"\nkind = "{kind}"\n{keys}\n'
+            for name, (kind, keys) in channels.items()), encoding="utf-8")
+        for name in channels:
+            desk.to("county", name)
+        alerts.add_rule(desk.session, desk.scheme, "keyword", {"words": ["停电"], "window": 86400}, [5, 20, 50],
+                        actor="test")
+        desk.session.commit()
+        run_job_cycle(desk.home, load_jobs()["demo-releases"], now=CYCLE)
+        [alert] = desk.session.scalars(select(Alert)).all()
         assert alert.key == "停电" and alert.count >= 1 and alert.opened_at == datetime(2024, 7, 26, 4, 0)
+        [sent] = receiver.got(path(COUNTY))
+        assert sent["title"] == "龙华停电：停电" and sent["link"] == f"/alerts/{alert.id}"
+        [wecom_sent] = wecom.received
+        assert wecom_sent["body"]["markdown"]["content"].startswith("### 【Ⅳ级 蓝色预警（一般）】龙华停电：停电")
+        [(to, mail)] = mailbox.messages
+        assert to == ["duty@longhua.gov.cn"] and mail["Subject"] == "【Ⅳ级 蓝色预警（一般）】龙华停电：停电"
+        dingtalk = desk.session.scalars(select(AlertDelivery).where(AlertDelivery.channel == "dingtalk")).one()
+        assert dingtalk.attempts == 1 and "cannot reach" in dingtalk.last_error
 
-
-@pytest.mark.slow  # a real crawl of the demo site in a child process
-def test_a_crawl_cycle_sends_the_notices_of_the_alerts_it_opened_without_waiting_for_the_alert_job(desk, receiver):
-    alerts.add_rule(desk.session, desk.scheme, "keyword", {"words": ["停电"], "window": 86400}, [5, 20, 50],
-                    actor="test")
-    desk.to("county")
-    desk.session.commit()
-    run_job_cycle(desk.home, load_jobs()["demo-releases"], now=datetime(2024, 7, 26, 12, 0, tzinfo=CHINA_TZ))
-    [sent] = receiver.got(path(COUNTY))
-    assert sent["title"] == "龙华停电：停电"
+        with serving(down) as later:  # up again, at its address
+            next_run = CYCLE + timedelta(minutes=1)  # the alert job's next minute
+            assert [r.channel for r in publishing.deliver_alerts(desk.home, next_run)] == ["dingtalk"]
+            assert publishing.deliver_alerts(desk.home, next_run + timedelta(minutes=1)) == []
+        [ding] = later.received
+        timestamp = ding["query"]["timestamp"][0]
+        assert int(timestamp) == next_run.timestamp() * 1000
+        signature = hmac.new(SIGNING.encode(), f"{timestamp}\n{SIGNING}".encode(), hashlib.sha256).digest()
+        assert ding["query"]["sign"] == [base64.b64encode(signature).decode()]
+        assert ding["body"]["markdown"]["title"] == "【Ⅳ级 蓝色预警（一般）】龙华停电：停电"
+        assert (len(receiver.received), len(wecom.received), len(mailbox.messages)) == (1, 1, 1)
 
 
 def test_a_failed_evaluation_is_logged_not_raised_so_the_crawls_and_the_scheduler_go_on(home, caplog):
