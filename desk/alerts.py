@@ -330,13 +330,13 @@ def link_incident(session: Session, alert: Alert, incident: Incident, *, user=No
     """Link the alert to the incident it is part of (its page lists it), in place of any
     before. ``user``: the person who links it, who must handle the alert and see the
     incident; None: the home's operator (the command line)."""
+    audit.lock(session)
+    session.refresh(alert)  # as it is now that no one else changes it (its assignment decides who handles it)
     scheme = session.get(AlertScheme, session.get(AlertRule, alert.rule_id).scheme_id)
     if user is not None and not may_handle(user, scheme, alert):
         raise Forbidden("alert_not_handled", alert=alert.id)
     if user is not None and not sees_incident(session, user, incident):
         raise Forbidden("incident_not_seen", incident=incident.id)
-    audit.lock(session)
-    session.refresh(alert)
     was, alert.incident_id = alert.incident_id, incident.id
     audit.record(session, actor, "alert.link", f"alert:{alert.id}", {"from": was, "to": incident.id},
                  org_id=scheme.org_id)
