@@ -23,19 +23,30 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
+import signal
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from bisect import bisect_left
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from datetime import datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import func, select
 
 from core.schema import CHINA_TZ
 from core.settings import Settings
+from core.store import PostRow
+from crawlers.loopback import serve_directory
 from crisiswatch import publishing, stages
 from crisiswatch.bench import SEED, _p95, corpus_files, corpus_texts, scratch_home
 from crisiswatch.importer import import_files
@@ -61,6 +72,12 @@ SHAPES = {
     "repost": [3, 12, 18, 10, 6, 4, 2, 1, 1, 1],  # one post reposted, near-identical texts
 }
 SECRET = "bench-alerts-webhook-secret"
+ORG = "基准测试"
+# The live part: a scheme per burst, each on a word of its own (a scheme's alert stays one
+# alert through its cool-down), LIVE_BURST posts holding it in one feed update.
+LIVE_WORDS = ["口罩", "医院", "武汉"]
+LIVE_BURST = 25
+LIVE_WAIT_S = 180  # the most a burst's notice may take: the next crawl's minute, and the cycle
 RULES = [  # (kind, parameters): each kind with its defaults, the keyword counting as a spike does
     ("spike", {}),
     ("share", {}),
@@ -116,12 +133,13 @@ def write_batch(path: Path, posts: list[tuple[datetime, str]], first_id: int) ->
 
 
 class Receiver(ThreadingHTTPServer):
-    """The scheme's webhook on loopback: when (``time.perf_counter``) each alert's first
-    notice arrived, by alert id."""
+    """The schemes' webhook on loopback: when (``time.time``) each alert's first notice
+    arrived, by alert id, and the title of each (the scheme's name, then the alert's key)."""
 
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.arrived: dict[int, float] = {}
+        self.titles: list[tuple[float, str]] = []
 
     @property
     def url(self) -> str:
@@ -130,10 +148,11 @@ class Receiver(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
-        at = time.perf_counter()
+        at = time.time()
         notice = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         alert_id = int(notice["notice_id"].split("-")[1])  # alert-<alert>-<delivery>
         self.server.arrived.setdefault(alert_id, at)
+        self.server.titles.append((at, notice["title"]))
         self.send_response(200)
         self.end_headers()
 
@@ -153,7 +172,13 @@ def receiving():
         server.server_close()
 
 
-def bench_alerts(settings: Settings, limit: int | None, hours: int, say=print) -> dict:
+def channels_file(path: Path, receiver: Receiver) -> None:
+    """The bench organisation's one channel, ``duty``: the receiver's webhook."""
+    path.write_text(f'[[organisation]]\nname = "{ORG}"\n[[organisation.channel]]\nname = "duty"\n'
+                    f'kind = "webhook"\nurl = "{receiver.url}"\nsecret = "{SECRET}"\n', encoding="utf-8")
+
+
+def bench_alerts(settings: Settings, limit: int | None, hours: int, live: bool = True, say=print) -> dict:
     files = corpus_files(settings)
     with scratch_home(settings) as (bench_settings, store), receiving() as receiver:
         say("importing the corpus" if limit is None else f"importing the corpus's first {limit} posts")
@@ -164,11 +189,9 @@ def bench_alerts(settings: Settings, limit: int | None, hours: int, say=print) -
         texts = corpus_texts(settings.data_dir, POOL)
         posts, bursts = timeline(hours, texts, [text for text in texts if WORD in text])
         sessions = open_sessions(store.engine, bench_settings.home)
-        bench_settings.channels_file.write_text(
-            f'[[organisation]]\nname = "基准测试"\n[[organisation.channel]]\nname = "duty"\nkind = "webhook"\n'
-            f'url = "{receiver.url}"\nsecret = "{SECRET}"\n', encoding="utf-8")
+        channels_file(bench_settings.channels_file, receiver)
         with sessions.begin() as session:
-            org = accounts.create_organisation(session, "基准测试", "government", "city")
+            org = accounts.create_organisation(session, ORG, "government", "city")
             scheme = alerts.add_scheme(session, "口罩", org, WORD, actor="bench")
             rules = [alerts.add_rule(session, scheme, kind, params, actor="bench") for kind, params in RULES]
             alert_outbox.add_recipient(session, scheme, org, "duty", actor="bench")
@@ -193,7 +216,7 @@ def bench_alerts(settings: Settings, limit: int | None, hours: int, say=print) -
                 ms = time.perf_counter()
                 alert_rules.evaluate(store, index, scope, kind, params, levels, now)
                 eval_ms.append((time.perf_counter() - ms) * 1000)
-            checked = time.perf_counter()
+            checked = time.time()
             with sessions.begin() as session:
                 changes = alerts.check(session, store, index, now, actor="bench")
                 new = [(change.rule.kind, now, change.alert.id) for change in changes if change.opened]
@@ -207,7 +230,12 @@ def bench_alerts(settings: Settings, limit: int | None, hours: int, say=print) -
             if number % 60 == 59 or new:
                 say(f"{now:%m-%d %H:%M} {fed} posts, alerts opened: {len(opened)}")
         arrived = dict(receiver.arrived)
-    return _figures(history + len(posts), hours, bursts, opened, arrived, eval_ms)
+    figures = _figures(history + len(posts), hours, bursts, opened, arrived, eval_ms)
+    if live:
+        delays = live_delays(settings, texts, say=say)
+        figures |= {"live_delay_s": delays,
+                    "live_delay_s_p50": round(statistics.median(delays), 1) if delays else None}
+    return figures
 
 
 def _feed(path: Path, batch, first_id: int, store, nlp, index) -> None:
@@ -222,8 +250,8 @@ def _feed(path: Path, batch, first_id: int, store, nlp, index) -> None:
 def _figures(posts: int, hours: int, bursts: list[Burst], opened: list, arrived: dict[int, float],
              eval_ms: list[float]) -> dict:
     """``opened``: (kind, batch time, alert id, wall clock offset) of each alert opened,
-    where the offset plus its notice's arrival (``arrived``, ``time.perf_counter``) is the
-    wall seconds since its batch started."""
+    where the offset plus its notice's arrival (``arrived``, ``time.time``) is the wall
+    seconds since its batch started."""
     window = timedelta(seconds=alert_rules.COMMON["window"])
     false = {kind: 0 for kind, _ in RULES}
     for kind, at, alert_id, offset in opened:
@@ -249,3 +277,88 @@ def _figures(posts: int, hours: int, bursts: list[Burst], opened: list, arrived:
         "rule_eval_ms_p50": round(statistics.median(eval_ms), 2),
         "rule_eval_ms_p95": round(_p95(eval_ms), 2),
     }
+
+
+def live_delays(settings: Settings, texts: list[str], bursts: int = len(LIVE_WORDS), say=print) -> list[float]:
+    """Run ``crisiswatch schedule`` on a scratch home whose one crawl job reads a feed on
+    loopback every minute; add a sudden burst of ``LIVE_BURST`` posts to the feed, a
+    burst for each scheme in turn, and measure from the burst's first post stored (its
+    ``stored_at``) to its alert's notice received: seconds, a burst each (none where the
+    notice took longer than ``LIVE_WAIT_S``)."""
+    delays = []
+    with scratch_home(settings) as (home, store), receiving() as receiver, tempfile.TemporaryDirectory() as site:
+        feed = Feed(Path(site) / "feed.xml")
+        server, url = serve_directory(Path(site))
+        channels_file(home.channels_file, receiver)
+        home.jobs_file.write_text(f'[[job]]\nname = "live"\nspider = "news"\nstart_urls = ["{url}/feed.xml"]\n'
+                                  f'keywords = []\nschedule = "* * * * *"\n', encoding="utf-8")
+        with open_sessions(store.engine, home.home).begin() as session:
+            org = accounts.create_organisation(session, ORG, "government", "city")
+            for word in LIVE_WORDS[:bursts]:
+                scheme = alerts.add_scheme(session, word, org, word, actor="bench")
+                alerts.add_rule(session, scheme, "spike", {}, actor="bench")
+                alert_outbox.add_recipient(session, scheme, org, "duty", actor="bench")
+        env = {**os.environ, "CRISISWATCH_DATABASE_URL": home.database_url, "CRISISWATCH_INDEX": "embedded"}
+        say("live: crisiswatch schedule, a crawl of a feed on loopback every minute")
+        scheduler = subprocess.Popen([sys.executable, "-m", "crisiswatch", "schedule", "--home", str(home.home)],
+                                     env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=(home.home / "schedule.log").open("wb"))
+        try:
+            for n, word in enumerate(LIVE_WORDS[:bursts]):
+                others = [other for other in LIVE_WORDS if other != word]
+                chosen = [text for text in texts if word in text and not any(o in text for o in others)]
+                ids = feed.add(chosen[:LIVE_BURST], f"live-{n}")
+                say(f"live: burst {n + 1} of {bursts}, {LIVE_BURST} posts holding {word} in the feed")
+                got = _notice(receiver, word, time.time() + LIVE_WAIT_S, scheduler)
+                if got is None:
+                    say(f"live: no notice for burst {n + 1} within {LIVE_WAIT_S} s")
+                    continue
+                with store.engine.connect() as connection:
+                    stored = connection.execute(select(func.min(PostRow.stored_at))
+                                                .where(PostRow.platform_id.in_(ids))).scalar_one()
+                delays.append(round(got - stored.replace(tzinfo=timezone.utc).timestamp(), 1))
+                say(f"live: burst {n + 1} stored at {stored:%H:%M:%S} UTC, its notice {delays[-1]} s later")
+        finally:
+            scheduler.send_signal(signal.SIGINT)
+            try:
+                scheduler.wait(60)
+            except subprocess.TimeoutExpired:
+                scheduler.kill()
+                scheduler.wait()
+            server.shutdown()
+            server.server_close()
+    return delays
+
+
+def _notice(receiver: Receiver, scheme: str, deadline: float, process: subprocess.Popen) -> float | None:
+    """When the first notice of ``scheme`` arrived, waiting until ``deadline`` at most."""
+    while time.time() < deadline and process.poll() is None:
+        got = [at for at, title in receiver.titles if title.startswith(f"{scheme}：")]
+        if got:
+            return got[0]
+        time.sleep(0.5)
+    return None
+
+
+class Feed:
+    """An RSS feed on disk, its items added by bursts, each item dated when it was added."""
+
+    def __init__(self, path: Path):
+        self.path, self.items = path, []
+        self._write()
+
+    def add(self, texts: list[str], prefix: str) -> list[str]:
+        now = format_datetime(datetime.now(CHINA_TZ))
+        ids = [f"{prefix}-{n}" for n in range(len(texts))]
+        self.items += [f"<item><title>{escape(text[:30])}</title><guid isPermaLink=\"false\">{guid}</guid>"
+                       f"<pubDate>{now}</pubDate><description>{escape(text)}</description></item>"
+                       for guid, text in zip(ids, texts)]
+        self._write()
+        return ids
+
+    def _write(self) -> None:
+        body = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>bench</title>'
+                + "".join(self.items) + "</channel></rss>\n")
+        partial = self.path.with_suffix(".part")
+        partial.write_text(body, encoding="utf-8")
+        partial.replace(self.path)  # a crawl reads the old feed or the new one, never half
