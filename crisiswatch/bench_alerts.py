@@ -71,6 +71,7 @@ SHAPES = {
     "outage": [40, 24, 14, 9, 6, 4, 3, 2, 2, 1, 1, 1],  # the power goes: everyone posts at once
     "repost": [3, 12, 18, 10, 6, 4, 2, 1, 1, 1],  # one post reposted, near-identical texts
 }
+REPOST_WORDS = ["", "", "转发微博", "真的假的？", "扩散", "注意安全", "[怒]", "求证"]
 SECRET = "bench-alerts-webhook-secret"
 ORG = "基准测试"
 # The live part: a scheme per burst, each on a word of its own (a scheme's alert stays one
@@ -106,22 +107,17 @@ def timeline(hours: int, baseline: list[str], burst_texts: list[str]) -> tuple[l
     for n, (shape, rates) in enumerate(SHAPES.items()):
         start = START + timedelta(hours=hours) * (2 * n + 1) / (2 * len(SHAPES))
         bursts.append(Burst(shape, start, start + timedelta(minutes=len(rates))))
-        texts = reposts(rng.choice(burst_texts), rng) if shape == "repost" else lambda: rng.choice(burst_texts)
-        posts += [(start + timedelta(minutes=m, seconds=rng.uniform(0, 60)), texts())
+        original = rng.choice(burst_texts)
+        text = (lambda: repost(original, rng)) if shape == "repost" else (lambda: rng.choice(burst_texts))
+        posts += [(start + timedelta(minutes=m, seconds=rng.uniform(0, 60)), text())
                   for m, rate in enumerate(rates) for _ in range(rate)]
     return sorted(posts), bursts
 
 
-def reposts(text: str, rng: random.Random):
-    """Texts of one post reposted: the original, then Weibo's ``转发`` forms of it, each
-    with a few words of its own or none."""
-    comments = ["", "", "转发微博", "真的假的？", "扩散", "注意安全", "[怒]", "求证"]
-    serial = iter(range(1, 10**6))
-
-    def next_text() -> str:
-        n = next(serial)
-        return text if n == 1 else f"{rng.choice(comments)}//@用户{rng.randrange(10**6)}:{text}"
-    return next_text
+def repost(text: str, rng: random.Random) -> str:
+    """A repost of ``text`` as Weibo writes one: a few words of its own or none, then the
+    reposter and the original."""
+    return f"{rng.choice(REPOST_WORDS)}//@用户{rng.randrange(10**6)}:{text}"
 
 
 def write_batch(path: Path, posts: list[tuple[datetime, str]], first_id: int) -> None:
