@@ -296,9 +296,10 @@ def live_delays(settings: Settings, texts: list[str], bursts: int = len(LIVE_WOR
                 alert_outbox.add_recipient(session, scheme, org, "duty", actor="bench")
         env = {**os.environ, "CRISISWATCH_DATABASE_URL": home.database_url, "CRISISWATCH_INDEX": "embedded"}
         say("live: crisiswatch schedule, a crawl of a feed on loopback every minute")
-        scheduler = subprocess.Popen([sys.executable, "-m", "crisiswatch", "schedule", "--home", str(home.home)],
-                                     env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=(home.home / "schedule.log").open("wb"))
+        log = home.home / "schedule.log"
+        with log.open("wb") as err:  # the child writes its own copy
+            scheduler = subprocess.Popen([sys.executable, "-m", "crisiswatch", "schedule", "--home", str(home.home)],
+                                         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         try:
             for n, word in enumerate(LIVE_WORDS[:bursts]):
                 others = [other for other in LIVE_WORDS if other != word]
@@ -307,7 +308,8 @@ def live_delays(settings: Settings, texts: list[str], bursts: int = len(LIVE_WOR
                 say(f"live: burst {n + 1} of {bursts}, {LIVE_BURST} posts holding {word} in the feed")
                 got = _notice(receiver, word, time.time() + LIVE_WAIT_S, scheduler)
                 if got is None:
-                    say(f"live: no notice for burst {n + 1} within {LIVE_WAIT_S} s")
+                    last = log.read_text(encoding="utf-8", errors="replace").strip().rpartition("\n")[2]
+                    say(f"live: no notice for burst {n + 1} within {LIVE_WAIT_S} s; the scheduler's log ends: {last}")
                     continue
                 with store.engine.connect() as connection:
                     stored = connection.execute(select(func.min(PostRow.stored_at))
