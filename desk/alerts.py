@@ -15,6 +15,7 @@ makes them).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -34,6 +35,7 @@ from desk.tables import Alert, AlertRule, AlertScheme, Incident, Organisation, R
 from indexes.query import QueryError, SearchQuery
 
 MAX_NAME = 200
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # a name goes into mail subjects and robot headings
 
 
 @dataclass
@@ -57,6 +59,8 @@ def add_scheme(session: Session, name: str, org: Organisation, text: str = "", p
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise Invalid("scheme_name", limit=MAX_NAME)
+    if CONTROL.search(name):
+        raise Invalid("scheme_name_line")
     audit.lock(session)
     if _active_scheme(session, name) is not None:
         raise Invalid("scheme_exists", name=name)
@@ -440,6 +444,8 @@ def edit_scheme(session: Session, scheme: AlertScheme, name: str, text: str, pla
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise Invalid("scheme_name", limit=MAX_NAME)
+    if CONTROL.search(name):
+        raise Invalid("scheme_name_line")
     audit.lock(session)
     same = _active_scheme(session, name)
     if same is not None and same.id != scheme.id:

@@ -60,6 +60,7 @@ MESSAGES = {
     "blocked": "{count} blocking problems",
     # monitoring schemes, alert rules and alerts
     "scheme_name": "a monitoring scheme needs a name of at most {limit} characters",
+    "scheme_name_line": "a monitoring scheme's name is one line, without control characters",
     "scheme_exists": "a monitoring scheme named {name} exists already",
     "no_scheme": "no monitoring scheme named {name}",
     "scheme_query": "the scheme's query: {error}",

@@ -47,7 +47,6 @@ text is public, it cannot be unscheduled, and it is corrected once all channels 
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import re
@@ -508,7 +507,7 @@ def attempted(channel: Channel, sending: Callable[[], None]) -> str | None:
         return _short(f"HTTP {err.code} {err.reason}: {err.read(200).decode('utf-8', 'replace')}", channel)
     except urllib.error.URLError as err:
         return _short(f"cannot reach the webhook: {err.reason}", channel)
-    except (OSError, http.client.HTTPException) as err:
+    except Exception as err:  # OSError, HTTPException, a value a header or URL cannot take: this attempt failed
         return _short(f"{type(err).__name__}: {err}", channel)
     return None
 

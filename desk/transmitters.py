@@ -111,6 +111,8 @@ class ChannelConfigError(CodedError, ValueError):
         "channel_kind": "{where}: kind must be one of {kinds}, got {kind!r}",
         "channel_keys": "{where}: unknown key(s) {keys} for a {kind} channel",
         "webhook_url": "{where}: a webhook channel needs url = \"https://...\"",
+        "url_text": "{where}: url must be ASCII without spaces; percent-encode other characters "
+                    "(中文 is %E4%B8%AD%E6%96%87)",
         "webhook_secret": "{where}: a webhook channel needs a secret of 16 characters or more",
         "file_folder": "{where}: a file channel needs folder = \"PATH\"",
         "file_home": "{where}: the folder {folder!r} names no user's home",
@@ -219,6 +221,7 @@ class WebhookTransmitter(Transmitter):
         url, secret = entry.get("url"), entry.get("secret")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")) or not _host(url):
             raise ChannelConfigError("webhook_url", where=where)
+        _check_text(url, where)
         if not isinstance(secret, str) or len(secret) < 16:
             raise ChannelConfigError("webhook_secret", where=where)
         return Channel(name, "webhook", url=url, secret=secret)
@@ -256,6 +259,12 @@ def _host(url: str) -> str | None:
         return urllib.parse.urlsplit(url).hostname
     except ValueError:
         return None
+
+
+def _check_text(url: str, where: Place) -> None:
+    """A URL is sent as it is written: only ASCII goes in a request line."""
+    if not url.isascii() or not url.isprintable() or " " in url:
+        raise ChannelConfigError("url_text", where=where)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -370,6 +379,7 @@ class RobotTransmitter(Transmitter):
         url = entry.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")) or not _host(url):
             raise ChannelConfigError(f"{self.kind}_url", where=where)
+        _check_text(url, where)
         robot = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get(self.query_key, [""])[0]
         if not robot:
             raise ChannelConfigError(f"{self.kind}_url", where=where)

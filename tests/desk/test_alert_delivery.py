@@ -1,0 +1,71 @@
+"""The alert outbox when things go wrong: a notice that cannot be sent, a slow receiver,
+a wrong escalation file, an alert closed before its notice went, a notice sent twice.
+Real receivers on loopback, a real store and index (``Desk`` of ``test_alert_push``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from desk import alerts, outbox
+from desk.errors import Invalid
+from desk.states import DeliveryStatus
+from desk.tables import AlertDelivery
+from desk.transmitters import ChannelConfigError
+from tests.conftest import free_port
+from tests.desk.test_alert_push import CHANNELS, COUNTY, SECRET, Desk, path
+
+
+@pytest.fixture
+def desk(home, receiver):
+    desk = Desk(home, receiver)
+    yield desk
+    desk.session.close()
+    desk.store.close()
+
+
+def with_channel(desk: Desk, entry: str) -> None:
+    """The county's channels file entry ``entry`` (a ``[[organisation.channel]]`` body) added."""
+    text = desk.home.channels_file.read_text(encoding="utf-8")
+    head = f'[[organisation]]\nname = "{COUNTY}"\n'
+    desk.home.channels_file.write_text(text.replace(head, head + "[[organisation.channel]]\n" + entry), encoding="utf-8")
+
+
+def test_a_notice_that_cannot_be_sent_is_a_failed_attempt_and_the_next_notices_still_go(desk, receiver):
+    desk.scheme.name = "bad\nSubject: x"  # named before names were checked: no mail subject takes it
+    with_channel(desk, f'name = "mail"\nkind = "email"\nhost = "127.0.0.1"\nport = {free_port()}\n'
+                       'security = "none"\nfrom = "a@binhai.gov.cn"\nto = ["b@binhai.gov.cn"]\n')
+    desk.to("county", "mail")
+    desk.to("county")
+    desk.rule()
+    desk.add(2)
+    desk.check()
+    failed, sent = desk.deliver()
+    assert failed.channel == "mail" and failed.status == DeliveryStatus.PENDING and failed.attempts == 1
+    assert failed.error.startswith("ValueError")
+    assert sent.status == DeliveryStatus.DELIVERED and len(receiver.got(path(COUNTY))) == 1
+    row = desk.session.get(AlertDelivery, failed.delivery_id)
+    assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 1) and row.last_error == failed.error
+
+
+def test_a_schemes_name_is_one_line_and_a_channels_url_is_ascii(desk, tmp_path):
+    for name in ("bad\nSubject: x", "tab\there", "line\u2028break"):
+        with pytest.raises(Invalid) as refused:
+            alerts.add_scheme(desk.session, name, desk.orgs["county"], "停电", actor="test")
+        assert refused.value.code == "scheme_name_line"
+        with pytest.raises(Invalid):
+            alerts.edit_scheme(desk.session, desk.scheme, name, "停电", actor="test")
+    alerts.edit_scheme(desk.session, desk.scheme, "龙华　停电", "停电", actor="test")  # an ideographic space is fine
+    channels = tmp_path / "channels.toml"
+    for kind, url in (("wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=密钥"),
+                      ("dingtalk", "https://oapi.dingtalk.com/robot/send?access_token=T T"),
+                      ("webhook", "https://hooks.example.cn/停电")):
+        secret = "" if kind == "wecom" else f'secret = "{SECRET}"\n'
+        channels.write_text(f'[[organisation]]\nname = "{COUNTY}"\n[[organisation.channel]]\nname = "r"\n'
+                            f'kind = "{kind}"\nurl = "{url}"\n{secret}', encoding="utf-8")
+        with pytest.raises(ChannelConfigError) as refused:
+            outbox.load_channels(channels)
+        assert refused.value.code == "url_text" and "channel 1 (r)" in str(refused.value)
+        assert "密钥" not in str(refused.value)  # the robot's key is left out
