@@ -16,6 +16,7 @@ from core.settings import Settings
 from core.store import Store
 from desk.database import open_sessions
 from desk import alert_outbox, outbox
+from desk.errors import Invalid
 from desk.outbox import ChannelConfigError, DeliveryReport
 from desk.states import DeliveryStatus
 
@@ -72,9 +73,14 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[aler
         _say_once(f"alerts are not sent: {err}")
         return []
     factory = sessions(settings.database_url, settings.home)
-    with factory() as session, session.begin():
-        limits = alert_outbox.load_escalation(settings.home / "escalation.toml")
-        alert_outbox.escalate_due(session, channels, now, limits)
+    try:
+        with factory() as session, session.begin():
+            limits = alert_outbox.load_escalation(settings.home / "escalation.toml")
+            alert_outbox.escalate_due(session, channels, now, limits)
+    except Invalid as err:
+        _say_once(f"alerts are not escalated: {err}")
+    except Exception:  # the notices due still go
+        log.exception("alerts were not escalated")
     results = alert_outbox.deliver_due(factory, channels, now, settings.site_url)
     for result in results:
         if result.status == DeliveryStatus.DELIVERED:

@@ -33,7 +33,7 @@ from core.schema import CHINA_TZ
 from core.store import naive_utc, utcnow
 from desk import audit, rules
 from desk.errors import Invalid
-from desk.notices import Notice
+from desk.notices import LEVELS, Notice
 from desk.outbox import LEASE, MAX_ATTEMPTS, attempted, backoff, lease_renewed, moved
 from desk.states import AlertState, DeliveryStatus
 from desk.tables import (Alert, AlertDelivery, AlertRecipient, AlertRule, AlertScheme, Organisation,
@@ -42,17 +42,29 @@ from desk.transmitters import TRANSMITTERS, Channel, Transmitter, notify
 
 SHIPPED_ESCALATION = Path(__file__).with_name("escalation.toml")
 LOUD = ("II", "I")  # the levels that quiet hours do not hold
+MAX_ESCALATION_HOURS = 24 * 365
 HEADLINES = {"opened": "新预警", "raised": "预警升级", "escalated": "预警未研判，已上报"}
 
 
 def load_escalation(path: Path | None = None) -> dict[str, timedelta]:
     """Each level's time to acknowledgement: the shipped ones, with those of the home's
-    file (``path``) when it exists."""
+    file (``path``) when it exists; ``Invalid`` naming the file and key for a mistake."""
     hours = {}
     for chosen in (SHIPPED_ESCALATION, path):
         if chosen is not None and chosen.exists():
-            hours.update(tomllib.loads(chosen.read_text(encoding="utf-8")).get("hours", {}))
-    return {level: timedelta(hours=float(value)) for level, value in hours.items()}
+            try:
+                data = tomllib.loads(chosen.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+                raise Invalid("escalation_toml", path=chosen, error=str(err)) from None
+            if set(data) - {"hours"} or not isinstance(data.get("hours", {}), dict):
+                raise Invalid("escalation_table", path=chosen)
+            for level, value in data.get("hours", {}).items():
+                if (level not in LEVELS or type(value) not in (int, float)
+                        or not 0 < value <= MAX_ESCALATION_HOURS):  # NaN is not either
+                    raise Invalid("escalation_value", path=chosen, key=level, value=value,
+                                  limit=MAX_ESCALATION_HOURS)
+                hours[level] = value
+    return {level: timedelta(hours=value) for level, value in hours.items()}
 
 
 def held(hours: QuietHours | None, level: str, now: datetime) -> bool:

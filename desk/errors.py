@@ -61,6 +61,10 @@ MESSAGES = {
     # monitoring schemes, alert rules and alerts
     "scheme_name": "a monitoring scheme needs a name of at most {limit} characters",
     "scheme_name_line": "a monitoring scheme's name is one line, without control characters",
+    "escalation_toml": "{path} is not valid TOML: {error}",
+    "escalation_table": "{path}: only an [hours] table, e.g. IV = 4 in it",
+    "escalation_value": "{path}: [hours] {key} = {value!r}: each of IV, III, II and I takes hours above 0, "
+                        "at most {limit}",
     "scheme_exists": "a monitoring scheme named {name} exists already",
     "no_scheme": "no monitoring scheme named {name}",
     "scheme_query": "the scheme's query: {error}",

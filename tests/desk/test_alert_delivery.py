@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from desk import alerts, outbox
+from desk import alert_outbox, alerts, outbox
 from desk.errors import Invalid
 from desk.states import DeliveryStatus
-from desk.tables import AlertDelivery
+from desk.tables import Alert, AlertDelivery
 from desk.transmitters import ChannelConfigError
 from tests.conftest import free_port
 from tests.desk.test_alert_push import CHANNELS, COUNTY, SECRET, Desk, path
@@ -69,3 +69,20 @@ def test_a_schemes_name_is_one_line_and_a_channels_url_is_ascii(desk, tmp_path):
             outbox.load_channels(channels)
         assert refused.value.code == "url_text" and "channel 1 (r)" in str(refused.value)
         assert "密钥" not in str(refused.value)  # the robot's key is left out
+
+
+@pytest.mark.parametrize("text, key", [('[hours]\nIV = "x"\n', "IV"), ("[hours]\nIV = -1\n", "IV"),
+                                       ("[hours]\nV = 2\n", "V"), ("hours = 3\n", None), ("[hours\n", None)])
+def test_a_wrong_escalation_file_is_said_with_its_key_and_the_notices_still_go(desk, receiver, caplog, text, key):
+    wrong = desk.home.home / "escalation.toml"
+    wrong.write_text(text, encoding="utf-8")
+    with pytest.raises(Invalid) as refused:
+        alert_outbox.load_escalation(wrong)
+    assert str(wrong) in str(refused.value) and (key is None or f"{key} = " in str(refused.value))
+    desk.to("county")
+    desk.rule()
+    desk.add(2)
+    desk.check()
+    [sent] = desk.deliver(timedelta(hours=5))  # not escalated, and not at every run either
+    assert sent.status == DeliveryStatus.DELIVERED and desk.session.scalars(select(Alert)).one().escalated_at is None
+    assert f"alerts are not escalated: {refused.value}" in caplog.text
