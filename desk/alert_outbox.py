@@ -19,6 +19,7 @@ departments the scheme names (``on_escalation`` recipients).
 
 from __future__ import annotations
 
+import logging
 import time as clock
 import tomllib
 from dataclasses import dataclass
@@ -40,9 +41,12 @@ from desk.tables import (Alert, AlertDelivery, AlertRecipient, AlertRule, AlertS
                          QuietHours)
 from desk.transmitters import TRANSMITTERS, Channel, Transmitter, notify
 
+log = logging.getLogger(__name__)
+
 SHIPPED_ESCALATION = Path(__file__).with_name("escalation.toml")
 LOUD = ("II", "I")  # the levels that quiet hours do not hold
 MAX_ESCALATION_HOURS = 24 * 365
+CLOSED_FIRST = "not sent: the alert was closed first"
 HEADLINES = {"opened": "新预警", "raised": "预警升级", "escalated": "预警未研判，已上报"}
 
 
@@ -243,12 +247,27 @@ def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list
 
     with session_factory() as session:
         ids = [d.id for d in due(session, now)]
+    ids = _cancel_closed(session_factory, ids, now)
     results = []
     for delivery_id in ids:
         if _claim(session_factory, delivery_id, lease_clock()):
             with lease_renewed(session_factory, delivery_id, lease_clock, table=AlertDelivery):
                 results.append(_attempt(session_factory, delivery_id, channels, now, link_base))
     return results
+
+
+def _cancel_closed(session_factory, ids: list[int], now: datetime) -> list[int]:
+    """Cancel the notices (of ``ids``) of alerts closed since they were queued, each row
+    saying why, as no one needs them now; the others' ids."""
+    with session_factory() as session, session.begin():
+        stale = session.scalars(select(AlertDelivery.id).join(Alert, Alert.id == AlertDelivery.alert_id).where(
+            AlertDelivery.id.in_(ids), Alert.state == AlertState.CLOSED)).all()
+        session.execute(moved("cancel", AlertDelivery.id.in_(stale),
+                              AlertDelivery.next_attempt_at.is_(None) | (AlertDelivery.next_attempt_at <= now),
+                              table=AlertDelivery, next_attempt_at=None, last_error=CLOSED_FIRST))
+    for delivery_id in stale:
+        log.info("alert notice %d is not sent: %s", delivery_id, CLOSED_FIRST)
+    return [delivery_id for delivery_id in ids if delivery_id not in stale]
 
 
 def _claim(session_factory, delivery_id: int, now: datetime) -> bool:

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from desk import alert_outbox, alerts, outbox
 from desk.errors import Invalid
 from desk.states import DeliveryStatus
-from desk.tables import Alert, AlertDelivery
+from desk.tables import Alert, AlertDelivery, QuietHours
 from desk.transmitters import ChannelConfigError
 from tests.conftest import free_port
-from tests.desk.test_alert_push import CHANNELS, COUNTY, SECRET, Desk, path
+from tests.desk.test_alert_push import COUNTY, NOW, SECRET, Desk, path
 
 
 @pytest.fixture
@@ -86,3 +86,17 @@ def test_a_wrong_escalation_file_is_said_with_its_key_and_the_notices_still_go(d
     [sent] = desk.deliver(timedelta(hours=5))  # not escalated, and not at every run either
     assert sent.status == DeliveryStatus.DELIVERED and desk.session.scalars(select(Alert)).one().escalated_at is None
     assert f"alerts are not escalated: {refused.value}" in caplog.text
+
+
+def test_a_notice_held_by_quiet_hours_is_not_sent_once_its_alert_is_closed_and_its_row_says_so(desk, receiver):
+    desk.session.add(QuietHours(user_id=desk.zhang.id, starts="22:00", ends="07:00"))
+    desk.to("county", "zhang", desk.zhang)
+    desk.rule()  # level IV: held until 07:00
+    desk.add(2)
+    [opened] = desk.check()
+    assert desk.deliver() == []
+    alerts.acknowledge(desk.session, opened.alert, actor="zhang", now=NOW)
+    alerts.close(desk.session, opened.alert, actor="zhang", now=NOW)
+    assert desk.deliver(timedelta(hours=8)) == [] and receiver.got(path(COUNTY, "zhang")) == []
+    row = desk.session.scalars(select(AlertDelivery)).one()
+    assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.CANCELLED, 0, alert_outbox.CLOSED_FIRST)
