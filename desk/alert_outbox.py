@@ -185,25 +185,31 @@ def escalate_due(session: Session, channels: dict[str, list[Channel]], now: date
         alert.escalated_to_org_id, alert.escalated_at = above.id, now
         audit.record(session, "system", "alert.escalate", f"alert:{alert.id}",
                      {"from": below.name, "to": above.name, "level": alert.level}, org_id=scheme.org_id)
-        _to_organisation(session, alert, above, None, channels, now)
+        if not _to_organisation(session, alert, above, None, channels, now):
+            _unheard(alert, above)
         if first:
             for copied in session.scalars(select(AlertRecipient).where(
                     AlertRecipient.scheme_id == scheme.id, AlertRecipient.on_escalation.is_(True))):
                 org = session.get(Organisation, copied.org_id)
                 audit.record(session, "system", "alert.copy", f"alert:{alert.id}", {"to": org.name},
                              org_id=scheme.org_id)
-                _to_organisation(session, alert, org, copied.channel, channels, now)
+                if not _to_organisation(session, alert, org, copied.channel, channels, now):
+                    _unheard(alert, org)
         escalated.append(alert)
     session.flush()
     return escalated
 
 
 def _to_organisation(session, alert: Alert, org: Organisation, channel: str | None,
-                     channels: dict[str, list[Channel]], now: datetime) -> None:
+                     channels: dict[str, list[Channel]], now: datetime) -> list[AlertDelivery]:
     """The escalation's notice to ``channel`` of ``org``, or to each of its channels that takes notices."""
     names = [channel] if channel else [c.name for c in channels.get(org.name, []) if _notifies(c.kind)]
-    for name in names:
-        _add(session, alert, "escalated", org.id, name, None, now)
+    return [_add(session, alert, "escalated", org.id, name, None, now) for name in names]
+
+
+def _unheard(alert: Alert, org: Organisation) -> None:
+    log.warning("alert %d was escalated to %s, which has no channel for notices in the channels file: "
+                "no notice was queued", alert.id, org.name)
 
 
 def _notifies(kind: str) -> bool:

@@ -15,7 +15,7 @@ from desk.states import DeliveryStatus
 from desk.tables import Alert, AlertDelivery, QuietHours
 from desk.transmitters import ChannelConfigError
 from tests.conftest import free_port
-from tests.desk.test_alert_push import COUNTY, NOW, SECRET, Desk, path
+from tests.desk.test_alert_push import CITY, COUNTY, NOW, SECRET, Desk, path
 
 
 @pytest.fixture
@@ -100,3 +100,16 @@ def test_a_notice_held_by_quiet_hours_is_not_sent_once_its_alert_is_closed_and_i
     assert desk.deliver(timedelta(hours=8)) == [] and receiver.got(path(COUNTY, "zhang")) == []
     row = desk.session.scalars(select(AlertDelivery)).one()
     assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.CANCELLED, 0, alert_outbox.CLOSED_FIRST)
+
+
+def test_an_escalation_to_an_organisation_without_channels_is_warned_of(desk, receiver, caplog):
+    text = desk.home.channels_file.read_text(encoding="utf-8")
+    city = f'[[organisation]]\nname = "{CITY}"\n[[organisation.channel]]\nname = "duty"\nkind = "webhook"\n' \
+           f'url = "{receiver.url(path(CITY))}"\nsecret = "{SECRET}"\n'
+    desk.home.channels_file.write_text(text.replace(city, ""), encoding="utf-8")
+    desk.rule()
+    desk.add(2)
+    [opened] = desk.check()
+    desk.deliver(timedelta(hours=4))
+    assert desk.session.get(Alert, opened.alert.id).escalated_to_org_id == desk.orgs["city"].id
+    assert f"alert {opened.alert.id} was escalated to {CITY}, which has no channel" in caplog.text
