@@ -72,6 +72,8 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[aler
     except ChannelConfigError as err:
         _say_once(f"alerts are not sent: {err}")
         return []
+    if not settings.site_url:
+        _say_once("no CRISISWATCH_SITE_URL: the links in alert notices are relative (/alerts/<id>) until it is set")
     factory = sessions(settings.database_url, settings.home)
     try:
         with factory() as session, session.begin():

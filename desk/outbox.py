@@ -78,6 +78,7 @@ BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 LEASE = timedelta(seconds=60)  # how long a publisher that stopped answering holds a delivery
 RENEW_EVERY = timedelta(seconds=20)  # how often a publisher still sending pushes its lease on
+MIN_SECRET = 6  # the shortest secret masked in errors
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # it becomes part of a file name
 
 log = logging.getLogger(__name__)
@@ -513,6 +514,8 @@ def attempted(channel: Channel, sending: Callable[[], None]) -> str | None:
 
 
 def _short(error: str, channel: Channel) -> str:
-    if channel.secret:
-        error = error.replace(channel.secret, "***")
+    """The error on one line, each whole occurrence of the channel's secret masked (one
+    as short as a word of the message would not be a secret's)."""
+    if len(channel.secret) >= MIN_SECRET:
+        error = re.sub(rf"(?<![\w-]){re.escape(channel.secret)}(?![\w-])", "***", error)
     return " ".join(error.split())[:300]

@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from crisiswatch import publishing
 from desk import alert_outbox, alerts, outbox
 from desk.errors import Invalid
 from desk.states import DeliveryStatus
 from desk.tables import Alert, AlertDelivery, QuietHours
-from desk.transmitters import ChannelConfigError
+from desk.transmitters import ChannelConfigError, RobotChannel
 from tests.conftest import free_port
 from tests.desk.test_alert_push import CITY, COUNTY, NOW, SECRET, Desk, path
 
@@ -113,3 +114,25 @@ def test_an_escalation_to_an_organisation_without_channels_is_warned_of(desk, re
     desk.deliver(timedelta(hours=4))
     assert desk.session.get(Alert, opened.alert.id).escalated_to_org_id == desk.orgs["city"].id
     assert f"alert {opened.alert.id} was escalated to {CITY}, which has no channel" in caplog.text
+
+
+def test_an_error_masks_the_channels_secret_where_it_is_whole_and_a_secret_not_in_every_word():
+    robot = RobotChannel("w", "wecom", url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=ea", secret="ea")
+    assert outbox._short("cannot reach the webhook: [Errno 111] Connection refused", robot) == (
+        "cannot reach the webhook: [Errno 111] Connection refused")
+    key = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
+    robot = RobotChannel("w", "wecom", url=f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={key}", secret=key)
+    assert outbox._short(f"HTTP 404: no robot {key} at send?key={key}&debug=1 (x{key})", robot) == (
+        f"HTTP 404: no robot *** at send?key=***&debug=1 (x{key})")
+
+
+def test_without_the_review_sites_address_the_relative_links_are_said_once(desk, receiver, caplog, monkeypatch):
+    monkeypatch.setattr(publishing, "_said", set())
+    desk.to("county")
+    desk.rule()
+    desk.add(2)
+    desk.check()
+    desk.deliver()
+    desk.deliver(timedelta(minutes=1))
+    assert caplog.text.count("no CRISISWATCH_SITE_URL: the links in alert notices are relative") == 1
+    assert receiver.got(path(COUNTY))[0]["link"].startswith("/alerts/")
