@@ -170,7 +170,8 @@ def level_of(figure: float, threshold: float, levels: list[float]) -> str | None
     return reached[-1] if reached else LEVELS[0]
 
 
-def _window_label(seconds: int) -> str:
+def duration_label(seconds: int) -> str:
+    """``15m``, ``12h`` or ``7d``: a duration as ``parse_duration`` reads it."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
@@ -192,7 +193,7 @@ def find_spike(probe: Probe, params: dict, levels: list[float]) -> list[Finding]
     if level is None:
         return []
     evidence = {"ratio": round(ratio, 2), "baseline_count": before, "window_s": window, "baseline_s": baseline}
-    return [probe.finding(_window_label(window), level, span, probe.top(span), expected, evidence)]
+    return [probe.finding(duration_label(window), level, span, probe.top(span), expected, evidence)]
 
 
 def find_share(probe: Probe, params: dict, levels: list[float]) -> list[Finding]:
@@ -213,7 +214,7 @@ def find_share(probe: Probe, params: dict, levels: list[float]) -> list[Finding]
     before_share = probe.count(before_span, sentiments=counted) / before_total if before_total else 0.0
     evidence = {"share": round(share, 3), "negative": negative, "baseline_share": round(before_share, 3),
                 "sentiments": list(counted), "window_s": window}
-    return [probe.finding(_window_label(window), level, span, probe.top(span), before_share * total, evidence)]
+    return [probe.finding(duration_label(window), level, span, probe.top(span), before_share * total, evidence)]
 
 
 def find_keyword(probe: Probe, params: dict, levels: list[float]) -> list[Finding]:

@@ -15,6 +15,8 @@ makes them).
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -25,16 +27,21 @@ from sqlalchemy.orm import Session
 from core.schema import PLATFORMS
 from core.store import Store, naive_utc
 from desk import alert_outbox, audit, facts
-from desk.alert_rules import (KINDS, LEVELS, Finding, Scope, default_levels, evaluate, incidents_of, keyword_text,
-                              settings_of)
+from desk.alert_rules import (KINDS, LEVELS, Finding, Scope, default_levels, duration_label, evaluate, incidents_of,
+                              keyword_text, settings_of)
 from desk.clocks import Clock, load_clocks
 from desk.errors import Forbidden, Invalid, NotFound
 from desk.rules import move_alert
 from desk.states import AlertState
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Organisation, Release, User, WatchedAccount
+from indexes.errors import IndexUnavailable
 from indexes.query import QueryError, SearchQuery
 
 MAX_NAME = 200
+# an account rule's alerts are keyed platform:account_id, in a key of MAX_NAME characters
+MAX_ACCOUNT_ID = MAX_NAME - 1 - max(map(len, PLATFORMS))
+
+log = logging.getLogger(__name__)
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # a name goes into mail subjects and robot headings
 
 
@@ -105,11 +112,13 @@ def add_rule(session: Session, scheme: AlertScheme, kind: str, params: dict, lev
     for option, value in params.items():
         if option not in rule_kind.defaults:
             raise Invalid("rule_option", kind=kind, option=option)
-        if isinstance(rule_kind.defaults[option], (int, float)) and not value > 0:
-            raise Invalid("rule_number", name=option, value=value)
+        if isinstance(rule_kind.defaults[option], (int, float)):
+            _check_number(option, value)
     settings = settings_of(kind, params)
     lowest = settings[rule_kind.threshold]
     levels = default_levels(kind, lowest) if levels is None else list(levels)
+    for level in levels:
+        _check_number("levels", level, share=rule_kind.bounded)
     if len(levels) != 3 or not lowest < levels[0] < levels[1] < levels[2]:
         raise Invalid("rule_levels", lowest=lowest)
     if kind == "keyword":
@@ -123,10 +132,29 @@ def add_rule(session: Session, scheme: AlertScheme, kind: str, params: dict, lev
     return rule
 
 
+# The longest durations a rule takes: a window and a cool-down of a week, a baseline of a
+# quarter (a search reaches back at most so far, and an alert's key names its window).
+MAX_DURATIONS = {"window": 7 * 86400, "baseline": 90 * 86400, "cool_down": 7 * 86400}
+SHARES = ("share", "probability", "elapsed")  # the parameters that are shares, at most 1
+
+
+def _check_number(name: str, value, share: bool = False) -> None:
+    """A rule's number: finite and above 0, a share at most 1, a duration within its limit."""
+    if not math.isfinite(value) or not value > 0:
+        raise Invalid("rule_number", name=name, value=value)
+    if (share or name in SHARES) and value > 1:
+        raise Invalid("rule_share", name=name, value=value)
+    if value > MAX_DURATIONS.get(name, math.inf):
+        raise Invalid("rule_duration_max", name=name, value=duration_label(value),
+                      limit=duration_label(MAX_DURATIONS[name]))
+
+
 def _check_words(scope: Scope, words: list[str]) -> None:
     if not words:
         raise Invalid("rule_words")
     for word in words:
+        if len(word) > MAX_NAME:
+            raise Invalid("rule_word_long", limit=MAX_NAME)
         try:
             SearchQuery(text=keyword_text(scope, word))
         except QueryError as err:
@@ -149,6 +177,8 @@ def watch_account(session: Session, org: Organisation, platform: str, account_id
         raise Invalid("account_platform", platform=platform, platforms=", ".join(PLATFORMS))
     if not account_id or len(account_id) > MAX_NAME or len(name) > MAX_NAME:
         raise Invalid("account_id", limit=MAX_NAME)
+    if len(account_id) > MAX_ACCOUNT_ID:
+        raise Invalid("account_id_long", limit=MAX_ACCOUNT_ID)
     audit.lock(session)
     if _watched(session, org, platform, account_id) is not None:
         raise Invalid("account_watched", org=org.name, platform=platform, account=account_id)
@@ -248,12 +278,21 @@ def backtest(session: Session, store: Store, index, since: datetime, until: date
 
 
 def _findings(session: Session, store: Store, index, now: datetime, clocks: list[Clock]):
-    """(rule, scheme, finding) of every rule of every active scheme at ``now``."""
+    """(rule, scheme, finding) of every rule of every active scheme at ``now``. A rule that
+    fails is logged and skipped: one bad rule does not keep the others from warning (an
+    index that is down fails them all, and is raised)."""
     rules = session.execute(select(AlertRule, AlertScheme).join(AlertScheme, AlertRule.scheme_id == AlertScheme.id)
                             .where(AlertScheme.removed_at.is_(None)).order_by(AlertRule.id)).all()
     for rule, scheme in rules:
-        for finding in evaluate(store, index, scope_of(scheme), rule.kind, rule.params, rule.levels, now,
-                                session=session, org_id=scheme.org_id, clocks=clocks):
+        try:
+            found = evaluate(store, index, scope_of(scheme), rule.kind, rule.params, rule.levels, now,
+                             session=session, org_id=scheme.org_id, clocks=clocks)
+        except IndexUnavailable:
+            raise
+        except Exception:  # whatever this rule's figures or parameters did wrong
+            log.exception("alert rule %s of scheme %s was not evaluated", rule.id, scheme.name)
+            continue
+        for finding in found:
             yield rule, scheme, finding
 
 

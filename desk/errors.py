@@ -86,6 +86,10 @@ MESSAGES = {
     "account_watched": "{org} watches {platform} account {account} already",
     "no_watched_account": "{org} watches no {platform} account {account}",
     "no_recipient": "{scheme} sends no alerts to {org} / {channel} with these options",
+    "rule_share": "{name} is a share above 0 and at most 1, not {value}",
+    "rule_duration_max": "{name} is at most {limit}, not {value}",
+    "rule_word_long": "a keyword has at most {limit} characters",
+    "account_id_long": "a watched account's id has at most {limit} characters",
 }
 
 

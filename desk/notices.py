@@ -42,8 +42,9 @@ class Notice:
         return f"{self.text}\n\n{self.link}\n" if self.link else f"{self.text}\n"
 
     def markdown(self) -> str:
-        """The group robots' message, cut (at a line, else a character) to fit one."""
-        link = f"\n\n[查看详情]({self.link})" if self.link else ""
+        """The group robots' message, cut (at a line, else a character) to fit one; its
+        last line is the id, which a robot carries nowhere else."""
+        link = (f"\n\n[查看详情]({self.link})" if self.link else "") + f"\n\n通知编号：{self.id}"
         head = f"### {self.heading}\n\n"
         room = ROBOT_BYTES - len((head + link).encode("utf-8"))
         text = self.text

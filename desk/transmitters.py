@@ -20,11 +20,12 @@ module registers the kinds the product has:
 - ``file``: writes the payload to ``<folder>/release-<release id>-<org id>-<channel>.json``
   (to a temporary file, then renamed). It carries no notices.
 - ``email``: a plain-text UTF-8 mail over SMTP (STARTTLS, TLS or, to a relay on this
-  machine, neither), its ``Message-ID`` made from the notice's id. A release goes as a
+  machine, neither), its ``Message-ID`` made from the notice's id, which
+  ``X-Crisiswatch-Notice`` holds as it is. A release goes as a
   notice of its text (``desk.notices.release_notice``), as it does to the robots.
 - ``wecom`` (企业微信) and ``dingtalk`` (钉钉) group robots: a Markdown message POSTed to
-  the robot's webhook URL; DingTalk's URL is signed when the robot has a signing secret
-  (``&timestamp=<ms>&sign=<base64 HMAC-SHA256 of "<timestamp>\\n<secret>">``). The robot
+  the robot's webhook URL, its last line the notice's id (``通知编号：<id>``); DingTalk's
+  URL is signed when the robot has a signing secret (``&timestamp=<ms>&sign=<base64 HMAC-SHA256 of "<timestamp>\\n<secret>">``). The robot
   answers HTTP 200 also when it refuses; only ``"errcode": 0`` in the answer is delivered.
 
 Every failure to deliver is an ``OSError`` (``smtplib``'s errors are) or an
@@ -346,6 +347,7 @@ class EmailTransmitter(Transmitter):
         # the same for each copy of a notice, so that a mail client shows it once
         digest = hashlib.sha256(notice.id.encode("utf-8")).hexdigest()[:32]
         message["Message-ID"] = f"<{digest}@{_address(channel.sender).rpartition('@')[2]}>"
+        message["X-Crisiswatch-Notice"] = notice.id
         message.set_content(notice.plain(), charset="utf-8", cte="base64")
         context = ssl.create_default_context(cafile=channel.cafile)
         if channel.security == "ssl":

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.store import naive_utc
 from crisiswatch import publishing
 from desk import alert_outbox, alerts, outbox
 from desk.errors import Invalid
@@ -136,3 +137,17 @@ def test_without_the_review_sites_address_the_relative_links_are_said_once(desk,
     desk.deliver(timedelta(minutes=1))
     assert caplog.text.count("no CRISISWATCH_SITE_URL: the links in alert notices are relative") == 1
     assert receiver.got(path(COUNTY))[0]["link"].startswith("/alerts/")
+
+
+def test_a_notice_sent_again_after_a_sender_was_killed_carries_the_same_id_to_a_robot(desk, receiver):
+    with_channel(desk, f'name = "robot"\nkind = "wecom"\nurl = "{receiver.url("/robot?key=wecom-key-1")}"\n')
+    desk.to("county", "robot")
+    desk.rule()
+    desk.add(2)
+    desk.check()
+    [sent] = desk.deliver()
+    row = desk.session.get(AlertDelivery, sent.delivery_id)  # as a sender killed after sending, before recording:
+    row.status, row.next_attempt_at = DeliveryStatus.SENDING, naive_utc(NOW) + outbox.LEASE
+    [again] = desk.deliver(outbox.LEASE)  # its lease has run out
+    first, second = [r["body"]["markdown"]["content"] for r in receiver.received if r["path"] == "/robot"]
+    assert first == second and first.endswith(f"\n\n通知编号：alert-{again.alert_id}-{again.delivery_id}")

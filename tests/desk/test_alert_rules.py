@@ -22,13 +22,13 @@ RUMOR = "听说龙华区变电站爆炸了，全区停电要三天才能恢复�
 
 class RumorFeed(Feed):
     def rumors(self, minutes_before: list[float], text: str = RUMOR, rumor_prob: float = 0.9,
-               sentiment: str = "anxiety", author_id: str | None = None) -> None:
+               sentiment: str = "anxiety", author_id: str | None = None, platform: str = "weibo") -> None:
         """Copies of one text at these minutes before NOW, tagged with ``rumor_prob``."""
         self.session.commit()
         posts = []
         for minutes in minutes_before:
             self.serial += 1
-            posts.append(make_post(platform="weibo", platform_id=f"p{self.serial}", text=text, author_id=author_id,
+            posts.append(make_post(platform=platform, platform_id=f"p{self.serial}", text=text, author_id=author_id,
                                    created_at=(NOW - timedelta(minutes=minutes)).isoformat()))
         self.store.upsert_posts(posts)
         ids = [post["id"] for post in self.store.get_posts(range(1, self.serial + 1)).values() if post["tags"] is None]
@@ -168,3 +168,39 @@ def test_backtest_replays_the_posts_in_time_order_and_writes_nothing(feed):
     hourly = alerts.backtest(feed.session, feed.store, open_index(feed.home), NOW - timedelta(minutes=30),
                              NOW + timedelta(minutes=60), every=timedelta(minutes=7))
     assert [item.opened_at for item in hourly] == [NOW - timedelta(minutes=2)]  # 11:58: 21 posts since 11:43
+
+
+@pytest.mark.parametrize("kind, params, levels, refused", [
+    ("spike", {"window": 8 * 86400}, None, "window is at most 7d, not 8d"),
+    ("spike", {"baseline": 91 * 86400}, None, "baseline is at most 90d, not 91d"),
+    ("spike", {"cool_down": 99999 * 86400}, None, "cool_down is at most 7d, not 99999d"),
+    ("rumor", {"rate": float("inf")}, None, "rate must be a number above 0, not inf"),
+    ("spike", {"ratio": float("nan")}, None, "ratio must be a number above 0, not nan"),
+    ("spike", {}, [5, 10, float("inf")], "levels must be a number above 0, not inf"),
+    ("rumor", {"probability": 5}, None, "probability is a share above 0 and at most 1, not 5"),
+    ("share", {"share": 1.5}, [1.6, 1.7, 1.8], "share is a share above 0 and at most 1, not 1.5"),
+    ("share", {"share": 0.5}, [0.6, 0.8, 1.2], "levels is a share above 0 and at most 1, not 1.2"),
+    ("clock", {"elapsed": 1.5}, None, "elapsed is a share above 0 and at most 1, not 1.5"),
+])
+def test_a_rules_numbers_are_finite_its_shares_at_most_1_and_its_durations_bounded(feed, kind, params, levels,
+                                                                                    refused):
+    scheme = feed.scheme()
+    with pytest.raises(Invalid, match=refused):
+        alerts.add_rule(feed.session, scheme, kind, params, levels, actor="test")
+    assert alerts.list_rules(feed.session, scheme) == []
+    alerts.add_rule(feed.session, scheme, "spike", {"window": 7 * 86400, "baseline": 90 * 86400,
+                                                    "cool_down": 7 * 86400}, actor="test")
+    alerts.add_rule(feed.session, scheme, "share", {"share": 0.9}, [0.95, 0.99, 1], actor="test")
+
+
+def test_a_watched_accounts_id_fits_the_key_of_its_alerts(feed):
+    """The key is platform:account_id, in as many characters as the table holds (PostgreSQL
+    refuses a longer one, and with it every alert of the evaluation)."""
+    alerts.add_rule(feed.session, feed.scheme(), "account", {}, actor="test")
+    longest = "u" * alerts.MAX_ACCOUNT_ID
+    with pytest.raises(Invalid, match=f"a watched account's id has at most {alerts.MAX_ACCOUNT_ID} characters"):
+        alerts.watch_account(feed.session, feed.org, "wechat", longest + "u", actor="test")
+    alerts.watch_account(feed.session, feed.org, "wechat", longest, actor="test")
+    feed.rumors([5], text="又停电了", sentiment="anger", rumor_prob=0.1, author_id=longest, platform="wechat")
+    [opened] = feed.check()
+    assert opened.alert.key == f"wechat:{longest}" and len(opened.alert.key) == alerts.MAX_NAME

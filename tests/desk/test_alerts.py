@@ -18,7 +18,7 @@ from desk.database import open_sessions
 from desk.errors import Forbidden, Invalid, InvalidTransition
 from desk.rules import ALERT_STEPS, move_alert
 from desk.states import AlertState
-from desk.tables import AuditEntry, Incident, Organisation, Release, User
+from desk.tables import AlertRule, AuditEntry, Incident, Organisation, Release, User
 from indexes.backends import open_index
 from indexes.indexer import index_pending
 
@@ -305,3 +305,17 @@ def test_an_alert_is_linked_to_an_incident_its_handler_sees_and_the_incident_lis
     assert [(entry.actor, entry.target, entry.detail) for entry in links] == [
         ("duty", f"alert:{alert.id}", {"from": None, "to": ours.id}),
         ("cli", f"alert:{alert.id}", {"from": ours.id, "to": theirs.id})]
+
+
+def test_a_rule_that_fails_is_logged_and_the_others_still_fire_in_a_check_and_a_backtest(feed, caplog):
+    scheme = feed.scheme()
+    broken = AlertRule(scheme_id=scheme.id, kind="spike", params={"window": 99999 * 86400}, levels=[5, 10, 20])
+    feed.session.add(broken)  # stored before durations were bounded: its window starts before the year 1900
+    feed.session.flush()
+    good = alerts.add_rule(feed.session, scheme, "spike", {}, actor="test")
+    burst(feed, 25)
+    [opened] = feed.check()
+    assert opened.opened and opened.rule.id == good.id
+    assert f"alert rule {broken.id} of scheme 龙华停电 was not evaluated" in caplog.text
+    fired = alerts.backtest(feed.session, feed.store, open_index(feed.home), NOW, NOW)
+    assert [item.rule.id for item in fired] == [good.id]

@@ -50,6 +50,7 @@ def test_an_email_notice_is_a_utf8_mime_message_sent_over_starttls_with_a_login(
     assert first["Content-Transfer-Encoding"] == "base64"
     assert first.get_content() == NOTICE.text + "\n\n" + NOTICE.link + "\n"
     assert first["Message-ID"] == again["Message-ID"] and first["Message-ID"].endswith("@binhai.gov.cn>")
+    assert first["X-Crisiswatch-Notice"] == again["X-Crisiswatch-Notice"] == "alert-7-2"  # receivers dedupe by it
     assert first["Date"].datetime.replace(tzinfo=None) == DUE
     raw = first.as_bytes()  # as it travelled: every header ASCII, the subject RFC 2047-encoded
     assert raw.isascii() and b"Subject: =?utf-8?" in raw
@@ -93,13 +94,14 @@ def test_a_wecom_robot_gets_markdown_and_an_errcode_is_a_failure(receiver):
     (sent,) = receiver.received
     assert sent["query"] == {"key": ["wecom-key-1"]} and sent["headers"]["Content-Type"].startswith("application/json")
     assert sent["body"] == {"msgtype": "markdown", "markdown": {"content": (
-        "### 【Ⅱ级 橙色预警（严重）】东湖区停电话题激增\n\n" + NOTICE.text + "\n\n[查看详情](https://desk.example.cn/alerts/7)")}}
+        "### 【Ⅱ级 橙色预警（严重）】东湖区停电话题激增\n\n" + NOTICE.text + "\n\n[查看详情](https://desk.example.cn/alerts/7)"
+        "\n\n通知编号：alert-7-2")}}
     assert "wecom-key-1" not in repr(channel)
 
     long = Notice("alert-8", "长文", "\n".join(f"第{n}条帖文：东湖区停电已持续数小时" for n in range(400)))
     transmitters.notify(channel, long, DUE)
     content = receiver.received[-1]["body"]["markdown"]["content"]
-    assert len(content.encode("utf-8")) <= 4096 and content.endswith("数小时\n…")  # cut at a line
+    assert len(content.encode("utf-8")) <= 4096 and content.endswith("数小时\n…\n\n通知编号：alert-8")  # cut at a line
 
     receiver.answers["/cgi-bin/webhook/send"] = {"errcode": 93000, "errmsg": "invalid webhook url"}
     with pytest.raises(Refused, match="errcode 93000: invalid webhook url"):
@@ -115,7 +117,8 @@ def test_a_dingtalk_robot_gets_markdown_at_a_signed_url(receiver):
     expected = base64.b64encode(hmac.new(SIGNING.encode(), f"{timestamp}\n{SIGNING}".encode(), hashlib.sha256).digest())
     assert sent["query"]["sign"] == [expected.decode()] and sent["query"]["access_token"] == ["ding-token"]
     assert sent["body"] == {"msgtype": "markdown", "markdown": {
-        "title": NOTICE.heading, "text": "### " + NOTICE.heading + "\n\n" + NOTICE.text + "\n\n[查看详情](" + NOTICE.link + ")"}}
+        "title": NOTICE.heading,
+        "text": "### " + NOTICE.heading + "\n\n" + NOTICE.text + "\n\n[查看详情](" + NOTICE.link + ")\n\n通知编号：alert-7-2"}}
 
     transmitters.notify(robot("dingtalk", receiver.url("/robot/send?access_token=ding-token")), NOTICE, DUE)
     assert receiver.received[-1]["query"] == {"access_token": ["ding-token"]}  # no secret: not signed
