@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from core.schema import PLATFORMS
 from core.store import Store, naive_utc
@@ -33,7 +33,8 @@ from desk.clocks import Clock, load_clocks
 from desk.errors import Forbidden, Invalid, NotFound
 from desk.rules import move_alert
 from desk.states import AlertState
-from desk.tables import Alert, AlertRule, AlertScheme, Incident, Organisation, Release, User, WatchedAccount
+from desk.tables import (Alert, AlertDelivery, AlertRule, AlertScheme, Incident, Organisation, Release, User,
+                         WatchedAccount)
 from indexes.errors import IndexUnavailable
 from indexes.query import QueryError, SearchQuery
 
@@ -434,10 +435,16 @@ def handles_alerts(user) -> bool:
 
 def may_handle(user, scheme: AlertScheme, alert: Alert | None = None) -> bool:
     """Admins see and handle every scheme and alert; analysts and drafters those of their
-    organisation's schemes and the alerts assigned to it."""
+    organisation's schemes, and the alerts assigned or escalated to it or copied to it on
+    an escalation (``_escalated_to``)."""
     if "admin" in user.roles:
         return True
-    return handles_alerts(user) and user.org_id in (scheme.org_id, alert and alert.assigned_org_id)
+    if not handles_alerts(user):
+        return False
+    if user.org_id in (scheme.org_id, alert and alert.assigned_org_id):
+        return True
+    return alert is not None and object_session(alert).scalar(
+        select(Alert.id).where(Alert.id == alert.id, _escalated_to(user.org_id))) is not None
 
 
 def alerts_for(session: Session, user, states=(), levels=()) -> list[tuple[Alert, AlertRule, AlertScheme]]:
@@ -460,12 +467,21 @@ def _seen_by(query, user, states=(), levels=()):
     query = (query.select_from(Alert).join(AlertRule, Alert.rule_id == AlertRule.id)
              .join(AlertScheme, AlertRule.scheme_id == AlertScheme.id))
     if "admin" not in user.roles:
-        query = query.where((AlertScheme.org_id == user.org_id) | (Alert.assigned_org_id == user.org_id))
+        query = query.where((AlertScheme.org_id == user.org_id) | (Alert.assigned_org_id == user.org_id)
+                            | _escalated_to(user.org_id))
     if states:
         query = query.where(Alert.state.in_(states))
     if levels:
         query = query.where(Alert.level.in_(levels))
     return query
+
+
+def _escalated_to(org_id: int):
+    """Whether an alert was escalated to the organisation, now or at an earlier step, or
+    copied to it on its escalation: its escalation notices are the record of each."""
+    notified = select(AlertDelivery.alert_id).where(AlertDelivery.reason == "escalated",
+                                                    AlertDelivery.org_id == org_id)
+    return (Alert.escalated_to_org_id == org_id) | Alert.id.in_(notified)
 
 
 def overdue(alert: Alert, now: datetime) -> bool:

@@ -376,3 +376,34 @@ def test_the_demos_scheme_fires_on_its_sites_posts_and_the_analyst_sees_the_aler
     assert "滨海台风停电" in listed and listed.count('<tr class="">') == 4
     shown = page(client, f"/alerts/{found['keyword', '吸氧机'].id}")
     assert "东湖区独居老人吸氧机断电" in shown
+
+
+def test_the_organisation_an_alert_is_escalated_to_and_a_department_copied_see_and_handle_it(app):
+    client, token = client_of(app, "analyst")
+    scheme_id = with_scheme(app, client, token)
+    [alert_id] = check(app)
+    with app.extensions["crisiswatch"].sessions.begin() as session:
+        province = accounts.create_organisation(session, "滨海省人民政府", "government", "province")
+        department = accounts.create_organisation(session, "滨海市应急管理局", "government", "city")
+        accounts.find_organisation(session, CITY).parent_id = province.id
+        for name, org in (("province", province), ("department", department)):
+            accounts.create_user(session, name, name, f"pw-{name}-0123456789", org, ["analyst"])
+        alert_outbox.add_recipient(session, alerts.find_scheme(session, "滨海台风"), department, "duty",
+                                   on_escalation=True)
+    up, up_token = client_of(app, "province")
+    copied, _ = client_of(app, "department")
+    for someone in (up, copied):
+        assert someone.get(f"/alerts/{alert_id}").status_code == 403
+        assert someone.get("/api/alerts/count").get_json() == {"open": 0}
+
+    with app.extensions["crisiswatch"].sessions.begin() as session:  # the province has no channel: no notice
+        alert_outbox.escalate_due(session, {}, datetime.now(timezone.utc) + timedelta(hours=3))
+    for someone in (up, copied):
+        assert "滨海市变电站爆炸了 5" in page(someone, f"/alerts/{alert_id}")  # the escalation notice's link
+        assert someone.get("/api/alerts/count").get_json() == {"open": 1}
+        assert f'href="/alerts/{alert_id}"' in page(someone, "/alerts/")
+        assert someone.get(f"/alerts/schemes/{scheme_id}").status_code == 403  # the alert, not the scheme
+    assert up.post(f"/alerts/{alert_id}/acknowledge", data={"csrf_token": up_token}).status_code == 303
+    assert "处置中" in page(up, f"/alerts/{alert_id}")
+    other, _ = client_of(app, "other")
+    assert other.get(f"/alerts/{alert_id}").status_code == 403 and "没有预警" in page(other, "/alerts/")
