@@ -38,7 +38,7 @@ from desk.notices import LEVELS, Notice
 from desk.outbox import LEASE, MAX_ATTEMPTS, attempted, backoff, lease_renewed, moved
 from desk.states import AlertState, DeliveryStatus
 from desk.tables import (Alert, AlertDelivery, AlertRecipient, AlertRule, AlertScheme, Organisation,
-                         QuietHours)
+                         QuietHours, User)
 from desk.transmitters import TRANSMITTERS, Channel, Transmitter, notify
 
 log = logging.getLogger(__name__)
@@ -84,13 +84,21 @@ def held(hours: QuietHours | None, level: str, now: datetime) -> bool:
 
 
 def add_recipient(session: Session, scheme: AlertScheme, org: Organisation, channel: str | None = None,
-                  user_id: int | None = None, on_escalation: bool = False, *, actor: str = "system"
-                  ) -> AlertRecipient:
-    """A channel of ``org`` (for the person ``user_id`` when given) that the scheme's
-    alerts go to; with ``on_escalation``, a department copied when one is escalated (every
-    channel of ``org`` when ``channel`` is None)."""
+                  user_id: int | None = None, on_escalation: bool = False, *, actor: str = "system",
+                  channels: dict[str, list[Channel]] | None = None) -> AlertRecipient:
+    """A channel of ``org`` (for the person ``user_id`` of ``org`` when given) that the
+    scheme's alerts go to; with ``on_escalation``, a department copied when one is escalated
+    (every channel of ``org`` when ``channel`` is None). ``channels``: the channels file's
+    (``desk.outbox.load_channels``), where the channel must be one that takes notices; None
+    where the caller writes that file afterwards (a scratch home)."""
     if channel is None and not on_escalation:
         raise ValueError("an alert's recipient names one of its organisation's channels")
+    if channels is not None and channel is not None and not any(
+            c.name == channel and _notifies(c.kind) for c in channels.get(org.name, [])):
+        raise Invalid("recipient_channel", org=org.name, channel=channel)
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is not None and user.org_id != org.id:
+        raise Invalid("recipient_user", user=user.username, org=org.name)
     audit.lock(session)
     recipient = AlertRecipient(scheme_id=scheme.id, org_id=org.id, channel=channel, user_id=user_id,
                                on_escalation=on_escalation)
@@ -131,6 +139,8 @@ def recipients(session: Session, scheme: AlertScheme) -> list[AlertRecipient]:
 
 def set_quiet_hours(session: Session, user_id: int, hours: tuple[str, str] | None, *, actor: str) -> None:
     """Set a person's quiet hours (``("22:00", "07:00")``, China time), or with None end them."""
+    if hours is not None and hours[0] == hours[1]:  # not a whole day's silence
+        raise Invalid("quiet_hours_equal", hours="-".join(hours))
     audit.lock(session)
     known = session.get(QuietHours, user_id)
     if hours is None:

@@ -90,6 +90,9 @@ MESSAGES = {
     "rule_duration_max": "{name} is at most {limit}, not {value}",
     "rule_word_long": "a keyword has at most {limit} characters",
     "account_id_long": "a watched account's id has at most {limit} characters",
+    "quiet_hours_equal": "quiet hours end at another time than they start, not {hours}",
+    "recipient_channel": "{org} has no channel {channel} that takes alert notices in the channels file: add it first",
+    "recipient_user": "{user} is not a person of {org}",
 }
 
 

@@ -18,6 +18,7 @@ from core.store import utcnow
 from desk import accounts, alert_outbox, alerts, clocks, releases as flow
 from desk.alert_rules import KINDS, LEVELS, NEGATIVE, parse_duration
 from desk.errors import Invalid, NotFound, WorkflowError
+from desk.outbox import ChannelConfigError, load_channels
 from desk.states import AlertState
 from desk.tables import AlertRecipient, AlertRule, AlertScheme, Incident, Organisation, Release, User
 from indexes.query import QueryError, parse_time
@@ -289,8 +290,20 @@ def add_recipient(scheme_id: int):
     if channel is None and not on_escalation:
         flash(i18n.gettext("alert_recipient_channel"), "error")
         return redirect(back, code=303)
-    alert_outbox.add_recipient(session, found, org, channel, user and user.id, on_escalation, actor=g.user.username)
+    try:
+        alert_outbox.add_recipient(session, found, org, channel, user and user.id, on_escalation,
+                                   actor=g.user.username, channels=_channels())
+    except WorkflowError as err:
+        return _refused(err, back)
     return _done(back)
+
+
+def _channels() -> dict:
+    """The channels file's channels; a file missing or wrong is a refusal that says so."""
+    try:
+        return load_channels(services().settings.channels_file)
+    except ChannelConfigError as err:
+        raise Invalid("channels_file", error=err) from None
 
 
 @bp.post("/alerts/schemes/<int:scheme_id>/recipients/remove")

@@ -419,11 +419,17 @@ def _where(org: str, channel: str | None, username: str | None, on_escalation: b
 def recipient_add(settings: Settings, scheme_name, org, channel, username, on_escalation):
     """Send a scheme's alerts to a channel, or copy them to a department on escalation."""
     from desk import alert_outbox, alerts
+    from desk.errors import Invalid
+    from desk.outbox import ChannelConfigError, load_channels
 
     with _desk(settings) as (_, session):
         owner, user = _named(session, org, username, channel, on_escalation)
+        try:
+            channels = load_channels(settings.channels_file)
+        except ChannelConfigError as err:
+            raise Invalid("channels_file", error=err) from None
         alert_outbox.add_recipient(session, alerts.find_scheme(session, scheme_name), owner, channel,
-                                   user and user.id, on_escalation, actor=CLI_ACTOR)
+                                   user and user.id, on_escalation, actor=CLI_ACTOR, channels=channels)
     click.echo(f"{scheme_name}: alerts {_where(org, channel, username, on_escalation)}")
 
 
@@ -460,9 +466,11 @@ def _quiet(_ctx, _param, value: str | None) -> tuple[str, str] | None:
         return None
     try:
         starts, ends = (datetime.strptime(part, "%H:%M").strftime("%H:%M") for part in value.split("-"))
-        return starts, ends
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a span of China time such as 22:00-07:00") from None
+    if starts == ends:
+        raise click.BadParameter(f"{value!r} starts and ends at the same time; give a span such as 22:00-07:00")
+    return starts, ends
 
 
 @alert.command("quiet", context_settings=CONTEXT)

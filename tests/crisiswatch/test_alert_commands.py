@@ -204,3 +204,40 @@ def test_an_alert_is_linked_to_an_incident_and_its_escalation_listed(fed_home):
     missing = cli("alert", "link", "1", "--incident", "99", home=fed_home, check=False)
     assert missing.exit_code == 1 and "no such incident" in missing.stderr
     assert "alert.link" in cli("audit", "export", home=fed_home, check=False).stdout
+
+
+def test_out_of_range_rules_quiet_hours_and_recipients_are_refused_and_nothing_is_kept(fed_home):
+    cli("org", "add", "海口市人民政府", "--kind", "government", "--level", "city", home=fed_home)
+    cli("user", "add", "city", "--org", "海口市人民政府", "--role", "analyst", "--password-stdin", home=fed_home,
+        input="city-password-1\n")
+    cli("alert", "scheme", "add", "海口停电", "--query", "停电", "--org", "海口供电局", home=fed_home)
+    rule = ("alert", "rule", "add", "海口停电")
+    recipient = ("alert", "recipient", "add", "海口停电", "--org", "海口供电局")
+    refused = [
+        ((*rule, "--kind", "spike", "--window", "99999d"), "window is at most 7d, not 99999d"),
+        ((*rule, "--kind", "rumor", "--rate", "inf"), "rate must be a number above 0, not inf"),
+        ((*rule, "--kind", "spike", "--levels", "5,10,inf"), "levels must be a number above 0, not inf"),
+        ((*rule, "--kind", "rumor", "--probability", "5"), "probability is a share above 0 and at most 1, not 5.0"),
+        ((*rule, "--kind", "share", "--share", "1.5", "--levels", "1.6,1.7,1.8"), "share is a share above 0"),
+        ((*recipient, "--channel", "duty"), "channels.toml does not exist"),
+    ]
+    for args, message in refused:
+        result = cli(*args, home=fed_home, check=False)
+        assert result.exit_code == 1 and message in result.stderr, (args, result.stderr)
+    fed_home.channels_file.write_text(
+        '[[organisation]]\nname = "海口供电局"\n[[organisation.channel]]\nname = "duty"\nkind = "webhook"\n'
+        'url = "http://127.0.0.1:9/hook"\nsecret = "alert-secret-0123456789abcdef"\n'
+        '[[organisation.channel]]\nname = "archive"\nkind = "file"\nfolder = "archive"\n', encoding="utf-8")
+    for args, message in [
+            ((*recipient, "--channel", "nosuch"), "海口供电局 has no channel nosuch that takes alert notices"),
+            ((*recipient, "--channel", "archive"), "海口供电局 has no channel archive that takes alert notices"),
+            ((*recipient, "--channel", "duty", "--user", "city"), "city is not a person of 海口供电局")]:
+        result = cli(*args, home=fed_home, check=False)
+        assert result.exit_code == 1 and message in result.stderr, (args, result.stderr)
+    assert cli("alert", "recipient", "list", "海口停电", home=fed_home).stdout == ""
+    assert cli("alert", "scheme", "list", home=fed_home).stdout.count("rule") == 0
+    cli(*recipient, "--channel", "duty", "--user", "duty", home=fed_home)
+
+    same = cli("alert", "quiet", "duty", "00:00-00:00", home=fed_home, check=False)
+    assert same.exit_code == 2 and "starts and ends at the same time" in same.stderr
+    assert cli("alert", "quiet", "duty", "22:00-07:00", home=fed_home).exit_code == 0

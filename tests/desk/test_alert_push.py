@@ -21,6 +21,8 @@ from crawlers.jobs import load_jobs
 from crisiswatch.schedule import start_scheduler
 from crisiswatch.stages import check_alerts, run_job_cycle
 from desk import alert_outbox, alerts
+from desk.errors import Invalid
+from desk.outbox import load_channels
 from desk.states import DeliveryStatus
 from desk.tables import Alert, AlertDelivery, AuditEntry, Organisation, QuietHours, User
 from desk.transmitters import sign
@@ -384,3 +386,21 @@ def test_the_links_in_notices_start_with_the_review_sites_address_a_setting(desk
             Settings.load(desk.home.home)
         refused = cli("alert", "list", home=desk.home, check=False)
         assert refused.exit_code == 1 and f"CRISISWATCH_SITE_URL '{wrong}' is not" in refused.stderr
+
+
+def test_quiet_hours_that_end_as_they_start_and_a_recipient_not_of_the_channels_file_are_refused(desk):
+    with pytest.raises(Invalid, match="quiet hours end at another time than they start, not 00:00-00:00"):
+        alert_outbox.set_quiet_hours(desk.session, desk.zhang.id, ("00:00", "00:00"), actor="test")
+    channels = load_channels(desk.home.channels_file)
+    with pytest.raises(Invalid, match=f"{CITY} has no channel zhang that takes alert notices"):
+        alert_outbox.add_recipient(desk.session, desk.scheme, desk.orgs["city"], "zhang", channels=channels)
+    with pytest.raises(Invalid, match=f"zhang is not a person of {CITY}"):
+        alert_outbox.add_recipient(desk.session, desk.scheme, desk.orgs["city"], "duty", desk.zhang.id,
+                                   channels=channels)
+    assert desk.session.get(QuietHours, desk.zhang.id) is None
+    assert alert_outbox.recipients(desk.session, desk.scheme) == []
+    alert_outbox.add_recipient(desk.session, desk.scheme, desk.orgs["county"], "zhang", desk.zhang.id,
+                               channels=channels)
+    alert_outbox.add_recipient(desk.session, desk.scheme, desk.orgs["department"], on_escalation=True,
+                               channels=channels)  # every channel of the department
+    assert len(alert_outbox.recipients(desk.session, desk.scheme)) == 2

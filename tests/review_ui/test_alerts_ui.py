@@ -75,6 +75,15 @@ def with_scheme(app, client, token) -> int:
     return scheme_id
 
 
+def with_channels(app) -> None:
+    """The channels file, with the channels the recipients' forms name."""
+    app.extensions["crisiswatch"].settings.channels_file.write_text("".join(
+        f'[[organisation]]\nname = "{org}"\n' + "".join(
+            f'[[organisation.channel]]\nname = "{name}"\nkind = "webhook"\nurl = "http://127.0.0.1:9/{name}"\n'
+            f'secret = "alert-secret-0123456789abcdef"\n' for name in ("press-room", "duty"))
+        for org in (CITY, OTHER)), encoding="utf-8")
+
+
 def page(client, url: str) -> str:
     response = client.get(url)
     assert response.status_code == 200, url
@@ -169,6 +178,11 @@ def test_a_schemes_recipients_are_added_in_its_page(app):
         other = accounts.find_organisation(session, OTHER).id
         drafter = session.query(User).filter_by(username="drafter").one().id
     url = f"/alerts/schemes/{scheme_id}/recipients"
+    no_file = client.post(url, data={"csrf_token": token, "org": city, "channel": "press-room"}, follow_redirects=True)
+    assert "channels.toml" in no_file.get_data(as_text=True) and "flash-error" in no_file.get_data(as_text=True)
+    with_channels(app)
+    unknown = client.post(url, data={"csrf_token": token, "org": city, "channel": "nosuch"}, follow_redirects=True)
+    assert f"渠道配置文件中 {CITY} 没有可接收预警通知的渠道 nosuch" in unknown.get_data(as_text=True)
     added = client.post(url, data={"csrf_token": token, "org": city, "channel": "press-room", "user": drafter})
     assert added.status_code == 303
     assert client.post(url, data={"csrf_token": token, "org": other, "on_escalation": "on"}).status_code == 303
@@ -186,6 +200,7 @@ def test_a_schemes_recipients_are_added_in_its_page(app):
 def test_a_recipient_is_removed_with_its_button_and_the_removal_audited(app):
     client, token = client_of(app, "analyst")
     scheme_id = with_scheme(app, client, token)
+    with_channels(app)
     url = f"/alerts/schemes/{scheme_id}/recipients"
     with app.extensions["crisiswatch"].sessions() as session:
         city = accounts.find_organisation(session, CITY).id
