@@ -25,10 +25,12 @@ module registers the kinds the product has:
   notice of its text (``desk.notices.release_notice``), as it does to the robots.
 - ``wecom`` (企业微信) and ``dingtalk`` (钉钉) group robots: a Markdown message POSTed to
   the robot's webhook URL, its last line the notice's id (``通知编号：<id>``); DingTalk's
-  URL is signed when the robot has a signing secret (``&timestamp=<ms>&sign=<base64 HMAC-SHA256 of "<timestamp>\\n<secret>">``). The robot
+  URL is signed when the robot has a signing secret
+  (``&timestamp=<ms>&sign=<base64 HMAC-SHA256 of "<timestamp>\\n<secret>">``). The robot
   answers HTTP 200 also when it refuses; only ``"errcode": 0`` in the answer is delivered.
 
-Every failure to deliver is an ``OSError`` (``smtplib``'s errors are) or an
+Every failure to deliver is an ``OSError`` (``smtplib``'s errors are; ``TimeoutError``
+when a request or an SMTP conversation takes over ``DEADLINE`` in all) or an
 ``http.client.HTTPException`` (``Refused`` when a robot says no), which the outbox retries.
 """
 
@@ -42,23 +44,28 @@ import json
 import logging
 import os
 import smtplib
+import socket
 import ssl
 import tempfile
+import threading
 import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
+from typing import Callable, Iterator
 
 from core.errors import CodedError
 from core.store import naive_utc, utcnow
 from desk.notices import Notice, release_notice
 from desk.tables import Delivery
 
-TIMEOUT = 10  # seconds, per webhook request or SMTP exchange
+TIMEOUT = 10  # seconds, per read or write of a webhook request or SMTP exchange
+DEADLINE = 60  # seconds, for a whole webhook request or SMTP conversation
 ANSWER_BYTES = 65536  # the most of a robot's answer read
 SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
@@ -242,11 +249,83 @@ class WebhookTransmitter(Transmitter):
 
 
 def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
-    """POST JSON; the start of the answer. urllib raises HTTPError for any answer but 2xx."""
+    """POST JSON; the start of the answer, all within ``DEADLINE``. urllib raises
+    HTTPError for any answer but 2xx."""
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json; charset=utf-8", "User-Agent": "crisiswatch-outbox", **(headers or {})})
-    with urllib.request.build_opener(_NoRedirect).open(request, timeout=TIMEOUT) as answer:
+    sockets: list[socket.socket] = []
+    opener = urllib.request.build_opener(_NoRedirect, _Watching(sockets), _WatchingTLS(sockets))
+    with _within(DEADLINE, lambda: sockets), opener.open(request, timeout=TIMEOUT) as answer:
         return answer.read(ANSWER_BYTES)
+
+
+@contextmanager
+def _within(seconds: float, sockets: Callable[[], list[socket.socket | None]]) -> Iterator[None]:
+    """Cut the connections (``sockets()`` at that time) off once ``seconds`` have passed,
+    then raise ``TimeoutError``: ``TIMEOUT`` bounds each read only, and a receiver that
+    answers a byte at a time would hold the sender for hours. A shutdown ends a read
+    waiting on the socket in another thread."""
+    cut = threading.Event()
+
+    def cut_off() -> None:
+        cut.set()
+        for sock in sockets():
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except (OSError, AttributeError):  # closed already, or not opened yet
+                pass
+
+    timer = threading.Timer(seconds, cut_off)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except Exception as err:
+        if cut.is_set():
+            raise TimeoutError(f"no whole exchange within {seconds:g} s") from err
+        raise
+    finally:
+        timer.cancel()
+    if cut.is_set():  # what was read before the cut is not the whole answer
+        raise TimeoutError(f"no whole exchange within {seconds:g} s")
+
+
+class _Recorded:
+    """A connection that lists its socket once it is open (for ``_within``)."""
+
+    def __init__(self, *args, sockets: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sockets = sockets
+
+    def connect(self) -> None:
+        super().connect()
+        self.sockets.append(self.sock)
+
+
+class _RecordedHTTP(_Recorded, http.client.HTTPConnection):
+    pass
+
+
+class _RecordedHTTPS(_Recorded, http.client.HTTPSConnection):
+    pass
+
+
+class _Watching(urllib.request.HTTPHandler):
+    def __init__(self, sockets: list):
+        super().__init__()
+        self.sockets = sockets
+
+    def http_open(self, req):
+        return self.do_open(_RecordedHTTP, req, sockets=self.sockets)
+
+
+class _WatchingTLS(urllib.request.HTTPSHandler):
+    def __init__(self, sockets: list):
+        super().__init__()
+        self.sockets = sockets
+
+    def https_open(self, req):
+        return self.do_open(_RecordedHTTPS, req, sockets=self.sockets)
 
 
 def _utc(now: datetime) -> datetime:
@@ -350,18 +429,36 @@ class EmailTransmitter(Transmitter):
         message["X-Crisiswatch-Notice"] = notice.id
         message.set_content(notice.plain(), charset="utf-8", cte="base64")
         context = ssl.create_default_context(cafile=channel.cafile)
-        if channel.security == "ssl":
-            smtp = smtplib.SMTP_SSL(channel.host, channel.port, timeout=TIMEOUT, context=context)
-        else:
-            smtp = smtplib.SMTP(channel.host, channel.port, timeout=TIMEOUT)
-        with smtp:
-            if channel.security == "starttls":
-                smtp.starttls(context=context)
-            if channel.user:
-                smtp.login(channel.user, channel.secret)
-            refused = smtp.send_message(message)  # raises when every recipient is refused
+        made: list[smtplib.SMTP] = []  # its socket changes at STARTTLS: cut the one it has then
+        with _within(DEADLINE, lambda: [smtp.sock for smtp in made]):
+            if channel.security == "ssl":
+                smtp = _SMTP_SSL(channel.host, channel.port, timeout=TIMEOUT, context=context, made=made)
+            else:
+                smtp = _SMTP(channel.host, channel.port, timeout=TIMEOUT, made=made)
+            with smtp:
+                if channel.security == "starttls":
+                    smtp.starttls(context=context)
+                if channel.user:
+                    smtp.login(channel.user, channel.secret)
+                refused = smtp.send_message(message)  # raises when every recipient is refused
         if refused:
             log.warning("channel %s: the server refused %s", channel.name, ", ".join(refused))
+
+
+class _Made:
+    """An SMTP client that lists itself before it connects (for ``_within``)."""
+
+    def __init__(self, *args, made: list, **kwargs):
+        made.append(self)
+        super().__init__(*args, **kwargs)
+
+
+class _SMTP(_Made, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_Made, smtplib.SMTP_SSL):
+    pass
 
 
 def _address(text: str) -> str:

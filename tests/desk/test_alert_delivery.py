@@ -4,6 +4,11 @@ Real receivers on loopback, a real store and index (``Desk`` of ``test_alert_pus
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,7 +16,8 @@ from sqlalchemy import select
 
 from core.store import naive_utc
 from crisiswatch import publishing
-from desk import alert_outbox, alerts, outbox
+from desk import alert_outbox, alerts, outbox, transmitters
+from desk.notices import Notice
 from desk.errors import Invalid
 from desk.states import DeliveryStatus
 from desk.tables import Alert, AlertDelivery, QuietHours
@@ -151,3 +157,52 @@ def test_a_notice_sent_again_after_a_sender_was_killed_carries_the_same_id_to_a_
     [again] = desk.deliver(outbox.LEASE)  # its lease has run out
     first, second = [r["body"]["markdown"]["content"] for r in receiver.received if r["path"] == "/robot"]
     assert first == second and first.endswith(f"\n\n通知编号：alert-{again.alert_id}-{again.delivery_id}")
+
+
+@contextmanager
+def dripping(first: bytes):
+    """A server on loopback that answers each connection with ``first`` and then one byte
+    every 0.2 s (what the receiver of a webhook or a mail server that hangs does)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.sendall(first)
+                while not stop.wait(0.2):
+                    conn.sendall(b"x")
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        server.close()
+
+
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_off_at_the_deadline_a_failed_attempt(monkeypatch, tmp_path):
+    monkeypatch.setattr(transmitters, "DEADLINE", 1.5)
+    notice = Notice("alert-1-1", "龙华停电", "数量：2", level="IV")
+    webhook = transmitters.Channel("w", "webhook", url="", secret=SECRET)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+    with dripping(head) as body_port, dripping(b"HTTP/1.1 200 OK\r\nX-Slow: ") as head_port, \
+            dripping(b"220 smtp.binhai.gov.cn ") as smtp_port:
+        mail = transmitters.TRANSMITTERS["email"].channel("m", {
+            "host": "127.0.0.1", "port": smtp_port, "security": "none", "from": "a@binhai.gov.cn",
+            "to": ["b@binhai.gov.cn"]}, None, tmp_path)
+        for channel in (replace(webhook, url=f"http://127.0.0.1:{body_port}/hook"),
+                        replace(webhook, url=f"http://127.0.0.1:{head_port}/hook"), mail):
+            started = time.monotonic()
+            error = outbox.attempted(channel, lambda: transmitters.notify(channel, notice))
+            assert error == "TimeoutError: no whole exchange within 1.5 s" and time.monotonic() - started < 4
