@@ -1,7 +1,8 @@
 """Publishing from the scheduler: every ``INTERVAL`` it delivers the releases that are
 due to the channels of ``<home>/channels.toml`` (see ``desk.outbox``); every
-``ALERTS_INTERVAL`` it evaluates the alert rules, escalates the alerts nobody has
-acknowledged in time and sends the alerts' notices (see ``desk.alert_outbox``)."""
+``ALERTS_INTERVAL`` it evaluates the alert rules; every ``NOTICES_INTERVAL`` it escalates
+the alerts nobody has acknowledged in time and sends the alerts' notices (see
+``desk.alert_outbox``). Three jobs, so that a slow receiver holds only its own."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ JOB_ID = "publish"
 INTERVAL = timedelta(seconds=15)
 ALERTS_JOB_ID = "alerts"
 ALERTS_INTERVAL = timedelta(minutes=1)  # for rules on the clock and stores no crawl brings posts to
+NOTICES_JOB_ID = "alert-notices"
+NOTICES_INTERVAL = timedelta(seconds=15)
+JOB_IDS = (JOB_ID, ALERTS_JOB_ID, NOTICES_JOB_ID)  # the scheduler's jobs that are not crawls
 _said: set[str] = set()  # what the job has logged already: said once, not every 15 s
 
 
@@ -94,8 +98,8 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[aler
 
 
 def watch_alerts(settings: Settings, now: datetime | None = None) -> None:
-    """The scheduler's alert job: the rules evaluated (``stages.check_alerts``), then
-    ``deliver_alerts``; a failure of either is logged and the other still runs."""
+    """The scheduler's alert job: the rules evaluated (``stages.check_alerts``, which logs
+    a failure); what they open is sent by the notices job (``deliver_alerts``)."""
     from crisiswatch.stages import check_alerts
 
     store = Store(settings.database_url)
@@ -103,10 +107,6 @@ def watch_alerts(settings: Settings, now: datetime | None = None) -> None:
         check_alerts(settings, store, now)
     finally:
         store.close()
-    try:
-        deliver_alerts(settings, now)
-    except Exception:  # whatever failed, the next run tries again
-        log.exception("alerts were not escalated or sent")
 
 
 def _say_once(message: str) -> None:

@@ -6,8 +6,8 @@ was down runs once when it starts again (coalesced), a new job runs at once, and
 whose last crawl was interrupted (its run still marked running) is run again now.
 A job whose crawl was blocked (or whose cookies expired) backs off: its next run waits
 30 minutes, doubling with each blocked run in a row, up to a day.
-Beside the crawls, one job delivers the releases that are due, and one evaluates the alert
-rules and sends the alerts' notices every minute (``crisiswatch.publishing``).
+Beside the crawls, one job delivers the releases that are due, one evaluates the alert
+rules every minute and one escalates alerts and sends their notices (``crisiswatch.publishing``).
 """
 
 from __future__ import annotations
@@ -58,13 +58,16 @@ def start_scheduler(settings: Settings, jobs: dict[str, Job], run_now: bool = Tr
             first = {"next_run_time": now} if run_now else {}
             scheduler.add_job(run_job_cycle, trigger, args=[settings, job], id=job.name, name=f"crawl {job.name}",
                               replace_existing=True, **first)
-    for gone in set(stored) - set(jobs) - {publishing.JOB_ID, publishing.ALERTS_JOB_ID}:
+    for gone in set(stored) - set(jobs) - set(publishing.JOB_IDS):
         scheduler.remove_job(gone)
     scheduler.add_job(publishing.publish_due, "interval", seconds=publishing.INTERVAL.total_seconds(),
                       args=[settings], id=publishing.JOB_ID, name="publish due releases", replace_existing=True,
                       next_run_time=now)  # what fell due while no scheduler ran goes out at once
     scheduler.add_job(publishing.watch_alerts, "interval", seconds=publishing.ALERTS_INTERVAL.total_seconds(),
-                      args=[settings], id=publishing.ALERTS_JOB_ID, name="evaluate and send alerts",
+                      args=[settings], id=publishing.ALERTS_JOB_ID, name="evaluate the alert rules",
+                      replace_existing=True, next_run_time=now)
+    scheduler.add_job(publishing.deliver_alerts, "interval", seconds=publishing.NOTICES_INTERVAL.total_seconds(),
+                      args=[settings], id=publishing.NOTICES_JOB_ID, name="escalate alerts and send their notices",
                       replace_existing=True, next_run_time=now)
     scheduler.add_listener(lambda event: back_off(scheduler, settings, event.job_id),
                            EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
@@ -74,7 +77,7 @@ def start_scheduler(settings: Settings, jobs: dict[str, Job], run_now: bool = Tr
 
 def back_off(scheduler: BackgroundScheduler, settings: Settings, job_name: str) -> None:
     """After a refused crawl, push the job's next run back (see the module docstring)."""
-    if job_name in (publishing.JOB_ID, publishing.ALERTS_JOB_ID):  # not a crawl
+    if job_name in publishing.JOB_IDS:  # not a crawl
         return
     store = Store(settings.database_url)
     try:

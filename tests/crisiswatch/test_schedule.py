@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from core.schema import CHINA_TZ
 from core.store import Store
 from crawlers.jobs import load_jobs
+from crisiswatch import publishing
 from crisiswatch.schedule import BACKOFF_FIRST, back_off, start_scheduler
 from crisiswatch.stages import run_job_cycle
 
@@ -117,3 +118,19 @@ def test_refused_crawls_back_off_doubling(home, jobs):
     finally:
         scheduler.shutdown(wait=False)
         store.close()
+
+
+def test_the_alert_rules_and_their_notices_are_two_jobs_that_a_restart_keeps(home, jobs):
+    start_scheduler(home, jobs, run_now=False).shutdown()
+    scheduler = start_scheduler(home, jobs, run_now=False)
+    try:
+        rules, notices = scheduler.get_job(publishing.ALERTS_JOB_ID), scheduler.get_job(publishing.NOTICES_JOB_ID)
+        assert rules.func is publishing.watch_alerts and rules.trigger.interval == timedelta(minutes=1)
+        assert notices.func is publishing.deliver_alerts and notices.trigger.interval == timedelta(seconds=15)
+        assert {job.id for job in scheduler.get_jobs()} == {"demo-releases", *publishing.JOB_IDS}
+        planned = notices.next_run_time
+        back_off(scheduler, home, publishing.NOTICES_JOB_ID)  # not a crawl: no back-off
+        assert scheduler.get_job(publishing.NOTICES_JOB_ID).next_run_time == planned
+    finally:
+        scheduler.shutdown()
+    assert stored_jobs(home).lookup_job(publishing.NOTICES_JOB_ID) is not None

@@ -206,3 +206,21 @@ def test_a_receiver_answering_a_byte_at_a_time_is_cut_off_at_the_deadline_a_fail
             started = time.monotonic()
             error = outbox.attempted(channel, lambda: transmitters.notify(channel, notice))
             assert error == "TimeoutError: no whole exchange within 1.5 s" and time.monotonic() - started < 4
+
+
+def test_the_rules_job_opens_alerts_without_waiting_for_a_slow_receiver_the_notices_job_is_cut_off(
+        desk, monkeypatch):
+    monkeypatch.setattr(transmitters, "DEADLINE", 1.5)
+    with dripping(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n") as port:
+        text = desk.home.channels_file.read_text(encoding="utf-8")
+        desk.home.channels_file.write_text(text.replace(desk.receiver.url(path(COUNTY)), f"http://127.0.0.1:{port}/"),
+                                           encoding="utf-8")
+        desk.to("county")
+        desk.rule()
+        desk.add(2)
+        desk.session.commit()
+        started = time.monotonic()
+        publishing.watch_alerts(desk.home, NOW)
+        assert time.monotonic() - started < 1.5 and desk.session.scalars(select(Alert)).one().level == "IV"
+        [slow] = publishing.deliver_alerts(desk.home, NOW)
+        assert slow.status == DeliveryStatus.PENDING and slow.error.startswith("TimeoutError")

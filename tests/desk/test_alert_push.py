@@ -229,6 +229,7 @@ def test_the_scheduler_evaluates_the_rules_every_minute_and_sends_what_they_open
     try:
         job = scheduler.get_job(publishing.ALERTS_JOB_ID)
         assert job.func is publishing.watch_alerts and job.trigger.interval == timedelta(minutes=1)
+        assert scheduler.get_job(publishing.NOTICES_JOB_ID).func is publishing.deliver_alerts  # a job of its own
     finally:
         scheduler.shutdown()
     desk.to("county")
@@ -236,6 +237,8 @@ def test_the_scheduler_evaluates_the_rules_every_minute_and_sends_what_they_open
     desk.add(2)  # an index batch
     desk.session.commit()
     publishing.watch_alerts(desk.home, NOW)
+    assert receiver.got(path(COUNTY)) == []
+    publishing.deliver_alerts(desk.home, NOW)
     [notice] = receiver.got(path(COUNTY))
     assert notice["level"] == "IV"
     desk.session.expire_all()
