@@ -5,7 +5,11 @@ per recipient of its scheme (``AlertRecipient``: a channel of an organisation in
 ``<home>/channels.toml``, for a person or not). ``deliver_due`` sends each due row as a
 ``Notice`` with ``transmitters.notify``, claimed for a lease and retried with growing
 delays exactly as the release outbox is (``desk.outbox``); every attempt is recorded on
-its row, so a receiver that is down gets the notice once it is up again.
+its row, so a receiver that is down gets the notice once it is up again. Delivery is at
+least once (a sender killed mid-attempt leaves its notice to be sent again after its
+lease): each notice carries its id (``Notice.id``: a webhook's header and body, an
+email's ``X-Crisiswatch-Notice``, a robot's last line), by which a receiver drops a copy.
+A notice of an alert closed before it went is not sent but cancelled, its row saying why.
 
 **Quiet hours**: a person's notice of level IV or III waits while their quiet hours
 (``QuietHours``, China time) last, as they are at each run; levels II and I go at once.
