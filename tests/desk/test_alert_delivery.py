@@ -38,7 +38,8 @@ def with_channel(desk: Desk, entry: str) -> None:
     """The county's channels file entry ``entry`` (a ``[[organisation.channel]]`` body) added."""
     text = desk.home.channels_file.read_text(encoding="utf-8")
     head = f'[[organisation]]\nname = "{COUNTY}"\n'
-    desk.home.channels_file.write_text(text.replace(head, head + "[[organisation.channel]]\n" + entry), encoding="utf-8")
+    desk.home.channels_file.write_text(text.replace(head, head + "[[organisation.channel]]\n" + entry),
+                                       encoding="utf-8")
 
 
 def test_a_notice_that_cannot_be_sent_is_a_failed_attempt_and_the_next_notices_still_go(desk, receiver):
@@ -65,7 +66,7 @@ def test_a_schemes_name_is_one_line_and_a_channels_url_is_ascii(desk, tmp_path):
         assert refused.value.code == "scheme_name_line"
         with pytest.raises(Invalid):
             alerts.edit_scheme(desk.session, desk.scheme, name, "停电", actor="test")
-    alerts.edit_scheme(desk.session, desk.scheme, "龙华　停电", "停电", actor="test")  # an ideographic space is fine
+    alerts.edit_scheme(desk.session, desk.scheme, "龙华　停电", "停电", actor="test")  # ideographic space: fine
     channels = tmp_path / "channels.toml"
     for kind, url in (("wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=密钥"),
                       ("dingtalk", "https://oapi.dingtalk.com/robot/send?access_token=T T"),
