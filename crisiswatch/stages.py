@@ -153,7 +153,7 @@ def crawl_in_child(settings: Settings, job: Job) -> int:
 def run_job_cycle(settings: Settings, job: Job, now: datetime | None = None) -> None:
     """Crawl a job, then tag and index what it brought in, then evaluate the alert rules
     at ``now`` (default: the clock) and send the notices of the alerts that opened or rose
-    at once, not at the alert job's next minute (a notice's claim keeps the two apart)."""
+    at once, not at the notice job's next run (a notice's claim keeps the two senders apart)."""
     from crisiswatch.publishing import deliver_alerts
 
     crawl_in_child(settings, job)
@@ -167,7 +167,7 @@ def run_job_cycle(settings: Settings, job: Job, now: datetime | None = None) -> 
     if changes:
         try:
             deliver_alerts(settings, now)
-        except Exception:  # the alert job sends them at its next run
+        except Exception:  # the notice job sends them at its next run
             log.exception("the alerts' notices were not sent")
 
 
