@@ -10,6 +10,7 @@ is a 403 too (its id says nothing that the list does not).
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
@@ -23,6 +24,7 @@ from desk.states import AlertState
 from desk.tables import AlertRecipient, AlertRule, AlertScheme, Incident, Organisation, Release, User
 from indexes.query import QueryError, parse_time
 from review_ui import i18n, params
+from review_ui.formatting import china_time
 from review_ui.services import services
 
 bp = Blueprint("alerts", __name__)
@@ -51,6 +53,27 @@ def incident_alerts(incident: Incident, releases: list[Release]) -> list:
     user sees, each with its rule and the times from its first post to the published answer."""
     found = alerts.incident_alerts(_session(), g.user, incident, [release.id for release in releases])
     return [(alert, rule, alerts.response_times(alert, published)) for alert, rule, published in found]
+
+
+@bp.app_template_global()
+def alert_figure(kind: str, name: str, value) -> tuple[str, str]:
+    """A rule's option (``kind`` rule) or a figure of an alert's evidence (``evidence``) as
+    people read it, with its label: durations as 15 分钟, sentiments and platforms by their
+    labels, a time in China time, yes or no."""
+    label = i18n.gettext(f"alert_{kind}_{name}")
+    label = name if label == f"alert_{kind}_{name}" else label
+    comma = "、" if i18n.current_lang() == "zh" else ", "
+    if name in DURATIONS or name.endswith("_s"):
+        return label, i18n.duration(value)
+    if name == "sentiments":
+        return label, comma.join(i18n.label("sentiment", code) for code in value)
+    if name == "platform":
+        return label, i18n.label("platform", value)
+    if name == "due":
+        return label, china_time(datetime.fromisoformat(value))
+    if isinstance(value, bool):
+        return label, i18n.gettext("alert_yes" if value else "alert_no")
+    return label, comma.join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 @bp.before_request

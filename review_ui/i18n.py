@@ -188,6 +188,14 @@ def _name(key: str, code) -> str:
     return str(code) if text == key else text
 
 
+def duration(seconds: float) -> str:
+    """A duration in whole minutes as people read it: 15 分钟, 12 小时, 5 小时 40 分钟, 1 天."""
+    minutes = round(abs(seconds) / 60)
+    parts = {"duration_days": minutes // 1440, "duration_hours": minutes // 60 % 24, "duration_minutes": minutes % 60}
+    text = " ".join(gettext(key, n=n) for key, n in parts.items() if n) or gettext("duration_minutes", n=0)
+    return f"-{text}" if seconds < 0 and minutes else text
+
+
 def _place(place: Place) -> str:
     """Where in the channels file a mistake is (``desk.transmitters.Place``)."""
     text = str(place.path)
@@ -202,7 +210,8 @@ def _place(place: Place) -> str:
 # the values of errors that are codes (or a place): key -> its name in the reader's language
 _NAMED = {
     "action": lambda code: _name(f"do_{code}", code),
-    "state": lambda code: _name(f"state_{code}", code),
+    "state": lambda code: _name(f"state_{code}", _name(f"alert_state_{code}", code)),  # a release's, else an alert's
+    "step": lambda code: _name(f"alert_step_{code}", code),
     "fact": lambda code: _name(f"fact_{code}", code),
     "role": lambda code: label("role", code),
     "field": lambda code: limits.FIELDS[code][0 if current_lang() == "zh" else 1],
@@ -239,4 +248,5 @@ def init_app(app) -> None:
         html_lang=lambda: HTML_LANG[current_lang()],
         switch_lang_url=switch_lang_url,
         known_values=known_values,
+        duration=duration,
     )

@@ -22,7 +22,7 @@ from desk.database import open_sessions
 from desk.tables import Alert, AlertRecipient, AuditEntry, Release, User
 from indexes.embedded import EmbeddedIndex
 from indexes.indexer import index_pending
-from review_ui import create_app
+from review_ui import alerts as alerts_ui, create_app, i18n
 from tests.conftest import crisiswatch, csrf_token, log_in
 
 CITY, OTHER = "滨海市人民政府", "海口市人民政府"
@@ -94,7 +94,7 @@ def test_a_scheme_and_rule_made_in_the_forms_fire_and_the_alert_is_handled_to_it
     client, token = client_of(app, "analyst")
     scheme_id = with_scheme(app, client, token)
     scheme_page = page(client, f"/alerts/schemes/{scheme_id}")
-    assert "敏感词" in scheme_page and "爆炸、起火" in scheme_page and "window = 1800" in scheme_page
+    assert "敏感词" in scheme_page and "爆炸、起火" in scheme_page and "统计窗口 30 分钟" in scheme_page
     bad = client.post(f"/alerts/schemes/{scheme_id}/rules", follow_redirects=True,
                       data={"csrf_token": token, "kind": "spike", "window": "soon"})
     assert "window 须为时长，如 15m、12h 或 1d，而不是 soon" in bad.get_data(as_text=True)
@@ -219,6 +219,28 @@ def test_a_recipient_is_removed_with_its_button_and_the_removal_audited(app):
     with app.extensions["crisiswatch"].sessions() as session:
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "alert.recipient_remove")).all()
         assert (entry.actor, entry.detail["org"], entry.detail["channel"]) == ("analyst", CITY, "press-room")
+
+
+def test_states_steps_durations_and_figures_are_named_in_the_readers_language(app):
+    client, token = client_of(app, "analyst")
+    scheme_id = with_scheme(app, client, token)
+    scheme_page = page(client, f"/alerts/schemes/{scheme_id}")
+    assert "统计窗口 30 分钟" in scheme_page and "window =" not in scheme_page and "1800" not in scheme_page
+    assert "Window 30 min" in page(client, f"/alerts/schemes/{scheme_id}?lang=en")
+    [alert_id] = check(app)
+    shown = page(client, f"/alerts/{alert_id}?lang=zh")
+    assert "<dt>统计窗口</dt><dd>30 分钟</dd>" in shown and "（秒）" not in shown
+    assert "<dt>Window</dt><dd>30 min</dd>" in page(client, f"/alerts/{alert_id}?lang=en")
+    assert client.post(f"/alerts/{alert_id}/close", data={"csrf_token": token}).status_code == 303
+    refused = client.post(f"/alerts/{alert_id}/close?lang=zh", data={"csrf_token": token}, follow_redirects=True)
+    assert "预警处于“已关闭”状态，不能关闭" in refused.get_data(as_text=True)
+    with app.test_request_context("/?lang=zh"):
+        assert [i18n.duration(s) for s in (900, 43200, 20400, 86400, 340 * 60 + 20)] == [
+            "15 分钟", "12 小时", "5 小时 40 分钟", "1 天", "5 小时 40 分钟"]
+    sentiments = alerts_ui.alert_figure
+    with app.test_request_context("/?lang=en"):
+        assert sentiments("evidence", "sentiments", ["anger", "anxiety"]) == ("Sentiments counted", "Anger, Anxiety")
+        assert sentiments("evidence", "new", True) == ("New", "yes")
 
 
 def test_the_pages_in_english(app):
