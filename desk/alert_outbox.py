@@ -95,8 +95,7 @@ def add_recipient(session: Session, scheme: AlertScheme, org: Organisation, chan
     (every channel of ``org`` when ``channel`` is None). ``channels``: the channels file's
     (``desk.outbox.load_channels``), where the channel must be one that takes notices; None
     where the caller writes that file afterwards (a scratch home)."""
-    if channel is None and not on_escalation:
-        raise ValueError("an alert's recipient names one of its organisation's channels")
+    _check_named(channel, on_escalation)
     if channels is not None and channel is not None and not any(
             c.name == channel and _notifies(c.kind) for c in channels.get(org.name, [])):
         raise Invalid("recipient_channel", org=org.name, channel=channel)
@@ -126,6 +125,7 @@ def remove_recipient(session: Session, scheme: AlertScheme, recipient: AlertReci
 def find_recipient(session: Session, scheme: AlertScheme, org: Organisation, channel: str | None,
                    user_id: int | None, on_escalation: bool) -> AlertRecipient:
     """The scheme's recipient added with these options (as ``add_recipient`` takes them)."""
+    _check_named(channel, on_escalation)
     found = session.scalars(select(AlertRecipient).where(
         AlertRecipient.scheme_id == scheme.id, AlertRecipient.org_id == org.id,
         AlertRecipient.channel.is_(None) if channel is None else AlertRecipient.channel == channel,
@@ -134,6 +134,12 @@ def find_recipient(session: Session, scheme: AlertScheme, org: Organisation, cha
     if found is None:
         raise Invalid("no_recipient", scheme=scheme.name, org=org.name, channel=channel or "*")
     return found
+
+
+def _check_named(channel: str | None, on_escalation: bool) -> None:
+    """A recipient names a channel, or is a department copied on escalation (all its channels)."""
+    if channel is None and not on_escalation:
+        raise Invalid("recipient_needs_channel")
 
 
 def recipients(session: Session, scheme: AlertScheme) -> list[AlertRecipient]:

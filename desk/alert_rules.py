@@ -39,6 +39,7 @@ from indexes.results import SearchPage, search
 LEVELS = ("IV", "III", "II", "I")
 TOP_POSTS = 5  # the evidence's most engaging posts
 NEGATIVE = ("weak_negative", "anger", "anxiety")  # the sentiments a share rule counts by default
+SENTIMENTS = (*NEGATIVE, "positive")  # a post's sentiments (its tags'), those a rule may count
 
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

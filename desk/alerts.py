@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session, object_session
 from core.schema import PLATFORMS
 from core.store import Store, naive_utc
 from desk import alert_outbox, audit, facts
-from desk.alert_rules import (KINDS, LEVELS, Finding, Scope, default_levels, duration_label, evaluate, incidents_of,
-                              keyword_text, settings_of)
+from desk.alert_rules import (KINDS, LEVELS, SENTIMENTS, Finding, Scope, default_levels, duration_label, evaluate,
+                              incidents_of, keyword_text, settings_of)
 from desk.clocks import Clock, load_clocks
 from desk.errors import Forbidden, Invalid, NotFound
 from desk.rules import move_alert
@@ -115,6 +115,9 @@ def add_rule(session: Session, scheme: AlertScheme, kind: str, params: dict, lev
             raise Invalid("rule_option", kind=kind, option=option)
         if isinstance(rule_kind.defaults[option], (int, float)):
             _check_number(option, value)
+    for sentiment in params.get("sentiments", ()):
+        if sentiment not in SENTIMENTS:
+            raise Invalid("rule_sentiment", sentiment=sentiment, sentiments=", ".join(SENTIMENTS))
     settings = settings_of(kind, params)
     lowest = settings[rule_kind.threshold]
     levels = default_levels(kind, lowest) if levels is None else list(levels)
@@ -228,6 +231,8 @@ def check(session: Session, store: Store, index, now: datetime | None = None, *,
     for rule, scheme, finding in _findings(session, store, index, now, clocks or load_clocks()):
         latest = session.scalars(select(Alert).where(Alert.rule_id == rule.id, Alert.key == finding.key)
                                  .order_by(Alert.id.desc()).limit(1)).first()
+        if latest is not None and latest.updated_at > at:
+            continue  # found later than ``at``: the past does not rewrite it (``backtest`` looks back)
         if latest is not None and _lasts(rule, latest.updated_at, at):
             if latest.state != AlertState.CLOSED:
                 _update(session, latest, finding, at, actor, scheme.org_id)
@@ -248,13 +253,16 @@ def check(session: Session, store: Store, index, now: datetime | None = None, *,
 @dataclass
 class Fired:
     """An alert a backtest would have opened: the finding it opened with, the highest level
-    it reached and when it was last found (times aware UTC)."""
+    it reached with the finding and time that reached it, and when it was last found (times
+    aware UTC)."""
 
     rule: AlertRule
     opened_at: datetime
     finding: Finding
     level: str
     updated_at: datetime
+    reached: Finding
+    reached_at: datetime
 
 
 def backtest(session: Session, store: Store, index, since: datetime, until: datetime,
@@ -264,15 +272,17 @@ def backtest(session: Session, store: Store, index, since: datetime, until: date
     again within its cool-down being the same alert. Nothing is written."""
     fired: list[Fired] = []
     latest: dict[tuple[int, str], Fired] = {}
+    clocks = clocks or load_clocks()
     at = since.astimezone(timezone.utc)
     while at <= until:
-        for rule, _, finding in _findings(session, store, index, at, clocks or load_clocks()):
+        for rule, _, finding in _findings(session, store, index, at, clocks):
             seen = latest.get((rule.id, finding.key))
             if seen is not None and _lasts(rule, seen.updated_at, at):
                 seen.updated_at = at
-                seen.level = max(seen.level, finding.level, key=LEVELS.index)
+                if LEVELS.index(finding.level) > LEVELS.index(seen.level):
+                    seen.level, seen.reached, seen.reached_at = finding.level, finding, at
                 continue
-            latest[rule.id, finding.key] = Fired(rule, at, finding, finding.level, at)
+            latest[rule.id, finding.key] = Fired(rule, at, finding, finding.level, at, finding, at)
             fired.append(latest[rule.id, finding.key])
         at += every
     return fired
@@ -304,9 +314,12 @@ def _lasts(rule: AlertRule, updated_at: datetime, at: datetime) -> bool:
 
 
 def _update(session: Session, alert: Alert, finding: Finding, at: datetime, actor: str, org_id: int) -> None:
-    """Bring the alert's figures and evidence to ``finding``; its level only rises."""
+    """Bring the alert's figures and evidence to ``finding``; its level only rises, and the
+    evidence keeps the figures that reached it (``level_reached``) beside the latest."""
+    reached = (alert.evidence or {}).get("level_reached")
     if alert.level is None or LEVELS.index(finding.level) > LEVELS.index(alert.level):
         was, alert.level = alert.level, finding.level
+        reached = level_reached(finding, at)
         if was is not None:  # raised, not opened
             audit.record(session, actor, "alert.level", f"alert:{alert.id}",
                          {"from": was, "to": alert.level, "count": finding.count}, org_id=org_id)
@@ -316,7 +329,14 @@ def _update(session: Session, alert: Alert, finding: Finding, at: datetime, acto
         alert.first_post_at = first
     alert.updated_at = at
     alert.count, alert.baseline = finding.count, finding.baseline
-    alert.post_ids, alert.query, alert.evidence = finding.post_ids, finding.query, finding.evidence
+    alert.post_ids, alert.query = finding.post_ids, finding.query
+    alert.evidence = {**finding.evidence, "level_reached": reached}
+
+
+def level_reached(finding: Finding, at: datetime) -> dict:
+    """The figures of the finding that reached an alert's level, and when (``at``: naive or
+    aware UTC), as its evidence keeps them."""
+    return {"at": _iso(naive_utc(at)), "count": finding.count, "baseline": finding.baseline, **finding.evidence}
 
 
 # -- handling ---------------------------------------------------------------------------
@@ -415,7 +435,7 @@ def fired_json(fired: Fired) -> dict:
             "opened_at": fired.opened_at.isoformat(), "updated_at": fired.updated_at.isoformat(),
             "first_post_at": found.first_post_at and found.first_post_at.astimezone(timezone.utc).isoformat(),
             "count": found.count, "baseline": found.baseline, "post_ids": found.post_ids, "query": found.query,
-            "evidence": found.evidence}
+            "evidence": {**found.evidence, "level_reached": level_reached(fired.reached, fired.reached_at)}}
 
 
 def _iso(value: datetime | None) -> str | None:

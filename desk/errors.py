@@ -93,6 +93,9 @@ MESSAGES = {
     "quiet_hours_equal": "quiet hours end at another time than they start, not {hours}",
     "recipient_channel": "{org} has no channel {channel} that takes alert notices in the channels file: add it first",
     "recipient_user": "{user} is not a person of {org}",
+    "rule_sentiment": "unknown sentiment {sentiment}; use one of {sentiments}",
+    "recipient_needs_channel": "a recipient names one of its organisation's channels (only a department copied on "
+                               "escalation may take all of them)",
 }
 
 

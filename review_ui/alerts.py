@@ -17,7 +17,7 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from core.schema import PLATFORMS
 from core.store import utcnow
 from desk import accounts, alert_outbox, alerts, clocks, releases as flow
-from desk.alert_rules import KINDS, LEVELS, NEGATIVE, parse_duration
+from desk.alert_rules import KINDS, LEVELS, SENTIMENTS, parse_duration
 from desk.errors import Invalid, NotFound, WorkflowError
 from desk.outbox import ChannelConfigError, load_channels
 from desk.states import AlertState
@@ -35,7 +35,6 @@ DURATIONS = ("window", "baseline", "cool_down")
 # each, and the desk refuses one that the rule's kind does not take
 NUMBERS = {name: default for kind in KINDS.values() for name, default in kind.defaults.items()
            if name not in DURATIONS and isinstance(default, (int, float))}
-SENTIMENTS = (*NEGATIVE, "positive")  # those a share or account rule may count
 
 
 bp.add_app_template_global(alerts.handles_alerts, "handles_alerts")
@@ -384,7 +383,7 @@ def _rule_form(kind: str) -> tuple[dict, list[float] | None]:
     for name, default in NUMBERS.items():
         if form.get(name, "").strip():
             given[name] = _number(name, form[name], whole=isinstance(default, int))
-    sentiments = [value for value in form.getlist("sentiment") if value in SENTIMENTS]
+    sentiments = form.getlist("sentiment")  # the desk refuses one it does not know
     if kind in KINDS and "sentiments" in KINDS[kind].defaults and sentiments:
         given["sentiments"] = sentiments
     if kind in KINDS and "words" in KINDS[kind].defaults:

@@ -62,6 +62,28 @@ def _china(value: datetime | None) -> str:
     return aware.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+def _org(session, name: str):
+    """The organisation named, or the desk's refusal."""
+    from desk import accounts
+    from desk.errors import Invalid
+
+    owner = accounts.find_organisation(session, name)
+    if owner is None:
+        raise Invalid("unknown_org", org=name)
+    return owner
+
+
+def _user(session, username: str):
+    """The user named, or the desk's refusal."""
+    from desk import accounts
+    from desk.errors import Invalid
+
+    user = accounts.find_user(session, username)
+    if user is None:
+        raise Invalid("unknown_user", user=username)
+    return user
+
+
 @click.group(context_settings=CONTEXT)
 def alert():
     """Early warning (预警): monitoring schemes, alert rules, and the alerts they open.
@@ -87,14 +109,10 @@ def scheme():
 @with_home
 def scheme_add(settings: Settings, name, text, org, platform, place):
     """Save a monitoring scheme."""
-    from desk import accounts, alerts
-    from desk.errors import Invalid
+    from desk import alerts
 
     with _desk(settings) as (_, session):
-        owner = accounts.find_organisation(session, org)
-        if owner is None:
-            raise Invalid("unknown_org", org=org)
-        alerts.add_scheme(session, name, owner, text, platform, place, actor=CLI_ACTOR)
+        alerts.add_scheme(session, name, _org(session, org), text, platform, place, actor=CLI_ACTOR)
     click.echo(f"created monitoring scheme {name}")
 
 
@@ -128,16 +146,6 @@ def scheme_remove(settings: Settings, name):
 @alert.group(context_settings=CONTEXT)
 def account():
     """Watched accounts (重点账号) of an organisation, for its account rules."""
-
-
-def _org(session, name: str):
-    from desk import accounts
-    from desk.errors import Invalid
-
-    owner = accounts.find_organisation(session, name)
-    if owner is None:
-        raise Invalid("unknown_org", org=name)
-    return owner
 
 
 @account.command("add", context_settings=CONTEXT)
@@ -226,7 +234,9 @@ def rule_add(settings: Settings, scheme_name, kind, window, baseline, cool_down,
 
 
 @alert.command("check", context_settings=CONTEXT)
-@click.option("--at", "at", callback=time_option, help="Evaluate as at this time (China time) instead of now.")
+@click.option("--at", "at", callback=time_option,
+              help="Evaluate as at this time (China time) instead of now; an alert found since is left as it is "
+                   "(to look at the past, use alert backtest).")
 @with_home
 def check(settings: Settings, at):
     """Evaluate every rule now: prints the alerts opened and updated."""
@@ -264,6 +274,8 @@ def backtest(settings: Settings, since, until, every, as_json):
     from indexes.backends import open_index
     from indexes.errors import IndexUnavailable
 
+    if since > until:
+        raise click.BadParameter("--since is after --until", param_hint="--since")
     with _desk(settings) as (store, session):
         try:
             fired = alerts.backtest(session, store, open_index(settings), since, until, timedelta(seconds=every),
@@ -274,10 +286,11 @@ def backtest(settings: Settings, since, until, every, as_json):
             emit_json([alerts.fired_json(item) for item in fired])
             return
         for item in fired:
-            found = item.finding
-            click.echo(f"{_china(item.opened_at)}	level {item.level}	{item.rule.kind} {found.key}	"
-                       f"{found.count} posts against {found.baseline} expected	first post "
-                       f"{_china(found.first_post_at)}	/?{found.query}")
+            found, reached = item.finding, item.reached
+            click.echo("\t".join([_china(item.opened_at), f"level {item.level} at {_china(item.reached_at)}",
+                                  f"{item.rule.kind} {found.key}",
+                                  f"{reached.count} posts against {reached.baseline} expected",
+                                  f"first post {_china(found.first_post_at)}", f"/?{found.query}"]))
     if not fired:
         click.echo("no alert")
 
@@ -324,24 +337,18 @@ def ack(settings: Settings, alert_id):
 @with_home
 def assign(settings: Settings, alert_id, username, org, due):
     """Assign an alert to a person or an organisation, with a due time."""
-    from desk import accounts, alerts
+    from desk import alerts
     from desk.clocks import load_clocks
-    from desk.errors import Invalid
 
+    if (username is None) == (org is None):
+        fail("an alert is assigned to a person or to an organisation: give --to USER or --org ORG, one of them")
     now = datetime.now(timezone.utc)
     if due is None:
-        due = now + timedelta(hours=min(clock.hours for clock in load_clocks(settings.home / "clocks.toml")))
+        due = alerts.default_due([clock.hours for clock in load_clocks(settings.home / "clocks.toml")], now)
     with _desk(settings) as (_, session):
         item = alerts.get_alert(session, alert_id)
-        user = owner = None
-        if username:
-            user = accounts.find_user(session, username)
-            if user is None:
-                raise Invalid("unknown_user", user=username)
-        if org:
-            owner = accounts.find_organisation(session, org)
-            if owner is None:
-                raise Invalid("unknown_org", org=org)
+        user = _user(session, username) if username else None
+        owner = _org(session, org) if org else None
         alerts.assign(session, item, due, user=user, org=owner, actor=CLI_ACTOR, now=now)
         click.echo(f"alert {alert_id}: {item.state}, assigned to {username or org}, due {_china(due)}")
 
@@ -393,20 +400,9 @@ def _recipient_options(command):
     return command
 
 
-def _named(session, org: str, username: str | None, channel: str | None, on_escalation: bool):
+def _named(session, org: str, username: str | None):
     """The organisation and the person (or None) that a recipient's options name."""
-    from desk import accounts
-    from desk.errors import Invalid
-
-    if channel is None and not on_escalation:
-        raise click.UsageError("name the --channel (only a department copied, --copy, may take all)")
-    owner = accounts.find_organisation(session, org)
-    if owner is None:
-        raise Invalid("unknown_org", org=org)
-    user = accounts.find_user(session, username) if username else None
-    if username and user is None:
-        raise Invalid("unknown_user", user=username)
-    return owner, user
+    return _org(session, org), _user(session, username) if username else None
 
 
 def _where(org: str, channel: str | None, username: str | None, on_escalation: bool) -> str:
@@ -423,7 +419,7 @@ def recipient_add(settings: Settings, scheme_name, org, channel, username, on_es
     from desk.outbox import ChannelConfigError, load_channels
 
     with _desk(settings) as (_, session):
-        owner, user = _named(session, org, username, channel, on_escalation)
+        owner, user = _named(session, org, username)
         try:
             channels = load_channels(settings.channels_file)
         except ChannelConfigError as err:
@@ -440,7 +436,7 @@ def recipient_remove(settings: Settings, scheme_name, org, channel, username, on
     from desk import alert_outbox, alerts
 
     with _desk(settings) as (_, session):
-        owner, user = _named(session, org, username, channel, on_escalation)
+        owner, user = _named(session, org, username)
         scheme = alerts.find_scheme(session, scheme_name)
         found = alert_outbox.find_recipient(session, scheme, owner, channel, user and user.id, on_escalation)
         alert_outbox.remove_recipient(session, scheme, found, actor=CLI_ACTOR)
@@ -479,14 +475,10 @@ def _quiet(_ctx, _param, value: str | None) -> tuple[str, str] | None:
 @with_home
 def quiet(settings: Settings, username, hours):
     """Set a person's quiet hours (China time), when only levels II and I reach them; without HOURS, end them."""
-    from desk import accounts, alert_outbox
-    from desk.errors import Invalid
+    from desk import alert_outbox
 
     with _desk(settings) as (_, session):
-        user = accounts.find_user(session, username)
-        if user is None:
-            raise Invalid("unknown_user", user=username)
-        alert_outbox.set_quiet_hours(session, user.id, hours, actor=CLI_ACTOR)
+        alert_outbox.set_quiet_hours(session, _user(session, username).id, hours, actor=CLI_ACTOR)
     click.echo(f"{username}: quiet hours {'-'.join(hours)}" if hours else f"{username}: no quiet hours")
 
 

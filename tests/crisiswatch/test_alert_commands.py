@@ -115,7 +115,7 @@ def test_alerts_are_handled_in_order_and_a_step_out_of_order_is_refused(fed_home
     assigned = cli("alert", "assign", "1", "--to", "duty", "--due", "2024-07-25T17:00", home=fed_home).stdout
     assert assigned == "alert 1: handling, assigned to duty, due 2024-07-25 17:00\n"
     assert alerts_json(fed_home)[0]["due_at"] == "2024-07-25T09:00:00+00:00"
-    for args, message in [(("assign", "1"), "assigned to a person or to an organisation"),
+    for args, message in [(("assign", "1"), "assigned to a person or to an organisation: give --to USER or --org ORG"),
                           (("assign", "1", "--to", "nobody"), "unknown user nobody"),
                           (("close", "9"), "no alert 9")]:
         result = cli("alert", *args, home=fed_home, check=False)
@@ -148,10 +148,13 @@ def test_backtest_lists_the_alerts_that_would_have_fired_and_writes_none(fed_hom
         (1, "spike", "2024-07-25T03:55:00+00:00"), (2, "share", "2024-07-25T03:55:00+00:00")]
     assert fired[0]["count"] == 24 and fired[0]["level"] == "I" and fired[0]["updated_at"] == "2024-07-25T04:05:00+00:00"
     text = cli("alert", "backtest", *span, "--every", "10m", home=fed_home).stdout.splitlines()
-    assert text[0] == ("2024-07-25 12:00\tlevel I\tspike 15m\t30 posts against 1.0 expected\tfirst post 2024-07-25 11:46"
+    assert text[0] == ("2024-07-25 12:00\tlevel I at 2024-07-25 12:00\tspike 15m\t30 posts against 1.0 expected\tfirst post 2024-07-25 11:46"
                        "\t/?q=%E5%81%9C%E7%94%B5&since=2024-07-25T11%3A45%3A00&until=2024-07-25T12%3A00%3A00&sort=newest")
     assert cli("alert", "backtest", "--since", "2024-07-25T08:00", "--until", "2024-07-25T09:00",
                home=fed_home).stdout == "no alert\n"
+    backwards = cli("alert", "backtest", "--since", "2024-07-25T12:30", "--until", "2024-07-25T11:30",
+                    home=fed_home, check=False)
+    assert backwards.exit_code == 2 and "--since is after --until" in backwards.stderr
     assert alerts_json(fed_home) == []
 
 
@@ -219,6 +222,8 @@ def test_out_of_range_rules_quiet_hours_and_recipients_are_refused_and_nothing_i
         ((*rule, "--kind", "spike", "--levels", "5,10,inf"), "levels must be a number above 0, not inf"),
         ((*rule, "--kind", "rumor", "--probability", "5"), "probability is a share above 0 and at most 1, not 5.0"),
         ((*rule, "--kind", "share", "--share", "1.5", "--levels", "1.6,1.7,1.8"), "share is a share above 0"),
+        ((*rule, "--kind", "share", "--sentiment", "angry"),
+         "unknown sentiment angry; use one of weak_negative, anger, anxiety, positive"),
         ((*recipient, "--channel", "duty"), "channels.toml does not exist"),
     ]
     for args, message in refused:
@@ -231,7 +236,8 @@ def test_out_of_range_rules_quiet_hours_and_recipients_are_refused_and_nothing_i
     for args, message in [
             ((*recipient, "--channel", "nosuch"), "海口供电局 has no channel nosuch that takes alert notices"),
             ((*recipient, "--channel", "archive"), "海口供电局 has no channel archive that takes alert notices"),
-            ((*recipient, "--channel", "duty", "--user", "city"), "city is not a person of 海口供电局")]:
+            ((*recipient, "--channel", "duty", "--user", "city"), "city is not a person of 海口供电局"),
+            (recipient, "a recipient names one of its organisation's channels")]:
         result = cli(*args, home=fed_home, check=False)
         assert result.exit_code == 1 and message in result.stderr, (args, result.stderr)
     assert cli("alert", "recipient", "list", "海口停电", home=fed_home).stdout == ""

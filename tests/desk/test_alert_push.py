@@ -251,7 +251,8 @@ def test_the_command_line_names_recipients_and_quiet_hours_and_delivers(desk, re
     assert cli(*add, "--channel", "zhang", "--user", "zhang", home=desk.home).stdout == (
         f"龙华停电: alerts go to {COUNTY} / zhang for zhang\n")
     assert "copied on escalation to" in cli(*add[:4], "--org", DEPARTMENT, "--copy", home=desk.home).stdout
-    assert cli(*add, home=desk.home, check=False).exit_code == 2  # neither a channel nor --copy
+    neither = cli(*add, home=desk.home, check=False)  # neither a channel nor --copy: the desk refuses it
+    assert neither.exit_code == 1 and "a recipient names one of its organisation's channels" in neither.stderr
     assert cli("alert", "recipient", "list", "龙华停电", home=desk.home).stdout == (
         f"{COUNTY}\tzhang\tzhang\talerts\n{DEPARTMENT}\t*\t-\tcopy\n")
     assert cli("alert", "quiet", "zhang", "22:00-7:00", home=desk.home).stdout == "zhang: quiet hours 22:00-07:00\n"
@@ -277,7 +278,8 @@ def test_a_recipient_is_removed_by_the_options_it_was_added_with(desk, receiver)
     cli(*add[:4], "--org", DEPARTMENT, "--copy", home=desk.home)
     wrong = cli(*remove, "--channel", "zhang", home=desk.home, check=False)  # it was added for zhang
     assert wrong.exit_code == 1 and f"龙华停电 sends no alerts to {COUNTY} / zhang with these options" in wrong.stderr
-    assert cli(*remove, home=desk.home, check=False).exit_code == 2  # neither a channel nor --copy
+    neither = cli(*remove, home=desk.home, check=False)  # neither a channel nor --copy: the desk refuses it
+    assert neither.exit_code == 1 and "a recipient names one of its organisation's channels" in neither.stderr
     assert cli(*remove, "--channel", "zhang", "--user", "zhang", home=desk.home).stdout == (
         f"龙华停电: alerts no longer go to {COUNTY} / zhang for zhang\n")
     assert "no longer copied on escalation to" in cli(*remove[:4], "--org", DEPARTMENT, "--copy", home=desk.home).stdout

@@ -232,6 +232,36 @@ def test_a_raised_level_is_an_audit_entry(feed):
     assert actions[-2:] == ["alert.open", "alert.level"]
 
 
+def test_the_evidence_keeps_the_figures_that_reached_the_level_beside_the_latest(feed):
+    alerts.add_rule(feed.session, feed.scheme(), "spike", {}, [30, 40, 50], actor="test")
+    burst(feed, 22)
+    burst(feed, 10, start=12)
+    [opened] = feed.check()
+    reached = {"at": "2024-07-25T04:00:00+00:00", "count": 32, "baseline": 1.0, "ratio": 32.0, "baseline_count": 48,
+               "window_s": 900, "baseline_s": 43200}
+    assert opened.alert.level == "III" and opened.alert.evidence["level_reached"] == reached
+    [updated] = feed.check(minutes_after=5)  # fewer posts in the window now, level III stays
+    assert updated.alert.level == "III" and updated.alert.evidence["ratio"] < 30 and updated.alert.count < 32
+    assert updated.alert.evidence["level_reached"] == reached
+
+    [fired] = alerts.backtest(feed.session, feed.store, open_index(feed.home), NOW - timedelta(minutes=5),
+                              NOW + timedelta(minutes=5))
+    assert (fired.level, fired.reached_at, fired.reached.count) == ("III", NOW, 32)
+    assert fired.finding.count < 32  # it opened at level IV, five minutes before
+    assert alerts.fired_json(fired)["evidence"]["level_reached"] == reached
+
+
+def test_a_check_as_at_a_past_time_leaves_an_alert_found_since_as_it_is(feed):
+    alerts.add_rule(feed.session, feed.scheme(), "spike", {}, actor="test")
+    burst(feed, 25)
+    feed.add([-1, -2, -3])
+    feed.check()
+    [updated] = feed.check(minutes_after=5)
+    assert feed.check() == []
+    feed.session.refresh(updated.alert)
+    assert updated.alert.count == 20 and updated.alert.updated_at == datetime(2024, 7, 25, 4, 5)
+
+
 def test_a_removed_scheme_is_no_longer_checked_and_its_name_is_free(feed):
     scheme = feed.scheme()
     alerts.add_rule(feed.session, scheme, "spike", {}, actor="test")

@@ -147,13 +147,14 @@ def test_a_schemes_query_and_a_rules_options_are_edited_in_the_forms_and_wrong_v
                                "places": "460100", "platform": ["weibo", "gov", "<x>"]})
     shown = edited.get_data(as_text=True)
     assert 'value="停电 -演练"' in shown and 'value="460100"' in shown and 'value="gov" checked' in shown
-    share = {"csrf_token": token, "kind": "share", "share": "0.4", "min_count": "5", "sentiment": ["anger", "<x>"]}
+    share = {"csrf_token": token, "kind": "share", "share": "0.4", "min_count": "5", "sentiment": ["anger"]}
     assert client.post(f"/alerts/schemes/{scheme_id}/rules", data=share).status_code == 303
     rumor = {"csrf_token": token, "kind": "rumor", "rate": "30", "probability": "0.7", "min_count": "4"}
     assert client.post(f"/alerts/schemes/{scheme_id}/rules", data=rumor).status_code == 303
     for wrong, said in (({"ratio": "inf"}, "ratio"), ({"min_count": "2.5"}, "min_count"), ({"levels": "5,x"}, "levels"),
                         ({"levels": "5,4,3"}, "III、II、I"), ({"kind": "rumour"}, "rumour"),
-                        ({"elapsed": "0.5"}, "elapsed")):  # a clock rule's option
+                        ({"elapsed": "0.5"}, "elapsed"),  # a clock rule's option
+                        ({"kind": "share", "sentiment": ["anger", "angry"]}, "angry")):
         refused = client.post(f"/alerts/schemes/{scheme_id}/rules", follow_redirects=True,
                               data={"csrf_token": token, "kind": "spike", **wrong})
         assert "flash-error" in refused.get_data(as_text=True) and said in refused.get_data(as_text=True), wrong
