@@ -24,6 +24,7 @@ from desk.states import AlertState
 from desk.tables import AlertRecipient, AlertRule, AlertScheme, Incident, Organisation, Release, User
 from indexes.query import QueryError, parse_time
 from review_ui import i18n, params
+from review_ui.database import actor as _actor, session as _session
 from review_ui.formatting import china_time
 from review_ui.services import services
 
@@ -79,23 +80,6 @@ def alert_figure(kind: str, name: str, value) -> tuple[str, str]:
 def _handlers_only():
     if not alerts.handles_alerts(g.user):
         abort(403)
-
-
-def _session():
-    if "alerts_session" not in g:
-        g.alerts_session = services().sessions()
-    return g.alerts_session
-
-
-@bp.teardown_app_request
-def _close_session(_exc):
-    session = g.pop("alerts_session", None)
-    if session is not None:
-        session.close()
-
-
-def _actor() -> User:
-    return _session().get(User, g.user.id)
 
 
 def _scheme(scheme_id: int) -> AlertScheme:

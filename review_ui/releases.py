@@ -16,6 +16,7 @@ from desk.tables import FACT_KEYS, Delivery, FactProposal, Incident, Organisatio
 from desk.vocabulary import CHANNELS
 from indexes.query import QueryError, parse_time
 from review_ui import i18n, params
+from review_ui.database import actor as _actor, session as _session
 from review_ui.services import services
 
 bp = Blueprint("releases", __name__)
@@ -45,7 +46,7 @@ def _workflow_errors(view):
             for problem in err.problems:
                 flash(i18n.problem_message(problem), "error")
         except rules.WorkflowError as err:
-            g.session.rollback()
+            _session().rollback()
             flash(i18n.error_message(err), "error")
         return redirect(_back(kwargs), code=303)
 
@@ -69,26 +70,6 @@ def _back(view_args: dict) -> str:
     if "incident_id" in view_args:
         return url_for("releases.incident", incident_id=view_args["incident_id"])
     return url_for("releases.incidents")
-
-
-def _session():
-    if "session" not in g:
-        g.session = services().sessions()
-    return g.session
-
-
-def _actor() -> User:
-    """The logged-in user's row: the workflow rules read its roles, organisation and state."""
-    if "actor" not in g:
-        g.actor = _session().get(User, g.user.id)
-    return g.actor
-
-
-@bp.teardown_app_request
-def _close_session(_exc):
-    session = g.pop("session", None)
-    if session is not None:
-        session.close()
 
 
 def _incident(incident_id: int) -> Incident:

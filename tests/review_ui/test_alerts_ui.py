@@ -11,7 +11,7 @@ import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from core.schema import Tags, make_post
 from core.settings import Settings
@@ -334,6 +334,19 @@ def test_an_alert_opens_an_incident_whose_page_lists_it_with_the_times_to_the_an
     other_client, _ = client_of(app, "other")  # sees the release, not the alert of another organisation
     shown = page(other_client, f"/incidents/{incident_id}")
     assert f"/releases/{release_id}" in shown and f'href="/alerts/{alert_id}"' not in shown
+
+
+def test_the_incident_page_reads_its_releases_and_alerts_in_one_session(app):
+    client, token = client_of(app, "drafter")
+    with_scheme(app, client, token)
+    [alert_id] = check(app)
+    opened = client.post(f"/alerts/{alert_id}/incident", data={"csrf_token": token})
+    begun = {}  # id -> session, kept so that no id is reused
+    event.listen(app.extensions["crisiswatch"].sessions, "after_begin",
+                 lambda session, *_: begun.setdefault(id(session), session))
+    shown = page(client, opened.headers["Location"])
+    assert f'href="/alerts/{alert_id}"' in shown
+    assert len(begun) == 2  # the login's check of the user, then the page's own
 
 
 def test_an_alert_is_linked_to_the_incident_opened_from_it_or_to_one_the_user_sees(app):
