@@ -160,7 +160,8 @@ def set_quiet_hours(session: Session, user_id: int, hours: tuple[str, str] | Non
         session.add(QuietHours(user_id=user_id, starts=hours[0], ends=hours[1]))
     else:
         known.starts, known.ends = hours
-    audit.record(session, actor, "quiet_hours", f"user:{user_id}", {"hours": hours and "-".join(hours)})
+    audit.record(session, actor, "quiet_hours", f"user:{user_id}", {"hours": hours and "-".join(hours)},
+                 org_id=session.get(User, user_id).org_id)
 
 
 def queue(session: Session, alert: Alert, reason: str, now: datetime) -> list[AlertDelivery]:

@@ -64,24 +64,44 @@ def scope_of(scheme: AlertScheme) -> Scope:
 
 def add_scheme(session: Session, name: str, org: Organisation, text: str = "", platforms=(), places=(),
                *, actor: str) -> AlertScheme:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME:
-        raise Invalid("scheme_name", limit=MAX_NAME)
-    if CONTROL.search(name):
-        raise Invalid("scheme_name_line")
-    audit.lock(session)
-    if _active_scheme(session, name) is not None:
-        raise Invalid("scheme_exists", name=name)
-    try:
-        SearchQuery(text=text, platforms=tuple(platforms), places=tuple(places))
-    except QueryError as err:
-        raise Invalid("scheme_query", error=err) from None
+    name = _valid_scheme(session, name, text, platforms, places)
     scheme = AlertScheme(name=name, org_id=org.id, text=text, platforms=list(platforms), places=list(places))
     session.add(scheme)
     session.flush()
     audit.record(session, actor, "alert.scheme_add", f"alert_scheme:{scheme.id}",
                  {"name": name, "query": text, "platforms": list(platforms), "places": list(places)}, org_id=org.id)
     return scheme
+
+
+def edit_scheme(session: Session, scheme: AlertScheme, name: str, text: str, platforms=(), places=(),
+                *, actor: str) -> None:
+    """Change a scheme's name and query; its rules and alerts stay."""
+    name = _valid_scheme(session, name, text, platforms, places, scheme)
+    scheme.name, scheme.text, scheme.platforms, scheme.places = name, text, list(platforms), list(places)
+    audit.record(session, actor, "alert.scheme_edit", f"alert_scheme:{scheme.id}",
+                 {"name": name, "query": text, "platforms": list(platforms), "places": list(places)},
+                 org_id=scheme.org_id)
+
+
+def _valid_scheme(session: Session, name: str, text: str, platforms, places,
+                  scheme: AlertScheme | None = None) -> str:
+    """The scheme's name stripped, once it is a free one-line name (``scheme``'s own is
+    free for it) and its query one the search page takes; else the desk's refusal. Locks
+    the audit log (no one else takes the name meanwhile)."""
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise Invalid("scheme_name", limit=MAX_NAME)
+    if CONTROL.search(name):
+        raise Invalid("scheme_name_line")
+    audit.lock(session)
+    same = _active_scheme(session, name)
+    if same is not None and same is not scheme:
+        raise Invalid("scheme_exists", name=name)
+    try:
+        SearchQuery(text=text, platforms=tuple(platforms), places=tuple(places))
+    except QueryError as err:
+        raise Invalid("scheme_query", error=err) from None
+    return name
 
 
 def find_scheme(session: Session, name: str) -> AlertScheme:
@@ -134,6 +154,17 @@ def add_rule(session: Session, scheme: AlertScheme, kind: str, params: dict, lev
     audit.record(session, actor, "alert.rule_add", f"alert_rule:{rule.id}",
                  {"scheme": scheme.name, "kind": kind, "params": params, "levels": levels}, org_id=scheme.org_id)
     return rule
+
+
+def remove_rule(session: Session, rule: AlertRule, *, actor: str) -> None:
+    """Remove a rule that has opened no alert (one that has is their record)."""
+    audit.lock(session)
+    if session.scalars(select(Alert.id).where(Alert.rule_id == rule.id).limit(1)).first() is not None:
+        raise Invalid("rule_has_alerts")
+    scheme = session.get(AlertScheme, rule.scheme_id)
+    audit.record(session, actor, "alert.rule_remove", f"alert_rule:{rule.id}",
+                 {"scheme": scheme.name, "kind": rule.kind, "params": rule.params}, org_id=scheme.org_id)
+    session.delete(rule)
 
 
 # The longest durations a rule takes: a window and a cool-down of a week, a baseline of a
@@ -410,7 +441,10 @@ def _step(session: Session, alert: Alert, step: str, actor: str, detail: dict) -
     audit.lock(session)
     session.refresh(alert)  # as it is now that no one else changes it
     was = move_alert(alert, step)
-    audit.record(session, actor, f"alert.{step}", f"alert:{alert.id}", {"from": was, "to": alert.state, **detail})
+    org_id = session.scalar(select(AlertScheme.org_id).join(AlertRule, AlertRule.scheme_id == AlertScheme.id)
+                            .where(AlertRule.id == alert.rule_id))
+    audit.record(session, actor, f"alert.{step}", f"alert:{alert.id}", {"from": was, "to": alert.state, **detail},
+                 org_id=org_id)
     return was
 
 
@@ -511,39 +545,6 @@ def overdue(alert: Alert, now: datetime) -> bool:
 def default_due(clock_hours: list[float], now: datetime) -> datetime:
     """An assignment's due time when none is given: the shortest of the clocks from now."""
     return now + timedelta(hours=min(clock_hours))
-
-
-def edit_scheme(session: Session, scheme: AlertScheme, name: str, text: str, platforms=(), places=(),
-                *, actor: str) -> None:
-    """Change a scheme's name and query; its rules and alerts stay."""
-    name = name.strip()
-    if not name or len(name) > MAX_NAME:
-        raise Invalid("scheme_name", limit=MAX_NAME)
-    if CONTROL.search(name):
-        raise Invalid("scheme_name_line")
-    audit.lock(session)
-    same = _active_scheme(session, name)
-    if same is not None and same.id != scheme.id:
-        raise Invalid("scheme_exists", name=name)
-    try:
-        SearchQuery(text=text, platforms=tuple(platforms), places=tuple(places))
-    except QueryError as err:
-        raise Invalid("scheme_query", error=err) from None
-    scheme.name, scheme.text, scheme.platforms, scheme.places = name, text, list(platforms), list(places)
-    audit.record(session, actor, "alert.scheme_edit", f"alert_scheme:{scheme.id}",
-                 {"name": name, "query": text, "platforms": list(platforms), "places": list(places)},
-                 org_id=scheme.org_id)
-
-
-def remove_rule(session: Session, rule: AlertRule, *, actor: str) -> None:
-    """Remove a rule that has opened no alert (one that has is their record)."""
-    audit.lock(session)
-    if session.scalars(select(Alert.id).where(Alert.rule_id == rule.id).limit(1)).first() is not None:
-        raise Invalid("rule_has_alerts")
-    scheme = session.get(AlertScheme, rule.scheme_id)
-    audit.record(session, actor, "alert.rule_remove", f"alert_rule:{rule.id}",
-                 {"scheme": scheme.name, "kind": rule.kind, "params": rule.params}, org_id=scheme.org_id)
-    session.delete(rule)
 
 
 def sees_incident(session: Session, user, incident: Incident) -> bool:

@@ -403,6 +403,9 @@ def test_quiet_hours_that_end_as_they_start_and_a_recipient_not_of_the_channels_
         alert_outbox.add_recipient(desk.session, desk.scheme, desk.orgs["city"], "duty", desk.zhang.id,
                                    channels=channels)
     assert desk.session.get(QuietHours, desk.zhang.id) is None
+    alert_outbox.set_quiet_hours(desk.session, desk.zhang.id, ("22:00", "07:00"), actor="test")
+    quiet = desk.session.scalars(select(AuditEntry).where(AuditEntry.action == "quiet_hours")).one()
+    assert quiet.org_id == desk.zhang.org_id  # the person's organisation, as the other alert entries have theirs
     assert alert_outbox.recipients(desk.session, desk.scheme) == []
     alert_outbox.add_recipient(desk.session, desk.scheme, desk.orgs["county"], "zhang", desk.zhang.id,
                                channels=channels)

@@ -198,6 +198,7 @@ def test_handling_steps_in_order_and_out_of_order_refused_each_audited(feed):
     assert [entry.action for entry in entries] == [
         "alert.scheme_add", "alert.rule_add", "alert.open", "alert.acknowledge", "alert.assign", "alert.answer",
         "alert.close"]
+    assert {entry.org_id for entry in entries} == {feed.org.id}  # the steps too: the scheme's organisation
     assert entries[2].target == f"alert:{alert.id}" and entries[2].detail["level"] == "I"
     assert entries[4].detail["org"] == "海口供电局" and entries[4].detail["from"] == "handling"
 
