@@ -20,6 +20,7 @@ from desk import accounts, alert_outbox, alerts, clocks, releases as flow
 from desk.alert_rules import KINDS, LEVELS, SENTIMENTS, parse_duration
 from desk.errors import Invalid, NotFound, WorkflowError
 from desk.outbox import ChannelConfigError, load_channels
+from desk.transmitters import TRANSMITTERS
 from desk.states import AlertState
 from desk.tables import AlertRecipient, AlertRule, AlertScheme, Incident, Organisation, Release, User
 from indexes.query import QueryError, parse_time
@@ -276,7 +277,7 @@ def scheme(scheme_id: int):
     return render_template("alerts_scheme.html", scheme=found, rules=alerts.list_rules(session, found),
                            kinds=KINDS, numbers=NUMBERS, sentiments=SENTIMENTS, orgs=_org_names(),
                            platforms=PLATFORMS, recipients=alert_outbox.recipients(session, found),
-                           users={user.id: user for user in accounts.list_users(session)})
+                           users={user.id: user for user in accounts.list_users(session)}, channels=_notice_channels())
 
 
 @bp.post("/alerts/schemes/<int:scheme_id>/recipients")
@@ -310,6 +311,16 @@ def _channels() -> dict:
         return load_channels(services().settings.channels_file)
     except ChannelConfigError as err:
         raise Invalid("channels_file", error=err) from None
+
+
+def _notice_channels() -> dict[str, list[str]]:
+    """Each organisation's channels in the channels file that take notices, for the form to
+    choose from; none while the file is missing or wrong (adding a recipient says why)."""
+    try:
+        found = load_channels(services().settings.channels_file)
+    except ChannelConfigError:
+        return {}
+    return {org: [c.name for c in channels if TRANSMITTERS[c.kind].takes_notices] for org, channels in found.items()}
 
 
 @bp.post("/alerts/schemes/<int:scheme_id>/recipients/remove")
