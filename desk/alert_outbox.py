@@ -24,11 +24,11 @@ departments the scheme names (``on_escalation`` recipients).
 from __future__ import annotations
 
 import logging
-import time as clock
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
+from time import monotonic
 from typing import Callable
 
 from sqlalchemy import select
@@ -43,7 +43,7 @@ from desk.outbox import LEASE, MAX_ATTEMPTS, attempted, backoff, lease_renewed, 
 from desk.states import AlertState, DeliveryStatus
 from desk.tables import (Alert, AlertDelivery, AlertRecipient, AlertRule, AlertScheme, Organisation,
                          QuietHours, User)
-from desk.transmitters import TRANSMITTERS, Channel, Transmitter, notify
+from desk.transmitters import TRANSMITTERS, Channel, notify
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def add_recipient(session: Session, scheme: AlertScheme, org: Organisation, chan
     where the caller writes that file afterwards (a scratch home)."""
     _check_named(channel, on_escalation)
     if channels is not None and channel is not None and not any(
-            c.name == channel and _notifies(c.kind) for c in channels.get(org.name, [])):
+            c.name == channel and TRANSMITTERS[c.kind].takes_notices for c in channels.get(org.name, [])):
         raise Invalid("recipient_channel", org=org.name, channel=channel)
     user = session.get(User, user_id) if user_id is not None else None
     if user is not None and user.org_id != org.id:
@@ -224,17 +224,14 @@ def escalate_due(session: Session, channels: dict[str, list[Channel]], now: date
 def _to_organisation(session, alert: Alert, org: Organisation, channel: str | None,
                      channels: dict[str, list[Channel]], now: datetime) -> list[AlertDelivery]:
     """The escalation's notice to ``channel`` of ``org``, or to each of its channels that takes notices."""
-    names = [channel] if channel else [c.name for c in channels.get(org.name, []) if _notifies(c.kind)]
+    names = [channel] if channel else [c.name for c in channels.get(org.name, [])
+                                       if TRANSMITTERS[c.kind].takes_notices]
     return [_add(session, alert, "escalated", org.id, name, None, now) for name in names]
 
 
 def _unheard(alert: Alert, org: Organisation) -> None:
     log.warning("alert %d was escalated to %s, which has no channel for notices in the channels file: "
                 "no notice was queued", alert.id, org.name)
-
-
-def _notifies(kind: str) -> bool:
-    return type(TRANSMITTERS[kind]).notify is not Transmitter.notify
 
 
 # -- delivering -------------------------------------------------------------------------
@@ -267,10 +264,10 @@ def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list
     """Send every notice due at ``now``, each claimed, sent and recorded in its own
     transactions; ``link_base`` is the review site's address, which the links start with."""
     now = naive_utc(now) or utcnow()
-    started = clock.monotonic()
+    started = monotonic()
 
     def lease_clock() -> datetime:
-        return now + timedelta(seconds=clock.monotonic() - started)
+        return now + timedelta(seconds=monotonic() - started)
 
     with session_factory() as session:
         ids = [d.id for d in due(session, now)]
@@ -314,7 +311,7 @@ def _attempt(session_factory, delivery_id: int, channels, now: datetime, link_ba
         message = notice(session, delivery, link_base)
     if found is None:
         error = f"no channel {delivery.channel!r} for {org} in the channels file"
-    elif not _notifies(found.kind):
+    elif not TRANSMITTERS[found.kind].takes_notices:
         error = f"channel {found.name!r} is of kind {found.kind}, which takes no notices"
     else:
         error = attempted(found, lambda: notify(found, message, now))

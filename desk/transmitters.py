@@ -180,6 +180,7 @@ class RobotChannel(Channel):
 
 class Transmitter(ABC):
     keys: frozenset[str] = frozenset()  # what a channel entry of the kind holds beside name and kind
+    takes_notices = False  # whether the kind sends notices: True where it overrides ``notify``
 
     @abstractmethod
     def channel(self, name: str, entry: dict, where: Place, base: Path) -> Channel:
@@ -194,8 +195,7 @@ class Transmitter(ABC):
     def notify(self, channel: Channel, notice: Notice, now: datetime) -> None:
         """Deliver the notice, or raise as ``send`` does; a kind that cannot refuses
         (``ChannelConfigError``: a warning was given to the wrong channel)."""
-        kinds = [kind for kind, transmitter in TRANSMITTERS.items()
-                 if type(transmitter).notify is not Transmitter.notify]
+        kinds = [kind for kind, transmitter in TRANSMITTERS.items() if transmitter.takes_notices]
         raise ChannelConfigError("cannot_notify", channel=channel.name, kind=channel.kind, kinds=", ".join(kinds))
 
 
@@ -224,6 +224,7 @@ def register_transmitter(kind: str):
 @register_transmitter("webhook")
 class WebhookTransmitter(Transmitter):
     keys = frozenset({"url", "secret"})
+    takes_notices = True
 
     def channel(self, name: str, entry: dict, where: Place, base: Path) -> Channel:
         url, secret = entry.get("url"), entry.get("secret")
@@ -388,6 +389,7 @@ class FileTransmitter(Transmitter):
 @register_transmitter("email")
 class EmailTransmitter(Transmitter):
     keys = frozenset({"host", "port", "security", "user", "password", "from", "to", "cafile"})
+    takes_notices = True
 
     def channel(self, name: str, entry: dict, where: Place, base: Path) -> EmailChannel:
         host, security = entry.get("host"), entry.get("security", "starttls")
@@ -472,6 +474,7 @@ class RobotTransmitter(Transmitter):
     ``query_key``; delivered when the answer says ``"errcode": 0``."""
 
     keys = frozenset({"url"})
+    takes_notices = True
     kind = query_key = ""
 
     def channel(self, name: str, entry: dict, where: Place, base: Path) -> RobotChannel:
