@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import http.client
 import sys
 import threading
+import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -52,8 +54,23 @@ def serve_directory(root: Path, host: str = "127.0.0.1", port: int = 0, charset:
 
 
 def demo_site(host: str = "127.0.0.1", port: int = DEMO_SITE_PORT):
-    """Serve the bundled demo site; (None, URL) when a demo already serves it there."""
+    """Serve the bundled demo site; (None, URL) when a demo already serves it there. A port
+    taken by anything else is an ``OSError`` that says so (every crawl of it would fail)."""
     try:
         return serve_directory(DEMO_SITE, host, port)
-    except OSError:
-        return None, f"http://{host}:{port}"
+    except OSError as err:
+        url = f"http://{host}:{port}"
+        if not _serves_demo_site(url):
+            raise OSError(f"port {port} on {host} is in use by something that is not the demo site: "
+                          "stop it, then start the demo again") from err
+        return None, url
+
+
+def _serves_demo_site(url: str) -> bool:
+    """Whether ``url`` answers with the demo site's home page."""
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, whatever the proxy settings
+    try:
+        with direct.open(f"{url}/index.html", timeout=5) as response:
+            return response.read() == (DEMO_SITE / "index.html").read_bytes()
+    except (OSError, ValueError, http.client.HTTPException):  # refused, an HTTP error, a timeout, not HTTP
+        return False

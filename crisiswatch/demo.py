@@ -178,6 +178,17 @@ def replay_when_crawled(settings: Settings, stopped: threading.Event, wait: floa
         store.close()
 
 
+def say_when_alerts(settings: Settings, store, scheduler) -> None:
+    """On a home that has not indexed the demo site yet, when its alerts will come: the
+    replay waits for its news and notices, crawled at their jobs' next runs."""
+    indexed = {counts.platform for counts in store.counts() if counts.indexed}
+    crawls = {name for name, job in stages.jobs_of(settings).items() if job.uses_demo_site}
+    runs = [job.next_run_time for job in scheduler.get_jobs() if job.id in crawls]
+    if runs and not {"news", "gov"} <= indexed:
+        click.echo(f"alerts on the demo site's posts: once its news and notices are crawled and indexed, after the "
+                   f"crawl at {max(runs):%Y-%m-%d %H:%M} (China time)")
+
+
 def say_people(created: list[tuple[str, str, str, list[str]]]) -> None:
     if not created:
         click.echo("demo users exist already (their passwords were printed when they were made); "
@@ -206,7 +217,11 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
         later = prepare_models(settings)
         if sample:
             import_sample(settings, store)
-        site, site_url = demo_site()
+        try:
+            site, site_url = demo_site()
+        except OSError as err:
+            click.secho(str(err), fg="red", err=True)
+            raise SystemExit(1) from None  # after the clean-up below
         os.environ[DEMO_SITE_ENV] = site_url
         click.echo(f"illustrative demo site on {site_url}/")
         stages.tag(settings, store, quiet=True)
@@ -217,6 +232,7 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
         for job in scheduler.get_jobs():
             what = "publishing" if job.id == publishing.JOB_ID else f"crawl job {job.id}"
             click.echo(f"{what}: next run {job.next_run_time:%Y-%m-%d %H:%M:%S} (China time)")
+        say_when_alerts(settings, store, scheduler)
         if ui.wait() != 0:
             click.secho(f"the review UI stopped (exit {ui.returncode})", fg="red", err=True)
             raise SystemExit(1)  # after the clean-up below: a demo without its UI has failed

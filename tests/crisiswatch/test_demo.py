@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from crawlers.loopback import demo_site, serve_directory
 from tests.conftest import REPO, csrf_token, free_port
 
 pytestmark = pytest.mark.slow  # every test here starts a process or a server
@@ -73,6 +74,7 @@ def test_demo_crawls_tags_indexes_and_serves(home_with_models):
     output = "".join(output)
     assert demo.returncode == 0, output
     assert "review UI on" in output and "demo stopped" in output
+    assert "alerts on the demo site's posts: once its news and notices are crawled and indexed" in output
     assert all(f"demo user {name}" in output for name in ("admin", "grid_drafter", "city_approver"))
 
 
@@ -102,3 +104,23 @@ def test_demo_fails_when_its_review_ui_cannot_start(tmp_path):
     demo = _demo(tmp_path, "--host", "192.0.2.1", "--port", str(free_port()))
     assert demo.returncode == 1, demo.stdout + demo.stderr
     assert "the review UI stopped (exit 1)" in demo.stderr and "demo stopped" in demo.stdout
+
+
+def test_the_demo_site_refuses_a_port_another_server_holds_and_shares_one_a_demo_serves(tmp_path):
+    """Another site on the demo site's port: an error naming the port (every crawl of it
+    would fail), not the demo saying it serves the site; a demo's own site there is shared."""
+    (tmp_path / "index.html").write_text("another site", encoding="utf-8")
+    other, _ = serve_directory(tmp_path)
+    port = other.server_address[1]
+    try:
+        with pytest.raises(OSError, match=f"port {port} on 127.0.0.1 is in use by something that is not the demo site"):
+            demo_site(port=port)
+    finally:
+        other.shutdown()
+        other.server_close()
+    site, url = demo_site(port=free_port())
+    try:
+        assert demo_site(port=site.server_address[1]) == (None, url)
+    finally:
+        site.shutdown()
+        site.server_close()
