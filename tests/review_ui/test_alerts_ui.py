@@ -251,6 +251,19 @@ def test_states_steps_durations_and_figures_are_named_in_the_readers_language(ap
         assert sentiments("evidence", "new", True) == ("New", "yes")
 
 
+def test_the_alert_list_labels_each_cell_for_a_phone_and_a_missing_value_is_a_dash(app):
+    client, token = client_of(app, "analyst")
+    with_scheme(app, client, token)
+    [alert_id] = check(app)
+    listed = page(client, "/alerts/")
+    for name in ("级别", "状态", "监测方案", "规则", "帖子数", "预警时间", "处置时限"):
+        assert f'<td data-label="{name}">' in listed, name
+    style = client.get("/static/style.css").get_data(as_text=True)
+    assert "table.alerts td[data-label]::before { content: attr(data-label)" in style
+    shown = page(client, f"/alerts/{alert_id}")
+    assert "<dd>-</dd>" not in shown and ">—</dd>" in shown and "—" in listed and "<td>-</td>" not in listed
+
+
 def test_the_pages_in_english(app):
     client, token = client_of(app, "drafter")
     scheme_id = with_scheme(app, client, token)
