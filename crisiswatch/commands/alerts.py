@@ -119,15 +119,18 @@ def scheme_add(settings: Settings, name, text, org, platform, place):
 @scheme.command("list", context_settings=CONTEXT)
 @with_home
 def scheme_list(settings: Settings):
-    """List the monitoring schemes with their rules."""
+    """List the monitoring schemes with their rules, durations as their options take them (15m)."""
     from desk import accounts, alerts
+    from desk.alert_rules import duration_label
 
+    durations = ("window", "baseline", "cool_down")  # seconds in the rule
     with _desk(settings) as (_, session):
         for item in alerts.list_schemes(session):
             owner = accounts.get_organisation(session, item.org_id)
             click.echo(f"{item.name}\t{owner.name}\t{item.text}\t{','.join(item.platforms)}\t{','.join(item.places)}")
             for rule in alerts.list_rules(session, item):
-                options = " ".join(f"{name}={value}" for name, value in rule.params.items())
+                options = " ".join(f"{name}={duration_label(value) if name in durations else value}"
+                                   for name, value in rule.params.items())
                 click.echo(f"  rule {rule.id}: {rule.kind} {options}".rstrip() + f" levels {rule.levels}")
 
 

@@ -54,7 +54,7 @@ def test_schemes_and_rules_are_made_listed_and_removed(fed_home):
         "added rule 1: spike on 海口停电\n"
     listed = cli("alert", "scheme", "list", home=fed_home).stdout.splitlines()
     assert listed[0] == "海口停电\t海口供电局\t停电 -演习\tweibo\t"
-    assert listed[1] == "  rule 1: spike window=900 baseline=43200 ratio=3.0 min_count=20 levels [5.0, 10.0, 20.0]"
+    assert listed[1] == "  rule 1: spike window=15m baseline=12h ratio=3.0 min_count=20 levels [5.0, 10.0, 20.0]"
 
     refused = [
         (("alert", "scheme", "add", "海口停电", "--org", "海口供电局"), "a monitoring scheme named 海口停电 exists already"),
