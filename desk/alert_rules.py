@@ -30,13 +30,12 @@ from core.schema import CHINA_TZ
 from core.store import PostRow, Store, TagRow, naive_utc
 from desk.clocks import Clock, load_clocks
 from desk.dashboard import rumors_on_the_clock
-from desk.tables import Incident, IncidentOrganisation, Release, User, WatchedAccount
+from desk.facts import incidents_of
+from desk.notices import LEVELS
+from desk.tables import Release, WatchedAccount
 from indexes.query import MAX_PAGE, MAX_PER_PAGE, RUMOR_THRESHOLD, SearchQuery
 from indexes.results import SearchPage, search
 
-# The four Chinese warning levels, lowest first: IV blue 一般, III yellow 较重,
-# II orange 严重, I red 特别严重.
-LEVELS = ("IV", "III", "II", "I")
 TOP_POSTS = 5  # the evidence's most engaging posts
 NEGATIVE = ("weak_negative", "anger", "anxiety")  # the sentiments a share rule counts by default
 SENTIMENTS = (*NEGATIVE, "positive")  # a post's sentiments (its tags'), those a rule may count
@@ -337,15 +336,6 @@ def find_account(probe: Probe, params: dict, levels: list[float]) -> list[Findin
 def _aware(value: datetime | str) -> datetime:
     """A stored time as aware UTC (SQLite gives a coalesced time as text)."""
     return (datetime.fromisoformat(value) if isinstance(value, str) else value).replace(tzinfo=timezone.utc)
-
-
-def incidents_of(session: Session, org_id: int, now: datetime) -> list[Incident]:
-    """The incidents started by ``now`` that a user of the organisation opened or that name it."""
-    opened_by = select(User.id).where(User.org_id == org_id)
-    named = select(IncidentOrganisation.incident_id).where(IncidentOrganisation.org_id == org_id)
-    return list(session.scalars(select(Incident).where(
-        or_(Incident.created_by.in_(opened_by), Incident.id.in_(named)),
-        Incident.started_at <= naive_utc(now)).order_by(Incident.id)))
 
 
 # What every kind takes: the recent window, the trailing baseline it is compared with, and

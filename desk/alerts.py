@@ -28,7 +28,7 @@ from core.schema import PLATFORMS
 from core.store import Store, naive_utc
 from desk import alert_outbox, audit, facts
 from desk.alert_rules import (KINDS, LEVELS, SENTIMENTS, Finding, Scope, default_levels, duration_label, evaluate,
-                              incidents_of, keyword_text, settings_of)
+                              keyword_text, settings_of)
 from desk.clocks import Clock, load_clocks
 from desk.errors import Forbidden, Invalid, NotFound
 from desk.rules import move_alert
@@ -556,7 +556,7 @@ def incidents_seen(session: Session, user) -> list[Incident]:
     """The incidents ``user`` sees (``sees_incident``), the newest first."""
     if "admin" in user.roles:
         return list(session.scalars(select(Incident).order_by(Incident.id.desc())))
-    return incidents_of(session, user.org_id, datetime.now(timezone.utc))[::-1]
+    return facts.incidents_of(session, user.org_id, datetime.now(timezone.utc))[::-1]
 
 
 def incident_alerts(session: Session, user, incident: Incident,

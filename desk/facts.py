@@ -24,7 +24,7 @@ from typing import Iterable, Mapping, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.store import utcnow
+from core.store import naive_utc, utcnow
 from desk import audit
 from desk.limits import check_text
 from desk.rules import Forbidden, Invalid, check_incident
@@ -51,6 +51,16 @@ def incident_org_ids(session: Session, incident: Incident) -> set[int]:
     named = session.execute(select(IncidentOrganisation.org_id)
                             .where(IncidentOrganisation.incident_id == incident.id)).scalars()
     return {owner, *named}
+
+
+def incidents_of(session: Session, org_id: int, now: datetime) -> list[Incident]:
+    """The incidents started by ``now`` that are the organisation's as ``incident_org_ids``
+    has it: opened by one of its users, or naming it."""
+    opened_by = select(User.id).where(User.org_id == org_id)
+    named = select(IncidentOrganisation.incident_id).where(IncidentOrganisation.org_id == org_id)
+    return list(session.scalars(select(Incident).where(
+        Incident.created_by.in_(opened_by) | Incident.id.in_(named),
+        Incident.started_at <= naive_utc(now)).order_by(Incident.id)))
 
 
 def name_organisations(session: Session, user, incident: Incident, org_ids: Iterable[int]) -> list[int]:

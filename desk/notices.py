@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-# The four warning levels (预警级别), I the gravest: the words a heading names them by.
-LEVELS = {"I": "Ⅰ级 红色预警（特别严重）", "II": "Ⅱ级 橙色预警（严重）",
-          "III": "Ⅲ级 黄色预警（较重）", "IV": "Ⅳ级 蓝色预警（一般）"}
+# The four warning levels (预警级别), lowest first: IV blue 一般, III yellow 较重,
+# II orange 严重, I red 特别严重; and the words a heading names them by.
+LEVELS = ("IV", "III", "II", "I")
+LEVEL_NAMES = {"I": "Ⅰ级 红色预警（特别严重）", "II": "Ⅱ级 橙色预警（严重）",
+               "III": "Ⅲ级 黄色预警（较重）", "IV": "Ⅳ级 蓝色预警（一般）"}
 ROBOT_BYTES = 4000  # a WeCom robot takes up to 4096 bytes of Markdown; DingTalk more
 
 
@@ -19,7 +21,7 @@ ROBOT_BYTES = 4000  # a WeCom robot takes up to 4096 bytes of Markdown; DingTalk
 class Notice:
     """``text`` is plain lines, which Markdown shows as they are (a line may be a Markdown
     list item or link); ``id`` is the same each time the same warning is sent again, so a
-    receiver can drop the copies; ``level`` is a key of ``LEVELS`` or empty."""
+    receiver can drop the copies; ``level`` is one of ``LEVELS`` or empty."""
 
     id: str
     title: str
@@ -35,7 +37,7 @@ class Notice:
 
     @property
     def heading(self) -> str:
-        return f"【{LEVELS[self.level]}】{self.title}" if self.level else self.title
+        return f"【{LEVEL_NAMES[self.level]}】{self.title}" if self.level else self.title
 
     def plain(self) -> str:
         """The email's text: the text, then the link on a line of its own."""
