@@ -40,6 +40,7 @@ NUMBERS = {name: default for kind in KINDS.values() for name, default in kind.de
 
 
 bp.add_app_template_global(alerts.handles_alerts, "handles_alerts")
+bp.add_app_template_filter(datetime.fromisoformat, "from_iso")
 
 
 @bp.app_template_global()
@@ -64,7 +65,7 @@ def alert_figure(kind: str, name: str, value) -> tuple[str, str]:
     label = i18n.gettext(f"alert_{kind}_{name}")
     label = name if label == f"alert_{kind}_{name}" else label
     comma = "、" if i18n.current_lang() == "zh" else ", "
-    if name in DURATIONS or name.endswith("_s"):
+    if (kind == "rule" and name in DURATIONS) or name.endswith("_s"):
         return label, i18n.duration(value)
     if name == "sentiments":
         return label, comma.join(i18n.label("sentiment", code) for code in value)
@@ -74,6 +75,8 @@ def alert_figure(kind: str, name: str, value) -> tuple[str, str]:
         return label, china_time(datetime.fromisoformat(value))
     if isinstance(value, bool):
         return label, i18n.gettext("alert_yes" if value else "alert_no")
+    if name == "baseline":  # the posts expected (the rule's baseline is a duration)
+        return label, f"{value:.1f}"
     return label, comma.join(map(str, value)) if isinstance(value, list) else str(value)
 
 

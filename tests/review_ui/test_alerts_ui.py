@@ -264,6 +264,19 @@ def test_the_alert_list_labels_each_cell_for_a_phone_and_a_missing_value_is_a_da
     assert "<dd>-</dd>" not in shown and ">—</dd>" in shown and "—" in listed and "<td>-</td>" not in listed
 
 
+def test_an_alert_shows_the_figures_that_reached_its_level_beside_the_latest(app):
+    client, token = client_of(app, "analyst")
+    with_scheme(app, client, token)
+    [alert_id] = check(app)
+    shown = page(client, f"/alerts/{alert_id}")
+    reached = shown.split("<h3>达到 III 级（黄色，较重） 时（")[1].split("</dl>")[0]
+    assert '<dl class="level-reached">' in reached and "<dt>帖子数</dt><dd>6</dd>" in reached
+    assert "<dt>基线预期</dt><dd>0.0</dd>" in reached and "<dt>统计窗口</dt><dd>30 分钟</dd>" in reached
+    assert "<h3>最近更新（" in shown and "<dt>敏感词</dt><dd>爆炸</dd>" in shown.split("<h3>最近更新（")[1]
+    english = page(client, f"/alerts/{alert_id}?lang=en")
+    assert "<h3>When it reached Level III (yellow, serious) (" in english and "<h3>Latest update (" in english
+
+
 def test_the_pages_in_english(app):
     client, token = client_of(app, "drafter")
     scheme_id = with_scheme(app, client, token)
