@@ -322,13 +322,15 @@ def backtest(session: Session, store: Store, index, since: datetime, until: date
 def _findings(session: Session, store: Store, index, now: datetime, clocks: list[Clock]):
     """(rule, scheme, finding) of every rule of every active scheme at ``now``. A rule that
     fails is logged and skipped: one bad rule does not keep the others from warning (an
-    index that is down fails them all, and is raised)."""
+    index that is down fails them all, and is raised). Each rule reads in a savepoint, as
+    a database error aborts the whole transaction on PostgreSQL."""
     rules = session.execute(select(AlertRule, AlertScheme).join(AlertScheme, AlertRule.scheme_id == AlertScheme.id)
                             .where(AlertScheme.removed_at.is_(None)).order_by(AlertRule.id)).all()
     for rule, scheme in rules:
         try:
-            found = evaluate(store, index, scope_of(scheme), rule.kind, rule.params, rule.levels, now,
-                             session=session, org_id=scheme.org_id, clocks=clocks)
+            with session.begin_nested():
+                found = evaluate(store, index, scope_of(scheme), rule.kind, rule.params, rule.levels, now,
+                                 session=session, org_id=scheme.org_id, clocks=clocks)
         except IndexUnavailable:
             raise
         except Exception:  # whatever this rule's figures or parameters did wrong

@@ -8,17 +8,17 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.schema import CHINA_TZ, Tags, make_post
 from core.store import Store
-from desk import alerts
+from desk import alert_rules, alerts
 from desk.alert_rules import level_of
 from desk.database import open_sessions
 from desk.errors import Forbidden, Invalid, InvalidTransition
 from desk.rules import ALERT_STEPS, move_alert
 from desk.states import AlertState
-from desk.tables import AlertRule, AuditEntry, Incident, Organisation, Release, User
+from desk.tables import Alert, AlertRule, AuditEntry, Incident, Organisation, Release, User
 from indexes.backends import open_index
 from indexes.indexer import index_pending
 
@@ -350,3 +350,24 @@ def test_a_rule_that_fails_is_logged_and_the_others_still_fire_in_a_check_and_a_
     assert f"alert rule {broken.id} of scheme 龙华停电 was not evaluated" in caplog.text
     fired = alerts.backtest(feed.session, feed.store, open_index(feed.home), NOW, NOW)
     assert [item.rule.id for item in fired] == [good.id]
+
+
+def test_a_rule_whose_database_query_fails_leaves_the_other_rules_alerts_stored(feed, monkeypatch, caplog):
+    """A database error aborts a PostgreSQL transaction: each rule is evaluated in a savepoint."""
+    good = alerts.add_rule(feed.session, feed.scheme(), "spike", {}, actor="test")
+    failing = alerts.add_scheme(feed.session, "故障方案", feed.org, "故障", actor="test")
+    broken = alerts.add_rule(feed.session, failing, "spike", {}, actor="test")
+    count = alert_rules.Probe.count
+
+    def count_or_fail(probe, span, **options):
+        if probe.scope.text == "故障":
+            probe.session.execute(text("SELECT no_such_column FROM alerts"))
+        return count(probe, span, **options)
+
+    monkeypatch.setattr(alert_rules.Probe, "count", count_or_fail)
+    burst(feed, 25)
+    [opened] = feed.check()
+    assert opened.opened and opened.rule.id == good.id
+    assert f"alert rule {broken.id} of scheme 故障方案 was not evaluated" in caplog.text
+    with open_sessions(feed.store.engine)() as other:
+        assert other.scalars(select(Alert.rule_id)).all() == [good.id]
