@@ -123,10 +123,13 @@ def _security_headers(response):
 
 def _http_error(error: HTTPException):
     """Errors as JSON under the API, else as a page in the UI language (an error that
-    carries its own response, as the login limit's does, keeps it)."""
+    carries its own response, as the login limit's does, keeps it). A server error drops
+    the request's session first: a failed flush leaves it unusable for the page's top bar."""
     if error.response is not None:
         return error.response
     code = error.code or 500
+    if code >= 500:
+        database.close_session(error)
     if request.path.startswith("/api/") or request.path == "/healthz":
         return jsonify(error=error.name), code
     key = {404: "not_found", 400: "bad_request", 403: "forbidden", 413: "too_large"}.get(

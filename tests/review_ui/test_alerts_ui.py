@@ -491,3 +491,20 @@ def test_the_organisation_an_alert_is_escalated_to_and_a_department_copied_see_a
     assert "处置中" in page(up, f"/alerts/{alert_id}")
     other, _ = client_of(app, "other")
     assert other.get(f"/alerts/{alert_id}").status_code == 403 and "没有预警" in page(other, "/alerts/")
+
+
+def test_a_step_whose_write_fails_is_the_error_page_with_the_top_bar_not_a_bare_500(app, monkeypatch):
+    """The error page's top bar reads the open alerts in a fresh session, not in the one
+    the failed flush left to be rolled back."""
+    client, token = client_of(app, "analyst")
+    with_scheme(app, client, token)
+    [alert_id] = check(app)
+
+    def acknowledge(session, alert, *, actor):
+        session.add(Alert(rule_id=alert.rule_id))  # no key: the database refuses it
+        session.flush()
+
+    monkeypatch.setattr(alerts, "acknowledge", acknowledge)
+    failed = client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf_token": token})
+    assert failed.status_code == 500
+    assert 'data-url="/api/alerts/count">1</span>' in failed.get_data(as_text=True)
