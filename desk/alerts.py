@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session, object_session
 
 from core.schema import PLATFORMS
@@ -33,7 +33,7 @@ from desk.clocks import Clock, load_clocks
 from desk.errors import Forbidden, Invalid, NotFound
 from desk.rules import move_alert
 from desk.states import AlertState
-from desk.tables import (Alert, AlertDelivery, AlertRule, AlertScheme, Incident, Organisation, Release, User,
+from desk.tables import (Alert, AlertRule, AlertScheme, AuditEntry, Incident, Organisation, Release, User,
                          WatchedAccount)
 from indexes.errors import IndexUnavailable
 from indexes.query import QueryError, SearchQuery
@@ -534,10 +534,12 @@ def _seen_by(query, user, states=(), levels=()):
 
 def _escalated_to(org_id: int):
     """Whether an alert was escalated to the organisation, now or at an earlier step, or
-    copied to it on its escalation: its escalation notices are the record of each."""
-    notified = select(AlertDelivery.alert_id).where(AlertDelivery.reason == "escalated",
-                                                    AlertDelivery.org_id == org_id)
-    return (Alert.escalated_to_org_id == org_id) | Alert.id.in_(notified)
+    copied to it on its escalation: the audit entries of its escalation are the record of
+    each (a notice goes only to an organisation with a channel for notices)."""
+    name = select(Organisation.name).where(Organisation.id == org_id).scalar_subquery()
+    reached = select(AuditEntry.target).where(AuditEntry.action.in_(("alert.escalate", "alert.copy")),
+                                              AuditEntry.detail["to"].as_string() == name)
+    return (Alert.escalated_to_org_id == org_id) | ("alert:" + cast(Alert.id, String)).in_(reached)
 
 
 def overdue(alert: Alert, now: datetime) -> bool:

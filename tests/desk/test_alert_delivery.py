@@ -20,7 +20,7 @@ from desk import alert_outbox, alerts, outbox, transmitters
 from desk.notices import Notice
 from desk.errors import Invalid
 from desk.states import DeliveryStatus
-from desk.tables import Alert, AlertDelivery, QuietHours
+from desk.tables import Alert, AlertDelivery, QuietHours, User
 from desk.transmitters import ChannelConfigError, RobotChannel
 from tests.conftest import free_port
 from tests.desk.test_alert_push import CITY, COUNTY, NOW, SECRET, Desk, path
@@ -111,17 +111,39 @@ def test_a_notice_held_by_quiet_hours_is_not_sent_once_its_alert_is_closed_and_i
     assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.CANCELLED, 0, alert_outbox.CLOSED_FIRST)
 
 
-def test_an_escalation_to_an_organisation_without_channels_is_warned_of(desk, receiver, caplog):
+def without_city(desk: Desk, receiver) -> None:
+    """The city taken out of the channels file: it has no channel for notices."""
     text = desk.home.channels_file.read_text(encoding="utf-8")
     city = f'[[organisation]]\nname = "{CITY}"\n[[organisation.channel]]\nname = "duty"\nkind = "webhook"\n' \
            f'url = "{receiver.url(path(CITY))}"\nsecret = "{SECRET}"\n'
     desk.home.channels_file.write_text(text.replace(city, ""), encoding="utf-8")
+
+
+def test_an_escalation_to_an_organisation_without_channels_is_warned_of(desk, receiver, caplog):
+    without_city(desk, receiver)
     desk.rule()
     desk.add(2)
     [opened] = desk.check()
     desk.deliver(timedelta(hours=4))
     assert desk.session.get(Alert, opened.alert.id).escalated_to_org_id == desk.orgs["city"].id
     assert f"alert {opened.alert.id} was escalated to {CITY}, which has no channel" in caplog.text
+
+
+def test_an_organisation_reached_without_a_channel_still_sees_the_alert_after_the_next_step(desk, receiver):
+    without_city(desk, receiver)
+    city = User(username="li", display_name="李值班", password_hash="x", roles=["analyst"],
+                org_id=desk.orgs["city"].id)
+    desk.session.add(city)
+    desk.rule()
+    desk.add(2)
+    [opened] = desk.check()
+    desk.deliver(timedelta(hours=4))
+    desk.deliver(timedelta(hours=8))  # on to the province: no notice ever went to the city
+    alert = desk.session.get(Alert, opened.alert.id)
+    assert alert.escalated_to_org_id == desk.orgs["province"].id
+    assert alerts.may_handle(city, desk.scheme, alert)
+    assert [found.id for found, _, _ in alerts.alerts_for(desk.session, city)] == [alert.id]
+    assert alerts.open_count(desk.session, city) == 1
 
 
 def test_an_error_masks_the_channels_secret_where_it_is_whole_and_a_secret_not_in_every_word():
