@@ -15,9 +15,9 @@ import click
 from core.schema import CHINA_TZ
 from core.settings import Settings
 from crawlers.loopback import DEMO_SITE_ENV, demo_site
-from crisiswatch import publishing, stages
+from crisiswatch import stages
 from crisiswatch.importer import import_files
-from crisiswatch.schedule import start_scheduler
+from crisiswatch.schedule import label, start_scheduler
 from nlp import topic_model
 from nlp.datasets import TRAINING_FILES
 from nlp.models import model_cards
@@ -230,8 +230,7 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
         threading.Thread(target=replay_when_crawled, args=(settings, stopped), daemon=True).start()
         training = train_in_background(settings, later)
         for job in scheduler.get_jobs():
-            what = "publishing" if job.id == publishing.JOB_ID else f"crawl job {job.id}"
-            click.echo(f"{what}: next run {job.next_run_time:%Y-%m-%d %H:%M:%S} (China time)")
+            click.echo(f"{label(job)}: next run {job.next_run_time:%Y-%m-%d %H:%M:%S} (China time)")
         say_when_alerts(settings, store, scheduler)
         if ui.wait() != 0:
             click.secho(f"the review UI stopped (exit {ui.returncode})", fg="red", err=True)

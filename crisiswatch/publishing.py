@@ -91,6 +91,8 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[aler
     for result in results:
         if result.status == DeliveryStatus.DELIVERED:
             log.info("alert %d sent to %s / %s", result.alert_id, result.org, result.channel)
+        elif result.status == DeliveryStatus.CANCELLED:
+            log.info("alert %d to %s / %s is not sent: %s", result.alert_id, result.org, result.channel, result.error)
         else:
             log.warning("alert %d to %s / %s: attempt %d failed (%s)", result.alert_id, result.org, result.channel,
                         result.attempts, result.error)

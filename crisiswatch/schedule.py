@@ -75,6 +75,14 @@ def start_scheduler(settings: Settings, jobs: dict[str, Job], run_now: bool = Tr
     return scheduler
 
 
+def label(job) -> str:
+    """How ``crisiswatch schedule`` and the demo name a scheduler job: publishing, an alert
+    job by its name, a crawl by its crawl job's."""
+    if job.id == publishing.JOB_ID:
+        return "publishing"
+    return job.name if job.id in publishing.JOB_IDS else f"crawl job {job.id}"
+
+
 def back_off(scheduler: BackgroundScheduler, settings: Settings, job_name: str) -> None:
     """After a refused crawl, push the job's next run back (see the module docstring)."""
     if job_name in publishing.JOB_IDS:  # not a crawl

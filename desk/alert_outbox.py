@@ -243,7 +243,7 @@ class AlertDeliveryResult:
     alert_id: int
     org: str
     channel: str
-    status: DeliveryStatus  # delivered; pending (retried at next_attempt_at); failed
+    status: DeliveryStatus  # delivered; pending (retried at next_attempt_at); failed; cancelled (alert closed)
     attempts: int
     error: str = ""
 
@@ -262,7 +262,8 @@ def due(session: Session, now: datetime) -> list[AlertDelivery]:
 def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list[Channel]],
                 now: datetime | None = None, link_base: str = "") -> list[AlertDeliveryResult]:
     """Send every notice due at ``now``, each claimed, sent and recorded in its own
-    transactions; ``link_base`` is the review site's address, which the links start with."""
+    transactions; ``link_base`` is the review site's address, which the links start with.
+    The results start with the notices cancelled, their alert closed (``_cancel_closed``)."""
     now = naive_utc(now) or utcnow()
     started = monotonic()
 
@@ -271,8 +272,7 @@ def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list
 
     with session_factory() as session:
         ids = [d.id for d in due(session, now)]
-    ids = _cancel_closed(session_factory, ids, now)
-    results = []
+    ids, results = _cancel_closed(session_factory, ids, now)
     for delivery_id in ids:
         if _claim(session_factory, delivery_id, lease_clock()):
             with lease_renewed(session_factory, delivery_id, lease_clock, table=AlertDelivery):
@@ -280,18 +280,24 @@ def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list
     return results
 
 
-def _cancel_closed(session_factory, ids: list[int], now: datetime) -> list[int]:
+def _cancel_closed(session_factory, ids: list[int],
+                   now: datetime) -> tuple[list[int], list[AlertDeliveryResult]]:
     """Cancel the notices (of ``ids``) of alerts closed since they were queued, each row
-    saying why, as no one needs them now; the others' ids."""
+    saying why, as no one needs them now: the others' ids, and the notices this run
+    cancelled (not one another sender holds meanwhile)."""
     with session_factory() as session, session.begin():
         stale = session.scalars(select(AlertDelivery.id).join(Alert, Alert.id == AlertDelivery.alert_id).where(
             AlertDelivery.id.in_(ids), Alert.state == AlertState.CLOSED)).all()
-        session.execute(moved("cancel", AlertDelivery.id.in_(stale),
-                              AlertDelivery.next_attempt_at.is_(None) | (AlertDelivery.next_attempt_at <= now),
-                              table=AlertDelivery, next_attempt_at=None, last_error=CLOSED_FIRST))
-    for delivery_id in stale:
-        log.info("alert notice %d is not sent: %s", delivery_id, CLOSED_FIRST)
-    return [delivery_id for delivery_id in ids if delivery_id not in stale]
+        changed = session.execute(moved(
+            "cancel", AlertDelivery.id.in_(stale),
+            AlertDelivery.next_attempt_at.is_(None) | (AlertDelivery.next_attempt_at <= now),
+            table=AlertDelivery, next_attempt_at=None, last_error=CLOSED_FIRST).returning(
+            AlertDelivery.id, AlertDelivery.alert_id, AlertDelivery.org_id, AlertDelivery.channel,
+            AlertDelivery.attempts)).all()
+        cancelled = [AlertDeliveryResult(row.id, row.alert_id, session.get(Organisation, row.org_id).name,
+                                         row.channel, DeliveryStatus.CANCELLED, row.attempts, CLOSED_FIRST)
+                     for row in sorted(changed)]
+    return [delivery_id for delivery_id in ids if delivery_id not in stale], cancelled
 
 
 def _claim(session_factory, delivery_id: int, now: datetime) -> bool:

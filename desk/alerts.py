@@ -348,7 +348,8 @@ def _lasts(rule: AlertRule, updated_at: datetime, at: datetime) -> bool:
 
 def _update(session: Session, alert: Alert, finding: Finding, at: datetime, actor: str, org_id: int) -> None:
     """Bring the alert's figures and evidence to ``finding``; its level only rises, and the
-    evidence keeps the figures that reached it (``level_reached``) beside the latest."""
+    evidence keeps the figures that reached it (``level_reached``) beside the latest (an
+    alert opened before the evidence kept them has none)."""
     reached = (alert.evidence or {}).get("level_reached")
     if alert.level is None or LEVELS.index(finding.level) > LEVELS.index(alert.level):
         was, alert.level = alert.level, finding.level
@@ -363,7 +364,7 @@ def _update(session: Session, alert: Alert, finding: Finding, at: datetime, acto
     alert.updated_at = at
     alert.count, alert.baseline = finding.count, finding.baseline
     alert.post_ids, alert.query = finding.post_ids, finding.query
-    alert.evidence = {**finding.evidence, "level_reached": reached}
+    alert.evidence = {**finding.evidence, "level_reached": reached} if reached else dict(finding.evidence)
 
 
 def level_reached(finding: Finding, at: datetime) -> dict:

@@ -211,16 +211,14 @@ def schedule(settings: Settings):
     """Run every crawl job on its schedule (crawl, then tag and index) until Ctrl-C."""
     import time
 
-    from crisiswatch import publishing
-    from crisiswatch.schedule import start_scheduler
+    from crisiswatch.schedule import label, start_scheduler
     from crisiswatch.stages import jobs_of, open_store
 
     open_store(settings).close()
     stop_on_interrupt()
     scheduler = start_scheduler(settings, jobs_of(settings))
     for job in scheduler.get_jobs():
-        what = "publishing" if job.id == publishing.JOB_ID else f"crawl job {job.id}"
-        click.echo(f"{what}: next run {job.next_run_time:%Y-%m-%d %H:%M:%S} (China time)")
+        click.echo(f"{label(job)}: next run {job.next_run_time:%Y-%m-%d %H:%M:%S} (China time)")
     click.echo("scheduler running (Ctrl-C to stop)")
     try:
         while True:

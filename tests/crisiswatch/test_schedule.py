@@ -12,7 +12,7 @@ from core.schema import CHINA_TZ
 from core.store import Store
 from crawlers.jobs import load_jobs
 from crisiswatch import publishing
-from crisiswatch.schedule import BACKOFF_FIRST, back_off, start_scheduler
+from crisiswatch.schedule import BACKOFF_FIRST, back_off, label, start_scheduler
 from crisiswatch.stages import run_job_cycle
 
 pytestmark = pytest.mark.slow  # every test here starts a process or a server
@@ -134,3 +134,22 @@ def test_the_alert_rules_and_their_notices_are_two_jobs_that_a_restart_keeps(hom
     finally:
         scheduler.shutdown()
     assert stored_jobs(home).lookup_job(publishing.NOTICES_JOB_ID) is not None
+
+
+def test_a_restart_of_a_home_holding_the_alert_job_of_before_the_split_ends_with_the_three_jobs(home, jobs):
+    """The job store of a scheduler from before the alert job was split: one job "alerts"
+    evaluating the rules and sending the notices, every minute."""
+    old = BackgroundScheduler(timezone=CHINA_TZ, jobstores={"default": stored_jobs(home)})
+    old.start(paused=True)
+    old.add_job(publishing.watch_alerts, "interval", minutes=1, args=[home], id="alerts",
+                name="evaluate and send alerts")
+    old.shutdown()
+    scheduler = start_scheduler(home, jobs, run_now=False)
+    try:
+        assert {job.id: label(job) for job in scheduler.get_jobs()} == {
+            "demo-releases": "crawl job demo-releases", publishing.JOB_ID: "publishing",
+            publishing.ALERTS_JOB_ID: "evaluate the alert rules",
+            publishing.NOTICES_JOB_ID: "escalate alerts and send their notices"}
+    finally:
+        scheduler.shutdown()
+    assert {job.id for job in stored_jobs(home).get_all_jobs()} == {"demo-releases", *publishing.JOB_IDS}

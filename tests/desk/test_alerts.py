@@ -371,3 +371,14 @@ def test_a_rule_whose_database_query_fails_leaves_the_other_rules_alerts_stored(
     assert f"alert rule {broken.id} of scheme 故障方案 was not evaluated" in caplog.text
     with open_sessions(feed.store.engine)() as other:
         assert other.scalars(select(Alert.rule_id)).all() == [good.id]
+
+
+def test_an_alert_whose_evidence_lacks_the_level_reached_is_updated_without_a_null_one(feed):
+    alerts.add_rule(feed.session, feed.scheme(), "spike", {}, actor="test")
+    burst(feed, 25)
+    [opened] = feed.check()
+    opened.alert.evidence = {name: value for name, value in opened.alert.evidence.items()
+                             if name != "level_reached"}  # as an alert opened by an earlier release
+    [updated] = feed.check(minutes_after=1)
+    assert not updated.opened and updated.alert.level == opened.alert.level
+    assert "level_reached" not in updated.alert.evidence
