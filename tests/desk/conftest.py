@@ -1,5 +1,6 @@
-"""Fixtures of the desk's tests: its tables on a real SQLite database, and receivers on
-loopback (``tests/desk/receivers.py``): an HTTP receiver, and an SMTP server with TLS."""
+"""Fixtures of the desk's tests: its tables on a real SQLite database, receivers on
+loopback (``tests/desk/receivers.py``): an HTTP receiver, and an SMTP server with TLS, and
+the alert outbox's desk (``tests/desk/alert_desk.py``)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from desk.database import create_tables
 from desk.tables import Organisation, User
+from desk.transmitters import sign
 from tests.conftest import free_port
+from tests.desk.alert_desk import SECRET, Desk, webhook_paths
 from tests.desk.receivers import SMTP_LOGIN, Mailbox, serving
 
 
@@ -67,6 +70,17 @@ def receiver():
     """An HTTP receiver on loopback (``receivers.Receiver``)."""
     with serving() as server:
         yield server
+
+
+@pytest.fixture
+def desk(home, receiver):
+    """A ``Desk`` whose notices go to ``receiver``: each one to its webhooks signed."""
+    desk = Desk(home, receiver)
+    yield desk
+    desk.session.close()
+    desk.store.close()
+    assert all(r["headers"]["X-Crisiswatch-Signature"] == sign(SECRET, r["raw"])
+               for r in receiver.received if r["path"] in webhook_paths())
 
 
 @pytest.fixture(scope="module")

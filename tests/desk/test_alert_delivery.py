@@ -1,6 +1,6 @@
 """The alert outbox when things go wrong: a notice that cannot be sent, a slow receiver,
 a wrong escalation file, an alert closed before its notice went, a notice sent twice.
-Real receivers on loopback, a real store and index (``Desk`` of ``test_alert_push``)."""
+Real receivers on loopback, a real store and index (``alert_desk.Desk``)."""
 
 from __future__ import annotations
 
@@ -22,16 +22,8 @@ from desk.errors import Invalid
 from desk.states import DeliveryStatus
 from desk.tables import Alert, AlertDelivery, QuietHours, User
 from desk.transmitters import ChannelConfigError, RobotChannel
-from tests.conftest import free_port
-from tests.desk.test_alert_push import CITY, COUNTY, NOW, SECRET, Desk, path
-
-
-@pytest.fixture
-def desk(home, receiver):
-    desk = Desk(home, receiver)
-    yield desk
-    desk.session.close()
-    desk.store.close()
+from tests.conftest import cli, free_port
+from tests.desk.alert_desk import CITY, COUNTY, NOW, SECRET, Desk, path
 
 
 def with_channel(desk: Desk, entry: str) -> None:
@@ -106,9 +98,30 @@ def test_a_notice_held_by_quiet_hours_is_not_sent_once_its_alert_is_closed_and_i
     assert desk.deliver() == []
     alerts.acknowledge(desk.session, opened.alert, actor="zhang", now=NOW)
     alerts.close(desk.session, opened.alert, actor="zhang", now=NOW)
-    assert desk.deliver(timedelta(hours=8)) == [] and receiver.got(path(COUNTY, "zhang")) == []
+    desk.session.commit()
+    done = cli("alert", "deliver", "--at", "2024-07-26T07:00", home=desk.home)  # the quiet hours' end
+    assert done.stdout == "0 notices attempted, 0 failed\n1 notices cancelled, their alert closed before they went\n"
+    assert receiver.got(path(COUNTY, "zhang")) == []
+    desk.session.expire_all()
     row = desk.session.scalars(select(AlertDelivery)).one()
     assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.CANCELLED, 0, alert_outbox.CLOSED_FIRST)
+    assert desk.deliver(timedelta(hours=9)) == []
+
+
+def test_a_notice_of_a_closed_alert_that_another_sender_holds_is_not_said_cancelled(desk):
+    desk.to("county")
+    desk.rule()
+    desk.add(2)
+    [opened] = desk.check()
+    alerts.acknowledge(desk.session, opened.alert, actor="zhang", now=NOW)
+    alerts.close(desk.session, opened.alert, actor="zhang", now=NOW)
+    row = desk.session.scalars(select(AlertDelivery)).one()
+    row.status, row.next_attempt_at = DeliveryStatus.SENDING, naive_utc(NOW) + timedelta(minutes=1)  # claimed
+    desk.session.commit()
+    factory = publishing.sessions(desk.home.database_url, desk.home.home)
+    assert alert_outbox._cancel_closed(factory, [row.id], naive_utc(NOW)) == ([], [])
+    desk.session.expire_all()
+    assert desk.session.get(AlertDelivery, row.id).status == DeliveryStatus.SENDING
 
 
 def without_city(desk: Desk, receiver) -> None:
