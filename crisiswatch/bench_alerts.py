@@ -265,7 +265,7 @@ def _figures(posts: int, hours: int, bursts: list[Burst], opened: list, arrived:
         "bursts": len(bursts),
         "detect_delay_s_p50": round(statistics.median(delays), 1) if delays else None,
         "detect_delay_s_max": round(max(delays), 1) if delays else None,
-        "detect_delay_to": "delivered",
+        "detect_delay_to": "notice received",
         "delay_s_by_shape": {b.shape: b.delay_s and round(b.delay_s, 1) for b in bursts},
         "missed": len(bursts) - len(delays),
         "false_alerts_per_day": round(max(false.values()) * 24 / hours, 2),

@@ -23,7 +23,7 @@ def test_bench_alerts_finds_and_delivers_every_burst_of_a_short_timeline(home):
     delays = result["delay_s_by_shape"]
     assert 60 <= delays["sudden"] < 120 and 300 <= delays["ramp"] < 360 and 0 < delays["outage"] < 60
     assert result["detect_delay_s_p50"] <= result["detect_delay_s_max"] == max(delays.values())
-    assert result["detect_delay_to"] == "delivered" and "live_delay_s" not in result
+    assert result["detect_delay_to"] == "notice received" and "live_delay_s" not in result
     assert 0 < result["rule_eval_ms_p95"]
     assert "batches of a minute" in run.stderr  # progress goes to stderr
     assert not (home.home / "crisiswatch.db").exists()  # the home's own store is left alone
