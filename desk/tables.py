@@ -175,7 +175,7 @@ class AuditEntry(WorkflowBase):
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(64))  # a username, or "system"
     org_id: Mapped[int | None] = mapped_column(Integer)
-    action: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)  # the escalations seen (alerts._escalated_to)
     target: Mapped[str] = mapped_column(String(100), default="")  # e.g. "release:12"
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
