@@ -6,6 +6,7 @@ satisfy it (tests/indexes/test_index_contract.py checks their answers and their 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 from core.settings import Settings
@@ -48,6 +49,10 @@ class IndexBackend(Protocol):
 
     def search(self, query: SearchQuery) -> RawResult:
         """Ids of a page of matching posts, their facet counts and histogram."""
+
+    def ids(self, query: SearchQuery, limit: int) -> Iterator[int]:
+        """Ids of the first ``limit`` matching posts in the query's order, whatever page it
+        names, fetched a chunk at a time (exports: each chunk costs the same however deep)."""
 
 
 def open_index(settings: Settings) -> IndexBackend:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timezone
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
@@ -19,7 +20,7 @@ from indexes.analysis import index_tokens, is_single_cjk
 from indexes.documents import INTEGERS, KEYWORDS, to_fields
 from indexes.errors import IndexOutdated
 from indexes.query import FACETS, Atom, SearchQuery
-from indexes.results import FACET_SIZES, RawResult, histogram_size
+from indexes.results import FACET_SIZES, IDS_CHUNK, RawResult, histogram_size
 
 ALIAS = "crisiswatch-posts"
 TEMPLATE = {
@@ -207,6 +208,21 @@ class ElasticIndex:
         facets = {name: [(b["key"], b["doc_count"]) for b in buckets[name]["buckets"]] for name in FACETS} if total else {}
         histogram = sorted((b["key"], b["doc_count"]) for b in buckets[query.interval]["buckets"]) if total else []
         return RawResult.page_of(query, total, hits, facets, histogram)
+
+    def ids(self, query: SearchQuery, limit: int) -> Iterator[int]:
+        """Chunks paged with ``search_after`` (``from`` stops at 10,000 and costs more the
+        deeper it goes); the id breaks ties of relevance, as the sort keys hold it."""
+        self._ensure()
+        sort = [{"_score": "desc"}, {"id": "asc"}] if query.ranked else [{query.sort_key: "desc"}]
+        matching, after = self._matching(query), None
+        while limit > 0:
+            size = min(IDS_CHUNK, limit)
+            hits = self.client.search(index=self.alias, query=matching, size=size, sort=sort, search_after=after,
+                                      source=False, track_total_hits=False)["hits"]["hits"]
+            yield from (int(h["_id"]) for h in hits)
+            if len(hits) < size:
+                return
+            limit, after = limit - size, hits[-1]["sort"]
 
     def delete_all(self) -> None:
         """Remove every version and the template (tests, and uninstalling)."""

@@ -10,6 +10,7 @@ text: results are read back from the store of record by id.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timezone
 from pathlib import Path
@@ -21,7 +22,7 @@ from indexes.analysis import index_tokens, is_single_cjk
 from indexes.documents import INTEGERS, KEYWORDS, to_fields
 from indexes.errors import IndexLocked, IndexOutdated
 from indexes.query import FACETS, Atom, SearchQuery
-from indexes.results import FACET_SIZES, RawResult, histogram_size
+from indexes.results import FACET_SIZES, IDS_CHUNK, RawResult, histogram_size
 
 # The writer's memory budget: it flushes a segment when it is used up, and merges run
 # beside the writer. With a commit every 50,000 posts, 611,184 posts took 99-102 us of CPU
@@ -275,11 +276,7 @@ class EmbeddedIndex:
             total = result.count
         else:
             total = searcher.search(matching, limit=1).count if query.after is not None else None
-            page_query = matching
-            if query.after is not None:
-                cursor = tantivy.Query.range_query(self.schema, query.sort_key, tantivy.FieldType.Integer,
-                                                   None, query.after, include_upper=False)
-                page_query = tantivy.Query.boolean_query([(tantivy.Occur.Must, matching), (tantivy.Occur.Must, cursor)])
+            page_query = self._below(matching, query.sort_key, query.after)
             # one more than a page: whether there is a next page, without another query
             result = searcher.search(page_query, limit=query.per_page + 1, offset=query.offset,
                                      order_by_field=query.sort_key, order=tantivy.Order.Desc)
@@ -292,6 +289,34 @@ class EmbeddedIndex:
         facets["cluster"] = self._name_clusters(searcher, clusters.result())
         histogram = sorted((b["key"], b["doc_count"]) for b in buckets.get(query.interval, {}).get("buckets", []))
         return RawResult.page_of(query, total, hits, facets, histogram)
+
+    def _below(self, matching: tantivy.Query, sort_key: str, after: int | None) -> tantivy.Query:
+        """The matching posts that follow the cursor ``after`` (all of them when None)."""
+        if after is None:
+            return matching
+        cursor = tantivy.Query.range_query(self.schema, sort_key, tantivy.FieldType.Integer, None, after,
+                                           include_upper=False)
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, matching), (tantivy.Occur.Must, cursor)])
+
+    def ids(self, query: SearchQuery, limit: int) -> Iterator[int]:
+        """By newest or engagement: chunks that each follow the last one's sort key. By
+        relevance: one search for the top ``limit`` (a score is no cursor), read by chunk."""
+        matching = self._matching(query)
+        searcher = self._searcher()
+        if query.ranked:
+            addresses = [address for _score, address in searcher.search(matching, limit=limit).hits]
+            for start in range(0, len(addresses), IDS_CHUNK):
+                yield from (searcher.doc(a)["id"][0] for a in addresses[start : start + IDS_CHUNK])
+            return
+        after = None
+        while limit > 0:
+            size = min(IDS_CHUNK, limit)
+            hits = searcher.search(self._below(matching, query.sort_key, after), limit=size,
+                                   order_by_field=query.sort_key, order=tantivy.Order.Desc).hits
+            yield from (searcher.doc(a)["id"][0] for _key, a in hits)
+            if len(hits) < size:
+                return
+            limit, after = limit - size, hits[-1][0]
 
     def _name_clusters(self, searcher: tantivy.Searcher, buckets: list[dict]) -> list[tuple[str, int]]:
         """The cluster of each (cluster_number, count) bucket, most posts first, then by name

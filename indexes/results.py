@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 SNIPPET_CHARS = 160
 FACET_SIZES = {"cluster": 10}  # the most copied texts; other facets list up to 50 values
 MAX_DAYS, MAX_HOURS = 400, 24 * 31
+IDS_CHUNK = 5_000  # ids an engine fetches at a time for IndexBackend.ids
 
 
 def histogram_size(interval: str) -> int:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from datetime import datetime
+from itertools import chain
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from markupsafe import Markup
 
+from core.schema import CHINA_TZ
+from desk import export
 from indexes.errors import IndexUnavailable
 from indexes.query import FACETS, SORTS, QueryError
 from indexes.results import search as run_search
@@ -43,8 +48,26 @@ def index():
             pages=navigation.page_links(result, _url),
             numbered=not navigation.uses_cursor(query),
             last_page=navigation.last_page(result),
+            export_url=url_for("search.export_csv", **params.link_args(params.args_with(request.args, page=None,
+                                                                                          after=None))),
+            export_max=export.MAX_ROWS,
         )
     return render_template("search.html", **context), status
+
+
+@bp.get("/export.csv")
+def export_csv():
+    """Every page of the search's results (up to ``export.MAX_ROWS``), streamed as CSV. A
+    query the search page refuses goes back to it, which says why."""
+    try:
+        query = params.query_from_args(request.args, filter_labels(services().settings.models_dir), percent=True)
+        chunks = export.export_csv(services().store, services().index, query, export.MAX_ROWS)
+        first = next(chunks)  # the index's errors before the response starts
+    except (QueryError, IndexUnavailable):
+        return redirect(url_for("search.index", **params.link_args(request.args)))
+    name = datetime.now(CHINA_TZ).strftime("crisiswatch-search-%Y%m%d-%H%M.csv")
+    return Response(chain([first], chunks), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _url(changes: dict) -> str:

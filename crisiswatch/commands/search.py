@@ -32,9 +32,11 @@ from crisiswatch.commands.common import CONTEXT, emit_json, fail, time_option, w
 @click.option("--interval", type=click.Choice(["day", "hour"]), default="day", show_default=True,
               help="Buckets of the time histogram (China time).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result page as one JSON object.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, writable=True),
+              help="Write every page of the results (the first 100,000) to this CSV file, as the UI's export does.")
 @with_home
 def search(settings: Settings, query, platform, since, until, polarity, sentiment, emotion, topic, place, cluster,
-           verified, rumor, rumor_min, rumor_max, sort, page, after, per_page, interval, as_json):
+           verified, rumor, rumor_min, rumor_max, sort, page, after, per_page, interval, as_json, csv_file):
     """Search the posts, as the UI's search page does.
 
     \b
@@ -64,6 +66,9 @@ def search(settings: Settings, query, platform, since, until, polarity, sentimen
         check_labels(q, filter_labels(settings.models_dir))
     except QueryError as err:
         raise click.UsageError(str(err)) from None
+    if csv_file:
+        _export(open_store(settings), open_index(settings), q, csv_file)
+        return
     try:
         result = run_search(open_store(settings), open_index(settings), q)
     except IndexUnavailable as err:
@@ -83,6 +88,20 @@ def search(settings: Settings, query, platform, since, until, polarity, sentimen
             click.echo(f"\n{name}: " + ", ".join(f"{value} {count}" for value, count in counts))
     if result.next_after is not None and len(result.hits) == per_page:
         click.echo(f"\nnext page: --after {result.next_after}")
+
+
+def _export(store, index, query, path: str) -> None:
+    from desk.export import MAX_ROWS, export_csv
+    from indexes.errors import IndexUnavailable
+
+    try:
+        total = index.count(query)
+        with open(path, "w", encoding="utf-8", newline="") as out:  # the csv module ends rows with CRLF itself
+            out.writelines(export_csv(store, index, query, MAX_ROWS))
+    except IndexUnavailable as err:
+        fail(str(err))
+    click.echo(f"{total} posts match; " + (f"the first {MAX_ROWS} written to {path}" if total > MAX_ROWS
+                                           else f"written to {path}"))
 
 
 def _terminal_snippet(snippet_html: str) -> str:

@@ -168,6 +168,22 @@ def test_deep_paging_by_cursor_and_by_offset(indexed):
     assert sorted(sum(pages, [])) == sorted(ids(store, index, text="电"))
 
 
+def test_ids_list_every_page_in_order_a_chunk_at_a_time(indexed, monkeypatch):
+    """What an export reads: the ids of every page, whatever page the query names."""
+    store, make_index = indexed
+    index = make_index()
+    monkeypatch.setattr(f"indexes.{'embedded' if index.backend == 'embedded' else 'elastic'}.IDS_CHUNK", 2)
+    platform_ids = {post["id"]: post["platform_id"] for post in store.get_posts(range(1, len(POSTS) + 1)).values()}
+    for sort in ("newest", "engagement"):
+        exported = [platform_ids[i] for i in index.ids(SearchQuery(sort=sort, per_page=1, after=2**40), len(POSTS))]
+        assert exported == ids(store, index, sort=sort)
+        assert [platform_ids[i] for i in index.ids(SearchQuery(sort=sort), 3)] == exported[:3]
+    ranked = [platform_ids[i] for i in index.ids(SearchQuery(text="电", page=2, per_page=1), 100)]
+    assert sorted(ranked) == sorted(ids(store, index, text="电"))
+    assert ranked[:2] == ids(store, index, text="电", per_page=2)
+    assert list(index.ids(SearchQuery(text="不存在的词"), 10)) == []
+
+
 def test_each_post_is_indexed_once_and_rebuild_swaps_versions(indexed):
     store, make_index = indexed
     store.save_tags([Tags(1, 0.5, "anxiety", 0.5, [], "test-2")])  # re-tag: post 1 pending again
