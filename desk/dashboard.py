@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from core.store import Store
 from desk.clocks import Clock, RumorClock, before_and_after, rumor_clock
+from desk.place_map import PlaceMap, from_page
 from desk.tables import Incident, Release
 from indexes.query import SearchQuery
 from indexes.results import histogram_size, search
@@ -33,6 +34,7 @@ class Dashboard:
     places: list[tuple[str, int]]
     rumor_clusters: list[dict]  # cluster, count (in the search), since (its first post's time), post (that post)
     top_posts: list[dict]
+    place_map: PlaceMap  # the same search's place facet, by province and city
 
 
 def _series(store, index, base: SearchQuery, field: str, values: list[str], buckets: list[str]) -> dict[str, list[int]]:
@@ -92,6 +94,7 @@ def build(store: Store, index, text: str, since: datetime | None, until: datetim
         places=facets.get("places", [])[:TOP],
         rumor_clusters=clusters,
         top_posts=[hit.post for hit in top.hits],
+        place_map=from_page(overall),
     )
 
 

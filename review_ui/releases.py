@@ -157,10 +157,13 @@ def dashboard(incident_id: int):
         flash(i18n.error_message(err), "error")
         return redirect(url_for("releases.incident", incident_id=incident_id), code=303)
     i18n.cluster_names(cluster["cluster"] for cluster in data.rumor_clusters)  # the top clusters named in one query
-    return render_template("dashboard.html", incident=found, data=data, interval=interval, chart=_chart(data))
+    # the dashboard's own search, which a region of the map opens filtered to its place
+    searched = url_for("search.index", q=found.query or "", since=figures.incident_since(found).isoformat())
+    return render_template("dashboard.html", incident=found, data=data, interval=interval,
+                           chart=_chart(data, searched))
 
 
-def _chart(data: figures.Dashboard) -> dict:
+def _chart(data: figures.Dashboard, searched: str) -> dict:
     """The charts' data with display names, for dashboard.js (escaped by ``tojson``)."""
     def group(kind, series):
         return {"series": series, "labels": {value: i18n.label(kind, value) for value in series}}
@@ -171,7 +174,9 @@ def _chart(data: figures.Dashboard) -> dict:
     axis = [f"{b[5:10]} {b[11:13]}:00" if "T" in b else b[5:] for b in data.buckets]  # 11-29 02:00 / 11-29
     return {"buckets": axis, "volume": group("platform", data.volume),
             "sentiment": group("sentiment", data.sentiment), "emotion": group("emotion", data.emotion),
-            "topics": ranked("topics", data.topics), "places": ranked("places", data.places)}
+            "topics": ranked("topics", data.topics), "places": ranked("places", data.places),
+            "map": {"counts": dict(data.place_map.places), "search": searched,
+                    "geo": url_for("static", filename="vendor/china-map/")}}
 
 
 # -- releases -----------------------------------------------------------------------------

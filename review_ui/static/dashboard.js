@@ -62,9 +62,56 @@
     });
   }
 
+  // Provinces, or the cities of the one chosen in #map-scope, coloured by their posts in
+  // the place facet (map.counts, by administrative code); the shapes are the GeoJSON files
+  // of vendor/china-map/<code>.json, keyed by the same codes. A click on a region opens the
+  // dashboard's search filtered to that place.
+  function placeMap(id, map) {
+    var element = document.getElementById(id);
+    var scope = document.getElementById("map-scope");
+    if (!element || !map) { return; }
+    var chart = chartAt(element);
+    var shown = "100000";
+    chart.on("click", function (params) {
+      if (!params.data) { return; }
+      var url = new URL(map.search, window.location.href);
+      url.searchParams.set("place", params.data.code);
+      window.location.assign(url.href);
+    });
+
+    function draw(code) {
+      fetch(map.geo + code + ".json").then(function (response) {
+        if (!response.ok) { throw new Error(response.url + ": " + response.status); }
+        return response.json();
+      }).then(function (geo) {
+        echarts.registerMap(code, geo);
+        var regions = geo.features.map(function (feature) {
+          var place = String(feature.properties.adcode);
+          return { name: feature.properties.name, code: place, value: map.counts[place] || 0 };
+        });
+        var most = Math.max.apply(null, [1].concat(regions.map(function (region) { return region.value; })));
+        chart.setOption({
+          animation: false,
+          // the tooltip drawn on the canvas: an HTML one sets inline styles, which the CSP blocks
+          tooltip: { trigger: "item", renderMode: "richText" },
+          visualMap: { min: 0, max: most, left: 0, bottom: 0, calculable: true,
+                       inRange: { color: ["#e3f2fd", "#1565c0"] } },
+          series: [{ type: "map", map: code, selectedMode: false, data: regions }]
+        }, true);
+        shown = code;
+      }).catch(function () {  // a province without a file of its cities: the map stays as it was
+        if (scope) { scope.value = shown; }
+      });
+    }
+
+    if (scope) { scope.addEventListener("change", function () { draw(scope.value); }); }
+    draw(shown);
+  }
+
   overTime("chart-volume", data.volume, "line");
   overTime("chart-sentiment", data.sentiment, "bar");
   overTime("chart-emotion", data.emotion, "line");
   shares("chart-topics", data.topics);
   ranking("chart-places", data.places);
+  placeMap("chart-map", data.map);
 })();

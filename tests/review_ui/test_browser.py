@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import jieba
 import pytest
 
 from core.schema import Tags, make_post
@@ -35,6 +36,7 @@ from crisiswatch.publishing import publish_due
 from desk import accounts, alerts, audit
 from indexes.backends import open_index
 from indexes.indexer import index_pending
+from nlp.places import gazetteer
 from review_ui import create_app
 from tests.conftest import REPO, free_port
 
@@ -43,6 +45,7 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "docs" / "screenshots"
 ECHARTS = REPO / "review_ui" / "static" / "vendor" / "echarts.min.js"
+CHINA_MAP = REPO / "review_ui" / "static" / "vendor" / "china-map" / "100000.json"
 VIEWPORT = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -465,3 +468,45 @@ def test_pages_fit_a_390_pixel_phone(site):
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], (url, _overflow(page))
         assert _overflow(page) == [], url
     assert site.dialogs == []
+
+
+# -- the map -------------------------------------------------------------------------------
+
+
+def test_the_dashboard_map_drills_into_a_province_and_a_city_opens_the_search_for_it(site):
+    if not (ECHARTS.exists() and CHINA_MAP.exists()):
+        pytest.fail("the chart library or the map's GeoJSON is missing: run `make` (it installs both from npm)")
+    services = site.app.extensions["crisiswatch"]
+    now = datetime.now(timezone.utc)
+    services.store.upsert_posts([make_post(platform="weibo", platform_id=f"wuhan{n}", text="武汉市武昌区停电了" + "!" * n,
+                                           created_at=now - timedelta(minutes=n))
+                                 for n in range(3)])
+    untagged = dict(services.store.posts_to_tag(0, 100))
+    services.store.save_tags([Tags(post_id, 0.2, "anger", 0.7, ["outage_report"], "browser-test",
+                                   places=gazetteer().find(jieba.lcut(text))[0]) for post_id, text in untagged.items()])
+    assert index_pending(services.store, services.index) == 3
+    page = site.log_in("grid_drafter")
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.fill("form[action='/incidents/'] input[name=title]", "武汉停电")
+    page.fill("form[action='/incidents/'] input[name=query]", "停电")
+    click(page, "form[action='/incidents/'] button[type=submit]")
+    page.goto(page.url + "/dashboard")
+    page.wait_for_selector("#chart-map canvas")
+    drawn = "() => echarts.getInstanceByDom(document.getElementById('chart-map')).getOption().series[0].map === '{}'"
+    page.wait_for_function(drawn.format("100000"))
+    page.locator("#place-map").scroll_into_view_if_needed()
+    site.screenshot(page, "map.png")
+    page.select_option("#map-scope", "420000")  # Hubei and its cities
+    page.wait_for_function(drawn.format("420000"))
+    wuhan = page.evaluate("""() => {
+        const element = document.getElementById('chart-map'), box = element.getBoundingClientRect();
+        const [x, y] = echarts.getInstanceByDom(element).convertToPixel({seriesIndex: 0}, [114.3, 30.6]);
+        return [box.left + x, box.top + y];
+    }""")
+    with page.expect_navigation():
+        page.mouse.click(*wuhan)
+    assert "place=420100" in page.url and "q=%E5%81%9C%E7%94%B5" in page.url, page.url
+    assert len(page.query_selector_all("ol.hits li.hit")) == 3
+    assert errors == [] and site.dialogs == []
