@@ -91,15 +91,22 @@ def search(settings: Settings, query, platform, since, until, polarity, sentimen
 
 
 def _export(store, index, query, path: str) -> None:
+    """A file the export could not finish is removed: its first rows would pass for all of them."""
+    from pathlib import Path
+
     from desk.export import MAX_ROWS, export_csv
     from indexes.errors import IndexUnavailable
 
+    opened = False
     try:
         total = index.count(query)
         with open(path, "w", encoding="utf-8", newline="") as out:  # the csv module ends rows with CRLF itself
+            opened = True
             out.writelines(export_csv(store, index, query, MAX_ROWS))
-    except IndexUnavailable as err:
-        fail(str(err))
+    except (IndexUnavailable, OSError) as err:
+        if opened and Path(path).is_file():  # a device such as /dev/stdout is left alone
+            Path(path).unlink()
+        fail(f"cannot write {path}: {err.strerror or err}" if isinstance(err, OSError) else str(err))
     click.echo(f"{total} posts match; " + (f"the first {MAX_ROWS} written to {path}" if total > MAX_ROWS
                                            else f"written to {path}"))
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import resource
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,7 +15,7 @@ import pytest
 from core.settings import Settings
 from desk import export
 from review_ui import create_app
-from tests.conftest import DATA, cli, html, logged_in_client, need
+from tests.conftest import DATA, cli, crisiswatch, html, logged_in_client, need
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +95,18 @@ def test_the_command_line_writes_the_same_file(home, tmp_path):
     content = target.read_bytes()
     assert content.startswith(b"\xef\xbb\xbf") and content.count(b"\r\n") >= total + 1
     assert len(list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))) == 1 + total
+
+
+def test_a_file_the_command_line_cannot_write_is_an_error_not_a_traceback(home, tmp_path):
+    result = cli("search", "武汉", "--csv", str(tmp_path / "no-such-folder" / "x.csv"), home=home, check=False)
+    assert result.exit_code == 1 and "error: cannot write" in result.stderr and "no-such-folder" in result.stderr
+
+
+def test_an_export_stopped_half_way_leaves_no_file_that_looks_whole(home, tmp_path):
+    """The file grows past what the system lets the process write: the command says so, and
+    the rows written so far are removed, not left as if they were all the results."""
+    target = tmp_path / "武汉.csv"
+    result = crisiswatch("search", "武汉", "--csv", str(target), home=home, check=False,
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000)))
+    assert result.returncode == 1 and "error: cannot write" in result.stderr and "Traceback" not in result.stderr
+    assert not target.exists()
