@@ -2,8 +2,9 @@
 
 The file opens in Excel as it is: UTF-8 with a byte order mark, quoted as RFC 4180 says
 (the ``csv`` module), a post's newlines, emoji and HTML kept as text. A cell that a
-spreadsheet would read as a formula (it begins with ``=``, ``+``, ``-``, ``@``, a tab or a
-carriage return, as OWASP's CSV injection guidance lists) gets a leading ``'``.
+spreadsheet would read as a formula (it begins with ``=``, ``+``, ``-``, ``@``, a tab, a
+carriage return or a NUL, as OWASP's CSV injection guidance and ASVS 5.0 1.2.10 list) gets
+a leading ``'``.
 
 The headers are stable English keys, the same whatever language the reader chose, so a
 spreadsheet or a script built on one export reads the next.
@@ -24,7 +25,7 @@ from nlp.places import gazetteer
 
 MAX_ROWS = 100_000
 CHUNK = 1_000  # posts read from the store, and CSV text handed on, at a time
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 COLUMNS = ("id", "platform", "platform_id", "kind", "author", "author_verified", "time", "title", "text", "url",
            "sentiment", "emotion", "polarity", "rumor_prob", "topics", "places", "place_codes",
            "likes", "reposts", "comments", "cluster")

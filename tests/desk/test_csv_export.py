@@ -46,7 +46,7 @@ def rows(chunks) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text[1:], newline="")))
 
 
-@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\0=1"])  # ASVS 5.0 1.2.10 adds NUL
 def test_a_cell_a_spreadsheet_would_evaluate_is_quoted(cell):
     assert neutralise(cell) == "'" + cell
 
