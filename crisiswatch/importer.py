@@ -41,6 +41,7 @@ DETECTED = ("utf-8", "gb18030")  # the encodings tried for each line, in order, 
 _CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])  # control bytes, rare in text of any encoding read here
 _MONTH_DAY_TIME = re.compile(r"(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})")
 _DAY_IN_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+EMPTY_REPOST = "转发微博"  # what Weibo shows for a repost without words
 
 
 class ImportFailed(Exception):
@@ -233,8 +234,12 @@ def _ced_posts(record: dict, source: str) -> tuple[list[Post], list[str]]:
     if not isinstance(reposts, list):
         return posts, [f"reposts must be a list, not {type(reposts).__name__}: the post is kept without them"]
     left_out = []
+    chains = _reposted(reposts)
     for number, reply in enumerate(reposts, start=1):
-        if not isinstance(reply, dict) or not str(reply.get("text") or "").strip():
+        if not isinstance(reply, dict):
+            continue
+        text = str(reply.get("text") or "").strip() and reply.get("text")
+        if not text and not (isinstance(reply.get("mid"), str) and reply["mid"] in chains):
             continue  # CED keeps empty reposts ("转发微博" stripped); they carry nothing to tag
         try:
             posts.append(
@@ -242,7 +247,7 @@ def _ced_posts(record: dict, source: str) -> tuple[list[Post], list[str]]:
                     platform=posts[0].platform,
                     platform_id=reply.get("mid"),
                     kind="repost",
-                    text=reply.get("text"),
+                    text=text or EMPTY_REPOST,
                     author_id=reply.get("uid"),
                     created_at=_repost_time(reply.get("date"), posts[0].created_at),
                     parent_id=reply.get("parent") or posts[0].platform_id,
@@ -252,6 +257,21 @@ def _ced_posts(record: dict, source: str) -> tuple[list[Post], list[str]]:
         except InvalidPost as err:  # a broken repost must not cost the post itself
             left_out.append(f"repost {number}: {err}")
     return posts, left_out
+
+
+def _reposted(reposts: list) -> set:
+    """The reposts that a repost with words reposted, up its chain of parents: kept even
+    where empty (as Weibo shows them), so that the chain from the post stays whole."""
+    by_mid = {reply["mid"]: reply for reply in reposts if isinstance(reply, dict) and isinstance(reply.get("mid"), str)}
+    chains = set()
+    for reply in by_mid.values():
+        if not str(reply.get("text") or "").strip():
+            continue
+        parent = reply.get("parent")
+        while isinstance(parent, str) and parent in by_mid and parent not in chains:
+            chains.add(parent)
+            parent = by_mid[parent].get("parent")
+    return chains
 
 
 def _repost_time(value, parent: datetime | None):
