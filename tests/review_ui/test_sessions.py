@@ -11,7 +11,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine
 from werkzeug.security import generate_password_hash
 
 from core.settings import Settings
@@ -244,11 +243,12 @@ def test_the_command_line_disables_and_enables_a_user(tmp_path):
 def test_an_old_database_gains_the_sessions_table(tmp_path):
     """A home made before login sessions were kept in the database: its users log in."""
     path = tmp_path / "crisiswatch.db"
-    with sqlite3.connect(OLD_RELEASE_DB) as db:  # the desk's tables as release 0.1.0 had them
-        released = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    old_tables = [table for name, table in WorkflowBase.metadata.tables.items()
-                  if name in released and name != LoginSession.__tablename__]
-    WorkflowBase.metadata.create_all(create_engine(f"sqlite:///{path}"), tables=old_tables)
+    with sqlite3.connect(OLD_RELEASE_DB) as db:  # the desk's tables as release 0.1.0 made them
+        schema = [sql for table, sql in db.execute("SELECT tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL")
+                  if table in WorkflowBase.metadata.tables and table != LoginSession.__tablename__]
+    with sqlite3.connect(path) as db:
+        for statement in schema:
+            db.execute(statement)
     with sqlite3.connect(path) as db:
         assert "login_sessions" not in {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     app = create_app(Settings.load(home=tmp_path, database_url=f"sqlite:///{path}",
