@@ -52,6 +52,7 @@ def test_stories_page_lists_stories_of_the_window_before_the_newest_post(tmp_pat
     assert "正在发酵的话题" in page and "5 条帖子" in page and "变电站 · 爆炸" in page
     assert "2024-08-01 19:00 至 2024-08-01 20:00" in page  # the hour up to the newest post, China time
     assert "<script>alert(1)" not in page and "&lt;script&gt;" in page
+    assert re.search(r'href="/spread/\d+">传播路径', page)  # each sample's spread
     assert "since=2024-08-01T19:00" in page and "q=%E5%8F%98%E7%94%B5%E7%AB%99" in page  # search link: 变电站
     english = client.get("/stories/?window=24&lang=en").get_data(as_text=True)
     assert "Emerging stories" in english and "Last 24 hours" in english

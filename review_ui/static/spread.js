@@ -1,0 +1,59 @@
+// Draws how a post or a cluster spread: its tree and its depth and breadth over time.
+// The data comes from the page's <script type="application/json" id="spread-data"> block,
+// built by the server; post texts are escaped here before they go into a tooltip.
+(function () {
+  "use strict";
+  var source = document.getElementById("spread-data");
+  if (!source || typeof echarts === "undefined") { return; }
+  var data = JSON.parse(source.textContent);
+  var escape = echarts.format.encodeHTML;
+  var drawn = [];
+  window.addEventListener("resize", function () { drawn.forEach(function (chart) { chart.resize(); }); });
+
+  function chartAt(id) {
+    var element = document.getElementById(id);
+    if (!element) { return null; }
+    var chart = echarts.init(element);
+    drawn.push(chart);
+    return chart;
+  }
+
+  var tree = chartAt("chart-tree");
+  if (tree) {
+    tree.setOption({
+      animation: false,
+      tooltip: {
+        trigger: "item",
+        formatter: function (item) {
+          var node = item.data;
+          return node.id ? escape(node.name) + " · " + node.value + "<br>" + escape(node.text || "") : "";
+        }
+      },
+      series: [{
+        type: "tree", layout: "radial", data: [data.tree], roam: true, initialTreeDepth: -1,
+        symbolSize: 6, expandAndCollapse: false,
+        label: { show: data.labelled, fontSize: 10 }
+      }]
+    });
+    tree.on("click", function (item) {
+      if (item.data && item.data.id) { window.location.href = "/posts/" + encodeURIComponent(item.data.id); }
+    });
+  }
+
+  var growth = chartAt("chart-growth");
+  if (growth) {
+    growth.setOption({
+      animation: false,
+      tooltip: { trigger: "axis" },
+      legend: { top: 0 },
+      grid: { left: 40, right: 40, top: 32, bottom: 28 },
+      xAxis: { type: "category", data: data.times },
+      yAxis: [{ type: "value", minInterval: 1 }, { type: "value", minInterval: 1, position: "right" }],
+      series: [
+        { name: data.names.depth, type: "line", step: "end", data: data.depth },
+        { name: data.names.breadth, type: "line", step: "end", data: data.breadth },
+        { name: data.names.posts, type: "line", yAxisIndex: 1, areaStyle: {}, data: data.posts }
+      ]
+    });
+  }
+}());
