@@ -1,12 +1,12 @@
 // Draws how a post or a cluster spread: its tree and its depth and breadth over time.
 // The data comes from the page's <script type="application/json" id="spread-data"> block,
-// built by the server; post texts are escaped here before they go into a tooltip.
+// built by the server. Tooltips are drawn on the canvas (renderMode "richText"): their
+// texts, post texts among them, are never HTML, and no inline style meets the CSP.
 (function () {
   "use strict";
   var source = document.getElementById("spread-data");
   if (!source || typeof echarts === "undefined") { return; }
   var data = JSON.parse(source.textContent);
-  var escape = echarts.format.encodeHTML;
   var drawn = [];
   window.addEventListener("resize", function () { drawn.forEach(function (chart) { chart.resize(); }); });
 
@@ -23,10 +23,10 @@
     tree.setOption({
       animation: false,
       tooltip: {
-        trigger: "item",
+        trigger: "item", renderMode: "richText",
         formatter: function (item) {
           var node = item.data;
-          return node.id ? escape(node.name) + " · " + node.value + "<br>" + escape(node.text || "") : "";
+          return node.id ? node.name + " · " + node.value + "\n" + (node.text || "") : "";
         }
       },
       series: [{
@@ -44,7 +44,7 @@
   if (growth) {
     growth.setOption({
       animation: false,
-      tooltip: { trigger: "axis" },
+      tooltip: { trigger: "axis", renderMode: "richText" },
       legend: { top: 0 },
       grid: { left: 40, right: 40, top: 32, bottom: 28 },
       xAxis: { type: "category", data: data.times },

@@ -510,3 +510,32 @@ def test_the_dashboard_map_drills_into_a_province_and_a_city_opens_the_search_fo
     assert "place=420100" in page.url and "q=%E5%81%9C%E7%94%B5" in page.url, page.url
     assert len(page.query_selector_all("ol.hits li.hit")) == 3
     assert errors == [] and site.dialogs == []
+
+
+def test_the_spread_page_draws_the_tree_and_quotes_the_posts_as_text(site):
+    if not ECHARTS.exists():
+        pytest.fail(f"{ECHARTS} is missing, so the spread page cannot draw: run `make` (it installs ECharts from npm)")
+    now = datetime.now(timezone.utc)
+    site.app.extensions["crisiswatch"].store.upsert_posts(
+        [make_post(platform="weibo", platform_id="spread0", text=RUMOR, author_name="源头", created_at=now - timedelta(hours=1))]
+        + [make_post(platform="weibo", platform_id=f"spread{n}", kind="repost", parent_id=f"spread{n // 2}",
+                     text=f"转发 {payload}", author_name=f"网友{n}", created_at=now - timedelta(minutes=50 - n))
+           for n, payload in enumerate(PAYLOADS, start=1)])
+    source = site.app.extensions["crisiswatch"].store.get_post(max(site.post_ids.values()) + 1)
+    page = site.log_in("grid_drafter")
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{site.url}/posts/{source['id']}")
+    click(page, "#spread-link")
+    page.wait_for_selector("#chart-tree canvas")
+    page.wait_for_selector("#chart-growth canvas")
+    for chart in ("tree", "growth"):  # a tooltip is drawn on the canvas: no HTML, no inline style
+        page.evaluate(f"() => echarts.getInstanceByDom(document.getElementById('chart-{chart}'))"
+                      ".dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: 2})")
+    assert "网友" in page.inner_text("#key-spreaders") and RUMOR in page.inner_text("#first-source")
+    # the texts are in the page's inert JSON block (its "<" written as \u003c) and shown as text, never run
+    assert page.query_selector("img[src=x]") is None and page.query_selector("main iframe, main svg[onload]") is None
+    assert "\\u003cscript" in page.inner_html("#spread-data")
+    site.screenshot(page, "spread.png")
+    assert errors == [] and site.dialogs == []
