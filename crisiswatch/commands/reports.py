@@ -1,0 +1,92 @@
+"""Briefings from the terminal: the daily, special and flash reports (desk.reports)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+
+from core.settings import Settings
+from crisiswatch.commands.common import CONTEXT, emit_json, fail, time_option, with_home
+
+LATER_FORMATS = ("docx", "pdf")  # accepted, and refused until they are made
+
+
+def _day(_ctx, _param, value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write it as 2024-07-31") from None
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("kind", type=click.Choice(["daily", "special", "flash"]))
+@click.option("--incident", type=int, help="The incident of a special report (its query and window).")
+@click.option("--query", default="", help="The search the report covers (daily and flash); default: every post.")
+@click.option("--date", "day", callback=_day, help="The China-time day of a daily report; default: yesterday.")
+@click.option("--since", callback=time_option, help="Start of a flash report (China time); default: 2 hours before --until.")
+@click.option("--until", callback=time_option, help="End of a flash report (China time); default: now.")
+@click.option("--format", "form", type=click.Choice(["html", *LATER_FORMATS]), default="html", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file (default: print it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report's figures as one JSON object instead.")
+@with_home
+def report(settings: Settings, kind, incident, query, day, since, until, form, out, as_json):
+    """Make a briefing: a daily report (舆情日报) of one day, a special report (舆情专报) on an
+    incident, a flash report (舆情快报) of the last hours.
+
+    \b
+    Examples:
+      crisiswatch report daily --date 2024-07-24 --out daily.html
+      crisiswatch report special --incident 1 --json
+      crisiswatch report flash --query 停电 --since 2024-07-25T10:00
+    """
+    _check(kind, incident, query, day, since, until)
+    if form in LATER_FORMATS:
+        click.echo(f"error: --format {form} is not made yet (next release); use --format html", err=True)
+        raise SystemExit(2)
+    from crisiswatch.stages import open_store
+    from desk.clocks import load_clocks
+    from desk.database import open_sessions
+    from desk.errors import WorkflowError
+    from desk.releases import get_incident
+    from desk.reports import make_report, render_html
+    from indexes.backends import open_index
+    from indexes.errors import IndexUnavailable
+    from indexes.query import QueryError
+
+    store = open_store(settings)
+    try:
+        with open_sessions(store.engine, settings.home)() as session:
+            chosen = get_incident(session, incident) if incident is not None else None
+            made = make_report(kind, store, open_index(settings), session, load_clocks(settings.home / "clocks.toml"),
+                               query=query, day=day, since=since, until=until, incident=chosen)
+    except (WorkflowError, IndexUnavailable, QueryError) as err:
+        fail(str(err))
+    finally:
+        store.close()
+    if as_json:
+        emit_json(made.as_dict())
+        return
+    page = render_html(made)
+    if not out:
+        click.echo(page)
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(page)
+    except OSError as err:
+        fail(f"cannot write {out}: {err.strerror or err}")
+    click.echo(f"{made.title}: {made.total_posts} posts, written to {out}")
+
+
+def _check(kind, incident, query, day, since, until) -> None:
+    """Each option goes with the kinds it applies to."""
+    if kind == "special" and incident is None:
+        raise click.UsageError("a special report needs --incident")
+    wrong = [(incident is not None and kind != "special", "--incident", "special"),
+             (bool(query) and kind == "special", "--query", "daily and flash (a special report takes its incident's)"),
+             (day is not None and kind != "daily", "--date", "daily"),
+             ((since or until) is not None and kind != "flash", "--since/--until", "flash")]
+    for given, option, kinds in wrong:
+        if given:
+            raise click.UsageError(f"{option} goes with {kinds} reports")

@@ -1,0 +1,289 @@
+"""Briefings (舆情报告): the daily report (日报) of a China-time day, the special report
+(专报) on one incident and the flash report (快报) of the last hours, as one model of
+figures that every format renders (``render_html`` now; Word and PDF from the same).
+
+Every section carries the query and window that produced it (``query``, ``filters``,
+``since``, ``until``): the same search on ``crisiswatch search`` gives the same counts.
+Counts come from the index's totals, facets and histograms through the one query model;
+only the few posts a section shows are read from the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.schema import CHINA_TZ
+from core.store import Store, naive_utc
+from desk import dashboard
+from desk.clocks import Clock, rumor_clock
+from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release, Version
+from indexes.query import SearchQuery
+from indexes.results import search
+from nlp.topics import load_taxonomy
+
+KINDS = ("daily", "special", "flash")
+TITLES = {"daily": "舆情日报", "special": "舆情专报", "flash": "舆情快报"}
+FLASH_HOURS = 2  # a flash report's window when none is given
+TOP_POSTS = 10
+ACCOUNT_POSTS = 100  # top accounts: summed over this many of the most engaging posts
+PLATFORM_NAMES = {"weibo": "微博", "wechat": "微信", "tieba": "贴吧", "news": "新闻网站", "gov": "政务网站"}
+MEDIA_TYPES = {"weibo": "社交媒体", "tieba": "社交媒体", "wechat": "自媒体", "news": "新闻媒体", "gov": "政务媒体"}
+SENTIMENT_NAMES = {"positive": "正面", "weak_negative": "轻度负面", "anger": "愤怒", "anxiety": "焦虑"}
+POLARITY_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+TEMPLATES = Path(__file__).with_name("report_templates")
+
+
+@dataclass
+class Report:
+    kind: str
+    title: str
+    query: str
+    since: datetime  # aware, China time
+    until: datetime  # inclusive, as ``crisiswatch search --until`` is
+    made_at: datetime
+    total_posts: int
+    sections: dict[str, dict]  # name -> its figures, with the query and window that produced them
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "title": self.title, "query": self.query, "since": _iso(self.since),
+                "until": _iso(self.until), "made_at": _iso(self.made_at), "total_posts": self.total_posts,
+                **self.sections}
+
+
+def window(kind: str, *, day: date | None = None, since: datetime | None = None, until: datetime | None = None,
+           incident: Incident | None = None, now: datetime) -> tuple[datetime, datetime]:
+    """The report's window in China time: a daily report's day (yesterday by default), an
+    incident's from a day before it was opened (as its dashboard) to now, a flash report's
+    last ``FLASH_HOURS`` unless ``since``/``until`` say otherwise."""
+    now = now.astimezone(CHINA_TZ)
+    if kind == "daily":
+        day = day or (now - timedelta(days=1)).date()
+        start = datetime.combine(day, time(), CHINA_TZ)
+        return start, start + timedelta(days=1) - timedelta(microseconds=1)
+    if kind == "special":
+        return dashboard.incident_since(incident).astimezone(CHINA_TZ), now
+    until = (until or now).astimezone(CHINA_TZ)
+    return (since or until - timedelta(hours=FLASH_HOURS)).astimezone(CHINA_TZ), until
+
+
+def make_report(kind: str, store: Store, index, session: Session, clocks: list[Clock], *, query: str = "",
+                day: date | None = None, since: datetime | None = None, until: datetime | None = None,
+                incident: Incident | None = None, now: datetime | None = None) -> Report:
+    """The figures of a report of ``kind`` (``KINDS``) over ``query`` (all posts when
+    empty; a special report takes its incident's query)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
+    if (kind == "special") != (incident is not None):
+        raise ValueError("a special report is made for one incident, and only it")
+    now = now or datetime.now(timezone.utc)
+    if incident is not None:
+        query = incident.query or ""
+    since, until = window(kind, day=day, since=since, until=until, incident=incident, now=now)
+    base = SearchQuery(text=query, since=since, until=until, sort="newest", per_page=1)
+    interval = "hour" if until - since <= timedelta(days=7) else "day"
+    board = dashboard.build(store, index, query, since, until, interval)
+    facets = search(store, index, base).facets
+    sections = {
+        "volume": _volume(index, base, board),
+        "platforms": _platforms(base, facets),
+        "sentiment": _sentiment(base, facets, board),
+        "hot_words": _hot_words(base, board),
+        "places": {**_source(base), "provinces": board.place_map.provinces, "places": board.place_map.places,
+                   "off_map": board.place_map.off_map},
+        "top_posts": _top_posts(store, index, base),
+        "top_accounts": _top_accounts(store, index, base),
+        "rumors": _rumors(session, base, board, clocks, incident, until),
+        "releases": _releases(session, incident, since, until),
+        "alerts": _alerts(session, incident, since, until),
+    }
+    sections = {"summary": _summary(kind, board.total, sections, incident), **sections}
+    return Report(kind, TITLES[kind] + (f"：{incident.title}" if incident else ""), query, since, until,
+                  now.astimezone(CHINA_TZ), board.total, sections)
+
+
+def _source(query: SearchQuery, **filters) -> dict:
+    """The search behind a section: its text, its filters besides the window, its window."""
+    return {"query": query.text, "filters": filters, "since": _iso(query.since), "until": _iso(query.until)}
+
+
+def _volume(index, base: SearchQuery, board: dashboard.Dashboard) -> dict:
+    """The window's count against the previous period of the same length (环比)."""
+    length = base.until - base.since
+    before = replace(base, since=base.since - length - timedelta(microseconds=1),
+                     until=base.since - timedelta(microseconds=1))
+    previous = index.count(before)
+    change = (board.total - previous) / previous if previous else None
+    totals = [sum(series[n] for series in board.volume.values()) for n in range(len(board.buckets))]
+    return {**_source(base), "total": board.total, "previous": {**_source(before), "total": previous},
+            "change": change, "interval": board.interval, "buckets": board.buckets, "counts": totals,
+            "by_platform": board.volume}
+
+
+def _platforms(base: SearchQuery, facets: dict) -> dict:
+    platforms = facets.get("platform", [])
+    media: dict[str, int] = {}
+    for platform, count in platforms:
+        media[MEDIA_TYPES[platform]] = media.get(MEDIA_TYPES[platform], 0) + count
+    return {**_source(base), "platforms": platforms, "media_types": sorted(media.items(), key=lambda m: -m[1]),
+            "verified": facets.get("verified", [])}
+
+
+def _sentiment(base: SearchQuery, facets: dict, board: dashboard.Dashboard) -> dict:
+    return {**_source(base), "polarity": facets.get("polarity", []), "sentiment": facets.get("sentiment", []),
+            "emotion": facets.get("emotion", []), "buckets": board.buckets,
+            "sentiment_trend": board.sentiment, "emotion_trend": board.emotion}
+
+
+def _hot_words(base: SearchQuery, board: dashboard.Dashboard) -> dict:
+    """The topics of the outage taxonomy the posts carry (the ``topics`` facet), by their
+    Chinese names: the hot words the index counts."""
+    names = {topic.label: topic.zh for topic in load_taxonomy()}
+    return {**_source(base), "topics": [(label, names.get(label, label), count) for label, count in board.topics]}
+
+
+def _post(post: dict) -> dict:
+    return {"id": post["id"], "platform": post["platform"], "author": post.get("author_name") or "",
+            "created_at": _iso(post["created_at"]), "text": post["text"][:300], "url": post.get("url") or "",
+            "engagement": post["reposts_count"] + post["comments_count"] + post["likes_count"]}
+
+
+def _top_posts(store, index, base: SearchQuery) -> dict:
+    top = replace(base, sort="engagement", per_page=TOP_POSTS)
+    return {**_source(top, sort="engagement"), "posts": [_post(hit.post) for hit in search(store, index, top).hits]}
+
+
+def _top_accounts(store, index, base: SearchQuery) -> dict:
+    """Authors by the engagement of their posts among the ``ACCOUNT_POSTS`` most engaging."""
+    top = replace(base, sort="engagement", per_page=ACCOUNT_POSTS)
+    accounts: dict[tuple[str, str], dict] = {}
+    for hit in search(store, index, top).hits:
+        post = _post(hit.post)
+        if not hit.post.get("author_id"):
+            continue
+        account = accounts.setdefault((post["platform"], hit.post["author_id"]), {
+            "platform": post["platform"], "author": post["author"] or hit.post["author_id"], "posts": 0,
+            "engagement": 0})
+        account["posts"] += 1
+        account["engagement"] += post["engagement"]
+    ranked = sorted(accounts.values(), key=lambda a: (-a["engagement"], a["author"]))[:TOP_POSTS]
+    return {**_source(top, sort="engagement", among=ACCOUNT_POSTS), "accounts": ranked}
+
+
+def _rumors(session: Session, base: SearchQuery, board: dashboard.Dashboard, clocks: list[Clock],
+            incident: Incident | None, until: datetime) -> dict:
+    """The window's most copied rumor clusters, each with its clock as at the window's end
+    and the published releases that answer it (an incident's clocks by its weight; others
+    by the clocks for every rumor)."""
+    wanted = [cluster["cluster"] for cluster in board.rumor_clusters]
+    answers: dict[str, list] = {}
+    published = session.scalars(select(Release).where(Release.published_at.is_not(None),
+                                                      Release.published_at <= naive_utc(until)))
+    for release in published:
+        for cluster in set(release.rumor_clusters or []) & set(wanted):
+            answers.setdefault(cluster, []).append((release.id, _aware(release.published_at), release.channel))
+    found = []
+    for cluster in board.rumor_clusters:
+        clock = rumor_clock(cluster["cluster"], cluster["since"], answers.get(cluster["cluster"], []), until, clocks,
+                            incident.major if incident else False)
+        found.append({"cluster": cluster["cluster"], "count": cluster["count"], "since": _iso(cluster["since"]),
+                      "post": _post(cluster["post"]), "answered_at": _iso(clock.answered_at),
+                      "answers": [release_id for release_id, _, _ in answers.get(cluster["cluster"], [])],
+                      "deadlines": [{"clock": d.name, "due": _iso(d.due), "state": d.state} for d in clock.deadlines]})
+    return {**_source(base, rumor=True), "clusters": found}
+
+
+def _releases(session: Session, incident: Incident | None, since: datetime, until: datetime) -> dict:
+    """Releases published in the window (of the incident, for a special report), with the
+    title of their current version."""
+    chosen = select(Release).where(Release.published_at >= naive_utc(since), Release.published_at <= naive_utc(until))
+    if incident is not None:
+        chosen = chosen.where(Release.incident_id == incident.id)
+    found = []
+    for release in session.scalars(chosen.order_by(Release.published_at, Release.id)):
+        title = session.scalars(select(Version.title).where(Version.release_id == release.id)
+                                .order_by(Version.number.desc())).first()
+        found.append({"id": release.id, "incident": release.incident_id, "kind": release.kind,
+                      "channel": release.channel, "title": title or "", "published_at": _iso(_aware(release.published_at)),
+                      "answers": list(release.rumor_clusters or [])})
+    return {"query": "", "filters": {"published": True, **({"incident": incident.id} if incident else {})},
+            "since": _iso(since), "until": _iso(until), "releases": found}
+
+
+def _alerts(session: Session, incident: Incident | None, since: datetime, until: datetime) -> dict:
+    """Alerts opened in the window (linked to the incident, for a special report) and how
+    they were handled: acknowledged, answered, closed."""
+    chosen = (select(Alert, AlertRule, AlertScheme).join(AlertRule, Alert.rule_id == AlertRule.id)
+              .join(AlertScheme, AlertRule.scheme_id == AlertScheme.id)
+              .where(Alert.opened_at >= naive_utc(since), Alert.opened_at <= naive_utc(until)))
+    if incident is not None:
+        chosen = chosen.where(Alert.incident_id == incident.id)
+    found = [{"id": alert.id, "scheme": scheme.name, "kind": rule.kind, "key": alert.key, "level": alert.level,
+              "state": str(alert.state), "count": alert.count, "opened_at": _iso(_aware(alert.opened_at)),
+              "acknowledged_at": _iso(_aware(alert.acknowledged_at)), "release": alert.release_id,
+              "closed_at": _iso(_aware(alert.closed_at)), "query": alert.query}
+             for alert, rule, scheme in session.execute(chosen.order_by(Alert.opened_at, Alert.id))]
+    return {"query": "", "filters": {"opened": True, **({"incident": incident.id} if incident else {})},
+            "since": _iso(since), "until": _iso(until), "alerts": found}
+
+
+def _summary(kind: str, total: int, sections: dict, incident: Incident | None) -> dict:
+    """A few sentences made only from the figures (zh_CN)."""
+    volume = sections["volume"]
+    about = f"与“{incident.title}”相关的" if incident else (f"与“{volume['query']}”相关的" if volume["query"] else "")
+    sentences = [f"本期共监测到{about}信息{total}条"
+                 + (f"，较上一周期（{volume['previous']['total']}条）{_change(volume['change'])}。"
+                    if volume["change"] is not None else "，上一周期无相关信息。")]
+    platforms = sections["platforms"]["platforms"]
+    if total and platforms:
+        sentences.append("来源以" + "、".join(f"{PLATFORM_NAMES[p]}{n}条（{n / total:.0%}）" for p, n in platforms[:3])
+                         + "为主。")
+    negative = dict(sections["sentiment"]["polarity"]).get("negative", 0)
+    if total:
+        sentences.append(f"负面信息{negative}条，占{negative / total:.0%}。")
+    topics = sections["hot_words"]["topics"][:3]
+    if topics:
+        sentences.append("热点话题为" + "、".join(f"“{name}”" for _, name, _ in topics) + "。")
+    rumors = sections["rumors"]["clusters"]
+    answered = sum(1 for cluster in rumors if cluster["answered_at"])
+    sentences.append(f"疑似谣言{len(rumors)}组，已回应{answered}组。" if rumors else "未发现疑似谣言。")
+    alerts = sections["alerts"]["alerts"]
+    closed = sum(1 for alert in alerts if alert["closed_at"])
+    sentences.append(f"发布信息{len(sections['releases']['releases'])}篇；产生预警{len(alerts)}条，已处置{closed}条。")
+    return {**{k: volume[k] for k in ("query", "filters", "since", "until")}, "text": "".join(sentences),
+            "sentences": sentences}
+
+
+def _change(change: float) -> str:
+    if change == 0:
+        return "持平"
+    return f"{'上升' if change > 0 else '下降'}{abs(change):.0%}"
+
+
+def render_html(report: Report) -> str:
+    """The report as a standalone, printable A4 page (post texts escaped)."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env.filters["china_time"] = _china_time
+    env.filters["zip"] = zip
+    env.filters["percent"] = lambda value: "—" if value is None else f"{value:+.0%}"
+    return env.get_template("report.html").render(
+        report=report, data=report.as_dict(), platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
+        polarity_names=POLARITY_NAMES)
+
+
+def _china_time(value: str | None, form: str = "%Y-%m-%d %H:%M") -> str:
+    return datetime.fromisoformat(value).astimezone(CHINA_TZ).strftime(form) if value else "—"
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """The desk's times are naive UTC."""
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(CHINA_TZ).isoformat() if value is not None else None

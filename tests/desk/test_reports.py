@@ -1,0 +1,99 @@
+"""Briefings (desk.reports): the figures of a daily, special and flash report from a real
+store and embedded index, each section with the search behind it, and the HTML page."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from core.schema import CHINA_TZ
+from core.store import Store
+from desk.clocks import load_clocks
+from desk.database import open_sessions
+from desk.reports import make_report, render_html
+from desk.tables import Incident
+from indexes.backends import open_index
+from indexes.query import SearchQuery
+from indexes.results import search
+from tests.desk.report_home import DAY, DAY_BEFORE, ON_THE_DAY, QUERY, RUMOR, report_home
+
+NOW = DAY + timedelta(days=1, hours=8)
+
+
+def _report(settings, kind, **options):
+    store, index = Store(settings.database_url), open_index(settings)
+    try:
+        with open_sessions(store.engine, settings.home)() as session:
+            if kind == "special":
+                options["incident"] = session.get(Incident, 1)
+            return make_report(kind, store, index, session, load_clocks(), now=NOW, **options)
+    finally:
+        store.close()
+
+
+def test_a_daily_report_counts_its_day_against_the_day_before_and_every_section_names_its_search(tmp_path):
+    settings = report_home(tmp_path)
+    report = _report(settings, "daily", day=DAY.date())
+    figures = report.as_dict()
+    assert figures["kind"] == "daily" and figures["query"] == ""
+    assert figures["since"] == "2024-07-24T00:00:00+08:00" and figures["until"] == "2024-07-24T23:59:59.999999+08:00"
+    assert figures["total_posts"] == ON_THE_DAY
+    volume = figures["volume"]
+    assert volume["previous"]["total"] == DAY_BEFORE and volume["change"] == (ON_THE_DAY - DAY_BEFORE) / DAY_BEFORE
+    assert volume["previous"]["until"] == "2024-07-23T23:59:59.999999+08:00"
+    assert sum(volume["counts"]) == ON_THE_DAY and len(volume["buckets"]) == len(volume["counts"])
+    for name in ("summary", "volume", "platforms", "sentiment", "hot_words", "places", "top_posts", "top_accounts",
+                 "rumors", "releases", "alerts"):
+        assert {"query", "filters", "since", "until"} <= set(figures[name]), name
+
+    # each count is the search's for the same query and window
+    store, index = Store(settings.database_url), open_index(settings)
+    base = SearchQuery(since=report.since, until=report.until)
+    for platform, count in figures["platforms"]["platforms"]:
+        assert search(store, index, replace(base, platforms=(platform,))).total == count
+    assert sum(count for _, count in figures["platforms"]["media_types"]) == ON_THE_DAY
+    rumors = figures["rumors"]
+    assert rumors["filters"] == {"rumor": True} and search(store, index, replace(base, rumor=True)).total == 3
+    store.close()
+    assert dict(figures["places"]["provinces"]) == {"420000": 3, "460000": 2, "110000": 2}
+    assert figures["hot_words"]["topics"] == [("outage_report", "停电报告", ON_THE_DAY)]
+    engagement = [post["engagement"] for post in figures["top_posts"]["posts"]]
+    assert engagement == sorted(engagement, reverse=True) and len(engagement) == 10
+    assert figures["top_accounts"]["accounts"][0]["engagement"] >= figures["top_accounts"]["accounts"][-1]["engagement"]
+
+    [cluster] = rumors["clusters"]
+    assert cluster["count"] == 3 and cluster["post"]["text"] == RUMOR and cluster["answers"] == [1]
+    assert [deadline["state"] for deadline in cluster["deadlines"]] == ["met"]  # a minor rumor: the 5 h clock only
+    [release] = figures["releases"]["releases"]
+    assert release["title"] == "关于城东变电站的情况说明"
+    [alert] = figures["alerts"]["alerts"]
+    assert alert["state"] == "closed" and alert["release"] == 1 and alert["acknowledged_at"]
+    assert figures["summary"]["text"].startswith(f"本期共监测到信息{ON_THE_DAY}条，较上一周期（{DAY_BEFORE}条）上升50%。")
+    assert "疑似谣言1组，已回应1组。" in figures["summary"]["text"] and "已处置1条" in figures["summary"]["text"]
+
+
+def test_special_and_flash_reports_take_their_windows(tmp_path):
+    settings = report_home(tmp_path)
+    special = _report(settings, "special")
+    assert special.query == QUERY and special.title == "舆情专报：7·24 停电"
+    assert special.since == DAY + timedelta(hours=6) - timedelta(days=1) and special.until == NOW
+    assert special.total_posts == DAY_BEFORE + ON_THE_DAY + 2  # from 06:00 the day before, till now
+    assert [deadline["clock"] for deadline in special.sections["rumors"]["clusters"][0]["deadlines"]] == \
+        ["authoritative_information", "press_conference"]  # a major incident's clocks
+    assert len(special.sections["alerts"]["alerts"]) == 1
+
+    flash = _report(settings, "flash", query=QUERY)
+    assert (flash.since, flash.until) == (NOW - timedelta(hours=2), NOW) and flash.total_posts == 0
+    assert "上一周期无相关信息" in flash.sections["summary"]["text"]
+    since = DAY + timedelta(hours=19, minutes=30)
+    flash = _report(settings, "flash", since=since, until=since + timedelta(hours=1))
+    assert flash.total_posts == 3 and flash.sections["volume"]["previous"]["total"] == 0
+    assert flash.sections["volume"]["change"] is None and len(flash.sections["rumors"]["clusters"]) == 1
+
+
+def test_the_html_page_is_a_printable_briefing_with_post_texts_escaped(tmp_path):
+    page = render_html(_report(report_home(tmp_path), "daily", day=DAY.date()))
+    assert "<h1>舆情日报</h1>" in page and "size: A4" in page and "SimHei" in page and "FangSong" in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "检索式：（全部信息）" in page and "2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in page
+    assert "环比 +50%" in page
