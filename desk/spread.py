@@ -5,7 +5,8 @@ and the key spreaders, ranked by the reposts downstream of them.
 
 The store is read level by level, one query per few hundred posts of a level (the index
 ``ix_posts_parent`` answers each), never one query per post. A tree stops growing at
-``MAX_NODES`` posts: the levels read by then are kept and ``truncated`` says so."""
+``MAX_NODES`` posts: the posts read by then are kept (the last level's earliest first)
+and ``truncated`` says so."""
 
 from __future__ import annotations
 
@@ -126,7 +127,7 @@ def _grow(conn, start: list, max_nodes: int) -> Spread:
                 found += conn.execute(select(*_COLUMNS).where(
                     PostRow.platform == platform, PostRow.parent_id.in_(ids[i:i + CHUNK]))).all()
         level = []
-        for row in found:
+        for row in sorted(found, key=lambda row: (row.at, row.id)):  # earliest first: kept past the bound
             if (row.platform, row.platform_id) in keys:
                 continue  # already in the tree (a cluster's own reply, or a loop of links)
             if len(nodes) == max_nodes:

@@ -1,4 +1,4 @@
-"""How a rumor spread: the tree rebuilt from the store's parent links (real SQLite store)."""
+"""How a rumor spread: the tree rebuilt from the store's parent links (real SQLite and PostgreSQL stores)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,11 @@ LINKS = {
 
 
 def store_with_links(folder, copies: int = 0) -> Store:
-    store = Store(f"sqlite:///{folder / 'spread.db'}")
+    """A SQLite store at ``folder``/spread.db with the posts of ``LINKS`` and ``copies`` copies of one rumor."""
+    return add_links(Store(f"sqlite:///{folder / 'spread.db'}"), copies)
+
+
+def add_links(store: Store, copies: int = 0) -> Store:
     posts = [make_post(platform="weibo", platform_id=pid, parent_id=parent, kind=kind, author_name=author,
                        text=f"{pid}：听说水库要溃坝了 <b>快转</b>", created_at=START + timedelta(minutes=minutes))
              for pid, (parent, kind, minutes, author) in LINKS.items()]
@@ -31,8 +35,8 @@ def store_with_links(folder, copies: int = 0) -> Store:
     return store
 
 
-def test_the_tree_of_a_post_from_its_first_source_down(tmp_path):
-    store = store_with_links(tmp_path)
+def test_the_tree_of_a_post_from_its_first_source_down(store):
+    add_links(store)
     ids = {post["platform_id"]: post["id"] for post in store.get_posts(range(1, 20)).values()}
     found = spread_of_post(store, ids["a1"])  # from a repost: the whole tree of its source
     by_pid = {node.platform_id: node for node in found.nodes.values()}
@@ -49,17 +53,15 @@ def test_the_tree_of_a_post_from_its_first_source_down(tmp_path):
             if row["at"] - START in (timedelta(minutes=m) for m in (5, 30, 45, 75))] == [
         (1, 0, 1), (4, 1, 3), (6, 2, 3), (8, 3, 3)]
     assert spread_of_post(store, 999) is None
-    store.close()
 
 
-def test_the_store_is_read_level_by_level_and_the_tree_is_bounded(tmp_path):
-    store = store_with_links(tmp_path, copies=30)
-    cluster = store.get_posts([store.get_posts(range(1, 60)).popitem()[0]]).popitem()[1]["cluster"]
+def test_the_store_is_read_level_by_level_and_the_tree_is_bounded(store):
+    add_links(store, copies=30)
+    posts = {post["platform_id"]: post for post in store.get_posts(range(1, 60)).values()}
+    cluster = posts["copy0"]["cluster"]
     with statements_with(store.engine, "select") as seen:
         found = spread_of_cluster(store, cluster)
     assert len(found.nodes) == 30 and len(found.roots) == 30 and len(seen) <= 3  # the cluster, one level
-    ids = {post["platform_id"]: post["id"] for post in store.get_posts(range(1, 20)).values()}
-    bounded = spread_of_post(store, ids["s"], max_nodes=5)
+    bounded = spread_of_post(store, posts["s"]["id"], max_nodes=5)
     assert bounded.truncated and len(bounded.nodes) == 5
     assert [n.platform_id for n in bounded.nodes.values()][:4] == ["s", "a", "b", "c"]
-    store.close()
