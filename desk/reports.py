@@ -251,7 +251,8 @@ def _summary(kind: str, total: int, sections: dict, incident: Incident | None) -
         sentences.append("热点话题为" + "、".join(f"“{name}”" for _, name, _ in topics) + "。")
     rumors = sections["rumors"]["clusters"]
     answered = sum(1 for cluster in rumors if cluster["answered_at"])
-    sentences.append(f"疑似谣言{len(rumors)}组，已回应{answered}组。" if rumors else "未发现疑似谣言。")
+    listed = f"{len(rumors)}组" if len(rumors) < dashboard.TOP else f"传播最多的{len(rumors)}组中"
+    sentences.append(f"疑似谣言{listed}，已回应{answered}组。" if rumors else "未发现疑似谣言。")
     alerts = sections["alerts"]["alerts"]
     closed = sum(1 for alert in alerts if alert["closed_at"])
     sentences.append(f"发布信息{len(sections['releases']['releases'])}篇；产生预警{len(alerts)}条，已处置{closed}条。")
@@ -262,7 +263,7 @@ def _summary(kind: str, total: int, sections: dict, incident: Incident | None) -
 def _change(change: float) -> str:
     if change == 0:
         return "持平"
-    return f"{'上升' if change > 0 else '下降'}{abs(change):.0%}"
+    return f"{'上升' if change > 0 else '下降'}{abs(change):.1%}"
 
 
 def render_html(report: Report) -> str:
@@ -270,7 +271,7 @@ def render_html(report: Report) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.filters["china_time"] = _china_time
     env.filters["zip"] = zip
-    env.filters["percent"] = lambda value: "—" if value is None else f"{value:+.0%}"
+    env.filters["percent"] = lambda value: "—" if value is None else f"{value:+.1%}"
     return env.get_template("report.html").render(
         report=report, data=report.as_dict(), platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
         polarity_names=POLARITY_NAMES)

@@ -68,7 +68,7 @@ def test_a_daily_report_counts_its_day_against_the_day_before_and_every_section_
     assert release["title"] == "关于城东变电站的情况说明"
     [alert] = figures["alerts"]["alerts"]
     assert alert["state"] == "closed" and alert["release"] == 1 and alert["acknowledged_at"]
-    assert figures["summary"]["text"].startswith(f"本期共监测到信息{ON_THE_DAY}条，较上一周期（{DAY_BEFORE}条）上升50%。")
+    assert figures["summary"]["text"].startswith(f"本期共监测到信息{ON_THE_DAY}条，较上一周期（{DAY_BEFORE}条）上升50.0%。")
     assert "疑似谣言1组，已回应1组。" in figures["summary"]["text"] and "已处置1条" in figures["summary"]["text"]
 
 
@@ -96,4 +96,4 @@ def test_the_html_page_is_a_printable_briefing_with_post_texts_escaped(tmp_path)
     assert "<h1>舆情日报</h1>" in page and "size: A4" in page and "SimHei" in page and "FangSong" in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "检索式：（全部信息）" in page and "2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in page
-    assert "环比 +50%" in page
+    assert "环比 +50.0%" in page
