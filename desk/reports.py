@@ -25,6 +25,7 @@ from desk.clocks import Clock, rumor_clock
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release, Version
 from indexes.query import SearchQuery
 from indexes.results import search
+from nlp.places import gazetteer
 from nlp.topics import load_taxonomy
 
 KINDS = ("daily", "special", "flash")
@@ -94,8 +95,7 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
         "platforms": _platforms(base, facets),
         "sentiment": _sentiment(base, facets, board),
         "hot_words": _hot_words(base, board),
-        "places": {**_source(base), "provinces": board.place_map.provinces, "places": board.place_map.places,
-                   "off_map": board.place_map.off_map},
+        "places": _places(base, board),
         "top_posts": _top_posts(store, index, base),
         "top_accounts": _top_accounts(store, index, base),
         "rumors": _rumors(session, base, board, clocks, incident, until),
@@ -145,6 +145,14 @@ def _hot_words(base: SearchQuery, board: dashboard.Dashboard) -> dict:
     Chinese names: the hot words the index counts."""
     names = {topic.label: topic.zh for topic in load_taxonomy()}
     return {**_source(base), "topics": [(label, names.get(label, label), count) for label, count in board.topics]}
+
+
+def _places(base: SearchQuery, board: dashboard.Dashboard) -> dict:
+    """The place facet by province and below (desk.place_map), with the places' names."""
+    found = board.place_map
+    names = {code: gazetteer().name(code) for code, _ in found.places}
+    return {**_source(base), "provinces": found.provinces, "places": found.places, "names": names,
+            "off_map": found.off_map}
 
 
 def _post(post: dict) -> dict:

@@ -56,6 +56,7 @@ def test_a_daily_report_counts_its_day_against_the_day_before_and_every_section_
     assert rumors["filters"] == {"rumor": True} and search(store, index, replace(base, rumor=True)).total == 3
     store.close()
     assert dict(figures["places"]["provinces"]) == {"420000": 3, "460000": 2, "110000": 2}
+    assert figures["places"]["names"]["420100"] == "武汉市"
     assert figures["hot_words"]["topics"] == [("outage_report", "停电报告", ON_THE_DAY)]
     engagement = [post["engagement"] for post in figures["top_posts"]["posts"]]
     assert engagement == sorted(engagement, reverse=True) and len(engagement) == 10
@@ -97,3 +98,4 @@ def test_the_html_page_is_a_printable_briefing_with_post_texts_escaped(tmp_path)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "检索式：（全部信息）" in page and "2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in page
     assert "环比 +50.0%" in page
+    assert "<th>湖北省</th><td class=\"n\">3</td>" in page
