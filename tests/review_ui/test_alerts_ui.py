@@ -508,3 +508,16 @@ def test_a_step_whose_write_fails_is_the_error_page_with_the_top_bar_not_a_bare_
     failed = client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf_token": token})
     assert failed.status_code == 500
     assert 'data-url="/api/alerts/count">1</span>' in failed.get_data(as_text=True)
+
+
+def test_an_alert_that_names_a_rumor_cluster_links_to_how_it_spread(app):
+    client, token = client_of(app, "analyst")
+    with_scheme(app, client, token)
+    alert_id, = check(app)
+    assert "/spread/" not in page(client, f"/alerts/{alert_id}")  # a keyword's alert names no cluster
+    cluster = app.extensions["crisiswatch"].store.get_post(1)["cluster"]
+    with app.extensions["crisiswatch"].sessions.begin() as session:  # as a rumor-cluster rule's evidence names it
+        alert = session.get(Alert, alert_id)
+        alert.evidence = {**alert.evidence, "cluster": cluster}
+    assert f'id="alert-spread" href="/spread/cluster/{cluster}"' in page(client, f"/alerts/{alert_id}")
+    assert "变电站爆炸" in page(client, f"/spread/cluster/{cluster}")
