@@ -106,6 +106,22 @@ def bench_alerts_command(settings: Settings, limit, hours, live, as_json):
                   as_json)
 
 
+@bench.command("spread", context_settings=CONTEXT)
+@click.option("--size", default=5000, show_default=True, help="Posts in the cluster (as many comments answer them).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_home
+def bench_spread_command(settings: Settings, size, as_json):
+    """Time the spread page of one near-duplicate cluster of SIZE posts in a temporary home.
+
+    \b
+    Prints the tree's size, spread_ms_p50 (desk.spread alone) and page_ms_p50 and
+    page_ms_p95 (the page over HTTP, logged in; target: under 2 s for 5,000 posts).
+    """
+    from crisiswatch.bench_spread import bench_spread
+
+    _report_bench(lambda: bench_spread(settings, size, say=lambda m: click.echo(m, err=True)), as_json)
+
+
 @bench.command("crawl", context_settings=CONTEXT)
 @click.option("--pages", default=5000, show_default=True, type=click.IntRange(min=1),
               help="Article pages of real posts in the site (rounded up to whole list pages of 50).")

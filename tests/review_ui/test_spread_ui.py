@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
-from datetime import datetime, timedelta, timezone
 
-from core.schema import make_post
 from core.settings import Settings
 from core.store import Store
+from crisiswatch.bench_spread import rumor_cluster
 from review_ui import create_app
 from tests.conftest import html, logged_in_client
 from tests.desk.test_spread import LINKS, store_with_links
 
 
 def spread_data(page: str) -> dict:
-    return json.loads(re.search(r'<script type="application/json" id="spread-data">(.*?)</script>', page, re.S).group(1))
+    data = re.search(r'<script type="application/json" id="spread-data">(.*?)</script>', page, re.S)
+    return json.loads(data.group(1))
 
 
 def test_the_spread_page_of_a_post_and_of_its_cluster(tmp_path):
@@ -52,25 +51,12 @@ def test_the_spread_page_of_a_post_and_of_its_cluster(tmp_path):
     store.close()
 
 
-def rumor_cluster(rng: random.Random) -> list:
-    """1,000 posts of one rumor reposted 4,000 times (the same words: one cluster of 5,000),
-    and 5,000 comments on them."""
-    start = datetime(2024, 7, 25, tzinfo=timezone.utc)
-    copies = [make_post(platform="weibo", platform_id=f"c{n}", kind="repost" if n >= 1000 else "post",
-                        parent_id=f"c{rng.randrange(n)}" if n >= 1000 else None, author_name=f"网友{n % 700}",
-                        text="听说水库要溃坝了，快转！", created_at=start + timedelta(seconds=30 * n)) for n in range(5000)]
-    comments = [make_post(platform="weibo", platform_id=f"m{n}", parent_id=f"c{rng.randrange(5000)}", kind="comment",
-                          text=f"真的假的？第{n}条评论", created_at=start + timedelta(days=2, seconds=n)) for n in range(5000)]
-    return copies + comments
-
-
-def test_the_spread_page_of_a_cluster_of_5000_posts_answers_in_under_2_s(tmp_path):
+def test_the_spread_page_of_a_cluster_of_5000_posts_counts_them_all_and_draws_the_first_2000(tmp_path):
+    """(Its speed is measured by `crisiswatch bench spread`, not here.)"""
     settings = Settings.load(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'big.db'}")
     store = Store(settings.database_url)
-    store.upsert_posts(rumor_cluster(random.Random(1)))
+    store.upsert_posts(rumor_cluster(5000, random.Random(1)))
     client = logged_in_client(create_app(settings, store=store))
-    began = time.perf_counter()
     page = html(client.get(f"/spread/cluster/{store.get_post(1)['cluster']}"))
-    assert time.perf_counter() - began < 2
     assert "共 10000 条帖子" in page and "1000 个源头" in page and "传播树只画出前 2000 条" in page
     store.close()
