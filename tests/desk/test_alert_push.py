@@ -25,7 +25,6 @@ from desk.errors import Invalid
 from desk.outbox import load_channels
 from desk.states import DeliveryStatus
 from desk.tables import Alert, AlertDelivery, AuditEntry, Organisation, QuietHours
-from desk.transmitters import sign
 from tests.conftest import cli, free_port
 from tests.desk.alert_desk import CITY, COUNTY, DEPARTMENT, NOW, PROVINCE, SECRET, path
 from tests.desk.receivers import SMTP_LOGIN, serving

@@ -4,9 +4,8 @@ store and embedded index, each section with the search behind it, and the HTML p
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from core.schema import CHINA_TZ
 from core.store import Store
 from desk.clocks import load_clocks
 from desk.database import open_sessions

@@ -196,7 +196,7 @@ def test_a_schemes_recipients_are_added_in_its_page(app):
     assert f"{CITY} · press-room · drafter" in shown and f"{OTHER} · 全部渠道 · 升级时抄送" in shown
     settings = app.extensions["crisiswatch"].settings
     with settings.channels_file.open("a", encoding="utf-8") as file:  # a channel that takes no notices
-        file.write(f'[[organisation]]\nname = "第三单位"\n[[organisation.channel]]\nname = "archive"\nkind = "file"\n'
+        file.write('[[organisation]]\nname = "第三单位"\n[[organisation.channel]]\nname = "archive"\nkind = "file"\n'
                    'folder = "archive"\n')
     form = page(client, f"/alerts/schemes/{scheme_id}").split(f'action="{url}"')[1].split("</form>")[0]
     assert f'<optgroup label="{CITY}"><option value="press-room">press-room</option><option value="duty">' in form
