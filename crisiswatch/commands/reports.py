@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 
 import click
 
@@ -13,10 +13,19 @@ LATER_FORMATS = ("docx", "pdf")  # accepted, and refused until they are made
 
 
 def _day(_ctx, _param, value: str | None) -> date | None:
+    """A day within the years the search takes (one near year 9999 would overflow its window)."""
+    from indexes.query import QueryError, check_year
+
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value else None
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; write it as 2024-07-31") from None
+    try:
+        if day is not None:
+            check_year(datetime.combine(day, time()))
+    except QueryError as err:
+        raise click.BadParameter(str(err)) from None
+    return day
 
 
 @click.command(context_settings=CONTEXT)

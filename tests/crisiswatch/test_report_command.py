@@ -46,7 +46,8 @@ def test_the_html_report_is_written_and_each_option_goes_with_its_kind(tmp_path)
                (("special", "--incident", "1", "--query", "x"), "--query goes with daily and flash"),
                (("flash", "--date", "2024-07-24"), "--date goes with daily reports"),
                (("daily", "--since", "2024-07-24"), "--since/--until goes with flash reports"),
-               (("daily", "--date", "24/7"), "'24/7' is not a date")]
+               (("daily", "--date", "24/7"), "'24/7' is not a date"),
+               (("daily", "--date", "9999-12-31"), "9999-12-31 is out of range")]
     for args, message in refused:
         result = cli("report", *args, home=home, check=False)
         assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
