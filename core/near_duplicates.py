@@ -26,6 +26,10 @@ ROWS = 5
 BANDS = PERMUTATIONS // ROWS
 MIN_SIMILARITY = 0.5  # estimated Jaccard similarity of the 3-gram sets
 MIN_CHARS = 20  # shorter texts ("转发微博") are grouped by their exact text only
+# What a repost without words of its own shows, once folded (Weibo's "转发微博", its
+# traditional spelling, "转发", "Repost", or nothing left of "//@someone:"): thousands of
+# unrelated reposts share it, so such a post belongs to no cluster.
+REPOST_MARKERS = frozenset({"转发微博", "轉發微博", "转发", "轉發", "repost", ""})
 
 _NOISE = re.compile(r"https?://\S+|@[\w\-]{1,30}|(?:[^\w@]|_)+")
 _SEPARATOR = "\x00"  # between the texts of a batch
@@ -39,6 +43,11 @@ _B = _seeds.integers(0, 1 << 63, PERMUTATIONS, dtype=np.uint64)
 
 def fold(text: str) -> str:
     return _NOISE.sub("", text).casefold()
+
+
+def is_repost_marker(text: str) -> bool:
+    """Whether a text is only what a repost without words shows (see REPOST_MARKERS)."""
+    return fold(text) in REPOST_MARKERS
 
 
 @functools.cache

@@ -852,8 +852,9 @@ def _assign_clusters(conn, rows: list[dict]) -> None:
     for row in new:
         clusters[row] = own[row]
     cluster_of.update(zip(own, clusters))
-    for row in rows:  # a text too short to sign is its own cluster
-        row["cluster"] = cluster_of.setdefault(row["content_hash"], row["content_hash"])
+    for row in rows:  # a text too short to sign is its own cluster; a wordless repost is in none
+        if not near_duplicates.is_repost_marker(row["text"]):
+            row["cluster"] = cluster_of.setdefault(row["content_hash"], row["content_hash"])
     # another process may have made the same cluster meanwhile
     _insert_new(conn, ClusterSignatureRow.__table__,
                 list(zip([own[row] for row in new], near_duplicates.to_bytes(signatures[new]))))

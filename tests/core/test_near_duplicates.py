@@ -42,14 +42,17 @@ def plain_band_keys(signature: list[int]) -> list[int]:
             for band in range(near_duplicates.BANDS)]
 
 
-def plain_clusters(posts: list[tuple[str, str]]) -> list[str]:
-    """The cluster of each (content hash, text), read in order: the cluster of an earlier
-    equal text, else the first by name of the earlier clusters that share a band key with
-    it and are similar enough, else its own."""
-    cluster_of: dict[str, str] = {}
+def plain_clusters(posts: list[tuple[str, str]]) -> list[str | None]:
+    """The cluster of each (content hash, text), read in order: none for a wordless repost,
+    else the cluster of an earlier equal text, else the first by name of the earlier
+    clusters that share a band key with it and are similar enough, else its own."""
+    cluster_of: dict[str, str | None] = {}
     with_key: dict[int, list[tuple[str, list[int]]]] = {}
     for own, text in posts:
         if own in cluster_of:
+            continue
+        if near_duplicates.is_repost_marker(text):
+            cluster_of[own] = None
             continue
         signature = plain_signature(text)
         cluster = None

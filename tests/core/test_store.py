@@ -105,8 +105,17 @@ def test_near_duplicates_share_a_cluster_with_its_count(store):
     assert {posts[f"c{n}"]["cluster"] for n in range(4)} == {posts["c0"]["cluster"]}
     assert posts["c3"]["copies"] == 4
     assert posts["o0"]["cluster"] != posts["c0"]["cluster"] and posts["o0"]["copies"] == 1
-    assert posts["o1"]["cluster"] == posts["o2"]["cluster"] != posts["c0"]["cluster"]  # short: exact copies only
-    assert posts["o1"]["copies"] == 2
+    assert posts["o1"]["cluster"] is posts["o2"]["cluster"] is None  # a wordless repost: in no cluster
+    assert posts["o1"]["copies"] == 1
+
+
+def test_a_short_text_is_grouped_with_its_exact_copies_and_a_wordless_repost_with_none(store):
+    short, reposts = ["真的假的？", "真的假的？"], ["转发微博", "轉發微博 ", "Repost", "//@供电小助手:"]
+    store.upsert_posts([weibo(f"s{n}", text) for n, text in enumerate(short)]
+                       + [weibo(f"r{n}", text) for n, text in enumerate(reposts)])
+    posts = {p["platform_id"]: p for p in store.posts_to_index(0, 100)}
+    assert posts["s0"]["cluster"] == posts["s1"]["cluster"] is not None and posts["s0"]["copies"] == 2
+    assert [posts[f"r{n}"]["cluster"] for n in range(len(reposts))] == [None] * len(reposts)
 
 
 def _open_store_and_workflow(url, barrier, results):
