@@ -74,7 +74,7 @@ def continuous(keys: list[str], interval: str) -> list[str]:
 def build(store: Store, index, text: str, since: datetime | None, until: datetime | None,
           interval: str = "hour") -> Dashboard:
     base = dict(text=text, since=since, until=until, interval=interval, sort="newest")
-    overall = search(store, index, SearchQuery(**base, per_page=1))
+    overall = search(store, index, SearchQuery(**base, per_page=1, all_places=True))  # the map wants every place
     buckets = continuous([bucket for bucket, _ in overall.histogram], interval)
     facets = overall.facets
     query = SearchQuery(**base)

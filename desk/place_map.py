@@ -1,6 +1,7 @@
 """Where posts come from, for a map of China's provinces and their cities: the ``places``
-facet of one search, read by administrative code (the codes of ``nlp.places``, which a
-post carries with every level above it: 420106 comes with 420100 and 420000).
+facet of one search (every place it found, not only the fifty the search page lists), read
+by administrative code (the codes of ``nlp.places``, which a post carries with every level
+above it: 420106 comes with 420100 and 420000).
 
 The counts are the facet's, so the map and the search's place filter always agree. Places
 the gazetteer cannot resolve (the demo's fictional 滨海市) carry no code and stay off the
@@ -9,11 +10,7 @@ map; ``off_map`` is how many posts name no province at all, as far as the facet 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
-from core.store import Store
-from indexes.query import SearchQuery
-from indexes.results import search
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -25,10 +22,6 @@ class PlaceMap:
     def provinces(self) -> list[tuple[str, int]]:
         return [(code, count) for code, count in self.places if code.endswith("0000")]
 
-    def within(self, province: str) -> list[tuple[str, int]]:
-        """The facet's places inside ``province`` (its cities, and their districts)."""
-        return [(code, count) for code, count in self.places if code[:2] == province[:2] and code != province]
-
     @property
     def off_map(self) -> int:
         """Posts that name no province: at least this many, since a post that names two
@@ -37,10 +30,7 @@ class PlaceMap:
 
 
 def from_page(page) -> PlaceMap:
-    """The map of a search page already run (the dashboard's own search)."""
+    """The map of a search page already run (the dashboard's own search, which asks for
+    every place: ``SearchQuery.all_places``)."""
     return PlaceMap(total=page.total, places=list(page.facets.get("places", [])))
 
-
-def place_map(store: Store, index, query: SearchQuery) -> PlaceMap:
-    """The map of the posts ``query`` finds: one search, its facet only."""
-    return from_page(search(store, index, replace(query, per_page=1, page=1, after=None)))

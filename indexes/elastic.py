@@ -20,7 +20,7 @@ from indexes.analysis import index_tokens, is_single_cjk
 from indexes.documents import INTEGERS, KEYWORDS, to_fields
 from indexes.errors import IndexOutdated
 from indexes.query import FACETS, Atom, SearchQuery
-from indexes.results import FACET_SIZES, IDS_CHUNK, RawResult, histogram_size
+from indexes.results import IDS_CHUNK, RawResult, facet_size, histogram_size
 
 ALIAS = "crisiswatch-posts"
 TEMPLATE = {
@@ -188,7 +188,7 @@ class ElasticIndex:
     def search(self, query: SearchQuery) -> RawResult:
         self._ensure()
         matching = self._matching(query)
-        aggs = {name: {"terms": {"field": name, "size": FACET_SIZES.get(name, 50)}} for name in FACETS}
+        aggs = {name: {"terms": {"field": name, "size": facet_size(query, name)}} for name in FACETS}
         aggs[query.interval] = {"terms": {"field": query.interval, "size": histogram_size(query.interval)}}
         sort = None if query.ranked else [{query.sort_key: "desc"}]
         page_query = matching

@@ -22,7 +22,7 @@ from indexes.analysis import index_tokens, is_single_cjk
 from indexes.documents import INTEGERS, KEYWORDS, to_fields
 from indexes.errors import IndexLocked, IndexOutdated
 from indexes.query import FACETS, Atom, SearchQuery
-from indexes.results import FACET_SIZES, IDS_CHUNK, RawResult, histogram_size
+from indexes.results import FACET_SIZES, IDS_CHUNK, RawResult, facet_size, histogram_size
 
 # The writer's memory budget: it flushes a segment when it is used up, and merges run
 # beside the writer. With a commit every 50,000 posts, 611,184 posts took 99-102 us of CPU
@@ -367,7 +367,7 @@ def _top_clusters(searcher: tantivy.Searcher, matching: tantivy.Query) -> list[d
 
 def _aggregations(query: SearchQuery) -> dict:
     """The other facets and the histogram, counted in one pass beside the clusters."""
-    terms = {name: {"terms": {"field": name, "size": FACET_SIZES.get(name, 50), "segment_size": EXACT_SEGMENT_SIZE}}
+    terms = {name: {"terms": {"field": name, "size": facet_size(query, name), "segment_size": EXACT_SEGMENT_SIZE}}
              for name in FACETS if name not in COMBINED and name != "cluster"}
     terms["combined"] = {"terms": {"field": "combined", "size": ALL_COMBINATIONS, "segment_size": ALL_COMBINATIONS}}
     terms[query.interval] = {"terms": {"field": query.interval, "size": histogram_size(query.interval),

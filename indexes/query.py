@@ -172,6 +172,7 @@ class SearchQuery:
     per_page: int = 20
     after: int | None = None  # cursor from the previous page (newest and engagement sorts)
     interval: str = "day"
+    all_places: bool = False  # the places facet lists every place, not the 50 with most posts (the map)
     parsed: TextQuery = field(default=TextQuery(), init=False, compare=False)
 
     def __post_init__(self):

@@ -19,8 +19,16 @@ if TYPE_CHECKING:
 
 SNIPPET_CHARS = 160
 FACET_SIZES = {"cluster": 10}  # the most copied texts; other facets list up to 50 values
+ALL_PLACES = 5_000  # more than the gazetteer has codes (about 3,500): SearchQuery.all_places
 MAX_DAYS, MAX_HOURS = 400, 24 * 31
 IDS_CHUNK = 5_000  # ids an engine fetches at a time for IndexBackend.ids
+
+
+def facet_size(query: SearchQuery, name: str) -> int:
+    """How many values the facet ``name`` lists, most posts first."""
+    if name == "places" and query.all_places:
+        return ALL_PLACES
+    return FACET_SIZES.get(name, 50)
 
 
 def histogram_size(interval: str) -> int:

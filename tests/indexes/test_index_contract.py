@@ -344,6 +344,22 @@ def test_ties_for_the_last_place_listed_go_to_the_smaller_value(indexed):
     assert page.facets["places"] == [(code, 1) for code in sorted(codes)[:50]]
 
 
+def test_the_places_facet_of_a_query_for_all_places_lists_every_place(indexed):
+    """The map's search (``all_places``) lists every place of its posts, however many; the
+    search page's lists the fifty with most posts."""
+    store, make_index = indexed
+    codes = [f"{110000 + 10000 * n}" for n in range(31)]
+    store.upsert_posts([make_post(platform="weibo", platform_id=f"p{n}", text=f"停电 第{n}次", created_at="2024-07-28 10:00")
+                        for n in range(len(codes))])
+    store.save_tags([Tags(len(POSTS) + 1 + n, 0.1, "positive", 0.9, [], "test", places=[code, f"{int(code) + 100}",
+                                                                                           f"{int(code) + 101}"])
+                     for n, code in enumerate(codes)])
+    index_pending(store, make_index())
+    every = {(code, 1) for code in codes} | {(f"{int(code) + d}", 1) for code in codes for d in (100, 101)}
+    assert set(search(store, make_index(), SearchQuery(text="停电 第", all_places=True)).facets["places"]) == every
+    assert len(search(store, make_index(), SearchQuery(text="停电 第")).facets["places"]) == 50
+
+
 def test_an_elasticsearch_index_of_older_fields_asks_for_a_rebuild(indexed):
     """Mappings are strict: an index made before a field existed (here: polarity) would
     refuse every document that has it, so it is reported as outdated, as an embedded index
