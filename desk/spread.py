@@ -94,13 +94,15 @@ def spread_of_post(store: Store, post_id: int, max_nodes: int = MAX_NODES) -> Sp
         row = conn.execute(select(*_COLUMNS).where(PostRow.id == post_id)).first()
         if row is None:
             return None
+        seen = {row.id}
         for _ in range(MAX_ANCESTORS):
             if not row.parent_id:
                 break
             parent = conn.execute(select(*_COLUMNS).where(PostRow.platform == row.platform,
                                                           PostRow.platform_id == row.parent_id)).first()
-            if parent is None:
+            if parent is None or parent.id in seen:  # no parent stored, or a loop of links
                 break
+            seen.add(parent.id)
             row = parent
         return _grow(conn, [row], max_nodes)
 

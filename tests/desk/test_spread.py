@@ -65,3 +65,14 @@ def test_the_store_is_read_level_by_level_and_the_tree_is_bounded(store):
     bounded = spread_of_post(store, posts["s"]["id"], max_nodes=5)
     assert bounded.truncated and len(bounded.nodes) == 5
     assert [n.platform_id for n in bounded.nodes.values()][:4] == ["s", "a", "b", "c"]
+
+
+def test_the_climb_to_the_source_stops_at_a_loop_of_parent_links(store):
+    store.upsert_posts([make_post(platform="weibo", platform_id=pid, parent_id=parent, kind="repost",
+                                  text=f"{pid}：听说水库要溃坝了", created_at=START + timedelta(minutes=minutes))
+                        for pid, parent, minutes in (("A", "B", 0), ("B", "A", 10))])
+    ids = {post["platform_id"]: post["id"] for post in store.get_posts(range(1, 5)).values()}
+    with statements_with(store.engine, "select") as seen:
+        found = spread_of_post(store, ids["A"])
+    assert found.roots == [ids["B"]] and {n.platform_id for n in found.nodes.values()} == {"A", "B"}
+    assert len(seen) <= 5  # A, B, then the tree: not 50 steps round the loop
