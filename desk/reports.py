@@ -243,17 +243,19 @@ def _alerts(session: Session, incident: Incident | None, since: datetime, until:
 def _summary(kind: str, total: int, sections: dict, incident: Incident | None) -> dict:
     """A few sentences made only from the figures (zh_CN)."""
     volume = sections["volume"]
-    about = f"与“{incident.title}”相关的" if incident else (f"与“{volume['query']}”相关的" if volume["query"] else "")
-    sentences = [f"本期共监测到{about}信息{total}条"
+    every_post = not volume["query"]  # no search words: the figures cover every post in the window
+    sentences = [f"事件“{incident.title}”未设检索词，以下数字涵盖时段内的全部信息。"] if incident and every_post else []
+    about = "" if every_post else f"与“{incident.title if incident else volume['query']}”相关的"
+    sentences.append(f"本期共监测到{about}信息{total}条"
                  + (f"，较上一周期（{volume['previous']['total']}条）{_change(volume['change'])}。"
-                    if volume["change"] is not None else "，上一周期无相关信息。")]
+                    if volume["change"] is not None else "，上一周期无相关信息。"))
     platforms = sections["platforms"]["platforms"]
     if total and platforms:
-        sentences.append("来源以" + "、".join(f"{PLATFORM_NAMES[p]}{n}条（{n / total:.0%}）" for p, n in platforms[:3])
+        sentences.append("来源以" + "、".join(f"{PLATFORM_NAMES[p]}{n}条（{n / total:.1%}）" for p, n in platforms[:3])
                          + "为主。")
     negative = dict(sections["sentiment"]["polarity"]).get("negative", 0)
     if total:
-        sentences.append(f"负面信息{negative}条，占{negative / total:.0%}。")
+        sentences.append(f"负面信息{negative}条，占{negative / total:.1%}。")
     topics = sections["hot_words"]["topics"][:3]
     if topics:
         sentences.append("热点话题为" + "、".join(f"“{name}”" for _, name, _ in topics) + "。")
@@ -264,8 +266,8 @@ def _summary(kind: str, total: int, sections: dict, incident: Incident | None) -
     alerts = sections["alerts"]["alerts"]
     closed = sum(1 for alert in alerts if alert["closed_at"])
     sentences.append(f"发布信息{len(sections['releases']['releases'])}篇；产生预警{len(alerts)}条，已处置{closed}条。")
-    return {**{k: volume[k] for k in ("query", "filters", "since", "until")}, "text": "".join(sentences),
-            "sentences": sentences}
+    return {**{k: volume[k] for k in ("query", "filters", "since", "until")}, "every_post": every_post,
+            "text": "".join(sentences), "sentences": sentences}
 
 
 def _change(change: float) -> str:

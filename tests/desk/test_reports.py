@@ -3,6 +3,7 @@ store and embedded index, each section with the search behind it, and the HTML p
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 
@@ -89,6 +90,25 @@ def test_special_and_flash_reports_take_their_windows(tmp_path):
     flash = _report(settings, "flash", since=since, until=since + timedelta(hours=1))
     assert flash.total_posts == 3 and flash.sections["volume"]["previous"]["total"] == 0
     assert flash.sections["volume"]["change"] is None and len(flash.sections["rumors"]["clusters"]) == 1
+
+
+def test_a_special_report_on_an_incident_without_search_words_says_it_covers_every_post(tmp_path):
+    settings = report_home(tmp_path)
+    store, index = Store(settings.database_url), open_index(settings)
+    try:
+        with open_sessions(store.engine, settings.home)() as session:
+            incident = session.get(Incident, 1)
+            incident.query = ""
+            report = make_report("special", store, index, session, load_clocks(), incident=incident, now=NOW)
+    finally:
+        store.close()
+    summary = report.as_dict()["summary"]
+    assert summary["every_post"] and summary["query"] == ""
+    assert summary["sentences"][0] == "事件“7·24 停电”未设检索词，以下数字涵盖时段内的全部信息。"
+    assert summary["sentences"][1].startswith(f"本期共监测到信息{report.total_posts}条")
+    assert "相关的信息" not in summary["text"]
+    assert re.search(r"负面信息\d+条，占\d+\.\d%。", summary["text"])  # a share to one decimal: no "占0%"
+    assert not _report(settings, "special").as_dict()["summary"]["every_post"]
 
 
 def test_the_html_page_is_a_printable_briefing_with_post_texts_escaped(tmp_path):
