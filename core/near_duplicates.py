@@ -29,7 +29,8 @@ MIN_CHARS = 20  # shorter texts ("转发微博") are grouped by their exact text
 # What a repost without words of its own shows, once folded (Weibo's "转发微博", its
 # traditional spelling, "转发", "Repost", or nothing left of "//@someone:"): thousands of
 # unrelated reposts share it, so such a post belongs to no cluster.
-REPOST_MARKERS = frozenset({"转发微博", "轉發微博", "转发", "轉發", "repost", ""})
+EMPTY_REPOST = "转发微博"  # what Weibo shows, and the store keeps, for a repost without words
+REPOST_MARKERS = frozenset({EMPTY_REPOST, "轉發微博", "转发", "轉發", "repost", ""})
 
 _NOISE = re.compile(r"https?://\S+|@[\w\-]{1,30}|(?:[^\w@]|_)+")
 _SEPARATOR = "\x00"  # between the texts of a batch

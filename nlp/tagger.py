@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from spacy.language import Language
 
+from core.near_duplicates import EMPTY_REPOST
 from core.schema import Tags
 from core.store import Store
 from nlp.datasets import REPLIES_PER_POST
@@ -25,7 +26,7 @@ def tag_pending(store: Store, nlp: Language, batch_size: int = 1000, progress=No
             docs = []
             for post_id, text in rows:
                 doc = nlp.make_doc(text)
-                tags_of(doc).replies = replies.get(post_id, [])
+                tags_of(doc).replies = [_as_trained(reply) for reply in replies.get(post_id, [])]
                 docs.append(doc)
             store.save_tags([_tags(post_id, doc, version)
                              for (post_id, _), doc in zip(rows, nlp.pipe(docs, batch_size=batch_size))])
@@ -34,6 +35,12 @@ def tag_pending(store: Store, nlp: Language, batch_size: int = 1000, progress=No
             if progress is not None:
                 progress.update(len(rows))
     return done
+
+
+def _as_trained(reply: str) -> str:
+    """A reply as the rumor model was trained on it: CED gives a wordless repost as "",
+    which the store keeps as Weibo shows it ("转发微博")."""
+    return "" if reply == EMPTY_REPOST else reply
 
 
 def places_version(nlp: Language) -> str | None:

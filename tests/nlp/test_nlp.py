@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from core import segment
 from core.schema import make_post
@@ -123,6 +124,20 @@ def test_tag_stage_reads_each_posts_earliest_replies(tmp_path, trained_models):
     nlp = build_pipeline(trained_models)
     tag_pending(store, nlp)
     assert store.get_post(1)["tags"]["rumor_prob"] > nlp("网传今晚全城停电")._.rumor_prob + 0.1
+
+
+def test_wordless_reposts_are_read_as_training_reads_them(tmp_path, trained_models):
+    """CED's wordless reposts are "" in training; the store keeps them as "转发微博"."""
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.upsert_posts([make_post(platform="weibo", platform_id="p", text="网传今晚全城停电")]
+                       + [make_post(platform="weibo", platform_id=f"r{i}", parent_id="p", kind="repost",
+                                    text="转发微博", created_at=f"2020-01-01T00:0{i}:00+08:00") for i in range(5)])
+    nlp = build_pipeline(trained_models)
+    tag_pending(store, nlp)
+    doc = nlp.make_doc("网传今晚全城停电")
+    doc._.replies = [""] * 5
+    [as_trained] = nlp.pipe([doc])
+    assert store.get_post(1)["tags"]["rumor_prob"] == pytest.approx(as_trained._.rumor_prob, abs=1e-6)
 
 
 def test_a_model_of_an_older_feature_layout_is_retrained_not_misread(tmp_path, trained_models):
