@@ -6,15 +6,7 @@
   var source = document.getElementById("dashboard-data");
   if (!source || typeof echarts === "undefined") { return; }
   var data = JSON.parse(source.textContent);
-  var drawn = [];
-  // A chart is drawn at its element's width: redraw on a new window size (a phone turned).
-  window.addEventListener("resize", function () { drawn.forEach(function (chart) { chart.resize(); }); });
-
-  function chartAt(element) {
-    var chart = echarts.init(element);
-    drawn.push(chart);
-    return chart;
-  }
+  var chartAt = crisiswatchCharts.chartAt;
 
   function seriesOf(group, kind) {
     return Object.keys(group.series).map(function (key) {
@@ -24,9 +16,9 @@
   }
 
   function overTime(id, group, kind) {
-    var element = document.getElementById(id);
-    if (!element) { return; }
-    chartAt(element).setOption({
+    var chart = chartAt(id);
+    if (!chart) { return; }
+    chart.setOption({
       animation: false,
       tooltip: { trigger: "axis" },
       legend: { top: 0 },
@@ -38,9 +30,9 @@
   }
 
   function shares(id, items) {
-    var element = document.getElementById(id);
-    if (!element) { return; }
-    chartAt(element).setOption({
+    var chart = chartAt(id);
+    if (!chart) { return; }
+    chart.setOption({
       animation: false,
       tooltip: { trigger: "item" },
       series: [{ type: "pie", radius: ["35%", "65%"], data: items.map(function (item) {
@@ -50,9 +42,9 @@
   }
 
   function ranking(id, items) {
-    var element = document.getElementById(id);
-    if (!element) { return; }
-    chartAt(element).setOption({
+    var chart = chartAt(id);
+    if (!chart) { return; }
+    chart.setOption({
       animation: false,
       tooltip: { trigger: "axis" },
       grid: { left: 110, right: 16, top: 8, bottom: 24 },
@@ -67,10 +59,9 @@
   // of vendor/china-map/<code>.json, keyed by the same codes. A click on a region opens the
   // dashboard's search filtered to that place.
   function placeMap(id, map) {
-    var element = document.getElementById(id);
     var scope = document.getElementById("map-scope");
-    if (!element || !map) { return; }
-    var chart = chartAt(element);
+    var chart = map && chartAt(id);
+    if (!chart) { return; }
     var shown = "100000";
     chart.on("click", function (params) {
       if (!params.data) { return; }

@@ -7,16 +7,7 @@
   var source = document.getElementById("spread-data");
   if (!source || typeof echarts === "undefined") { return; }
   var data = JSON.parse(source.textContent);
-  var drawn = [];
-  window.addEventListener("resize", function () { drawn.forEach(function (chart) { chart.resize(); }); });
-
-  function chartAt(id) {
-    var element = document.getElementById(id);
-    if (!element) { return null; }
-    var chart = echarts.init(element);
-    drawn.push(chart);
-    return chart;
-  }
+  var chartAt = crisiswatchCharts.chartAt;
 
   var tree = chartAt("chart-tree");
   if (tree) {
