@@ -23,20 +23,18 @@ from core.store import Store, naive_utc
 from desk import dashboard
 from desk.clocks import Clock, rumor_clock
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release, Version
+from desk.vocabulary import PLATFORM_NAMES, POLARITY_NAMES, REPORT_KINDS, SENTIMENT_NAMES
 from indexes.query import SearchQuery
 from indexes.results import search
 from nlp.places import gazetteer
 from nlp.topics import load_taxonomy
 
-KINDS = ("daily", "special", "flash")
+KINDS = REPORT_KINDS
 TITLES = {"daily": "舆情日报", "special": "舆情专报", "flash": "舆情快报"}
 FLASH_HOURS = 2  # a flash report's window when none is given
 TOP_POSTS = 10
 ACCOUNT_POSTS = 100  # top accounts: summed over this many of the most engaging posts
-PLATFORM_NAMES = {"weibo": "微博", "wechat": "微信", "tieba": "贴吧", "news": "新闻网站", "gov": "政务网站"}
 MEDIA_TYPES = {"weibo": "社交媒体", "tieba": "社交媒体", "wechat": "自媒体", "news": "新闻媒体", "gov": "政务媒体"}
-SENTIMENT_NAMES = {"positive": "正面", "weak_negative": "轻度负面", "anger": "愤怒", "anxiety": "焦虑"}
-POLARITY_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正面"}
 TEMPLATES = Path(__file__).with_name("report_templates")
 
 
