@@ -35,6 +35,7 @@ class Dashboard:
     rumor_clusters: list[dict]  # cluster, count (in the search), since (its first post's time), post (that post)
     top_posts: list[dict]
     place_map: PlaceMap  # the same search's place facet, by province and city
+    facets: dict[str, list[tuple[str, int]]]  # every facet of the same search (places: all of them)
 
 
 def _series(store, index, base: SearchQuery, field: str, values: list[str], buckets: list[str]) -> dict[str, list[int]]:
@@ -95,6 +96,7 @@ def build(store: Store, index, text: str, since: datetime | None, until: datetim
         rumor_clusters=clusters,
         top_posts=[hit.post for hit in top.hits],
         place_map=from_page(overall),
+        facets=facets,
     )
 
 
@@ -103,7 +105,7 @@ def for_incident(store: Store, index, incident: Incident, interval: str = "hour"
 
 
 def incident_since(incident: Incident) -> datetime:
-    return _aware(incident.started_at) - LOOKBACK
+    return aware(incident.started_at) - LOOKBACK
 
 
 def rumors_on_the_clock(store: Store, index, incident: Incident, releases: list[Release], clocks: list[Clock],
@@ -111,16 +113,12 @@ def rumors_on_the_clock(store: Store, index, incident: Incident, releases: list[
     """The incident's most spread open rumor clusters (``OPEN_RUMORS``) and those that
     ``releases`` answer, each with its clock, its first post and, once it has been
     answered, its volume before and after the answer (``clocks.before_and_after``)."""
-    answers: dict[str, list[tuple[int, datetime | None, str]]] = {}
-    for release in releases:
-        for cluster in release.rumor_clusters or []:
-            published = _aware(release.published_at) if release.published_at else None
-            answers.setdefault(cluster, []).append((release.id, published, release.channel))
+    answers = answers_by_cluster(releases)
     query = SearchQuery(text=incident.query or "", rumor=True, per_page=1, since=incident_since(incident))
     open_clusters = [cluster for cluster, _ in search(store, index, query).facets.get("cluster", [])]
     wanted = list(dict.fromkeys(open_clusters[:OPEN_RUMORS] + list(answers)))
     spread = store.cluster_spread(wanted)
-    now = _aware(now)
+    now = aware(now)
     found = []
     for cluster in wanted:
         if cluster not in spread:
@@ -135,6 +133,15 @@ def rumors_on_the_clock(store: Store, index, incident: Incident, releases: list[
     return found
 
 
-def _aware(value: datetime) -> datetime:
+def answers_by_cluster(releases) -> dict[str, list[tuple[int, datetime | None, str]]]:
+    """The releases that answer each rumor cluster: (id, published at, channel) of each."""
+    answers: dict[str, list[tuple[int, datetime | None, str]]] = {}
+    for release in releases:
+        for cluster in dict.fromkeys(release.rumor_clusters or []):
+            answers.setdefault(cluster, []).append((release.id, aware(release.published_at), release.channel))
+    return answers
+
+
+def aware(value: datetime | None) -> datetime | None:
     """The desk's times are naive UTC."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value

@@ -87,7 +87,7 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
     base = SearchQuery(text=query, since=since, until=until, sort="newest", per_page=1)
     interval = "hour" if until - since <= timedelta(days=7) else "day"
     board = dashboard.build(store, index, query, since, until, interval)
-    facets = search(store, index, base).facets
+    facets = board.facets
     sections = {
         "volume": _volume(index, base, board),
         "platforms": _platforms(base, facets),
@@ -186,13 +186,8 @@ def _rumors(session: Session, base: SearchQuery, board: dashboard.Dashboard, clo
     """The window's most copied rumor clusters, each with its clock as at the window's end
     and the published releases that answer it (an incident's clocks by its weight; others
     by the clocks for every rumor)."""
-    wanted = [cluster["cluster"] for cluster in board.rumor_clusters]
-    answers: dict[str, list] = {}
-    published = session.scalars(select(Release).where(Release.published_at.is_not(None),
-                                                      Release.published_at <= naive_utc(until)))
-    for release in published:
-        for cluster in set(release.rumor_clusters or []) & set(wanted):
-            answers.setdefault(cluster, []).append((release.id, _aware(release.published_at), release.channel))
+    answers = dashboard.answers_by_cluster(session.scalars(select(Release).where(
+        Release.published_at.is_not(None), Release.published_at <= naive_utc(until))))
     found = []
     for cluster in board.rumor_clusters:
         clock = rumor_clock(cluster["cluster"], cluster["since"], answers.get(cluster["cluster"], []), until, clocks,
@@ -215,7 +210,7 @@ def _releases(session: Session, incident: Incident | None, since: datetime, unti
         title = session.scalars(select(Version.title).where(Version.release_id == release.id)
                                 .order_by(Version.number.desc())).first()
         found.append({"id": release.id, "incident": release.incident_id, "kind": release.kind,
-                      "channel": release.channel, "title": title or "", "published_at": _iso(_aware(release.published_at)),
+                      "channel": release.channel, "title": title or "", "published_at": _iso(release.published_at),
                       "answers": list(release.rumor_clusters or [])})
     return {"query": "", "filters": {"published": True, **({"incident": incident.id} if incident else {})},
             "since": _iso(since), "until": _iso(until), "releases": found}
@@ -230,9 +225,9 @@ def _alerts(session: Session, incident: Incident | None, since: datetime, until:
     if incident is not None:
         chosen = chosen.where(Alert.incident_id == incident.id)
     found = [{"id": alert.id, "scheme": scheme.name, "kind": rule.kind, "key": alert.key, "level": alert.level,
-              "state": str(alert.state), "count": alert.count, "opened_at": _iso(_aware(alert.opened_at)),
-              "acknowledged_at": _iso(_aware(alert.acknowledged_at)), "release": alert.release_id,
-              "closed_at": _iso(_aware(alert.closed_at)), "query": alert.query}
+              "state": str(alert.state), "count": alert.count, "opened_at": _iso(alert.opened_at),
+              "acknowledged_at": _iso(alert.acknowledged_at), "release": alert.release_id,
+              "closed_at": _iso(alert.closed_at), "query": alert.query}
              for alert, rule, scheme in session.execute(chosen.order_by(Alert.opened_at, Alert.id))]
     return {"query": "", "filters": {"opened": True, **({"incident": incident.id} if incident else {})},
             "since": _iso(since), "until": _iso(until), "alerts": found}
@@ -289,10 +284,6 @@ def _china_time(value: str | None, form: str = "%Y-%m-%d %H:%M") -> str:
     return datetime.fromisoformat(value).astimezone(CHINA_TZ).strftime(form) if value else "—"
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """The desk's times are naive UTC."""
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
-
-
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(CHINA_TZ).isoformat() if value is not None else None
+    """In China time; a naive value is the desk's UTC."""
+    return dashboard.aware(value).astimezone(CHINA_TZ).isoformat() if value is not None else None
