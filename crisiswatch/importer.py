@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from core.near_duplicates import EMPTY_REPOST
 from core.schema import CHINA_TZ, InvalidPost, Post, make_post
 from core.store import Store, UpsertResult
 
@@ -41,7 +42,6 @@ DETECTED = ("utf-8", "gb18030")  # the encodings tried for each line, in order, 
 _CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])  # control bytes, rare in text of any encoding read here
 _MONTH_DAY_TIME = re.compile(r"(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})")
 _DAY_IN_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-EMPTY_REPOST = "转发微博"  # what Weibo shows for a repost without words
 
 
 class ImportFailed(Exception):

@@ -22,6 +22,7 @@ from core.schema import CHINA_TZ
 from core.store import Store, naive_utc
 from desk import dashboard
 from desk.clocks import Clock, rumor_clock
+from desk.states import ReleaseState
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release, Version
 from desk.vocabulary import PLATFORM_NAMES, POLARITY_NAMES, REPORT_KINDS, SENTIMENT_NAMES
 from indexes.query import SearchQuery
@@ -212,7 +213,7 @@ def _releases(session: Session, incident: Incident | None, since: datetime, unti
         found.append({"id": release.id, "incident": release.incident_id, "kind": release.kind,
                       "channel": release.channel, "title": title or "", "published_at": _iso(release.published_at),
                       "answers": list(release.rumor_clusters or [])})
-    return {"query": "", "filters": {"published": True, **({"incident": incident.id} if incident else {})},
+    return {"query": "", "filters": {"state": ReleaseState.PUBLISHED, **({"incident": incident.id} if incident else {})},
             "since": _iso(since), "until": _iso(until), "releases": found}
 
 
