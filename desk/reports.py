@@ -33,7 +33,7 @@ from nlp.topics import load_taxonomy
 KINDS = REPORT_KINDS
 TITLES = {"daily": "舆情日报", "special": "舆情专报", "flash": "舆情快报"}
 FLASH_HOURS = 2  # a flash report's window when none is given
-TOP_POSTS = 10
+TOP_POSTS = dashboard.TOP  # the dashboard's top posts, which the report shows
 ACCOUNT_POSTS = 100  # top accounts: summed over this many of the most engaging posts
 MEDIA_TYPES = {"weibo": "社交媒体", "tieba": "社交媒体", "wechat": "自媒体", "news": "新闻媒体", "gov": "政务媒体"}
 TEMPLATES = Path(__file__).with_name("report_templates")
@@ -95,7 +95,7 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
         "sentiment": _sentiment(base, facets, board),
         "hot_words": _hot_words(base, board),
         "places": _places(base, board),
-        "top_posts": _top_posts(store, index, base),
+        "top_posts": _top_posts(base, board),
         "top_accounts": _top_accounts(store, index, base),
         "rumors": _rumors(session, base, board, clocks, incident, until),
         "releases": _releases(session, incident, since, until),
@@ -160,9 +160,10 @@ def _post(post: dict) -> dict:
             "engagement": post["reposts_count"] + post["comments_count"] + post["likes_count"]}
 
 
-def _top_posts(store, index, base: SearchQuery) -> dict:
+def _top_posts(base: SearchQuery, board: dashboard.Dashboard) -> dict:
+    """The dashboard's most engaging posts: its search is this section's."""
     top = replace(base, sort="engagement", per_page=TOP_POSTS)
-    return {**_source(top, sort="engagement"), "posts": [_post(hit.post) for hit in search(store, index, top).hits]}
+    return {**_source(top, sort="engagement"), "posts": [_post(post) for post in board.top_posts]}
 
 
 def _top_accounts(store, index, base: SearchQuery) -> dict:
