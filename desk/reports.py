@@ -23,7 +23,8 @@ from core.store import Store, naive_utc
 from desk import dashboard
 from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
-from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release, Version
+from desk.releases import current_version
+from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
 from desk.vocabulary import PLATFORM_NAMES, POLARITY_NAMES, REPORT_KINDS, SENTIMENT_NAMES
 from indexes.query import SearchQuery
 from indexes.results import search
@@ -207,13 +208,10 @@ def _releases(session: Session, incident: Incident | None, since: datetime, unti
     chosen = select(Release).where(Release.published_at >= naive_utc(since), Release.published_at <= naive_utc(until))
     if incident is not None:
         chosen = chosen.where(Release.incident_id == incident.id)
-    found = []
-    for release in session.scalars(chosen.order_by(Release.published_at, Release.id)):
-        title = session.scalars(select(Version.title).where(Version.release_id == release.id)
-                                .order_by(Version.number.desc())).first()
-        found.append({"id": release.id, "incident": release.incident_id, "kind": release.kind,
-                      "channel": release.channel, "title": title or "", "published_at": _iso(release.published_at),
-                      "answers": list(release.rumor_clusters or [])})
+    found = [{"id": release.id, "incident": release.incident_id, "kind": release.kind, "channel": release.channel,
+              "title": current_version(session, release).title, "published_at": _iso(release.published_at),
+              "answers": list(release.rumor_clusters or [])}
+             for release in session.scalars(chosen.order_by(Release.published_at, Release.id))]
     return {"query": "", "filters": {"state": ReleaseState.PUBLISHED, **({"incident": incident.id} if incident else {})},
             "since": _iso(since), "until": _iso(until), "releases": found}
 
