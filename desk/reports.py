@@ -31,7 +31,6 @@ from indexes.results import search
 from nlp.places import gazetteer
 from nlp.topics import load_taxonomy
 
-KINDS = REPORT_KINDS
 TITLES = {"daily": "舆情日报", "special": "舆情专报", "flash": "舆情快报"}
 FLASH_HOURS = 2  # a flash report's window when none is given
 TOP_POSTS = dashboard.TOP  # the dashboard's top posts, which the report shows
@@ -76,10 +75,10 @@ def window(kind: str, *, day: date | None = None, since: datetime | None = None,
 def make_report(kind: str, store: Store, index, session: Session, clocks: list[Clock], *, query: str = "",
                 day: date | None = None, since: datetime | None = None, until: datetime | None = None,
                 incident: Incident | None = None, now: datetime | None = None) -> Report:
-    """The figures of a report of ``kind`` (``KINDS``) over ``query`` (all posts when
+    """The figures of a report of ``kind`` (``REPORT_KINDS``) over ``query`` (all posts when
     empty; a special report takes its incident's query)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
+    if kind not in REPORT_KINDS:
+        raise ValueError(f"unknown report kind {kind!r}; use one of {', '.join(REPORT_KINDS)}")
     if (kind == "special") != (incident is not None):
         raise ValueError("a special report is made for one incident, and only it")
     now = now or datetime.now(timezone.utc)
