@@ -290,10 +290,13 @@ class Fired:
     rule: AlertRule
     opened_at: datetime
     finding: Finding
-    level: str
     updated_at: datetime
-    reached: Finding
+    reached: Finding  # the finding that reached its highest level
     reached_at: datetime
+
+    @property
+    def level(self) -> str:
+        return self.reached.level
 
 
 def backtest(session: Session, store: Store, index, since: datetime, until: datetime,
@@ -311,9 +314,9 @@ def backtest(session: Session, store: Store, index, since: datetime, until: date
             if seen is not None and _lasts(rule, seen.updated_at, at):
                 seen.updated_at = at
                 if LEVELS.index(finding.level) > LEVELS.index(seen.level):
-                    seen.level, seen.reached, seen.reached_at = finding.level, finding, at
+                    seen.reached, seen.reached_at = finding, at
                 continue
-            latest[rule.id, finding.key] = Fired(rule, at, finding, finding.level, at, finding, at)
+            latest[rule.id, finding.key] = Fired(rule, at, finding, at, finding, at)
             fired.append(latest[rule.id, finding.key])
         at += every
     return fired
