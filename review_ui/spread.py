@@ -45,14 +45,14 @@ def _page(found: Spread, post_id: int | None = None, cluster: str | None = None)
 
 def _chart(found: Spread) -> dict:
     """The tree (one virtual top where there are several roots) and the time series."""
-    drawn = dict.fromkeys(list(found.nodes)[:DRAWN])
-    items = {node_id: {"name": node.author or f"#{node_id}", "id": node_id, "kind": node.kind,
-                       "text": node.text[:60], "value": node.downstream, "children": []}
-             for node_id, node in found.nodes.items() if node_id in drawn}
+    drawn = list(found.nodes)[:DRAWN]  # every parent before its children
+    items = {}
     for node_id in drawn:
-        parent = found.nodes[node_id].parent
-        if parent is not None:
-            items[parent]["children"].append(items[node_id])
+        node = found.nodes[node_id]
+        items[node_id] = {"name": node.author or f"#{node_id}", "id": node_id, "text": node.text[:60],
+                          "value": node.downstream, "children": []}
+        if node.parent is not None:
+            items[node.parent]["children"].append(items[node_id])
     tops = [items[root] for root in found.roots if root in items]
     steps = found.over_time()
     return {
