@@ -238,7 +238,7 @@ def _ced_posts(record: dict, source: str) -> tuple[list[Post], list[str]]:
     for number, reply in enumerate(reposts, start=1):
         if not isinstance(reply, dict):
             continue
-        text = str(reply.get("text") or "").strip() and reply.get("text")
+        text = reply["text"] if _has_words(reply) else ""
         if not text and not (isinstance(reply.get("mid"), str) and reply["mid"] in chains):
             continue  # CED keeps empty reposts ("转发微博" stripped); they carry nothing to tag
         try:
@@ -265,13 +265,17 @@ def _reposted(reposts: list) -> set:
     by_mid = {reply["mid"]: reply for reply in reposts if isinstance(reply, dict) and isinstance(reply.get("mid"), str)}
     chains = set()
     for reply in by_mid.values():
-        if not str(reply.get("text") or "").strip():
+        if not _has_words(reply):
             continue
         parent = reply.get("parent")
         while isinstance(parent, str) and parent in by_mid and parent not in chains:
             chains.add(parent)
             parent = by_mid[parent].get("parent")
     return chains
+
+
+def _has_words(reply: dict) -> bool:
+    return bool(str(reply.get("text") or "").strip())
 
 
 def _repost_time(value, parent: datetime | None):
