@@ -265,7 +265,8 @@ _waiting: dict[AuditFiles, Engine] = {}  # anchors a timer will write; written a
 
 
 @atexit.register
-def _finish_waiting() -> None:
+def finish_waiting() -> None:
+    """Write the anchors still waiting for their timer (at exit, or before their database goes)."""
     for files, engine in list(_waiting.items()):
         files.finish(engine)
 

@@ -135,6 +135,9 @@ def postgres_server():
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     wait_for(server, lambda: psycopg.connect(url, connect_timeout=1).close(), psycopg.OperationalError, "PostgreSQL")
     yield port
+    from desk import audit
+
+    audit.finish_waiting()  # while the server still runs: the process would write them at exit
     stop(server, root)
 
 
