@@ -55,6 +55,14 @@ class Report:
                 "until": _iso(self.until), "made_at": _iso(self.made_at), "total_posts": self.total_posts,
                 **self.sections}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Report:
+        """The report again from ``as_dict`` (a report kept as JSON is rendered from it)."""
+        head = {"kind", "title", "query", "since", "until", "made_at", "total_posts"}
+        return cls(data["kind"], data["title"], data["query"], datetime.fromisoformat(data["since"]),
+                   datetime.fromisoformat(data["until"]), datetime.fromisoformat(data["made_at"]),
+                   data["total_posts"], {name: value for name, value in data.items() if name not in head})
+
 
 def window(kind: str, *, day: date | None = None, since: datetime | None = None, until: datetime | None = None,
            incident: Incident | None = None, now: datetime) -> tuple[datetime, datetime]:
@@ -266,6 +274,16 @@ def _change(change: float) -> str:
     if change == 0:
         return "持平"
     return f"{'上升' if change > 0 else '下降'}{abs(change):.1%}"
+
+
+FORMATS = {"html": "text/html; charset=utf-8"}  # each format a report is rendered in, by its media type
+
+
+def render(report: Report, form: str) -> bytes:
+    """The report as a file of ``form`` (one of ``FORMATS``)."""
+    if form == "html":
+        return render_html(report).encode("utf-8")
+    raise ValueError(f"unknown report format {form!r}; use one of {', '.join(FORMATS)}")
 
 
 def render_html(report: Report) -> str:
