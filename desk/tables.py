@@ -6,10 +6,10 @@ never touch them. Times are naive UTC, as in ``core.store``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.store import utcnow
@@ -328,6 +328,44 @@ class AlertDelivery(WorkflowBase):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     channel: Mapped[str] = mapped_column(String(100))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[DeliveryStatus] = mapped_column(_stored(DeliveryStatus), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class KeptReport(WorkflowBase):
+    """A briefing as it was made (``desk.report_archive``): its figures (``Report.as_dict``),
+    from which each format is rendered again, and who made it for which organisation. A
+    daily report the scheduler made carries its day in ``scheduled_day``, unique, so that
+    two schedulers or a restart make one day's once."""
+
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # REPORT_KINDS
+    title: Mapped[str] = mapped_column(String(300))
+    query: Mapped[str] = mapped_column(String(500), default="")
+    since: Mapped[datetime] = mapped_column(DateTime)
+    until: Mapped[datetime] = mapped_column(DateTime)
+    made_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    made_by: Mapped[str] = mapped_column(String(64))  # a username, or "scheduler"
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))  # None: the scheduler's, for all
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    total_posts: Mapped[int] = mapped_column(Integer)
+    figures: Mapped[dict] = mapped_column(JSON)
+    scheduled_day: Mapped[date | None] = mapped_column(Date, unique=True)
+
+
+class ReportDelivery(WorkflowBase):
+    """A kept report's notice to one channel of an organisation, retried as an alert's is."""
+
+    __tablename__ = "report_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    channel: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     status: Mapped[DeliveryStatus] = mapped_column(_stored(DeliveryStatus), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
