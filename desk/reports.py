@@ -10,6 +10,7 @@ only the few posts a section shows are read from the store.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -24,6 +25,7 @@ from desk import dashboard
 from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
 from desk.releases import current_version
+from desk.spread import spread_of_cluster
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
 from desk.vocabulary import PLATFORM_NAMES, POLARITY_NAMES, REPORT_KINDS, SENTIMENT_NAMES
 from indexes.query import SearchQuery
@@ -35,6 +37,7 @@ TITLES = {"daily": "舆情日报", "special": "舆情专报", "flash": "舆情�
 FLASH_HOURS = 2  # a flash report's window when none is given
 TOP_POSTS = dashboard.TOP  # the dashboard's top posts, which the report shows
 ACCOUNT_POSTS = 100  # top accounts: summed over this many of the most engaging posts
+SPREADERS = 5  # key spreaders in a special report's spread section
 MEDIA_TYPES = {"weibo": "社交媒体", "tieba": "社交媒体", "wechat": "自媒体", "news": "新闻媒体", "gov": "政务媒体"}
 TEMPLATES = Path(__file__).with_name("report_templates")
 
@@ -109,6 +112,8 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
         "releases": _releases(session, incident, since, until),
         "alerts": _alerts(session, incident, since, until),
     }
+    if incident is not None:
+        sections["spread"] = _spread(store, base, board)
     sections = {"summary": _summary(kind, board.total, sections, incident), **sections}
     return Report(kind, TITLES[kind] + (f"：{incident.title}" if incident else ""), query, since, until,
                   now.astimezone(CHINA_TZ), board.total, sections)
@@ -207,6 +212,29 @@ def _rumors(session: Session, base: SearchQuery, board: dashboard.Dashboard, clo
                       "answers": [release_id for release_id, _, _ in answers.get(cluster["cluster"], [])],
                       "deadlines": [{"clock": d.name, "due": _iso(d.due), "state": d.state} for d in clock.deadlines]})
     return {**_source(base, rumor=True), "clusters": found}
+
+
+def _spread(store: Store, base: SearchQuery, board: dashboard.Dashboard) -> dict:
+    """How the most copied rumor cluster of the window spread: the tree the page
+    ``/spread/cluster/<cluster>`` draws (desk.spread, the whole stored tree), its first
+    source, size, depth, breadth, growth and its top ``SPREADERS`` by reposts downstream."""
+    cluster = board.rumor_clusters[0]["cluster"] if board.rumor_clusters else None
+    source = _source(base, rumor=True, cluster=cluster)
+    if cluster is None:
+        return {**source, "cluster": None, "root": None, "posts": 0, "reposts": 0, "comments": 0, "depth": 0,
+                "breadth": 0, "over_time": [], "spreaders": [], "link": None}
+    tree = spread_of_cluster(store, cluster)
+    kinds = Counter(node.kind for node in tree.nodes.values())
+    levels = Counter(node.depth for node in tree.nodes.values())
+    root = tree.first_source
+    return {**source, "cluster": cluster, "root": _post(store.get_post(root.id)) if root else None,
+            "posts": len(tree.nodes), "reposts": kinds["repost"], "comments": kinds["comment"],
+            "depth": max(levels, default=0), "breadth": max(levels.values(), default=0),
+            "over_time": [{"at": _iso(row["at"]), "posts": row["posts"], "depth": row["depth"]}
+                          for row in tree.over_time()],
+            "spreaders": [{"author": node.author or "", "platform": node.platform, "downstream": node.downstream}
+                          for node in tree.spreaders(SPREADERS)],
+            "link": f"/spread/cluster/{cluster}"}
 
 
 def _releases(session: Session, incident: Incident | None, since: datetime, until: datetime) -> dict:
