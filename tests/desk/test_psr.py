@@ -1,0 +1,82 @@
+"""The PSR timeline of an incident (desk.psr) from a real store and embedded index: the
+pressure per bucket is what searches over the same buckets count, the fact sheet's values
+and the responses in time order, the phases where the figures turn."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from core.store import Store
+from desk import psr
+from desk.database import open_sessions
+from desk.tables import Incident
+from indexes.backends import open_index
+from indexes.query import SearchQuery
+from indexes.results import search
+from tests.desk.psr_home import BEFORE, FIRST_RUMOR_AT, NOW, OPENED, QUERY, RISE, psr_home
+
+
+def _timeline(settings, incident_id=1, now=NOW):
+    store, index = Store(settings.database_url), open_index(settings)
+    try:
+        with open_sessions(store.engine, settings.home)() as session:
+            return psr.timeline(session, store, index, session.get(Incident, incident_id), now)
+    finally:
+        store.close()
+
+
+def test_the_pressure_per_bucket_is_what_the_same_searches_count(tmp_path):
+    settings = psr_home(tmp_path)
+    timeline = _timeline(settings)
+    assert timeline["interval"] == "hour" and timeline["since"] == (OPENED - timedelta(days=1)).isoformat()
+    buckets = [datetime.fromisoformat(bucket) for bucket in timeline["buckets"]]
+    assert buckets[0] == BEFORE[0].replace(minute=0) and buckets[-1] == NOW  # to the window's end
+    assert all(later - earlier == timedelta(hours=1) for earlier, later in zip(buckets, buckets[1:]))
+
+    pressure = timeline["pressure"]
+    store, index = Store(settings.database_url), open_index(settings)
+    for start, posts, share in zip(buckets, pressure["posts"], pressure["negative_share"]):
+        bucket = SearchQuery(text=QUERY, since=start, until=start + timedelta(hours=1) - timedelta(microseconds=1))
+        assert search(store, index, bucket).total == posts, start
+        negative = search(store, index, replace(bucket, polarities=("negative",))).total
+        assert share == (negative / posts if posts else None), start
+    store.close()
+    counts = dict(zip(buckets, pressure["posts"]))
+    assert {hour: counts[OPENED.replace(hour=hour)] for hour in RISE} == RISE
+    assert sum(pressure["posts"]) == len(BEFORE) + sum(RISE.values())
+    first_seen = {bucket: n for bucket, n in zip(buckets, pressure["rumor_clusters"]) if n}
+    assert first_seen == {OPENED.replace(hour=hour): 1 for hour in FIRST_RUMOR_AT.values()}
+    assert {bucket: n for bucket, n in zip(buckets, pressure["alerts"]) if n} == {OPENED.replace(hour=8): 1}
+
+
+def test_the_state_the_responses_and_the_phases(tmp_path):
+    timeline = _timeline(psr_home(tmp_path))
+    state = timeline["state"]
+    assert [(datetime.fromisoformat(v["at"]).hour, v["value"]) for v in state["households"]] == [(7, 12000), (11, 8000)]
+    assert [v["value"] for v in state["affected_areas"]] == ["城东、城南"]
+    assert [v["value"] for v in state["restoration_estimate"]] == ["今晚22时"]
+    assert [(datetime.fromisoformat(r["at"]).strftime("%H:%M"), r["kind"], r["label"]) for r in timeline["response"]] == [
+        ("08:45", "alert_acknowledged", "III级预警：爆炸"), ("09:30", "press_conference", "城东停电新闻发布会"),
+        ("10:30", "release", "关于城东变电站的情况说明"), ("12:10", "alert_closed", "III级预警：爆炸")]
+
+    phases = {phase["phase"]: phase for phase in timeline["phases"]}
+    assert list(phases) == ["onset", "peak", "recovery"]
+    assert phases["onset"]["at"] == OPENED.replace(hour=7).isoformat()  # 3 posts, over twice 4 in 24 hours
+    assert "超过事发前基线（每时段0.2条）的两倍" in phases["onset"]["reason"]
+    assert phases["peak"]["at"] == OPENED.replace(hour=9).isoformat() and "10条" in phases["peak"]["reason"]
+    assert phases["recovery"]["at"] == OPENED.replace(hour=11).isoformat()  # 4 < 10 / 2 from then on
+
+
+
+def test_an_alert_opened_before_the_posts_rise_marks_the_onset():
+    phases = psr._phases(["2024-07-24T07", "2024-07-24T08"], [1, 5], {"2024-07-24T07": 1}, 0.0, "hour")
+    assert phases[0] == {"phase": "onset", "at": "2024-07-24T07:00:00+08:00", "reason": "首条预警生成"}
+    assert [phase["phase"] for phase in phases] == ["onset", "peak"]  # still at its peak: no recovery
+
+
+def test_an_incident_without_posts_has_an_empty_timeline(tmp_path):
+    timeline = _timeline(psr_home(tmp_path), incident_id=2)
+    assert timeline["buckets"] == [] and timeline["phases"] == [] and timeline["state"] == {}
+    assert timeline["pressure"] == {"posts": [], "negative_share": [], "rumor_clusters": [], "alerts": []}
+    assert timeline["response"] == []
