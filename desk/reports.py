@@ -10,21 +10,23 @@ only the few posts a section shows are read from the store.
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from core.schema import CHINA_TZ
 from core.store import Store, naive_utc
-from desk import dashboard
+from desk import dashboard, psr
 from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
 from desk.releases import current_version
+from desk.report_charts import draw
 from desk.spread import spread_of_cluster
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
 from desk.vocabulary import PLATFORM_NAMES, POLARITY_NAMES, REPORT_KINDS, SENTIMENT_NAMES
@@ -112,6 +114,8 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
         "releases": _releases(session, incident, since, until),
         "alerts": _alerts(session, incident, since, until),
     }
+    if incident is not None:
+        sections["psr"] = psr.timeline(session, store, index, incident, now, board=board)
     if incident is not None:
         sections["spread"] = _spread(store, base, board)
     sections = {"summary": _summary(kind, board.total, sections, incident), **sections}
@@ -201,8 +205,7 @@ def _rumors(session: Session, base: SearchQuery, board: dashboard.Dashboard, clo
     """The window's most copied rumor clusters, each with its clock as at the window's end
     and the published releases that answer it (an incident's clocks by its weight; others
     by the clocks for every rumor)."""
-    answers = dashboard.answers_by_cluster(session.scalars(select(Release).where(
-        Release.published_at.is_not(None), Release.published_at <= naive_utc(until))))
+    answers = _answers(session, [cluster["cluster"] for cluster in board.rumor_clusters], until)
     found = []
     for cluster in board.rumor_clusters:
         clock = rumor_clock(cluster["cluster"], cluster["since"], answers.get(cluster["cluster"], []), until, clocks,
@@ -212,6 +215,19 @@ def _rumors(session: Session, base: SearchQuery, board: dashboard.Dashboard, clo
                       "answers": [release_id for release_id, _, _ in answers.get(cluster["cluster"], [])],
                       "deadlines": [{"clock": d.name, "due": _iso(d.due), "state": d.state} for d in clock.deadlines]})
     return {**_source(base, rumor=True), "clusters": found}
+
+
+def _answers(session: Session, clusters: list[str], until: datetime) -> dict:
+    """``dashboard.answers_by_cluster`` of the releases published by ``until`` that name one
+    of ``clusters``, found in SQL: a cluster id is hex, so ``"<id>"`` in the JSON list's
+    text names it on SQLite and PostgreSQL alike."""
+    if not clusters:
+        return {}
+    named = or_(*(cast(Release.rumor_clusters, String).contains(f'"{cluster}"', autoescape=True)
+                  for cluster in clusters))
+    return dashboard.answers_by_cluster(session.execute(
+        select(Release.id, Release.published_at, Release.channel, Release.rumor_clusters)
+        .where(Release.published_at <= naive_utc(until), named).order_by(Release.id)))
 
 
 def _spread(store: Store, base: SearchQuery, board: dashboard.Dashboard) -> dict:
@@ -304,24 +320,40 @@ def _change(change: float) -> str:
     return f"{'上升' if change > 0 else '下降'}{abs(change):.1%}"
 
 
-FORMATS = {"html": "text/html; charset=utf-8"}  # each format a report is rendered in, by its media type
+# each format a report is rendered in, by its media type
+FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
 
-def render(report: Report, form: str) -> bytes:
-    """The report as a file of ``form`` (one of ``FORMATS``)."""
+def render(report: Report, form: str, *, china_map: Path | None = None) -> bytes:
+    """The report as a file of ``form`` (one of ``FORMATS``); ``china_map`` is the folder of
+    the provinces' GeoJSON that draws the places as a map (``report_charts.draw``)."""
     if form == "html":
-        return render_html(report).encode("utf-8")
+        return render_html(report, china_map=china_map).encode("utf-8")
+    if form == "pdf":
+        return render_pdf(report, china_map=china_map)
     raise ValueError(f"unknown report format {form!r}; use one of {', '.join(FORMATS)}")
 
 
-def render_html(report: Report) -> str:
-    """The report as a standalone, printable A4 page (post texts escaped)."""
+def render_pdf(report: Report, *, china_map: Path | None = None) -> bytes:
+    """The HTML page printed by WeasyPrint: A4, page numbers, the fonts the page names
+    (Noto CJK from fonts-noto-cjk where the Windows fonts 黑体 and 仿宋 are missing)."""
+    from weasyprint import HTML  # loads Pango: only where a PDF is made
+
+    return HTML(string=render_html(report, china_map=china_map)).write_pdf()
+
+
+def render_html(report: Report, *, china_map: Path | None = None) -> str:
+    """The report as a standalone, printable A4 page (post texts escaped), its charts
+    inline as PNG images."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.filters["china_time"] = _china_time
     env.filters["zip"] = zip
     env.filters["percent"] = lambda value: "—" if value is None else f"{value:+.1%}"
+    data = report.as_dict()
+    charts = {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+              for name, png in draw(data, china_map=china_map).items()}
     return env.get_template("report.html").render(
-        report=report, data=report.as_dict(), platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
+        report=report, data=data, charts=charts, platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
         polarity_names=POLARITY_NAMES)
 
 
