@@ -116,7 +116,6 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
     }
     if incident is not None:
         sections["psr"] = psr.timeline(session, store, index, incident, now, board=board)
-    if incident is not None:
         sections["spread"] = _spread(store, base, board)
     sections = {"summary": _summary(kind, board.total, sections, incident), **sections}
     return Report(kind, TITLES[kind] + (f"：{incident.title}" if incident else ""), query, since, until,
