@@ -10,7 +10,6 @@ only the few posts a section shows are read from the store.
 
 from __future__ import annotations
 
-import base64
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
@@ -22,11 +21,10 @@ from sqlalchemy.orm import Session
 
 from core.schema import CHINA_TZ
 from core.store import Store, naive_utc
-from desk import dashboard, psr
+from desk import dashboard
 from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
 from desk.releases import current_version
-from desk.report_charts import draw
 from desk.spread import spread_of_cluster
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
 from desk.vocabulary import PLATFORM_NAMES, POLARITY_NAMES, REPORT_KINDS, SENTIMENT_NAMES
@@ -115,7 +113,6 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
         "alerts": _alerts(session, incident, since, until),
     }
     if incident is not None:
-        sections["psr"] = psr.timeline(session, store, index, incident, now, board=board)
         sections["spread"] = _spread(store, base, board)
     sections = {"summary": _summary(kind, board.total, sections, incident), **sections}
     return Report(kind, TITLES[kind] + (f"：{incident.title}" if incident else ""), query, since, until,
@@ -319,40 +316,24 @@ def _change(change: float) -> str:
     return f"{'上升' if change > 0 else '下降'}{abs(change):.1%}"
 
 
-# each format a report is rendered in, by its media type
-FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+FORMATS = {"html": "text/html; charset=utf-8"}  # each format a report is rendered in, by its media type
 
 
-def render(report: Report, form: str, *, china_map: Path | None = None) -> bytes:
-    """The report as a file of ``form`` (one of ``FORMATS``); ``china_map`` is the folder of
-    the provinces' GeoJSON that draws the places as a map (``report_charts.draw``)."""
+def render(report: Report, form: str) -> bytes:
+    """The report as a file of ``form`` (one of ``FORMATS``)."""
     if form == "html":
-        return render_html(report, china_map=china_map).encode("utf-8")
-    if form == "pdf":
-        return render_pdf(report, china_map=china_map)
+        return render_html(report).encode("utf-8")
     raise ValueError(f"unknown report format {form!r}; use one of {', '.join(FORMATS)}")
 
 
-def render_pdf(report: Report, *, china_map: Path | None = None) -> bytes:
-    """The HTML page printed by WeasyPrint: A4, page numbers, the fonts the page names
-    (Noto CJK from fonts-noto-cjk where the Windows fonts 黑体 and 仿宋 are missing)."""
-    from weasyprint import HTML  # loads Pango: only where a PDF is made
-
-    return HTML(string=render_html(report, china_map=china_map)).write_pdf()
-
-
-def render_html(report: Report, *, china_map: Path | None = None) -> str:
-    """The report as a standalone, printable A4 page (post texts escaped), its charts
-    inline as PNG images."""
+def render_html(report: Report) -> str:
+    """The report as a standalone, printable A4 page (post texts escaped)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.filters["china_time"] = _china_time
     env.filters["zip"] = zip
     env.filters["percent"] = lambda value: "—" if value is None else f"{value:+.1%}"
-    data = report.as_dict()
-    charts = {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-              for name, png in draw(data, china_map=china_map).items()}
     return env.get_template("report.html").render(
-        report=report, data=data, charts=charts, platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
+        report=report, data=report.as_dict(), platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
         polarity_names=POLARITY_NAMES)
 
 
