@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.schema import CHINA_TZ
 from core.store import Store, naive_utc
-from desk import dashboard
+from desk import dashboard, psr
 from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
 from desk.releases import current_version
@@ -113,6 +113,7 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
         "alerts": _alerts(session, incident, since, until),
     }
     if incident is not None:
+        sections["psr"] = psr.timeline(session, store, index, incident, now, board=board)
         sections["spread"] = _spread(store, base, board)
     sections = {"summary": _summary(kind, board.total, sections, incident), **sections}
     return Report(kind, TITLES[kind] + (f"：{incident.title}" if incident else ""), query, since, until,
