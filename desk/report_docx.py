@@ -1,0 +1,273 @@
+"""Briefings as Word files (python-docx), laid out as Chinese official documents are
+(GB/T 9704): A4 with margins of 37/35/28/26 mm, the title in red 黑体 over a red rule,
+headings in 黑体, the body in 仿宋, page numbers "— N —" in the footer. The sections and their
+order are those of ``report_templates/report.html``; each names its query and window in
+small print, and shows its chart (``desk.report_charts``) where one is given.
+
+Fonts are set for East Asian text too (``w:rFonts/@w:eastAsia``): Word lays Chinese out in
+that font, not in the Latin one python-docx's ``font.name`` sets.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime
+
+from docx import Document
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt, RGBColor
+
+from core.schema import CHINA_TZ
+from desk.vocabulary import PLATFORM_NAMES, POLARITY_NAMES, SENTIMENT_NAMES
+
+HEI, FANGSONG, SONG, LATIN = "黑体", "仿宋", "宋体", "Times New Roman"  # as Word names them
+RED = RGBColor(0xC0, 0x00, 0x00)
+GREY = RGBColor(0x59, 0x59, 0x59)
+MARGINS = {"top_margin": 37, "bottom_margin": 35, "left_margin": 28, "right_margin": 26}  # mm
+WIDTH = Mm(210 - 28 - 26)  # the text's width on A4
+CHART_HEIGHT = Mm(120)  # at most, so that a chart keeps to a page with its heading
+# What XML 1.0 cannot hold and python-docx refuses (post texts are untrusted): control
+# characters but tab, newline and carriage return, lone surrogates, U+FFFE and U+FFFF.
+UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def render_docx(report, charts: dict[str, bytes]) -> bytes:
+    """``report`` (a ``desk.reports.Report``) as a .docx file, with ``charts`` (PNG by
+    section name) under their sections' headings."""
+    data = report.as_dict()
+    document = _document(report.title)
+    _masthead(document, report.title, data)
+    _Briefing(document, charts).write(data)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _document(title: str):
+    """An empty A4 document with the briefing's styles and its page-numbered footer."""
+    document = Document()
+    document.core_properties.title = clean(title)
+    section = document.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    for margin, mm in MARGINS.items():
+        setattr(section, margin, Mm(mm))
+    defaults = document.styles.element.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
+    _fonts(defaults, LATIN, FANGSONG)
+    defaults.find(qn("w:lang")).set(qn("w:eastAsia"), "zh-CN")
+
+    styles = document.styles
+    _style(styles["Normal"], FANGSONG, 16)  # 三号仿宋
+    styles["Normal"].paragraph_format.line_spacing = Pt(28)
+    styles["Normal"].paragraph_format.space_after = Pt(0)
+    heading = _style(styles["Heading 1"], HEI, 16, latin=HEI)  # 三号黑体
+    heading.font.bold, heading.font.color.rgb = False, RGBColor(0, 0, 0)
+    heading.paragraph_format.space_before, heading.paragraph_format.space_after = Pt(12), Pt(4)
+    for name, size in (("Report Source", 9), ("Report Table", 10.5), ("Report Chart", 10.5)):
+        style = styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+        style.base_style = styles["Normal"]
+        _style(style, FANGSONG, size, spacing=1.0)
+    styles["Report Source"].font.color.rgb = GREY
+    styles["Report Chart"].paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+    footer = section.footer.paragraphs[0]
+    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _style(styles["Footer"], SONG, 14, spacing=1.0)  # 四号宋体
+    footer.add_run("— ")
+    page = OxmlElement("w:fldSimple")
+    page.set(qn("w:instr"), " PAGE ")
+    number = OxmlElement("w:r")
+    shown = OxmlElement("w:t")
+    shown.text = "1"
+    number.append(shown)
+    page.append(number)
+    footer._p.append(page)
+    footer.add_run(" —")
+    return document
+
+
+def _style(style, east_asia: str, size: float, *, latin: str = LATIN, spacing: float | None = None):
+    """``style`` in ``east_asia`` for Chinese and ``latin`` for the rest, at ``size`` pt."""
+    _fonts(style.element.get_or_add_rPr(), latin, east_asia)
+    style.font.size = Pt(size)
+    if spacing is not None:
+        style.paragraph_format.line_spacing = spacing
+    return style
+
+
+def _fonts(rpr, latin: str, east_asia: str) -> None:
+    """Set the run properties' fonts, dropping the theme's (which would win over them)."""
+    fonts = rpr.find(qn("w:rFonts"))
+    if fonts is None:
+        fonts = rpr.get_or_add_rFonts()
+    fonts.attrib.clear()
+    for script in ("ascii", "hAnsi", "cs"):
+        fonts.set(qn(f"w:{script}"), latin)
+    fonts.set(qn("w:eastAsia"), east_asia)
+    fonts.set(qn("w:hint"), "eastAsia")
+
+
+def _masthead(document, title: str, data: dict) -> None:
+    """The red title, centred, and the window over a red rule (版头与分隔线)."""
+    head = document.add_paragraph()
+    head.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    head.paragraph_format.line_spacing = 1.0
+    head.paragraph_format.space_after = Pt(12)
+    run = head.add_run(clean(title))
+    _fonts(run._r.get_or_add_rPr(), HEI, HEI)
+    run.font.size, run.font.color.rgb = Pt(22), RED  # 二号
+    window = document.add_paragraph(style="Report Table")
+    rule = OxmlElement("w:bottom")
+    for name, value in (("val", "single"), ("sz", "12"), ("space", "4"), ("color", "C00000")):
+        rule.set(qn(f"w:{name}"), value)
+    border = OxmlElement("w:pBdr")
+    border.append(rule)
+    window._p.get_or_add_pPr().append(border)  # first after the style, where the schema wants it
+    window.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    window.paragraph_format.space_after = Pt(12)
+    window.add_run(f"{_time(data['since'])} 至 {_time(data['until'])}（北京时间） · 生成于 {_time(data['made_at'])}")
+
+
+class _Briefing:
+    """Writes the sections, numbered 一、二、… as the HTML's are."""
+
+    def __init__(self, document, charts: dict[str, bytes]):
+        self.document, self.charts, self.headings = document, charts, 0
+        self.cell_style = document.styles["Report Table"]
+
+    def write(self, data: dict) -> None:
+        total = data["total_posts"]
+        self.heading("总体情况")
+        self.text(data["summary"]["text"])
+        self.source(data["summary"])
+
+        volume = data["volume"]
+        self.heading("信息量走势", "volume")
+        self.text(f"本期 {volume['total']} 条，上一周期 {volume['previous']['total']} 条，环比 {_percent(volume['change'])}。")
+        self.table(["时间", "信息量"], zip(volume["buckets"], volume["counts"]))
+        self.source(volume)
+        previous = volume["previous"]
+        self.small(f"上一周期：{_time(previous['since'])} 至 {_time(previous['until'])}")
+
+        platforms = data["platforms"]
+        self.heading("来源平台与媒体类型", "platforms")
+        self.bars("平台", platforms["platforms"], total, PLATFORM_NAMES)
+        self.bars("媒体类型", platforms["media_types"], total)
+        self.source(platforms)
+
+        sentiment = data["sentiment"]
+        self.heading("情感倾向", "sentiment")
+        self.bars("倾向", sentiment["polarity"], total, POLARITY_NAMES)
+        self.bars("情感", sentiment["sentiment"], total, SENTIMENT_NAMES)
+        self.bars("情绪", sentiment["emotion"], total)
+        self.source(sentiment)
+
+        self.heading("热点话题")
+        self.table(["话题", "信息量"], [(name, count) for _, name, count in data["hot_words"]["topics"]])
+        self.source(data["hot_words"])
+
+        places = data["places"]
+        self.heading("地域分布", "places")
+        self.bars("省份", places["provinces"], total, places["names"])
+        self.text(f"未能定位到省份的信息至少 {places['off_map']} 条。")
+        self.source(places)
+
+        self.heading("重点信息")
+        self.table(["时间", "平台", "作者", "内容", "互动量"],
+                   [(_time(post["created_at"]), PLATFORM_NAMES[post["platform"]], post["author"], post["text"],
+                     post["engagement"]) for post in data["top_posts"]["posts"]], widths=[3, 2, 3, 8, 2])
+        self.source(data["top_posts"])
+        self.table(["账号", "平台", "信息数", "互动量"],
+                   [(account["author"], PLATFORM_NAMES[account["platform"]], account["posts"], account["engagement"])
+                    for account in data["top_accounts"]["accounts"]])
+        self.source(data["top_accounts"])
+
+        self.heading("谣言与回应")
+        self.table(["首发", "内容", "信息量", "回应", "时限"],
+                   [(_time(cluster["since"]), cluster["post"]["text"], cluster["count"], _time(cluster["answered_at"]),
+                     "\n".join(f"{d['clock']}：{d['state']}（{_time(d['due'])}）" for d in cluster["deadlines"]))
+                    for cluster in data["rumors"]["clusters"]], widths=[3, 7, 2, 3, 5])
+        self.source(data["rumors"])
+
+        self.heading("信息发布")
+        self.table(["发布时间", "渠道", "标题"], [(_time(release["published_at"]), release["channel"], release["title"])
+                                           for release in data["releases"]["releases"]], widths=[3, 2, 9])
+        self.source(data["releases"])
+
+        self.heading("预警处置")
+        self.table(["预警时间", "方案", "级别", "状态", "确认", "回应", "关闭"],
+                   [(_time(alert["opened_at"]), f"{alert['scheme']}：{alert['key']}", alert["level"], alert["state"],
+                     _time(alert["acknowledged_at"]), alert["release"] or "—", _time(alert["closed_at"]))
+                    for alert in data["alerts"]["alerts"]], widths=[3, 4, 1.5, 2, 3, 1.5, 3])
+        self.source(data["alerts"])
+
+    def heading(self, title: str, chart: str | None = None) -> None:
+        """The next numbered heading, and the section's chart under it where one is given."""
+        self.headings += 1
+        self.document.add_heading(f"{_numeral(self.headings)}、{title}", level=1)
+        if self.charts.get(chart):
+            shape = self.document.add_paragraph(style="Report Chart").add_run().add_picture(
+                io.BytesIO(self.charts[chart]), width=WIDTH)
+            if shape.height > CHART_HEIGHT:
+                shape.width, shape.height = int(shape.width * CHART_HEIGHT / shape.height), CHART_HEIGHT
+
+    def text(self, text: str) -> None:
+        self.document.add_paragraph(clean(text)).paragraph_format.first_line_indent = Pt(32)  # two characters
+
+    def small(self, text: str) -> None:
+        self.document.add_paragraph(clean(text), style="Report Source")
+
+    def source(self, section: dict) -> None:
+        """The search behind a section, as the HTML's ``source`` macro gives it."""
+        filters = "".join(f"；{name}={value}" for name, value in section["filters"].items())
+        self.small(f"检索式：{section['query'] or '（全部信息）'}{filters}"
+                   f"；时间：{_time(section['since'])} 至 {_time(section['until'])}（北京时间）")
+
+    def bars(self, name: str, rows, total: int, names: dict | None = None) -> None:
+        """A facet as a table of counts with each one's share of the posts."""
+        self.table([name, "信息量", "占比"], [((names or {}).get(value, value), count,
+                                            f"{count / total:.1%}" if total else "—") for value, count in rows])
+
+    def table(self, headers: list[str], rows, widths: list[float] | None = None) -> None:
+        """A grid with a header row repeated on each page; ``widths`` in proportions."""
+        table = self.document.add_table(rows=1, cols=len(headers))
+        table.style = "Table Grid"
+        header = table.rows[0]
+        header._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+        for cell, value in zip(header.cells, headers):
+            self._cell(cell, value).bold = True
+        for row in rows:
+            for cell, value in zip(table.add_row().cells, row):
+                self._cell(cell, value)
+        if widths:
+            for column, width in zip(table.columns, widths):
+                column.width = int(WIDTH * width / sum(widths))
+                for cell in column.cells:
+                    cell.width = column.width
+
+    def _cell(self, cell, value):
+        paragraph = cell.paragraphs[0]
+        paragraph.style = self.cell_style
+        return paragraph.add_run(clean(str(value)))
+
+
+def clean(text: str) -> str:
+    """``text`` without the characters a Word file cannot hold."""
+    return UNWRITABLE.sub("", text)
+
+
+def _numeral(n: int) -> str:
+    """1 to 19 in Chinese numerals (一 … 十九), as section headings are numbered."""
+    digits = "一二三四五六七八九"
+    return digits[n - 1] if n < 10 else "十" + (digits[n - 11] if n > 10 else "")
+
+
+def _time(value: str | None) -> str:
+    return datetime.fromisoformat(value).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1%}"

@@ -1,0 +1,119 @@
+"""Briefings as Word files (desk.report_docx): made from a real home's report and read back
+with python-docx: the official layout (A4, margins, 黑体 title in red, 仿宋 body, page
+numbers), the figures in its tables equal to the report's JSON, charts, untrusted texts."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import docx
+from docx.oxml.ns import qn
+
+from desk.report_docx import CHART_HEIGHT, WIDTH, render_docx
+from desk.reports import Report
+from desk.vocabulary import PLATFORM_NAMES
+from tests.desk.report_home import DAY, ON_THE_DAY, report_home
+from tests.desk.test_reports import _report
+
+HEADINGS = ["一、总体情况", "二、信息量走势", "三、来源平台与媒体类型", "四、情感倾向", "五、热点话题", "六、地域分布",
+            "七、重点信息", "八、谣言与回应", "九、信息发布", "十、预警处置"]
+
+
+def _read(report, charts=None):
+    return docx.Document(io.BytesIO(render_docx(report, charts or {})))
+
+
+def _rows(table) -> list[list[str]]:
+    return [[cell.text for cell in row.cells] for row in table.rows]
+
+
+def _east_asia(element) -> str:
+    return element.find(qn("w:rPr")).find(qn("w:rFonts")).get(qn("w:eastAsia"))
+
+
+def _png(width: int, height: int) -> bytes:
+    """A red PNG of ``width`` x ``height`` pixels."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    pixels = b"".join(b"\x00" + b"\xc0\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(pixels)) + chunk(b"IEND", b""))
+
+
+def test_a_word_briefing_is_laid_out_as_an_official_document(tmp_path):
+    document = _read(_report(report_home(tmp_path), "daily", day=DAY.date()))
+    section = document.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)  # A4
+    assert [round(margin.mm) for margin in (section.top_margin, section.bottom_margin, section.left_margin,
+                                            section.right_margin)] == [37, 35, 28, 26]
+
+    title = document.paragraphs[0]
+    assert title.text == "舆情日报" and title.alignment == 1  # centred
+    [run] = title.runs
+    assert _east_asia(run._r) == "黑体" and str(run.font.color.rgb) == "C00000"
+    rule = document.paragraphs[1]._p.find(qn("w:pPr")).find(qn("w:pBdr")).find(qn("w:bottom"))
+    assert rule.get(qn("w:color")) == "C00000"
+    assert "2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in document.paragraphs[1].text
+
+    assert [p.text for p in document.paragraphs if p.style.name == "Heading 1"] == HEADINGS
+    assert _east_asia(document.styles["Heading 1"].element) == "黑体"
+    assert _east_asia(document.styles["Normal"].element) == "仿宋"
+
+    footer = section.footer.paragraphs[0]._p
+    [field] = footer.findall(qn("w:fldSimple"))
+    assert field.get(qn("w:instr")).strip() == "PAGE"
+    assert "".join(text.text for text in footer.iter(qn("w:t"))) == "— 1 —"
+
+
+def test_the_word_tables_hold_the_reports_figures_and_each_section_its_search(tmp_path):
+    report = _report(report_home(tmp_path), "daily", day=DAY.date())
+    figures = report.as_dict()
+    document = _read(report)
+    texts = [p.text for p in document.paragraphs]
+    assert f"本期 {figures['total_posts']} 条，上一周期 8 条，环比 +50.0%。" in texts and figures["total_posts"] == ON_THE_DAY
+    assert figures["summary"]["text"] in texts
+    assert texts.count("检索式：（全部信息）；时间：2024-07-24 00:00 至 2024-07-24 23:59（北京时间）") >= 5
+    assert "检索式：（全部信息）；rumor=True；时间：2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in texts
+
+    tables = {tuple(_rows(table)[0]): _rows(table)[1:] for table in document.tables}
+    assert tables[("时间", "信息量")] == [[bucket, str(count)] for bucket, count in
+                                       zip(figures["volume"]["buckets"], figures["volume"]["counts"])]
+    assert tables[("平台", "信息量", "占比")] == [[PLATFORM_NAMES[platform], str(count), f"{count / ON_THE_DAY:.1%}"]
+                                          for platform, count in figures["platforms"]["platforms"]]
+    assert tables[("省份", "信息量", "占比")][0][:2] == ["湖北省", "3"]
+    posts = figures["top_posts"]["posts"]
+    assert [[text, engagement] for _, _, _, text, engagement in tables[("时间", "平台", "作者", "内容", "互动量")]] == \
+        [[post["text"], str(post["engagement"])] for post in posts] and len(posts) == 10
+    assert "停电了 <script>alert(1)</script> 第3条" in [post["text"] for post in posts]  # as text, not markup
+    [rumor] = tables[("首发", "内容", "信息量", "回应", "时限")]
+    assert rumor[2] == "3" and rumor[4].startswith("authoritative_information：met")
+    assert tables[("发布时间", "渠道", "标题")] == [["2024-07-24 21:00", "weibo", "关于城东变电站的情况说明"]]
+    assert tables[("预警时间", "方案", "级别", "状态", "确认", "回应", "关闭")][0][1:4] == ["停电监测：爆炸", "III", "closed"]
+
+
+def test_charts_are_drawn_in_their_sections_to_the_pages_width(tmp_path):
+    report = _report(report_home(tmp_path), "daily", day=DAY.date())
+    wide, tall = _png(400, 200), _png(100, 400)
+    document = _read(report, {"volume": wide, "places": tall, "psr": wide})  # no psr section in a daily report
+    shapes = document.inline_shapes
+    assert len(shapes) == 2
+    assert shapes[0].width == WIDTH and shapes[0].height == WIDTH // 2
+    assert shapes[1].height == CHART_HEIGHT and shapes[1].width < WIDTH  # a tall chart keeps to the page
+    headings = [p for p in document.paragraphs if p.style.name == "Heading 1" or p._p.xpath(".//w:drawing")]
+    assert [p.text or "图" for p in headings][1:3] == ["二、信息量走势", "图"]
+    assert [p.text or "图" for p in headings][6:8] == ["六、地域分布", "图"]
+    blobs = {part.blob for part in document.part.package.image_parts}
+    assert blobs == {wide, tall}
+
+
+def test_untrusted_texts_with_control_characters_are_kept_as_text(tmp_path):
+    figures = _report(report_home(tmp_path), "daily", day=DAY.date()).as_dict()
+    figures["top_posts"]["posts"][0].update(text="谣言\x00\x01\x08\x0b\x0c\x1f\ufffe<w:t>&amp;</w:t><script>x</script>\t末",
+                                            author="账号\x07")
+    figures["title"] = "舆情日报\x1b"
+    document = _read(Report.from_dict(figures))
+    assert document.paragraphs[0].text == "舆情日报" and document.core_properties.title == "舆情日报"
+    row = next(_rows(table)[1] for table in document.tables if _rows(table)[0][3:4] == ["内容"])
+    assert row[2] == "账号" and row[3] == "谣言<w:t>&amp;</w:t><script>x</script>\t末"
