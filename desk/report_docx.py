@@ -37,7 +37,7 @@ UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 def render_docx(report, charts: dict[str, bytes]) -> bytes:
     """``report`` (a ``desk.reports.Report``) as a .docx file, with ``charts`` (PNG by
-    section name) under their sections' headings."""
+    section name) in their sections, where the HTML page shows them."""
     data = report.as_dict()
     document = _document(report.title)
     _masthead(document, report.title, data)
@@ -145,21 +145,24 @@ class _Briefing:
         self.source(data["summary"])
 
         volume = data["volume"]
-        self.heading("信息量走势", "volume")
+        self.heading("信息量走势")
         self.text(f"本期 {volume['total']} 条，上一周期 {volume['previous']['total']} 条，环比 {_percent(volume['change'])}。")
+        self.chart("volume")
         self.table(["时间", "信息量"], zip(volume["buckets"], volume["counts"]))
         self.source(volume)
         previous = volume["previous"]
         self.small(f"上一周期：{_time(previous['since'])} 至 {_time(previous['until'])}")
 
         platforms = data["platforms"]
-        self.heading("来源平台与媒体类型", "platforms")
+        self.heading("来源平台与媒体类型")
+        self.chart("platforms")
         self.bars("平台", platforms["platforms"], total, PLATFORM_NAMES)
         self.bars("媒体类型", platforms["media_types"], total)
         self.source(platforms)
 
         sentiment = data["sentiment"]
-        self.heading("情感倾向", "sentiment")
+        self.heading("情感倾向")
+        self.chart("sentiment")
         self.bars("倾向", sentiment["polarity"], total, POLARITY_NAMES)
         self.bars("情感", sentiment["sentiment"], total, SENTIMENT_NAMES)
         self.bars("情绪", sentiment["emotion"], total)
@@ -170,7 +173,8 @@ class _Briefing:
         self.source(data["hot_words"])
 
         places = data["places"]
-        self.heading("地域分布", "places")
+        self.heading("地域分布")
+        self.chart("places")
         self.bars("省份", places["provinces"], total, places["names"])
         self.text(f"未能定位到省份的信息至少 {places['off_map']} 条。")
         self.source(places)
@@ -203,14 +207,34 @@ class _Briefing:
                      _time(alert["acknowledged_at"]), alert["release"] or "—", _time(alert["closed_at"]))
                     for alert in data["alerts"]["alerts"]], widths=[3, 4, 1.5, 2, 3, 1.5, 3])
         self.source(data["alerts"])
+        if data.get("spread"):
+            self.spread(data["spread"])
 
-    def heading(self, title: str, chart: str | None = None) -> None:
-        """The next numbered heading, and the section's chart under it where one is given."""
+    def spread(self, spread: dict) -> None:
+        """How the incident's most copied rumor spread (special reports)."""
+        self.heading("谣言传播路径")
+        if spread["cluster"]:
+            root = spread["root"]
+            self.text(f"传播最广的疑似谣言共 {spread['posts']} 条（转发 {spread['reposts']} 条，评论 {spread['comments']} 条），"
+                      f"传播深度 {spread['depth']} 层，最大广度 {spread['breadth']} 条。"
+                      f"首发：{root['author'] or '—'}，{_time(root['created_at'])}，{root['text']}")
+            self.chart("spread")
+            self.table(["关键传播者", "平台", "下游转发"], [(spreader["author"] or "—", PLATFORM_NAMES[spreader["platform"]],
+                                                  spreader["downstream"]) for spreader in spread["spreaders"]])
+            self.small(f"传播树：{spread['link']}（据已存储的转发与评论关系）")
+        else:
+            self.text("未发现疑似谣言的传播。")
+        self.source(spread)
+
+    def heading(self, title: str) -> None:
         self.headings += 1
         self.document.add_heading(f"{_numeral(self.headings)}、{title}", level=1)
-        if self.charts.get(chart):
+
+    def chart(self, name: str) -> None:
+        """The section's chart where one is given, as wide as the text, no taller than ``CHART_HEIGHT``."""
+        if self.charts.get(name):
             shape = self.document.add_paragraph(style="Report Chart").add_run().add_picture(
-                io.BytesIO(self.charts[chart]), width=WIDTH)
+                io.BytesIO(self.charts[name]), width=WIDTH)
             if shape.height > CHART_HEIGHT:
                 shape.width, shape.height = int(shape.width * CHART_HEIGHT / shape.height), CHART_HEIGHT
 

@@ -14,7 +14,7 @@ from docx.oxml.ns import qn
 from desk.report_docx import CHART_HEIGHT, WIDTH, render_docx
 from desk.reports import Report
 from desk.vocabulary import PLATFORM_NAMES
-from tests.desk.report_home import DAY, ON_THE_DAY, report_home
+from tests.desk.report_home import DAY, ON_THE_DAY, RUMOR, report_home
 from tests.desk.test_reports import _report
 
 HEADINGS = ["一、总体情况", "二、信息量走势", "三、来源平台与媒体类型", "四、情感倾向", "五、热点话题", "六、地域分布",
@@ -117,3 +117,19 @@ def test_untrusted_texts_with_control_characters_are_kept_as_text(tmp_path):
     assert document.paragraphs[0].text == "舆情日报" and document.core_properties.title == "舆情日报"
     row = next(_rows(table)[1] for table in document.tables if _rows(table)[0][3:4] == ["内容"])
     assert row[2] == "账号" and row[3] == "谣言<w:t>&amp;</w:t><script>x</script>\t末"
+
+
+def test_a_special_report_in_word_shows_how_its_rumor_spread(tmp_path):
+    report = _report(report_home(tmp_path), "special")
+    spread = report.as_dict()["spread"]
+    document = _read(report)
+    texts = [p.text for p in document.paragraphs]
+    assert [text for text in texts if text.endswith("谣言传播路径")] == ["十一、谣言传播路径"]
+    assert f"传播最广的疑似谣言共 3 条（转发 0 条，评论 0 条），传播深度 0 层，最大广度 3 条。首发：账号1，2024-07-24 20:00，{RUMOR}" in texts
+    assert f"传播树：/spread/cluster/{spread['cluster']}（据已存储的转发与评论关系）" in texts
+    assert f"检索式：停电；rumor=True；cluster={spread['cluster']}；时间：2024-07-23 06:00 至 2024-07-25 08:00（北京时间）" in texts
+    assert ["关键传播者", "平台", "下游转发"] in [_rows(table)[0] for table in document.tables]
+
+    spread.update(cluster=None, root=None)
+    texts = [p.text for p in _read(Report.from_dict({**report.as_dict(), "spread": spread})).paragraphs]
+    assert "未发现疑似谣言的传播。" in texts
