@@ -27,7 +27,8 @@ from desk.states import ReleaseState
 from desk.releases import current_version
 from desk.spread import spread_of_cluster
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
-from desk.vocabulary import PLATFORM_NAMES, POLARITY_NAMES, REPORT_KINDS, SENTIMENT_NAMES
+from desk.vocabulary import (FACT_NAMES, PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, REPORT_KINDS,
+                              SENTIMENT_NAMES)
 from indexes.query import SearchQuery
 from indexes.results import search
 from nlp.places import gazetteer
@@ -335,7 +336,7 @@ def render_html(report: Report) -> str:
     env.filters["percent"] = lambda value: "—" if value is None else f"{value:+.1%}"
     return env.get_template("report.html").render(
         report=report, data=report.as_dict(), platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
-        polarity_names=POLARITY_NAMES)
+        polarity_names=POLARITY_NAMES, fact_names=FACT_NAMES, psr_names=PSR_NAMES)
 
 
 def _china_time(value: str | None, form: str = "%Y-%m-%d %H:%M") -> str:

@@ -16,3 +16,10 @@ REPORT_KINDS = ("daily", "special", "flash")  # briefings (desk.reports)
 PLATFORM_NAMES = {"weibo": "微博", "wechat": "微信公众号", "tieba": "贴吧", "news": "新闻网站", "gov": "官方发布"}
 SENTIMENT_NAMES = {"positive": "正面", "weak_negative": "轻度负面", "anger": "愤怒", "anxiety": "焦虑"}
 POLARITY_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+FACT_NAMES = {"affected_areas": "停电区域", "households": "停电户数", "cause": "停电原因",
+              "restoration_estimate": "预计恢复时间", "hotline": "服务热线", "last_update": "最近更新时间"}
+# The names of a PSR timeline's figures (desk.psr): its pressure series, its kinds of
+# response and its phases.
+PSR_NAMES = {"posts": "信息量", "negative_share": "负面占比", "rumor_clusters": "新出现的疑似谣言", "alerts": "新增预警",
+             "release": "发布信息", "press_conference": "新闻发布会", "alert_acknowledged": "确认预警",
+             "alert_closed": "关闭预警", "onset": "起始", "peak": "高峰", "recovery": "回落"}

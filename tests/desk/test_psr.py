@@ -4,16 +4,21 @@ and the responses in time order, the phases where the figures turn."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from core.store import Store
 from desk import psr
+from desk.clocks import load_clocks
 from desk.database import open_sessions
+from desk.reports import make_report, render_html
 from desk.tables import Incident
 from indexes.backends import open_index
 from indexes.query import SearchQuery
 from indexes.results import search
+from tests.conftest import cli
 from tests.desk.psr_home import BEFORE, FIRST_RUMOR_AT, NOW, OPENED, QUERY, RISE, psr_home
 
 
@@ -80,3 +85,27 @@ def test_an_incident_without_posts_has_an_empty_timeline(tmp_path):
     assert timeline["buckets"] == [] and timeline["phases"] == [] and timeline["state"] == {}
     assert timeline["pressure"] == {"posts": [], "negative_share": [], "rumor_clusters": [], "alerts": []}
     assert timeline["response"] == []
+
+
+def test_the_special_report_carries_the_timeline_and_shows_its_phases_state_and_responses(tmp_path):
+    settings = psr_home(tmp_path)
+    store, index = Store(settings.database_url), open_index(settings)
+    with open_sessions(store.engine, settings.home)() as session:
+        report = make_report("special", store, index, session, load_clocks(), incident=session.get(Incident, 1),
+                             now=NOW)
+    store.close()
+    assert report.sections["psr"] == _timeline(settings)
+    page = render_html(report)
+    section = page[page.index('<section id="psr">'):]
+    assert "<tr><td>起始</td><td>2024-07-24 07:00</td>" in section and "<td>回落</td><td>2024-07-24 11:00</td>" in section
+    rows = re.findall(r"<tr><td>2024-07-24 (\d\d:\d\d)</td><td>(\w+)</td><td>(.*?)</td></tr>", section)
+    assert rows == [("07:30", "停电户数", "12000"), ("07:30", "停电区域", "城东、城南"), ("08:45", "确认预警", "III级预警：爆炸"),
+                    ("09:30", "新闻发布会", "城东停电新闻发布会"), ("10:30", "发布信息", "关于城东变电站的情况说明"),
+                    ("11:30", "停电户数", "8000"), ("12:00", "预计恢复时间", "今晚22时"), ("12:10", "关闭预警", "III级预警：爆炸")]
+
+    special = json.loads(cli("report", "special", "--incident", "1", "--json", home=settings).stdout)
+    assert {"interval", "buckets", "pressure", "state", "response", "phases", "query", "since", "until"} <= set(
+        special["psr"])
+    assert sum(special["psr"]["pressure"]["posts"]) == special["total_posts"]
+    daily = json.loads(cli("report", "daily", "--date", "2024-07-24", "--json", home=settings).stdout)
+    assert "psr" not in daily
