@@ -8,6 +8,7 @@ Environment variables override the defaults; nothing is read from the network.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,12 +36,16 @@ class Settings:
     login_limit_storage: str = "memory://"  # where they are counted (see load): a redis:// URI to share it wider
     trusted_proxies: int = 0  # reverse proxies in front of the UI whose X-Forwarded-For is believed
     site_url: str = ""  # the review site's address, which the links in alert notices start with
+    daily_report_at: str = "08:00"  # China time ("HH:MM") the scheduler makes yesterday's daily report; or "off"
 
     def __post_init__(self):
         parts = urlsplit(self.site_url)
         if self.site_url and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise ValueError(f"CRISISWATCH_SITE_URL {self.site_url!r} is not the review site's address, "
                              "such as https://yq.example.cn (or empty for links without one)")
+        if self.daily_report_at != "off" and not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", self.daily_report_at):
+            raise ValueError(f"CRISISWATCH_DAILY_REPORT_AT {self.daily_report_at!r} is not a time of day such as "
+                             "08:00 (China time), nor off")
 
     @classmethod
     def load(cls, home: str | os.PathLike | None = None, **overrides) -> "Settings":
@@ -56,6 +61,7 @@ class Settings:
             or f"crisiswatch+sqlite://{home_path / 'login-limits.db'}",
             "trusted_proxies": int(os.environ.get("CRISISWATCH_TRUSTED_PROXIES", "0")),
             "site_url": os.environ.get("CRISISWATCH_SITE_URL", ""),
+            "daily_report_at": os.environ.get("CRISISWATCH_DAILY_REPORT_AT", "08:00"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if not values["database_url"]:
@@ -88,6 +94,11 @@ class Settings:
     def channels_file(self) -> Path:
         """Where releases are published to (webhook secrets: readable by the operator only)."""
         return self.home / "channels.toml"
+
+    @property
+    def places_file(self) -> Path:
+        """The home's own places beside the gazetteer's (the demo writes its scenario's there)."""
+        return self.home / "places.csv"
 
     @property
     def jobs_file(self) -> Path:

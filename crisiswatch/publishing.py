@@ -2,7 +2,8 @@
 due to the channels of ``<home>/channels.toml`` (see ``desk.outbox``); every
 ``ALERTS_INTERVAL`` it evaluates the alert rules; every ``NOTICES_INTERVAL`` it escalates
 the alerts nobody has acknowledged in time and sends the alerts' notices (see
-``desk.alert_outbox``). Three jobs, so that a slow receiver holds only its own."""
+``desk.alert_outbox``) and the reports' (``desk.report_archive``). Three jobs, so that a
+slow receiver holds only its own; a fourth makes yesterday's daily report each morning."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.settings import Settings
 from core.store import Store
 from desk.database import open_sessions
-from desk import alert_outbox, outbox
+from desk import alert_outbox, outbox, report_archive
 from desk.errors import Invalid
 from desk.outbox import ChannelConfigError, DeliveryReport
 from desk.states import DeliveryStatus
@@ -29,7 +30,8 @@ ALERTS_JOB_ID = "alerts"
 ALERTS_INTERVAL = timedelta(minutes=1)  # for rules on the clock and stores no crawl brings posts to
 NOTICES_JOB_ID = "alert-notices"
 NOTICES_INTERVAL = timedelta(seconds=15)
-JOB_IDS = (JOB_ID, ALERTS_JOB_ID, NOTICES_JOB_ID)  # the scheduler's jobs that are not crawls
+DAILY_REPORT_JOB_ID = "daily-report"
+JOB_IDS = (JOB_ID, ALERTS_JOB_ID, NOTICES_JOB_ID, DAILY_REPORT_JOB_ID)  # the scheduler's jobs that are not crawls
 _said: set[str] = set()  # what the job has logged already: said once, not every 15 s
 
 
@@ -88,6 +90,12 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[aler
     except Exception:  # the notices due still go
         log.exception("alerts were not escalated")
     results = alert_outbox.deliver_due(factory, channels, now, settings.site_url)
+    for sent in report_archive.deliver_due(factory, channels, now, settings.site_url):
+        if sent.status == DeliveryStatus.DELIVERED:
+            log.info("report %d sent to %s / %s", sent.report_id, sent.org, sent.channel)
+        else:
+            log.warning("report %d to %s / %s: attempt %d failed (%s)", sent.report_id, sent.org, sent.channel,
+                        sent.attempts, sent.error)
     for result in results:
         if result.status == DeliveryStatus.DELIVERED:
             log.info("alert %d sent to %s / %s", result.alert_id, result.org, result.channel)
@@ -97,6 +105,33 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[aler
             log.warning("alert %d to %s / %s: attempt %d failed (%s)", result.alert_id, result.org, result.channel,
                         result.attempts, result.error)
     return results
+
+
+def daily_report(settings: Settings, now: datetime | None = None) -> int | None:
+    """The scheduler's daily report job: yesterday's report made once and queued to the
+    channels each organisation names for it (``daily_report`` in the channels file); the
+    notices job sends it. The id of the report it made, or None."""
+    from desk.clocks import load_clocks
+    from indexes.backends import open_index
+
+    channels = {}
+    if not settings.channels_file.exists():
+        _say_once(f"no {settings.channels_file}: the daily report is made but sent nowhere")
+    else:
+        try:
+            channels = outbox.daily_report_channels(settings.channels_file)
+        except ChannelConfigError as err:
+            _say_once(f"the daily report is made but not sent: {err}")
+    store = Store(settings.database_url)
+    try:
+        made = report_archive.make_daily(sessions(settings.database_url, settings.home), store,
+                                         open_index(settings), load_clocks(settings.home / "clocks.toml"),
+                                         channels, now)
+    finally:
+        store.close()
+    if made is not None:
+        log.info("made the daily report %d", made)
+    return made
 
 
 def watch_alerts(settings: Settings, now: datetime | None = None) -> None:

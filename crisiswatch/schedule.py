@@ -7,7 +7,9 @@ whose last crawl was interrupted (its run still marked running) is run again now
 A job whose crawl was blocked (or whose cookies expired) backs off: its next run waits
 30 minutes, doubling with each blocked run in a row, up to a day.
 Beside the crawls, one job delivers the releases that are due, one evaluates the alert
-rules every minute and one escalates alerts and sends their notices (``crisiswatch.publishing``).
+rules every minute, one escalates alerts and sends their notices and the reports' and one
+makes yesterday's daily report at 08:00 China time (``CRISISWATCH_DAILY_REPORT_AT``) or,
+when the scheduler was down then, as it starts later that day (``crisiswatch.publishing``).
 """
 
 from __future__ import annotations
@@ -69,10 +71,26 @@ def start_scheduler(settings: Settings, jobs: dict[str, Job], run_now: bool = Tr
     scheduler.add_job(publishing.deliver_alerts, "interval", seconds=publishing.NOTICES_INTERVAL.total_seconds(),
                       args=[settings], id=publishing.NOTICES_JOB_ID, name="escalate alerts and send their notices",
                       replace_existing=True, next_run_time=now)
+    _daily_report(scheduler, settings, now, run_now)
     scheduler.add_listener(lambda event: back_off(scheduler, settings, event.job_id),
                            EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     scheduler.resume()
     return scheduler
+
+
+def _daily_report(scheduler: BackgroundScheduler, settings: Settings, now: datetime, run_now: bool) -> None:
+    """Yesterday's daily report at ``settings.daily_report_at`` (China time) each day, and
+    with ``run_now`` at once when the scheduler starts after that time (a report already
+    made is not made again); none when the setting is "off"."""
+    if settings.daily_report_at == "off":
+        if scheduler.get_job(publishing.DAILY_REPORT_JOB_ID) is not None:
+            scheduler.remove_job(publishing.DAILY_REPORT_JOB_ID)
+        return
+    hour, minute = map(int, settings.daily_report_at.split(":"))
+    passed = now >= now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    scheduler.add_job(publishing.daily_report, CronTrigger(hour=hour, minute=minute, timezone=CHINA_TZ),
+                      args=[settings], id=publishing.DAILY_REPORT_JOB_ID, name="make the daily report",
+                      replace_existing=True, **({"next_run_time": now} if passed and run_now else {}))
 
 
 def label(job) -> str:

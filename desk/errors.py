@@ -96,6 +96,11 @@ MESSAGES = {
     "rule_sentiment": "unknown sentiment {sentiment}; use one of {sentiments}",
     "recipient_needs_channel": "a recipient names one of its organisation's channels (only a department copied on "
                                "escalation may take all of them)",
+    # kept reports
+    "no_report": "no report {report}",
+    "report_no_channel": "{org} has no channel that takes notices in the channels file: add one there first",
+    "report_option": "{option} goes with {kinds} reports",
+    "report_incident": "a special report needs an incident",
 }
 
 

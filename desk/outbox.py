@@ -110,7 +110,7 @@ def load_channels(path: Path) -> dict[str, list[Channel]]:
         if name in channels:
             raise ChannelConfigError("org_twice", where=where, name=name)
         where = replace(where, org_name=name)
-        extra = set(org) - {"name", "channel"}
+        extra = set(org) - {"name", "channel", "daily_report"}
         if extra:
             raise ChannelConfigError("org_keys", where=where, keys=sorted(extra))
         entries = org.get("channel", [])
@@ -121,7 +121,23 @@ def load_channels(path: Path) -> dict[str, list[Channel]]:
         names = [c.name for c in channels[name]]
         if len(set(names)) != len(names):
             raise ChannelConfigError("channel_names", where=where, names=names)
+        _daily_report(org.get("daily_report", []), channels[name], where)
     return channels
+
+
+def _daily_report(named, channels: list[Channel], where: Place) -> None:
+    """``daily_report = ["duty-mail", ...]``: channels of the organisation that take notices."""
+    takers = [c.name for c in channels if TRANSMITTERS[c.kind].takes_notices]
+    if not isinstance(named, list) or not all(isinstance(n, str) and n in takers for n in named):
+        raise ChannelConfigError("daily_report", where=where, names=named, channels=takers)
+
+
+def daily_report_channels(path: Path) -> dict[str, list[str]]:
+    """The channels each organisation names for the scheduled daily report (its
+    ``daily_report`` list), by organisation name; the file checked by ``load_channels``."""
+    load_channels(path)
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return {org["name"]: org["daily_report"] for org in data.get("organisation", []) if org.get("daily_report")}
 
 
 def _channel(entry: dict, where: Place, base: Path) -> Channel:

@@ -138,6 +138,8 @@ class ChannelConfigError(CodedError, ValueError):
         "dingtalk_secret": "{where}: secret must be the robot's signing secret (SEC...) or left out",
         "cannot_notify": "channel {channel!r} is a {kind} channel, which cannot carry warnings; "
                          "use a channel of kind {kinds}",
+        "daily_report": "{where}: daily_report must list channels of this organisation that take notices "
+                        "({channels}), got {names!r}",
         "transmitter": "{message}",
     }
 

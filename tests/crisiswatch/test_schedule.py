@@ -150,7 +150,8 @@ def test_a_restart_of_a_home_holding_the_alert_job_of_before_the_split_ends_with
         assert {job.id: label(job) for job in scheduler.get_jobs()} == {
             "demo-releases": "crawl job demo-releases", publishing.JOB_ID: "publishing",
             publishing.ALERTS_JOB_ID: "evaluate the alert rules",
-            publishing.NOTICES_JOB_ID: "escalate alerts and send their notices"}
+            publishing.NOTICES_JOB_ID: "escalate alerts and send their notices",
+            publishing.DAILY_REPORT_JOB_ID: "make the daily report"}
     finally:
         scheduler.shutdown()
     assert {job.id for job in stored_jobs(home).get_all_jobs()} == {"demo-releases", *publishing.JOB_IDS}

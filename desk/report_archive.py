@@ -1,0 +1,249 @@
+"""Kept reports (留存报告): a briefing made on the reports page or by the scheduler is kept
+with its figures (``Report.as_dict``), and each format is rendered from them again when it
+is downloaded (``desk.reports.render``), so a kept report reads the same later on.
+
+Who sees one: the people of the organisation it was made for, everyone for the
+scheduler's daily reports, an admin all of them. A report is **sent** as a notice (its
+title, its summary sentences and a link to its page) to channels of an organisation in
+the channels file that take notices: one ``ReportDelivery`` row each, claimed, sent and
+retried with the release outbox's steps, lease and delays (``desk.outbox``) as the alert
+outbox's rows are, so a receiver that is down gets it once it is up again; delivery is at
+least once, each notice carrying its id.
+
+The **daily report** (``make_daily``) is yesterday's (China time), made once per day:
+its day is a unique key of the table, checked under the workflow lock, so two schedulers
+or a restart make it once; it is queued to the channels each organisation names for it
+(``daily_report`` in the channels file) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from time import monotonic
+from typing import Callable
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.schema import CHINA_TZ
+from core.store import Store, naive_utc, utcnow
+from desk import audit, rules
+from desk.clocks import Clock
+from desk.errors import Invalid, NotFound
+from desk.notices import Notice
+from desk.outbox import LEASE, MAX_ATTEMPTS, attempted, backoff, lease_renewed, moved
+from desk.reports import Report, make_report, render
+from desk.states import DeliveryStatus
+from desk.tables import KeptReport, Organisation, ReportDelivery
+from desk.transmitters import TRANSMITTERS, Channel, notify
+
+log = logging.getLogger(__name__)
+
+SCHEDULER = "scheduler"  # made_by of the scheduler's daily reports
+LISTED = 200  # the newest reports a list shows
+
+
+def check_options(kind: str, *, incident: int | None, query: str, day: date | None, since: datetime | None,
+                  until: datetime | None) -> None:
+    """Each option goes with the kinds it applies to, as ``crisiswatch report`` takes them."""
+    if kind == "special" and incident is None:
+        raise Invalid("report_incident")
+    wrong = [(incident is not None and kind != "special", "incident", "special"),
+             (bool(query) and kind == "special", "query", "daily, flash"),
+             (day is not None and kind != "daily", "date", "daily"),
+             ((since or until) is not None and kind != "flash", "since/until", "flash")]
+    for given, option, kinds in wrong:
+        if given:
+            raise Invalid("report_option", option=option, kinds=kinds)
+
+
+def keep(session: Session, made: Report, *, made_by: str, org_id: int | None, incident_id: int | None = None,
+         scheduled_day: date | None = None) -> KeptReport:
+    """Keep ``made`` (audited, in the caller's transaction)."""
+    kept = KeptReport(kind=made.kind, title=made.title, query=made.query, since=naive_utc(made.since),
+                      until=naive_utc(made.until), made_at=naive_utc(made.made_at), made_by=made_by, org_id=org_id,
+                      incident_id=incident_id, total_posts=made.total_posts, figures=made.as_dict(),
+                      scheduled_day=scheduled_day)
+    session.add(kept)
+    session.flush()
+    audit.record(session, "system" if made_by == SCHEDULER else made_by, "report.make", f"report:{kept.id}",
+                 {"kind": made.kind, "title": made.title, "query": made.query,
+                  "since": made.since.isoformat(), "until": made.until.isoformat()}, org_id=org_id)
+    return kept
+
+
+def may_see(user, kept: KeptReport) -> bool:
+    return "admin" in user.roles or kept.org_id is None or kept.org_id == user.org_id
+
+
+def visible(session: Session, user) -> list[KeptReport]:
+    """The reports ``user`` may see, newest first."""
+    chosen = select(KeptReport).order_by(KeptReport.made_at.desc(), KeptReport.id.desc()).limit(LISTED)
+    if "admin" not in user.roles:
+        chosen = chosen.where(or_(KeptReport.org_id.is_(None), KeptReport.org_id == user.org_id))
+    return list(session.scalars(chosen))
+
+
+def get(session: Session, user, report_id: int) -> KeptReport:
+    kept = session.get(KeptReport, report_id)
+    if kept is None or not may_see(user, kept):
+        raise NotFound("no_report", report=report_id)
+    return kept
+
+
+def rendered(kept: KeptReport, form: str) -> bytes:
+    """The kept report as a file of ``form`` (``desk.reports.FORMATS``), from its figures."""
+    return render(Report.from_dict(kept.figures), form)
+
+
+def file_name(kept: KeptReport, form: str) -> str:
+    """e.g. 舆情日报-2024-07-24.html: the title and the window's first day."""
+    start = datetime.fromisoformat(kept.figures["since"]).date()
+    return f"{kept.title.replace('/', '-')}-{start.isoformat()}.{form}"
+
+
+# -- sending ----------------------------------------------------------------------------
+
+
+def send(session: Session, kept: KeptReport, org: Organisation, channels: dict[str, list[Channel]], *,
+         actor: str, now: datetime | None = None) -> list[ReportDelivery]:
+    """Queue the report to each channel of ``org`` that takes notices (audited)."""
+    names = [c.name for c in channels.get(org.name, []) if TRANSMITTERS[c.kind].takes_notices]
+    if not names:
+        raise Invalid("report_no_channel", org=org.name)
+    rows = _queue(session, kept, org, names, naive_utc(now) or utcnow())
+    audit.record(session, actor, "report.send", f"report:{kept.id}", {"org": org.name, "channels": names},
+                 org_id=org.id)
+    return rows
+
+
+def _queue(session: Session, kept: KeptReport, org: Organisation, names: list[str],
+           now: datetime) -> list[ReportDelivery]:
+    rows = [ReportDelivery(report_id=kept.id, org_id=org.id, channel=name, created_at=now,
+                           status=DeliveryStatus.PENDING, attempts=0, last_error="") for name in names]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def deliveries(session: Session, kept: KeptReport) -> list[tuple[ReportDelivery, str]]:
+    """The report's notices with their organisation's name, in the order they were queued."""
+    return list(session.execute(select(ReportDelivery, Organisation.name)
+                                .join(Organisation, Organisation.id == ReportDelivery.org_id)
+                                .where(ReportDelivery.report_id == kept.id).order_by(ReportDelivery.id)).tuples())
+
+
+@dataclass
+class ReportSent:
+    delivery_id: int
+    report_id: int
+    org: str
+    channel: str
+    status: DeliveryStatus  # delivered; pending (retried later); failed
+    attempts: int
+    error: str = ""
+
+
+def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list[Channel]],
+                now: datetime | None = None, link_base: str = "") -> list[ReportSent]:
+    """Send every report notice due at ``now``, each claimed, sent and recorded in its own
+    transactions (``link_base``: the review site's address, which the links start with)."""
+    now = naive_utc(now) or utcnow()
+    started = monotonic()
+
+    def lease_clock() -> datetime:
+        return now + timedelta(seconds=monotonic() - started)
+
+    with session_factory() as session:
+        ids = session.scalars(select(ReportDelivery.id).where(
+            ReportDelivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)), _due(now))
+            .order_by(ReportDelivery.id)).all()
+    sent = []
+    for delivery_id in ids:
+        with session_factory() as session, session.begin():
+            claimed = session.execute(moved("claim", ReportDelivery.id == delivery_id, _due(lease_clock()),
+                                            table=ReportDelivery, next_attempt_at=lease_clock() + LEASE)).rowcount
+        if claimed == 1:
+            with lease_renewed(session_factory, delivery_id, lease_clock, table=ReportDelivery):
+                sent.append(_attempt(session_factory, delivery_id, channels, now, link_base))
+    return sent
+
+
+def _due(now: datetime):
+    return ReportDelivery.next_attempt_at.is_(None) | (ReportDelivery.next_attempt_at <= now)
+
+
+def _attempt(session_factory, delivery_id: int, channels, now: datetime, link_base: str) -> ReportSent:
+    with session_factory() as session:
+        delivery = session.get(ReportDelivery, delivery_id)
+        org = session.get(Organisation, delivery.org_id).name
+        found = next((c for c in channels.get(org, []) if c.name == delivery.channel), None)
+        message = notice(session.get(KeptReport, delivery.report_id), delivery, link_base)
+    if found is None:
+        error = f"no channel {delivery.channel!r} for {org} in the channels file"
+    elif not TRANSMITTERS[found.kind].takes_notices:
+        error = f"channel {found.name!r} is of kind {found.kind}, which takes no notices"
+    else:
+        error = attempted(found, lambda: notify(found, message, now))
+    with session_factory() as session, session.begin():
+        delivery = session.get(ReportDelivery, delivery_id)
+        delivery.attempts += 1
+        if error is None:
+            rules.move_delivery(delivery, "deliver")
+            delivery.delivered_at, delivery.next_attempt_at = now, None
+        elif delivery.attempts >= MAX_ATTEMPTS:
+            rules.move_delivery(delivery, "give_up")
+            delivery.last_error, delivery.next_attempt_at = error, None
+        else:
+            rules.move_delivery(delivery, "postpone")
+            delivery.last_error, delivery.next_attempt_at = error, now + backoff(delivery.attempts)
+        return ReportSent(delivery.id, delivery.report_id, org, delivery.channel, delivery.status,
+                          delivery.attempts, error or "")
+
+
+def notice(kept: KeptReport, delivery: ReportDelivery, link_base: str = "") -> Notice:
+    """The report's title and window, its summary sentences, a link to its page; the same
+    id at each attempt (a receiver drops copies)."""
+    since, until = (datetime.fromisoformat(kept.figures[key]) for key in ("since", "until"))
+    lines = [f"时段：{since:%Y-%m-%d %H:%M} 至 {until:%Y-%m-%d %H:%M}（北京时间）",
+             *(f"- {sentence}" for sentence in kept.figures["summary"]["sentences"])]
+    return Notice(f"report-{kept.id}-{delivery.id}", kept.title, "\n".join(lines),
+                  link=f"{link_base.rstrip('/')}/reports/{kept.id}")
+
+
+# -- the scheduler's daily report --------------------------------------------------------
+
+
+def make_daily(session_factory: Callable[[], Session], store: Store, index, clocks: list[Clock],
+               daily_channels: dict[str, list[str]], now: datetime | None = None) -> int | None:
+    """Yesterday's daily report (China time) kept and queued to ``daily_channels`` (channel
+    names by organisation name), unless it was made already: its id, or None."""
+    now = now or datetime.now(CHINA_TZ)
+    day = (now.astimezone(CHINA_TZ) - timedelta(days=1)).date()
+    with session_factory() as session:
+        if _made(session, day):
+            return None
+        made = make_report("daily", store, index, session, clocks, day=day, now=now)
+    try:
+        with session_factory() as session, session.begin():
+            audit.lock(session)
+            if _made(session, day):  # by another scheduler meanwhile
+                return None
+            kept = keep(session, made, made_by=SCHEDULER, org_id=None, scheduled_day=day)
+            for name, channel_names in daily_channels.items():
+                org = session.scalar(select(Organisation).where(Organisation.name == name))
+                if org is None:
+                    log.warning("the channels file names the daily report's channels of %s, "
+                                "which is no organisation of the desk", name)
+                    continue
+                _queue(session, kept, org, channel_names, naive_utc(now))
+            return kept.id
+    except IntegrityError:  # the unique day: another scheduler's went first
+        return None
+
+
+def _made(session: Session, day: date) -> bool:
+    return session.scalar(select(KeptReport.id).where(KeptReport.scheduled_day == day)) is not None
