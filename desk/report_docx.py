@@ -17,12 +17,12 @@ from datetime import datetime
 from docx import Document
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt, RGBColor
 
 from core.schema import CHINA_TZ
-from desk.vocabulary import PLATFORM_NAMES, POLARITY_NAMES, SENTIMENT_NAMES
+from desk.vocabulary import FACT_NAMES, PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, SENTIMENT_NAMES
 
 HEI, FANGSONG, SONG, LATIN = "黑体", "仿宋", "宋体", "Times New Roman"  # as Word names them
 RED = RGBColor(0xC0, 0x00, 0x00)
@@ -77,14 +77,7 @@ def _document(title: str):
     footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
     _style(styles["Footer"], SONG, 14, spacing=1.0)  # 四号宋体
     footer.add_run("— ")
-    page = OxmlElement("w:fldSimple")
-    page.set(qn("w:instr"), " PAGE ")
-    number = OxmlElement("w:r")
-    shown = OxmlElement("w:t")
-    shown.text = "1"
-    number.append(shown)
-    page.append(number)
-    footer._p.append(page)
+    footer._p.append(parse_xml(f'<w:fldSimple {nsdecls("w")} w:instr=" PAGE "><w:r><w:t>1</w:t></w:r></w:fldSimple>'))
     footer.add_run(" —")
     return document
 
@@ -100,9 +93,7 @@ def _style(style, east_asia: str, size: float, *, latin: str = LATIN, spacing: f
 
 def _fonts(rpr, latin: str, east_asia: str) -> None:
     """Set the run properties' fonts, dropping the theme's (which would win over them)."""
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = rpr.get_or_add_rFonts()
+    fonts = rpr.get_or_add_rFonts()
     fonts.attrib.clear()
     for script in ("ascii", "hAnsi", "cs"):
         fonts.set(qn(f"w:{script}"), latin)
@@ -120,12 +111,8 @@ def _masthead(document, title: str, data: dict) -> None:
     _fonts(run._r.get_or_add_rPr(), HEI, HEI)
     run.font.size, run.font.color.rgb = Pt(22), RED  # 二号
     window = document.add_paragraph(style="Report Table")
-    rule = OxmlElement("w:bottom")
-    for name, value in (("val", "single"), ("sz", "12"), ("space", "4"), ("color", "C00000")):
-        rule.set(qn(f"w:{name}"), value)
-    border = OxmlElement("w:pBdr")
-    border.append(rule)
-    window._p.get_or_add_pPr().append(border)  # first after the style, where the schema wants it
+    window._p.get_or_add_pPr().append(parse_xml(  # first after the style, where the schema wants it
+        f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="12" w:space="4" w:color="C00000"/></w:pBdr>'))
     window.alignment = WD_ALIGN_PARAGRAPH.CENTER
     window.paragraph_format.space_after = Pt(12)
     window.add_run(f"{_time(data['since'])} 至 {_time(data['until'])}（北京时间） · 生成于 {_time(data['made_at'])}")
@@ -209,6 +196,8 @@ class _Briefing:
         self.source(data["alerts"])
         if data.get("spread"):
             self.spread(data["spread"])
+        if data.get("psr"):
+            self.psr(data["psr"])
 
     def spread(self, spread: dict) -> None:
         """How the incident's most copied rumor spread (special reports)."""
@@ -225,6 +214,25 @@ class _Briefing:
         else:
             self.text("未发现疑似谣言的传播。")
         self.source(spread)
+
+    def psr(self, psr: dict) -> None:
+        """The incident's pressure-state-response timeline (special reports): its phases, then
+        the fact sheet's values and the responses in time order."""
+        self.heading("事件演化（压力—状态—响应）")
+        pressure = psr["pressure"]
+        if psr["buckets"]:
+            self.text(f"按{'小时' if psr['interval'] == 'hour' else '日'}统计的 {len(psr['buckets'])} 个时段中，"
+                      f"信息量最高 {max(pressure['posts'])} 条，新出现的疑似谣言 {sum(pressure['rumor_clusters'])} 组，"
+                      f"新增预警 {sum(pressure['alerts'])} 条。")
+        self.chart("psr")
+        self.table(["阶段", "时段", "依据"], [(PSR_NAMES[phase["phase"]], _time(phase["at"]), phase["reason"])
+                                        for phase in psr["phases"]], empty="时段内无相关信息，未划分阶段。")
+        events = [(value["at"], FACT_NAMES.get(key, key), value["value"])
+                  for key, values in psr["state"].items() for value in values]
+        events += [(event["at"], PSR_NAMES[event["kind"]], event["label"]) for event in psr["response"]]
+        self.table(["时间", "状态与响应", "内容"], [(_time(at), name, text) for at, name, text in sorted(events, key=_at)],
+                   widths=[3, 3, 8], empty="事实表未更新，亦无发布与预警处置。")
+        self.source(psr)
 
     def heading(self, title: str) -> None:
         self.headings += 1
@@ -255,8 +263,9 @@ class _Briefing:
         self.table([name, "信息量", "占比"], [((names or {}).get(value, value), count,
                                             f"{count / total:.1%}" if total else "—") for value, count in rows])
 
-    def table(self, headers: list[str], rows, widths: list[float] | None = None) -> None:
-        """A grid with a header row repeated on each page; ``widths`` in proportions."""
+    def table(self, headers: list[str], rows, widths: list[float] | None = None, empty: str | None = None) -> None:
+        """A grid with a header row repeated on each page; ``widths`` in proportions; without
+        rows, ``empty`` across a row of its own where given."""
         table = self.document.add_table(rows=1, cols=len(headers))
         table.style = "Table Grid"
         header = table.rows[0]
@@ -266,6 +275,9 @@ class _Briefing:
         for row in rows:
             for cell, value in zip(table.add_row().cells, row):
                 self._cell(cell, value)
+        if empty and len(table.rows) == 1:
+            cells = table.add_row().cells
+            self._cell(cells[0].merge(cells[-1]), empty)
         if widths:
             for column, width in zip(table.columns, widths):
                 column.width = int(WIDTH * width / sum(widths))
@@ -287,6 +299,10 @@ def _numeral(n: int) -> str:
     """1 to 19 in Chinese numerals (一 … 十九), as section headings are numbered."""
     digits = "一二三四五六七八九"
     return digits[n - 1] if n < 10 else "十" + (digits[n - 11] if n > 10 else "")
+
+
+def _at(event: tuple) -> datetime:
+    return datetime.fromisoformat(event[0])
 
 
 def _time(value: str | None) -> str:

@@ -13,7 +13,7 @@ from docx.oxml.ns import qn
 
 from desk.report_docx import CHART_HEIGHT, WIDTH, render_docx
 from desk.reports import Report
-from desk.vocabulary import PLATFORM_NAMES
+from desk.vocabulary import PLATFORM_NAMES, PSR_NAMES
 from tests.desk.report_home import DAY, ON_THE_DAY, RUMOR, report_home
 from tests.desk.test_reports import _report
 
@@ -133,3 +133,27 @@ def test_a_special_report_in_word_shows_how_its_rumor_spread(tmp_path):
     spread.update(cluster=None, root=None)
     texts = [p.text for p in _read(Report.from_dict({**report.as_dict(), "spread": spread})).paragraphs]
     assert "未发现疑似谣言的传播。" in texts
+
+
+def test_a_special_report_in_word_shows_the_incidents_psr_timeline(tmp_path):
+    report = _report(report_home(tmp_path), "special")
+    figures = report.as_dict()
+    psr = figures["psr"]
+    psr["state"] = {"households": [{"at": "2024-07-24T20:30:00+08:00", "value": 1200}]}
+    document = _read(Report.from_dict(figures))
+    texts = [p.text for p in document.paragraphs]
+    assert [text for text in texts if text.startswith("十")] == ["十、预警处置", "十一、谣言传播路径", "十二、事件演化（压力—状态—响应）"]
+    assert f"按小时统计的 {len(psr['buckets'])} 个时段中，信息量最高 3 条，新出现的疑似谣言 1 组，新增预警 1 条。" in texts
+    tables = {tuple(_rows(table)[0]): _rows(table)[1:] for table in document.tables}
+    assert tables[("阶段", "时段", "依据")] == [[PSR_NAMES[phase["phase"]], "2024-07-24 " + phase["at"][11:16], phase["reason"]]
+                                          for phase in psr["phases"]] and len(psr["phases"]) == 3
+    assert tables[("时间", "状态与响应", "内容")] == [  # the fact sheet's values among the responses, in time order
+        ["2024-07-24 20:15", "确认预警", "III级预警：爆炸"], ["2024-07-24 20:30", "停电户数", "1200"],
+        ["2024-07-24 21:00", "发布信息", "关于城东变电站的情况说明"], ["2024-07-24 22:05", "关闭预警", "III级预警：爆炸"]]
+
+    psr.update(buckets=[], phases=[], state={}, response=[])
+    document = _read(Report.from_dict(figures))
+    tables = {tuple(_rows(table)[0]): _rows(table)[1:] for table in document.tables}
+    assert tables[("阶段", "时段", "依据")] == [["时段内无相关信息，未划分阶段。"] * 3]  # one cell across the row
+    assert tables[("时间", "状态与响应", "内容")] == [["事实表未更新，亦无发布与预警处置。"] * 3]
+    assert not any(p.text.startswith("按小时统计") for p in document.paragraphs)
