@@ -123,7 +123,7 @@ class _Briefing:
 
     def __init__(self, document, charts: dict[str, bytes]):
         self.document, self.charts, self.headings = document, charts, 0
-        self.cell_style = document.styles["Report Table"]
+        self.cell_style = document.styles["Report Table"].style_id
 
     def write(self, data: dict) -> None:
         total = data["total_posts"]
@@ -270,23 +270,20 @@ class _Briefing:
         table.style = "Table Grid"
         header = table.rows[0]
         header._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
-        for cell, value in zip(header.cells, headers):
+        for n, (cell, value) in enumerate(zip(header.cells, headers)):
             self._cell(cell, value).bold = True
+            if widths:  # the rows added take their widths from the columns
+                table.columns[n].width = cell.width = int(WIDTH * widths[n] / sum(widths))
         for row in rows:
             for cell, value in zip(table.add_row().cells, row):
                 self._cell(cell, value)
         if empty and len(table.rows) == 1:
             cells = table.add_row().cells
             self._cell(cells[0].merge(cells[-1]), empty)
-        if widths:
-            for column, width in zip(table.columns, widths):
-                column.width = int(WIDTH * width / sum(widths))
-                for cell in column.cells:
-                    cell.width = column.width
 
     def _cell(self, cell, value):
         paragraph = cell.paragraphs[0]
-        paragraph.style = self.cell_style
+        paragraph._p.style = self.cell_style  # by its id: ``paragraph.style`` looks the style up in every cell
         return paragraph.add_run(clean(str(value)))
 
 
