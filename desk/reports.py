@@ -1,6 +1,6 @@
 """Briefings (舆情报告): the daily report (日报) of a China-time day, the special report
 (专报) on one incident and the flash report (快报) of the last hours, as one model of
-figures that every format renders (``render_html`` now; Word and PDF from the same).
+figures that every format renders (``render``: the HTML page, the PDF printed from it, Word).
 
 Every section carries the query and window that produced it (``query``, ``filters``,
 ``since``, ``until``): the same search on ``crisiswatch search`` gives the same counts.
@@ -10,6 +10,7 @@ only the few posts a section shows are read from the store.
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
@@ -25,6 +26,7 @@ from desk import dashboard, psr
 from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
 from desk.releases import current_version
+from desk.report_charts import draw
 from desk.spread import spread_of_cluster
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
 from desk.vocabulary import (FACT_NAMES, PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, REPORT_KINDS,
@@ -318,24 +320,40 @@ def _change(change: float) -> str:
     return f"{'上升' if change > 0 else '下降'}{abs(change):.1%}"
 
 
-FORMATS = {"html": "text/html; charset=utf-8"}  # each format a report is rendered in, by its media type
+# each format a report is rendered in, by its media type
+FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
 
-def render(report: Report, form: str) -> bytes:
-    """The report as a file of ``form`` (one of ``FORMATS``)."""
+def render(report: Report, form: str, *, china_map: Path | None = None) -> bytes:
+    """The report as a file of ``form`` (one of ``FORMATS``); ``china_map`` is the folder of
+    the provinces' GeoJSON that draws the places as a map (``report_charts.draw``)."""
     if form == "html":
-        return render_html(report).encode("utf-8")
+        return render_html(report, china_map=china_map).encode("utf-8")
+    if form == "pdf":
+        return render_pdf(report, china_map=china_map)
     raise ValueError(f"unknown report format {form!r}; use one of {', '.join(FORMATS)}")
 
 
-def render_html(report: Report) -> str:
-    """The report as a standalone, printable A4 page (post texts escaped)."""
+def render_pdf(report: Report, *, china_map: Path | None = None) -> bytes:
+    """The HTML page printed by WeasyPrint: A4, page numbers, the fonts the page names
+    (Noto CJK from fonts-noto-cjk where the Windows fonts 黑体 and 仿宋 are missing)."""
+    from weasyprint import HTML  # loads Pango: only where a PDF is made
+
+    return HTML(string=render_html(report, china_map=china_map)).write_pdf()
+
+
+def render_html(report: Report, *, china_map: Path | None = None) -> str:
+    """The report as a standalone, printable A4 page (post texts escaped), its charts
+    inline as PNG images."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.filters["china_time"] = _china_time
     env.filters["zip"] = zip
     env.filters["percent"] = lambda value: "—" if value is None else f"{value:+.1%}"
+    data = report.as_dict()
+    charts = {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+              for name, png in draw(data, china_map=china_map).items()}
     return env.get_template("report.html").render(
-        report=report, data=report.as_dict(), platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
+        report=report, data=data, charts=charts, platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
         polarity_names=POLARITY_NAMES, fact_names=FACT_NAMES, psr_names=PSR_NAMES)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime, time
+from pathlib import Path
 
 import click
 
@@ -33,9 +35,10 @@ def _day(_ctx, _param, value: str | None) -> date | None:
 @click.option("--date", "day", callback=_day, help="The China-time day of a daily report; default: yesterday.")
 @click.option("--since", callback=time_option, help="Start of a flash report (China time); default: 2 hours before --until.")
 @click.option("--until", callback=time_option, help="End of a flash report (China time); default: now.")
-@click.option("--format", "form", type=click.Choice(["html"]), default="html", show_default=True,
-              help="The page's format (Word and PDF are to come).")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file (default: print it).")
+@click.option("--format", "form", type=click.Choice(["docx", "pdf", "html"]), default="html", show_default=True,
+              help="A Word file, a PDF or a printable page.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to this file (default: print it; a Word file or PDF only into a pipe).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report's figures as one JSON object instead.")
 @with_home
 def report(settings: Settings, kind, incident, query, day, since, until, form, out, as_json):
@@ -44,17 +47,20 @@ def report(settings: Settings, kind, incident, query, day, since, until, form, o
 
     \b
     Examples:
-      crisiswatch report daily --date 2024-07-24 --out daily.html
+      crisiswatch report daily --date 2024-07-24 --format pdf --out daily.pdf
       crisiswatch report special --incident 1 --json
       crisiswatch report flash --query 停电 --since 2024-07-25T10:00
     """
     _check(kind, incident, query, day, since, until)
+    if not as_json:
+        _check_output(form, out)
     from crisiswatch.stages import open_store
     from desk.clocks import load_clocks
     from desk.database import open_sessions
     from desk.errors import WorkflowError
     from desk.releases import get_incident
-    from desk.reports import make_report, render_html
+    from desk.report_charts import NoChineseFont
+    from desk.reports import make_report, render
     from indexes.backends import open_index
     from indexes.errors import IndexUnavailable
     from indexes.query import QueryError
@@ -72,16 +78,46 @@ def report(settings: Settings, kind, incident, query, day, since, until, form, o
     if as_json:
         emit_json(made.as_dict())
         return
-    page = render_html(made)
+    try:
+        made_file = render(made, form, china_map=_china_map())
+    except NoChineseFont as err:
+        fail(str(err))
     if not out:
-        click.echo(page)
+        click.echo(made_file.decode("utf-8") if form == "html" else made_file, nl=form == "html")
         return
     try:
-        with open(out, "w", encoding="utf-8") as handle:
-            handle.write(page)
+        with open(out, "wb") as handle:
+            handle.write(made_file)
     except OSError as err:
         fail(f"cannot write {out}: {err.strerror or err}")
     click.echo(f"{made.title}: {made.total_posts} posts, written to {out}")
+
+
+def _check_output(form: str, out: str | None) -> None:
+    """Before the report is made: a format that is made, a Word file or PDF not printed on a
+    terminal, a folder to write ``--out`` into."""
+    from desk.reports import FORMATS
+
+    if form not in FORMATS:
+        fail(f"--format {form} is not made yet; use one of {', '.join(FORMATS)}")
+    if out is None:
+        if form != "html" and sys.stdout.isatty():
+            raise click.UsageError(f"--format {form} writes a binary file, not for the terminal: "
+                                   "give --out FILE, or pipe it")
+        return
+    folder = Path(out).absolute().parent
+    if not folder.is_dir():
+        fail(f"cannot write {out}: there is no folder {folder}")
+
+
+def _china_map() -> Path | None:
+    """The provinces' GeoJSON the dashboard draws its map with, that ``make`` copies into
+    the review UI's static files; without it the places are drawn as bars."""
+    import review_ui
+    from review_ui.releases import MAP_FILES
+
+    folder = Path(review_ui.__file__).with_name("static") / MAP_FILES
+    return folder if folder.is_dir() else None
 
 
 def _check(kind, incident, query, day, since, until) -> None:

@@ -39,8 +39,8 @@ def test_the_html_report_is_written_and_each_option_goes_with_its_kind(tmp_path)
     assert written.stdout == f"舆情日报: {ON_THE_DAY} posts, written to {out}\n"
     assert "<h1>舆情日报</h1>" in out.read_text(encoding="utf-8")
 
-    later = cli("report", "daily", "--format", "docx", home=home, check=False)
-    assert later.exit_code == 2 and "'docx' is not 'html'" in later.stderr  # offered once it is made
+    unknown = cli("report", "daily", "--format", "odt", home=home, check=False)
+    assert unknown.exit_code == 2 and "'odt' is not one of 'docx', 'pdf', 'html'" in unknown.stderr
     refused = [(("special",), "a special report needs --incident"),
                (("daily", "--incident", "1"), "--incident goes with special reports"),
                (("special", "--incident", "1", "--query", "x"), "--query goes with daily and flash"),
