@@ -131,9 +131,9 @@ def _queue(session: Session, kept: KeptReport, org: Organisation, names: list[st
 
 def deliveries(session: Session, kept: KeptReport) -> list[tuple[ReportDelivery, str]]:
     """The report's notices with their organisation's name, in the order they were queued."""
-    return list(session.execute(select(ReportDelivery, Organisation.name)
-                                .join(Organisation, Organisation.id == ReportDelivery.org_id)
-                                .where(ReportDelivery.report_id == kept.id).order_by(ReportDelivery.id)).tuples())
+    return [(delivery, name) for delivery, name in session.execute(
+        select(ReportDelivery, Organisation.name).join(Organisation, Organisation.id == ReportDelivery.org_id)
+        .where(ReportDelivery.report_id == kept.id).order_by(ReportDelivery.id))]
 
 
 @dataclass
