@@ -56,9 +56,11 @@ def timeline(session: Session, store: Store, index, incident: Incident, now: dat
     negative = dict(search(store, index, replace(base, polarities=("negative",))).histogram)
     clusters = _bucketed(_first_sightings(store, index, replace(base, rumor=True)), step)
     alerts = _alerts(session, incident, user)
-    opened = _bucketed([dashboard.aware(a.opened_at) for a in alerts if since <= dashboard.aware(a.opened_at) <= until],
+    opened = _bucketed([at for at in (dashboard.aware(alert.opened_at) for alert in alerts) if since <= at <= until],
                        step)
-    keys = dashboard.continuous(sorted({*posts, *clusters, *opened, _key(until, step)}), step) if posts or opened else []
+    # the axis reaches the window's end, so that a fall to no posts at all shows as one
+    keys = sorted({*posts, *clusters, *opened, _key(until, step)}) if posts or opened else []
+    keys = dashboard.continuous(keys, step)
     counts = [posts.get(key, 0) for key in keys]
     return {
         "query": query, "filters": {"incident": incident.id}, "since": _iso(since), "until": _iso(until),

@@ -12,11 +12,11 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from core.store import naive_utc, utcnow
-from desk import audit, clocks, dashboard as figures, facts, outbox, releases as flow, rules
+from desk import audit, clocks, dashboard as figures, facts, outbox, psr, releases as flow, rules
 from desk.tables import FACT_KEYS, Delivery, FactProposal, Incident, Organisation, Release, User
 from desk.vocabulary import CHANNELS
 from indexes.query import QueryError, parse_time
-from review_ui import i18n, params
+from review_ui import i18n, params, psr as psr_page
 from review_ui.database import actor as _actor, session as _session
 from review_ui.services import services
 
@@ -114,11 +114,13 @@ def incident(incident_id: int):
                                                clocks.load_clocks(services().settings.home / "clocks.toml"), utcnow())
     i18n.cluster_names(clock.cluster for clock, _, _ in rumor_clocks)  # the clocks' clusters, named in one query
     involved = facts.incident_org_ids(session, found)
+    timeline = psr.timeline(session, services().store, services().index, found, utcnow(), user=_actor())
     return render_template("incident.html", incident=found, facts=facts.current_facts(session, found),
                            disputes=facts.disputes(session, found), involved=involved,
                            owner_org_id=session.get(User, found.created_by).org_id, fact_keys=FACT_KEYS,
                            releases=visible, orgs=_org_names(), rumor_clocks=rumor_clocks, channels=CHANNELS,
-                           volume_after=clocks.VOLUME_AFTER,
+                           volume_after=clocks.VOLUME_AFTER, psr=timeline, psr_chart=psr_page.chart(timeline),
+                           psr_pressure=psr_page.pressure_rows(timeline), psr_events=psr_page.events(timeline),
                            organisations=session.query(Organisation).order_by(Organisation.id).all())
 
 

@@ -9,6 +9,7 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from core.schema import CHINA_TZ
 from core.store import Store
 from desk import psr
 from desk.clocks import load_clocks
@@ -18,7 +19,8 @@ from desk.tables import Incident
 from indexes.backends import open_index
 from indexes.query import SearchQuery
 from indexes.results import search
-from tests.conftest import cli
+from review_ui import create_app
+from tests.conftest import cli, html, logged_in_client
 from tests.desk.psr_home import BEFORE, FIRST_RUMOR_AT, NOW, OPENED, QUERY, RISE, psr_home
 
 
@@ -61,7 +63,9 @@ def test_the_state_the_responses_and_the_phases(tmp_path):
     assert [(datetime.fromisoformat(v["at"]).hour, v["value"]) for v in state["households"]] == [(7, 12000), (11, 8000)]
     assert [v["value"] for v in state["affected_areas"]] == ["城东、城南"]
     assert [v["value"] for v in state["restoration_estimate"]] == ["今晚22时"]
-    assert [(datetime.fromisoformat(r["at"]).strftime("%H:%M"), r["kind"], r["label"]) for r in timeline["response"]] == [
+    response = [(datetime.fromisoformat(r["at"]).strftime("%H:%M"), r["kind"], r["label"])
+                for r in timeline["response"]]
+    assert response == [
         ("08:45", "alert_acknowledged", "III级预警：爆炸"), ("09:30", "press_conference", "城东停电新闻发布会"),
         ("10:30", "release", "关于城东变电站的情况说明"), ("12:10", "alert_closed", "III级预警：爆炸")]
 
@@ -109,3 +113,31 @@ def test_the_special_report_carries_the_timeline_and_shows_its_phases_state_and_
     assert sum(special["psr"]["pressure"]["posts"]) == special["total_posts"]
     daily = json.loads(cli("report", "daily", "--date", "2024-07-24", "--json", home=settings).stdout)
     assert "psr" not in daily
+
+
+def test_the_incident_page_draws_the_timeline_and_lists_its_numbers(tmp_path):
+    settings = psr_home(tmp_path)
+    app = create_app(settings)
+    client = logged_in_client(app, roles=("admin",))
+    page = html(client.get("/incidents/1?lang=zh"))
+    section = page[page.index('id="psr-timeline"'):page.index('id="rumor-clocks"')]
+    chart = json.loads(re.search(r'<script type="application/json" id="psr-data">(.*?)</script>', section,
+                                 re.S).group(1))
+    timeline = _timeline(settings, now=datetime.now(CHINA_TZ))
+    assert chart["pressure"]["posts"] == timeline["pressure"]["posts"] and chart["buckets"][0] == "07-23"
+    assert [phase["name"] for phase in chart["phases"]] == ["起始 · 高峰", "回落"]  # one line per bucket
+    assert [fact["name"] for fact in chart["state"]] == ["停电户数"] and chart["names"]["posts"] == "信息量"
+    assert [event["kind"] for event in chart["response"]] == ["alert_acknowledged", "press_conference", "release",
+                                                              "alert_closed"]
+    assert 'id="chart-psr"' in section and "psr.js" in section
+    assert "<tr><td>高峰</td><td>2024-07-24 00:00</td>" in section  # by the day, the window reaching today
+    assert "<tr><td>2024-07-24 09:30</td><td>新闻发布会</td><td>城东停电新闻发布会</td></tr>" in section
+    assert "<tr><td>2024-07-24 00:00</td><td>35</td>" in section  # the day's posts, in the table too
+
+    english = html(client.get("/incidents/1?lang=en"))
+    assert "Timeline (pressure, state, response)" in english and "Press conference" in english
+    analyst = html(logged_in_client(app).get("/incidents/1?lang=zh"))
+    assert "III级预警：爆炸" not in analyst  # an alert only for those who see it, as the alerts section
+
+    quiet = html(client.get("/incidents/2?lang=zh"))
+    assert "时段内没有相关信息。" in quiet and 'id="chart-psr"' not in quiet

@@ -539,3 +539,33 @@ def test_the_spread_page_draws_the_tree_and_quotes_the_posts_as_text(site):
     assert "\\u003cscript" in page.inner_html("#spread-data")
     site.screenshot(page, "spread.png")
     assert errors == [] and site.dialogs == []
+
+
+def test_the_incident_page_draws_its_psr_timeline(site):
+    if not ECHARTS.exists():
+        pytest.fail(f"{ECHARTS} is missing, so the timeline cannot draw: run `make` (it installs ECharts from npm)")
+    page = site.log_in("grid_drafter")
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.fill("form[action='/incidents/'] input[name=title]", "琼山停电")
+    page.fill("form[action='/incidents/'] input[name=query]", "停电")
+    click(page, "form[action='/incidents/'] button[type=submit]")
+    page.select_option("#fact-sheet select[name=key]", "households")
+    page.fill("#fact-sheet input[name=value]", "12000")
+    click(page, "#fact-sheet button[type=submit]")
+    page.wait_for_selector("#chart-psr canvas")
+    option = page.evaluate("""() => {
+        const option = echarts.getInstanceByDom(document.getElementById('chart-psr')).getOption();
+        const marked = option.series.find(s => s.markLine && s.markLine.label.show !== false);
+        return {grids: option.grid.length, posts: option.series[0].data, phases: marked.markLine.data,
+                state: option.series.filter(s => s.step).map(s => s.data[s.data.length - 1])};
+    }""")
+    assert option["grids"] == 3 and sum(option["posts"]) == 14  # the site's posts with 停电
+    assert option["phases"][0]["name"] == "起始 · 高峰" and option["state"] == [12000]
+    page.evaluate("() => echarts.getInstanceByDom(document.getElementById('chart-psr'))"
+                  ".dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: 0})")  # on the canvas, as text
+    assert "12000" in page.inner_text("#psr-events") and "高峰" in page.inner_text("#psr-phases")
+    page.locator("#psr-timeline").scroll_into_view_if_needed()
+    site.screenshot(page, "psr.png")
+    assert errors == [] and site.dialogs == []
