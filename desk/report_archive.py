@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from time import monotonic
 from typing import Callable
 
@@ -94,9 +95,10 @@ def get(session: Session, user, report_id: int) -> KeptReport:
     return kept
 
 
-def rendered(kept: KeptReport, form: str) -> bytes:
-    """The kept report as a file of ``form`` (``desk.reports.FORMATS``), from its figures."""
-    return render(Report.from_dict(kept.figures), form)
+def rendered(kept: KeptReport, form: str, china_map: Path | None = None) -> bytes:
+    """The kept report as a file of ``form`` (``desk.reports.FORMATS``), from its figures
+    (``china_map``: as ``render`` takes it)."""
+    return render(Report.from_dict(kept.figures), form, china_map=china_map)
 
 
 def file_name(kept: KeptReport, form: str) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from io import BytesIO
+from pathlib import Path
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
 from desk import report_archive
@@ -28,6 +29,7 @@ from indexes.errors import IndexUnavailable
 from indexes.query import QueryError, check_year, parse_time
 from review_ui import i18n, params
 from review_ui.database import session as _session
+from review_ui.releases import MAP_FILES
 from review_ui.services import services
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -124,8 +126,10 @@ def download(report_id: int, form: str):
         abort(404)
     kept = _kept(report_id)
     framed = form == "html" and request.args.get("view") == "1"
-    response = send_file(BytesIO(report_archive.rendered(kept, form)), mimetype=FORMATS[form],
-                         as_attachment=not framed, download_name=report_archive.file_name(kept, form))
+    china_map = Path(current_app.static_folder) / MAP_FILES
+    made = report_archive.rendered(kept, form, china_map if china_map.is_dir() else None)
+    response = send_file(BytesIO(made), as_attachment=not framed, download_name=report_archive.file_name(kept, form))
+    response.content_type = FORMATS[form]  # as it is (send_file would add a second charset to text/html's)
     if framed:
         response.headers["Content-Security-Policy"] = FRAMED_CSP
         response.headers["X-Frame-Options"] = "SAMEORIGIN"

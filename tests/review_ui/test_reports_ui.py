@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from crisiswatch import publishing
+from desk.reports import FORMATS
 from review_ui import create_app
 from tests.conftest import TEST_ORG, csrf_token, html, logged_in_client
 from tests.desk.receivers import serving
@@ -56,6 +57,10 @@ def test_a_report_is_made_listed_shown_and_downloaded(app):
     assert framed.headers["Content-Security-Policy"].startswith("sandbox;")
     assert framed.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert client.get(f"{report}/file.exe").status_code == 404
+    for form, media_type in FORMATS.items():  # each format made from the kept figures
+        made_file = client.get(f"{report}/file.{form}")
+        assert made_file.headers["Content-Type"] == media_type and made_file.data, form
+        assert made_file.headers["Content-Disposition"].endswith(quote(f"-2024-07-24.{form}")), form
 
     special = make(client, kind="special", incident="1")
     assert special.status_code == 303 and "舆情专报：7·24 停电" in html(client.get(special.headers["Location"]))
