@@ -27,6 +27,7 @@ from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
 from desk.releases import current_version
 from desk.report_charts import draw
+from desk.report_docx import render_docx
 from desk.spread import spread_of_cluster
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
 from desk.vocabulary import (FACT_NAMES, PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, REPORT_KINDS,
@@ -321,7 +322,8 @@ def _change(change: float) -> str:
 
 
 # each format a report is rendered in, by its media type
-FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
+           "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 
 
 def render(report: Report, form: str, *, china_map: Path | None = None) -> bytes:
@@ -331,6 +333,8 @@ def render(report: Report, form: str, *, china_map: Path | None = None) -> bytes
         return render_html(report, china_map=china_map).encode("utf-8")
     if form == "pdf":
         return render_pdf(report, china_map=china_map)
+    if form == "docx":
+        return render_docx(report, draw(report.as_dict(), china_map=china_map))
     raise ValueError(f"unknown report format {form!r}; use one of {', '.join(FORMATS)}")
 
 

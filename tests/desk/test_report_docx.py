@@ -11,9 +11,11 @@ import zlib
 import docx
 from docx.oxml.ns import qn
 
+from desk.report_charts import draw
 from desk.report_docx import CHART_HEIGHT, WIDTH, render_docx
-from desk.reports import Report
+from desk.reports import FORMATS, Report, render
 from desk.vocabulary import PLATFORM_NAMES, PSR_NAMES
+from tests.conftest import cli
 from tests.desk.report_home import DAY, ON_THE_DAY, RUMOR, report_home
 from tests.desk.test_reports import _report
 
@@ -157,3 +159,19 @@ def test_a_special_report_in_word_shows_the_incidents_psr_timeline(tmp_path):
     assert tables[("阶段", "时段", "依据")] == [["时段内无相关信息，未划分阶段。"] * 3]  # one cell across the row
     assert tables[("时间", "状态与响应", "内容")] == [["事实表未更新，亦无发布与预警处置。"] * 3]
     assert not any(p.text.startswith("按小时统计") for p in document.paragraphs)
+
+
+def test_render_makes_the_word_file_with_the_reports_charts_and_the_command_writes_it(tmp_path):
+    home = report_home(tmp_path / "home")
+    report = _report(home, "special")
+    assert FORMATS["docx"] == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    made = docx.Document(io.BytesIO(render(report, "docx")))
+    charts = draw(report.as_dict())
+    assert set(charts) == {"volume", "platforms", "sentiment", "places", "psr", "spread"}
+    assert {part.blob for part in made.part.package.image_parts} == set(charts.values())
+    assert len(made.inline_shapes) == len(charts) and made.paragraphs[0].text == "舆情专报：7·24 停电"
+
+    out = tmp_path / "daily.docx"
+    written = cli("report", "daily", "--date", "2024-07-24", "--format", "docx", "--out", str(out), home=home)
+    assert written.stdout == f"舆情日报: {ON_THE_DAY} posts, written to {out}\n"
+    assert docx.Document(str(out)).paragraphs[0].text == "舆情日报"
