@@ -73,8 +73,9 @@ def draw(data: dict, *, china_map: Path | None = None) -> dict[str, bytes]:
     drawers = {"volume": _volume, "platforms": _platforms, "sentiment": _sentiment,
                "places": lambda section: _places(section, china_map), "psr": _psr, "spread": _spread}
     charts = {}
-    with _ONE_AT_A_TIME, rc_context({"font.family": [chinese_font(), "DejaVu Sans"], "font.size": 8, "axes.unicode_minus": False,
-                     "axes.spines.top": False, "axes.spines.right": False}):
+    style = {"font.family": [chinese_font(), "DejaVu Sans"], "font.size": 8, "axes.unicode_minus": False,
+             "axes.spines.top": False, "axes.spines.right": False}
+    with _ONE_AT_A_TIME, rc_context(style):
         for name, drawer in drawers.items():
             figure = drawer(data[name]) if data.get(name) else None
             if figure is not None:
@@ -119,7 +120,7 @@ def _bars(axes, rows, names: dict, title: str) -> None:
     rows = list(rows)[::-1]
     bars = axes.barh([names.get(value, value) for value, _ in rows], [count for _, count in rows], color=RED)
     axes.bar_label(bars, padding=2)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     axes.set_title(title)
 
 
@@ -192,38 +193,10 @@ def _psr(section: dict) -> Figure | None:
     if not section["buckets"]:
         return None
     figure = _figure(4.2)
-    pressure, state, response = figure.subplots(3, 1, sharex=True, height_ratios=[3, 2, 1])
-    hourly = section["interval"] == "hour"
-    times = [_when(bucket) for bucket in section["buckets"]]
-    figures = section["pressure"]
-    pressure.bar(times, figures["posts"], width=(1 / 24 if hourly else 1) * 0.8, color=GREY, align="edge",
-                 label=PSR_NAMES["posts"])
-    for row, (name, marker, color) in enumerate((("rumor_clusters", "^", RED), ("alerts", "s", "#e0a030"))):
-        found = [(when, count) for when, count in zip(times, figures[name]) if count]
-        pressure.scatter([w for w, _ in found], [0.92 - 0.1 * row] * len(found), s=[12 + 8 * c for _, c in found],
-                         marker=marker, color=color, label=PSR_NAMES[name], transform=pressure.get_xaxis_transform())
-    share = pressure.twinx()
-    share.plot(times, [None if value is None else 100 * value for value in figures["negative_share"]],
-               color=RED, linewidth=1, label=PSR_NAMES["negative_share"] + "（%）")
-    share.set_ylim(0, 100)
-    share.spines["right"].set_visible(True)
     figure.suptitle("压力—状态—响应（PSR）")
-    pressure.set_ylabel("压力")
-    pressure.set_ymargin(0.3)
-    handles, labels = (a + b for a, b in zip(pressure.get_legend_handles_labels(), share.get_legend_handles_labels()))
-    pressure.legend(handles, labels, loc="lower left", bbox_to_anchor=(0, 1), frameon=False, ncols=4, fontsize=7)
-    for key, values in section["state"].items():
-        numbers = [(_when(v["at"]), v["value"]) for v in values if isinstance(v["value"], (int, float))]
-        if numbers:
-            state.step([w for w, _ in numbers], [n for _, n in numbers], where="post", marker=".",
-                       label=FACT_NAMES.get(key, key))
-        for value in values:
-            if not isinstance(value["value"], (int, float)):
-                state.annotate(str(value["value"])[:12], (_when(value["at"]), 0), fontsize=6, rotation=30,
-                               xycoords=("data", "axes fraction"))
-    state.set_ylabel("状态")
-    if state.get_legend_handles_labels()[0]:
-        state.legend(loc="upper right", frameon=False, fontsize=7)
+    pressure, state, response = figure.subplots(3, 1, sharex=True, height_ratios=[3, 2, 1])
+    _pressure(pressure, section)
+    _state(state, section["state"])
     for event in section["response"]:
         response.plot([_when(event["at"])], [RESPONSES.index(event["kind"])], "o", color=RED, markersize=3)
     response.set_yticks(range(len(RESPONSES)), [PSR_NAMES[kind] for kind in RESPONSES], fontsize=6)
@@ -233,10 +206,52 @@ def _psr(section: dict) -> Figure | None:
         when = _when(phase["at"])
         for axes in (pressure, state, response):
             axes.axvline(when, color="#333333", linestyle="--", linewidth=0.7)
-        pressure.annotate(PSR_NAMES[phase["phase"]], (when, 1),
-                          xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points", va="top")
-    _time_axis(response, HOURLY if hourly else DAILY)
+        state.annotate(PSR_NAMES[phase["phase"]], (when, 1), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                       textcoords="offset points", va="top")
+    _time_axis(response, HOURLY if section["interval"] == "hour" else DAILY)
     return figure
+
+
+def _pressure(axes, section: dict) -> None:
+    """Posts by bucket, new rumor clusters and alerts as marks above them, the negative share."""
+    times = [_when(bucket) for bucket in section["buckets"]]
+    figures = section["pressure"]
+    axes.bar(times, figures["posts"], width=(1 / 24 if section["interval"] == "hour" else 1) * 0.8, color=GREY,
+             align="edge", label=PSR_NAMES["posts"])
+    for row, (name, marker, color) in enumerate((("rumor_clusters", "^", RED), ("alerts", "s", "#e0a030"))):
+        found = [(when, count) for when, count in zip(times, figures[name]) if count]
+        if found:
+            axes.scatter([when for when, _ in found], [0.92 - 0.1 * row] * len(found),
+                         s=[12 + 8 * min(count, 5) for _, count in found], marker=marker, color=color,
+                         label=PSR_NAMES[name], transform=axes.get_xaxis_transform())
+    share = axes.twinx()
+    share.plot(times, [None if value is None else 100 * value for value in figures["negative_share"]],
+               color=RED, linewidth=1, label=PSR_NAMES["negative_share"] + "（%）")
+    share.set_ylim(0, 100)
+    share.spines["right"].set_visible(True)
+    axes.set_ylabel("压力")
+    axes.set_ymargin(0.3)
+    handles, labels = (a + b for a, b in zip(axes.get_legend_handles_labels(), share.get_legend_handles_labels()))
+    axes.legend(handles, labels, loc="lower left", bbox_to_anchor=(0, 1), frameon=False, ncols=4, fontsize=7)
+
+
+def _state(axes, state: dict) -> None:
+    """The fact sheet's numbers as steps, its texts written where they were set."""
+    axes.set_ylabel("状态")
+    for key, values in state.items():
+        numbers = [(_when(v["at"]), v["value"]) for v in values if isinstance(v["value"], (int, float))]
+        if numbers:
+            axes.step([when for when, _ in numbers], [number for _, number in numbers], where="post", marker=".",
+                      label=FACT_NAMES.get(key, key))
+        for value in values:
+            if not isinstance(value["value"], (int, float)):
+                axes.annotate(str(value["value"])[:12], (_when(value["at"]), 0), fontsize=6, rotation=30,
+                              xycoords=("data", "axes fraction"))
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(loc="upper right", frameon=False, fontsize=7)
+    if not state:
+        axes.text(0.5, 0.5, "事实表未更新", transform=axes.transAxes, ha="center", va="center", color=GREY)
+        axes.set_yticks([])
 
 
 def _spread(section: dict) -> Figure | None:
@@ -244,13 +259,16 @@ def _spread(section: dict) -> Figure | None:
     if not section.get("cluster") or not section["over_time"]:
         return None
     figure = _figure()
-    growth, spreaders = figure.subplots(1, 2, width_ratios=[3, 2]) if section["spreaders"] else (figure.subplots(), None)
+    growth, spreaders = (figure.subplots(1, 2, width_ratios=[3, 2]) if section["spreaders"]
+                         else (figure.subplots(), None))
     times = [_when(row["at"]) for row in section["over_time"]]
-    growth.plot(times, [row["posts"] for row in section["over_time"]], color=RED, label="累计信息数")
-    depth = growth.twinx()
-    depth.step(times, [row["depth"] for row in section["over_time"]], where="post", color=GREY, label="深度")
-    depth.spines["right"].set_visible(True)
-    depth.set_ylabel("深度（层）")
+    growth.plot(times, [row["posts"] for row in section["over_time"]], color=RED)
+    if section["depth"]:  # reposts of reposts: how deep the tree grew
+        depth = growth.twinx()
+        depth.step(times, [row["depth"] for row in section["over_time"]], where="post", color=GREY)
+        depth.spines["right"].set_visible(True)
+        depth.yaxis.set_major_locator(MaxNLocator(integer=True))
+        depth.set_ylabel("深度（层，灰线）")
     growth.set_ylabel("累计信息数")
     growth.set_title(f"传播：{section['posts']}条，深度{section['depth']}层，最大广度{section['breadth']}")
     _time_axis(growth, "%m-%d\n%H:%M")
