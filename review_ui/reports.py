@@ -48,7 +48,7 @@ def index():
     orgs = {org.id: org.name for org in session.scalars(select(Organisation))}
     incidents = session.scalars(select(Incident).order_by(Incident.started_at.desc())).all()
     return render_template("reports.html", reports=kept, orgs=orgs, incidents=incidents, kinds=REPORT_KINDS,
-                           may_make=g.user.has_role(*MAKERS), form=request.args)
+                           may_make=g.user.has_role(*MAKERS))
 
 
 @bp.post("/")
@@ -79,9 +79,7 @@ def _options() -> tuple[str, dict]:
     kind = form.get("kind", "")
     if kind not in REPORT_KINDS:
         abort(400)
-    incident = form.get("incident", "", type=params.as_id) if form.get("incident") else None
-    if incident == "":
-        abort(400)
+    incident = form.get("incident", type=params.as_id)  # a bad id reads as none
     query = form.get("query", "").strip()[:500]
     day = _day(form.get("date", "").strip())
     since, until = parse_time(form.get("since")), parse_time(form.get("until"), end_of_day=True)
