@@ -203,10 +203,10 @@ class _Briefing:
         """How the incident's most copied rumor spread (special reports)."""
         self.heading("谣言传播路径")
         if spread["cluster"]:
-            root = spread["root"]
+            root = spread["root"] or {}  # none where the first source is no longer stored
             self.text(f"传播最广的疑似谣言共 {spread['posts']} 条（转发 {spread['reposts']} 条，评论 {spread['comments']} 条），"
                       f"传播深度 {spread['depth']} 层，最大广度 {spread['breadth']} 条。"
-                      f"首发：{root['author'] or '—'}，{_time(root['created_at'])}，{root['text']}")
+                      f"首发：{root.get('author') or '—'}，{_time(root.get('created_at'))}，{root.get('text', '')}")
             self.chart("spread")
             self.table(["关键传播者", "平台", "下游转发"], [(spreader["author"] or "—", PLATFORM_NAMES[spreader["platform"]],
                                                   spreader["downstream"]) for spreader in spread["spreaders"]])
