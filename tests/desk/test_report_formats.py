@@ -20,6 +20,7 @@ from PIL import Image
 
 from desk.report_charts import NoChineseFont, chinese_font, draw
 from desk.reports import FORMATS, render, render_html
+from crisiswatch.commands.reports import FORMATS as command_formats
 from tests.conftest import REPO, cli
 from tests.desk.report_home import DAY, report_home
 from tests.desk.test_reports import _report
@@ -171,6 +172,7 @@ def test_the_pdf_is_an_a4_briefing_with_its_chinese_title_in_red_cjk_fonts_and_p
 
 
 def test_the_command_writes_a_pdf_to_a_file_or_a_pipe_and_refuses_a_folder_that_is_not_there(tmp_path):
+    assert set(command_formats) == set(FORMATS)  # the command offers every format there is
     home = report_home(tmp_path / "home")
     out = tmp_path / "daily.pdf"
     written = cli("report", "daily", "--date", "2024-07-24", "--format", "pdf", "--out", str(out), home=home)
