@@ -23,14 +23,14 @@ RUMOR = "听说水库要溃坝了，快转！"
 ROUNDS = 20
 
 
-def rumor_cluster(size: int, rng: random.Random) -> list:
-    """``size`` copies of one rumor (the first fifth posted, the rest reposts of an earlier
-    copy) and ``size`` comments on them."""
+def rumor_cluster(size: int, rng: random.Random, text: str = RUMOR) -> list:
+    """``size`` copies of one rumor's ``text`` (the first fifth posted, the rest reposts of an
+    earlier copy) and ``size`` comments on them."""
     start = datetime(2024, 7, 25, tzinfo=timezone.utc)
     sources = max(1, size // 5)
     copies = [make_post(platform="weibo", platform_id=f"c{n}", kind="repost" if n >= sources else "post",
                         parent_id=f"c{rng.randrange(n)}" if n >= sources else None, author_name=f"网友{n % 700}",
-                        text=RUMOR, created_at=start + timedelta(seconds=30 * n)) for n in range(size)]
+                        text=text, created_at=start + timedelta(seconds=30 * n)) for n in range(size)]
     comments = [make_post(platform="weibo", platform_id=f"m{n}", parent_id=f"c{rng.randrange(size)}", kind="comment",
                           text=f"真的假的？第{n}条评论", created_at=start + timedelta(days=2, seconds=n))
                 for n in range(size)]

@@ -122,6 +122,25 @@ def bench_spread_command(settings: Settings, size, as_json):
     _report_bench(lambda: bench_spread(settings, size, say=lambda m: click.echo(m, err=True)), as_json)
 
 
+@bench.command("reports", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_home
+def bench_reports_command(settings: Settings, as_json):
+    """Time the briefings on a temporary home of 100,000 real posts in one China-time day.
+
+    \b
+    Imports the corpus's first posts and a rumor copied and reposted 1,000 times (with
+    1,000 comments), places them evenly in one day, tags and indexes them; an incident
+    searches 口罩 over the last stretch of the day holding 10,000 posts with it. Prints,
+    for the daily report (target: under 30 s) and the special report (under 15 s), the
+    posts it covers, the median seconds of its figures and of each format it is rendered
+    in, and the peak memory of the reports.
+    """
+    from crisiswatch.bench_reports import bench_reports
+
+    _report_bench(lambda: bench_reports(settings, say=lambda m: click.echo(m, err=True)), as_json)
+
+
 @bench.command("crawl", context_settings=CONTEXT)
 @click.option("--pages", default=5000, show_default=True, type=click.IntRange(min=1),
               help="Article pages of real posts in the site (rounded up to whole list pages of 50).")
