@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import signal
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import click
 
-from core.schema import CHINA_TZ
+from core.schema import CHINA_TZ, make_post
 from core.settings import Settings
 from crawlers.loopback import DEMO_SITE_ENV, demo_site
 from crisiswatch import stages
@@ -87,17 +90,24 @@ def import_sample(settings: Settings, store) -> None:
         click.echo(f"imported {report.imported} real Weibo posts from {len(files)} sample files")
 
 
-DEMO_INCIDENT = "7月25日 台风致海口市琼山区、美兰区停电"
-DEMO_FACTS = (("households", "12000"), ("restoration_estimate", "7月26日18:00"), ("hotline", "95598"),
-              ("affected_areas", ["琼山区", "美兰区"]), ("cause", "台风致10千伏线路故障"))
+SCENARIO = "binhai_typhoon"  # of desk/scenarios: the demo's incident, seeded as the day just past
+# The demo user who speaks for each kind of the scenario's organisations (its two sides).
+SPEAKERS = {"enterprise": "grid_drafter", "government": "city_drafter"}
 
 
-def seed_people(settings: Settings, store) -> list[tuple[str, str, str, list[str]]]:
-    """The demo's organisations and users (see ``accounts.seed_demo``), an incident with
-    its fact sheet, the monitoring scheme of its typhoon, and a file channel per
-    organisation (so that a scheduled release is published to ``<home>/exports/``);
-    returns the users created now."""
-    from desk import accounts, facts, releases
+@lru_cache(maxsize=1)
+def demo_scenario():
+    from desk import scenario
+
+    return scenario.load(SCENARIO)
+
+
+def seed_people(settings: Settings, store, end: datetime | None = None) -> list[tuple[str, str, str, list[str]]]:
+    """The demo's organisations and users (see ``accounts.seed_demo``), the scenario's
+    incident with its fact sheet (see ``seed_incident``), the monitoring scheme of its
+    typhoon, and a file channel per organisation (so that a scheduled release is published
+    to ``<home>/exports/``); returns the users created now."""
+    from desk import accounts
     from desk.database import open_sessions
     from desk.tables import Incident
 
@@ -105,18 +115,70 @@ def seed_people(settings: Settings, store) -> list[tuple[str, str, str, list[str
         created = accounts.seed_demo(session)
         seed_scheme(session)
         if not session.query(Incident).count():
-            drafter = accounts.find_user(session, "grid_drafter")
-            incident = releases.create_incident(  # every demo organisation handles it, so each may set facts
-                session, drafter, DEMO_INCIDENT, "停电 OR 限电 OR 抢修 OR 供电",
-                org_ids=[accounts.find_organisation(session, name).id for name, *_ in accounts.DEMO_ORGS])
-            for key, value in DEMO_FACTS:
-                facts.set_fact(session, drafter, incident, key, value)
+            seed_incident(session, end or datetime.now(timezone.utc))
         session.commit()
     if not settings.channels_file.exists():
         settings.channels_file.write_text("".join(
             f'[[organisation]]\nname = "{name}"\n[[organisation.channel]]\nname = "archive"\nkind = "file"\n'
             f'folder = "exports/{name}"\n\n' for name, *_ in accounts.DEMO_ORGS), encoding="utf-8")
     return created
+
+
+def seed_incident(session, end: datetime):
+    """The scenario's incident, started at its start in the day that ends at ``end``, and
+    its facts, each set at its time by the demo user who speaks for its side."""
+    from desk import accounts, facts, releases
+
+    scenario = demo_scenario()
+    start = end - scenario.length
+    speakers = {kind: accounts.find_user(session, username) for kind, username in SPEAKERS.items()}
+    incident = releases.create_incident(  # every demo organisation handles it, so each may set facts
+        session, speakers["enterprise"], scenario.title, scenario.query,
+        org_ids=[accounts.find_organisation(session, name).id for name, *_ in accounts.DEMO_ORGS])
+    incident.started_at = start.astimezone(timezone.utc).replace(tzinfo=None)
+    for fact in scenario.facts:
+        value = list(fact.value) if isinstance(fact.value, tuple) else fact.value
+        facts.set_fact(session, speakers[scenario.organisation(fact.by).kind], incident, fact.key, value,
+                       at=start + fact.at)
+
+
+def scenario_start(settings: Settings, store) -> datetime:
+    """Where the scenario's day was placed: at its incident's start (the same on every
+    run), or, on a home whose incident is another, in the day just past."""
+    from desk.database import open_sessions
+    from desk.tables import Incident
+
+    scenario = demo_scenario()
+    with open_sessions(store.engine, settings.home)() as session:
+        started = (session.query(Incident.started_at).filter(Incident.title == scenario.title)
+                   .order_by(Incident.id).first())
+    if started is not None:
+        return started[0].replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc) - scenario.length
+
+
+def seed_scenario(settings: Settings, store) -> int:
+    """The scenario's posts and releases, stored at their times (``scenario_start``), each
+    under a stable id, so that a rerun, or a run after one that was killed, stores none
+    twice; its places go to the home's places file, read by the tag stage. Returns how
+    many posts were new."""
+    scenario = demo_scenario()
+    table = io.StringIO()
+    csv.writer(table, lineterminator="\n").writerows([("adcode", "name"), *((p.code, p.name) for p in scenario.places)])
+    if not settings.places_file.exists() or settings.places_file.read_text(encoding="utf-8") != table.getvalue():
+        settings.places_file.write_text(table.getvalue(), encoding="utf-8")
+    start, source = scenario_start(settings, store), f"scenario:{scenario.name}"
+    posts = [make_post(platform=post.platform, platform_id=scenario.stored_id(post.id), kind=post.kind,
+                       text=post.text, title=post.title, author_id=post.author, author_name=post.author,
+                       author_verified=post.verified, created_at=start + post.at,
+                       parent_id=scenario.stored_id(post.parent) if post.parent else None,
+                       reposts_count=post.reposts, comments_count=post.comments, likes_count=post.likes, source=source)
+             for post in scenario.posts]
+    posts += [make_post(platform="gov", platform_id=scenario.stored_id(release.id), kind="release", text=release.text,
+                        title=release.title, author_name=scenario.organisation(release.by).name, author_verified=True,
+                        created_at=start + release.at, source=source)
+              for release in scenario.releases]
+    return store.upsert_posts(posts).inserted
 
 
 # The demo's monitoring scheme for its fictional typhoon: the emergency bureau watches the
@@ -163,14 +225,22 @@ def replay_alerts(settings: Settings, store) -> int:
     return opened
 
 
+def site_indexed(store) -> bool:
+    """Whether the demo site's news and notices are indexed: more posts of those platforms
+    than the scenario's own articles and releases."""
+    typhoon = demo_scenario()
+    seeded = {"news": sum(post.platform == "news" for post in typhoon.posts), "gov": len(typhoon.releases)}
+    indexed = {counts.platform: counts.indexed for counts in store.counts()}
+    return all(indexed.get(platform, 0) > count for platform, count in seeded.items())
+
+
 def replay_when_crawled(settings: Settings, stopped: threading.Event, wait: float = 5) -> None:
     """Once the first crawls have indexed the demo site's news and notices, replay the
     demo's days through its rules (the scheduler's own checks look at the hours up to now)."""
     store = stages.open_store(settings)
     try:
         while not stopped.wait(wait):
-            indexed = {counts.platform for counts in store.counts() if counts.indexed}
-            if {"news", "gov"} <= indexed:
+            if site_indexed(store):
                 click.echo(f"monitoring scheme {DEMO_SCHEME[0]}: {replay_alerts(settings, store)} alerts on the "
                            "demo site's posts (see Alerts in the review UI)")
                 return
@@ -181,10 +251,9 @@ def replay_when_crawled(settings: Settings, stopped: threading.Event, wait: floa
 def say_when_alerts(settings: Settings, store, scheduler) -> None:
     """On a home that has not indexed the demo site yet, when its alerts will come: the
     replay waits for its news and notices, crawled at their jobs' next runs."""
-    indexed = {counts.platform for counts in store.counts() if counts.indexed}
     crawls = {name for name, job in stages.jobs_of(settings).items() if job.uses_demo_site}
     runs = [job.next_run_time for job in scheduler.get_jobs() if job.id in crawls]
-    if runs and not {"news", "gov"} <= indexed:
+    if runs and not site_indexed(store):
         click.echo(f"alerts on the demo site's posts: once its news and notices are crawled and indexed, after the "
                    f"crawl at {max(runs):%Y-%m-%d %H:%M} (China time)")
 
@@ -206,6 +275,10 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
     stages, the scheduler and the demo site run here, and NER trains in a process of its own."""
     store = stages.open_store(settings)
     say_people(seed_people(settings, store))
+    seeded = seed_scenario(settings, store)
+    if seeded:
+        click.echo(f"scenario {SCENARIO}: {seeded} posts of its typhoon stored as the day just past "
+                   f"(the incident {demo_scenario().title!r} started then)")
     click.echo(f"access log: {settings.home / 'logs' / 'access.log'}")
     ui = subprocess.Popen([sys.executable, "-m", "crisiswatch", "serve", "--home", str(settings.home), "--host", host,
                            "--port", str(port), "--access-log", str(settings.home / "logs" / "access.log")],

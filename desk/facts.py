@@ -85,9 +85,10 @@ def name_organisations(session: Session, user, incident: Incident, org_ids: Iter
 
 
 def set_fact(session: Session, user, incident: Incident, key: str, value,
-             owner_org_id: int | None = None) -> Fact | FactProposal:
+             owner_org_id: int | None = None, at: datetime | None = None) -> Fact | FactProposal:
     """Record a new value of a fact. ``owner_org_id`` names the owner when the fact is
     first set (default: the user's organisation); later it must be left out or match.
+    ``at``: when the value was stated, if not now (a scenario's facts are set at their times).
     A value from an organisation of the incident that does not own the fact is recorded
     as its proposal (a ``FactProposal``, shown as a dispute), not as the fact's value."""
     check_incident(user)
@@ -104,13 +105,13 @@ def set_fact(session: Session, user, incident: Incident, key: str, value,
         if owner_org_id not in (None, current.owner_org_id):
             raise Invalid("owner_fixed")
         if current.owner_org_id != user.org_id:
-            return _propose(session, user, incident, key, value, current)
+            return _propose(session, user, incident, key, value, current, at)
         owner_org_id = current.owner_org_id
     elif owner_org_id is not None and owner_org_id not in involved:
         raise Invalid("owner_not_handling", org=owner_org_id)
     owner_org_id = owner_org_id or user.org_id
     row = Fact(incident_id=incident.id, key=key, value=value, owner_org_id=owner_org_id,
-               updated_by=user.id, updated_at=utcnow())
+               updated_by=user.id, updated_at=naive_utc(at) or utcnow())
     session.add(row)
     audit.record(session, user.username, "fact.set", f"incident:{incident.id}",
                  {"key": key, "value": value, "previous": current.value if current else None,
@@ -118,9 +119,10 @@ def set_fact(session: Session, user, incident: Incident, key: str, value,
     return row
 
 
-def _propose(session: Session, user, incident: Incident, key: str, value, current: FactValue) -> FactProposal:
+def _propose(session: Session, user, incident: Incident, key: str, value, current: FactValue,
+             at: datetime | None = None) -> FactProposal:
     row = FactProposal(incident_id=incident.id, key=key, value=value, org_id=user.org_id, proposed_by=user.id,
-                       proposed_at=utcnow())
+                       proposed_at=naive_utc(at) or utcnow())
     session.add(row)
     session.flush()
     audit.record(session, user.username, "fact.dispute", f"incident:{incident.id}",

@@ -199,8 +199,8 @@ class TopicsComponent:
 
 
 class PlacesComponent:
-    def __init__(self):
-        self.gazetteer = places.gazetteer()
+    def __init__(self, local_places: str = ""):
+        self.gazetteer = places.gazetteer(Path(local_places) if local_places else None)
 
     def __call__(self, doc: Doc) -> Doc:
         tags = tags_of(doc)
@@ -211,9 +211,9 @@ class PlacesComponent:
 class EntitiesComponent:
     """The NER model, for the names the gazetteer misses (absent model: nothing added)."""
 
-    def __init__(self, models_dir: str, scope: str):
+    def __init__(self, models_dir: str, scope: str, local_places: str = ""):
         self.entities = ner.load_entities(Path(models_dir))
-        self.gazetteer = places.gazetteer()
+        self.gazetteer = places.gazetteer(Path(local_places) if local_places else None)
         self.scope = scope
 
     def __call__(self, doc: Doc) -> Doc:
@@ -252,27 +252,30 @@ def make_topics(nlp, name):
     return TopicsComponent()
 
 
-@Language.factory("crisiswatch_places")
-def make_places(nlp, name):
-    return PlacesComponent()
+@Language.factory("crisiswatch_places", default_config={"local_places": ""})
+def make_places(nlp, name, local_places: str):
+    return PlacesComponent(local_places)
 
 
-@Language.factory("crisiswatch_entities", default_config={"models_dir": "", "scope": "topical"})
-def make_entities(nlp, name, models_dir: str, scope: str):
+@Language.factory("crisiswatch_entities", default_config={"models_dir": "", "scope": "topical", "local_places": ""})
+def make_entities(nlp, name, models_dir: str, scope: str, local_places: str):
     if scope not in ("topical", "all"):
         raise ValueError(f"crisiswatch_entities scope must be 'topical' or 'all', not {scope!r}")
-    return EntitiesComponent(models_dir, scope)
+    return EntitiesComponent(models_dir, scope, local_places)
 
 
-def build_pipeline(models_dir: Path, ner_scope: str = "topical") -> Language:
+def build_pipeline(models_dir: Path, ner_scope: str = "topical", local_places: Path | None = None) -> Language:
+    """``local_places``: a file of the home's own places, added to the gazetteer's."""
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"@tokenizers": "crisiswatch.Segmenter.v1"}}})
     # The components read the words, never a token's lexical attributes (like_num, shape ...):
     # computing those for each word new to the vocabulary was half the cost of making a Doc.
     nlp.vocab.lex_attr_getters = {}
     nlp.add_pipe("crisiswatch_classifiers", config={"models_dir": str(models_dir)})
     nlp.add_pipe("crisiswatch_topics")
-    nlp.add_pipe("crisiswatch_places")
-    nlp.add_pipe("crisiswatch_entities", config={"models_dir": str(models_dir), "scope": ner_scope})
+    local = str(local_places) if local_places else ""
+    nlp.add_pipe("crisiswatch_places", config={"local_places": local})
+    nlp.add_pipe("crisiswatch_entities",
+                 config={"models_dir": str(models_dir), "scope": ner_scope, "local_places": local})
     return nlp
 
 

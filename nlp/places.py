@@ -16,6 +16,9 @@ Aho-Corasick pass over the characters cost 20 microseconds a post.
   (滨海市 东湖区, where 滨海市 is not in the gazetteer) leaves the district out rather than
   placing it in the one city the gazetteer has a 东湖区 in (南昌). Without a city named, a
   district name that only one place has stands.
+* A home may add places of its own (``gazetteer(local)``, a file of the same columns): the
+  demo's scenario names its fictional 滨海市 and districts under a real province, and there
+  滨海市东湖区 is its own 东湖区, while 东湖区 alone, now a name two places share, is left out.
 * A place is tagged with the codes of every level above it (武昌区 -> 420000, 420100,
   420106), so filtering by a province finds posts that name only one of its districts.
 
@@ -73,20 +76,23 @@ def _short(name: str, suffixes: tuple[str, ...]) -> str | None:
 
 
 class Gazetteer:
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, local: Path | None = None):
+        """``local``: a home's own places (same columns, ``adcode,name``), such as a
+        scenario's fictional city and districts under a real province (see desk.scenario)."""
         self.places: dict[str, Place] = {}
         names: dict[str, set[str]] = {}
-        with open(path or gazetteer_file(), encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                place = Place(row["adcode"][:6], row["name"])
-                if place.name in _PLACEHOLDERS:
-                    continue
-                self.places[place.code] = place
-                names.setdefault(place.name, set()).add(place.code)
-                suffixes = {"province": _PROVINCE_SUFFIXES, "city": _CITY_SUFFIXES}.get(place.level)
-                short = _short(place.name, suffixes) if suffixes else None
-                if short:
-                    names.setdefault(short, set()).add(place.code)
+        for source in [path or gazetteer_file(), *([local] if local else [])]:
+            with open(source, encoding="utf-8") as handle:
+                for row in csv.DictReader(handle):
+                    place = Place(row["adcode"][:6], row["name"])
+                    if place.name in _PLACEHOLDERS:
+                        continue
+                    self.places[place.code] = place
+                    names.setdefault(place.name, set()).add(place.code)
+                    suffixes = {"province": _PROVINCE_SUFFIXES, "city": _CITY_SUFFIXES}.get(place.level)
+                    short = _short(place.name, suffixes) if suffixes else None
+                    if short:
+                        names.setdefault(short, set()).add(place.code)
         self._names = {name: tuple(sorted(codes)) for name, codes in names.items()}
         self._prefixes = {name[:end] for name in self._names for end in range(1, len(name) + 1)}
         self._organisations = _load_organisations()
@@ -213,6 +219,7 @@ def _load_organisations(path: Path = ORGANISATIONS_FILE) -> Organisations:
     return Organisations(tuple(raw["national"]), tuple(raw["local_suffixes"]))
 
 
-@lru_cache(maxsize=1)
-def gazetteer() -> Gazetteer:
-    return Gazetteer()
+@lru_cache(maxsize=4)
+def gazetteer(local: Path | None = None) -> Gazetteer:
+    """The gazetteer, with a home's own places where ``local`` names their file."""
+    return Gazetteer(local=local)

@@ -13,9 +13,19 @@ import time
 import urllib.parse
 import urllib.request
 
-import pytest
+from datetime import datetime, timezone
 
+import pytest
+from sqlalchemy import func, select
+
+from core.store import PostRow, Store
 from crawlers.loopback import demo_site, serve_directory
+from crisiswatch import stages
+from crisiswatch.demo import demo_scenario, scenario_start, seed_people, seed_scenario
+from desk import facts
+from desk.database import open_sessions
+from desk.spread import spread_of_post
+from desk.tables import Incident
 from tests.conftest import REPO, csrf_token, free_port
 
 pytestmark = pytest.mark.slow  # every test here starts a process or a server
@@ -56,7 +66,8 @@ def test_demo_crawls_tags_indexes_and_serves(home_with_models):
                 if not logged_in and any("review UI on" in line for line in output):
                     log_in(base, output)
                     logged_in = True
-                _, body = get(f"{base}/api/search?q=%E5%81%9C%E7%94%B5&per_page=50")  # 停电
+                # 停电, until the end of 2024: the demo site's posts of July 2024, not the scenario's day just past
+                _, body = get(f"{base}/api/search?q=%E5%81%9C%E7%94%B5&per_page=50&until=2024-12-31")
                 found = json.loads(body)
                 if {"news", "gov"} <= {f["value"] for f in found["facets"]["platform"]}:
                     break
@@ -67,6 +78,9 @@ def test_demo_crawls_tags_indexes_and_serves(home_with_models):
         assert all(hit["tags"] for hit in found["hits"])  # tagged before it was indexed
         status, page = get(f"{base}/?q=%E5%8F%B0%E9%A3%8E")  # 台风
         assert status == 200 and "滨海" in page and "<mark>" in page and 'lang="zh-CN"' in page
+        _, body = get(f"{base}/api/search?q=" + urllib.parse.quote('"全城停电三天"') + "&per_page=50")
+        rumor = json.loads(body)  # the scenario's rumor, seeded as the day just past, tagged and indexed
+        assert rumor["total"] >= 10 and any(hit["platform"] == "weibo" and hit["tags"] for hit in rumor["hits"])
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=60)
@@ -124,3 +138,47 @@ def test_the_demo_site_refuses_a_port_another_server_holds_and_shares_one_a_demo
     finally:
         site.shutdown()
         site.server_close()
+
+
+def test_the_scenario_is_seeded_once_as_the_day_just_past_with_its_incident_facts_and_places(home):
+    """On a fresh home the typhoon's day ends now: its incident starts at the scenario's
+    start, its facts change at their times, its posts are stored once (a second seeding,
+    as after a restart or a killed run, adds none) and tagged by the demo's own stage, its
+    rumor's reposts form one tree and its places are its fictional districts."""
+    typhoon, end = demo_scenario(), datetime(2026, 7, 26, 4, 0, tzinfo=timezone.utc)
+    start = end - typhoon.length
+    store = Store(home.database_url)
+    try:
+        seed_people(home, store, end=end)
+        assert seed_scenario(home, store) == len(typhoon.posts) + len(typhoon.releases)
+        seed_people(home, store)  # a restart the next day: the incident and its day stay where they are
+        assert seed_scenario(home, store) == 0 and scenario_start(home, store) == start
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(PostRow)).scalar() == len(typhoon.posts) + 5
+            times = dict(conn.execute(select(PostRow.platform_id, PostRow.created_at)).all())
+        assert all(times[typhoon.stored_id(p.id)] == (start + p.at).replace(tzinfo=None) for p in typhoon.posts)
+        assert max(times.values()) <= end.replace(tzinfo=None)
+
+        with open_sessions(store.engine, home.home)() as session:
+            [incident] = session.query(Incident).all()
+            history = facts.fact_history(session, incident, "households")
+            assert (incident.title, incident.started_at) == (typhoon.title, start.replace(tzinfo=None))
+        expected = [f for f in typhoon.facts if f.key == "households"]
+        assert [(row.value, row.updated_at) for row in history] == [
+            (fact.value, (start + fact.at).replace(tzinfo=None)) for fact in expected]
+
+        stages.tag(home, store, quiet=True)
+        [root] = [r for r in typhoon.releases if r.answers][0].answers
+        with store.engine.connect() as conn:
+            root_id = conn.execute(select(PostRow.id).where(PostRow.platform_id == typhoon.stored_id(root))).scalar()
+        spread = spread_of_post(store, root_id)
+        reposts = {typhoon.stored_id(post.id) for post in typhoon.posts if post.kind == "repost"}
+        assert len(spread.roots) == 1 and reposts <= {node.platform_id for node in spread.nodes.values()}
+        assert spread.first_source.id == root_id and max(node.depth for node in spread.nodes.values()) >= 3
+
+        own = {place.code for place in typhoon.places}
+        places = [tags["places"] for post in store.get_posts(range(1, 800)).values() if (tags := post.get("tags"))]
+        assert len(places) == len(typhoon.posts) + 5
+        assert {code for codes in places for code in codes} == own | {"460000"}  # 海南省: the map colours it
+    finally:
+        store.close()
