@@ -26,6 +26,7 @@ from desk import facts
 from desk.database import open_sessions
 from desk.spread import spread_of_post
 from desk.tables import Incident
+from review_ui import create_app, i18n
 from tests.conftest import REPO, csrf_token, free_port
 
 pytestmark = pytest.mark.slow  # every test here starts a process or a server
@@ -182,3 +183,5 @@ def test_the_scenario_is_seeded_once_as_the_day_just_past_with_its_incident_fact
         assert {code for codes in places for code in codes} == own | {"460000"}  # 海南省: the map colours it
     finally:
         store.close()
+    with create_app(home).test_request_context("/"):  # the pages name the home's own places
+        assert [i18n.label("places", code) for code in ("460502", "360102", "460000")] == ["东湖区", "东湖区", "海南省"]
