@@ -18,12 +18,15 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
+from core.schema import CHINA_TZ
 from core.store import PostRow, Store
 from crawlers.loopback import demo_site, serve_directory
+from indexes.backends import open_index
 from crisiswatch import stages
 from crisiswatch.demo import demo_scenario, scenario_start, seed_people, seed_scenario
 from desk import facts
 from desk.database import open_sessions
+from desk.reports import make_report
 from desk.spread import spread_of_post
 from desk.tables import Incident
 from review_ui import create_app, i18n
@@ -145,7 +148,8 @@ def test_the_scenario_is_seeded_once_as_the_day_just_past_with_its_incident_fact
     """On a fresh home the typhoon's day ends now: its incident starts at the scenario's
     start, its facts change at their times, its posts are stored once (a second seeding,
     as after a restart or a killed run, adds none) and tagged by the demo's own stage, its
-    rumor's reposts form one tree and its places are its fictional districts."""
+    rumor's reposts form one tree, which its special report draws, and its places are its
+    fictional districts."""
     typhoon, end = demo_scenario(), datetime(2026, 7, 26, 4, 0, tzinfo=timezone.utc)
     start = end - typhoon.length
     store = Store(home.database_url)
@@ -176,6 +180,15 @@ def test_the_scenario_is_seeded_once_as_the_day_just_past_with_its_incident_fact
         reposts = {typhoon.stored_id(post.id) for post in typhoon.posts if post.kind == "repost"}
         assert len(spread.roots) == 1 and reposts <= {node.platform_id for node in spread.nodes.values()}
         assert spread.first_source.id == root_id and max(node.depth for node in spread.nodes.values()) >= 3
+
+        stages.index(home, store, quiet=True)  # its special report draws the rumor's tree and the fact history
+        with open_sessions(store.engine, home.home)() as session:
+            incident = session.query(Incident).one()
+            report = make_report("special", store, open_index(home), session, [], incident=incident, now=end)
+        spread, timeline = report.sections["spread"], report.sections["psr"]
+        assert (spread["root"]["id"], spread["reposts"]) == (root_id, len(reposts)) and spread["depth"] >= 3
+        first = (start + expected[0].at).astimezone(CHINA_TZ).isoformat()
+        assert timeline["state"]["households"][0] == {"at": first, "value": 32000}
 
         own = {place.code for place in typhoon.places}
         places = [tags["places"] for post in store.get_posts(range(1, 800)).values() if (tags := post.get("tags"))]
