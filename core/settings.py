@@ -101,6 +101,11 @@ class Settings:
         return self.home / "places.csv"
 
     @property
+    def own_places(self) -> Path | None:
+        """``places_file`` where the home has one (what the gazetteer takes), else None."""
+        return self.places_file if self.places_file.exists() else None
+
+    @property
     def jobs_file(self) -> Path:
         """The crawl jobs of this home; the shipped demo jobs are used when it is absent."""
         return self.home / "jobs.toml"

@@ -126,7 +126,7 @@ def daily_report(settings: Settings, now: datetime | None = None) -> int | None:
     try:
         made = report_archive.make_daily(sessions(settings.database_url, settings.home), store,
                                          open_index(settings), load_clocks(settings.home / "clocks.toml"),
-                                         channels, now)
+                                         channels, now, settings.own_places)
     finally:
         store.close()
     if made is not None:

@@ -53,8 +53,7 @@ def tag(settings: Settings, store: Store, batch_size: int = 1000, limit: int | N
     from nlp.tagger import places_version, retag_places, tag_pending
 
     with _stage_lock:
-        places = settings.places_file if settings.places_file.exists() else None
-        nlp = build_pipeline(settings.models_dir, local_places=places)
+        nlp = build_pipeline(settings.models_dir, local_places=settings.own_places)
         total = store.count_to_tag() if limit is None else limit
         with tqdm(total=total, unit="post", desc="tag", disable=quiet or not total) as bar:
             tagged = tag_pending(store, nlp, batch_size=batch_size, progress=bar, limit=limit)

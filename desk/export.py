@@ -16,12 +16,13 @@ import csv
 import io
 from collections.abc import Iterator
 from itertools import islice
+from pathlib import Path
 
 from core.schema import CHINA_TZ
 from core.store import Store
 from indexes.backends import IndexBackend
 from indexes.query import SearchQuery
-from nlp.places import gazetteer
+from nlp.places import Gazetteer, gazetteer
 
 MAX_ROWS = 100_000
 CHUNK = 1_000  # posts read from the store, and CSV text handed on, at a time
@@ -36,7 +37,7 @@ def neutralise(value: str) -> str:
     return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
-def _row(post: dict) -> list:
+def _row(post: dict, places: Gazetteer) -> list:
     tags = post["tags"] or {}
     codes = tags.get("places") or []
     when = post["created_at"] or post["stored_at"]
@@ -46,15 +47,18 @@ def _row(post: dict) -> list:
         when.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S"), post["title"] or "", post["text"], post["url"] or "",
         tags.get("sentiment") or "", tags.get("emotion") or "", tags.get("polarity") or "",
         "" if tags.get("rumor_prob") is None else f"{tags['rumor_prob']:.3f}",
-        " ".join(tags.get("topics") or []), " ".join(gazetteer().name(code) for code in codes), " ".join(codes),
+        " ".join(tags.get("topics") or []), " ".join(places.name(code) for code in codes), " ".join(codes),
         post["likes_count"], post["reposts_count"], post["comments_count"], post["cluster"] or "",
     ]
     return [neutralise(cell) if isinstance(cell, str) else cell for cell in row]
 
 
-def export_csv(store: Store, index: IndexBackend, query: SearchQuery, limit: int = MAX_ROWS) -> Iterator[str]:
+def export_csv(store: Store, index: IndexBackend, query: SearchQuery, limit: int = MAX_ROWS,
+               own_places: Path | None = None) -> Iterator[str]:
     """The first ``limit`` results of ``query`` (every page, in its order) as CSV text, a
-    chunk of rows at a time: the first begins with the byte order mark and the headers."""
+    chunk of rows at a time: the first begins with the byte order mark and the headers.
+    ``own_places``: the home's own places file (``Settings.own_places``), which names their codes."""
+    places = gazetteer(own_places)
     ids = index.ids(query, limit)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -62,7 +66,7 @@ def export_csv(store: Store, index: IndexBackend, query: SearchQuery, limit: int
     writer.writerow(COLUMNS)
     while chunk := list(islice(ids, CHUNK)):
         posts = store.get_posts(chunk)
-        writer.writerows(_row(posts[post_id]) for post_id in chunk if post_id in posts)  # deleted since indexed: left out
+        writer.writerows(_row(posts[post_id], places) for post_id in chunk if post_id in posts)  # deleted since indexed: left out
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

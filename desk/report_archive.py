@@ -220,7 +220,8 @@ def notice(kept: KeptReport, delivery: ReportDelivery, link_base: str = "") -> N
 
 
 def make_daily(session_factory: Callable[[], Session], store: Store, index, clocks: list[Clock],
-               daily_channels: dict[str, list[str]], now: datetime | None = None) -> int | None:
+               daily_channels: dict[str, list[str]], now: datetime | None = None,
+               places: Path | None = None) -> int | None:
     """Yesterday's daily report (China time) kept and queued to ``daily_channels`` (channel
     names by organisation name), unless it was made already: its id, or None."""
     now = now or datetime.now(CHINA_TZ)
@@ -228,7 +229,7 @@ def make_daily(session_factory: Callable[[], Session], store: Store, index, cloc
     with session_factory() as session:
         if _made(session, day):
             return None
-        made = make_report("daily", store, index, session, clocks, day=day, now=now)
+        made = make_report("daily", store, index, session, clocks, day=day, now=now, places=places)
     try:
         with session_factory() as session, session.begin():
             audit.lock(session)

@@ -89,9 +89,10 @@ def window(kind: str, *, day: date | None = None, since: datetime | None = None,
 
 def make_report(kind: str, store: Store, index, session: Session, clocks: list[Clock], *, query: str = "",
                 day: date | None = None, since: datetime | None = None, until: datetime | None = None,
-                incident: Incident | None = None, now: datetime | None = None) -> Report:
+                incident: Incident | None = None, now: datetime | None = None, places: Path | None = None) -> Report:
     """The figures of a report of ``kind`` (``REPORT_KINDS``) over ``query`` (all posts when
-    empty; a special report takes its incident's query)."""
+    empty; a special report takes its incident's query); ``places``: the home's own places
+    file (``Settings.own_places``), which names their codes."""
     if kind not in REPORT_KINDS:
         raise ValueError(f"unknown report kind {kind!r}; use one of {', '.join(REPORT_KINDS)}")
     if (kind == "special") != (incident is not None):
@@ -109,7 +110,7 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
         "platforms": _platforms(base, facets),
         "sentiment": _sentiment(base, facets, board),
         "hot_words": _hot_words(base, board),
-        "places": _places(base, board),
+        "places": _places(base, board, places),
         "top_posts": _top_posts(base, board),
         "top_accounts": _top_accounts(store, index, base),
         "rumors": _rumors(session, base, board, clocks, incident, until),
@@ -164,10 +165,10 @@ def _hot_words(base: SearchQuery, board: dashboard.Dashboard) -> dict:
     return {**_source(base), "topics": [(label, names.get(label, label), count) for label, count in board.topics]}
 
 
-def _places(base: SearchQuery, board: dashboard.Dashboard) -> dict:
+def _places(base: SearchQuery, board: dashboard.Dashboard, own_places: Path | None) -> dict:
     """The place facet by province and below (desk.place_map), with the places' names."""
     found = board.place_map
-    names = {code: gazetteer().name(code) for code, _ in found.places}
+    names = {code: gazetteer(own_places).name(code) for code, _ in found.places}
     return {**_source(base), "provinces": found.provinces, "places": found.places, "names": names,
             "off_map": found.off_map}
 

@@ -115,8 +115,7 @@ def label(kind: str, value) -> str:
     if kind == "cluster":
         return cluster_name(str(value))
     if kind in ("places", "place"):  # administrative codes: the gazetteer's (Chinese) names, the home's own too
-        local = services().settings.places_file
-        return places.gazetteer(local if local.exists() else None).name(str(value))
+        return places.gazetteer(services().settings.own_places).name(str(value))
     if kind in ("topics", "topic"):
         names = services().topic_labels.get(value)
         return (names[0] if current_lang() == "zh" else names[1]) if names else str(value)

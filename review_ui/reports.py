@@ -62,7 +62,8 @@ def make():
         incident = get_incident(session, options.pop("incident")) if kind == "special" else None
         settings = services().settings
         made = make_report(kind, services().store, services().index, session,
-                           load_clocks(settings.home / "clocks.toml"), incident=incident, **options)
+                           load_clocks(settings.home / "clocks.toml"), incident=incident,
+                           places=settings.own_places, **options)
         kept = report_archive.keep(session, made, made_by=g.user.username, org_id=g.user.org_id,
                                    incident_id=incident.id if incident else None)
     except (WorkflowError, IndexUnavailable, QueryError) as err:

@@ -61,7 +61,8 @@ def export_csv():
     query the search page refuses goes back to it, which says why."""
     try:
         query = params.query_from_args(request.args, filter_labels(services().settings.models_dir), percent=True)
-        chunks = export.export_csv(services().store, services().index, query, export.MAX_ROWS)
+        chunks = export.export_csv(services().store, services().index, query, export.MAX_ROWS,
+                                   services().settings.own_places)
         first = next(chunks)  # the index's errors before the response starts
     except (QueryError, IndexUnavailable):
         return redirect(url_for("search.index", **params.link_args(request.args)))

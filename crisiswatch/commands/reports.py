@@ -73,7 +73,8 @@ def report(settings: Settings, kind, incident, query, day, since, until, form, o
         with open_sessions(store.engine, settings.home)() as session:
             chosen = get_incident(session, incident) if incident is not None else None
             made = make_report(kind, store, open_index(settings), session, load_clocks(settings.home / "clocks.toml"),
-                               query=query, day=day, since=since, until=until, incident=chosen)
+                               query=query, day=day, since=since, until=until, incident=chosen,
+                               places=settings.own_places)
     except (WorkflowError, IndexUnavailable, QueryError) as err:
         fail(str(err))
     finally:

@@ -67,7 +67,7 @@ def search(settings: Settings, query, platform, since, until, polarity, sentimen
     except QueryError as err:
         raise click.UsageError(str(err)) from None
     if csv_file:
-        _export(open_store(settings), open_index(settings), q, csv_file)
+        _export(open_store(settings), open_index(settings), q, csv_file, settings.own_places)
         return
     try:
         result = run_search(open_store(settings), open_index(settings), q)
@@ -90,7 +90,7 @@ def search(settings: Settings, query, platform, since, until, polarity, sentimen
         click.echo(f"\nnext page: --after {result.next_after}")
 
 
-def _export(store, index, query, path: str) -> None:
+def _export(store, index, query, path: str, own_places) -> None:
     """A file the export could not finish is removed: its first rows would pass for all of them."""
     from pathlib import Path
 
@@ -102,7 +102,7 @@ def _export(store, index, query, path: str) -> None:
         total = index.count(query)
         with open(path, "w", encoding="utf-8", newline="") as out:  # the csv module ends rows with CRLF itself
             opened = True
-            out.writelines(export_csv(store, index, query, MAX_ROWS))
+            out.writelines(export_csv(store, index, query, MAX_ROWS, own_places))
     except (IndexUnavailable, OSError) as err:
         if opened and Path(path).is_file():  # a device such as /dev/stdout is left alone
             Path(path).unlink()

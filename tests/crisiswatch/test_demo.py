@@ -184,7 +184,8 @@ def test_the_scenario_is_seeded_once_as_the_day_just_past_with_its_incident_fact
         stages.index(home, store, quiet=True)  # its special report draws the rumor's tree and the fact history
         with open_sessions(store.engine, home.home)() as session:
             incident = session.query(Incident).one()
-            report = make_report("special", store, open_index(home), session, [], incident=incident, now=end)
+            report = make_report("special", store, open_index(home), session, [], incident=incident, now=end,
+                                 places=home.own_places)
         spread, timeline = report.sections["spread"], report.sections["psr"]
         assert (spread["root"]["id"], spread["reposts"]) == (root_id, len(reposts)) and spread["depth"] >= 3
         first = (start + expected[0].at).astimezone(CHINA_TZ).isoformat()
@@ -194,6 +195,8 @@ def test_the_scenario_is_seeded_once_as_the_day_just_past_with_its_incident_fact
         places = [tags["places"] for post in store.get_posts(range(1, 800)).values() if (tags := post.get("tags"))]
         assert len(places) == len(typhoon.posts) + 5
         assert {code for codes in places for code in codes} == own | {"460000"}  # 海南省: the map colours it
+        named = report.sections["places"]["names"]  # the report names them as the pages do
+        assert own & set(named) and all(named[code] == place.name for place in typhoon.places if (code := place.code) in named)
     finally:
         store.close()
     with create_app(home).test_request_context("/"):  # the pages name the home's own places

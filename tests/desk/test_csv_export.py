@@ -81,3 +81,16 @@ def test_the_limit_and_an_empty_result(indexed):
     store, index = indexed
     assert len(rows(export_csv(store, index, SearchQuery(sort="engagement"), limit=3))) == 1 + 3
     assert rows(export_csv(store, index, SearchQuery(text="不存在的词"))) == [list(COLUMNS)]
+
+
+def test_a_homes_own_places_are_named(indexed, tmp_path):
+    """A code of the home's own places file (the demo's fictional districts) gets its name."""
+    store, index = indexed
+    store.save_tags([Tags(7, 0.25, "anxiety", 0.8, [], "test", places=["460000", "460502"])])
+    index_pending(store, index)
+    own = tmp_path / "places.csv"
+    own.write_text("adcode,name\n460500,滨海市\n460502,东湖区\n", encoding="utf-8")
+    [plain] = [row for row in rows(export_csv(store, index, SearchQuery(text="东湖区"), own_places=own))[1:]]
+    assert plain[COLUMNS.index("places")] == "海南省 东湖区"
+    [plain] = rows(export_csv(store, index, SearchQuery(text="东湖区")))[1:]
+    assert plain[COLUMNS.index("places")] == "海南省 460502"  # without the file: the code, as it is
