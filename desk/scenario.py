@@ -180,14 +180,17 @@ def load(path: str | Path) -> Scenario:
 class _Reader:
     def __init__(self, path: Path, text: str):
         self.path, self.lines = path, text.splitlines()
+        self.headers: dict[str, list[int]] = {}  # each header's lines, found once: a file has hundreds of entries
 
     def fail(self, where: str, message: str, line: int | None = None):
         raise ScenarioError(f"{self.path}:{line}: {where}: {message}" if line else f"{self.path}: {where}: {message}")
 
     def _line(self, header: str, number: int = 1) -> int | None:
         """The line of the ``number``-th ``[header]`` or ``[[header]]`` in the file."""
-        pattern = re.compile(rf"\s*\[\[?\s*{re.escape(header)}\s*\]\]?\s*(#.*)?$")
-        found = [i for i, line in enumerate(self.lines, start=1) if pattern.match(line)]
+        if header not in self.headers:
+            pattern = re.compile(rf"\s*\[\[?\s*{re.escape(header)}\s*\]\]?\s*(#.*)?$")
+            self.headers[header] = [i for i, line in enumerate(self.lines, start=1) if pattern.match(line)]
+        found = self.headers[header]
         return found[number - 1] if len(found) >= number else None
 
     def entries(self, raw: dict, kind: str, fields: dict[str, tuple], required: set[str]):
