@@ -19,6 +19,7 @@ or a restart make it once; it is queued to the channels each organisation names 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 
 SCHEDULER = "scheduler"  # made_by of the scheduler's daily reports
 LISTED = 200  # the newest reports a list shows
+# what a file name shows as a dash: path separators, control characters (a line break in a
+# title would fail the download's header) and invisible marks (a right-to-left override)
+_NOT_IN_NAMES = re.compile(r"[/\\\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+")
 
 
 def check_options(kind: str, *, incident: int | None, query: str, day: date | None, since: datetime | None,
@@ -102,9 +106,9 @@ def rendered(kept: KeptReport, form: str, china_map: Path | None = None) -> byte
 
 
 def file_name(kept: KeptReport, form: str) -> str:
-    """e.g. 舆情日报-2024-07-24.html: the title and the window's first day."""
+    """e.g. 舆情日报-2024-07-24.html: the title (``_NOT_IN_NAMES`` a dash) and the window's first day."""
     start = datetime.fromisoformat(kept.figures["since"]).date()
-    return f"{kept.title.replace('/', '-')}-{start.isoformat()}.{form}"
+    return f"{_NOT_IN_NAMES.sub('-', kept.title)}-{start.isoformat()}.{form}"
 
 
 # -- sending ----------------------------------------------------------------------------

@@ -112,3 +112,18 @@ def test_a_report_is_seen_by_its_organisation_and_sent_to_its_channels_once(app)
         [got] = receiver.got("/duty")
     assert got["title"] == "舆情日报" and got["link"] == report and "本期共监测到信息12条" in got["text"]
     assert f"{TEST_ORG} / duty</td>" in html(publisher.get(report)) and "已送达" in html(publisher.get(report))
+
+
+def test_a_report_of_an_incident_with_an_odd_title_is_downloaded_under_a_name_of_one_line(app):
+    from desk.tables import Incident
+
+    with app.extensions["crisiswatch"].sessions.begin() as session:  # a title as an API or a scenario may give it
+        session.get(Incident, 1).title = '台风"海燕"\r\n抢修/进展\\汇总\u202egpj.exe'
+    client = logged_in_client(app, roles=("analyst",))
+    report = make(client, kind="special", incident="1").headers["Location"]
+    for form in ("html", "docx"):
+        download = client.get(f"{report}/file.{form}")
+        assert download.status_code == 200, form
+        name = quote('舆情专报：台风"海燕"-抢修-进展-汇总-gpj.exe-')
+        assert f"filename*=UTF-8''{name}" in download.headers["Content-Disposition"], form
+    assert client.get(f"{report}/file.html?view=1").status_code == 200
