@@ -135,19 +135,23 @@ def _platforms(section: dict) -> Figure | None:
 
 
 def _sentiment(section: dict) -> Figure | None:
+    """Stacked bars of the sentiments by bucket (as the volume chart draws its buckets)."""
     trend = section["sentiment_trend"]
     if not any(any(series) for series in trend.values()):
         return None
     figure = _figure()
     axes = figure.subplots()
+    hourly = len(section["buckets"][0]) > len("2024-07-24")
     times = [_when(bucket) for bucket in section["buckets"]]
-    names = list(trend)
-    axes.stackplot(times, [trend[name] for name in names], labels=[SENTIMENT_NAMES.get(n, n) for n in names],
-                   colors=[SENTIMENT_COLORS.get(n, GREY) for n in names], step="post")
-    _time_axis(axes, HOURLY if len(section["buckets"][0]) > len("2024-07-24") else DAILY)
-    axes.set_title("情感倾向走势")
+    below = numpy.zeros(len(times))
+    for name, series in trend.items():
+        axes.bar(times, series, bottom=below, width=(1 / 24 if hourly else 1) * 0.8, align="edge",
+                 color=SENTIMENT_COLORS.get(name, GREY), label=SENTIMENT_NAMES.get(name, name))
+        below += numpy.asarray(series)
+    _time_axis(axes, HOURLY if hourly else DAILY)
+    axes.set_title("情感倾向走势", pad=18)
     axes.set_ylabel("信息数")
-    axes.legend(loc="upper left", frameon=False, ncols=len(names))
+    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, ncols=len(trend), fontsize="small")
     return figure
 
 

@@ -22,7 +22,7 @@ from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt, RGBColor
 
 from core.schema import CHINA_TZ
-from desk.vocabulary import FACT_NAMES, PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, SENTIMENT_NAMES
+from desk.vocabulary import EMOTION_NAMES, FACT_NAMES, PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, SENTIMENT_NAMES
 
 HEI, FANGSONG, SONG, LATIN = "黑体", "仿宋", "宋体", "Times New Roman"  # as Word names them
 RED = RGBColor(0xC0, 0x00, 0x00)
@@ -152,7 +152,7 @@ class _Briefing:
         self.chart("sentiment")
         self.bars("倾向", sentiment["polarity"], total, POLARITY_NAMES)
         self.bars("情感", sentiment["sentiment"], total, SENTIMENT_NAMES)
-        self.bars("情绪", sentiment["emotion"], total)
+        self.bars("情绪", sentiment["emotion"], total, EMOTION_NAMES)
         self.source(sentiment)
 
         self.heading("热点话题")

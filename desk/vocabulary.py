@@ -15,6 +15,8 @@ REPORT_KINDS = ("daily", "special", "flash")  # briefings (desk.reports)
 # written in Chinese only, and name a value as the pages do.
 PLATFORM_NAMES = {"weibo": "微博", "wechat": "微信公众号", "tieba": "贴吧", "news": "新闻网站", "gov": "官方发布"}
 SENTIMENT_NAMES = {"positive": "正面", "weak_negative": "轻度负面", "anger": "愤怒", "anxiety": "焦虑"}
+EMOTION_NAMES = {"fear": "恐惧", "disgust": "厌恶", "optimism": "乐观", "surprise": "惊讶", "gratitude": "感激",
+                 "sadness": "悲伤", "anger": "愤怒"}
 POLARITY_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正面"}
 FACT_NAMES = {"affected_areas": "停电区域", "households": "停电户数", "cause": "停电原因",
               "restoration_estimate": "预计恢复时间", "hotline": "服务热线", "last_update": "最近更新时间"}

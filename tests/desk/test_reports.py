@@ -12,7 +12,7 @@ from desk.clocks import load_clocks
 from desk.database import open_sessions
 from desk.reports import make_report, render_html
 from desk.tables import Incident
-from desk.vocabulary import PLATFORM_NAMES, POLARITY_NAMES, SENTIMENT_NAMES
+from desk.vocabulary import EMOTION_NAMES, PLATFORM_NAMES, POLARITY_NAMES, SENTIMENT_NAMES
 from indexes.backends import open_index
 from indexes.query import SearchQuery
 from indexes.results import search
@@ -120,6 +120,7 @@ def test_the_html_page_is_a_printable_briefing_with_post_texts_escaped(tmp_path)
     assert "检索式：（全部信息）" in page and "2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in page
     assert "环比 +50.0%" in page
     assert "<th>湖北省</th><td class=\"n\">3</td>" in page
+    assert "<th>anger</th>" not in page  # emotions by their Chinese names too
 
 
 def test_the_reports_name_platforms_and_sentiments_as_the_review_ui_does():
@@ -128,6 +129,7 @@ def test_the_reports_name_platforms_and_sentiments_as_the_review_ui_does():
     catalog = REPO / "review_ui/translations/zh_CN/LC_MESSAGES/messages.po"
     with catalog.open("rb") as handle:
         words = {message.id: message.string for message in read_po(handle)}
-    for field, names in (("platform", PLATFORM_NAMES), ("sentiment", SENTIMENT_NAMES), ("polarity", POLARITY_NAMES)):
+    for field, names in (("platform", PLATFORM_NAMES), ("sentiment", SENTIMENT_NAMES), ("polarity", POLARITY_NAMES),
+                         ("emotion", EMOTION_NAMES)):
         assert names == {value: words[f"label_{field}_{value}"] for value in names}
 

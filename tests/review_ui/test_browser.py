@@ -221,6 +221,10 @@ class Site:
         for the README, unless the machine has no Chinese font (the pages would show boxes
         for every character)."""
         page.screenshot(path=str(self.shots / name))
+        self.keep(name)
+
+    def keep(self, name: str) -> None:
+        """The image ``name`` of the test's tmp folder, to docs/screenshots/ when asked."""
         if os.environ.get("CRISISWATCH_SCREENSHOTS") == "1" and _has_cjk_font():
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.shots / name, SCREENSHOTS / name)
@@ -566,6 +570,34 @@ def test_the_incident_page_draws_its_psr_timeline(site):
     page.evaluate("() => echarts.getInstanceByDom(document.getElementById('chart-psr'))"
                   ".dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: 0})")  # on the canvas, as text
     assert "12000" in page.inner_text("#psr-events") and "高峰" in page.inner_text("#psr-phases")
+    page.evaluate("() => echarts.getInstanceByDom(document.getElementById('chart-psr')).dispatchAction({type: 'hideTip'})")
     page.locator("#psr-timeline").scroll_into_view_if_needed()
     site.screenshot(page, "psr.png")
     assert errors == [] and site.dialogs == []
+
+
+def test_a_special_report_is_made_on_the_reports_page_shown_and_downloaded_as_pdf(site):
+    """The reports page makes a special report of a new incident, shows it in its frame
+    with its Chinese title, and its PDF's first pages (pdftoppm) are kept for the README."""
+    page = site.log_in("grid_drafter")
+    page.fill("form[action='/incidents/'] input[name=title]", "美兰停电")
+    page.fill("form[action='/incidents/'] input[name=query]", "停电")
+    click(page, "form[action='/incidents/'] button[type=submit]")
+    page.goto(f"{site.url}/reports/")
+    page.select_option("#report-form select[name=kind]", "special")
+    page.select_option("#report-form select[name=incident]", label="美兰停电")
+    click(page, "#report-form button[type=submit]")
+    assert page.inner_text("h1") == "舆情专报：美兰停电"
+    frame = page.frame_locator("iframe.report-frame")
+    assert frame.locator("h1").inner_text() == "舆情专报：美兰停电"
+    assert frame.locator("#volume img").count() == 1  # the volume chart, drawn as an image
+    site.screenshot(page, "reports.png")
+
+    pdf = page.request.get(site.url + page.locator(".downloads a", has_text="PDF").get_attribute("href"))
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF-")
+    (site.shots / "report.pdf").write_bytes(pdf.body())
+    for number in (1, 2):
+        subprocess.run(["pdftoppm", "-f", str(number), "-l", str(number), "-r", "80", "-png", "-singlefile",
+                        str(site.shots / "report.pdf"), str(site.shots / f"report-page-{number}")], check=True, timeout=60)
+        site.keep(f"report-page-{number}.png")
+    assert site.dialogs == []
