@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import logging
 import re
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from itertools import accumulate
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 VERSION = "places-cpca-1"
 ORGANISATIONS_FILE = Path(__file__).with_name("data") / "organisations.toml"
@@ -82,9 +85,15 @@ class Gazetteer:
         self.places: dict[str, Place] = {}
         names: dict[str, set[str]] = {}
         for source in [path or gazetteer_file(), *([local] if local else [])]:
-            with open(source, encoding="utf-8") as handle:
-                for row in csv.DictReader(handle):
-                    place = Place(row["adcode"][:6], row["name"])
+            with open(source, encoding="utf-8-sig", newline="") as handle:  # -sig: as Excel saves it
+                rows = csv.DictReader(handle)
+                for row in rows:
+                    code, name = (row.get("adcode") or "")[:6], (row.get("name") or "").strip()
+                    if not (code.isascii() and code.isdigit() and len(code) == 6 and name):
+                        log.warning("%s:%d: a place needs a code of six digits and a name; the row is left out",
+                                    source, rows.line_num)
+                        continue
+                    place = Place(code, name)
                     if place.name in _PLACEHOLDERS:
                         continue
                     self.places[place.code] = place

@@ -221,3 +221,14 @@ def test_a_fictional_district_with_a_real_name_is_resolved_by_its_city(scenario_
     assert scenario_gazetteer.find(jieba.lcut("南昌市东湖区停电了"))[0] == ["360000", "360100", "360102"]
     assert scenario_gazetteer.find(jieba.lcut("东湖区停电了"))[0] == []  # which 东湖区: left out, not guessed
     assert gazetteer().find(jieba.lcut("滨海市东湖区停电了"))[0] == []  # a home without the scenario
+
+
+def test_a_places_file_saved_by_excel_is_read_and_its_bad_rows_are_left_out_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "places.csv"  # Excel's "CSV UTF-8" starts with a byte order mark
+    path.write_text("\ufeffadcode,name\n460500,滨海市\n460502\n46050x,坏区\n,\n460503,  \n", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="nlp.places"):
+        own = Gazetteer(local=path)
+    assert own.name("460500") == "滨海市" and own.find(jieba.lcut("滨海市停电了"))[0] == ["460000", "460500"]
+    assert {"460502", "46050x", "460503"}.isdisjoint(own.places)
+    assert [record.getMessage() for record in caplog.records if record.name == "nlp.places"] == [
+        f"{path}:{line}: a place needs a code of six digits and a name; the row is left out" for line in (3, 4, 5, 6)]
