@@ -134,10 +134,12 @@ def _daily_report(named, channels: list[Channel], where: Place) -> None:
 
 def daily_report_channels(path: Path) -> dict[str, list[str]]:
     """The channels each organisation names for the scheduled daily report (its
-    ``daily_report`` list), by organisation name; the file checked by ``load_channels``."""
+    ``daily_report`` list, each named once), by organisation name; the file checked by
+    ``load_channels``."""
     load_channels(path)
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    return {org["name"]: org["daily_report"] for org in data.get("organisation", []) if org.get("daily_report")}
+    return {org["name"]: list(dict.fromkeys(org["daily_report"])) for org in data.get("organisation", [])
+            if org.get("daily_report")}
 
 
 def _channel(entry: dict, where: Place, base: Path) -> Channel:

@@ -163,3 +163,12 @@ def test_the_daily_report_names_channels_of_its_organisation_that_take_notices(h
         write_channels(settings, receiver, wrong)
         with pytest.raises(ChannelConfigError, match="daily_report must list channels"):
             load_channels(settings.channels_file)
+
+
+def test_a_channel_named_twice_for_the_daily_report_is_sent_it_once(home, receiver):
+    settings, store, sessions = home
+    write_channels(settings, receiver, 'daily_report = ["duty", "duty"]')
+    assert daily_report_channels(settings.channels_file) == {ORG: ["duty"]}
+    made = publishing.daily_report(settings, DAY + timedelta(days=1, hours=8))
+    with sessions() as session:
+        assert session.scalars(select(ReportDelivery.channel).where(ReportDelivery.report_id == made)).all() == ["duty"]
