@@ -240,17 +240,20 @@ def _pressure(axes, section: dict) -> None:
 
 
 def _state(axes, state: dict) -> None:
-    """The fact sheet's numbers as steps, its texts written where they were set."""
+    """The fact sheet's numbers as steps, and a mark at the foot of the band where its texts
+    (areas, cause, hotline...) were set: the section's table beside the chart reads them,
+    while written on the chart those set together (often four at once) overlap."""
     axes.set_ylabel("状态")
+    texts = set()
     for key, values in state.items():
         numbers = [(_when(v["at"]), v["value"]) for v in values if isinstance(v["value"], (int, float))]
         if numbers:
             axes.step([when for when, _ in numbers], [number for _, number in numbers], where="post", marker=".",
                       label=FACT_NAMES.get(key, key))
-        for value in values:
-            if not isinstance(value["value"], (int, float)):
-                axes.annotate(str(value["value"])[:12], (_when(value["at"]), 0), fontsize=6, rotation=30,
-                              xycoords=("data", "axes fraction"))
+        texts |= {_when(v["at"]) for v in values if not isinstance(v["value"], (int, float))}
+    if texts:
+        axes.scatter(sorted(texts), [0.08] * len(texts), marker="|", s=80, color="#555555",
+                     label="文字事实更新（见下表）", transform=axes.get_xaxis_transform())
     if axes.get_legend_handles_labels()[0]:
         axes.legend(loc="upper right", frameon=False, fontsize=7)
     if not state:

@@ -16,8 +16,10 @@ import sys
 
 import numpy
 import pytest
+from matplotlib import rc_context
 from PIL import Image
 
+from desk import report_charts
 from desk.report_charts import NoChineseFont, chinese_font, draw
 from desk.reports import FORMATS, render, render_html
 from crisiswatch.commands.reports import FORMATS as command_formats
@@ -87,6 +89,19 @@ def test_each_section_with_figures_is_drawn_as_a_png_from_the_reports_json(tmp_p
              "psr": {**data["psr"], "buckets": []}, "spread": {**data["spread"], "cluster": None}}
     del quiet["sentiment"]
     assert draw(quiet) == {}  # nothing to draw, no chart
+
+
+def test_the_psr_charts_state_marks_the_fact_sheets_texts_instead_of_writing_those_set_together_over_each_other():
+    section = _psr("2024-07-24T00:00:00+08:00")
+    at = "2024-07-24T07:00:00+08:00"
+    section["state"] |= {key: [{"at": at, "value": value}] for key, value in
+                         (("cause", "台风致10千伏线路故障"), ("hotline", "95598"), ("restoration_estimate", "明日18:00"))}
+    with rc_context({"font.family": [chinese_font()]}):
+        state = report_charts._psr(section).axes[1]
+    assert {text.get_text() for text in state.texts} == {"起始", "高峰", "回落"}  # the phases' names only
+    marks = [collection for collection in state.collections if collection.get_label() == "文字事实更新（见下表）"]
+    assert len(marks) == 1 and len(marks[0].get_offsets()) == 1  # four texts set at 07:00: one mark
+    assert "文字事实更新（见下表）" in [text.get_text() for text in state.get_legend().get_texts()]
 
 
 def test_the_places_are_a_map_of_the_provinces_given_the_dashboards_geojson(tmp_path):
