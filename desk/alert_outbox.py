@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from time import monotonic
-from typing import Callable
+from typing import Callable, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,6 +46,7 @@ from desk.tables import (Alert, AlertDelivery, AlertRecipient, AlertRule, AlertS
 from desk.transmitters import TRANSMITTERS, Channel, notify
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")  # what an attempt at a notice row gives its caller
 
 SHIPPED_ESCALATION = Path(__file__).with_name("escalation.toml")
 LOUD = ("II", "I")  # the levels that quiet hours do not hold
@@ -310,19 +311,32 @@ def _claim(session_factory, delivery_id: int, now: datetime) -> bool:
 
 
 def _attempt(session_factory, delivery_id: int, channels, now: datetime, link_base: str) -> AlertDeliveryResult:
+    return attempt_notice(
+        session_factory, AlertDelivery, delivery_id, channels, now,
+        lambda session, delivery: notice(session, delivery, link_base),
+        lambda delivery, org, error: AlertDeliveryResult(delivery.id, delivery.alert_id, org, delivery.channel,
+                                                         delivery.status, delivery.attempts, error))
+
+
+def attempt_notice(session_factory, table, delivery_id: int, channels, now: datetime,
+                   message: Callable[[Session, object], Notice], result: Callable[[object, str, str], R]) -> R:
+    """One attempt at a claimed notice row of ``table`` (alert or report notices): its
+    ``message`` sent to its organisation's channel, and the attempt recorded (delivered,
+    postponed with back-off, or given up after ``MAX_ATTEMPTS``) in a transaction of its
+    own; ``result(row, organisation, error)`` is read from the recorded row."""
     with session_factory() as session:
-        delivery = session.get(AlertDelivery, delivery_id)
+        delivery = session.get(table, delivery_id)
         org = session.get(Organisation, delivery.org_id).name
         found = next((c for c in channels.get(org, []) if c.name == delivery.channel), None)
-        message = notice(session, delivery, link_base)
+        sent = message(session, delivery)
     if found is None:
         error = f"no channel {delivery.channel!r} for {org} in the channels file"
     elif not TRANSMITTERS[found.kind].takes_notices:
         error = f"channel {found.name!r} is of kind {found.kind}, which takes no notices"
     else:
-        error = attempted(found, lambda: notify(found, message, now))
+        error = attempted(found, lambda: notify(found, sent, now))
     with session_factory() as session, session.begin():
-        delivery = session.get(AlertDelivery, delivery_id)
+        delivery = session.get(table, delivery_id)
         delivery.attempts += 1
         if error is None:
             rules.move_delivery(delivery, "deliver")
@@ -333,8 +347,7 @@ def _attempt(session_factory, delivery_id: int, channels, now: datetime, link_ba
         else:
             rules.move_delivery(delivery, "postpone")
             delivery.last_error, delivery.next_attempt_at = error, now + backoff(delivery.attempts)
-        return AlertDeliveryResult(delivery.id, delivery.alert_id, org, delivery.channel, delivery.status,
-                                   delivery.attempts, error or "")
+        return result(delivery, org, error or "")
 
 
 def notice(session: Session, delivery: AlertDelivery, link_base: str = "") -> Notice:

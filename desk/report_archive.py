@@ -32,15 +32,16 @@ from sqlalchemy.orm import Session
 
 from core.schema import CHINA_TZ
 from core.store import Store, naive_utc, utcnow
-from desk import audit, rules
+from desk import audit
 from desk.clocks import Clock
 from desk.errors import Invalid, NotFound
 from desk.notices import Notice
-from desk.outbox import LEASE, MAX_ATTEMPTS, attempted, backoff, lease_renewed, moved
+from desk.alert_outbox import attempt_notice
+from desk.outbox import LEASE, lease_renewed, moved
 from desk.reports import Report, make_report, render
 from desk.states import DeliveryStatus
 from desk.tables import KeptReport, Organisation, ReportDelivery
-from desk.transmitters import TRANSMITTERS, Channel, notify
+from desk.transmitters import TRANSMITTERS, Channel
 
 log = logging.getLogger(__name__)
 
@@ -183,31 +184,11 @@ def _due(now: datetime):
 
 
 def _attempt(session_factory, delivery_id: int, channels, now: datetime, link_base: str) -> ReportSent:
-    with session_factory() as session:
-        delivery = session.get(ReportDelivery, delivery_id)
-        org = session.get(Organisation, delivery.org_id).name
-        found = next((c for c in channels.get(org, []) if c.name == delivery.channel), None)
-        message = notice(session.get(KeptReport, delivery.report_id), delivery, link_base)
-    if found is None:
-        error = f"no channel {delivery.channel!r} for {org} in the channels file"
-    elif not TRANSMITTERS[found.kind].takes_notices:
-        error = f"channel {found.name!r} is of kind {found.kind}, which takes no notices"
-    else:
-        error = attempted(found, lambda: notify(found, message, now))
-    with session_factory() as session, session.begin():
-        delivery = session.get(ReportDelivery, delivery_id)
-        delivery.attempts += 1
-        if error is None:
-            rules.move_delivery(delivery, "deliver")
-            delivery.delivered_at, delivery.next_attempt_at = now, None
-        elif delivery.attempts >= MAX_ATTEMPTS:
-            rules.move_delivery(delivery, "give_up")
-            delivery.last_error, delivery.next_attempt_at = error, None
-        else:
-            rules.move_delivery(delivery, "postpone")
-            delivery.last_error, delivery.next_attempt_at = error, now + backoff(delivery.attempts)
-        return ReportSent(delivery.id, delivery.report_id, org, delivery.channel, delivery.status,
-                          delivery.attempts, error or "")
+    return attempt_notice(
+        session_factory, ReportDelivery, delivery_id, channels, now,
+        lambda session, delivery: notice(session.get(KeptReport, delivery.report_id), delivery, link_base),
+        lambda delivery, org, error: ReportSent(delivery.id, delivery.report_id, org, delivery.channel,
+                                                delivery.status, delivery.attempts, error))
 
 
 def notice(kept: KeptReport, delivery: ReportDelivery, link_base: str = "") -> Notice:
