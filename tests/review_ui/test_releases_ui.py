@@ -197,6 +197,7 @@ def test_the_incident_page_names_the_clusters_its_releases_answer_in_one_query(a
     with statements_with(app.extensions["crisiswatch"].store.engine, "row_number") as looked_up:
         page = drafter.get(f"/incidents/{incident}").get_data(as_text=True)
     assert all(f"/?cluster={cluster}" in page for cluster in clusters)  # a rumor clock each
+    assert all(f'href="/spread/cluster/{cluster}"' in page for cluster in clusters)  # each with how it spread
     assert len(looked_up) == 1
 
 
