@@ -97,7 +97,7 @@ def set_fact(session: Session, user, incident: Incident, key: str, value,
         raise Forbidden("sets_facts")
     if key not in FACT_KEYS:
         raise Invalid("unknown_fact", fact=key)
-    value = _normalise(key, value)
+    value = normalise(key, value)
     current = current_facts(session, incident).get(key)
     # a fact owned from outside the incident (claimed before only its organisations could)
     # is no one's: the first of them to set it again owns it
@@ -163,7 +163,9 @@ def fact_history(session: Session, incident: Incident, key: str | None = None) -
     return list(session.execute(query).scalars())
 
 
-def _normalise(key: str, value):
+def normalise(key: str, value):
+    """A fact's value as it is kept (``Invalid`` says why it cannot be): a list of areas,
+    households as a number, the others as written."""
     if key == "affected_areas":
         items = re.split(r"[、，,;；\s]+", value) if isinstance(value, str) else [str(item) for item in value]
         check_text("fact_value", "、".join(items))

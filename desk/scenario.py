@@ -64,6 +64,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.schema import KINDS, PLATFORMS
+from desk.errors import Invalid
+from desk.facts import normalise
 from desk.tables import FACT_KEYS
 from desk.vocabulary import ORG_KINDS
 
@@ -161,7 +163,10 @@ def parse_offset(text: str) -> timedelta:
     if not match or not any(match.groups()):
         raise ValueError(f"{text!r} is not an offset such as 2h15m, 45m or 30s")
     hours, minutes, seconds = (int(group or 0) for group in match.groups())
-    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:  # beyond timedelta's billion days
+        raise ValueError(f"{text!r} is not an offset such as 2h15m, 45m or 30s") from None
 
 
 def load(path: str | Path) -> Scenario:
@@ -333,6 +338,10 @@ class _Reader:
             if isinstance(value, list) != (item["key"] == "affected_areas") or not all(
                     isinstance(v, str) for v in (value if isinstance(value, list) else [value])):
                 self.fail(where, "value: a list of names for affected_areas, a string for any other key", line)
+            try:
+                normalise(item["key"], value)  # as the fact sheet will take it when the scenario is seeded
+            except Invalid as err:
+                self.fail(where, f"value: {err}", line)
             found.append(FactChange(**{**item, "value": tuple(value) if isinstance(value, list) else value}))
         return tuple(sorted(found, key=lambda fact: fact.at))
 
