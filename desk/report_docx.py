@@ -22,7 +22,8 @@ from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt, RGBColor
 
 from core.schema import CHINA_TZ
-from desk.vocabulary import EMOTION_NAMES, FACT_NAMES, PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, SENTIMENT_NAMES
+from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, EMOTION_NAMES, FACT_NAMES,
+                             PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, SENTIMENT_NAMES)
 
 HEI, FANGSONG, SONG, LATIN = "黑体", "仿宋", "宋体", "Times New Roman"  # as Word names them
 RED = RGBColor(0xC0, 0x00, 0x00)
@@ -179,18 +180,21 @@ class _Briefing:
         self.heading("谣言与回应")
         self.table(["首发", "内容", "信息量", "回应", "时限"],
                    [(_time(cluster["since"]), cluster["post"]["text"], cluster["count"], _time(cluster["answered_at"]),
-                     "\n".join(f"{d['clock']}：{d['state']}（{_time(d['due'])}）" for d in cluster["deadlines"]))
+                     "\n".join(f"{CLOCK_NAMES.get(d['clock'], d['clock'])}：{DEADLINE_NAMES[d['state']]}（{_time(d['due'])}）"
+                               for d in cluster["deadlines"]))
                     for cluster in data["rumors"]["clusters"]], widths=[3, 7, 2, 3, 5])
         self.source(data["rumors"])
 
         self.heading("信息发布")
-        self.table(["发布时间", "渠道", "标题"], [(_time(release["published_at"]), release["channel"], release["title"])
-                                           for release in data["releases"]["releases"]], widths=[3, 2, 9])
+        self.table(["发布时间", "渠道", "标题"],
+                   [(_time(release["published_at"]), CHANNEL_NAMES.get(release["channel"], release["channel"]),
+                     release["title"]) for release in data["releases"]["releases"]], widths=[3, 2, 9])
         self.source(data["releases"])
 
         self.heading("预警处置")
         self.table(["预警时间", "方案", "级别", "状态", "确认", "回应", "关闭"],
-                   [(_time(alert["opened_at"]), f"{alert['scheme']}：{alert['key']}", alert["level"], alert["state"],
+                   [(_time(alert["opened_at"]), f"{alert['scheme']}：{alert['key']}", alert["level"],
+                     ALERT_STATE_NAMES.get(alert["state"], alert["state"]),
                      _time(alert["acknowledged_at"]), alert["release"] or "—", _time(alert["closed_at"]))
                     for alert in data["alerts"]["alerts"]], widths=[3, 4, 1.5, 2, 3, 1.5, 3])
         self.source(data["alerts"])

@@ -30,8 +30,8 @@ from desk.report_charts import draw
 from desk.report_docx import render_docx
 from desk.spread import spread_of_cluster
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
-from desk.vocabulary import (EMOTION_NAMES, FACT_NAMES, PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, REPORT_KINDS,
-                              SENTIMENT_NAMES)
+from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, EMOTION_NAMES, FACT_NAMES,
+                             PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, REPORT_KINDS, SENTIMENT_NAMES)
 from indexes.query import SearchQuery
 from indexes.results import search
 from nlp.places import gazetteer
@@ -359,7 +359,9 @@ def render_html(report: Report, *, china_map: Path | None = None) -> str:
               for name, png in draw(data, china_map=china_map).items()}
     return env.get_template("report.html").render(
         report=report, data=data, charts=charts, platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
-        emotion_names=EMOTION_NAMES, polarity_names=POLARITY_NAMES, fact_names=FACT_NAMES, psr_names=PSR_NAMES)
+        emotion_names=EMOTION_NAMES, polarity_names=POLARITY_NAMES, fact_names=FACT_NAMES, psr_names=PSR_NAMES,
+        channel_names=CHANNEL_NAMES, alert_state_names=ALERT_STATE_NAMES, clock_names=CLOCK_NAMES,
+        deadline_names=DEADLINE_NAMES)
 
 
 def _china_time(value: str | None, form: str = "%Y-%m-%d %H:%M") -> str:

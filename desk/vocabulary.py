@@ -18,6 +18,11 @@ SENTIMENT_NAMES = {"positive": "正面", "weak_negative": "轻度负面", "anger
 EMOTION_NAMES = {"fear": "恐惧", "disgust": "厌恶", "optimism": "乐观", "surprise": "惊讶", "gratitude": "感激",
                  "sadness": "悲伤", "anger": "愤怒"}
 POLARITY_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+CHANNEL_NAMES = {"weibo": "微博", "wechat": "微信文章", "website": "网站公告", "press_conference": "新闻发布会"}
+ALERT_STATE_NAMES = {"new": "待研判", "handling": "处置中", "answered": "已回应", "closed": "已关闭"}
+# A rumor clock's deadlines (the shipped clocks.toml's; a home's own are shown by name) and their states.
+CLOCK_NAMES = {"authoritative_information": "发布权威信息", "press_conference": "新闻发布会"}
+DEADLINE_NAMES = {"met": "已按时回应", "running": "计时中", "missed": "已超时"}
 FACT_NAMES = {"affected_areas": "停电区域", "households": "停电户数", "cause": "停电原因",
               "restoration_estimate": "预计恢复时间", "hotline": "服务热线", "last_update": "最近更新时间"}
 # The names of a PSR timeline's figures (desk.psr): its pressure series, its kinds of

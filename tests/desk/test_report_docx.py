@@ -90,9 +90,9 @@ def test_the_word_tables_hold_the_reports_figures_and_each_section_its_search(tm
         [[post["text"], str(post["engagement"])] for post in posts] and len(posts) == 10
     assert "停电了 <script>alert(1)</script> 第3条" in [post["text"] for post in posts]  # as text, not markup
     [rumor] = tables[("首发", "内容", "信息量", "回应", "时限")]
-    assert rumor[2] == "3" and rumor[4].startswith("authoritative_information：met")
-    assert tables[("发布时间", "渠道", "标题")] == [["2024-07-24 21:00", "weibo", "关于城东变电站的情况说明"]]
-    assert tables[("预警时间", "方案", "级别", "状态", "确认", "回应", "关闭")][0][1:4] == ["停电监测：爆炸", "III", "closed"]
+    assert rumor[2] == "3" and rumor[4].startswith("发布权威信息：已按时回应")
+    assert tables[("发布时间", "渠道", "标题")] == [["2024-07-24 21:00", "微博", "关于城东变电站的情况说明"]]
+    assert tables[("预警时间", "方案", "级别", "状态", "确认", "回应", "关闭")][0][1:4] == ["停电监测：爆炸", "III", "已关闭"]
 
 
 def test_charts_are_drawn_in_their_sections_to_the_pages_width(tmp_path):

@@ -12,7 +12,8 @@ from desk.clocks import load_clocks
 from desk.database import open_sessions
 from desk.reports import make_report, render_html
 from desk.tables import Incident
-from desk.vocabulary import EMOTION_NAMES, PLATFORM_NAMES, POLARITY_NAMES, SENTIMENT_NAMES
+from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, EMOTION_NAMES, PLATFORM_NAMES,
+                             POLARITY_NAMES, SENTIMENT_NAMES)
 from indexes.backends import open_index
 from indexes.query import SearchQuery
 from indexes.results import search
@@ -121,6 +122,7 @@ def test_the_html_page_is_a_printable_briefing_with_post_texts_escaped(tmp_path)
     assert "环比 +50.0%" in page
     assert "<th>湖北省</th><td class=\"n\">3</td>" in page
     assert "<th>anger</th>" not in page  # emotions by their Chinese names too
+    assert "发布权威信息：已按时回应" in page and "<td>微博</td><td>关于城东变电站的情况说明</td>" in page and "<td>已关闭</td>" in page  # no codes
 
 
 def test_the_reports_name_platforms_and_sentiments_as_the_review_ui_does():
@@ -132,4 +134,7 @@ def test_the_reports_name_platforms_and_sentiments_as_the_review_ui_does():
     for field, names in (("platform", PLATFORM_NAMES), ("sentiment", SENTIMENT_NAMES), ("polarity", POLARITY_NAMES),
                          ("emotion", EMOTION_NAMES)):
         assert names == {value: words[f"label_{field}_{value}"] for value in names}
+    for prefix, names in (("channel_", CHANNEL_NAMES), ("alert_state_", ALERT_STATE_NAMES), ("clock_", CLOCK_NAMES),
+                          ("deadline_", DEADLINE_NAMES)):
+        assert names == {value: words[prefix + value] for value in names}
 
