@@ -423,7 +423,7 @@ class EmailTransmitter(Transmitter):
 
     def notify(self, channel: EmailChannel, notice: Notice, now: datetime) -> None:
         message = EmailMessage()  # its policy encodes a Chinese subject (RFC 2047)
-        message["Subject"] = notice.heading
+        message["Subject"] = " ".join(notice.heading.split())  # a line break in a title is no header's
         message["From"] = channel.sender
         message["To"] = ", ".join(channel.recipients)
         message["Date"] = format_datetime(_utc(now))

@@ -81,6 +81,20 @@ def test_an_email_goes_over_implicit_tls_or_to_a_relay_on_this_machine(certifica
     assert [m["Subject"] for _, m in tls.messages + plain.messages] == [NOTICE.heading] * 2
 
 
+
+def test_a_title_with_a_line_break_is_mailed_under_a_subject_of_one_line(tmp_path):
+    # a special report's notice is titled by its incident, whose title may hold one
+    mailbox = Mailbox()
+    relay = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    relay.start()
+    try:
+        notice = Notice("report-3-1", "舆情专报：台风\r\n抢修进展", "本期共监测到信息12条")
+        transmitters.notify(email_channel(tmp_path, relay.port, security="none"), notice, DUE)
+    finally:
+        relay.stop()
+    [(_, sent)] = mailbox.messages
+    assert sent["Subject"] == "舆情专报：台风 抢修进展"
+
 # -- group robots on loopback ---------------------------------------------------------------------
 
 
