@@ -136,7 +136,7 @@ class _Briefing:
         self.heading("信息量走势")
         self.text(f"本期 {volume['total']} 条，上一周期 {volume['previous']['total']} 条，环比 {_percent(volume['change'])}。")
         self.chart("volume")
-        self.table(["时间", "信息量"], zip(volume["buckets"], volume["counts"]))
+        self.table(["时间", "信息量"], zip(map(bucket_label, volume["buckets"]), volume["counts"]))
         self.source(volume)
         previous = volume["previous"]
         self.small(f"上一周期：{_time(previous['since'])} 至 {_time(previous['until'])}")
@@ -304,6 +304,13 @@ def _numeral(n: int) -> str:
 
 def _at(event: tuple) -> datetime:
     return datetime.fromisoformat(event[0])
+
+
+def bucket_label(key: str) -> str:
+    """A volume bucket as a reader writes it: 2024-07-24T09 (an hour's) as 2024-07-24 09时,
+    a day's as it is."""
+    day, _, hour = key.partition("T")
+    return f"{day} {hour}时" if hour else day
 
 
 def _time(value: str | None) -> str:

@@ -27,7 +27,7 @@ from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
 from desk.releases import current_version
 from desk.report_charts import draw
-from desk.report_docx import render_docx
+from desk.report_docx import bucket_label, render_docx
 from desk.spread import spread_of_cluster
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
 from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, EMOTION_NAMES, FACT_NAMES,
@@ -353,6 +353,7 @@ def render_html(report: Report, *, china_map: Path | None = None) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.filters["china_time"] = _china_time
     env.filters["zip"] = zip
+    env.filters["bucket"] = bucket_label
     env.filters["percent"] = lambda value: "—" if value is None else f"{value:+.1%}"
     data = report.as_dict()
     charts = {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")

@@ -80,7 +80,7 @@ def test_the_word_tables_hold_the_reports_figures_and_each_section_its_search(tm
     assert "检索式：（全部信息）；rumor=True；时间：2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in texts
 
     tables = {tuple(_rows(table)[0]): _rows(table)[1:] for table in document.tables}
-    assert tables[("时间", "信息量")] == [[bucket, str(count)] for bucket, count in
+    assert tables[("时间", "信息量")] == [[f"{bucket.replace('T', ' ')}时", str(count)] for bucket, count in
                                        zip(figures["volume"]["buckets"], figures["volume"]["counts"])]
     assert tables[("平台", "信息量", "占比")] == [[PLATFORM_NAMES[platform], str(count), f"{count / ON_THE_DAY:.1%}"]
                                           for platform, count in figures["platforms"]["platforms"]]

@@ -121,6 +121,7 @@ def test_the_html_page_is_a_printable_briefing_with_post_texts_escaped(tmp_path)
     assert "检索式：（全部信息）" in page and "2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in page
     assert "环比 +50.0%" in page
     assert "<th>湖北省</th><td class=\"n\">3</td>" in page
+    assert "<th>2024-07-24 09时</th>" in page and "<th>2024-07-24T09</th>" not in page  # buckets as written
     assert "<th>anger</th>" not in page  # emotions by their Chinese names too
     assert "发布权威信息：已按时回应" in page and "<td>微博</td><td>关于城东变电站的情况说明</td>" in page and "<td>已关闭</td>" in page  # no codes
 
