@@ -102,7 +102,7 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
         query = incident.query or ""
     since, until = window(kind, day=day, since=since, until=until, incident=incident, now=now)
     base = SearchQuery(text=query, since=since, until=until, sort="newest", per_page=1)
-    interval = "hour" if until - since <= timedelta(days=7) else "day"
+    interval = psr.interval(since, until)
     board = dashboard.build(store, index, query, since, until, interval)
     facets = board.facets
     sections = {
