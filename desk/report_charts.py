@@ -74,7 +74,8 @@ def draw(data: dict, *, china_map: Path | None = None) -> dict[str, bytes]:
                "places": lambda section: _places(section, china_map), "psr": _psr, "spread": _spread}
     charts = {}
     style = {"font.family": [chinese_font(), "DejaVu Sans"], "font.size": 8, "axes.unicode_minus": False,
-             "axes.spines.top": False, "axes.spines.right": False}
+             "axes.spines.top": False, "axes.spines.right": False,
+             "text.parse_math": False}  # a name with two $ (a post's author) is text, not a formula
     with _ONE_AT_A_TIME, rc_context(style):
         for name, drawer in drawers.items():
             figure = drawer(data[name]) if data.get(name) else None

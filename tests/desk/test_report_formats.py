@@ -213,3 +213,12 @@ def test_the_command_prints_no_pdf_on_a_terminal(tmp_path):
         os.close(terminal)
     assert result.returncode == 2
     assert "--format pdf writes a binary file, not for the terminal: give --out FILE, or pipe it" in result.stderr
+
+
+def test_a_spreaders_name_with_dollar_signs_is_drawn_as_written_not_read_as_a_formula():
+    spreaders = [{"author": "$x^$", "platform": "weibo", "downstream": 5},
+                 {"author": "赚$\\frac{钱$", "platform": "weibo", "downstream": 2}]
+    section = {"cluster": "c1", "posts": 3, "depth": 1, "breadth": 2, "spreaders": spreaders,
+               "over_time": [{"at": "2024-07-24T10:00:00+08:00", "posts": 1, "depth": 0},
+                             {"at": "2024-07-24T11:00:00+08:00", "posts": 3, "depth": 1}]}
+    assert _png(draw({"spread": section})["spread"]).width > 0  # matplotlib's mathtext failed on it
