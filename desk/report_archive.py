@@ -117,11 +117,18 @@ def file_name(kept: KeptReport, form: str) -> str:
 
 def send(session: Session, kept: KeptReport, org: Organisation, channels: dict[str, list[Channel]], *,
          actor: str, now: datetime | None = None) -> list[ReportDelivery]:
-    """Queue the report to each channel of ``org`` that takes notices (audited)."""
+    """Queue the report to each channel of ``org`` that takes notices (audited); a channel
+    whose notice of it still waits keeps that one (the send pressed twice sends once)."""
     names = [c.name for c in channels.get(org.name, []) if TRANSMITTERS[c.kind].takes_notices]
     if not names:
         raise Invalid("report_no_channel", org=org.name)
-    rows = _queue(session, kept, org, names, naive_utc(now) or utcnow())
+    audit.lock(session)  # before reading what waits, so that two at once queue one
+    waiting = {row.channel: row for row in session.scalars(select(ReportDelivery).where(
+        ReportDelivery.report_id == kept.id, ReportDelivery.org_id == org.id,
+        ReportDelivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING))))}
+    queued = {row.channel: row for row in _queue(session, kept, org, [n for n in names if n not in waiting],
+                                                 naive_utc(now) or utcnow())}
+    rows = [waiting.get(name) or queued[name] for name in names]
     audit.record(session, actor, "report.send", f"report:{kept.id}", {"org": org.name, "channels": names},
                  org_id=org.id)
     return rows

@@ -172,3 +172,26 @@ def test_a_channel_named_twice_for_the_daily_report_is_sent_it_once(home, receiv
     made = publishing.daily_report(settings, DAY + timedelta(days=1, hours=8))
     with sessions() as session:
         assert session.scalars(select(ReportDelivery.channel).where(ReportDelivery.report_id == made)).all() == ["duty"]
+
+
+def test_a_report_sent_again_while_its_notice_waits_is_queued_once(home, receiver):
+    settings, store, sessions = home
+    write_channels(settings, receiver)
+    channels = load_channels(settings.channels_file)
+    with sessions() as session, session.begin():
+        own = session.scalar(select(Organisation).where(Organisation.name == ORG))
+        kept = report_archive.keep(session, daily(settings, store, session), made_by="duty", org_id=own.id)
+        report_id = kept.id
+    for _ in range(2):  # a send button pressed twice
+        with sessions() as session, session.begin():
+            rows = report_archive.send(session, session.get(KeptReport, report_id),
+                                       session.scalar(select(Organisation).where(Organisation.name == ORG)),
+                                       channels, actor="duty")
+            assert [row.channel for row in rows] == ["duty"]
+    assert len(report_archive.deliver_due(sessions, channels, DAY + timedelta(days=2))) == 1
+    assert len(receiver.got("/duty")) == 1
+    with sessions() as session, session.begin():  # once it went out, sending it again sends it again
+        report_archive.send(session, session.get(KeptReport, report_id),
+                            session.scalar(select(Organisation).where(Organisation.name == ORG)), channels, actor="duty")
+    report_archive.deliver_due(sessions, channels, DAY + timedelta(days=2, minutes=1))
+    assert len(receiver.got("/duty")) == 2
