@@ -23,6 +23,13 @@ def _default_data_dir() -> Path:
     return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
 
 
+def _default_encoder() -> str:
+    """The precise tier's encoder: ``CRISISWATCH_ENCODER``, else the shared one beside the
+    checkout where it exists, else ``off``."""
+    shared = REPO_ROOT.parent / "shared" / "models" / "weibo-char-encoder"
+    return os.environ.get("CRISISWATCH_ENCODER") or (str(shared) if shared.is_dir() else "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -37,6 +44,7 @@ class Settings:
     trusted_proxies: int = 0  # reverse proxies in front of the UI whose X-Forwarded-For is believed
     site_url: str = ""  # the review site's address, which the links in alert notices start with
     daily_report_at: str = "08:00"  # China time ("HH:MM") the scheduler makes yesterday's daily report; or "off"
+    encoder: str = field(default_factory=_default_encoder)  # the precise tier's encoder folder, or "off"
 
     def __post_init__(self):
         parts = urlsplit(self.site_url)
@@ -46,6 +54,9 @@ class Settings:
         if self.daily_report_at != "off" and not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", self.daily_report_at):
             raise ValueError(f"CRISISWATCH_DAILY_REPORT_AT {self.daily_report_at!r} is not a time of day such as "
                              "08:00 (China time), nor off")
+        if self.encoder != "off" and not Path(self.encoder).expanduser().is_dir():
+            raise ValueError(f"CRISISWATCH_ENCODER {self.encoder!r} is not a folder holding an encoder "
+                             "(config.json, model.safetensors, vocab.txt), nor off")
 
     @classmethod
     def load(cls, home: str | os.PathLike | None = None, **overrides) -> "Settings":
@@ -72,6 +83,11 @@ class Settings:
         for sub in ("", "index", "models", "cache", "logs"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         return self
+
+    @property
+    def encoder_dir(self) -> Path | None:
+        """The folder of the precise tier's encoder; None where the tier is off."""
+        return None if self.encoder == "off" else Path(self.encoder).expanduser().resolve()
 
     @property
     def index_dir(self) -> Path:

@@ -1,5 +1,6 @@
 """What a home holds, as one report for `crisiswatch status` and the administrator's page:
-posts stored, tagged and indexed per platform, crawl jobs and their health, the models."""
+posts stored, tagged and indexed per platform, crawl jobs and their health, the models and
+whether the precise tier has an encoder."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from core.settings import Settings
 from core.store import Store
 from crawlers.jobs import load_jobs
 from indexes.backends import IndexBackend
+from nlp.encoder import describe
 from nlp.models import model_cards
 
 
@@ -39,5 +41,6 @@ def report(settings: Settings, store: Store, index: IndexBackend) -> dict:
             for task, card in model_cards(settings.models_dir).items()
         },
         "tagged_by": store.model_versions(),
+        "precise_tier": describe(settings.encoder_dir),
         "segmenter": segment.engine_name(),
     }

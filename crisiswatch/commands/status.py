@@ -47,3 +47,8 @@ def status(settings: Settings, as_json):
         click.echo(f"model {task:10} {model['version']:36} {quality}")
     for version, count in value["tagged_by"].items():
         click.echo(f"tagged {count:>9} posts with {version}")
+    tier = value["precise_tier"]
+    if tier["on"]:
+        click.echo(f"precise tier: on (encoder {tier['encoder']}, {tier['size_mb']} MB)")
+    else:
+        click.echo(f"precise tier: off ({tier['problem']})")

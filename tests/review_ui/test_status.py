@@ -96,3 +96,28 @@ def test_a_broken_jobs_file_is_told_on_the_page_and_by_the_command_not_a_crash(f
 
     status = cli("status", home=filled_home, check=False)
     assert status.exit_code == 1 and "job 1 has no spider" in status.stderr
+
+
+def test_the_precise_tier_is_told_off_without_an_encoder_and_named_with_one(filled_home, tmp_path, monkeypatch):
+    """Status looks for the encoder's files, it loads no model: placeholders do here."""
+    partial, full = tmp_path / "partial", tmp_path / "full"
+    for folder, files in ((partial, ["config.json"]), (full, ["config.json", "vocab.txt"])):
+        folder.mkdir()
+        for name in files:
+            (folder / name).write_text("{}")
+    (full / "model.safetensors").write_bytes(bytes(3 * 2**20))
+    no_encoder = "no encoder: set CRISISWATCH_ENCODER"
+    lacking = f"the encoder folder {partial} lacks model.safetensors, vocab.txt"
+    cases = [("off", False, f"precise tier: off ({no_encoder})",
+              "精细层：未启用（没有编码器：请设置 CRISISWATCH_ENCODER）", f"Precise tier: off ({no_encoder})"),
+             (partial, False, f"precise tier: off ({lacking})",
+              f"精细层：未启用（编码器文件夹 {partial} 缺少 model.safetensors, vocab.txt）", f"Precise tier: off ({lacking})"),
+             (full, True, f"precise tier: on (encoder {full}, 3.0 MB)",
+              f"精细层：已启用（编码器 {full}，3.0 MB）", f"Precise tier: on (encoder {full}, 3.0 MB)")]
+    for setting, on, line, chinese, english in cases:
+        monkeypatch.setenv("CRISISWATCH_ENCODER", str(setting))
+        assert json.loads(cli("status", "--json", home=filled_home).stdout)["precise_tier"]["on"] is on
+        assert cli("status", home=filled_home).stdout.splitlines()[-1] == line
+        admin = logged_in_client(create_app(Settings.load(filled_home.home)), roles=("admin",))
+        assert Selector(html(admin.get("/admin/status"))).css(".precise-tier::text").get() == chinese
+        assert Selector(html(admin.get("/admin/status?lang=en"))).css(".precise-tier::text").get() == english
