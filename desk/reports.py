@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from core.schema import CHINA_TZ
 from core.store import Store, naive_utc
 from desk import dashboard, psr
+from desk.alerts import may_handle
 from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
 from desk.releases import current_version
@@ -89,10 +90,12 @@ def window(kind: str, *, day: date | None = None, since: datetime | None = None,
 
 def make_report(kind: str, store: Store, index, session: Session, clocks: list[Clock], *, query: str = "",
                 day: date | None = None, since: datetime | None = None, until: datetime | None = None,
-                incident: Incident | None = None, now: datetime | None = None, places: Path | None = None) -> Report:
+                incident: Incident | None = None, now: datetime | None = None, places: Path | None = None,
+                viewer=None) -> Report:
     """The figures of a report of ``kind`` (``REPORT_KINDS``) over ``query`` (all posts when
     empty; a special report takes its incident's query); ``places``: the home's own places
-    file (``Settings.own_places``), which names their codes."""
+    file (``Settings.own_places``), which names their codes; ``viewer``: only the alerts
+    that person sees (``desk.alerts.may_handle``: an organisation's schemes are its own)."""
     if kind not in REPORT_KINDS:
         raise ValueError(f"unknown report kind {kind!r}; use one of {', '.join(REPORT_KINDS)}")
     if (kind == "special") != (incident is not None):
@@ -115,10 +118,10 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
         "top_accounts": _top_accounts(store, index, base),
         "rumors": _rumors(session, base, board, clocks, incident, until),
         "releases": _releases(session, incident, since, until),
-        "alerts": _alerts(session, incident, since, until),
+        "alerts": _alerts(session, incident, since, until, viewer),
     }
     if incident is not None:
-        sections["psr"] = psr.timeline(session, store, index, incident, now, board=board)
+        sections["psr"] = psr.timeline(session, store, index, incident, now, user=viewer, board=board)
         sections["spread"] = _spread(store, base, board)
     sections = {"summary": _summary(kind, board.total, sections, incident), **sections}
     return Report(kind, TITLES[kind] + (f"：{incident.title}" if incident else ""), query, since, until,
@@ -269,7 +272,7 @@ def _releases(session: Session, incident: Incident | None, since: datetime, unti
             "since": _iso(since), "until": _iso(until), "releases": found}
 
 
-def _alerts(session: Session, incident: Incident | None, since: datetime, until: datetime) -> dict:
+def _alerts(session: Session, incident: Incident | None, since: datetime, until: datetime, viewer=None) -> dict:
     """Alerts opened in the window (linked to the incident, for a special report) and how
     they were handled: acknowledged, answered, closed."""
     chosen = (select(Alert, AlertRule, AlertScheme).join(AlertRule, Alert.rule_id == AlertRule.id)
@@ -281,7 +284,8 @@ def _alerts(session: Session, incident: Incident | None, since: datetime, until:
               "state": str(alert.state), "count": alert.count, "opened_at": _iso(alert.opened_at),
               "acknowledged_at": _iso(alert.acknowledged_at), "release": alert.release_id,
               "closed_at": _iso(alert.closed_at), "query": alert.query}
-             for alert, rule, scheme in session.execute(chosen.order_by(Alert.opened_at, Alert.id))]
+             for alert, rule, scheme in session.execute(chosen.order_by(Alert.opened_at, Alert.id))
+             if viewer is None or may_handle(viewer, scheme, alert)]
     return {"query": "", "filters": {"opened": True, **({"incident": incident.id} if incident else {})},
             "since": _iso(since), "until": _iso(until), "alerts": found}
 

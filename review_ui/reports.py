@@ -28,7 +28,7 @@ from desk.vocabulary import REPORT_KINDS
 from indexes.errors import IndexUnavailable
 from indexes.query import QueryError, check_year, parse_time
 from review_ui import i18n, params
-from review_ui.database import session as _session
+from review_ui.database import actor, session as _session
 from review_ui.releases import MAP_FILES
 from review_ui.services import services
 
@@ -63,7 +63,7 @@ def make():
         settings = services().settings
         made = make_report(kind, services().store, services().index, session,
                            load_clocks(settings.home / "clocks.toml"), incident=incident,
-                           places=settings.own_places, **options)
+                           places=settings.own_places, viewer=actor(), **options)
         kept = report_archive.keep(session, made, made_by=g.user.username, org_id=g.user.org_id,
                                    incident_id=incident.id if incident else None)
     except (WorkflowError, IndexUnavailable, QueryError) as err:

@@ -127,3 +127,16 @@ def test_a_report_of_an_incident_with_an_odd_title_is_downloaded_under_a_name_of
         name = quote('舆情专报：台风"海燕"-抢修-进展-汇总-gpj.exe-')
         assert f"filename*=UTF-8''{name}" in download.headers["Content-Disposition"], form
     assert client.get(f"{report}/file.html?view=1").status_code == 200
+
+
+def test_a_report_made_on_the_page_shows_only_the_alerts_its_maker_sees(app):
+    from tests.conftest import add_user, log_in
+
+    other = app.test_client()  # another organisation's analyst: 停电监测 is 滨海供电局's scheme
+    assert log_in(other, "other", add_user(app, "other", ("analyst",), org="别的单位")).status_code == 303
+    for fields in ({"date": "2024-07-24"}, {"kind": "special", "incident": "1"}):
+        page = html(other.get(make(other, **fields).headers["Location"] + "/file.html"))
+        assert "舆情" in page and "停电监测" not in page and "III级预警：爆炸" not in page, fields
+    admin = logged_in_client(app, roles=("admin",))  # who sees every alert
+    page = html(admin.get(make(admin, kind="special", incident="1").headers["Location"] + "/file.html"))
+    assert "停电监测" in page and "III级预警：爆炸" in page
