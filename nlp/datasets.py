@@ -8,6 +8,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 # Each task: the file under the data folder that trains it.
@@ -43,18 +44,64 @@ def _earliest_replies(record: dict) -> list[str]:
     return [r.get("text") or "" for r in reposts[:REPLIES_PER_POST]]
 
 
-def read_ced(path: Path) -> Labelled:
-    """Post texts, labels ('rumor' / 'non-rumor') and earliest replies of a CED JSON Lines file."""
+CED_ZONE = timezone(timedelta(hours=8))  # CED's repost dates are Beijing time, written without a zone
+
+
+def _posted_at(record: dict) -> float | None:
+    """A CED post's time in epoch seconds: CED gives most as a number, some as Weibo writes them."""
+    posted = record.get("time")
+    if isinstance(posted, (int, float)):
+        return float(posted)
+    try:
+        return datetime.strptime(str(posted), "%a %b %d %H:%M:%S %z %Y").timestamp()
+    except ValueError:
+        return None
+
+
+def _replied_at(reply: dict) -> float | None:
+    try:
+        return datetime.strptime(str(reply.get("date")), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CED_ZONE).timestamp()
+    except ValueError:  # a few dates lack their year ("01月25日 12:44")
+        return None
+
+
+def time_cut(record: dict, hours: float) -> dict:
+    """A CED record as it stood ``hours`` after it was posted: only the replies made by
+    then, and its counts as they were. The file's counts are final counts: the reposts
+    count becomes the replies kept, and the comment and like counts, whose times the
+    file does not give, are left out. A reply of unknown time is left out too."""
+    posted = _posted_at(record)
+    kept = [] if posted is None else [
+        reply for reply in record.get("reposts") or []
+        if (at := _replied_at(reply)) is not None and at <= posted + hours * 3600
+    ]
+    view = {key: value for key, value in record.items() if key not in ("comments_count", "likes")}
+    return {**view, "reposts": kept, "reposts_count": len(kept)}
+
+
+def read_ced_records(path: Path) -> list[dict]:
+    """The records of a CED JSON Lines file (gzipped or not)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    data = Labelled([], [])
     with opener(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                record = json.loads(line)
-                data.texts.append(record["text"] or "")
-                data.labels.append(record["label"])
-                data.replies.append(_earliest_replies(record))
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def ced_labelled(records: list[dict], hours: float | None = None) -> Labelled:
+    """Post texts, labels ('rumor' / 'non-rumor') and earliest replies of CED records;
+    with ``hours``, of each record as it stood that long after it was posted."""
+    data = Labelled([], [])
+    for record in records:
+        if hours is not None:
+            record = time_cut(record, hours)
+        data.texts.append(record["text"] or "")
+        data.labels.append(record["label"])
+        data.replies.append(_earliest_replies(record))
     return data
+
+
+def read_ced(path: Path, hours: float | None = None) -> Labelled:
+    """Post texts, labels and earliest replies of a CED JSON Lines file (see ``ced_labelled``)."""
+    return ced_labelled(read_ced_records(path), hours)
 
 
 def read_labelled_csv(path: Path) -> Labelled:

@@ -101,8 +101,15 @@ class ReplyAwareClassifier:
 
     @classmethod
     def fit(cls, x: sp.csr_matrix, labels, c: float) -> ReplyAwareClassifier:
-        text_block = x[:, : REPLY_COLUMNS.start]
-        return cls(fit(x, labels, c), LinearModel.of(fitted_pipeline(text_block, labels, c)))
+        """Each model is fitted on the rows it will judge: the text model on the rows
+        without replies, the other on the rows with some (either on all rows where the
+        data has none of its kind). Rows may be views of one post at several times."""
+        labels = np.asarray(labels)
+        answered = has_replies(x)
+        replied = np.flatnonzero(answered) if answered.any() else np.arange(len(labels))
+        alone = np.flatnonzero(~answered) if not answered.all() else np.arange(len(labels))
+        text_block = x[alone][:, : REPLY_COLUMNS.start]
+        return cls(fit(x[replied], labels[replied], c), LinearModel.of(fitted_pipeline(text_block, labels[alone], c)))
 
     def predict_proba(self, features: sp.csr_matrix) -> np.ndarray:
         out = self.text_only.predict_proba(features)  # it gives the reply block no weight

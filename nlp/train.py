@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,18 @@ from sklearn.model_selection import train_test_split
 from core import segment
 from nlp import features as feats
 from nlp import linear
-from nlp.datasets import LICENCES, TRAINING_FILES, Labelled, read_task
+from nlp.datasets import LICENCES, TRAINING_FILES, Labelled, ced_labelled, read_ced_records, read_task
 from nlp.models import save_model, write_card
 from nlp.ner import train_ner
 
 SEED = 42
 # Regularisation per task, chosen on the 80/20 split of each training file.
 STRENGTH = {"rumor": 16.0, "sentiment": 4.0, "emotion": 4.0}
+# The ages (hours after posting; None: every reply the file holds) at which the rumor
+# model sees each training post, with only the replies it had by then: a live post is
+# tagged with the replies it has so far, and the file's own replies are final ones.
+RUMOR_VIEWS = (0, 1 / 6, 1, 6, None)
+FIRST_HOUR = 1
 
 
 def metrics(truth: list[str], predicted: list[str]) -> dict:
@@ -46,10 +52,20 @@ def metrics(truth: list[str], predicted: list[str]) -> dict:
     }
 
 
-def featurize_data(data: Labelled):
+def featurize_data(data: Labelled, cut=segment.cut):
     """The feature matrix of a data set: its texts and, where present, their replies."""
-    replies = [[segment.cut(r) for r in replies] for replies in data.replies] if data.replies else None
-    return feats.featurize([segment.cut(t) for t in data.texts], replies)
+    replies = [[cut(r) for r in replies] for replies in data.replies] if data.replies else None
+    return feats.featurize([cut(t) for t in data.texts], replies)
+
+
+def rumor_views(records: list[dict]) -> dict:
+    """The feature matrix of the CED records at each age of ``RUMOR_VIEWS`` (row i: record i)."""
+    cut = lru_cache(maxsize=None)(segment.cut)  # the views share their texts and replies
+    return {hours: featurize_data(ced_labelled(records, hours), cut) for hours in RUMOR_VIEWS}
+
+
+def _stacked(views: dict, rows) -> sp.csr_matrix:
+    return sp.vstack([x[rows] for x in views.values()], format="csr")
 
 
 def _fit(task: str, x, labels):
@@ -80,18 +96,21 @@ def train_task(task: str, data_dir: Path, models_dir: Path, progress=print, data
     if task == "ner":
         return train_ner(path, models_dir, progress)
     progress(f"{task}: reading {path}")
-    data = read_task(task, path)
+    records = read_ced_records(path) if task == "rumor" else None
+    data = ced_labelled(records) if task == "rumor" else read_task(task, path)
     progress(f"{task}: segmenting {len(data.texts)} texts")
-    x = featurize_data(data)
+    views = rumor_views(records) if task == "rumor" else {None: featurize_data(data)}
+    x = views[None]
     labels = np.array(data.labels)
     train_rows, test_rows = train_test_split(np.arange(len(labels)), test_size=0.2, random_state=SEED, stratify=labels)
     progress(f"{task}: fitting on {len(train_rows)}, measuring on {len(test_rows)} held out")
-    model = _fit(task, x[train_rows], labels[train_rows])
+    model = _fit(task, _stacked(views, train_rows), np.tile(labels[train_rows], len(views)))
     held_out = metrics(list(labels[test_rows]), list(model.predict(x[test_rows])))
     extra = {}
     if task == "rumor":
-        text_only = model.text_only.predict(x[test_rows])
-        extra["held_out_text_only"] = metrics(list(labels[test_rows]), list(text_only))
+        for key, hours in (("held_out_text_only", 0), ("held_out_first_hour", FIRST_HOUR)):
+            extra[key] = metrics(list(labels[test_rows]), list(model.predict(views[hours][test_rows])))
+    x, labels = _stacked(views, slice(None)), np.tile(labels, len(views))
     if corrections and corrections.texts:
         progress(f"{task}: adding {len(corrections.texts)} analyst corrections")
         x = sp.vstack([x, featurize_data(corrections)], format="csr")
@@ -103,7 +122,7 @@ def train_task(task: str, data_dir: Path, models_dir: Path, progress=print, data
         "task": task,
         "version": f"{task}-tfidf-lr-{digest}" + (f"-c{len(corrections.texts)}" if corrections and corrections.texts else ""),
         "algorithm": "hashed words, word pairs and character 1-3-grams"
-                     + (" (+ words of the earliest replies)" if task == "rumor" else "")
+                     + (" (+ words of the earliest replies, seen at 0, 10 min, 1 h, 6 h and all)" if task == "rumor" else "")
                      + ", TF-IDF, logistic regression",
         "features": feats.VERSION,
         **_provenance(task, path, digest, corrections, labels, held_out),

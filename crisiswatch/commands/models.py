@@ -67,6 +67,9 @@ def train(settings: Settings, task, data, backend, model_dir, epochs, quantize):
     for card in cards:
         click.echo(f"{card['task']}: {card['version']}  (held out, {card['held_out']['n']} examples)")
         _print_metrics(card["held_out"])
+        if "held_out_first_hour" in card:
+            click.echo("  with the replies of its first hour only:")
+            _print_metrics(card["held_out_first_hour"])
         if "held_out_text_only" in card:
             click.echo("  without replies (a post no one has answered yet):")
             _print_metrics(card["held_out_text_only"])
@@ -83,14 +86,17 @@ def _print_metrics(result: dict) -> None:
 @click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A labelled file in the format of the task's training file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: accuracy, macro_f1, per_class, n.")
+@click.option("--hours", type=click.FloatRange(min=0),
+              help="rumor: judge each post with only the replies of its first HOURS (e.g. 1), "
+                   "then with every reply (all_replies in the JSON).")
 @with_home
-def evaluate(settings: Settings, task, data, as_json):
+def evaluate(settings: Settings, task, data, as_json, hours):
     """Measure the model a task uses now on a labelled file (e.g. held-out data)."""
     from nlp.evaluate import evaluate_task
     from nlp.models import ModelOutdated
 
     try:
-        result = evaluate_task(task, settings.models_dir, data)
+        result = evaluate_task(task, settings.models_dir, data, hours)
     except (KeyError, UnicodeDecodeError, json.JSONDecodeError, OSError) as err:
         fail(f"{data} is not in the format of the {task} training file ({err})")
     except (ModelOutdated, ValueError) as err:
@@ -100,4 +106,9 @@ def evaluate(settings: Settings, task, data, as_json):
         return
     note = "  (lexicon FALLBACK: no trained model)" if result["fallback"] else ""
     click.echo(f"{task}: {result['model']} on {data}{note}")
+    if hours is not None:
+        click.echo(f"  with the replies of each post's first {hours:g} h only:")
     _print_metrics(result)
+    if hours is not None:
+        click.echo("  with every reply:")
+        _print_metrics(result["all_replies"])
