@@ -105,8 +105,9 @@ def demo_scenario():
 def seed_people(settings: Settings, store, end: datetime | None = None) -> list[tuple[str, str, str, list[str]]]:
     """The demo's organisations and users (see ``accounts.seed_demo``), the scenario's
     incident with its fact sheet (see ``seed_incident``), the monitoring scheme of its
-    typhoon, and a file channel per organisation (so that a scheduled release is published
-    to ``<home>/exports/``); returns the users created now."""
+    typhoon, and a file channel per organisation (so that a scheduled release, a report
+    sent and the 08:00 daily report are written to ``<home>/exports/``); returns the users
+    created now."""
     from desk import accounts
     from desk.database import open_sessions
     from desk.tables import Incident
@@ -119,7 +120,8 @@ def seed_people(settings: Settings, store, end: datetime | None = None) -> list[
         session.commit()
     if not settings.channels_file.exists():
         settings.channels_file.write_text("".join(
-            f'[[organisation]]\nname = "{name}"\n[[organisation.channel]]\nname = "archive"\nkind = "file"\n'
+            f'[[organisation]]\nname = "{name}"\ndaily_report = ["archive"]\n'
+            f'[[organisation.channel]]\nname = "archive"\nkind = "file"\n'
             f'folder = "exports/{name}"\n\n' for name, *_ in accounts.DEMO_ORGS), encoding="utf-8")
     return created
 

@@ -18,7 +18,8 @@ module registers the kinds the product has:
   ``delivery_id``. Any 2xx answer is delivered; redirects are not followed.
   A notice is POSTed the same way, its JSON ``Notice.json`` and its id the delivery header.
 - ``file``: writes the payload to ``<folder>/release-<release id>-<org id>-<channel>.json``
-  (to a temporary file, then renamed). It carries no notices.
+  (to a temporary file, then renamed), a notice (``Notice.json``) to
+  ``<folder>/notice-<notice id>.json`` the same way.
 - ``email``: a plain-text UTF-8 mail over SMTP (STARTTLS, TLS or, to a relay on this
   machine, neither), its ``Message-ID`` made from the notice's id, which
   ``X-Crisiswatch-Notice`` holds as it is. A release goes as a
@@ -362,6 +363,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 @register_transmitter("file")
 class FileTransmitter(Transmitter):
     keys = frozenset({"folder"})
+    takes_notices = True
 
     def channel(self, name: str, entry: dict, where: Place, base: Path) -> Channel:
         folder = entry.get("folder")
@@ -373,19 +375,26 @@ class FileTransmitter(Transmitter):
             raise ChannelConfigError("file_home", where=where, folder=folder) from None
 
     def send(self, channel: Channel, body: bytes, delivery: Delivery, now: datetime) -> None:
-        """Write whole or not at all: a reader of the folder never sees half a release."""
-        target = channel.folder / f"release-{delivery.release_id}-{delivery.org_id}-{channel.name}.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(body)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        _write_whole(channel.folder / f"release-{delivery.release_id}-{delivery.org_id}-{channel.name}.json", body)
+
+    def notify(self, channel: Channel, notice: Notice, now: datetime) -> None:
+        """A notice sent again replaces its file: a retry never leaves two."""
+        _write_whole(channel.folder / f"notice-{notice.id}.json", notice.json(_utc(now).isoformat()))
+
+
+def _write_whole(target: Path, body: bytes) -> None:
+    """Write whole or not at all: a reader of the folder never sees half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 @register_transmitter("email")

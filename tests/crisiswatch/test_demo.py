@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.parse
 import urllib.request
 
@@ -26,6 +27,7 @@ from crisiswatch import stages
 from crisiswatch.demo import demo_scenario, scenario_start, seed_people, seed_scenario
 from desk import facts
 from desk.database import open_sessions
+from desk.outbox import load_channels
 from desk.reports import make_report
 from desk.spread import spread_of_post
 from desk.tables import Incident
@@ -155,6 +157,10 @@ def test_the_scenario_is_seeded_once_as_the_day_just_past_with_its_incident_fact
     store = Store(home.database_url)
     try:
         seed_people(home, store, end=end)
+        channels = load_channels(home.channels_file)  # a report sent and the daily report go to each's archive
+        assert all([c.kind for c in found] == ["file"] for found in channels.values())
+        organisations = tomllib.loads(home.channels_file.read_text(encoding="utf-8"))["organisation"]
+        assert [org["daily_report"] for org in organisations] == [["archive"]] * len(channels)
         assert seed_scenario(home, store) == len(typhoon.posts) + len(typhoon.releases)
         seed_people(home, store)  # a restart the next day: the incident and its day stay where they are
         assert seed_scenario(home, store) == 0 and scenario_start(home, store) == start

@@ -142,7 +142,7 @@ def test_a_dingtalk_robot_gets_markdown_at_a_signed_url(receiver):
         transmitters.notify(channel, NOTICE, DUE)
 
 
-def test_a_webhook_notice_is_signed_as_a_release_is_and_a_file_channel_refuses_one(receiver, tmp_path):
+def test_a_webhook_notice_is_signed_as_a_release_is_and_a_file_channel_writes_one_file_per_notice(receiver, tmp_path):
     secret = "notice-secret-0123456789"
     transmitters.notify(transmitters.Channel("hook", "webhook", url=receiver.url("/hook"), secret=secret), NOTICE, DUE)
     (sent,) = receiver.received
@@ -151,9 +151,12 @@ def test_a_webhook_notice_is_signed_as_a_release_is_and_a_file_channel_refuses_o
     assert sent["headers"]["X-Crisiswatch-Delivery"] == "alert-7-2"
     assert sent["body"] == {"notice_id": "alert-7-2", "title": NOTICE.title, "text": NOTICE.text, "level": "II",
                             "link": NOTICE.link, "sent_at": "2024-07-25T02:00:00+00:00"}
-    with pytest.raises(ChannelConfigError, match="'archive' is a file channel, which cannot carry warnings; "
-                                                 "use a channel of kind webhook, email, wecom, dingtalk"):
-        transmitters.notify(transmitters.Channel("archive", "file", folder=tmp_path), NOTICE, DUE)
+    archive = transmitters.Channel("archive", "file", folder=tmp_path / "archive")
+    transmitters.notify(archive, NOTICE, DUE)
+    transmitters.notify(archive, NOTICE, DUE + timedelta(minutes=1))  # a retry replaces its file
+    (written,) = (tmp_path / "archive").iterdir()
+    assert written.name == "notice-alert-7-2.json"
+    assert json.loads(written.read_text(encoding="utf-8")) == {**sent["body"], "sent_at": "2024-07-25T02:01:00+00:00"}
 
 
 # -- the channels file and the release outbox ---------------------------------------------------

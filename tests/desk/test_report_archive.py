@@ -4,6 +4,7 @@ webhook on loopback once, and the scheduler's daily report made once a day and s
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -99,22 +100,26 @@ def test_a_sent_report_reaches_the_channels_of_the_organisation_once(home, recei
         own = session.scalar(select(Organisation).where(Organisation.name == ORG))
         kept = report_archive.keep(session, daily(settings, store, session), made_by="duty", org_id=own.id)
         rows = report_archive.send(session, kept, own, channels, actor="duty")
-        assert [row.channel for row in rows] == ["duty"]  # the file channel takes no notices
+        assert [row.channel for row in rows] == ["duty", "archive"]
         report_id = kept.id
         with pytest.raises(Invalid):
             report_archive.send(session, kept, Organisation(name="无渠道单位"), channels, actor="duty")
     now = DAY + timedelta(days=2)
     sent = report_archive.deliver_due(sessions, channels, now, "https://yq.example.cn/")
-    assert [(s.report_id, s.channel, s.status) for s in sent] == [(report_id, "duty", DeliveryStatus.DELIVERED)]
+    assert [(s.report_id, s.channel, s.status) for s in sent] == [(report_id, "duty", DeliveryStatus.DELIVERED),
+                                                                  (report_id, "archive", DeliveryStatus.DELIVERED)]
     assert report_archive.deliver_due(sessions, channels, now + timedelta(minutes=5)) == []
     [got] = receiver.got("/duty")
     assert got["title"] == "舆情日报" and got["link"] == f"https://yq.example.cn/reports/{report_id}"
     assert "本期共监测到信息12条" in got["text"] and got["notice_id"].startswith(f"report-{report_id}-")
     [request] = receiver.received
     assert request["headers"]["X-Crisiswatch-Signature"] == sign(SECRET, request["raw"])
+    (written,) = (settings.channels_file.parent / "archive").iterdir()  # the file channel: one file per notice
+    assert written.name.startswith(f"notice-report-{report_id}-")
+    assert json.loads(written.read_text(encoding="utf-8"))["title"] == "舆情日报"
     with sessions() as session:
         assert session.scalar(select(AuditEntry.detail).where(AuditEntry.action == "report.send")) == {
-            "org": ORG, "channels": ["duty"]}
+            "org": ORG, "channels": ["duty", "archive"]}
 
 
 def test_a_report_to_a_receiver_that_is_down_is_retried(home, receiver):
@@ -127,7 +132,7 @@ def test_a_report_to_a_receiver_that_is_down_is_retried(home, receiver):
         report_archive.send(session, report_archive.keep(session, daily(settings, store, session), made_by="duty",
                                                          org_id=own.id), own, channels, actor="duty")
     now = DAY + timedelta(days=2)
-    [failed] = report_archive.deliver_due(sessions, channels, now)
+    [failed, _] = report_archive.deliver_due(sessions, channels, now)  # the file channel's is written
     assert failed.status == DeliveryStatus.PENDING and "503" in failed.error
     receiver.status.clear()
     assert report_archive.deliver_due(sessions, channels, now + timedelta(seconds=10)) == []  # not due yet
@@ -159,7 +164,9 @@ def test_the_daily_report_names_channels_of_its_organisation_that_take_notices(h
     settings, *_ = home
     write_channels(settings, receiver, 'daily_report = ["duty"]')
     assert daily_report_channels(settings.channels_file) == {ORG: ["duty"]}
-    for wrong in ('daily_report = ["archive"]', 'daily_report = ["nowhere"]', 'daily_report = "duty"'):
+    write_channels(settings, receiver, 'daily_report = ["archive"]')  # a file channel takes notices too
+    assert daily_report_channels(settings.channels_file) == {ORG: ["archive"]}
+    for wrong in ('daily_report = ["nowhere"]', 'daily_report = "duty"'):
         write_channels(settings, receiver, wrong)
         with pytest.raises(ChannelConfigError, match="daily_report must list channels"):
             load_channels(settings.channels_file)
@@ -187,8 +194,8 @@ def test_a_report_sent_again_while_its_notice_waits_is_queued_once(home, receive
             rows = report_archive.send(session, session.get(KeptReport, report_id),
                                        session.scalar(select(Organisation).where(Organisation.name == ORG)),
                                        channels, actor="duty")
-            assert [row.channel for row in rows] == ["duty"]
-    assert len(report_archive.deliver_due(sessions, channels, DAY + timedelta(days=2))) == 1
+            assert [row.channel for row in rows] == ["duty", "archive"]
+    assert len(report_archive.deliver_due(sessions, channels, DAY + timedelta(days=2))) == 2
     assert len(receiver.got("/duty")) == 1
     with sessions() as session, session.begin():  # once it went out, sending it again sends it again
         report_archive.send(session, session.get(KeptReport, report_id),

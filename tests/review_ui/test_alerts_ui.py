@@ -195,12 +195,13 @@ def test_a_schemes_recipients_are_added_in_its_page(app):
     shown = page(client, f"/alerts/schemes/{scheme_id}").split('id="recipients"')[1].split("<form")[0]
     assert f"{CITY} · press-room · drafter" in shown and f"{OTHER} · 全部渠道 · 升级时抄送" in shown
     settings = app.extensions["crisiswatch"].settings
-    with settings.channels_file.open("a", encoding="utf-8") as file:  # a channel that takes no notices
+    with settings.channels_file.open("a", encoding="utf-8") as file:  # a file channel takes notices too
         file.write('[[organisation]]\nname = "第三单位"\n[[organisation.channel]]\nname = "archive"\nkind = "file"\n'
                    'folder = "archive"\n')
     form = page(client, f"/alerts/schemes/{scheme_id}").split(f'action="{url}"')[1].split("</form>")[0]
     assert f'<optgroup label="{CITY}"><option value="press-room">press-room</option><option value="duty">' in form
-    assert 'name="channel"' in form and "<input name=\"channel\"" not in form and "archive" not in form
+    assert 'name="channel"' in form and "<input name=\"channel\"" not in form
+    assert '<optgroup label="第三单位"><option value="archive">archive</option></optgroup>' in form
     other_client, other_token = client_of(app, "other")
     assert other_client.post(url, data={"csrf_token": other_token, "org": other, "channel": "x"}).status_code == 403
 
