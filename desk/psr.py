@@ -143,8 +143,8 @@ def _phases(keys: list[str], counts: list[int], opened: dict[str, int], baseline
     if first_alert is not None and (rising is None or first_alert < rising[0]):
         phases.append({"phase": "onset", "at": _bucket_iso(first_alert, step), "reason": "首条预警生成"})
     elif rising is not None:
-        phases.append({"phase": "onset", "at": _bucket_iso(rising[0], step),
-                       "reason": f"信息量达到{rising[1]}条，首次超过事发前基线（每时段{baseline:.1f}条）的两倍"})
+        against = f"首次超过事发前基线（每时段{baseline:.1f}条）的两倍" if baseline else "事发前无相关信息"
+        phases.append({"phase": "onset", "at": _bucket_iso(rising[0], step), "reason": f"信息量达到{rising[1]}条，{against}"})
     if not any(counts):
         return phases
     top = counts.index(max(counts))

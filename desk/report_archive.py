@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from time import monotonic
 from typing import Callable
@@ -107,9 +107,14 @@ def rendered(kept: KeptReport, form: str, china_map: Path | None = None) -> byte
 
 
 def file_name(kept: KeptReport, form: str) -> str:
-    """e.g. 舆情日报-2024-07-24.html: the title (``_NOT_IN_NAMES`` a dash) and the window's first day."""
-    start = datetime.fromisoformat(kept.figures["since"]).date()
-    return f"{_NOT_IN_NAMES.sub('-', kept.title)}-{start.isoformat()}.{form}"
+    """e.g. 舆情日报-2024-07-24.html: the title (``_NOT_IN_NAMES`` a dash) and the day it
+    covers, or for an incident's report, whose window starts before the incident, the day
+    it was made (China time)."""
+    if kept.incident_id is None:
+        day = datetime.fromisoformat(kept.figures["since"]).date()
+    else:
+        day = kept.made_at.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ).date()
+    return f"{_NOT_IN_NAMES.sub('-', kept.title)}-{day.isoformat()}.{form}"
 
 
 # -- sending ----------------------------------------------------------------------------

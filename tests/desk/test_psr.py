@@ -84,6 +84,11 @@ def test_an_alert_opened_before_the_posts_rise_marks_the_onset():
     assert [phase["phase"] for phase in phases] == ["onset", "peak"]  # still at its peak: no recovery
 
 
+def test_an_onset_without_posts_before_the_incident_says_so_rather_than_twice_nothing():
+    [onset, _] = psr._phases(["2024-07-24T07", "2024-07-24T08"], [1, 5], {}, 0.0, "hour")
+    assert onset["reason"] == "信息量达到5条，事发前无相关信息"
+
+
 def test_an_incident_without_posts_has_an_empty_timeline(tmp_path):
     timeline = _timeline(psr_home(tmp_path), incident_id=2)
     assert timeline["buckets"] == [] and timeline["phases"] == [] and timeline["state"] == {}

@@ -5,10 +5,12 @@ name, seen only by its organisation, and sent to a webhook on loopback once."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from urllib.parse import quote
 
 import pytest
 
+from core.schema import CHINA_TZ
 from crisiswatch import publishing
 from desk.reports import FORMATS
 from review_ui import create_app
@@ -124,8 +126,9 @@ def test_a_report_of_an_incident_with_an_odd_title_is_downloaded_under_a_name_of
     for form in ("html", "docx"):
         download = client.get(f"{report}/file.{form}")
         assert download.status_code == 200, form
-        name = quote('舆情专报：台风"海燕"-抢修-进展-汇总-gpj.exe-')
-        assert f"filename*=UTF-8''{name}" in download.headers["Content-Disposition"], form
+        name = quote('舆情专报：台风"海燕"-抢修-进展-汇总-gpj.exe-')  # and the day it was made, not its window's first
+        made = datetime.now(CHINA_TZ).date().isoformat()
+        assert f"filename*=UTF-8''{name}{made}.{form}" in download.headers["Content-Disposition"], form
     assert client.get(f"{report}/file.html?view=1").status_code == 200
 
 
