@@ -6,7 +6,9 @@ phases where the figures turn.
 
 The window and buckets are the incident's dashboard's (``dashboard.incident_since`` to
 ``now``), and the counts come from the index through the same searches, so a search over
-a bucket gives its count. The phases, each with its reason in Chinese:
+a bucket gives its count. The phases, each with its reason in Chinese (``reason``, for
+the reports) and as a code with its values (``code``, ``values``: ``REASONS``' text, which
+the review UI's catalog words in the page's language as ``psr_reason_<code>``):
 
 - onset: the first bucket with at least ``ONSET_POSTS`` posts and more than twice the
   baseline (the posts per bucket in the window before the incident was opened), or the
@@ -35,6 +37,13 @@ from indexes.results import IDS_CHUNK, search
 
 DAILY_AFTER = timedelta(days=7)  # a longer window is bucketed by day, as a special report's
 ONSET_POSTS = 3  # a bucket of fewer posts starts nothing, however quiet it was before
+REASONS = {  # a phase's reason by its code, its values as placeholders
+    "first_alert": "首条预警生成",
+    "above_baseline": "信息量达到{posts}条，首次超过事发前基线（每时段{baseline}条）的两倍",
+    "above_nothing": "信息量达到{posts}条，事发前无相关信息",
+    "most_posts": "信息量最高，{posts}条",
+    "below_half_peak": "此后各时段信息量均低于峰值（{peak}条）的一半",
+}
 RUMOR_POSTS = 20_000  # the newest rumor posts read for the clusters' first sightings
 
 
@@ -119,14 +128,14 @@ def _response(session: Session, incident: Incident, alerts: list[Alert], until: 
                                       Release.published_at <= naive_utc(until))
     for release in session.scalars(published):
         kind = "press_conference" if release.channel == "press_conference" else "release"
-        events.append((release.published_at, kind, current_version(session, release).title, release.id))
-    for alert in alerts:
-        label = f"{alert.level}级预警：{alert.key}"
+        events.append((release.published_at, kind, release.id, {"label": current_version(session, release).title}))
+    for alert in alerts:  # its level and key too, which the review UI words in the page's language
+        named = {"label": f"{alert.level}级预警：{alert.key}", "level": alert.level, "key": alert.key}
         for kind, at in (("alert_acknowledged", alert.acknowledged_at), ("alert_closed", alert.closed_at)):
             if at is not None and at <= naive_utc(until):
-                events.append((at, kind, label, alert.id))
-    return [{"at": _iso(at), "kind": kind, "label": label, "id": id_}
-            for at, kind, label, id_ in sorted(events, key=lambda event: (event[0], event[1], event[3]))]
+                events.append((at, kind, alert.id, named))
+    return [{"at": _iso(at), "kind": kind, "id": id_, **named}
+            for at, kind, id_, named in sorted(events, key=lambda event: event[:3])]
 
 
 def _baseline(posts: dict[str, int], since: datetime, opened: datetime, step: str) -> float:
@@ -141,21 +150,24 @@ def _phases(keys: list[str], counts: list[int], opened: dict[str, int], baseline
     rising = next(((key, n) for key, n in zip(keys, counts) if n >= ONSET_POSTS and n > 2 * baseline), None)
     first_alert = min(opened, default=None)
     if first_alert is not None and (rising is None or first_alert < rising[0]):
-        phases.append({"phase": "onset", "at": _bucket_iso(first_alert, step), "reason": "首条预警生成"})
+        phases.append(_phase("onset", _bucket_iso(first_alert, step), "first_alert"))
     elif rising is not None:
-        against = f"首次超过事发前基线（每时段{baseline:.1f}条）的两倍" if baseline else "事发前无相关信息"
-        phases.append({"phase": "onset", "at": _bucket_iso(rising[0], step), "reason": f"信息量达到{rising[1]}条，{against}"})
+        against = {"code": "above_baseline", "baseline": round(baseline, 1)} if baseline else {"code": "above_nothing"}
+        phases.append(_phase("onset", _bucket_iso(rising[0], step), posts=rising[1], **against))
     if not any(counts):
         return phases
     top = counts.index(max(counts))
-    phases.append({"phase": "peak", "at": _bucket_iso(keys[top], step), "reason": f"信息量最高，{counts[top]}条"})
+    phases.append(_phase("peak", _bucket_iso(keys[top], step), "most_posts", posts=counts[top]))
     calm = len(counts)
     while calm > top + 1 and counts[calm - 1] * 2 < counts[top]:
         calm -= 1
     if calm < len(counts):
-        phases.append({"phase": "recovery", "at": _bucket_iso(keys[calm], step),
-                       "reason": f"此后各时段信息量均低于峰值（{counts[top]}条）的一半"})
+        phases.append(_phase("recovery", _bucket_iso(keys[calm], step), "below_half_peak", peak=counts[top]))
     return phases
+
+
+def _phase(phase: str, at: str, code: str, **values) -> dict:
+    return {"phase": phase, "at": at, "reason": REASONS[code].format(**values), "code": code, "values": values}
 
 
 def _bucketed(times: list[datetime], step: str) -> dict[str, int]:

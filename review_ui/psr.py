@@ -47,7 +47,7 @@ def chart(timeline: dict) -> dict:
                                                                    "response")},
         "pressure": pressure,
         "state": state,
-        "response": [{"kind": event["kind"], "at": axis[n], "label": event["label"]}
+        "response": [{"kind": event["kind"], "at": axis[n], "label": response_label(event)}
                      for event in timeline["response"] if (n := at(event["at"])) is not None],
         "phases": [{"name": " · ".join(names), "at": bucket} for bucket, names in phases.items()],
     }
@@ -66,8 +66,16 @@ def events(timeline: dict) -> list[tuple[datetime, str, str]]:
     """The fact sheet's values and the responses in time order: (time, what, value)."""
     found = [(value["at"], i18n.gettext(f"fact_{key}"), str(value["value"]))
              for key, values in timeline["state"].items() for value in values]
-    found += [(event["at"], i18n.gettext(f"psr_{event['kind']}"), event["label"]) for event in timeline["response"]]
+    found += [(event["at"], i18n.gettext(f"psr_{event['kind']}"), response_label(event))
+              for event in timeline["response"]]
     return [(datetime.fromisoformat(at), what, value) for at, what, value in sorted(found, key=lambda row: row[0])]
+
+
+def response_label(event: dict) -> str:
+    """A release's title as written; an alert by its level and key in the page's language."""
+    if "level" in event:
+        return i18n.gettext("psr_alert_label", level=event["level"], name=event["key"])
+    return event["label"]
 
 
 def _bucket_label(bucket: str, interval: str) -> str:

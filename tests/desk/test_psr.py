@@ -80,7 +80,8 @@ def test_the_state_the_responses_and_the_phases(tmp_path):
 
 def test_an_alert_opened_before_the_posts_rise_marks_the_onset():
     phases = psr._phases(["2024-07-24T07", "2024-07-24T08"], [1, 5], {"2024-07-24T07": 1}, 0.0, "hour")
-    assert phases[0] == {"phase": "onset", "at": "2024-07-24T07:00:00+08:00", "reason": "首条预警生成"}
+    assert phases[0] == {"phase": "onset", "at": "2024-07-24T07:00:00+08:00", "reason": "首条预警生成",
+                         "code": "first_alert", "values": {}}
     assert [phase["phase"] for phase in phases] == ["onset", "peak"]  # still at its peak: no recovery
 
 
@@ -141,6 +142,9 @@ def test_the_incident_page_draws_the_timeline_and_lists_its_numbers(tmp_path):
 
     english = html(client.get("/incidents/1?lang=en"))
     assert "Timeline (pressure, state, response)" in english and "Press conference" in english
+    phases = english[english.index('id="psr-phases"'):english.index('id="psr-pressure"')]
+    assert "<td>The most posts: 35</td>" in phases and not re.search(r"[\u4e00-\u9fff]", phases)
+    assert "<td>Alert acknowledged</td><td>Level III alert: 爆炸</td>" in english and "级预警" not in english
     analyst = html(logged_in_client(app).get("/incidents/1?lang=zh"))
     assert "III级预警：爆炸" not in analyst  # an alert only for those who see it, as the alerts section
 
