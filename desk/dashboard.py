@@ -15,11 +15,17 @@ from desk.clocks import Clock, RumorClock, before_and_after, rumor_clock
 from desk.place_map import PlaceMap, from_page
 from desk.tables import Incident, Release
 from indexes.query import SearchQuery
-from indexes.results import histogram_size, search
+from indexes.results import FACET_SIZES, histogram_size, search
 
 TOP = 10
+RUMORS = min(TOP, FACET_SIZES["cluster"])  # the rumor clusters listed, the most copied: maybe not all
 LOOKBACK = timedelta(days=1)  # an incident's posts: from a day before it was opened
 OPEN_RUMORS = 10  # the open rumor clusters on an incident's page, beside those its releases answer
+
+
+def rumors_listed(clusters: list) -> str:
+    """How many rumor clusters a list of ``RUMORS`` shows, in words that say when it is cut."""
+    return f"传播最多的{len(clusters)}组" if len(clusters) >= RUMORS else f"{len(clusters)}组"
 
 
 @dataclass
@@ -79,7 +85,7 @@ def build(store: Store, index, text: str, since: datetime | None, until: datetim
     buckets = continuous([bucket for bucket, _ in overall.histogram], interval)
     facets = overall.facets
     query = SearchQuery(**base)
-    rumors = search(store, index, SearchQuery(**base, rumor=True, per_page=1)).facets.get("cluster", [])[:TOP]
+    rumors = search(store, index, SearchQuery(**base, rumor=True, per_page=1)).facets.get("cluster", [])[:RUMORS]
     spread = store.cluster_spread([cluster for cluster, _ in rumors])
     clusters = [{"cluster": cluster, "count": count, "since": spread[cluster][0], "post": spread[cluster][1]}
                 for cluster, count in rumors if cluster in spread]

@@ -22,6 +22,7 @@ from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt, RGBColor
 
 from core.schema import CHINA_TZ
+from desk.dashboard import rumors_listed
 from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, EMOTION_NAMES, FACT_NAMES,
                              PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, SENTIMENT_NAMES)
 
@@ -178,7 +179,9 @@ class _Briefing:
         self.source(data["top_accounts"])
 
         self.heading("谣言与回应")
-        self.table(["首发", "内容", "信息量", "回应", "时限"],
+        if data["rumors"]["clusters"]:
+            self.text(f"{rumors_listed(data['rumors']['clusters'])}疑似谣言，各以与首发内容相同或近似的帖文数（近似重复帖文）计。")
+        self.table(["首发", "内容", "近似重复帖文", "回应", "时限"],
                    [(_time(cluster["since"]), cluster["post"]["text"], cluster["count"], _time(cluster["answered_at"]),
                      "\n".join(f"{CLOCK_NAMES.get(d['clock'], d['clock'])}：{DEADLINE_NAMES[d['state']]}（{_time(d['due'])}）"
                                for d in cluster["deadlines"]))
@@ -208,7 +211,8 @@ class _Briefing:
         self.heading("谣言传播路径")
         if spread["cluster"]:
             root = spread["root"] or {}  # none where the first source is no longer stored
-            self.text(f"传播最广的疑似谣言共 {spread['posts']} 条（转发 {spread['reposts']} 条，评论 {spread['comments']} 条），"
+            self.text(f"传播最广的疑似谣言，其转发评论树共 {spread['posts']} 条帖文（转发 {spread['reposts']} 条，"
+                      f"评论 {spread['comments']} 条），"
                       f"传播深度 {spread['depth']} 层，最大广度 {spread['breadth']} 条。"
                       f"首发：{root.get('author') or '—'}，{_time(root.get('created_at'))}，{root.get('text', '')}")
             self.chart("spread")

@@ -311,8 +311,14 @@ def _summary(kind: str, total: int, sections: dict, incident: Incident | None) -
         sentences.append("热点话题为" + "、".join(f"“{name}”" for _, name, _ in topics) + "。")
     rumors = sections["rumors"]["clusters"]
     answered = sum(1 for cluster in rumors if cluster["answered_at"])
-    listed = f"{len(rumors)}组" if len(rumors) < dashboard.TOP else f"传播最多的{len(rumors)}组中"
-    sentences.append(f"疑似谣言{listed}，已回应{answered}组。" if rumors else "未发现疑似谣言。")
+    seen = sum(sections["psr"]["pressure"]["rumor_clusters"]) if "psr" in sections else 0  # every one, not the listed
+    listed = dashboard.rumors_listed(rumors)
+    if not rumors:
+        sentences.append("未发现疑似谣言。")
+    elif seen > len(rumors):
+        sentences.append(f"疑似谣言共{seen}组，其中{listed}已回应{answered}组。")
+    else:
+        sentences.append(f"疑似谣言{listed}，已回应{answered}组。")
     alerts = sections["alerts"]["alerts"]
     closed = sum(1 for alert in alerts if alert["closed_at"])
     sentences.append(f"发布信息{len(sections['releases']['releases'])}篇；产生预警{len(alerts)}条，已处置{closed}条。")
@@ -366,7 +372,7 @@ def render_html(report: Report, *, china_map: Path | None = None) -> str:
         report=report, data=data, charts=charts, platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
         emotion_names=EMOTION_NAMES, polarity_names=POLARITY_NAMES, fact_names=FACT_NAMES, psr_names=PSR_NAMES,
         channel_names=CHANNEL_NAMES, alert_state_names=ALERT_STATE_NAMES, clock_names=CLOCK_NAMES,
-        deadline_names=DEADLINE_NAMES)
+        deadline_names=DEADLINE_NAMES, rumors_listed=dashboard.rumors_listed)
 
 
 def _china_time(value: str | None, form: str = "%Y-%m-%d %H:%M") -> str:

@@ -89,7 +89,8 @@ def test_the_word_tables_hold_the_reports_figures_and_each_section_its_search(tm
     assert [[text, engagement] for _, _, _, text, engagement in tables[("时间", "平台", "作者", "内容", "互动量")]] == \
         [[post["text"], str(post["engagement"])] for post in posts] and len(posts) == 10
     assert "停电了 <script>alert(1)</script> 第3条" in [post["text"] for post in posts]  # as text, not markup
-    [rumor] = tables[("首发", "内容", "信息量", "回应", "时限")]
+    [rumor] = tables[("首发", "内容", "近似重复帖文", "回应", "时限")]  # copies of its text, not its spread tree
+    assert "1组疑似谣言，各以与首发内容相同或近似的帖文数（近似重复帖文）计。" in texts
     assert rumor[2] == "3" and rumor[4].startswith("发布权威信息：已按时回应")
     assert tables[("发布时间", "渠道", "标题")] == [["2024-07-24 21:00", "微博", "关于城东变电站的情况说明"]]
     assert tables[("预警时间", "方案", "级别", "状态", "确认", "回应", "关闭")][0][1:4] == ["停电监测：爆炸", "III", "已关闭"]
@@ -127,14 +128,14 @@ def test_a_special_report_in_word_shows_how_its_rumor_spread(tmp_path):
     document = _read(report)
     texts = [p.text for p in document.paragraphs]
     assert [text for text in texts if text.endswith("谣言传播路径")] == ["十一、谣言传播路径"]
-    assert f"传播最广的疑似谣言共 3 条（转发 0 条，评论 0 条），传播深度 0 层，最大广度 3 条。首发：账号1，2024-07-24 20:00，{RUMOR}" in texts
+    assert f"传播最广的疑似谣言，其转发评论树共 3 条帖文（转发 0 条，评论 0 条），传播深度 0 层，最大广度 3 条。首发：账号1，2024-07-24 20:00，{RUMOR}" in texts
     assert f"传播树：/spread/cluster/{spread['cluster']}（据已存储的转发与评论关系）" in texts
     assert f"检索式：停电；rumor=True；cluster={spread['cluster']}；时间：2024-07-23 06:00 至 2024-07-25 08:00（北京时间）" in texts
     assert ["关键传播者", "平台", "下游转发"] in [_rows(table)[0] for table in document.tables]
 
     spread.update(root=None)  # its first source no longer stored
     texts = [p.text for p in _read(Report.from_dict({**report.as_dict(), "spread": spread})).paragraphs]
-    assert "传播最广的疑似谣言共 3 条（转发 0 条，评论 0 条），传播深度 0 层，最大广度 3 条。首发：—，—，" in texts
+    assert "传播最广的疑似谣言，其转发评论树共 3 条帖文（转发 0 条，评论 0 条），传播深度 0 层，最大广度 3 条。首发：—，—，" in texts
     spread.update(cluster=None)
     texts = [p.text for p in _read(Report.from_dict({**report.as_dict(), "spread": spread})).paragraphs]
     assert "未发现疑似谣言的传播。" in texts

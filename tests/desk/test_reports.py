@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from core.store import Store
+from desk import dashboard, reports
 from desk.clocks import load_clocks
 from desk.database import open_sessions
 from desk.reports import make_report, render_html
@@ -114,12 +115,25 @@ def test_a_special_report_on_an_incident_without_search_words_says_it_covers_eve
     assert not _report(settings, "special").as_dict()["summary"]["every_post"]
 
 
+def test_the_summary_says_when_the_rumors_listed_are_only_the_most_copied():
+    listed = [{"answered_at": None}] * dashboard.RUMORS
+    sections = {"volume": {"query": "停电", "filters": {}, "since": None, "until": None, "change": None},
+                "platforms": {"platforms": []}, "sentiment": {"polarity": []}, "hot_words": {"topics": []},
+                "alerts": {"alerts": []}, "releases": {"releases": []}, "rumors": {"clusters": listed}}
+    said = lambda sections: reports._summary("daily", 0, sections, None)["sentences"][-2]  # noqa: E731
+    assert said(sections) == f"疑似谣言传播最多的{dashboard.RUMORS}组，已回应0组。"
+    assert said({**sections, "rumors": {"clusters": listed[:3]}}) == "疑似谣言3组，已回应0组。"
+    seen = {"pressure": {"rumor_clusters": [20, 3]}}  # a special report counts every cluster first seen
+    assert said({**sections, "psr": seen}) == f"疑似谣言共23组，其中传播最多的{dashboard.RUMORS}组已回应0组。"
+
+
 def test_the_html_page_is_a_printable_briefing_with_post_texts_escaped(tmp_path):
     page = render_html(_report(report_home(tmp_path), "daily", day=DAY.date()))
     assert "<h1>舆情日报</h1>" in page and "size: A4" in page and "SimHei" in page and "FangSong" in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "检索式：（全部信息）" in page and "2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in page
     assert "环比 +50.0%" in page
+    assert "<th>近似重复帖文</th>" in page and "<p>1组疑似谣言，各以与首发内容相同或近似的帖文数" in page
     assert "<th>湖北省</th><td class=\"n\">3</td>" in page
     assert "<th>2024-07-24 09时</th>" in page and "<th>2024-07-24T09</th>" not in page  # buckets as written
     assert "<th>anger</th>" not in page  # emotions by their Chinese names too
