@@ -3,7 +3,7 @@ due to the channels of ``<home>/channels.toml`` (see ``desk.outbox``); every
 ``ALERTS_INTERVAL`` it evaluates the alert rules; every ``NOTICES_INTERVAL`` it escalates
 the alerts nobody has acknowledged in time and sends the alerts' notices (see
 ``desk.alert_outbox``) and the reports' (``desk.report_archive``). Three jobs, so that a
-slow receiver holds only its own; a fourth makes yesterday's daily report each morning."""
+slow receiver holds only its own; a fourth makes each organisation's daily report of yesterday each morning."""
 
 from __future__ import annotations
 
@@ -107,21 +107,23 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[aler
     return results
 
 
-def daily_report(settings: Settings, now: datetime | None = None) -> int | None:
-    """The scheduler's daily report job: yesterday's report made once and queued to the
-    channels each organisation names for it (``daily_report`` in the channels file); the
-    notices job sends it. The id of the report it made, or None."""
+def daily_report(settings: Settings, now: datetime | None = None) -> list[int]:
+    """The scheduler's daily report job: yesterday's report (and the days missed before it)
+    made once for each organisation that names channels for it (``daily_report`` in the
+    channels file) and queued to them; the notices job sends it. A wrong ``daily_report``
+    list is logged, and its organisation's report is made but sent nowhere (it is not sent
+    later once the file is fixed: it can be sent from the reports page). The ids made."""
     from desk.clocks import load_clocks
     from indexes.backends import open_index
 
-    channels = {}
     if not settings.channels_file.exists():
-        _say_once(f"no {settings.channels_file}: the daily report is made but sent nowhere")
-    else:
-        try:
-            channels = outbox.daily_report_channels(settings.channels_file)
-        except ChannelConfigError as err:
-            _say_once(f"the daily report is made but not sent: {err}")
+        _say_once(f"no {settings.channels_file}: no daily report is made until it names channels for it")
+        return []
+    try:
+        channels = outbox.daily_report_channels(settings.channels_file)
+    except ChannelConfigError as err:
+        _say_once(f"no daily report is made: {err}")
+        return []
     store = Store(settings.database_url)
     try:
         made = report_archive.make_daily(sessions(settings.database_url, settings.home), store,
@@ -129,8 +131,8 @@ def daily_report(settings: Settings, now: datetime | None = None) -> int | None:
                                          channels, now, settings.own_places)
     finally:
         store.close()
-    if made is not None:
-        log.info("made the daily report %d", made)
+    for report_id in made:
+        log.info("made the daily report %d", report_id)
     return made
 
 

@@ -121,25 +121,30 @@ def load_channels(path: Path) -> dict[str, list[Channel]]:
         names = [c.name for c in channels[name]]
         if len(set(names)) != len(names):
             raise ChannelConfigError("channel_names", where=where, names=names)
-        _daily_report(org.get("daily_report", []), channels[name], where)
     return channels
-
-
-def _daily_report(named, channels: list[Channel], where: Place) -> None:
-    """``daily_report = ["duty-mail", ...]``: channels of the organisation that take notices."""
-    takers = [c.name for c in channels if TRANSMITTERS[c.kind].takes_notices]
-    if not isinstance(named, list) or not all(isinstance(n, str) and n in takers for n in named):
-        raise ChannelConfigError("daily_report", where=where, names=named, channels=takers)
 
 
 def daily_report_channels(path: Path) -> dict[str, list[str]]:
     """The channels each organisation names for the scheduled daily report (its
-    ``daily_report`` list, each named once), by organisation name; the file checked by
-    ``load_channels``."""
-    load_channels(path)
+    ``daily_report = ["duty-mail", ...]``: channels of the organisation that take notices,
+    each named once), by organisation name. A wrong list is logged and names none: it keeps
+    only its organisation's report from being sent, never the alerts or releases, for which
+    ``load_channels`` (raising for the rest of the file) does not check it."""
+    channels = load_channels(path)
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    return {org["name"]: list(dict.fromkeys(org["daily_report"])) for org in data.get("organisation", [])
-            if org.get("daily_report")}
+    named = {}
+    for number, org in enumerate(data.get("organisation", []), 1):
+        listed = org.get("daily_report")
+        if not listed:
+            continue
+        takers = [c.name for c in channels[org["name"]] if TRANSMITTERS[c.kind].takes_notices]
+        if isinstance(listed, list) and all(isinstance(n, str) and n in takers for n in listed):
+            named[org["name"]] = list(dict.fromkeys(listed))
+        else:
+            named[org["name"]] = []
+            log.warning("the daily report of %s is made but sent nowhere: %s", org["name"], ChannelConfigError(
+                "daily_report", where=Place(path, org=number, org_name=org["name"]), names=listed, channels=takers))
+    return named
 
 
 def _channel(entry: dict, where: Place, base: Path) -> Channel:

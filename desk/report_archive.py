@@ -2,18 +2,20 @@
 with its figures (``Report.as_dict``), and each format is rendered from them again when it
 is downloaded (``desk.reports.render``), so a kept report reads the same later on.
 
-Who sees one: the people of the organisation it was made for, everyone for the
-scheduler's daily reports, an admin all of them. A report is **sent** as a notice (its
+Who sees one: the people of the organisation it was made for (everyone for one made
+for none), an admin all of them. A report is **sent** as a notice (its
 title, its summary sentences and a link to its page) to channels of an organisation in
 the channels file that take notices: one ``ReportDelivery`` row each, claimed, sent and
 retried with the release outbox's steps, lease and delays (``desk.outbox``) as the alert
 outbox's rows are, so a receiver that is down gets it once it is up again; delivery is at
 least once, each notice carrying its id.
 
-The **daily report** (``make_daily``) is yesterday's (China time), made once per day:
-its day is a unique key of the table, checked under the workflow lock, so two schedulers
-or a restart make it once; it is queued to the channels each organisation names for it
-(``daily_report`` in the channels file) in the same transaction.
+The **daily report** (``make_daily``) is yesterday's (China time), made for each
+organisation that names channels for it (``daily_report`` in the channels file), with
+only the alerts its people see, and queued to those channels in the same transaction;
+days missed since its last one are made too (at most a week's). Its day and organisation
+are a unique key of the table, checked under the workflow lock, so two schedulers or a
+restart make each once.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from time import monotonic
 from typing import Callable
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +39,7 @@ from desk.clocks import Clock
 from desk.errors import Invalid, NotFound
 from desk.notices import Notice
 from desk.alert_outbox import attempt_notice
+from desk.alerts import HANDLERS
 from desk.outbox import LEASE, lease_renewed, moved
 from desk.reports import Report, make_report, render
 from desk.states import DeliveryStatus
@@ -216,34 +219,64 @@ def notice(kept: KeptReport, delivery: ReportDelivery, link_base: str = "") -> N
 # -- the scheduler's daily report --------------------------------------------------------
 
 
+CATCH_UP = 7  # the most days a daily report is made for at once, the oldest first
+
+
+@dataclass(frozen=True)
+class OrgReader:
+    """Whoever of an organisation reads its daily report: its alerts are those the
+    organisation's analysts see (``desk.alerts.may_handle``), as the reports page shows them."""
+
+    org_id: int
+    roles: tuple[str, ...] = (HANDLERS[0],)
+
+
 def make_daily(session_factory: Callable[[], Session], store: Store, index, clocks: list[Clock],
                daily_channels: dict[str, list[str]], now: datetime | None = None,
-               places: Path | None = None) -> int | None:
-    """Yesterday's daily report (China time) kept and queued to ``daily_channels`` (channel
-    names by organisation name), unless it was made already: its id, or None."""
+               places: Path | None = None) -> list[int]:
+    """The daily reports (China time) of each organisation named in ``daily_channels``
+    (channel names by organisation name), each kept for that organisation and queued to its
+    channels: yesterday's, and the days since its last one that none was made for (the
+    scheduler or the index was down on their morning), at most ``CATCH_UP``, the oldest
+    first. The ids of those made, each (day, organisation) once."""
     now = now or datetime.now(CHINA_TZ)
-    day = (now.astimezone(CHINA_TZ) - timedelta(days=1)).date()
+    yesterday = (now.astimezone(CHINA_TZ) - timedelta(days=1)).date()
+    made = []
+    for name, channel_names in daily_channels.items():
+        with session_factory() as session:
+            org_id = session.scalar(select(Organisation.id).where(Organisation.name == name))
+            if org_id is None:
+                log.warning("the channels file names the daily report's channels of %s, "
+                            "which is no organisation of the desk", name)
+                continue
+            last = session.scalar(select(func.max(KeptReport.scheduled_day)).where(KeptReport.org_id == org_id))
+        first = max(last + timedelta(days=1), yesterday - timedelta(days=CATCH_UP - 1)) if last else yesterday
+        for day in (first + timedelta(days=n) for n in range((yesterday - first).days + 1)):
+            kept = _make_day(session_factory, store, index, clocks, org_id, channel_names, day, now, places)
+            if kept is not None:
+                made.append(kept)
+    return made
+
+
+def _make_day(session_factory, store: Store, index, clocks: list[Clock], org_id: int, channel_names: list[str],
+              day: date, now: datetime, places: Path | None) -> int | None:
     with session_factory() as session:
-        if _made(session, day):
+        if _made(session, day, org_id):
             return None
-        made = make_report("daily", store, index, session, clocks, day=day, now=now, places=places)
+        made = make_report("daily", store, index, session, clocks, day=day, now=now, places=places,
+                           viewer=OrgReader(org_id))
     try:
         with session_factory() as session, session.begin():
             audit.lock(session)
-            if _made(session, day):  # by another scheduler meanwhile
+            if _made(session, day, org_id):  # by another scheduler meanwhile
                 return None
-            kept = keep(session, made, made_by=SCHEDULER, org_id=None, scheduled_day=day)
-            for name, channel_names in daily_channels.items():
-                org = session.scalar(select(Organisation).where(Organisation.name == name))
-                if org is None:
-                    log.warning("the channels file names the daily report's channels of %s, "
-                                "which is no organisation of the desk", name)
-                    continue
-                _queue(session, kept, org, channel_names, naive_utc(now))
+            kept = keep(session, made, made_by=SCHEDULER, org_id=org_id, scheduled_day=day)
+            _queue(session, kept, session.get(Organisation, org_id), channel_names, naive_utc(now))
             return kept.id
-    except IntegrityError:  # the unique day: another scheduler's went first
+    except IntegrityError:  # the unique (day, organisation): another scheduler's went first
         return None
 
 
-def _made(session: Session, day: date) -> bool:
-    return session.scalar(select(KeptReport.id).where(KeptReport.scheduled_day == day)) is not None
+def _made(session: Session, day: date, org_id: int) -> bool:
+    return session.scalar(select(KeptReport.id).where(KeptReport.scheduled_day == day,
+                                                      KeptReport.org_id == org_id)) is not None

@@ -339,10 +339,11 @@ class AlertDelivery(WorkflowBase):
 class KeptReport(WorkflowBase):
     """A briefing as it was made (``desk.report_archive``): its figures (``Report.as_dict``),
     from which each format is rendered again, and who made it for which organisation. A
-    daily report the scheduler made carries its day in ``scheduled_day``, unique, so that
-    two schedulers or a restart make one day's once."""
+    daily report the scheduler made carries its day in ``scheduled_day``, unique with its
+    organisation, so that two schedulers or a restart make an organisation's day once."""
 
     __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("scheduled_day", "org_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # REPORT_KINDS
     title: Mapped[str] = mapped_column(String(300))
@@ -351,11 +352,11 @@ class KeptReport(WorkflowBase):
     until: Mapped[datetime] = mapped_column(DateTime)
     made_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     made_by: Mapped[str] = mapped_column(String(64))  # a username, or "scheduler"
-    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))  # None: the scheduler's, for all
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))  # None: seen by all
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     total_posts: Mapped[int] = mapped_column(Integer)
     figures: Mapped[dict] = mapped_column(JSON)
-    scheduled_day: Mapped[date | None] = mapped_column(Date, unique=True)
+    scheduled_day: Mapped[date | None] = mapped_column(Date)
 
 
 class ReportDelivery(WorkflowBase):

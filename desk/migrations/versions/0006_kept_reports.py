@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"]),
         sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("scheduled_day"),
+        sa.UniqueConstraint("scheduled_day", "org_id"),
     )
     op.create_index("ix_reports_made_at", "reports", ["made_at"])
     op.create_table(
