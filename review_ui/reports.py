@@ -3,7 +3,7 @@ the options ``crisiswatch report`` takes), the reports the user may see, a repor
 with the report itself and its files, and sending it to the organisation's channels.
 
 A report is made in the request (a demo-size one takes about a second). Who may: every
-user sees the reports of their organisation and the scheduler's daily ones (an admin all);
+user sees the reports of their organisation, the scheduler's daily ones among them (an admin all);
 ``MAKERS`` make one, ``SENDERS`` send one. The report's HTML is shown in a sandboxed frame
 from its own response, whose policy allows only its inline styles and data: images.
 """
@@ -21,6 +21,7 @@ from desk import report_archive
 from desk.clocks import load_clocks
 from desk.errors import NotFound, WorkflowError
 from desk.outbox import ChannelConfigError, load_channels
+from desk.place_map import MAP_FILES
 from desk.releases import get_incident
 from desk.reports import FORMATS, make_report
 from desk.tables import Incident, Organisation
@@ -29,7 +30,6 @@ from indexes.errors import IndexUnavailable
 from indexes.query import QueryError, check_year, parse_time
 from review_ui import i18n, params
 from review_ui.database import actor, session as _session
-from review_ui.releases import MAP_FILES
 from review_ui.services import services
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
