@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# the provinces' GeoJSON, a file per region code, under the review UI's static folder (the
+# Makefile fetches it): named here so that the command line finds it without the UI
+MAP_FILES = "vendor/china-map"
+
 
 @dataclass(frozen=True)
 class PlaceMap:

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 
 from core.store import naive_utc, utcnow
 from desk import audit, clocks, dashboard as figures, facts, outbox, psr, releases as flow, rules
+from desk.place_map import MAP_FILES
 from desk.tables import FACT_KEYS, Delivery, FactProposal, Incident, Organisation, Release, User
 from desk.vocabulary import CHANNELS
 from indexes.query import QueryError, parse_time
@@ -21,7 +22,6 @@ from review_ui.database import actor as _actor, session as _session
 from review_ui.services import services
 
 bp = Blueprint("releases", __name__)
-MAP_FILES = "vendor/china-map"  # under static/: the map's GeoJSON, a file per region code (Makefile)
 
 
 def _workflow_errors(view):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from datetime import date, datetime, time
 from pathlib import Path
@@ -10,6 +11,7 @@ import click
 
 from core.settings import Settings
 from crisiswatch.commands.common import CONTEXT, emit_json, fail, time_option, with_home
+from desk.place_map import MAP_FILES
 from desk.vocabulary import REPORT_KINDS
 
 FORMATS = ("docx", "pdf", "html")  # desk.reports.FORMATS, named without loading the reports
@@ -112,11 +114,9 @@ def _check_output(form: str, out: str | None) -> None:
 
 def _china_map() -> Path | None:
     """The provinces' GeoJSON the dashboard draws its map with, that ``make`` copies into
-    the review UI's static files; without it the places are drawn as bars."""
-    import review_ui
-    from review_ui.releases import MAP_FILES
-
-    folder = Path(review_ui.__file__).with_name("static") / MAP_FILES
+    the review UI's static files; without it the places are drawn as bars. Found without
+    importing the UI, which would load Flask."""
+    folder = Path(importlib.util.find_spec("review_ui").origin).with_name("static") / MAP_FILES
     return folder if folder.is_dir() else None
 
 

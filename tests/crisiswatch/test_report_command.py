@@ -4,8 +4,10 @@ query and window, the HTML page written to a file, and the options each kind tak
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-from tests.conftest import cli
+from tests.conftest import REPO, cli
 from tests.desk.report_home import DAY_BEFORE, ON_THE_DAY, QUERY, report_home
 
 
@@ -53,3 +55,10 @@ def test_the_html_report_is_written_and_each_option_goes_with_its_kind(tmp_path)
         assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
     missing = cli("report", "special", "--incident", "9", home=home, check=False)
     assert missing.exit_code == 1 and missing.stderr.startswith("error: ")
+
+
+def test_the_command_finds_the_china_map_without_loading_the_review_ui():
+    code = ("import sys\nfrom crisiswatch.commands.reports import _china_map\n"
+            "print(_china_map(), sorted({name.split('.')[0] for name in sys.modules} & {'flask', 'review_ui'}))\n")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == f"{REPO / 'review_ui' / 'static' / 'vendor' / 'china-map'} []"
