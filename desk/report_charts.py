@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from core.schema import CHINA_TZ
-from desk.vocabulary import FACT_NAMES, PLATFORM_NAMES, PSR_NAMES, SENTIMENT_NAMES
+from desk.vocabulary import FACT_NAMES, PLATFORM_NAMES, PSR_NAMES, PSR_RESPONSES, SENTIMENT_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,6 @@ FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "WenQuan
 WIDTH, HEIGHT, DPI = 6.3, 2.4, 120  # inches: the A4 page's text width
 RED, GREY = "#c00000", "#bbbbbb"
 SENTIMENT_COLORS = {"positive": "#4a9a5b", "weak_negative": "#e0a030", "anger": RED, "anxiety": "#7a4fa0"}
-RESPONSES = ("release", "press_conference", "alert_acknowledged", "alert_closed")  # a psr section's kinds
 HOURLY, DAILY = "%m-%d %H时", "%m-%d"  # time axes' labels
 TOP_PLACES = 10  # provinces on the bar chart drawn when no map is at hand
 
@@ -203,9 +202,9 @@ def _psr(section: dict) -> Figure | None:
     _pressure(pressure, section)
     _state(state, section["state"])
     for event in section["response"]:
-        response.plot([_when(event["at"])], [RESPONSES.index(event["kind"])], "o", color=RED, markersize=3)
-    response.set_yticks(range(len(RESPONSES)), [PSR_NAMES[kind] for kind in RESPONSES], fontsize=6)
-    response.set_ylim(-0.5, len(RESPONSES) - 0.5)
+        response.plot([_when(event["at"])], [PSR_RESPONSES.index(event["kind"])], "o", color=RED, markersize=3)
+    response.set_yticks(range(len(PSR_RESPONSES)), [PSR_NAMES[kind] for kind in PSR_RESPONSES], fontsize=6)
+    response.set_ylim(-0.5, len(PSR_RESPONSES) - 0.5)
     response.set_ylabel("响应")
     for phase in section["phases"]:
         when = _when(phase["at"])

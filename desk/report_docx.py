@@ -117,7 +117,7 @@ def _masthead(document, title: str, data: dict) -> None:
         f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="12" w:space="4" w:color="C00000"/></w:pBdr>'))
     window.alignment = WD_ALIGN_PARAGRAPH.CENTER
     window.paragraph_format.space_after = Pt(12)
-    window.add_run(f"{_time(data['since'])} 至 {_time(data['until'])}（北京时间） · 生成于 {_time(data['made_at'])}")
+    window.add_run(f"{china_time(data['since'])} 至 {china_time(data['until'])}（北京时间） · 生成于 {china_time(data['made_at'])}")
 
 
 class _Briefing:
@@ -135,12 +135,12 @@ class _Briefing:
 
         volume = data["volume"]
         self.heading("信息量走势")
-        self.text(f"本期 {volume['total']} 条，上一周期 {volume['previous']['total']} 条，环比 {_percent(volume['change'])}。")
+        self.text(f"本期 {volume['total']} 条，上一周期 {volume['previous']['total']} 条，环比 {signed_percent(volume['change'])}。")
         self.chart("volume")
         self.table(["时间", "信息量"], zip(map(bucket_label, volume["buckets"]), volume["counts"]))
         self.source(volume)
         previous = volume["previous"]
-        self.small(f"上一周期：{_time(previous['since'])} 至 {_time(previous['until'])}")
+        self.small(f"上一周期：{china_time(previous['since'])} 至 {china_time(previous['until'])}")
 
         platforms = data["platforms"]
         self.heading("来源平台与媒体类型")
@@ -170,7 +170,7 @@ class _Briefing:
 
         self.heading("重点信息")
         self.table(["时间", "平台", "作者", "内容", "互动量"],
-                   [(_time(post["created_at"]), PLATFORM_NAMES[post["platform"]], post["author"], post["text"],
+                   [(china_time(post["created_at"]), PLATFORM_NAMES[post["platform"]], post["author"], post["text"],
                      post["engagement"]) for post in data["top_posts"]["posts"]], widths=[3, 2, 3, 8, 2])
         self.source(data["top_posts"])
         self.table(["账号", "平台", "信息数", "互动量"],
@@ -182,23 +182,23 @@ class _Briefing:
         if data["rumors"]["clusters"]:
             self.text(f"{rumors_listed(data['rumors']['clusters'])}疑似谣言，各以与首发内容相同或近似的帖文数（近似重复帖文）计。")
         self.table(["首发", "内容", "近似重复帖文", "回应", "时限"],
-                   [(_time(cluster["since"]), cluster["post"]["text"], cluster["count"], _time(cluster["answered_at"]),
-                     "\n".join(f"{CLOCK_NAMES.get(d['clock'], d['clock'])}：{DEADLINE_NAMES[d['state']]}（{_time(d['due'])}）"
+                   [(china_time(cluster["since"]), cluster["post"]["text"], cluster["count"], china_time(cluster["answered_at"]),
+                     "\n".join(f"{CLOCK_NAMES.get(d['clock'], d['clock'])}：{DEADLINE_NAMES[d['state']]}（{china_time(d['due'])}）"
                                for d in cluster["deadlines"]))
                     for cluster in data["rumors"]["clusters"]], widths=[3, 7, 2, 3, 5])
         self.source(data["rumors"])
 
         self.heading("信息发布")
         self.table(["发布时间", "渠道", "标题"],
-                   [(_time(release["published_at"]), CHANNEL_NAMES.get(release["channel"], release["channel"]),
+                   [(china_time(release["published_at"]), CHANNEL_NAMES.get(release["channel"], release["channel"]),
                      release["title"]) for release in data["releases"]["releases"]], widths=[3, 2, 9])
         self.source(data["releases"])
 
         self.heading("预警处置")
         self.table(["预警时间", "方案", "级别", "状态", "确认", "回应", "关闭"],
-                   [(_time(alert["opened_at"]), f"{alert['scheme']}：{alert['key']}", alert["level"],
+                   [(china_time(alert["opened_at"]), f"{alert['scheme']}：{alert['key']}", alert["level"],
                      ALERT_STATE_NAMES.get(alert["state"], alert["state"]),
-                     _time(alert["acknowledged_at"]), alert["release"] or "—", _time(alert["closed_at"]))
+                     china_time(alert["acknowledged_at"]), alert["release"] or "—", china_time(alert["closed_at"]))
                     for alert in data["alerts"]["alerts"]], widths=[3, 4, 1.5, 2, 3, 1.5, 3])
         self.source(data["alerts"])
         if data.get("spread"):
@@ -214,7 +214,7 @@ class _Briefing:
             self.text(f"传播最广的疑似谣言，其转发评论树共 {spread['posts']} 条帖文（转发 {spread['reposts']} 条，"
                       f"评论 {spread['comments']} 条），"
                       f"传播深度 {spread['depth']} 层，最大广度 {spread['breadth']} 条。"
-                      f"首发：{root.get('author') or '—'}，{_time(root.get('created_at'))}，{root.get('text', '')}")
+                      f"首发：{root.get('author') or '—'}，{china_time(root.get('created_at'))}，{root.get('text', '')}")
             self.chart("spread")
             self.table(["关键传播者", "平台", "下游转发"], [(spreader["author"] or "—", PLATFORM_NAMES[spreader["platform"]],
                                                   spreader["downstream"]) for spreader in spread["spreaders"]])
@@ -233,12 +233,12 @@ class _Briefing:
                       f"信息量最高 {max(pressure['posts'])} 条，新出现的疑似谣言 {sum(pressure['rumor_clusters'])} 组，"
                       f"新增预警 {sum(pressure['alerts'])} 条。")
         self.chart("psr")
-        self.table(["阶段", "时段", "依据"], [(PSR_NAMES[phase["phase"]], _time(phase["at"]), phase["reason"])
+        self.table(["阶段", "时段", "依据"], [(PSR_NAMES[phase["phase"]], china_time(phase["at"]), phase["reason"])
                                         for phase in psr["phases"]], empty="时段内无相关信息，未划分阶段。")
         events = [(value["at"], FACT_NAMES.get(key, key), value["value"])
                   for key, values in psr["state"].items() for value in values]
         events += [(event["at"], PSR_NAMES[event["kind"]], event["label"]) for event in psr["response"]]
-        self.table(["时间", "状态与响应", "内容"], [(_time(at), name, text) for at, name, text in sorted(events, key=_at)],
+        self.table(["时间", "状态与响应", "内容"], [(china_time(at), name, text) for at, name, text in sorted(events, key=_at)],
                    widths=[3, 3, 8], empty="事实表未更新，亦无发布与预警处置。")
         self.source(psr)
 
@@ -264,7 +264,7 @@ class _Briefing:
         """The search behind a section, as the HTML's ``source`` macro gives it."""
         filters = "".join(f"；{name}={value}" for name, value in section["filters"].items())
         self.small(f"检索式：{section['query'] or '（全部信息）'}{filters}"
-                   f"；时间：{_time(section['since'])} 至 {_time(section['until'])}（北京时间）")
+                   f"；时间：{china_time(section['since'])} 至 {china_time(section['until'])}（北京时间）")
 
     def bars(self, name: str, rows, total: int, names: dict | None = None) -> None:
         """A facet as a table of counts with each one's share of the posts."""
@@ -317,9 +317,11 @@ def bucket_label(key: str) -> str:
     return f"{day} {hour}时" if hour else day
 
 
-def _time(value: str | None) -> str:
+def china_time(value: str | None) -> str:
+    """An ISO time as a reader writes it in China time (2024-07-24 09:30), or a dash."""
     return datetime.fromisoformat(value).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
-def _percent(value: float | None) -> str:
+def signed_percent(value: float | None) -> str:
+    """A change as a signed percentage (+50.0%), or a dash where there is none."""
     return "—" if value is None else f"{value:+.1%}"

@@ -28,7 +28,7 @@ from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
 from desk.releases import current_version
 from desk.report_charts import draw
-from desk.report_docx import bucket_label, render_docx
+from desk.report_docx import bucket_label, china_time, render_docx, signed_percent
 from desk.spread import spread_of_cluster
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
 from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, EMOTION_NAMES, FACT_NAMES,
@@ -361,10 +361,10 @@ def render_html(report: Report, *, china_map: Path | None = None) -> str:
     """The report as a standalone, printable A4 page (post texts escaped), its charts
     inline as PNG images."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    env.filters["china_time"] = _china_time
+    env.filters["china_time"] = china_time
     env.filters["zip"] = zip
     env.filters["bucket"] = bucket_label
-    env.filters["percent"] = lambda value: "—" if value is None else f"{value:+.1%}"
+    env.filters["percent"] = signed_percent
     data = report.as_dict()
     charts = {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
               for name, png in draw(data, china_map=china_map).items()}
@@ -373,10 +373,6 @@ def render_html(report: Report, *, china_map: Path | None = None) -> str:
         emotion_names=EMOTION_NAMES, polarity_names=POLARITY_NAMES, fact_names=FACT_NAMES, psr_names=PSR_NAMES,
         channel_names=CHANNEL_NAMES, alert_state_names=ALERT_STATE_NAMES, clock_names=CLOCK_NAMES,
         deadline_names=DEADLINE_NAMES, rumors_listed=dashboard.rumors_listed)
-
-
-def _china_time(value: str | None, form: str = "%Y-%m-%d %H:%M") -> str:
-    return datetime.fromisoformat(value).astimezone(CHINA_TZ).strftime(form) if value else "—"
 
 
 def _iso(value: datetime | None) -> str | None:

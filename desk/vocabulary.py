@@ -25,6 +25,7 @@ CLOCK_NAMES = {"authoritative_information": "发布权威信息", "press_confere
 DEADLINE_NAMES = {"met": "已按时回应", "running": "计时中", "missed": "已超时"}
 FACT_NAMES = {"affected_areas": "停电区域", "households": "停电户数", "cause": "停电原因",
               "restoration_estimate": "预计恢复时间", "hotline": "服务热线", "last_update": "最近更新时间"}
+PSR_RESPONSES = ("release", "press_conference", "alert_acknowledged", "alert_closed")  # desk.psr's kinds of response
 # The names of a PSR timeline's figures (desk.psr): its pressure series, its kinds of
 # response and its phases.
 PSR_NAMES = {"posts": "信息量", "negative_share": "负面占比", "rumor_clusters": "新出现的疑似谣言", "alerts": "新增预警",

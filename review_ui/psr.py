@@ -8,10 +8,10 @@ from bisect import bisect_right
 from datetime import datetime
 
 from desk.tables import FACT_KEYS
+from desk.vocabulary import PSR_RESPONSES
 from review_ui import i18n
 
 PRESSURE = ("posts", "negative_share", "rumor_clusters", "alerts")
-RESPONSES = ("release", "press_conference", "alert_acknowledged", "alert_closed")
 
 
 def chart(timeline: dict) -> dict:
@@ -43,7 +43,7 @@ def chart(timeline: dict) -> dict:
                                   for share in pressure["negative_share"]]
     return {
         "buckets": axis,
-        "names": {name: i18n.gettext(f"psr_{name}") for name in (*PRESSURE, *RESPONSES, "pressure", "state",
+        "names": {name: i18n.gettext(f"psr_{name}") for name in (*PRESSURE, *PSR_RESPONSES, "pressure", "state",
                                                                    "response")},
         "pressure": pressure,
         "state": state,
