@@ -133,7 +133,10 @@ def test_the_html_page_is_a_printable_briefing_with_post_texts_escaped(tmp_path)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "检索式：（全部信息）" in page and "2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in page
     assert "环比 +50.0%" in page
-    assert "<th>近似重复帖文</th>" in page and "<p>1组疑似谣言，各以与首发内容相同或近似的帖文数" in page
+    assert '<th class="n">近似重复帖文</th>' in page and "<p>1组疑似谣言，各以与首发内容相同或近似的帖文数" in page
+    # in print, each table's header row repeats atop the pages it runs on to; narrow columns stay a line wide
+    assert page.count("<table><thead><tr>") == page.count("<table>") and "thead { display: table-header-group; }" in page
+    assert "thead th { white-space: nowrap; }" in page
     assert "<th>湖北省</th><td class=\"n\">3</td>" in page
     assert "<th>2024-07-24 09时</th>" in page and "<th>2024-07-24T09</th>" not in page  # buckets as written
     assert "<th>anger</th>" not in page  # emotions by their Chinese names too
