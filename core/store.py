@@ -41,6 +41,7 @@ from sqlalchemy import (
     UniqueConstraint,
     any_,
     bindparam,
+    case,
     create_engine,
     delete,
     event,
@@ -130,6 +131,23 @@ class TagRow(Base):
     emotion_scores: Mapped[dict | None] = mapped_column(JSON)
     polarity: Mapped[str | None] = mapped_column(String(16))
     polarity_score: Mapped[float | None] = mapped_column(Float)
+    tagged_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PreciseTagRow(Base):
+    """A post's sentiment, emotion and polarity by the precise tier (nlp.precise), kept
+    beside its fast tags; where a post has them, readers and the index take these."""
+
+    __tablename__ = "precise_tags"
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    sentiment: Mapped[str] = mapped_column(String(32))
+    sentiment_score: Mapped[float] = mapped_column(Float)
+    emotion: Mapped[str] = mapped_column(String(32))
+    emotion_score: Mapped[float] = mapped_column(Float)
+    emotion_scores: Mapped[dict] = mapped_column(JSON)
+    polarity: Mapped[str] = mapped_column(String(16))
+    polarity_score: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(200))
     tagged_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -616,6 +634,48 @@ class Store:
                 .values(rev=PostRow.rev + 1, updated_at=now)
             )
 
+    def posts_to_tag_precisely(self, version: str, limit: int, among: Sequence[int] | None = None) -> list[tuple[int, str]]:
+        """(id, text) of tagged posts without precise tags of model version ``version``:
+        those of ``among`` in its order, or else the newest first."""
+        query = (select(PostRow.id, PostRow.title, PostRow.text)
+                 .join(TagRow, TagRow.post_id == PostRow.id)
+                 .outerjoin(PreciseTagRow, PreciseTagRow.post_id == PostRow.id)
+                 .where(PreciseTagRow.model_version.is_distinct_from(version)))
+        if among is None:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query.order_by(_post_time().desc(), PostRow.id.desc()).limit(limit)).all()
+            return [(row.id, _text_to_tag(row)) for row in rows]
+        found: dict[int, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(among), 500):
+                chunk = list(among[start:start + 500])
+                found.update((row.id, _text_to_tag(row)) for row in conn.execute(query.where(PostRow.id.in_(chunk))))
+                if len(found) >= limit:
+                    break
+        return [(post_id, found[post_id]) for post_id in dict.fromkeys(among) if post_id in found][:limit]
+
+    def count_to_tag_precisely(self, version: str) -> int:
+        query = (select(func.count()).select_from(TagRow)
+                 .outerjoin(PreciseTagRow, PreciseTagRow.post_id == TagRow.post_id)
+                 .where(PreciseTagRow.model_version.is_distinct_from(version)))
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def save_precise_tags(self, rows: Sequence[dict]) -> None:
+        """Write precise tags (each a dict of ``PreciseTagRow``'s columns but ``tagged_at``),
+        replacing older ones, and mark their posts for re-indexing, in one transaction."""
+        if not rows:
+            return
+        now = utcnow()
+        stmt = self._insert(PreciseTagRow.__table__)
+        stmt = stmt.on_conflict_do_update(index_elements=["post_id"],
+                                          set_={k: stmt.excluded[k] for k in (*_PRECISE_FIELDS, "model_version",
+                                                                             "tagged_at")})
+        with self.engine.begin() as conn:
+            conn.execute(stmt, [{**row, "tagged_at": now} for row in rows])
+            conn.execute(update(PostRow).where(PostRow.id.in_([row["post_id"] for row in rows]))
+                         .values(rev=PostRow.rev + 1, updated_at=now))
+
     # -- indexing ----------------------------------------------------------------------
 
     def posts_to_index(self, after_id: int, limit: int, pending_only: bool = True) -> list[dict]:
@@ -626,10 +686,11 @@ class Store:
 
         Only those columns are read, as plain rows: this feeds the index stage, a hot loop.
         """
-        posts, tags = PostRow.__table__, TagRow.__table__
+        posts, tags, precise = PostRow.__table__, TagRow.__table__, PreciseTagRow.__table__
         query = (select(*(posts.c[name] for name in _INDEX_COLUMNS), _post_time().label("time"),
-                        tags.c.post_id.label("tagged"), *(tags.c[name] for name in _INDEX_TAGS))
+                        tags.c.post_id.label("tagged"), *(tag_column(name) for name in _INDEX_TAGS))
                  .outerjoin(tags, tags.c.post_id == posts.c.id)
+                 .outerjoin(precise, precise.c.post_id == posts.c.id)
                  .where(posts.c.id > after_id).order_by(posts.c.id).limit(limit))
         if pending_only:
             query = query.where(posts.c.indexed_rev.is_distinct_from(posts.c.rev))
@@ -927,6 +988,9 @@ _TAG_FIELDS = ("rumor_prob", "sentiment", "sentiment_score", "topics", "topic_sc
                "emotion_scores", "polarity", "polarity_score",
                "places", "organisations", "locations", "model_version")
 _TAG_LISTS = ("topics", "places", "organisations", "locations")
+# The tags the precise tier re-tags (PreciseTagRow): its value wins over the fast tier's.
+_PRECISE_FIELDS = ("sentiment", "sentiment_score", "emotion", "emotion_score", "emotion_scores", "polarity",
+                   "polarity_score")
 # Cluster sizes that change a post's index document (see indexes.documents): a text with
 # copies joins its cluster's facet (2), a large cluster is counted first (50).
 INDEXED_CLUSTER_SIZES = (2, 50)
@@ -944,9 +1008,20 @@ def _text_to_tag(row) -> str:
 @lru_cache(maxsize=1)  # built once: composing the statement cost more than running it
 def _posts_with_tags():
     """Posts joined with their tags (if any), as plain rows for ``_row_dict``."""
-    posts, tags = PostRow.__table__, TagRow.__table__
-    tag_columns = [tags.c[name].label(f"tag_{name}") for name in _TAG_FIELDS]
-    return select(posts, tags.c.post_id.label("tagged"), *tag_columns).outerjoin(tags, tags.c.post_id == posts.c.id)
+    posts, tags, precise = PostRow.__table__, TagRow.__table__, PreciseTagRow.__table__
+    tag_columns = [tag_column(name).label(f"tag_{name}") for name in _TAG_FIELDS]
+    tier = case((precise.c.post_id.is_not(None), "precise"), else_="fast").label("tag_tier")
+    return (select(posts, tags.c.post_id.label("tagged"), *tag_columns, tier)
+            .outerjoin(tags, tags.c.post_id == posts.c.id).outerjoin(precise, precise.c.post_id == posts.c.id))
+
+
+def tag_column(name: str):
+    """A tag as readers see it: the precise tier's where the post has precise tags, else the
+    fast tier's (in a query joined to ``tags`` and outer-joined to ``precise_tags``)."""
+    tags, precise = TagRow.__table__, PreciseTagRow.__table__
+    if name not in _PRECISE_FIELDS:
+        return tags.c[name]
+    return case((precise.c.post_id.is_not(None), precise.c[name]), else_=tags.c[name]).label(name)
 
 
 @lru_cache(maxsize=1)
@@ -966,6 +1041,8 @@ def _row_dict(row) -> dict:
         name: (list(row[f"tag_{name}"] or []) if name in _TAG_LISTS else row[f"tag_{name}"])
         for name in _TAG_FIELDS
     }
+    if post["tags"] is not None:
+        post["tags"]["tier"] = row["tag_tier"]
     return post
 
 

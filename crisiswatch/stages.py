@@ -65,6 +65,63 @@ def tag(settings: Settings, store: Store, batch_size: int = 1000, limit: int | N
             return tagged, retag_places(store, nlp, batch_size=batch_size, progress=bar, limit=left)
 
 
+def tag_precise(settings: Settings, store: Store, incident: int | None = None, batch_size: int = 1000,
+                limit: int | None = None, quiet: bool = False) -> int:
+    """Re-tag precisely (nlp.precise) the posts that matter first: those of the open
+    incidents (their queries, newest first; only incident ``incident`` where given), alert
+    evidence and likely rumors, then the rest newest first; returns how many posts.
+    Raises ``EncoderUnavailable`` (its line says why) without the precise models."""
+    from nlp.precise import PreciseTier, tag_precisely
+
+    with _stage_lock:
+        tier = PreciseTier.load(settings.models_dir)
+        first = precise_priorities(settings, store, incident)
+        total = store.count_to_tag_precisely(tier.version) if limit is None else limit
+        with tqdm(total=total, unit="post", desc="tag precisely", disable=quiet or not total) as bar:
+            return tag_precisely(store, tier, first, limit=limit, batch_size=batch_size, rest=incident is None,
+                                 progress=bar)
+
+
+class NoIncident(Exception):
+    """``tag --precise --incident N`` names no incident."""
+
+
+PRIORITY_DEPTH = 100_000  # posts of one incident's query, or of likely rumors, re-tagged first
+
+
+def precise_priorities(settings: Settings, store: Store, incident: int | None = None) -> list[list[int]]:
+    """The ids the precise tier re-tags first, in that order: each incident's posts (by its
+    query, newest first; the newest incident first), the evidence of open alerts, likely rumors.
+    An incident's query needs the index; without one, its posts come with the rest."""
+    from sqlalchemy import select
+
+    from desk.dashboard import incident_since
+    from desk.database import open_sessions
+    from desk.states import AlertState
+    from desk.tables import Alert, Incident
+    from indexes.errors import IndexUnavailable
+    from indexes.query import SearchQuery
+
+    with open_sessions(store.engine, settings.home)() as session:
+        query = select(Incident).order_by(Incident.started_at.desc(), Incident.id.desc())
+        incidents = session.scalars(query if incident is None else query.where(Incident.id == incident)).all()
+        if incident is not None and not incidents:
+            raise NoIncident(f"no incident {incident}")
+        evidence = [] if incident is not None else [
+            post_id for alert in session.scalars(select(Alert).where(Alert.state != AlertState.CLOSED)
+                                                 .order_by(Alert.updated_at.desc()))
+            for post_id in alert.post_ids]
+    searches = [SearchQuery(text=i.query or "", since=incident_since(i), sort="newest") for i in incidents]
+    if incident is None:
+        searches.append(SearchQuery(rumor=True, sort="newest"))
+    try:
+        idx = open_index(settings)
+        found = [list(idx.ids(search, PRIORITY_DEPTH)) for search in searches]
+    except IndexUnavailable:
+        found = []
+    return [*found[:len(incidents)], evidence, *found[len(incidents):]]
+
+
 def index_lock(settings: Settings):
     """The home's index lock, held by every index run (see indexes.indexer.index_lock)."""
     return indexer.index_lock(settings.home / "index.lock", on_wait=lambda: tqdm.write(

@@ -27,7 +27,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.schema import CHINA_TZ
-from core.store import PostRow, Store, TagRow, naive_utc
+from core.store import PostRow, PreciseTagRow, Store, TagRow, naive_utc, tag_column
 from desk.clocks import Clock, load_clocks
 from desk.dashboard import rumors_on_the_clock
 from desk.facts import incidents_of
@@ -311,8 +311,10 @@ def find_account(probe: Probe, params: dict, levels: list[float]) -> list[Findin
                .join(PostRow, and_(PostRow.platform == WatchedAccount.platform,
                                    PostRow.author_id == WatchedAccount.account_id))
                .join(TagRow, TagRow.post_id == PostRow.id)
+               .outerjoin(PreciseTagRow, PreciseTagRow.post_id == PostRow.id)
                .where(WatchedAccount.org_id == probe.org_id, posted >= naive_utc(since), posted <= naive_utc(until),
-                      or_(TagRow.sentiment.in_(params["sentiments"]), TagRow.rumor_prob >= params["probability"]))
+                      or_(tag_column("sentiment").in_(params["sentiments"]),
+                          TagRow.rumor_prob >= params["probability"]))
                .order_by((PostRow.reposts_count + PostRow.comments_count + PostRow.likes_count).desc(), PostRow.id))
     if probe.scope.platforms:
         flagged = flagged.where(WatchedAccount.platform.in_(probe.scope.platforms))

@@ -149,13 +149,40 @@ def _pairs(values, flag):
 @click.command(context_settings=CONTEXT)
 @click.option("--batch-size", default=1000, show_default=True, help="Posts per batch (one transaction each).")
 @click.option("--limit", type=int, help="Tag (or re-tag) at most this many posts.")
+@click.option("--precise", is_flag=True,
+              help="Re-tag sentiment, emotion and polarity with the precise tier, the posts that matter first.")
+@click.option("--incident", type=int, help="With --precise: only the posts of this incident (its query).")
 @with_home
-def tag(settings: Settings, batch_size, limit):
+def tag(settings: Settings, batch_size, limit, precise, incident):
     """Tag every untagged post: rumor probability, sentiment, emotion, topics, places and organisations.
 
     Posts tagged without the current NER model (before it was trained, or with an older
-    one) get their places and organisations found again; their other tags stay."""
-    _tag(settings, batch_size, limit)
+    one) get their places and organisations found again; their other tags stay.
+
+    With --precise, the precise tier (the encoder fine-tuned per task) re-tags the
+    sentiment, emotion and polarity of tagged posts not yet re-tagged by its current
+    models: those of the open incidents, alert evidence and likely rumors first, then the
+    rest newest first. Its tags are then the ones searched, shown and counted."""
+    if incident is not None and not precise:
+        raise click.UsageError("--incident goes with --precise")
+    if precise:
+        _tag_precise(settings, batch_size, limit, incident)
+    else:
+        _tag(settings, batch_size, limit)
+
+
+def _tag_precise(settings: Settings, batch_size: int, limit: int | None, incident: int | None) -> None:
+    from crisiswatch import stages
+    from nlp.encoder import EncoderUnavailable
+
+    store = stages.open_store(settings)
+    try:
+        done = stages.tag_precise(settings, store, incident=incident, batch_size=batch_size, limit=limit)
+    except EncoderUnavailable as err:
+        fail(f"precise tier off: {err}")
+    except stages.NoIncident as err:
+        fail(str(err))
+    click.echo(f"re-tagged {done} posts precisely")
 
 
 def _tag(settings: Settings, batch_size: int, limit: int | None) -> None:

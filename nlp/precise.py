@@ -1,0 +1,148 @@
+"""The precise tier: the shared encoder fine-tuned per task, re-tagging the posts that matter.
+
+A precise model lives in ``<models>/precise-<task>/`` (task sentiment or emotion): a
+transformers ``BertForSequenceClassification`` saved with ``save_pretrained`` (its
+``config.json`` names the labels in ``id2label``), the encoder's ``vocab.txt`` and
+``card.json`` (task, labels, the encoder it was fine-tuned from, its figures). It reads
+posts with the encoder's own tokeniser (``nlp.encoder.CharTokenizer``), in batches sorted
+by length, in int8. Polarity follows from the two models' probabilities as in the fast
+tier (``nlp.polarity``). Precise tags are kept beside the fast ones (``core.store``), and
+a post is re-tagged once per version of the two models, a batch per transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.store import Store
+from nlp.encoder import FILES, CharTokenizer, EncoderUnavailable
+from nlp.polarity import polarities
+
+TASKS = ("sentiment", "emotion")
+CARD = "card.json"
+
+
+def model_dir(models_dir: Path, task: str) -> Path:
+    return models_dir / f"precise-{task}"
+
+
+def problem(models_dir: Path) -> str | None:
+    """Why the precise tier cannot tag in this models folder, in one line; None where it can."""
+    for task in TASKS:
+        folder = model_dir(models_dir, task)
+        missing = [name for name in (*FILES, CARD) if not (folder / name).is_file()]
+        if missing:
+            return (f"no precise {task} model: {folder} lacks {', '.join(missing)} "
+                    f"(crisiswatch train {task} --tier precise makes it)")
+    return None
+
+
+def save_model(models_dir: Path, task: str, model, vocab: Path, card: dict) -> Path:
+    """Save a fine-tuned ``BertForSequenceClassification`` (labels in its config's
+    ``id2label``) with the encoder's vocabulary and ``card`` (plus task and labels) in the
+    layout :class:`PreciseModel` reads; returns its folder."""
+    folder = model_dir(models_dir, task)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    shutil.copyfile(vocab, folder / "vocab.txt")
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    (folder / CARD).write_text(json.dumps({**card, "task": task, "labels": labels}, ensure_ascii=False, indent=2),
+                               encoding="utf-8")
+    return folder
+
+
+class PreciseModel:
+    """One task's fine-tuned encoder, predicting each text's probability per label."""
+
+    def __init__(self, folder: Path, quantize: bool = True):
+        import torch
+        from transformers import BertForSequenceClassification
+
+        self.card = json.loads((folder / CARD).read_text(encoding="utf-8"))
+        self.labels: list[str] = list(self.card["labels"])
+        self.tokenizer = CharTokenizer.from_file(folder / "vocab.txt")
+        model = BertForSequenceClassification.from_pretrained(folder, local_files_only=True).float().eval()
+        if [model.config.id2label[i] for i in range(model.config.num_labels)] != self.labels:
+            raise EncoderUnavailable(f"the labels of {folder / CARD} are not those of its config.json")
+        if quantize:
+            with warnings.catch_warnings():  # eager-mode quantisation is deprecated in favour of torchao, still works
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.filterwarnings("ignore", message=".* are deprecated", category=UserWarning)
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.model = model
+        digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:12]
+        self.version = f"{self.card['task']}:{digest}"
+
+    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Each text's probabilities in the order of ``labels``, rows in the order of ``texts``."""
+        import torch
+
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        with torch.inference_mode():
+            for rows, ids, mask in self.tokenizer.batches(texts, batch_size, sort_by_length=True):
+                logits = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits
+                out[rows] = torch.softmax(logits, dim=-1).numpy()
+        return out
+
+
+@dataclass
+class PreciseTier:
+    sentiment: PreciseModel
+    emotion: PreciseModel
+
+    @classmethod
+    def load(cls, models_dir: Path, quantize: bool = True) -> "PreciseTier":
+        reason = problem(models_dir)
+        if reason:
+            raise EncoderUnavailable(reason)
+        return cls(*(PreciseModel(model_dir(models_dir, task), quantize) for task in TASKS))
+
+    @property
+    def version(self) -> str:
+        """What a post's precise tags record: a post is re-tagged once per version."""
+        return f"{self.sentiment.version}|{self.emotion.version}"
+
+    def tags(self, post_ids: Sequence[int], texts: list[str]) -> list[dict]:
+        """The precise tags of each post, as ``Store.save_precise_tags`` takes them."""
+        sentiments = self.sentiment.predict_proba(texts).round(4)
+        emotions = self.emotion.predict_proba(texts).round(4)
+        polarity = polarities(sentiments, self.sentiment.labels, emotions, self.emotion.labels)
+        rows = []
+        for i, post_id in enumerate(post_ids):
+            s, e = int(sentiments[i].argmax()), int(emotions[i].argmax())
+            rows.append({"post_id": post_id, "sentiment": self.sentiment.labels[s],
+                         "sentiment_score": float(sentiments[i, s]), "emotion": self.emotion.labels[e],
+                         "emotion_score": float(emotions[i, e]),
+                         "emotion_scores": dict(zip(self.emotion.labels, emotions[i].tolist())),
+                         "polarity": polarity[i][0], "polarity_score": float(polarity[i][1]),
+                         "model_version": self.version})
+        return rows
+
+
+def tag_precisely(store: Store, tier: PreciseTier, first: Iterable[list[int]] = (), limit: int | None = None,
+                  batch_size: int = 64, rest: bool = True, progress=None) -> int:
+    """Re-tag precisely the posts of each list of ``first`` in turn (in its order), then,
+    with ``rest``, every other tagged post newest first; returns how many, at most ``limit``.
+
+    Each batch is one transaction and a post is selected while its precise tags are not
+    of this version, so a run killed anywhere resumes with what it had not saved."""
+    done = 0
+    for among in [*first, None] if rest else list(first):
+        while limit is None or done < limit:
+            size = batch_size if limit is None else min(batch_size, limit - done)
+            rows = store.posts_to_tag_precisely(tier.version, size, among)
+            if not rows:
+                break
+            store.save_precise_tags(tier.tags([post_id for post_id, _ in rows], [text for _, text in rows]))
+            done += len(rows)
+            if progress is not None:
+                progress.update(len(rows))
+    return done
