@@ -16,7 +16,8 @@ from review_ui.services import services
 bp = Blueprint("spread", __name__, url_prefix="/spread")
 
 DRAWN = 2_000  # posts drawn in the tree, level by level from the top; the rest are counted
-LABELLED = 80  # posts up to which the tree names each post beside its dot
+LABELLED = 15  # posts up to which the tree names each post beside its dot; above, only the
+# first source and the key spreaders are named, as 72 names at once overlap into a blot
 _CLUSTER = re.compile(r"[0-9a-f]{1,32}")
 
 
@@ -46,11 +47,12 @@ def _page(found: Spread, post_id: int | None = None, cluster: str | None = None)
 def _chart(found: Spread) -> dict:
     """The tree (one virtual top where there are several roots) and the time series."""
     drawn = list(found.nodes)[:DRAWN]  # every parent before its children
+    named = set(drawn) if len(drawn) <= LABELLED else {node.id for node in (found.first_source, *found.spreaders())}
     items = {}
     for node_id in drawn:
         node = found.nodes[node_id]
         items[node_id] = {"name": node.author or f"#{node_id}", "id": node_id, "text": node.text[:60],
-                          "value": node.downstream, "children": []}
+                          "value": node.downstream, "label": {"show": node_id in named}, "children": []}
         if node.parent is not None:
             items[node.parent]["children"].append(items[node_id])
     tops = [items[root] for root in found.roots if root in items]

@@ -23,7 +23,7 @@
       series: [{
         type: "tree", layout: "radial", data: [data.tree], roam: true, initialTreeDepth: -1,
         symbolSize: 6, expandAndCollapse: false,
-        label: { show: data.labelled, fontSize: 10 }
+        label: { fontSize: 10 }  // shown on the nodes the server names (each node's label.show)
       }]
     });
     tree.on("click", function (item) {

@@ -9,7 +9,9 @@ import re
 from core.settings import Settings
 from core.store import Store
 from crisiswatch.bench_spread import rumor_cluster
+from desk.spread import spread_of_cluster, spread_of_post
 from review_ui import create_app
+from review_ui.spread import LABELLED
 from tests.conftest import html, logged_in_client
 from tests.desk.test_spread import LINKS, store_with_links
 
@@ -59,4 +61,25 @@ def test_the_spread_page_of_a_cluster_of_5000_posts_counts_them_all_and_draws_th
     client = logged_in_client(create_app(settings, store=store))
     page = html(client.get(f"/spread/cluster/{store.get_post(1)['cluster']}"))
     assert "共 10000 条帖子" in page and "1000 个源头" in page and "传播树只画出前 2000 条" in page
+    store.close()
+
+
+def _named(node: dict) -> set:
+    """The ids of the tree's posts whose names the chart shows beside their dots."""
+    own = {node["id"]} if node.get("label", {}).get("show") else set()
+    return own.union(*(_named(child) for child in node["children"]))
+
+
+def test_the_tree_names_every_post_of_a_small_spread_and_of_a_large_one_its_first_source_and_key_spreaders(tmp_path):
+    settings = Settings.load(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'spread.db'}")
+    store = store_with_links(tmp_path)
+    store.upsert_posts(rumor_cluster(40, random.Random(2)))
+    client = logged_in_client(create_app(settings, store=store))
+    small = spread_data(html(client.get("/spread/1")))
+    assert _named(small["tree"]) == set(spread_of_post(store, 1).nodes)
+    cluster = store.get_post(len(LINKS) + 1)["cluster"]  # the first copy of the rumor, after the links
+    large = spread_of_cluster(store, cluster)
+    assert len(large.nodes) > LABELLED
+    named = _named(spread_data(html(client.get(f"/spread/cluster/{cluster}")))["tree"])
+    assert named == {large.first_source.id} | {node.id for node in large.spreaders()}
     store.close()
