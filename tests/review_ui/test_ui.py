@@ -680,7 +680,7 @@ def test_api_search_shape_and_values(client, app):
                               "topics": ["outage_report", "rumor_rebuttal"], "model_version": "test-model-1",
                               "emotion": "fear", "places": ["420100"], "emotion_score": None,
                               "emotion_scores": None, "polarity": "negative", "polarity_score": 0.7,
-                              "topic_scores": {}, "organisations": [], "locations": []}
+                              "topic_scores": {}, "organisations": [], "locations": [], "tier": "fast"}
     assert set(data["facets"]) == set(FACETS)
     assert {"value": "fear", "count": 1} in data["facets"]["emotion"]
     assert {"value": "420100", "count": 2} in data["facets"]["places"]
