@@ -24,7 +24,7 @@ def main():
 
 for command in (
     stages.import_command, stages.crawl, stages.tag, stages.index, stages.schedule, stages.publish,
-    models.train, models.evaluate, search.search, status.status, serving.serve, serving.demo,
+    models.train, models.evaluate, models.pretrain, search.search, status.status, serving.serve, serving.demo,
     bench.bench, people.org, people.user, people.audit, db.db, alerts.alert, reports.report,
 ):
     main.add_command(command)

@@ -75,6 +75,42 @@ def train(settings: Settings, task, data, backend, model_dir, epochs, quantize):
             _print_metrics(card["held_out_text_only"])
 
 
+@click.command(context_settings=CONTEXT)
+@click.option("--from", "source", type=click.Path(file_okay=False, path_type=Path),
+              help="The encoder to start from [default: CRISISWATCH_ENCODER].")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write the adapted encoder to (outside the repository); a run killed "
+                   "or given more minutes goes on from the checkpoint kept there.")
+@click.option("--minutes", default=30.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Training time of the --out folder in all, this run's and earlier ones'.")
+@with_home
+def pretrain(settings: Settings, source, out, minutes):
+    """Adapt the encoder to the store's own posts: continue its masked-language modelling
+    on them (on a GPU where torch sees one), then use it with CRISISWATCH_ENCODER=OUT."""
+    from crisiswatch import stages
+    from nlp import encoder
+
+    source = source or settings.encoder_dir
+    reason = encoder.problem(source)
+    if reason:
+        fail(reason)
+    store = stages.open_store(settings)
+    try:
+        texts = list(store.all_texts())
+    finally:
+        store.close()
+    try:
+        from nlp.pretrain import pretrain as run
+    except ImportError as err:
+        fail(f"pretraining needs the optional extra: pip install 'crisiswatch[transformers]' ({err})")
+    try:
+        result = run(texts, source, out, minutes, say=lambda message: click.echo(message, err=True))
+    except (encoder.EncoderUnavailable, ValueError) as err:
+        fail(str(err))
+    click.echo(f"{out}: {result['steps']} steps in {result['minutes']:g} minutes, held-out masked-LM loss "
+               f"{result['loss_before']:.3f} -> {result['loss_after']:.3f}")
+
+
 def _print_metrics(result: dict) -> None:
     click.echo(f"    accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}   n {result['n']}")
     for label, row in result["per_class"].items():
