@@ -35,7 +35,8 @@ def with_channel(desk: Desk, entry: str) -> None:
 
 
 def test_a_notice_that_cannot_be_sent_is_a_failed_attempt_and_the_next_notices_still_go(desk, receiver):
-    desk.scheme.name = "bad\nSubject: x"  # named before names were checked: no mail subject takes it
+    desk.scheme.name = "bad\nSubject: x"  # named before names were checked: the subject is made one line, and
+    # the mail server is not there
     with_channel(desk, f'name = "mail"\nkind = "email"\nhost = "127.0.0.1"\nport = {free_port()}\n'
                        'security = "none"\nfrom = "a@binhai.gov.cn"\nto = ["b@binhai.gov.cn"]\n')
     desk.to("county", "mail")
@@ -45,7 +46,7 @@ def test_a_notice_that_cannot_be_sent_is_a_failed_attempt_and_the_next_notices_s
     desk.check()
     failed, sent = desk.deliver()
     assert failed.channel == "mail" and failed.status == DeliveryStatus.PENDING and failed.attempts == 1
-    assert failed.error.startswith("ValueError")
+    assert "refused" in failed.error.lower()
     assert sent.status == DeliveryStatus.DELIVERED and len(receiver.got(path(COUNTY))) == 1
     row = desk.session.get(AlertDelivery, failed.delivery_id)
     assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 1) and row.last_error == failed.error
