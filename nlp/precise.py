@@ -112,8 +112,8 @@ class PreciseTier:
 
     def tags(self, post_ids: Sequence[int], texts: list[str]) -> list[dict]:
         """The precise tags of each post, as ``Store.save_precise_tags`` takes them."""
-        sentiments = self.sentiment.predict_proba(texts).round(4)
-        emotions = self.emotion.predict_proba(texts).round(4)
+        sentiments = self.sentiment.predict_proba(texts).astype(np.float64).round(4)  # as the fast tier stores them
+        emotions = self.emotion.predict_proba(texts).astype(np.float64).round(4)
         polarity = polarities(sentiments, self.sentiment.labels, emotions, self.emotion.labels)
         rows = []
         for i, post_id in enumerate(post_ids):

@@ -97,6 +97,7 @@ def test_the_layout_saved_is_loaded_and_predicts_each_texts_probabilities_in_ord
     tags = PreciseTier.load(precise_models.models_dir).tags([7], ["龙华区停电了"])
     assert tags[0]["sentiment"] == "anger" and tags[0]["emotion"] == "anger" and tags[0]["polarity"] == "negative"
     assert set(tags[0]["emotion_scores"]) == set(EMOTIONS)
+    assert all(score == round(score, 4) for score in tags[0]["emotion_scores"].values())
 
 
 def test_without_precise_models_the_command_says_why(home):
