@@ -21,8 +21,13 @@ from crisiswatch.commands.common import CONTEXT, emit_json, fail, with_home
               help="A Chinese encoder saved with save_pretrained (e.g. chinese-roberta-wwm-ext), for --backend transformers.")
 @click.option("--epochs", default=2, show_default=True, help="Fine-tuning epochs (--backend transformers).")
 @click.option("--quantize", is_flag=True, help="int8 dynamic quantization for CPU inference (--backend transformers).")
+@click.option("--tier", type=click.Choice(["fast", "precise"]), default="fast", show_default=True,
+              help="precise: fine-tune the encoder (CRISISWATCH_ENCODER) for sentiment or emotion; a killed "
+                   "training goes on from its checkpoint in the home.")
+@click.option("--minutes", default=18.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Training time of --tier precise in all, this run's and the killed ones' it resumes.")
 @with_home
-def train(settings: Settings, task, data, backend, model_dir, epochs, quantize):
+def train(settings: Settings, task, data, backend, model_dir, epochs, quantize, tier, minutes):
     """Train a tagging model from the shared data and print its held-out figures.
 
     \b
@@ -34,6 +39,7 @@ def train(settings: Settings, task, data, backend, model_dir, epochs, quantize):
     Analysts' corrections made in the UI are added to the training data.
     """
     from crisiswatch import stages
+    from nlp import encoder
     from nlp.models import TASKS
 
     stages.open_store(settings).close()
@@ -52,7 +58,12 @@ def train(settings: Settings, task, data, backend, model_dir, epochs, quantize):
         click.echo(message, err=True)
 
     try:
-        if backend == "transformers":
+        if tier == "precise":
+            if task not in ("sentiment", "emotion") or backend != "tfidf":
+                fail("--tier precise fine-tunes the encoder for one task: "
+                     "`crisiswatch train sentiment --tier precise` (or emotion)")
+            cards = [stages.train_precise(settings, task, data_file=data, minutes=minutes, say=say)]
+        elif backend == "transformers":
             if not model_dir or len(tasks) > 1:
                 fail("--backend transformers trains one task from an encoder on disk: "
                      "`crisiswatch train sentiment --backend transformers --model-dir DIR`")
@@ -62,7 +73,7 @@ def train(settings: Settings, task, data, backend, model_dir, epochs, quantize):
             cards = stages.train(settings, tasks, data_file=data, say=say)
     except ImportError as err:
         fail(f"the transformers backend needs the optional extra: pip install 'crisiswatch[transformers]' ({err})")
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, encoder.EncoderUnavailable) as err:
         fail(str(err))
     for card in cards:
         click.echo(f"{card['task']}: {card['version']}  (held out, {card['held_out']['n']} examples)")
@@ -99,16 +110,16 @@ def pretrain(settings: Settings, source, out, minutes):
         texts = list(store.all_texts())
     finally:
         store.close()
-    try:
-        from nlp.pretrain import pretrain as run
-    except ImportError as err:
-        fail(f"pretraining needs the optional extra: pip install 'crisiswatch[transformers]' ({err})")
+    from nlp.pretrain import pretrain as run
+
     try:
         result = run(texts, source, out, minutes, say=lambda message: click.echo(message, err=True))
+    except ImportError as err:
+        fail(f"pretraining needs the optional extra: pip install 'crisiswatch[transformers]' ({err})")
     except (encoder.EncoderUnavailable, ValueError) as err:
         fail(str(err))
     click.echo(f"{out}: {result['steps']} steps in {result['minutes']:g} minutes, held-out masked-LM loss "
-               f"{result['loss_before']:.3f} -> {result['loss_after']:.3f}")
+               f"{result['loss_head_fitted']:.3f} -> {result['loss_after']:.3f}")
 
 
 def _print_metrics(result: dict) -> None:
