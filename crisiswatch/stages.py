@@ -171,6 +171,24 @@ def train_transformer(settings: Settings, task: str, base: Path, data_file: Path
         store.close()
 
 
+def train_precise(settings: Settings, task: str, data_file: Path | None = None, minutes: float = 18.0,
+                  say=print) -> dict:
+    """Fine-tune the encoder for the precise tier's ``task`` (see nlp.precise_train)."""
+    from nlp import encoder
+    from nlp.precise_train import train_precise as fine_tune
+
+    reason = encoder.problem(settings.encoder_dir)
+    if reason:
+        raise encoder.EncoderUnavailable(reason)
+    store = open_store(settings)
+    try:
+        examples = corrections(store, task)
+    finally:
+        store.close()
+    return fine_tune(task, settings.encoder_dir, settings.data_dir, settings.models_dir, data_file=data_file,
+                     corrections=examples, minutes=minutes, say=say)
+
+
 def train_topics(settings: Settings, say=print) -> dict:
     """Learn topics from the analysts' topic corrections (see nlp.topic_model)."""
     from nlp.features import featurize
