@@ -320,6 +320,7 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
                 process.wait()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+            stages.stop_crawls()
         if site is not None:
             site.shutdown()
         store.close()

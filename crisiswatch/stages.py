@@ -216,13 +216,42 @@ def untrained_tasks(settings: Settings) -> list[str]:
     return [task for task in TASKS if not is_current(settings.models_dir, task)]
 
 
+_crawls: set[subprocess.Popen] = set()  # the crawls running in children now, for ``stop_crawls``
+_crawls_lock = threading.Lock()
+STOP_GRACE = 10  # seconds a crawl asked to stop has to close before it is killed
+
+
 def crawl_in_child(settings: Settings, job: Job) -> int:
     """Run one job's crawl (store only) as a child process running the crawlers' entry point
     (Twisted's reactor cannot restart); its output goes to the job's crawl log."""
     command = [sys.executable, "-m", "crawlers.run", job.name, "--home", str(settings.home)]
     log = (settings.home / "logs" / f"crawl-{job.name}.log").open("ab")
     with log:
-        return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()).returncode
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        with _crawls_lock:
+            _crawls.add(child)
+        try:
+            return child.wait()
+        finally:
+            with _crawls_lock:
+                _crawls.discard(child)
+
+
+def stop_crawls() -> None:
+    """Stop the crawls running in children, as a scheduler that stops must: each is asked
+    (SIGTERM), then killed after ``STOP_GRACE`` seconds; a crawl is safe to stop at any
+    point (its checkpoints pass on only what is stored), and its job runs again later.
+    Without this a crawl of a site that stopped answering held the process for minutes."""
+    with _crawls_lock:
+        running = [child for child in _crawls if child.poll() is None]
+    for child in running:
+        child.terminate()
+    for child in running:
+        try:
+            child.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def run_job_cycle(settings: Settings, job: Job, now: datetime | None = None) -> None:

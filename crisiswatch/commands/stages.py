@@ -239,7 +239,7 @@ def schedule(settings: Settings):
     import time
 
     from crisiswatch.schedule import label, start_scheduler
-    from crisiswatch.stages import jobs_of, open_store
+    from crisiswatch.stages import jobs_of, open_store, stop_crawls
 
     open_store(settings).close()
     stop_on_interrupt()
@@ -251,6 +251,8 @@ def schedule(settings: Settings):
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
+        scheduler.pause()  # no new runs; those under way end, their crawls stopped
+        stop_crawls()
         scheduler.shutdown(wait=True)
 
 

@@ -1,6 +1,8 @@
 """The scheduler's job store on disk: a restart neither loses nor repeats a run; refused
 crawls back off. Runs the real scheduler against a real store (and one real crawl)."""
 
+import socket
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -13,6 +15,7 @@ from core.store import Store
 from crawlers.jobs import load_jobs
 from crisiswatch import publishing
 from crisiswatch.schedule import BACKOFF_FIRST, back_off, label, start_scheduler
+from crisiswatch import stages
 from crisiswatch.stages import run_job_cycle
 
 pytestmark = pytest.mark.slow  # every test here starts a process or a server
@@ -155,3 +158,27 @@ def test_a_restart_of_a_home_holding_the_alert_job_of_before_the_split_ends_with
     finally:
         scheduler.shutdown()
     assert {job.id for job in stored_jobs(home).get_all_jobs()} == {"demo-releases", *publishing.JOB_IDS}
+
+
+def test_stopping_the_crawls_ends_one_held_by_a_site_that_never_answers(home):
+    """A scheduler that stops (the demo, `crisiswatch schedule`) stops its crawls in
+    children: a crawl of a site that accepts and never answers would hold it for minutes."""
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the backlog), never answers
+    home.jobs_file.write_text(f'[[job]]\nname = "silent"\nspider = "news"\nplatform = "news"\n'
+                              f'start_urls = ["http://127.0.0.1:{silent.getsockname()[1]}/feed.xml"]\n'
+                              'keywords = ["停电"]\n', encoding="utf-8")
+    (home.home / "logs").mkdir(parents=True, exist_ok=True)
+    log = home.home / "logs" / "crawl-silent.log"
+    crawl = threading.Thread(target=stages.crawl_in_child, args=(home, stages.jobs_of(home)["silent"]), daemon=True)
+    try:
+        crawl.start()
+        deadline = time.monotonic() + 60
+        while not log.exists() or "Crawled 0 pages" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, "the crawl did not start"
+            time.sleep(0.5)
+        started = time.monotonic()
+        stages.stop_crawls()
+        crawl.join(stages.STOP_GRACE + 20)
+        assert not crawl.is_alive() and time.monotonic() - started <= stages.STOP_GRACE + 5
+    finally:
+        silent.close()
