@@ -37,12 +37,12 @@ from nlp.encoder import CharTokenizer, load_encoder
 from nlp.precise import TASKS, PreciseModel, model_dir, save_model
 from nlp.train import SEED, metrics
 
-TRAINED_LAYERS = 4
+TRAINED_LAYERS = 2
 MAX_CHARACTERS = 96
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-4
 WARMUP = 0.1  # of the first epoch's steps
-MAX_EPOCHS = 6
+MAX_EPOCHS = 4
 PATIENCE = 1  # epochs without a better validation macro-F1 before stopping
 WEIGHT_POWER = 0.5
 CHECKPOINT = "checkpoint.pt"
