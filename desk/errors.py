@@ -52,6 +52,12 @@ MESSAGES = {
     "fact_empty": "{fact} needs a value",
     "households_number": "households needs a number",
     "restoration_time": "the restoration estimate needs a time, e.g. 7月26日18:00",
+    # a scenario played in a home (desk.replay)
+    "replay_state": "cannot {change} a replay that is {now}",
+    "replay_going": "a replay of {scenario} is going on in this home: end it first",
+    "replay_speed": "a replay's speed is a number above 0, not {speed}",
+    "no_inject": "the scenario has no inject {inject}",
+    "no_side_user": "{org} has no active {role}: seed the scenario's organisations first",
     # not found (or not to be seen)
     "no_incident": "no such incident",
     "no_release": "no such release",

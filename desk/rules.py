@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, Mapping, NamedTuple
 
 from desk.errors import Forbidden, Invalid, InvalidTransition, NotFound, WorkflowError
-from desk.states import AlertState, DeliveryStatus, ReleaseState
+from desk.states import AlertState, DeliveryStatus, ReleaseState, ReplayState
 
 
 class Step(NamedTuple):
@@ -69,6 +69,15 @@ ALERT_STEPS: dict[str, tuple[tuple[AlertState, ...], AlertState]] = {
     "answer": ((A.HANDLING,), A.ANSWERED),  # a release answers it
     "close": ((A.NEW, A.HANDLING, A.ANSWERED), A.CLOSED),  # new: assessed as nothing to handle
     "reopen": ((A.ANSWERED, A.CLOSED), A.HANDLING),
+}
+
+R = ReplayState
+# A replay's steps (desk.replay; a drill director's buttons): (the states it is taken in, the state it leads to).
+REPLAY_STEPS: dict[str, tuple[tuple[ReplayState, ...], ReplayState]] = {
+    "run": ((R.READY,), R.RUNNING),
+    "pause": ((R.RUNNING,), R.PAUSED),
+    "resume": ((R.PAUSED,), R.RUNNING),
+    "end": ((R.READY, R.RUNNING, R.PAUSED), R.ENDED),
 }
 
 # a few seconds' grace so that "now" picked in a form is not already in the past
@@ -164,6 +173,15 @@ def move_alert(alert, step: str) -> AlertState:
     if alert.state not in sources:
         raise InvalidTransition("alert_state", step=step, state=alert.state)
     before, alert.state = alert.state, target
+    return before
+
+
+def move_replay(replay, step: str) -> ReplayState:
+    """Take a replay's step, as ``move_alert`` does an alert's."""
+    sources, target = REPLAY_STEPS[step]
+    if replay.state not in sources:
+        raise InvalidTransition("replay_state", change=step, now=replay.state)
+    before, replay.state = replay.state, target
     return before
 
 

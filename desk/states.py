@@ -30,3 +30,12 @@ class AlertState(StrEnum):
     HANDLING = "handling"  # 处置中: acknowledged or assigned
     ANSWERED = "answered"  # 已回应: a release answers it
     CLOSED = "closed"  # 已关闭
+
+
+class ReplayState(StrEnum):
+    """Where a replay of a scenario stands (``desk.replay``)."""
+
+    READY = "ready"  # started, its clock not yet running (a drill waits for its director)
+    RUNNING = "running"
+    PAUSED = "paused"
+    ENDED = "ended"

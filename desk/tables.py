@@ -6,17 +6,19 @@ never touch them. Times are naive UTC, as in ``core.store``.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from core.store import utcnow
-from desk.states import AlertState, DeliveryStatus, ReleaseState
+from core.store import naive_utc, utcnow
+from desk.states import AlertState, DeliveryStatus, ReleaseState, ReplayState
 
 RELEASE_KINDS = ("release", "correction", "withdrawal")
 FACT_KEYS = ("affected_areas", "households", "cause", "restoration_estimate", "hotline", "last_update")
+REPLAY_KINDS = ("demo", "drill")
+REPLAY_EVENT_KINDS = ("post", "release", "fact", "inject")
 
 
 class WorkflowBase(DeclarativeBase):
@@ -373,3 +375,69 @@ class ReportDelivery(WorkflowBase):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Replay(WorkflowBase):
+    """A scenario played against the clock in this home (``desk.replay``): a demo, or a drill
+    in a home of its own. Its clock runs ``speed`` times as fast as the wall clock from
+    ``started_at``, less its pauses: ``pauses`` holds each finished one as a pair of ISO
+    times (naive UTC), ``paused_at`` the one going on."""
+
+    __tablename__ = "replays"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scenario: Mapped[str] = mapped_column(String(100))  # the scenario's name
+    kind: Mapped[str] = mapped_column(String(8))  # REPLAY_KINDS
+    speed: Mapped[float] = mapped_column(Float)
+    length: Mapped[float] = mapped_column(Float)  # the scenario's length, seconds of its time
+    state: Mapped[ReplayState] = mapped_column(_stored(ReplayState), default=ReplayState.READY)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime)
+    pauses: Mapped[list] = mapped_column(JSON, default=list)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    org_ids: Mapped[list] = mapped_column(JSON, default=list)  # the organisations taking part
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))  # a drill's report, once made
+
+    def offset_at(self, now: datetime) -> timedelta:
+        """The scenario time reached at wall time ``now``: none while ready, none gained
+        while paused or after the end, never past the scenario's length."""
+        if self.started_at is None:
+            return timedelta(0)
+        now = naive_utc(now)
+        if self.ended_at is not None:
+            now = min(now, self.ended_at)
+        paused = sum((max(min(end, now) - begin, timedelta(0)) for begin, end in self._pauses(now)), timedelta(0))
+        reached = (now - self.started_at - paused) * self.speed
+        return min(max(reached, timedelta(0)), timedelta(seconds=self.length))
+
+    def appeared_at(self, offset: timedelta) -> datetime:
+        """The wall time (aware, UTC) at which the scenario reached ``offset``: the time
+        its entries there are dated, so that every view agrees. For an offset not reached
+        yet, the time it will be reached if the replay runs on from now (a ready replay
+        as if it ran now, a paused one as if it resumed now)."""
+        now = utcnow()
+        at = (self.started_at or now) + offset / self.speed
+        for begin, end in sorted(self._pauses(max(now, self.paused_at or now))):
+            if begin < at:  # an entry due at a pause's first instant appeared before it
+                at += end - begin
+        return at.replace(tzinfo=timezone.utc)
+
+    def _pauses(self, now: datetime) -> list[tuple[datetime, datetime]]:
+        """Each pause as (began, ended): the one going on ends ``now``."""
+        spans = [(datetime.fromisoformat(begin), datetime.fromisoformat(end)) for begin, end in self.pauses]
+        if self.paused_at is not None:
+            spans.append((self.paused_at, now))
+        return spans
+
+
+class ReplayEvent(WorkflowBase):
+    """An entry of a replay's scenario that has been played (a fact set, a release
+    published, an inject sent): once each, whatever kills the player meanwhile."""
+
+    __tablename__ = "replay_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    replay_id: Mapped[int] = mapped_column(ForeignKey("replays.id"))
+    entry_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(8))  # REPLAY_EVENT_KINDS
+    done_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (UniqueConstraint("replay_id", "entry_id"),)
