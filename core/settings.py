@@ -45,6 +45,7 @@ class Settings:
     site_url: str = ""  # the review site's address, which the links in alert notices start with
     daily_report_at: str = "08:00"  # China time ("HH:MM") the scheduler makes yesterday's daily report; or "off"
     encoder: str = field(default_factory=_default_encoder)  # the precise tier's encoder folder, or "off"
+    precise_budget: str = "120"  # seconds of precise tagging after each crawl job's tag batch; "0" or "off": none
 
     def __post_init__(self):
         parts = urlsplit(self.site_url)
@@ -57,6 +58,8 @@ class Settings:
         if self.encoder != "off" and not Path(self.encoder).expanduser().is_dir():
             raise ValueError(f"CRISISWATCH_ENCODER {self.encoder!r} is not a folder holding an encoder "
                              "(config.json, model.safetensors, vocab.txt), nor off")
+        if self.precise_budget != "off" and not re.fullmatch(r"[0-9]+(\.[0-9]+)?", self.precise_budget):
+            raise ValueError(f"CRISISWATCH_PRECISE_BUDGET {self.precise_budget!r} is not a number of seconds, nor off")
 
     @classmethod
     def load(cls, home: str | os.PathLike | None = None, **overrides) -> "Settings":
@@ -73,6 +76,7 @@ class Settings:
             "trusted_proxies": int(os.environ.get("CRISISWATCH_TRUSTED_PROXIES", "0")),
             "site_url": os.environ.get("CRISISWATCH_SITE_URL", ""),
             "daily_report_at": os.environ.get("CRISISWATCH_DAILY_REPORT_AT", "08:00"),
+            "precise_budget": os.environ.get("CRISISWATCH_PRECISE_BUDGET", "120"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if not values["database_url"]:
@@ -88,6 +92,12 @@ class Settings:
     def encoder_dir(self) -> Path | None:
         """The folder of the precise tier's encoder; None where the tier is off."""
         return None if self.encoder == "off" else Path(self.encoder).expanduser().resolve()
+
+    @property
+    def precise_seconds(self) -> float | None:
+        """How long the scheduler tags precisely after each crawl job's tag batch; None: never."""
+        seconds = 0.0 if self.precise_budget == "off" else float(self.precise_budget)
+        return seconds or None
 
     @property
     def index_dir(self) -> Path:

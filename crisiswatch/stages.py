@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -66,20 +68,51 @@ def tag(settings: Settings, store: Store, batch_size: int = 1000, limit: int | N
 
 
 def tag_precise(settings: Settings, store: Store, incident: int | None = None, batch_size: int = 1000,
-                limit: int | None = None, quiet: bool = False) -> int:
+                limit: int | None = None, seconds: float | None = None, quiet: bool = False) -> int:
     """Re-tag precisely (nlp.precise) the posts that matter first: those of the open
     incidents (their queries, newest first; only incident ``incident`` where given), alert
-    evidence and likely rumors, then the rest newest first; returns how many posts.
+    evidence and likely rumors, then the rest newest first; returns how many posts. With
+    ``seconds``, no batch starts after that time (the one under way finishes).
     Raises ``EncoderUnavailable`` (its line says why) without the precise models."""
-    from nlp.precise import PreciseTier, tag_precisely
+    from nlp.precise import PreciseTier
 
     with _stage_lock:
         tier = PreciseTier.load(settings.models_dir)
-        first = precise_priorities(settings, store, incident)
+        deadline = None if seconds is None else time.monotonic() + seconds
         total = store.count_to_tag_precisely(tier.version) if limit is None else limit
+        done = 0
         with tqdm(total=total, unit="post", desc="tag precisely", disable=quiet or not total) as bar:
-            return tag_precisely(store, tier, first, limit=limit, batch_size=batch_size, rest=incident is None,
-                                 progress=bar)
+            for count in precise_batches(settings, store, tier, incident, batch_size, limit):
+                done += count
+                bar.update(count)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        return done
+
+
+PRIORITIES_EVERY = 10  # batches of precise tagging between two queries of the posts that come first
+
+
+def precise_batches(settings: Settings, store: Store, tier, incident: int | None = None, batch_size: int = 1000,
+                    limit: int | None = None, every: int = PRIORITIES_EVERY) -> Iterator[int]:
+    """Re-tag precisely a batch at a time in ``tag_precise``'s order, yielding how many posts
+    each batch re-tagged. The ids that come first are queried again every ``every`` batches:
+    a post that becomes an incident's or an alert's evidence during a long run comes next,
+    not with the rest."""
+    from nlp.precise import tag_precisely
+
+    done = batches = 0
+    first: list[list[int]] = []
+    while limit is None or done < limit:
+        if batches % every == 0:
+            first = precise_priorities(settings, store, incident)
+        size = batch_size if limit is None else min(batch_size, limit - done)
+        count = tag_precisely(store, tier, first, limit=size, batch_size=size, rest=incident is None)
+        if not count:
+            return
+        done += count
+        batches += 1
+        yield count
 
 
 class NoIncident(Exception):
@@ -216,34 +249,73 @@ def untrained_tasks(settings: Settings) -> list[str]:
     return [task for task in TASKS if not is_current(settings.models_dir, task)]
 
 
-_crawls: set[subprocess.Popen] = set()  # the crawls running in children now, for ``stop_crawls``
-_crawls_lock = threading.Lock()
-STOP_GRACE = 10  # seconds a crawl asked to stop has to close before it is killed
+_children: set[subprocess.Popen] = set()  # the crawls and precise tagging running in children, for ``stop_crawls``
+_children_lock = threading.Lock()
+STOP_GRACE = 10  # seconds a child asked to stop has to close before it is killed
 
 
 def crawl_in_child(settings: Settings, job: Job) -> int:
     """Run one job's crawl (store only) as a child process running the crawlers' entry point
     (Twisted's reactor cannot restart); its output goes to the job's crawl log."""
     command = [sys.executable, "-m", "crawlers.run", job.name, "--home", str(settings.home)]
-    log = (settings.home / "logs" / f"crawl-{job.name}.log").open("ab")
-    with log:
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-        with _crawls_lock:
-            _crawls.add(child)
+    return run_child(command, settings.home / "logs" / f"crawl-{job.name}.log")
+
+
+PRECISE_NICENESS = 10  # precise tagging yields the cores to the UI, the crawls, the publisher and the alert rules
+PRECISE_BATCH = 256  # posts per batch of the scheduler's precise tagging: its budget is overrun by one at most
+_precise_running = threading.Lock()  # one precise tagging at a time, whichever crawl job's cycle starts it
+
+
+def tag_precise_in_child(settings: Settings) -> bool:
+    """After a crawl job's tag batch, re-tag precisely for ``settings.precise_seconds``
+    (``tag --precise --seconds``) in a child process at a lower priority, so that it holds
+    up neither the UI nor the scheduler's other jobs, and ``stop_crawls`` stops it. Nothing
+    runs where the budget is off, where another cycle's precise tagging runs, or without
+    the precise models (one log line). Returns whether it ran to its end: then index."""
+    from nlp.precise import problem
+
+    seconds = settings.precise_seconds
+    if seconds is None:
+        return False
+    reason = problem(settings.models_dir)
+    if reason:
+        log.info("no precise tagging: %s", reason)
+        return False
+    if not _precise_running.acquire(blocking=False):
+        return False
+    try:
+        command = [sys.executable, "-m", "crisiswatch", "tag", "--precise", "--seconds", f"{seconds:g}",
+                   "--batch-size", str(PRECISE_BATCH), "--home", str(settings.home)]
+        return run_child(command, settings.home / "logs" / "tag-precise.log", PRECISE_NICENESS) == 0
+    finally:
+        _precise_running.release()
+
+
+def run_child(command: list[str], log_path: Path, niceness: int = 0) -> int:
+    """Run ``command`` in a child process (``niceness`` below this one's priority), its
+    output appended to ``log_path``, until it ends or ``stop_crawls`` stops it: its exit status."""
+    with log_path.open("ab") as output:
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                                 env=os.environ.copy())
+        with _children_lock:
+            _children.add(child)
         try:
+            if niceness:  # set from here: a preexec_fn is unsafe in a process running threads, as this one does
+                os.setpriority(os.PRIO_PROCESS, child.pid, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
             return child.wait()
         finally:
-            with _crawls_lock:
-                _crawls.discard(child)
+            with _children_lock:
+                _children.discard(child)
 
 
 def stop_crawls() -> None:
-    """Stop the crawls running in children, as a scheduler that stops must: each is asked
-    (SIGTERM), then killed after ``STOP_GRACE`` seconds; a crawl is safe to stop at any
-    point (its checkpoints pass on only what is stored), and its job runs again later.
+    """Stop the crawls and the precise tagging running in children, as a scheduler that
+    stops must: each is asked (SIGTERM), then killed after ``STOP_GRACE`` seconds; each is
+    safe to stop at any point (a crawl's checkpoints pass on only what is stored, precise
+    tags are saved a batch per transaction), and runs again later.
     Without this a crawl of a site that stopped answering held the process for minutes."""
-    with _crawls_lock:
-        running = [child for child in _crawls if child.poll() is None]
+    with _children_lock:
+        running = [child for child in _children if child.poll() is None]
     for child in running:
         child.terminate()
     for child in running:
@@ -257,7 +329,8 @@ def stop_crawls() -> None:
 def run_job_cycle(settings: Settings, job: Job, now: datetime | None = None) -> None:
     """Crawl a job, then tag and index what it brought in, then evaluate the alert rules
     at ``now`` (default: the clock) and send the notices of the alerts that opened or rose
-    at once, not at the notice job's next run (a notice's claim keeps the two senders apart)."""
+    at once, not at the notice job's next run (a notice's claim keeps the two senders apart);
+    then re-tag precisely within the budget (``tag_precise_in_child``) and index what changed."""
     from crisiswatch.publishing import deliver_alerts
 
     crawl_in_child(settings, job)
@@ -273,6 +346,12 @@ def run_job_cycle(settings: Settings, job: Job, now: datetime | None = None) -> 
             deliver_alerts(settings, now)
         except Exception:  # the notice job sends them at its next run
             log.exception("the alerts' notices were not sent")
+    if tag_precise_in_child(settings):
+        store = open_store(settings)
+        try:
+            index(settings, store, quiet=True)
+        finally:
+            store.close()
 
 
 def check_alerts(settings: Settings, store: Store, now: datetime | None = None) -> list:

@@ -152,8 +152,10 @@ def _pairs(values, flag):
 @click.option("--precise", is_flag=True,
               help="Re-tag sentiment, emotion and polarity with the precise tier, the posts that matter first.")
 @click.option("--incident", type=int, help="With --precise: only the posts of this incident (its query).")
+@click.option("--seconds", type=click.FloatRange(min=0),
+              help="With --precise: start no batch after this many seconds (the scheduler's budget).")
 @with_home
-def tag(settings: Settings, batch_size, limit, precise, incident):
+def tag(settings: Settings, batch_size, limit, precise, incident, seconds):
     """Tag every untagged post: rumor probability, sentiment, emotion, topics, places and organisations.
 
     Posts tagged without the current NER model (before it was trained, or with an older
@@ -163,21 +165,23 @@ def tag(settings: Settings, batch_size, limit, precise, incident):
     sentiment, emotion and polarity of tagged posts not yet re-tagged by its current
     models: those of the open incidents, alert evidence and likely rumors first, then the
     rest newest first. Its tags are then the ones searched, shown and counted."""
-    if incident is not None and not precise:
-        raise click.UsageError("--incident goes with --precise")
+    if (incident is not None or seconds is not None) and not precise:
+        raise click.UsageError("--incident and --seconds go with --precise")
     if precise:
-        _tag_precise(settings, batch_size, limit, incident)
+        _tag_precise(settings, batch_size, limit, incident, seconds)
     else:
         _tag(settings, batch_size, limit)
 
 
-def _tag_precise(settings: Settings, batch_size: int, limit: int | None, incident: int | None) -> None:
+def _tag_precise(settings: Settings, batch_size: int, limit: int | None, incident: int | None,
+                 seconds: float | None) -> None:
     from crisiswatch import stages
     from nlp.encoder import EncoderUnavailable
 
     store = stages.open_store(settings)
     try:
-        done = stages.tag_precise(settings, store, incident=incident, batch_size=batch_size, limit=limit)
+        done = stages.tag_precise(settings, store, incident=incident, batch_size=batch_size, limit=limit,
+                                  seconds=seconds)
     except EncoderUnavailable as err:
         fail(f"precise tier off: {err}")
     except stages.NoIncident as err:
