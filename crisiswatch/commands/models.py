@@ -136,23 +136,33 @@ def _print_metrics(result: dict) -> None:
 @click.option("--hours", type=click.FloatRange(min=0),
               help="rumor: judge each post with only the replies of its first HOURS (e.g. 1), "
                    "then with every reply (all_replies in the JSON).")
+@click.option("--tier", type=click.Choice(["fast", "precise"]),
+              help="The tier to measure [default: the one the product uses: precise for sentiment and "
+                   "emotion where the home has the precise models, else fast].")
 @with_home
-def evaluate(settings: Settings, task, data, as_json, hours):
+def evaluate(settings: Settings, task, data, as_json, hours, tier):
     """Measure the model a task uses now on a labelled file (e.g. held-out data)."""
+    from nlp import encoder
     from nlp.evaluate import evaluate_task
     from nlp.models import ModelOutdated
 
     try:
-        result = evaluate_task(task, settings.models_dir, data, hours)
+        result = evaluate_task(task, settings.models_dir, data, hours, tier)
     except (KeyError, UnicodeDecodeError, json.JSONDecodeError, OSError) as err:
         fail(f"{data} is not in the format of the {task} training file ({err})")
     except (ModelOutdated, ValueError) as err:
         fail(str(err))
+    except encoder.EncoderUnavailable as err:
+        reason = encoder.problem(settings.encoder_dir)
+        fail(f"precise tier off: {err}" + (f"; training it needs an encoder: {reason}" if reason else ""))
+    except ImportError as err:
+        fail(f"the precise tier needs the optional extra: pip install 'crisiswatch[transformers]' ({err})")
     if as_json:
         emit_json(result)
         return
     note = "  (lexicon FALLBACK: no trained model)" if result["fallback"] else ""
-    click.echo(f"{task}: {result['model']} on {data}{note}")
+    tier_note = " (precise tier)" if result["tier"] == "precise" else ""
+    click.echo(f"{task}: {result['model']}{tier_note} on {data}{note}")
     if hours is not None:
         click.echo(f"  with the replies of each post's first {hours:g} h only:")
     _print_metrics(result)
