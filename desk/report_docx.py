@@ -23,8 +23,9 @@ from docx.shared import Mm, Pt, RGBColor
 
 from core.schema import CHINA_TZ
 from desk.dashboard import rumors_listed
-from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, EMOTION_NAMES, FACT_NAMES,
-                             PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, SENTIMENT_NAMES)
+from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, DRILL_STEP_NAMES,
+                             EMOTION_NAMES, FACT_NAMES, INJECT_KIND_NAMES, PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES,
+                             SENTIMENT_NAMES)
 
 HEI, FANGSONG, SONG, LATIN = "黑体", "仿宋", "宋体", "Times New Roman"  # as Word names them
 RED = RGBColor(0xC0, 0x00, 0x00)
@@ -132,6 +133,9 @@ class _Briefing:
         self.heading("总体情况")
         self.text(data["summary"]["text"])
         self.source(data["summary"])
+        if data["kind"] == "drill":
+            self.drill(data)
+            return
 
         volume = data["volume"]
         self.heading("信息量走势")
@@ -205,6 +209,50 @@ class _Briefing:
             self.spread(data["spread"])
         if data.get("psr"):
             self.psr(data["psr"])
+
+    def drill(self, data: dict) -> None:
+        """A drill report's own sections (desk.drill_report), as the HTML page has them."""
+        drill = data["drill"]
+        self.heading("演练进程与情景注入")
+        self.text(f"情景“{drill['scenario_title']}”（{drill['scenario']}），{drill['speed']:g} 倍速，"
+                  f"演练时间推进至 {duration_label(drill['offset_s'])}（共 {duration_label(drill['length_s'])}）。")
+        self.table(["情景时间", "类型", "对象", "内容", "发出"],
+                   [(duration_label(inject["at_s"]), INJECT_KIND_NAMES.get(inject["kind"], inject["kind"]), inject["to"],
+                     inject["text"], china_time(inject["sent_at"]) if inject["sent_at"] else "未发出")
+                    for inject in drill["injects"]], widths=[2, 2, 3, 8, 3])
+        self.source(drill)
+
+        self.heading("谣言应对用时")
+        for rumor in data["rumors"]["rumors"]:
+            self.text(f"首发（{PLATFORM_NAMES[rumor['platform']]}，{china_time(rumor['first_post_at'])}）：{rumor['text']}")
+            rows = [(DRILL_STEP_NAMES[step["step"]], china_time(step["at"]), duration_label(step["after_s"]),
+                     duration_label(step["scenario_after_s"])) for step in rumor["steps"]]
+            rows += [(f"{CLOCK_NAMES.get(d['clock'], d['clock'])}（情景 {d['scenario_hours']:g} 小时）", china_time(d["due"]),
+                      DEADLINE_NAMES[d["state"]], "") for d in rumor["deadlines"]]
+            self.table(["环节", "时间", "距首发", "折合情景时间"], rows)
+        if not data["rumors"]["rumors"]:
+            self.text("情景中没有需要回应的谣言。")
+        self.source(data["rumors"])
+
+        self.heading("发布前检查发现的矛盾")
+        self.table(["时间", "单位", "人员", "对象"],
+                   [(china_time(caught["at"]), caught["org"], caught["actor"], caught["target"])
+                    for caught in data["contradictions"]["caught"]], empty="未发现矛盾表述。")
+        self.source(data["contradictions"])
+
+        self.heading("审批等待最久的环节")
+        self.table(["发布", "审批单位", "审批人", "提交", "批准", "等待"],
+                   [(wait["title"], wait["org"], wait["approver"], china_time(wait["submitted_at"]),
+                     china_time(wait["approved_at"]), duration_label(wait["waited_s"]))
+                    for wait in data["approvals"]["longest"]], widths=[5, 3, 2, 3, 3, 2], empty="没有审批。")
+        self.source(data["approvals"])
+
+        self.heading("未处置完毕的预警")
+        self.table(["预警时间", "方案", "级别", "状态", "确认"],
+                   [(china_time(alert["opened_at"]), f"{alert['scheme']}：{alert['key']}", alert["level"],
+                     ALERT_STATE_NAMES.get(alert["state"], alert["state"]), china_time(alert["acknowledged_at"]))
+                    for alert in data["unhandled"]["alerts"]], widths=[3, 5, 1.5, 2, 3], empty="预警均已处置。")
+        self.source(data["unhandled"])
 
     def spread(self, spread: dict) -> None:
         """How the incident's most copied rumor spread (special reports)."""
@@ -320,6 +368,17 @@ def bucket_label(key: str) -> str:
 def china_time(value: str | None) -> str:
     """An ISO time as a reader writes it in China time (2024-07-24 09:30), or a dash."""
     return datetime.fromisoformat(value).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def duration_label(seconds: float | None) -> str:
+    """A span of time as a reader writes it: 1小时5分, 12分30秒, 40秒; a dash for none."""
+    if seconds is None:
+        return "—"
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}小时{minutes}分"
+    return f"{minutes}分{secs}秒" if minutes else f"{secs}秒"
 
 
 def signed_percent(value: float | None) -> str:

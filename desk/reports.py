@@ -28,11 +28,12 @@ from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
 from desk.releases import current_version
 from desk.report_charts import draw
-from desk.report_docx import bucket_label, china_time, render_docx, signed_percent
+from desk.report_docx import bucket_label, china_time, duration_label, render_docx, signed_percent
 from desk.spread import spread_of_cluster
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
-from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, EMOTION_NAMES, FACT_NAMES,
-                             PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, REPORT_KINDS, SENTIMENT_NAMES)
+from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, DRILL_STEP_NAMES,
+                             EMOTION_NAMES, FACT_NAMES, INJECT_KIND_NAMES, PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES,
+                             REPORT_KINDS, SENTIMENT_NAMES)
 from indexes.query import SearchQuery
 from indexes.results import search
 from nlp.places import gazetteer
@@ -365,6 +366,7 @@ def render_html(report: Report, *, china_map: Path | None = None) -> str:
     env.filters["zip"] = zip
     env.filters["bucket"] = bucket_label
     env.filters["percent"] = signed_percent
+    env.filters["duration"] = duration_label
     data = report.as_dict()
     charts = {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
               for name, png in draw(data, china_map=china_map).items()}
@@ -372,7 +374,8 @@ def render_html(report: Report, *, china_map: Path | None = None) -> str:
         report=report, data=data, charts=charts, platform_names=PLATFORM_NAMES, sentiment_names=SENTIMENT_NAMES,
         emotion_names=EMOTION_NAMES, polarity_names=POLARITY_NAMES, fact_names=FACT_NAMES, psr_names=PSR_NAMES,
         channel_names=CHANNEL_NAMES, alert_state_names=ALERT_STATE_NAMES, clock_names=CLOCK_NAMES,
-        deadline_names=DEADLINE_NAMES, rumors_listed=dashboard.rumors_listed)
+        deadline_names=DEADLINE_NAMES, rumors_listed=dashboard.rumors_listed, drill_step_names=DRILL_STEP_NAMES,
+        inject_kind_names=INJECT_KIND_NAMES)
 
 
 def _iso(value: datetime | None) -> str | None:

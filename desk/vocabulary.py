@@ -31,3 +31,7 @@ PSR_RESPONSES = ("release", "press_conference", "alert_acknowledged", "alert_clo
 PSR_NAMES = {"posts": "信息量", "negative_share": "负面占比", "rumor_clusters": "新出现的疑似谣言", "alerts": "新增预警",
              "release": "发布信息", "press_conference": "新闻发布会", "alert_acknowledged": "确认预警",
              "alert_closed": "关闭预警", "onset": "起始", "peak": "高峰", "recovery": "回落"}
+# A drill report's steps of the response to a rumor (desk.drill_report) and the kinds of
+# a scenario's injects (desk.scenario.INJECT_KINDS).
+DRILL_STEP_NAMES = {"alert": "发出预警", "acknowledgement": "确认预警", "approval": "回应获批", "publication": "回应发布"}
+INJECT_KIND_NAMES = {"journalist_call": "记者来电", "rumor_video": "谣言视频", "new_fault": "新故障"}
