@@ -18,6 +18,7 @@ import shutil
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,23 @@ def save_model(models_dir: Path, task: str, model, vocab: Path, card: dict) -> P
     return folder
 
 
+def model_version(folder: Path) -> str:
+    """A precise model's version: its task and a digest of its weights (computed once per file)."""
+    weights = (folder / "model.safetensors").stat()
+    return _model_version(folder, weights.st_mtime_ns, weights.st_size)
+
+
+@lru_cache(maxsize=8)
+def _model_version(folder: Path, _mtime_ns: int, _size: int) -> str:
+    task = json.loads((folder / CARD).read_text(encoding="utf-8"))["task"]
+    return f"{task}:{hashlib.sha256((folder / 'model.safetensors').read_bytes()).hexdigest()[:12]}"
+
+
+def tier_version(models_dir: Path) -> str:
+    """``PreciseTier.version`` of the models in ``models_dir``, read without loading them (for ``status``)."""
+    return "|".join(model_version(model_dir(models_dir, task)) for task in TASKS)
+
+
 class PreciseModel:
     """One task's fine-tuned encoder, predicting each text's probability per label."""
 
@@ -78,8 +96,7 @@ class PreciseModel:
                 warnings.filterwarnings("ignore", message=".* are deprecated", category=UserWarning)
                 model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self.model = model
-        digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:12]
-        self.version = f"{self.card['task']}:{digest}"
+        self.version = model_version(folder)
 
     def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Each text's probabilities in the order of ``labels``, rows in the order of ``texts``."""

@@ -49,7 +49,9 @@ def status():
         return render_template("admin_status.html", home=None, error=error), 503
     started = {job["name"]: datetime.fromisoformat(job["last_run"]["started_at"])
                for job in home["jobs"] if job["last_run"]}
-    return render_template("admin_status.html", home=home, started=started, error=None)
+    trained = {task: model.get("trained_at") and datetime.fromisoformat(model["trained_at"])
+               for task, model in home["precise_tier"]["models"].items()}
+    return render_template("admin_status.html", home=home, started=started, trained=trained, error=None)
 
 
 def _lock_of(user) -> datetime | None:

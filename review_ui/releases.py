@@ -14,6 +14,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from core.store import naive_utc, utcnow
 from desk import audit, clocks, dashboard as figures, facts, outbox, psr, releases as flow, rules
 from desk.place_map import MAP_FILES
+from desk.status import precise_progress
 from desk.tables import FACT_KEYS, Delivery, FactProposal, Incident, Organisation, Release, User
 from desk.vocabulary import CHANNELS
 from indexes.query import QueryError, parse_time
@@ -164,7 +165,8 @@ def dashboard(incident_id: int):
     # the dashboard's own search, which a region of the map opens filtered to its place
     searched = url_for("search.index", q=found.query or "", since=figures.incident_since(found).isoformat())
     return render_template("dashboard.html", incident=found, data=data, interval=interval,
-                           scope=_mapped(data.place_map.provinces), chart=_chart(data, searched))
+                           scope=_mapped(data.place_map.provinces), chart=_chart(data, searched),
+                           precise=precise_progress(services().settings, services().store))
 
 
 def _mapped(provinces: list[tuple[str, int]]) -> list[tuple[str, int]]:

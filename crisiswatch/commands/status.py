@@ -48,6 +48,15 @@ def status(settings: Settings, as_json):
     for version, count in value["tagged_by"].items():
         click.echo(f"tagged {count:>9} posts with {version}")
     tier = value["precise_tier"]
+    for task, model in tier["models"].items():
+        training = " (training: its checkpoint is in the home)" if model["training"] else ""
+        if model["trained"]:
+            click.echo(f"precise {task:9} trained {model['trained_at']}, "
+                       f"held-out macro-F1 {model['held_out_macro_f1']}{training}")
+        else:
+            click.echo(f"precise {task:9} not trained: {model['train']}{training}")
+    if tier["tagged"] is not None:
+        click.echo(f"precise tags: {tier['tagged']} posts by the current models, {tier['left']} left")
     if tier["on"]:
         click.echo(f"precise tier: on (encoder {tier['encoder']}, {tier['size_mb']} MB)")
     else:
