@@ -7,7 +7,7 @@ the database, the index, the models and the logs. The commands live by area in
 
 import click
 
-from crisiswatch.commands import alerts, bench, db, models, people, reports, search, serving, stages, status
+from crisiswatch.commands import alerts, bench, db, drill, models, people, reports, search, serving, stages, status
 from crisiswatch.commands.common import CONTEXT
 
 
@@ -25,7 +25,7 @@ def main():
 for command in (
     stages.import_command, stages.crawl, stages.tag, stages.index, stages.schedule, stages.publish,
     models.train, models.evaluate, models.pretrain, search.search, status.status, serving.serve, serving.demo,
-    bench.bench, people.org, people.user, people.audit, db.db, alerts.alert, reports.report,
+    bench.bench, people.org, people.user, people.audit, db.db, alerts.alert, reports.report, drill.drill,
 ):
     main.add_command(command)
 

@@ -1,0 +1,78 @@
+"""``crisiswatch drill``: a drill is prepared in a home of its own under the home's drills/
+(its scenario's people, an organisation of the home with its logins, the clocks scaled by
+the speed, its replay ready for the director), listed by ``drill status`` and scored by
+``drill report``, while the home itself stays as it was."""
+
+from __future__ import annotations
+
+import json
+
+from core.settings import Settings
+from core.store import Store
+from desk import accounts, replay as replays
+from desk.clocks import load_clocks
+from desk.database import open_sessions
+from desk.scenario import SCENARIOS_DIR
+from desk.states import ReplayState
+from desk.tables import Organisation
+from tests.conftest import cli
+
+PRESS_OFFICE = "海口供电局"
+PASSWORD = "pw-press-0123456789"
+
+
+def sessions_of(settings: Settings):
+    store = Store(settings.database_url)
+    return store, open_sessions(store.engine, settings.home)
+
+
+def test_a_drill_is_prepared_in_a_home_of_its_own(home):
+    store, sessions = sessions_of(home)
+    with sessions.begin() as session:
+        office = accounts.create_organisation(session, PRESS_OFFICE, "enterprise", "branch")
+        accounts.create_user(session, "press", "新闻发言人", PASSWORD, office, ["drafter", "approver"])
+    store.close()
+
+    made = cli("drill", "start", "binhai_typhoon", "--speed", "60", "--orgs", PRESS_OFFICE, "--prepare-only",
+               home=home)
+    (folder,) = (home.home / "drills").iterdir()
+    assert folder.name.startswith("binhai_typhoon-") and str(folder) in made.stdout
+    assert "director" in made.stdout and "grid_drafter" in made.stdout and "press log in with their own" in made.stdout
+    assert (folder / "scenario.toml").read_bytes() == (SCENARIOS_DIR / "binhai_typhoon.toml").read_bytes()
+    assert [(clock.name, clock.hours * 60) for clock in load_clocks(folder / "clocks.toml")] == [
+        ("authoritative_information", 5), ("press_conference", 24)]
+    assert PRESS_OFFICE in (folder / "channels.toml").read_text(encoding="utf-8")
+
+    drill = Settings.load(folder)
+    store, sessions = sessions_of(drill)
+    with sessions() as session:
+        played = replays.current(session)
+        assert (played.kind, played.speed, played.state) == ("drill", 60, ReplayState.READY)
+        office = accounts.find_organisation(session, PRESS_OFFICE)
+        assert office.id in played.org_ids and {"滨海供电局", "滨海市人民政府新闻办公室"} <= {
+            org.name for org in session.query(Organisation)}
+        assert accounts.authenticate(session, "press", PASSWORD).org_id == office.id  # their own login
+    store.close()
+    store, sessions = sessions_of(home)
+    with sessions() as session:  # the home itself plays nothing and got no one
+        assert replays.current(session) is None and accounts.find_user(session, "director") is None
+    store.close()
+
+    (listed,) = json.loads(cli("drill", "status", "--json", home=home).stdout)
+    assert (listed["name"], listed["state"], listed["speed"], listed["offset_s"]) == (folder.name, "ready", 60, 0)
+    figures = json.loads(cli("drill", "report", "--json", home=home).stdout)
+    assert figures["kind"] == "drill" and [rumor["post"] for rumor in figures["rumors"]["rumors"]] == ["w398"]
+    assert json.loads(cli("drill", "status", "--json", home=home).stdout)[0]["report_id"] == 1
+    page = cli("drill", "report", folder.name, home=home).stdout
+    assert "演练报告：台风“海鸥”致滨海市多区停电" in page
+
+
+def test_a_drill_that_cannot_be_made_leaves_nothing(home):
+    wrong = cli("drill", "start", "binhai_typhoon", "--orgs", "没有这个单位", "--prepare-only", home=home, check=False)
+    assert wrong.exit_code == 1 and "no organisation '没有这个单位'" in wrong.stderr
+    unknown = cli("drill", "start", "no_such_scenario", "--prepare-only", home=home, check=False)
+    assert unknown.exit_code == 1 and "scenario no_such_scenario" in unknown.stderr
+    assert not (home.home / "drills").exists()
+    assert cli("drill", "status", home=home).stdout.startswith("no drills in")
+    none = cli("drill", "report", home=home, check=False)
+    assert none.exit_code == 1 and "crisiswatch drill start SCENARIO" in none.stderr
