@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from importlib.util import find_spec
 from pathlib import Path
 
 import click
@@ -72,6 +74,68 @@ def train_in_background(settings: Settings, tasks: list[str], data_file: Path | 
         threading.Thread(target=_say_when_trained, args=(settings, task, process), daemon=True).start()
         processes.append(process)
     return processes
+
+
+def precise_to_train(settings: Settings) -> list[str]:
+    """The precise tier's tasks the demo fine-tunes in the background: none without the
+    encoder or torch and transformers; else those with training data whose model is
+    missing or was fine-tuned from another encoder (a restart does not train again)."""
+    from nlp import encoder, precise
+
+    if encoder.problem(settings.encoder_dir) or not all(find_spec(name) for name in ("torch", "transformers")):
+        return []
+    return [task for task in precise.TASKS if (settings.data_dir / TRAINING_FILES[task]).exists()
+            and not _precise_current(settings, task)]
+
+
+def _precise_current(settings: Settings, task: str) -> bool:
+    from nlp import encoder, precise
+
+    folder = precise.model_dir(settings.models_dir, task)
+    if any(not (folder / name).is_file() for name in (*encoder.FILES, precise.CARD)):
+        return False
+    return json.loads((folder / precise.CARD).read_text(encoding="utf-8")).get("encoder") == str(settings.encoder_dir)
+
+
+def train_precise_in_background(settings: Settings, tasks: list[str], after: list[subprocess.Popen],
+                                stopped: threading.Event) -> threading.Thread:
+    """Once ``after`` (NER's training) ends, fine-tune the precise tier's ``tasks`` one at a
+    time in processes at a lower priority (two cores: one training at a time), then re-tag
+    precisely within the scheduler's budget and index; says each step on the console. The
+    processes are the scheduler's children: ``stages.stop_crawls`` stops them."""
+    from desk.status import precise_progress
+    from nlp import precise
+
+    def run() -> None:
+        for process in after:
+            process.wait()
+        for task in tasks:
+            if stopped.is_set():
+                return
+            log = settings.home / "logs" / f"train-precise-{task}.log"
+            command = [sys.executable, "-m", "crisiswatch", "train", task, "--tier", "precise",
+                       "--home", str(settings.home)]
+            if stages.run_child(command, log, TRAINING_NICENESS) != 0:
+                if not stopped.is_set():
+                    click.secho(f"training the precise {task} model failed: see {log}", fg="red", err=True)
+                return
+            card = precise.model_dir(settings.models_dir, task) / precise.CARD
+            figures = json.loads(card.read_text(encoding="utf-8"))["held_out"]
+            click.echo(f"precise {task} model ready: held-out macro-F1 {figures['macro_f1']}")
+        if not stopped.is_set() and stages.tag_precise_in_child(settings):
+            store = stages.open_store(settings)
+            try:
+                stages.index(settings, store, quiet=True)
+                click.echo(f"precise tags ready: {precise_progress(settings, store)['tagged']} posts "
+                           "(more after each crawl job's tag batch)")
+            finally:
+                store.close()
+
+    click.echo(f"training the precise tier ({', '.join(tasks)}) in the background after the fast models "
+               f"(up to 20 minutes each, at a lower priority; log in {settings.home / 'logs'})")
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
 
 
 def _say_when_trained(settings: Settings, task: str, process: subprocess.Popen) -> None:
@@ -304,6 +368,9 @@ def run_demo(settings: Settings, host: str, port: int, sample: bool) -> None:
         scheduler = start_scheduler(settings, stages.jobs_of(settings))
         threading.Thread(target=replay_when_crawled, args=(settings, stopped), daemon=True).start()
         training = train_in_background(settings, later)
+        precise_tasks = precise_to_train(settings)
+        if precise_tasks:
+            train_precise_in_background(settings, precise_tasks, training, stopped)
         for job in scheduler.get_jobs():
             click.echo(f"{label(job)}: next run {job.next_run_time:%Y-%m-%d %H:%M:%S} (China time)")
         say_when_alerts(settings, store, scheduler)

@@ -5,7 +5,11 @@ a run: a job keeps its next run time across restarts, a run missed while the sch
 was down runs once when it starts again (coalesced), a new job runs at once, and a job
 whose last crawl was interrupted (its run still marked running) is run again now.
 A job whose crawl was blocked (or whose cookies expired) backs off: its next run waits
-30 minutes, doubling with each blocked run in a row, up to a day.
+30 minutes, doubling with each blocked run in a row, up to a day. After each crawl's tag
+batch the precise tier re-tags for up to ``CRISISWATCH_PRECISE_BUDGET`` seconds in a child
+process at a lower priority (``stages.tag_precise_in_child``, one at a time), as the last
+step of the crawl job's run rather than a job of its own: it follows each batch of new
+posts, and the publishing and alert jobs go on in their own threads meanwhile.
 Beside the crawls, one job delivers the releases that are due, one evaluates the alert
 rules every minute, one escalates alerts and sends their notices and the reports' and one
 makes yesterday's daily report at 08:00 China time (``CRISISWATCH_DAILY_REPORT_AT``) or,
