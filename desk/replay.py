@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import math
 import secrets
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from core.store import naive_utc, utcnow
-from desk import accounts, audit, releases, rules
+from core.store import PostRow, Store, naive_utc, utcnow
+from desk import accounts, alerts, audit, facts, releases, rules
+from desk.checks import Problem, blocking, message
 from desk.errors import Invalid, InvalidTransition
-from desk.scenario import Scenario
+from desk.scenario import Draft, FactChange, Inject, Release as ScenarioRelease, Scenario, load
 from desk.states import ReplayState
-from desk.tables import REPLAY_KINDS, Incident, Organisation, Replay, ReplayEvent, User
+from desk.tables import REPLAY_KINDS, Alert, Incident, Organisation, Release, Replay, ReplayEvent, User
 
 # The people of each side of a scenario (``seed_organisations``): username suffix, display
 # name suffix, roles. The director is an admin of the first side.
@@ -34,6 +36,12 @@ SIDE_PEOPLE = (("drafter", "起草人", ["drafter"]), ("approver", "审核人", 
                ("publisher", "发布人", ["publisher"]), ("analyst", "舆情分析员", ["analyst"]))
 DIRECTOR = ("director", "演练导演", ["admin"])
 LEVEL_OF_KIND = {"government": "city", "enterprise": "company"}
+CHANNEL = "website"  # the scenario's releases are notices on the sides' websites (the live site's gov pages)
+# An approver's comment on a text the checks hold back (the problems are in the audit log).
+HELD_BACK = "预发布检查发现与事实表或对方通报不一致之处，请核对后修改。"
+# How long (scenario time) a release waits for the crawls to store the posts it answers,
+# holding back what comes after it, before it goes out answering those stored by then.
+ANSWER_WAIT = timedelta(hours=2)
 
 
 def current(session: Session) -> Replay | None:
@@ -111,6 +119,170 @@ def _close_pause(replay: Replay, now: datetime) -> None:
 
 def _target(replay: Replay) -> str:
     return f"replay:{replay.id}"
+
+
+# --- playing the scenario ----------------------------------------------------------------
+
+def play_due(session: Session, store: Store, replay: Replay, scenario: Scenario,
+             now: datetime | None = None) -> list[str]:
+    """Apply each entry of ``scenario`` whose offset ``replay`` has reached at ``now`` and
+    that it has not played yet, in the order of their offsets (at one offset: facts,
+    drafts, releases, injects), each dated ``appeared_at`` its offset:
+
+    - a fact is set by its side's drafter (``desk.facts.set_fact``);
+    - a demo's releases go through the workflow: its side's drafter drafts and submits,
+      its approver approves, its publisher schedules it and it is published at once,
+      answering the clusters of the posts in ``answers``; one the checks hold back is
+      sent back instead. A release waits (and what comes after it with it, so that the
+      checks see the fact sheet of its time) until the crawls have stored the posts it
+      answers, at most ``ANSWER_WAIT``;
+    - a demo's drafts are drafted and submitted, and sent back by the approver when the
+      checks hold them back (``release.blocked`` in the audit log says what they found);
+    - a demo's injects are recorded as sent at their time (a drill's director sends them:
+      ``send_inject``), and a drill's teams draft and publish themselves;
+    - the alerts opened since the replay started and linked to no incident are linked
+      to the replay's.
+
+    Each entry and its ``replay_events`` row land in one transaction with the caller's
+    commit, so that a player killed halfway plays none twice. Returns what it did, one
+    line each, for the console."""
+    if replay.started_at is None:
+        return []
+    now = naive_utc(now) or utcnow()
+    reached = replay.offset_at(now)
+    done = set(session.scalars(select(ReplayEvent.entry_id).where(ReplayEvent.replay_id == replay.id)))
+    incident = session.get(Incident, replay.incident_id)
+    sides = side_organisations(session, scenario)
+    said = []
+    for at, kind, entry_id, entry in _entries(scenario, replay.kind):
+        if at > reached:
+            break
+        if entry_id in done:
+            continue
+        when = replay.appeared_at(at)
+        org = sides[entry.to if kind == "inject" else entry.by]
+        if isinstance(entry, Inject):
+            _record_inject(session, replay, entry, "system", when)
+            said.append(f"{_clock(at)} inject {entry.id} ({entry.kind}) to {org.name}: {entry.text}")
+            continue
+        if isinstance(entry, FactChange):
+            value = list(entry.value) if isinstance(entry.value, tuple) else entry.value
+            facts.set_fact(session, side_user(session, org, "drafter"), incident, entry.key, value, at=when)
+            line = f"fact {entry.key} = {value} ({org.name})"
+        else:
+            clusters = _clusters(store, scenario, getattr(entry, "answers", ()))
+            if clusters is None:
+                if reached - at < ANSWER_WAIT:
+                    break
+                clusters = []  # its posts were never crawled: it answers nothing
+            line = _release(session, incident, org, entry, when, clusters)
+        session.add(ReplayEvent(replay_id=replay.id, entry_id=entry_id, kind=kind, done_at=naive_utc(when)))
+        session.flush()
+        said.append(f"{_clock(at)} {line}")
+    return said + _link_alerts(session, replay, incident)
+
+
+def _entries(scenario: Scenario, kind: str) -> list[tuple[timedelta, str, str, object]]:
+    """(offset, event kind, entry id, entry) of what a replay of ``kind`` plays, in order."""
+    entries = [(fact.at, 0, "fact", f"fact:{number}", fact) for number, fact in enumerate(scenario.facts, start=1)]
+    if kind == "demo":
+        entries += [(draft.at, 1, "release", draft.id, draft) for draft in scenario.drafts]
+        entries += [(release.at, 2, "release", release.id, release) for release in scenario.releases]
+        entries += [(inject.at, 3, "inject", inject.id, inject) for inject in scenario.injects]
+    return [(at, kind, entry_id, entry) for at, _, kind, entry_id, entry in sorted(entries, key=lambda e: e[:2])]
+
+
+def _release(session: Session, incident: Incident, org: Organisation, entry: Draft | ScenarioRelease,
+             when: datetime, clusters: list[str]) -> str:
+    """Draft ``entry`` for its side and take it as far as the workflow lets it: a release
+    to published, a draft to its approver; one the checks hold back goes back to its
+    drafter."""
+    drafter, approver = side_user(session, org, "drafter"), side_user(session, org, "approver")
+    release = releases.create_release(session, drafter, incident, entry.title, entry.text, CHANNEL, [org.id],
+                                      rumor_clusters=clusters)
+    releases.submit(session, drafter, release)
+    found = releases.problems(session, release)
+    if blocking(found):
+        hold_back(session, approver, release, found)
+        releases.request_changes(session, approver, release, HELD_BACK)
+        return f"{entry.id}: {org.name}'s draft held back by the checks: {'; '.join(map(message, found))}"
+    if isinstance(entry, Draft):
+        return f"{entry.id}: {org.name}'s draft in review: {entry.title}"
+    releases.approve(session, approver, release)
+    at = naive_utc(when)
+    releases.schedule(session, side_user(session, org, "publisher"), release, when=at, now=at)
+    releases.mark_published(session, release, when=at)
+    return f"{entry.id}: {org.name} published {entry.title}"
+
+
+def hold_back(session: Session, user: User, release: Release, found: list[Problem]) -> None:
+    """Record that the pre-publication checks held ``release`` back when ``user`` looked
+    at it: ``release.blocked`` with every problem they found, blocking or not (the
+    contradictions caught, for a drill's report)."""
+    version = releases.current_version(session, release).number
+    audit.record(session, user.username, "release.blocked", f"release:{release.id}",
+                 {"version": version, "problems": [asdict(problem) for problem in found]}, org_id=user.org_id)
+
+
+def _clusters(store: Store, scenario: Scenario, post_ids: tuple[str, ...]) -> list[str] | None:
+    """The near-duplicate clusters of the scenario's posts ``post_ids`` as the crawls
+    stored them (``Scenario.stored_id``), or None while one is not stored yet."""
+    if not post_ids:
+        return []
+    platforms = {post.id: post.platform for post in scenario.posts}
+    keys = [(platforms[post_id], scenario.stored_id(post_id)) for post_id in post_ids]
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(PostRow.platform, PostRow.platform_id, PostRow.cluster)
+                            .where(tuple_(PostRow.platform, PostRow.platform_id).in_(keys))).all()
+    found = {(platform, platform_id): cluster for platform, platform_id, cluster in rows}
+    clusters = [found.get(key) for key in keys]
+    return None if None in clusters else list(dict.fromkeys(clusters))
+
+
+def _link_alerts(session: Session, replay: Replay, incident: Incident) -> list[str]:
+    opened = session.scalars(select(Alert).where(Alert.incident_id.is_(None), Alert.opened_at >= replay.started_at)
+                             .order_by(Alert.id)).all()
+    for alert in opened:
+        alerts.link_incident(session, alert, incident, actor="system")
+    return [f"alert {alert.id} ({alert.key}) linked to the incident" for alert in opened]
+
+
+def send_inject(session: Session, replay: Replay, inject_id: str, actor: str, now: datetime | None = None,
+                scenario: Scenario | None = None) -> ReplayEvent:
+    """The director sends an inject to its team (at any time before the end): recorded
+    once; sending it again returns the record. ``scenario``: the replay's, when it is not
+    a shipped one to load by its name."""
+    scenario = scenario or load(replay.scenario)
+    inject = next((inject for inject in scenario.injects if inject.id == inject_id), None)
+    if inject is None:
+        raise Invalid("no_inject", inject=inject_id)
+    sent = session.scalar(select(ReplayEvent).where(ReplayEvent.replay_id == replay.id,
+                                                    ReplayEvent.entry_id == inject_id))
+    if sent is not None:
+        return sent
+    if replay.state == ReplayState.ENDED:
+        raise InvalidTransition("replay_state", change="send_inject", now=replay.state)
+    return _record_inject(session, replay, inject, actor, naive_utc(now) or utcnow())
+
+
+def _record_inject(session: Session, replay: Replay, inject: Inject, actor: str, when: datetime) -> ReplayEvent:
+    event = ReplayEvent(replay_id=replay.id, entry_id=inject.id, kind="inject", done_at=naive_utc(when))
+    session.add(event)
+    session.flush()
+    audit.record(session, actor, "replay.inject", _target(replay),
+                 {"inject": inject.id, "kind": inject.kind, "to": inject.to, "at": event.done_at.isoformat()})
+    return event
+
+
+def sent_injects(session: Session, replay: Replay) -> dict[str, datetime]:
+    """When each inject was sent (naive UTC), by its id."""
+    return dict(session.execute(select(ReplayEvent.entry_id, ReplayEvent.done_at)
+                                .where(ReplayEvent.replay_id == replay.id, ReplayEvent.kind == "inject")).all())
+
+
+def _clock(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    return f"[{minutes // 60:02d}:{minutes % 60:02d}]"
 
 
 # --- the scenario's people ---------------------------------------------------------------

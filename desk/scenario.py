@@ -1,7 +1,7 @@
 """A crisis on a relative timeline, read from a TOML file: the posts that appear on which
 platform and when, the official releases of either side, the facts that change, and the
 injects a drill director sends to the teams. ``desk/scenarios/`` holds the shipped ones;
-``crisiswatch demo`` seeds ``binhai_typhoon`` as the day just past (see crisiswatch.demo).
+``desk.replay`` plays one against the clock (the living demo, a drill).
 
 Every time is an offset from the scenario's start, written ``"2h15m"``, ``"45m"``,
 ``"1h"`` or ``"30s"``; a scenario lasts ``length`` (default ``"24h"``). The file::
@@ -22,7 +22,7 @@ Every time is an offset from the scenario's start, written ``"2h15m"``, ``"45m"`
     code = "460500"                  # the scenario is seeded in resolves them to themselves
 
     [[post]]
-    id = "w001"                      # unique among posts and releases
+    id = "w001"                      # unique among posts, releases and drafts
     at = "0h05m"
     platform = "weibo"               # weibo, wechat, tieba or news
     kind = "post"                    # post (default), repost, comment or article
@@ -32,12 +32,19 @@ Every time is an offset from the scenario's start, written ``"2h15m"``, ``"45m"`
     text = "..."
 
     [[release]]                      # an official release of one side, published at its time
-    id = "g01"
-    at = "1h30m"
-    by = "city"
+    id = "g01"                       # through the workflow (drafted, approved, published by the
+    at = "1h30m"                     # side's people), so its text passes the pre-publication
+    by = "city"                      # checks against the fact sheet of then (desk.checks)
     title = "..."
     text = "..."
     answers = ["w040"]               # optional: the rumor posts it answers
+
+    [[first_draft]]                  # a side's first text that the checks hold back (a figure that
+    id = "d01"                       # contradicts the fact sheet or the other side): submitted
+    at = "1h10m"                     # at its time and sent back by its approver, never published
+    by = "grid"
+    title = "..."
+    text = "..."
 
     [[fact]]                         # a fact sheet value from that time on
     at = "1h"
@@ -45,8 +52,8 @@ Every time is an offset from the scenario's start, written ``"2h15m"``, ``"45m"`
     key = "households"               # desk.tables FACT_KEYS
     value = "32000"                  # text; a list of names for affected_areas
 
-    [[inject]]                       # for a drill's teams (kept, not used yet)
-    id = "i01"
+    [[inject]]                       # for a drill's teams: the director sends it (a demo: at its time)
+    id = "i01"                       # unique among posts, releases, drafts and injects
     at = "3h"
     kind = "journalist_call"         # INJECT_KINDS
     to = "grid"
@@ -121,6 +128,15 @@ class Release:
 
 
 @dataclass(frozen=True)
+class Draft:
+    id: str
+    at: timedelta
+    by: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
 class FactChange:
     at: timedelta
     by: str
@@ -149,6 +165,7 @@ class Scenario:
     releases: tuple[Release, ...]
     facts: tuple[FactChange, ...]
     injects: tuple[Inject, ...]
+    drafts: tuple[Draft, ...] = ()
 
     def organisation(self, key: str) -> Organisation:
         return next(org for org in self.organisations if org.key == key)
@@ -223,7 +240,7 @@ class _Reader:
             yield where, line, checked
 
     def scenario(self, raw: dict) -> Scenario:
-        known = {"scenario", "organisation", "place", "post", "release", "fact", "inject"}
+        known = {"scenario", "organisation", "place", "post", "release", "first_draft", "fact", "inject"}
         for name in raw.keys() - known:
             self.fail(name, f"unknown table (known: {', '.join(sorted(known))})", self._line(name))
         head = raw.get("scenario")
@@ -248,10 +265,11 @@ class _Reader:
         places = self.places(raw)
         posts = self.posts(raw)
         releases = self.releases(raw, sides, {post.id for post in posts})
+        drafts = self.drafts(raw, sides, {entry.id for entry in (*posts, *releases)})
         facts = self.facts(raw, sides)
-        injects = self.injects(raw, sides)
+        injects = self.injects(raw, sides, {entry.id for entry in (*posts, *releases, *drafts)})
         return Scenario(head["name"], head["title"].strip(), head["query"].strip(), length, organisations, places,
-                        posts, releases, facts, injects)
+                        posts, releases, facts, injects, drafts)
 
     def within(self, where: str, line: int | None, at: timedelta) -> None:
         if at > self.length:
@@ -326,6 +344,17 @@ class _Reader:
             found[item["id"]] = Release(**{**item, "answers": answers})
         return tuple(found.values())
 
+    def drafts(self, raw: dict, sides: set[str], used: set[str]) -> tuple[Draft, ...]:
+        fields = {"id": (str,), "at": (str,), "by": (str,), "title": (str,), "text": (str,)}
+        found: dict[str, Draft] = {}
+        for where, line, item in self.entries(raw, "first_draft", fields, set(fields)):
+            self.within(where, line, item["at"])
+            if item["id"] in found or item["id"] in used:
+                self.fail(where, f"id {item['id']!r} is used twice", line)
+            self.side(where, line, item["by"], sides)
+            found[item["id"]] = Draft(**item)
+        return tuple(found.values())
+
     def facts(self, raw: dict, sides: set[str]) -> tuple[FactChange, ...]:
         fields = {"at": (str,), "by": (str,), "key": (str,), "value": (str, list)}
         found = []
@@ -345,7 +374,7 @@ class _Reader:
             found.append(FactChange(**{**item, "value": tuple(value) if isinstance(value, list) else value}))
         return tuple(sorted(found, key=lambda fact: fact.at))
 
-    def injects(self, raw: dict, sides: set[str]) -> tuple[Inject, ...]:
+    def injects(self, raw: dict, sides: set[str], used: set[str]) -> tuple[Inject, ...]:
         fields = {"id": (str,), "at": (str,), "kind": (str,), "to": (str,), "text": (str,)}
         found: dict[str, Inject] = {}
         for where, line, item in self.entries(raw, "inject", fields, set(fields)):
@@ -353,7 +382,7 @@ class _Reader:
             self.side(where, line, item["to"], sides)
             if item["kind"] not in INJECT_KINDS:
                 self.fail(where, f"kind {item['kind']!r} is not one of {', '.join(INJECT_KINDS)}", line)
-            if item["id"] in found:
+            if item["id"] in found or item["id"] in used:
                 self.fail(where, f"id {item['id']!r} is used twice", line)
             found[item["id"]] = Inject(**item)
         return tuple(found.values())

@@ -4,17 +4,23 @@ real SQLite database with the shipped scenario."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desk import replay as replays
+from core.schema import make_post
+from core.store import PostRow, Store
+from desk import alerts, replay as replays
 from desk.database import create_tables
-from desk.errors import InvalidTransition
+from desk.errors import Invalid, InvalidTransition
+from desk.facts import fact_history
+from desk.releases import current_version
 from desk.scenario import load
-from desk.states import ReplayState
+from desk.states import ReleaseState, ReplayState
+from desk.tables import Alert, AuditEntry, Incident, Organisation, Release, ReplayEvent
 
 TYPHOON = load("binhai_typhoon")
 T0 = datetime(2026, 7, 25, 22, 0)  # naive UTC, as the tables keep it
@@ -22,14 +28,19 @@ MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
-def session(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'desk.db'}")
-    create_tables(engine)
-    with Session(engine) as session:
+def store(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'crisiswatch.db'}")
+    create_tables(store.engine)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def session(store):
+    with Session(store.engine) as session:
         replays.seed_organisations(session, TYPHOON)
         session.commit()
         yield session
-    engine.dispose()
 
 
 def test_the_clock_runs_at_its_speed_stops_while_paused_and_at_the_scenarios_end(session):
@@ -68,3 +79,110 @@ def test_an_entry_appears_at_one_time_before_during_and_after_a_pause(session):
         assert demo.offset_at(demo.appeared_at(offset)) == offset
     with pytest.raises(InvalidTransition):  # one replay at a time
         replays.start(session, TYPHOON, "drill", 10, now=T0)
+
+
+def crawl(store, replay, *post_ids):
+    """Store the scenario's posts as the crawls of the live site do: under their stable
+    ids, dated when they appeared in the replay."""
+    posts = [post for post in TYPHOON.posts if post.id in post_ids]
+    store.upsert_posts([make_post(platform=post.platform, platform_id=TYPHOON.stored_id(post.id), kind=post.kind,
+                                  text=post.text, author_name=post.author, created_at=replay.appeared_at(post.at),
+                                  source="live") for post in posts])
+
+
+def actions(session, target):
+    return Counter(session.scalars(select(AuditEntry.action).where(AuditEntry.target == target)))
+
+
+def test_a_demo_plays_each_fact_and_release_once_through_the_workflow_across_a_kill(session, store):
+    demo = replays.start(session, TYPHOON, "demo", 48, now=T0)
+    session.commit()
+    said = replays.play_due(session, store, demo, TYPHOON, now=T0 + 5 * MINUTE)  # 4h: the first facts and texts
+    session.commit()
+    assert len(said) == 5 + 3 + 0  # five facts at 2h50m, the two drafts and g01; no inject before 5h
+    assert any("g01" in line and "published" in line for line in said)
+
+    replays.play_due(session, store, demo, TYPHOON, now=T0 + 10 * MINUTE)  # to 8h, killed before its commit
+    session.rollback()
+    again = replays.play_due(session, store, demo, TYPHOON, now=T0 + 10 * MINUTE)
+    # g02 answers the rumor: it waits for its post to be crawled, and what comes after it too
+    assert [line[:7] for line in again] == ["[05:00]", "[05:30]", "[05:30]"]
+    session.commit()
+    [answer] = [release for release in TYPHOON.releases if release.answers]
+    crawl(store, demo, *answer.answers)
+    said = replays.play_due(session, store, demo, TYPHOON, now=T0 + 10 * MINUTE)
+    assert [line[:11] for line in said] == ["[06:15] g02", "[06:40] inj", "[07:00] fac", "[07:05] g03"]
+    session.commit()
+    replays.play_due(session, store, demo, TYPHOON, now=T0 + 60 * MINUTE)  # past the end
+    session.commit()
+    assert replays.play_due(session, store, demo, TYPHOON, now=T0 + 60 * MINUTE) == []
+
+    history = fact_history(session, session.get(Incident, demo.incident_id))
+    assert [(row.key, row.updated_at) for row in history] == [
+        (fact.key, demo.appeared_at(fact.at).replace(tzinfo=None)) for fact in TYPHOON.facts]
+    rows = {current_version(session, release).title: release for release in session.scalars(select(Release))}
+    for entry in TYPHOON.releases:  # each published once, at its time, through every step of the workflow
+        release = rows[entry.title]
+        assert release.state == ReleaseState.PUBLISHED
+        assert release.published_at == demo.appeared_at(entry.at).replace(tzinfo=None)
+        assert actions(session, f"release:{release.id}") == {
+            "release.create": 1, "release.submit": 1, "release.approve": 1, "release.schedule": 1,
+            "release.publish": 1}
+    [cluster] = store.engine.connect().execute(select(PostRow.cluster)).scalars()
+    assert rows[answer.title].rumor_clusters == [cluster]
+    for entry in TYPHOON.drafts:  # the two sides' first drafts: held back by the checks, sent back
+        release = rows[entry.title]
+        assert release.state == ReleaseState.DRAFT
+        assert actions(session, f"release:{release.id}") == {
+            "release.create": 1, "release.submit": 1, "release.blocked": 1, "release.request_changes": 1}
+        [blocked] = session.scalars(select(AuditEntry.detail).where(AuditEntry.target == f"release:{release.id}",
+                                                                    AuditEntry.action == "release.blocked"))
+        assert {problem["message_key"] for problem in blocked["problems"]} == {"household_count"}
+    city_draft = session.scalar(select(AuditEntry.detail).where(
+        AuditEntry.target == f"release:{rows[TYPHOON.drafts[1].title].id}", AuditEntry.action == "release.blocked"))
+    assert {problem["detail"]["source"] for problem in city_draft["problems"]} == {
+        "fact sheet", f"release #{rows[TYPHOON.releases[0].title].id} of 滨海供电局"}
+    assert sorted(replays.sent_injects(session, demo)) == [inject.id for inject in TYPHOON.injects]
+    assert session.scalar(select(ReplayEvent.kind).where(ReplayEvent.entry_id == "fact:1")) == "fact"
+
+
+def test_a_drill_plays_the_facts_and_its_director_sends_each_inject_once(session, store):
+    drill = replays.start(session, TYPHOON, "drill", 48, now=T0)
+    assert replays.play_due(session, store, drill, TYPHOON, now=T0 + 60 * MINUTE) == []  # not running yet
+    replays.run(session, drill, now=T0)
+    said = replays.play_due(session, store, drill, TYPHOON, now=T0 + 60 * MINUTE)
+    assert len(said) == len(TYPHOON.facts) and all(" fact " in line for line in said)
+    assert session.scalar(select(Release.id)) is None  # the teams draft and publish themselves
+    assert replays.sent_injects(session, drill) == {}
+
+    first = replays.send_inject(session, drill, "i02", "director", now=T0 + 3 * MINUTE)
+    assert replays.send_inject(session, drill, "i02", "director", now=T0 + 4 * MINUTE).id == first.id
+    assert replays.sent_injects(session, drill) == {"i02": T0 + 3 * MINUTE}
+    assert actions(session, f"replay:{drill.id}")["replay.inject"] == 1
+    with pytest.raises(Invalid):
+        replays.send_inject(session, drill, "i99", "director")
+    replays.end(session, drill, now=T0 + 30 * MINUTE)
+    with pytest.raises(InvalidTransition):
+        replays.send_inject(session, drill, "i01", "director")
+    session.commit()
+
+
+def test_a_release_whose_posts_are_never_crawled_goes_out_after_its_wait_and_new_alerts_join_the_incident(
+        session, store):
+    scheme = alerts.add_scheme(session, "滨海停电", session.get(Organisation, 1), "停电", actor="test")
+    rule = alerts.add_rule(session, scheme, "keyword", {"words": ["全城停电"]}, actor="test")
+    before, during = (Alert(rule_id=rule.id, key=key, level="IV", opened_at=at, updated_at=at, count=3, baseline=0,
+                            query="q=停电") for key, at in (("旧", T0 - MINUTE), ("全城停电", T0 + MINUTE)))
+    session.add_all([before, during])
+    demo = replays.start(session, TYPHOON, "demo", 48, now=T0)
+    [answer] = [release for release in TYPHOON.releases if release.answers]
+    waited = demo.appeared_at(answer.at + replays.ANSWER_WAIT).replace(tzinfo=None)
+    said = replays.play_due(session, store, demo, TYPHOON, now=waited - MINUTE)
+    assert not any(answer.id in line for line in said)
+    assert said[-1] == f"alert {during.id} (全城停电) linked to the incident"
+    assert (before.incident_id, during.incident_id) == (None, demo.incident_id)
+    said = replays.play_due(session, store, demo, TYPHOON, now=waited)
+    assert said[0].startswith(f"[06:15] {answer.id}") and "published" in said[0]
+    [published] = [release for release in session.scalars(select(Release))
+                   if current_version(session, release).title == answer.title]
+    assert published.state == ReleaseState.PUBLISHED and published.rumor_clusters == []

@@ -10,6 +10,7 @@ from datetime import timedelta
 import jieba
 import pytest
 
+from desk.facts import household_counts
 from desk.scenario import INJECT_KINDS, ScenarioError, load, parse_offset
 from desk.tables import FACT_KEYS
 from desk.vocabulary import ORG_KINDS
@@ -121,6 +122,9 @@ ERRORS = [
     (('code = "460500"', 'code = "990500"'), ":12: ", "code 990500 is under no real province"),
     (('length = "2h"', 'length = "2h"\nowner = "x"'), ":1: ", "[scenario]: unknown field 'owner'"),
     (('[[inject]]', '[[injects]]'), ":47: ", "injects: unknown table"),
+    (('id = "i1"', 'id = "w2"'), ":47: ", "[[inject]] #1 (id 'w2'): id 'w2' is used twice"),
+    (('[[inject]]', '[[first_draft]]\nid = "g1"\nat = "1h"\nby = "grid"\ntitle = "初稿"\ntext = "约5万户停电"\n\n[[inject]]'),
+     ":47: ", "[[first_draft]] #1 (id 'g1'): id 'g1' is used twice"),
 ]
 
 
@@ -170,6 +174,15 @@ def test_the_shipped_typhoon_has_both_sides_facts_that_change_and_injects_of_eac
     assert len(estimates) >= 2  # the estimate moves: the sides' first texts disagree with the later one
     assert {inject.kind for inject in TYPHOON.injects} == set(INJECT_KINDS)
     assert [fact.at for fact in TYPHOON.facts] == sorted(fact.at for fact in TYPHOON.facts)
+
+
+def test_the_sides_first_drafts_disagree_on_the_households_cut_before_either_publishes():
+    """desk.replay plays them and the checks catch them (tests/desk/test_replay.py)."""
+    assert {draft.by for draft in TYPHOON.drafts} == {org.key for org in TYPHOON.organisations}
+    figures = {draft.by: household_counts(draft.text)[0].value for draft in TYPHOON.drafts}
+    assert len(set(figures.values())) == len(figures)
+    for draft in TYPHOON.drafts:
+        assert draft.at < min(release.at for release in TYPHOON.releases if release.by == draft.by)
 
 
 def test_the_rumor_spreads_in_one_repost_tree_and_an_official_release_answers_it():
