@@ -3,11 +3,11 @@ while a director steers it, and the drill report that scores them (desk.drill_re
 
 A drill's home is ``<home>/drills/<scenario>-<YYYYmmdd-HHMMSS>/``: its database, index,
 posts and people are its own, so that drill data never mixes with real data. It holds a
-copy of the scenario file (``scenario.toml``), the scenario's organisations and people
-(desk.replay.seed_organisations), those of ``--orgs`` copied from the home with their
-logins, a file channel for each organisation (``exports/``), the home's rumor clocks run
-``--speed`` times faster (``clocks.toml``) and the replay, ready until its director starts
-it on ``/drill/``.
+copy of the scenario file (``scenario.toml``) and of the home's trained models, the
+scenario's organisations and people (desk.replay.seed_organisations), those of ``--orgs``
+copied from the home with their logins, a file channel for each organisation
+(``exports/``), the home's rumor clocks run ``--speed`` times faster (``clocks.toml``) and
+the replay, ready until its director starts it on ``/drill/``.
 """
 
 from __future__ import annotations
@@ -160,6 +160,8 @@ def prepare(settings: Settings, path: Path, scenario, speed: float, org_names: l
     if folder.exists():
         fail(f"{folder} exists already: start the next drill a second later")
     drill_settings = Settings.load(folder).ensure_home()
+    if settings.models_dir.is_dir():  # the home's trained models, not a training per drill
+        shutil.copytree(settings.models_dir, drill_settings.models_dir, dirs_exist_ok=True)
     (folder / "clocks.toml").write_text(scaled_clocks(load_clocks(settings.home / "clocks.toml"), speed),
                                         encoding="utf-8")
     store = _store(drill_settings)

@@ -1,6 +1,6 @@
 """``crisiswatch drill``: a drill is prepared in a home of its own under the home's drills/
-(its scenario's people, an organisation of the home with its logins, the clocks scaled by
-the speed, its replay ready for the director), listed by ``drill status`` and scored by
+(its scenario's people, an organisation of the home with its logins, the home's models,
+the clocks scaled by the speed, its replay ready for the director), listed by ``drill status`` and scored by
 ``drill report``, while the home itself stays as it was."""
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def test_a_drill_is_prepared_in_a_home_of_its_own(home):
         office = accounts.create_organisation(session, PRESS_OFFICE, "enterprise", "branch")
         accounts.create_user(session, "press", "新闻发言人", PASSWORD, office, ["drafter", "approver"])
     store.close()
+    (home.models_dir / "rumor").mkdir(parents=True)
+    (home.models_dir / "rumor" / "card.json").write_text('{"version": "trained-here"}', encoding="utf-8")
 
     made = cli("drill", "start", "binhai_typhoon", "--speed", "60", "--orgs", PRESS_OFFICE, "--prepare-only",
                home=home)
@@ -42,6 +44,7 @@ def test_a_drill_is_prepared_in_a_home_of_its_own(home):
     assert [(clock.name, clock.hours * 60) for clock in load_clocks(folder / "clocks.toml")] == [
         ("authoritative_information", 5), ("press_conference", 24)]
     assert PRESS_OFFICE in (folder / "channels.toml").read_text(encoding="utf-8")
+    assert "trained-here" in (folder / "models" / "rumor" / "card.json").read_text(encoding="utf-8")  # not trained again
 
     drill = Settings.load(folder)
     store, sessions = sessions_of(drill)
