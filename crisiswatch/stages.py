@@ -98,14 +98,16 @@ def precise_batches(settings: Settings, store: Store, tier, incident: int | None
     """Re-tag precisely a batch at a time in ``tag_precise``'s order, yielding how many posts
     each batch re-tagged. The ids that come first are queried again every ``every`` batches:
     a post that becomes an incident's or an alert's evidence during a long run comes next,
-    not with the rest."""
+    not with the rest. Each time only those not yet re-tagged are kept, so that the batches
+    between do not walk again the ids done before."""
     from nlp.precise import tag_precisely
 
     done = batches = 0
     first: list[list[int]] = []
     while limit is None or done < limit:
         if batches % every == 0:
-            first = precise_priorities(settings, store, incident)
+            first = [[post_id for post_id, _ in store.posts_to_tag_precisely(tier.version, len(ids), ids)]
+                     for ids in precise_priorities(settings, store, incident)]
         size = batch_size if limit is None else min(batch_size, limit - done)
         count = tag_precisely(store, tier, first, limit=size, batch_size=size, rest=incident is None)
         if not count:

@@ -51,12 +51,12 @@ def report(settings: Settings, store: Store, index: IndexBackend) -> dict:
     }
 
 
-def precise_progress(settings: Settings, store: Store) -> dict:
+def precise_progress(settings: Settings, store: Store, count_left: bool = True) -> dict:
     """The precise tier's models (per task: when trained and its held-out macro-F1, or the
     command that trains it; ``training`` while a training's checkpoint is in the home), with
     both models how many posts carry tags of their version and how many are left, and its
     ``state`` as the UI tells it: "training" while a model trains, else "ready" with both
-    models, else None."""
+    models, else None. Without ``count_left`` (a count over every tagged post) ``left`` is None."""
     from nlp.precise_train import training_dir  # here: it brings scikit-learn
 
     models = {}
@@ -77,5 +77,5 @@ def precise_progress(settings: Settings, store: Store) -> dict:
     with store.engine.connect() as conn:
         tagged = conn.execute(select(func.count()).select_from(PreciseTagRow)
                               .where(PreciseTagRow.model_version == version)).scalar_one()
-    return {"models": models, "tagged": tagged, "left": store.count_to_tag_precisely(version),
+    return {"models": models, "tagged": tagged, "left": store.count_to_tag_precisely(version) if count_left else None,
             "state": state or "ready"}

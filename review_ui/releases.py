@@ -166,7 +166,7 @@ def dashboard(incident_id: int):
     searched = url_for("search.index", q=found.query or "", since=figures.incident_since(found).isoformat())
     return render_template("dashboard.html", incident=found, data=data, interval=interval,
                            scope=_mapped(data.place_map.provinces), chart=_chart(data, searched),
-                           precise=precise_progress(services().settings, services().store))
+                           precise=precise_progress(services().settings, services().store, count_left=False))
 
 
 def _mapped(provinces: list[tuple[str, int]]) -> list[tuple[str, int]]:
