@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, tuple_
@@ -24,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from core.store import PostRow, Store, naive_utc, utcnow
 from desk import accounts, alerts, audit, facts, releases, rules
-from desk.checks import Problem, blocking, message
+from desk.checks import message
 from desk.errors import Invalid, InvalidTransition
 from desk.scenario import Draft, FactChange, Inject, Release as ScenarioRelease, Scenario, load
 from desk.states import ReplayState
-from desk.tables import REPLAY_KINDS, Alert, Incident, Organisation, Release, Replay, ReplayEvent, User
+from desk.tables import REPLAY_KINDS, Alert, Incident, Organisation, Replay, ReplayEvent, User
 
 # The people of each side of a scenario (``seed_organisations``): username suffix, display
 # name suffix, roles. The director is an admin of the first side.
@@ -136,8 +135,9 @@ def play_due(session: Session, store: Store, replay: Replay, scenario: Scenario,
       sent back instead. A release waits (and what comes after it with it, so that the
       checks see the fact sheet of its time) until the crawls have stored the posts it
       answers, at most ``ANSWER_WAIT``;
-    - a demo's drafts are drafted and submitted, and sent back by the approver when the
-      checks hold them back (``release.blocked`` in the audit log says what they found);
+    - a demo's first drafts are drafted and submitted, and sent back when the checks
+      refuse their approval (``workflow.blocked`` in the audit log, as the review UI
+      records a refusal);
     - a demo's injects are recorded as sent at their time (a drill's director sends them:
       ``send_inject``), and a drill's teams draft and publish themselves;
     - the alerts opened since the replay started and linked to no incident are linked
@@ -195,33 +195,27 @@ def _entries(scenario: Scenario, kind: str) -> list[tuple[timedelta, str, str, o
 def _release(session: Session, incident: Incident, org: Organisation, entry: Draft | ScenarioRelease,
              when: datetime, clusters: list[str]) -> str:
     """Draft ``entry`` for its side and take it as far as the workflow lets it: a release
-    to published, a draft to its approver; one the checks hold back goes back to its
-    drafter."""
+    to published, a first draft to approved; one the checks refuse to approve goes back
+    to its drafter, the refusal audited as the review UI audits it (``workflow.blocked``)."""
     drafter, approver = side_user(session, org, "drafter"), side_user(session, org, "approver")
     release = releases.create_release(session, drafter, incident, entry.title, entry.text, CHANNEL, [org.id],
                                       rumor_clusters=clusters)
     releases.submit(session, drafter, release)
-    found = releases.problems(session, release)
-    if blocking(found):
-        hold_back(session, approver, release, found)
+    try:
+        with session.begin_nested():  # refused: the attempt's own changes roll back, as in the review UI
+            releases.approve(session, approver, release)
+    except releases.Blocked as err:
+        audit.record(session, approver.username, "workflow.blocked", f"release:{release.id}",
+                     {"attempted": "approve", "problems": [problem.kind for problem in err.problems]},
+                     org_id=approver.org_id)
         releases.request_changes(session, approver, release, HELD_BACK)
-        return f"{entry.id}: {org.name}'s draft held back by the checks: {'; '.join(map(message, found))}"
+        return f"{entry.id}: {org.name}'s draft held back by the checks: {'; '.join(map(message, err.problems))}"
     if isinstance(entry, Draft):
-        return f"{entry.id}: {org.name}'s draft in review: {entry.title}"
-    releases.approve(session, approver, release)
+        return f"{entry.id}: {org.name}'s first draft approved: {entry.title}"
     at = naive_utc(when)
     releases.schedule(session, side_user(session, org, "publisher"), release, when=at, now=at)
     releases.mark_published(session, release, when=at)
     return f"{entry.id}: {org.name} published {entry.title}"
-
-
-def hold_back(session: Session, user: User, release: Release, found: list[Problem]) -> None:
-    """Record that the pre-publication checks held ``release`` back when ``user`` looked
-    at it: ``release.blocked`` with every problem they found, blocking or not (the
-    contradictions caught, for a drill's report)."""
-    version = releases.current_version(session, release).number
-    audit.record(session, user.username, "release.blocked", f"release:{release.id}",
-                 {"version": version, "problems": [asdict(problem) for problem in found]}, org_id=user.org_id)
 
 
 def _clusters(store: Store, scenario: Scenario, post_ids: tuple[str, ...]) -> list[str] | None:
