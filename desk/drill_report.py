@@ -4,7 +4,8 @@ against the times the scenario knows.
 
 Each rumor is a post that a release of the scenario answers (``answers``); its first post
 appeared at ``replay.appeared_at(post.at)``, and its near-duplicate cluster in the store
-is that of the stored post. From that time the report measures the first alert that
+is that of the stored post (by its stored id, or by its text where a platform's crawl keys
+posts its own way). From that time the report measures the first alert that
 names the cluster (its evidence, its posts, or the release that answered it), its first
 acknowledgement, the first answer (a release linking the cluster) approved by every
 required organisation (the audit log's ``release.approve`` that made it approved) and
@@ -33,12 +34,13 @@ from desk.alerts import OPEN_STATES
 from desk.clocks import Clock, rumor_clock
 from desk.dashboard import aware
 from desk.releases import current_version
+from desk.replay import sent_injects
 from desk.report_docx import duration_label
 from desk.reports import Report
 from desk.scenario import Scenario
 from desk.states import ReleaseState
 from desk.tables import (Alert, AlertRule, AlertScheme, Approval, AuditEntry, Incident, KeptReport, Organisation,
-                         Release, ReplayEvent, User)
+                         Release, User)
 
 KIND = "drill"
 TITLE = "演练报告"
@@ -130,8 +132,7 @@ def _responses(session: Session, cluster: str) -> dict:
 
 
 def _injects_sent(session: Session, replay, scenario: Scenario) -> list[dict]:
-    sent = dict(session.execute(select(ReplayEvent.entry_id, ReplayEvent.done_at).where(
-        ReplayEvent.replay_id == replay.id, ReplayEvent.kind == "inject")).all())
+    sent = sent_injects(session, replay)
     return [{"id": inject.id, "kind": inject.kind, "to": scenario.organisation(inject.to).name, "text": inject.text,
              "at_s": inject.at.total_seconds(), "sent_at": _iso(aware(sent.get(inject.id)))}
             for inject in scenario.injects]

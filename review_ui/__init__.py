@@ -22,8 +22,8 @@ from core.store import Store
 from desk.database import open_sessions
 from indexes.backends import IndexBackend, open_index
 from nlp.topics import load_taxonomy
-from review_ui import (admin, alerts, api, auth, database, formatting, i18n, params, posts, releases, reports,
-                       search, spread, stories)
+from review_ui import (admin, alerts, api, auth, database, drill, formatting, i18n, params, posts, releases,
+                       reports, search, spread, stories)
 from review_ui.services import EXTENSION, Services
 
 CSP = (
@@ -102,8 +102,9 @@ def create_app(settings: Settings, store: Store | None = None, index: IndexBacke
     formatting.init_app(app)
     auth.init_app(app, settings)  # before the other blueprints: its check runs before their views
     database.init_app(app)
+    drill.init_app(app)
     for blueprint in (search.bp, posts.bp, spread.bp, stories.bp, releases.bp, reports.bp, alerts.bp, api.bp,
-                      admin.bp):
+                      admin.bp, drill.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/favicon.ico", "favicon", _no_favicon)
     app.register_error_handler(HTTPException, _http_error)
