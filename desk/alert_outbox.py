@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from core.schema import CHINA_TZ
 from core.store import naive_utc, utcnow
 from desk import audit, rules
+from desk.drills import mark
 from desk.errors import Invalid
 from desk.notices import LEVELS, Notice
 from desk.outbox import LEASE, MAX_ATTEMPTS, attempted, backoff, lease_renewed, moved
@@ -363,5 +364,5 @@ def notice(session: Session, delivery: AlertDelivery, link_base: str = "") -> No
         lines.append(f"- 首条：{first:%Y-%m-%d %H:%M}")
     if delivery.reason == "escalated":
         lines.append(f"- 发出单位：{session.get(Organisation, scheme.org_id).name}")
-    return Notice(f"alert-{alert.id}-{delivery.id}", f"{scheme.name}：{alert.key}", "\n".join(lines),
+    return Notice(f"alert-{alert.id}-{delivery.id}", f"{mark(session)}{scheme.name}：{alert.key}", "\n".join(lines),
                   level=delivery.level, link=f"{link_base.rstrip('/')}/alerts/{alert.id}")

@@ -67,6 +67,7 @@ from sqlalchemy.orm import Session
 from core.store import naive_utc, utcnow
 from desk import audit, rules
 from desk.checks import blocking, message
+from desk.drills import mark
 from desk.releases import mark_published, problems
 from desk.rules import Invalid, InvalidTransition
 from desk.states import DeliveryStatus, ReleaseState
@@ -502,7 +503,7 @@ def payload(session: Session, delivery: Delivery, now: datetime) -> bytes:
         "corrects_id": release.corrects_id,
         "channel": release.channel,
         "version": version.number,
-        "title": version.title,
+        "title": mark(session) + version.title,  # a drill's release says so wherever it lands
         "body": version.body,
         "organisations": [{"id": o.id, "name": o.name, "kind": o.kind} for o in orgs],
         "scheduled_at": _iso(release.scheduled_at),

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from core.schema import CHINA_TZ
 from core.store import Store, naive_utc
 from desk import dashboard, psr
+from desk.drills import mark
 from desk.alerts import may_handle
 from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
@@ -125,7 +126,7 @@ def make_report(kind: str, store: Store, index, session: Session, clocks: list[C
         sections["psr"] = psr.timeline(session, store, index, incident, now, user=viewer, board=board)
         sections["spread"] = _spread(store, base, board)
     sections = {"summary": _summary(kind, board.total, sections, incident), **sections}
-    return Report(kind, TITLES[kind] + (f"：{incident.title}" if incident else ""), query, since, until,
+    return Report(kind, mark(session) + TITLES[kind] + (f"：{incident.title}" if incident else ""), query, since, until,
                   now.astimezone(CHINA_TZ), board.total, sections)
 
 

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 
 from desk import drill_report, replay as replays
 from desk.clocks import load_clocks
+from desk.drills import DRILL
 from desk.errors import WorkflowError
 from desk.rules import REPLAY_STEPS
 from desk.scenario import load
@@ -22,8 +23,6 @@ from review_ui.database import session as _session
 from review_ui.services import services
 
 bp = Blueprint("drill", __name__, url_prefix="/drill")
-
-DRILL = "drill"  # the replay kind whose home is a drill's (desk.tables.REPLAY_KINDS)
 
 
 @bp.before_request
