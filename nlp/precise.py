@@ -8,12 +8,18 @@ posts with the encoder's own tokeniser (``nlp.encoder.CharTokenizer``), in batch
 by length, in int8. Polarity follows from the two models' probabilities as in the fast
 tier (``nlp.polarity``). Precise tags are kept beside the fast ones (``core.store``), and
 a post is re-tagged once per version of the two models, a batch per transaction.
+
+Where training found that it helps, the folder also holds ``stacking.joblib``: a linear
+model on the fast tier's features, fitted on the training rows only, and a logistic
+regression fitted on the validation rows that combines both models' log-probabilities;
+the model's probabilities are then the combined ones (its card says so under ``stacking``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import warnings
 from collections.abc import Iterable, Sequence
@@ -21,14 +27,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import joblib
 import numpy as np
 
 from core.store import Store
+from nlp.datasets import Labelled
 from nlp.encoder import FILES, CharTokenizer, EncoderUnavailable
+from nlp.features import VERSION as FEATURES
 from nlp.polarity import polarities
 
 TASKS = ("sentiment", "emotion")
 CARD = "card.json"
+STACKING = "stacking.joblib"
 
 
 def model_dir(models_dir: Path, task: str) -> Path:
@@ -43,6 +53,10 @@ def problem(models_dir: Path) -> str | None:
         if missing:
             return (f"no precise {task} model: {folder} lacks {', '.join(missing)} "
                     f"(crisiswatch train {task} --tier precise makes it)")
+        stacking = json.loads((folder / CARD).read_text(encoding="utf-8")).get("stacking", {})
+        if stacking.get("stacked") and stacking.get("features") != FEATURES:
+            return (f"the precise {task} model stacks a linear model trained on older features "
+                    f"(crisiswatch train {task} --tier precise makes it anew)")
     return None
 
 
@@ -61,15 +75,46 @@ def save_model(models_dir: Path, task: str, model, vocab: Path, card: dict) -> P
 
 
 def model_version(folder: Path) -> str:
-    """A precise model's version: its task and a digest of its weights (computed once per file)."""
-    weights = (folder / "model.safetensors").stat()
-    return _model_version(folder, weights.st_mtime_ns, weights.st_size)
+    """A precise model's version: its task and a digest of its weights and stacking, where
+    it has one (computed once per state of the files)."""
+    files = [folder / name for name in ("model.safetensors", STACKING) if (folder / name).is_file()]
+    return _model_version(folder, tuple((path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in files))
 
 
 @lru_cache(maxsize=8)
-def _model_version(folder: Path, _mtime_ns: int, _size: int) -> str:
+def _model_version(folder: Path, files: tuple) -> str:
     task = json.loads((folder / CARD).read_text(encoding="utf-8"))["task"]
-    return f"{task}:{hashlib.sha256((folder / 'model.safetensors').read_bytes()).hexdigest()[:12]}"
+    digest = hashlib.sha256()
+    for name, _mtime_ns, _size in files:
+        digest.update((folder / name).read_bytes())
+    return f"{task}:{digest.hexdigest()[:12]}"
+
+
+def stacking_features(precise: np.ndarray, linear: np.ndarray) -> np.ndarray:
+    """What the stacker reads: both models' log-probabilities side by side."""
+    return np.log(np.clip(np.hstack([precise, linear]), 1e-6, None))
+
+
+@dataclass
+class Stacking:
+    """A linear model (``nlp.linear``, on the fast tier's features) and the logistic
+    regression that combines its probabilities with the precise model's."""
+
+    linear: object  # nlp.train's fitted model: classes_ and predict_proba(features)
+    combiner: object  # a fitted scikit-learn LogisticRegression over stacking_features
+
+    def linear_proba(self, texts: list[str]) -> np.ndarray:
+        from nlp.train import featurize_data  # scikit-learn's import takes seconds: not for status
+
+        return self.linear.predict_proba(featurize_data(Labelled(texts, [])))
+
+    def predict_proba(self, precise: np.ndarray, texts: list[str]) -> np.ndarray:
+        return self.combiner.predict_proba(stacking_features(precise, self.linear_proba(texts)))
+
+    def save(self, folder: Path) -> None:
+        partial = folder / (STACKING + ".partial")
+        joblib.dump(self, partial, compress=3)  # the linear model's hashed columns are mostly zeros
+        os.replace(partial, folder / STACKING)
 
 
 def tier_version(models_dir: Path) -> str:
@@ -96,10 +141,18 @@ class PreciseModel:
                 warnings.filterwarnings("ignore", message=".* are deprecated", category=UserWarning)
                 model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self.model = model
+        stacking = folder / STACKING
+        self.stacking: Stacking | None = joblib.load(stacking) if stacking.is_file() else None
         self.version = model_version(folder)
 
     def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Each text's probabilities in the order of ``labels``, rows in the order of ``texts``."""
+        """Each text's probabilities in the order of ``labels``, rows in the order of
+        ``texts``: the stacked ones where the model stacks, else the encoder's own."""
+        out = self.encoder_proba(texts, batch_size)
+        return out if self.stacking is None else self.stacking.predict_proba(out, texts)
+
+    def encoder_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """The fine-tuned encoder's probabilities alone."""
         import torch
 
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)

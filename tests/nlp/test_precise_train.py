@@ -1,6 +1,8 @@
 """Training the precise tier (nlp.precise_train) on a tiny encoder saved here: `train
-sentiment|emotion --tier precise` makes the models `tag --precise` loads, and a training
-killed with SIGKILL resumes from its checkpoint, its step count going on."""
+sentiment|emotion --tier precise` makes the models `tag --precise` loads (the card giving
+the held-out figures of the model, the linear model and their stack), a stacker is kept
+where it beats both models and the model then predicts with it, and a training killed
+with SIGKILL resumes from its checkpoint, its step count going on."""
 
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from crisiswatch import stages
-from nlp.precise import model_dir
-from nlp.precise_train import CHECKPOINT, split, train_precise, training_dir
+from nlp.precise import PreciseModel, model_dir, problem
+from nlp.precise_train import CHECKPOINT, fit_stacking, split, train_precise, training_dir
 from tests.conftest import REPO, cli
 from tests.nlp.test_precise import add_posts, precise_rows
 
@@ -80,11 +83,52 @@ def test_a_short_fine_tune_makes_the_models_tag_precise_loads(home, encoder, tmp
         assert set(card["held_out"]) == {"accuracy", "macro_f1", "per_class", "n"}
         assert card["recipe"]["frozen_layers"] == 1 and card["steps"] == 4 * card["epochs"]
         assert not training_dir(home.models_dir, task).exists()
+        stacking = card["stacking"]
+        assert set(stacking["held_out"]) == {"precise", "linear", "stacked"}
+        chosen = stacking["validation_macro_f1"]
+        assert stacking["stacked"] == (chosen["stacked"] > max(chosen["precise"], chosen["linear"]))
+        assert card["held_out"] == stacking["held_out"]["stacked" if stacking["stacked"] else "precise"]
+        assert (model_dir(home.models_dir, task) / "stacking.joblib").exists() == stacking["stacked"]
 
     assert cli("tag", "--precise", home=home).stdout == "re-tagged 5 posts precisely\n"
     assert set(precise_rows(home)) == set(posts)
     assert "--tier precise fine-tunes the encoder" in cli("train", "rumor", "--tier", "precise", home=home,
                                                           check=False).stderr
+
+
+def test_a_stack_that_beats_both_models_is_kept_and_the_model_then_predicts_with_it(encoder, tmp_path):
+    """The words tell positive from weak_negative but not anger from anxiety; the precise
+    model (its probabilities made here) the other way round: only their stack gets all four."""
+    models = tmp_path / "models"
+    train_precise("sentiment", encoder, tmp_path, models, data_file=labelled(tmp_path, "sentiment", 40),
+                  say=lambda message: None)
+    folder = model_dir(models, "sentiment")
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    alone = PreciseModel(folder)
+    words = {"anger": "担心又愤怒", "anxiety": "担心又愤怒", "positive": "谢谢师傅", "weak_negative": "又停电了"}
+
+    def rows(count: int, start: int) -> tuple[list[str], list[str]]:
+        pairs = [(f"{text}{start + i}", label) for i in range(count) for label, text in words.items()]
+        return [text for text, _ in pairs], [label for _, label in pairs]
+
+    train, validation = rows(30, 0), rows(20, 100)
+    noise = np.random.default_rng(0).uniform(size=len(validation[1]))
+    precise = np.array([[0.8, 0.1, 0.05, 0.05] if label == "anger" else [0.1, 0.8, 0.05, 0.05] if label == "anxiety"
+                        else [0.05, 0.05, 0.45 + u / 10, 0.55 - u / 10] for label, u in zip(validation[1], noise)])
+    stacking, chosen = fit_stacking("sentiment", *train, validation, precise)
+    assert chosen["stacked"] > 0.95 and chosen["precise"] < 0.85 and chosen["linear"] < 0.85
+
+    stacking.save(folder)
+    stacked = PreciseModel(folder)
+    assert stacked.version.startswith("sentiment:") and stacked.version != alone.version
+    texts = ["谢谢师傅7", "又停电了", "龙华区停电了美兰区"]
+    probabilities = stacked.predict_proba(texts)
+    assert np.allclose(probabilities, stacking.predict_proba(alone.encoder_proba(texts), texts))
+    assert np.allclose(probabilities.sum(axis=1), 1) and stacked.labels == card["labels"]
+
+    card["stacking"].update(stacked=True, features="numpy-hash-1")  # a linear model of an older crisiswatch
+    (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    assert "stacks a linear model trained on older features" in problem(models)
 
 
 def test_a_killed_training_resumes_from_its_checkpoint(encoder, tmp_path):
