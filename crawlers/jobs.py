@@ -40,10 +40,12 @@ class Job:
     limits: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
 
-    @property
-    def scrapy_settings(self) -> dict:
+    def scrapy_settings(self, demo_site: str | None = None) -> dict:
+        """The job's limits and settings, the demo site's address in place of its
+        placeholder (a spider's base URL, as the live site's jobs give it)."""
         limits = {LIMITS[name]: value * 60 if name == "minutes" else value for name, value in self.limits.items()}
-        return {**limits, **self.settings}
+        return {**limits, **{name: value.replace(DEMO_SITE_PLACEHOLDER, demo_site or "") if isinstance(value, str)
+                             else value for name, value in self.settings.items()}}
 
     @property
     def uses_demo_site(self) -> bool:

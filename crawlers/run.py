@@ -53,7 +53,7 @@ def crawl_job(settings: Settings, job: Job, spider_args: dict | None = None,
         server, demo_site = serve_demo_site()
     try:
         return crawl(settings, job.spider, {**job.spider_args(demo_site), **(spider_args or {})}, job.name,
-                     {**job.scrapy_settings, **(overrides or {})})
+                     {**job.scrapy_settings(demo_site), **(overrides or {})})
     finally:
         if server is not None:
             server.shutdown()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 
 from core.settings import Settings
 from crisiswatch.commands.common import CONTEXT, fail, stop_on_interrupt, with_home
+
+DEMO_LENGTH = timedelta(minutes=30)  # the demo's scenario day, played at its default speed
 
 
 @click.command(context_settings=CONTEXT)
@@ -41,23 +45,31 @@ def serve(settings: Settings, host, port, workers, threads, access_log):
 @click.option("--port", default=5000, show_default=True, envvar="CRISISWATCH_PORT", type=click.IntRange(1, 65535))
 @click.option("--sample/--no-sample", default=True, show_default=True,
               help="Also import a slice of the real Weibo corpus from the data folder, when present.")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True),
+              help="How many times faster than the clock the scenario plays [default: its day in 30 minutes]; "
+                   "a replay going on keeps its own.")
 @with_home
-def demo(settings: Settings, host, port, sample):
+def demo(settings: Settings, host, port, sample, speed):
     """The whole product on the embedded default, until Ctrl-C.
 
     \b
-    Trains the classifiers if needed (NER then trains in a process of its own, at a
-    lower priority, while the rest runs), imports three days of the real Weibo corpus,
-    serves the bundled illustrative news site on loopback, runs the crawl jobs on their
-    schedules (crawl -> tag -> index) and the publisher of due releases, and serves the
-    review UI as `crisiswatch serve` does, with demo organisations, one user per role
-    (passwords printed the first time) and an incident with its fact sheet.
+    Plays the shipped scenario (a typhoon's day in the fictional 滨海市) live: its site on
+    loopback publishes the posts, releases and news as their time comes, the crawl jobs
+    pick them up each minute (crawl -> tag -> index -> alert rules), and a player sets its
+    facts and publishes its releases through the workflow. Trains the classifiers if
+    needed (NER then trains in a process of its own, at a lower priority, while the rest
+    runs), imports three days of the real Weibo corpus, and serves the review UI as
+    `crisiswatch serve` does, with the scenario's organisations, their users (passwords
+    printed the first time) and its incident. Stopped, its clock pauses; started again,
+    it goes on where it was.
     """
-    from crisiswatch.demo import run_demo
+    from crisiswatch.demo import demo_scenario
+    from crisiswatch.live import run_live
     from crisiswatch.server import port_in_use
 
     if port_in_use(host, port):
         fail(f"port {port} on {host} is in use (another demo or server?): stop it, or choose another "
              f"port with --port N (with make: CRISISWATCH_PORT=N make demo)")
     stop_on_interrupt()
-    run_demo(settings, host=host, port=port, sample=sample)
+    scenario = demo_scenario()
+    run_live(settings, scenario, "demo", speed or scenario.length / DEMO_LENGTH, host=host, port=port, sample=sample)

@@ -14,23 +14,16 @@ import tomllib
 import urllib.parse
 import urllib.request
 
-from datetime import datetime, timezone
-
 import pytest
-from sqlalchemy import func, select
 
-from core.schema import CHINA_TZ
-from core.store import PostRow, Store
+from core.store import Store
 from crawlers.loopback import demo_site, serve_directory
-from indexes.backends import open_index
-from crisiswatch import stages
-from crisiswatch.demo import demo_scenario, scenario_start, seed_people, seed_scenario
-from desk import facts
+from crisiswatch.demo import demo_scenario
+from crisiswatch.live import LIVE_JOBS, prepare_home
+from desk import alerts, replay as replays
+from desk.clocks import load_clocks
 from desk.database import open_sessions
 from desk.outbox import load_channels
-from desk.reports import make_report
-from desk.spread import spread_of_post
-from desk.tables import Incident
 from review_ui import create_app, i18n
 from tests.conftest import REPO, csrf_token, free_port
 
@@ -45,16 +38,18 @@ def get(url, data=None):
 
 
 def log_in(base: str, output: list[str]) -> None:
-    """Log in as the analyst with the password the demo printed when it made the user."""
-    printed = re.search(r"demo user analyst\s+password (\S+)", "".join(output))
+    """Log in as the city's analyst with the password the demo printed when it made the user."""
+    printed = re.search(r"demo user city_analyst\s+password (\S+)", "".join(output))
     assert printed, "".join(output)
     _, page = get(f"{base}/login")
-    status, _ = get(f"{base}/login", {"csrf_token": csrf_token(page), "username": "analyst",
+    status, _ = get(f"{base}/login", {"csrf_token": csrf_token(page), "username": "city_analyst",
                                       "password": printed.group(1)})
     assert status == 200  # redirected to the search page
 
 
 def test_demo_crawls_tags_indexes_and_serves(home_with_models):
+    """The scenario played live at its default speed: its first hours are there at once,
+    its rumor within a minute or two, crawled from the live site, tagged and indexed."""
     port = free_port()
     env = {**os.environ, "CRISISWATCH_HOME": str(home_with_models.home)}
     # Started as a shell starts a background job, with SIGINT ignored: Ctrl-C must still stop it.
@@ -66,36 +61,34 @@ def test_demo_crawls_tags_indexes_and_serves(home_with_models):
     reader = threading.Thread(target=lambda: [output.append(line) for line in demo.stdout], daemon=True)
     reader.start()  # the demo's output as it comes: the passwords it prints are needed to log in
     try:
-        deadline, found, logged_in = time.monotonic() + 180, None, False
+        deadline, found, rumor, logged_in = time.monotonic() + 240, None, None, False
         while time.monotonic() < deadline and demo.poll() is None:
             try:
                 if not logged_in and any("review UI on" in line for line in output):
                     log_in(base, output)
                     logged_in = True
-                # 停电, until the end of 2024: the demo site's posts of July 2024, not the scenario's day just past
-                _, body = get(f"{base}/api/search?q=%E5%81%9C%E7%94%B5&per_page=50&until=2024-12-31")
+                _, body = get(f"{base}/api/search?q=%E5%81%9C%E7%94%B5&per_page=50")  # 停电
                 found = json.loads(body)
-                if {"news", "gov"} <= {f["value"] for f in found["facets"]["platform"]}:
+                _, body = get(f"{base}/api/search?q=" + urllib.parse.quote('"全城停电三天"') + "&per_page=50")
+                rumor = json.loads(body)  # the scenario's rumor, at 4h15m
+                if {"weibo", "tieba", "news"} <= {f["value"] for f in found["facets"]["platform"]} and rumor["total"]:
                     break
             except OSError:
                 pass
             time.sleep(1)
         assert found and found["total"] >= 10, found
         assert all(hit["tags"] for hit in found["hits"])  # tagged before it was indexed
+        assert rumor and any(hit["platform"] == "weibo" and hit["tags"] for hit in rumor["hits"]), rumor
         status, page = get(f"{base}/?q=%E5%8F%B0%E9%A3%8E")  # 台风
         assert status == 200 and "滨海" in page and "<mark>" in page and 'lang="zh-CN"' in page
-        _, body = get(f"{base}/api/search?q=" + urllib.parse.quote('"全城停电三天"') + "&per_page=50")
-        rumor = json.loads(body)  # the scenario's rumor, seeded as the day just past, tagged and indexed
-        assert rumor["total"] >= 10 and any(hit["platform"] == "weibo" and hit["tags"] for hit in rumor["hits"])
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=60)
         reader.join(timeout=10)
     output = "".join(output)
     assert demo.returncode == 0, output
-    assert "review UI on" in output and "demo stopped" in output
-    assert "alerts on the demo site's posts: once its news and notices are crawled and indexed" in output
-    assert all(f"demo user {name}" in output for name in ("admin", "grid_drafter", "city_approver"))
+    assert "review UI on" in output and "demo stopped" in output and "a demo at 48 times the clock, running" in output
+    assert all(f"demo user {name}" in output for name in ("director", "grid_drafter", "city_approver"))
 
 
 def _demo(tmp_path, *args: str) -> subprocess.CompletedProcess:
@@ -146,64 +139,34 @@ def test_the_demo_site_refuses_a_port_another_server_holds_and_shares_one_a_demo
         site.server_close()
 
 
-def test_the_scenario_is_seeded_once_as_the_day_just_past_with_its_incident_facts_and_places(home):
-    """On a fresh home the typhoon's day ends now: its incident starts at the scenario's
-    start, its facts change at their times, its posts are stored once (a second seeding,
-    as after a restart or a killed run, adds none) and tagged by the demo's own stage, its
-    rumor's reposts form one tree, which its special report draws, and its places are its
-    fictional districts."""
-    typhoon, end = demo_scenario(), datetime(2026, 7, 26, 4, 0, tzinfo=timezone.utc)
-    start = end - typhoon.length
+def test_a_live_home_is_prepared_once_with_its_places_jobs_channels_scheme_and_scaled_clocks(home):
+    """What the live runner gives a home beside the scenario's people: its fictional
+    districts in the places file (the pages name them), the live site's jobs, a file
+    channel per side (a report sent and the daily report go to its archive), the scheme
+    whose rules and the 5 h and 24 h clocks run at the replay's speed; again, nothing new."""
+    typhoon = demo_scenario()
     store = Store(home.database_url)
+    sessions = open_sessions(store.engine, home.home)
     try:
-        seed_people(home, store, end=end)
-        channels = load_channels(home.channels_file)  # a report sent and the daily report go to each's archive
-        assert all([c.kind for c in found] == ["file"] for found in channels.values())
-        organisations = tomllib.loads(home.channels_file.read_text(encoding="utf-8"))["organisation"]
-        assert [org["daily_report"] for org in organisations] == [["archive"]] * len(channels)
-        assert seed_scenario(home, store) == len(typhoon.posts) + len(typhoon.releases)
-        seed_people(home, store)  # a restart the next day: the incident and its day stay where they are
-        assert seed_scenario(home, store) == 0 and scenario_start(home, store) == start
-        with store.engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(PostRow)).scalar() == len(typhoon.posts) + 5
-            times = dict(conn.execute(select(PostRow.platform_id, PostRow.created_at)).all())
-        assert all(times[typhoon.stored_id(p.id)] == (start + p.at).replace(tzinfo=None) for p in typhoon.posts)
-        assert max(times.values()) <= end.replace(tzinfo=None)
-
-        with open_sessions(store.engine, home.home)() as session:
-            [incident] = session.query(Incident).all()
-            history = facts.fact_history(session, incident, "households")
-            assert (incident.title, incident.started_at) == (typhoon.title, start.replace(tzinfo=None))
-        expected = [f for f in typhoon.facts if f.key == "households"]
-        assert [(row.value, row.updated_at) for row in history] == [
-            (fact.value, (start + fact.at).replace(tzinfo=None)) for fact in expected]
-
-        stages.tag(home, store, quiet=True)
-        [root] = [r for r in typhoon.releases if r.answers][0].answers
-        with store.engine.connect() as conn:
-            root_id = conn.execute(select(PostRow.id).where(PostRow.platform_id == typhoon.stored_id(root))).scalar()
-        spread = spread_of_post(store, root_id)
-        reposts = {typhoon.stored_id(post.id) for post in typhoon.posts if post.kind == "repost"}
-        assert len(spread.roots) == 1 and reposts <= {node.platform_id for node in spread.nodes.values()}
-        assert spread.first_source.id == root_id and max(node.depth for node in spread.nodes.values()) >= 3
-
-        stages.index(home, store, quiet=True)  # its special report draws the rumor's tree and the fact history
-        with open_sessions(store.engine, home.home)() as session:
-            incident = session.query(Incident).one()
-            report = make_report("special", store, open_index(home), session, [], incident=incident, now=end,
-                                 places=home.own_places)
-        spread, timeline = report.sections["spread"], report.sections["psr"]
-        assert (spread["root"]["id"], spread["reposts"]) == (root_id, len(reposts)) and spread["depth"] >= 3
-        first = (start + expected[0].at).astimezone(CHINA_TZ).isoformat()
-        assert timeline["state"]["households"][0] == {"at": first, "value": 32000}
-
-        own = {place.code for place in typhoon.places}
-        places = [tags["places"] for post in store.get_posts(range(1, 800)).values() if (tags := post.get("tags"))]
-        assert len(places) == len(typhoon.posts) + 5
-        assert {code for codes in places for code in codes} == own | {"460000"}  # 海南省: the map colours it
-        named = report.sections["places"]["names"]  # the report names them as the pages do
-        assert own & set(named) and all(named[code] == place.name for place in typhoon.places if (code := place.code) in named)
+        with sessions() as session:
+            replays.seed_organisations(session, typhoon)
+            session.commit()
+        for _ in range(2):
+            prepare_home(home, sessions, typhoon, 48.0)
+        with sessions() as session:
+            [scheme] = alerts.list_schemes(session)
+            rules = {rule.kind: rule.params for rule in alerts.list_rules(session, scheme)}
     finally:
         store.close()
+    assert (scheme.name, scheme.text) == (typhoon.title, typhoon.query)
+    assert rules["spike"]["window"] == 75 and rules["keyword"]["baseline"] == 225  # an hour, three, at 48 times
+    assert [(clock.name, clock.hours) for clock in load_clocks(home.home / "clocks.toml")] == [
+        ("authoritative_information", 5 / 48), ("press_conference", 24 / 48)]
+    assert home.jobs_file.read_text(encoding="utf-8") == LIVE_JOBS.read_text(encoding="utf-8")
+    channels = load_channels(home.channels_file)
+    assert set(channels) == {org.name for org in typhoon.organisations}
+    assert all([c.kind for c in found] == ["file"] for found in channels.values())
+    organisations = tomllib.loads(home.channels_file.read_text(encoding="utf-8"))["organisation"]
+    assert [org["daily_report"] for org in organisations] == [["archive"]] * len(channels)
     with create_app(home).test_request_context("/"):  # the pages name the home's own places
         assert [i18n.label("places", code) for code in ("460502", "360102", "460000")] == ["东湖区", "东湖区", "海南省"]

@@ -15,15 +15,12 @@ from sqlalchemy import event, select
 
 from core.schema import Tags, make_post
 from core.settings import Settings
-from core.store import Store
-from crisiswatch.demo import replay_alerts, seed_people
 from desk import accounts, alert_outbox, alerts, releases as flow
-from desk.database import open_sessions
 from desk.tables import Alert, AlertRecipient, AuditEntry, Release, User
 from indexes.embedded import EmbeddedIndex
 from indexes.indexer import index_pending
 from review_ui import alerts as alerts_ui, create_app, i18n
-from tests.conftest import crisiswatch, csrf_token, log_in
+from tests.conftest import csrf_token, log_in
 
 CITY, OTHER = "滨海市人民政府", "海口市人民政府"
 ROLES = {"analyst": (CITY, ["analyst"]), "drafter": (CITY, ["drafter"]), "approver": (CITY, ["approver"]),
@@ -435,32 +432,6 @@ def test_an_escalated_alert_says_to_whom_and_when(app):
         shown = page(client, url)
         assert "已升级至 滨海省人民政府（" in shown and when in shown.split("已升级至")[1], url
     assert "Escalated to 滨海省人民政府 (" in page(client, f"/alerts/{alert_id}?lang=en")
-
-
-@pytest.mark.slow
-def test_the_demos_scheme_fires_on_its_sites_posts_and_the_analyst_sees_the_alerts(home):
-    """The demo site crawled with the real crawlers (as the demo's first crawls do), then
-    the demo's scheme seeded and its days replayed through the rules."""
-    for job in ("demo-news", "demo-releases"):
-        crisiswatch("crawl", job, home=home)
-    store = Store(home.database_url)
-    try:
-        password = next(password for user, password, *_ in seed_people(home, store) if user == "analyst")
-        assert replay_alerts(home, store) == 4
-        assert replay_alerts(home, store) == 0  # the same alerts, updated
-        with open_sessions(store.engine, home.home)() as session:
-            found = {(rule.kind, alert.key): alert for alert, rule in alerts.list_alerts(session)}
-    finally:
-        store.close()
-    words = ("全城停电", "送往外省", "吸氧机")
-    assert set(found) == {("spike", "1d"), *(("keyword", word) for word in words)}
-    assert found["keyword", "吸氧机"].first_post_at == datetime(2024, 7, 25, 11, 40)  # 19:40 China time
-    client = create_app(home).test_client()
-    assert log_in(client, "analyst", password).status_code == 303
-    listed = page(client, "/alerts/")
-    assert "滨海台风停电" in listed and listed.count('<tr class="">') == 4
-    shown = page(client, f"/alerts/{found['keyword', '吸氧机'].id}")
-    assert "东湖区独居老人吸氧机断电" in shown
 
 
 def test_the_organisation_an_alert_is_escalated_to_and_a_department_copied_see_and_handle_it(app):
