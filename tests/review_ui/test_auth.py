@@ -289,17 +289,6 @@ def test_names_with_a_nul_or_past_their_limit_are_refused_not_stored_or_cut(app)
     assert "A display name has at most 200 characters (it has 201)" in html(admin.get(refused.headers["Location"]))
 
 
-def test_seed_demo_makes_people_once(app):
-    with app.extensions["crisiswatch"].sessions() as session:
-        created = accounts.seed_demo(session)
-        assert {username for username, *_ in created} >= {"admin", "analyst", "grid_drafter", "city_publisher"}
-        assert accounts.seed_demo(session) == []
-    username, password, org, roles = next(item for item in created if item[0] == "grid_approver")
-    assert org == "海口供电局" and roles == ["approver"]
-    client = app.test_client()
-    assert log_in(client, username, password).status_code == 303
-
-
 def test_the_command_line_manages_people_and_verifies_the_audit_log(tmp_path):
     home = Settings.load(home=tmp_path / "home").ensure_home()
     cli("org", "add", "南方电网海南电网公司", "--kind", "enterprise", "--level", "company", home=home)
