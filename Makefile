@@ -49,9 +49,9 @@ demo: $(STAMP) $(ASSETS) $(CATALOGS)
 test: $(STAMP) $(ASSETS) $(CATALOGS) system-deps
 	$(PY) -m pytest
 
-## The browser test, writing its screenshots to docs/screenshots/ for the README
+## The browser tests, writing their screenshots to docs/screenshots/ for the README
 screenshots: $(STAMP) $(ASSETS) $(CATALOGS) system-deps
-	CRISISWATCH_SCREENSHOTS=1 $(PY) -m pytest tests/review_ui/test_browser.py
+	CRISISWATCH_SCREENSHOTS=1 $(PY) -m pytest tests/review_ui/test_browser.py tests/review_ui/test_drill_browser.py
 
 system-deps:
 	@sh scripts/install-system-deps.sh
