@@ -79,3 +79,5 @@ def test_a_drill_that_cannot_be_made_leaves_nothing(home):
     assert cli("drill", "status", home=home).stdout.startswith("no drills in")
     none = cli("drill", "report", home=home, check=False)
     assert none.exit_code == 1 and "crisiswatch drill start SCENARIO" in none.stderr
+    named = cli("drill", "run", "binhai_typhoon-20260725-220000", home=home, check=False)
+    assert named.exit_code == 1 and "no drill binhai_typhoon-20260725-220000 in" in named.stderr
