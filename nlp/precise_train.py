@@ -9,8 +9,11 @@ The recipe, chosen to finish in under 20 minutes per task on 2 cores:
   posts of about the same length, each padded to its longest only, taken in a new order
   every epoch;
 - cross-entropy with class weights (inverse frequency)^0.5, as the encoder README's probe;
-- at most ``MAX_EPOCHS`` epochs, stopped early when the validation macro-F1 stops rising,
-  or when the time budget is spent; the best epoch's weights are kept.
+- at most ``MAX_EPOCHS`` epochs, stopped early when the validation macro-F1 has not risen
+  for ``PATIENCE`` epochs, or when the time budget is spent; the best epoch's weights are
+  kept. The learning rate warms up, then decays linearly to zero at the end of the last
+  epoch or of the time budget, whichever comes first: on busy cores the budget is what
+  ends training, and a rate that has not decayed by then leaves a worse model.
 
 Then the fast tier's linear model is fitted on the same training rows (``nlp.train``'s own
 fitting) and a stacker on the validation rows: a class-balanced logistic regression on
@@ -51,7 +54,7 @@ BATCH_SIZE = 32
 LEARNING_RATE = 1e-4
 WARMUP = 0.1  # of the first epoch's steps
 MAX_EPOCHS = 4
-PATIENCE = 1  # epochs without a better validation macro-F1 before stopping
+PATIENCE = 2  # epochs without a better validation macro-F1 before stopping
 WEIGHT_POWER = 0.5
 CHECKPOINT = "checkpoint.pt"
 STACKER_C = (0.01, 0.1, 1.0, 10.0)  # the stacker's regularisation, chosen by cross-validation
@@ -80,6 +83,13 @@ def batches_by_length(tokenizer: CharTokenizer, texts: list[str]) -> list[np.nda
     lengths = np.array([min(len(text), MAX_CHARACTERS) for text in texts])
     order = np.argsort(lengths, kind="stable")
     return [order[start:start + BATCH_SIZE] for start in range(0, len(order), BATCH_SIZE)]
+
+
+def learning_rate(step: int, steps: int, warmup: int, time_spent: float) -> float:
+    """The rate at ``step`` of at most ``steps``: a linear warm-up over ``warmup`` steps, then
+    a linear decay to zero at the last step or when the time (``time_spent``, the fraction
+    used of the training's time) runs out, whichever is nearer."""
+    return LEARNING_RATE * min(1.0, (step + 1) / warmup) * max(0.0, 1 - max(step / steps, time_spent))
 
 
 def fit_stacking(task: str, texts: list[str], labels: list[str], validation: tuple[list[str], list[str]],
@@ -177,7 +187,7 @@ def train_precise(task: str, encoder_dir: Path, data_dir: Path, models_dir: Path
         state = None
     if state is None:
         state = {"run": run, "epoch": 0, "batch": 0, "step": 0, "seconds": 0.0, "best_f1": -1.0, "best": None,
-                 "best_epoch": 0, "stale": 0, "stopped": False, "history": []}
+                 "best_epoch": 0, "stale": 0, "stopped": False, "history": [], "training_from": None}
     else:
         top.modules.load_state_dict(state["top"])
         optimizer.load_state_dict(state["optimizer"])
@@ -224,14 +234,18 @@ def train_precise(task: str, encoder_dir: Path, data_dir: Path, models_dir: Path
             f"{per_epoch} batches an epoch, at most {MAX_EPOCHS} epochs in {minutes:g} minutes")
         model.train()
         total, warmup = MAX_EPOCHS * per_epoch, max(1, int(WARMUP * per_epoch))
+        if state.get("training_from") is None:
+            state["training_from"] = spent()  # the schedule's time runs from here to the budget's end
+        training_time = max(1.0, minutes * 60 - state["training_from"])
         last_save = last_say = time.monotonic()
         losses: list[float] = []
         while not state["stopped"]:
             order = np.random.default_rng(SEED + state["epoch"]).permutation(per_epoch)
             while state["batch"] < per_epoch and spent() < minutes * 60:
                 rows, hidden, mask = training_batches[order[state["batch"]]]
-                for group in optimizer.param_groups:  # warm-up, then a linear decay over the epochs
-                    group["lr"] = LEARNING_RATE * min(1.0, (state["step"] + 1) / warmup) * (1 - state["step"] / total)
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(state["step"], total, warmup,
+                                                (spent() - state["training_from"]) / training_time)
                 loss = loss_of(top.logits(hidden.float(), mask), targets[rows])
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(top.modules.parameters(), 1.0)
@@ -275,6 +289,7 @@ def train_precise(task: str, encoder_dir: Path, data_dir: Path, models_dir: Path
         "recipe": {"trained_layers": TRAINED_LAYERS, "frozen_layers": frozen, "max_characters": MAX_CHARACTERS,
                    "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "max_epochs": MAX_EPOCHS,
                    "patience": PATIENCE, "class_weights": f"(inverse frequency)^{WEIGHT_POWER}",
+                   "schedule": "warm-up, linear decay to the last epoch's or the time budget's end",
                    "minutes_budget": minutes},
         "epochs": state["epoch"], "best_epoch": state["best_epoch"], "steps": state["step"],
         "validation_macro_f1": state["best_f1"], "history": state["history"],

@@ -19,9 +19,9 @@ import pytest
 
 from crisiswatch import stages
 from nlp.precise import PreciseModel, model_dir, problem
-from nlp.precise_train import CHECKPOINT, fit_stacking, split, train_precise, training_dir
+from nlp.precise_train import CHECKPOINT, LEARNING_RATE, fit_stacking, learning_rate, split, train_precise, training_dir
 from tests.conftest import REPO, cli
-from tests.nlp.test_precise import add_posts, precise_rows
+from tests.nlp.test_precise import SENTIMENTS, add_posts, precise_rows, save_tiny
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -66,6 +66,13 @@ def test_the_split_is_80_10_10_and_stratified():
     assert [labels[i] for i in test].count("b") == 2 and [labels[i] for i in validation].count("b") == 2
 
 
+def test_the_rate_warms_up_then_decays_to_zero_at_the_last_step_or_the_time_budgets_end():
+    assert learning_rate(0, 100, 10, 0.0) == pytest.approx(LEARNING_RATE / 10)
+    assert learning_rate(50, 100, 10, 0.2) == pytest.approx(LEARNING_RATE / 2)  # the steps run out first
+    assert learning_rate(50, 100, 10, 0.9) == pytest.approx(LEARNING_RATE / 10)  # the time runs out first
+    assert learning_rate(50, 100, 10, 1.2) == 0.0
+
+
 def test_a_short_fine_tune_makes_the_models_tag_precise_loads(home, encoder, tmp_path, monkeypatch):
     monkeypatch.setenv("CRISISWATCH_ENCODER", str(encoder))
     store = stages.open_store(home)
@@ -96,12 +103,11 @@ def test_a_short_fine_tune_makes_the_models_tag_precise_loads(home, encoder, tmp
                                                           check=False).stderr
 
 
-def test_a_stack_that_beats_both_models_is_kept_and_the_model_then_predicts_with_it(encoder, tmp_path):
+def test_a_stack_that_beats_both_models_is_kept_and_the_model_then_predicts_with_it(tmp_path):
     """The words tell positive from weak_negative but not anger from anxiety; the precise
     model (its probabilities made here) the other way round: only their stack gets all four."""
     models = tmp_path / "models"
-    train_precise("sentiment", encoder, tmp_path, models, data_file=labelled(tmp_path, "sentiment", 40),
-                  say=lambda message: None)
+    save_tiny(models, "sentiment", SENTIMENTS, "anger")
     folder = model_dir(models, "sentiment")
     card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     alone = PreciseModel(folder)
@@ -126,7 +132,7 @@ def test_a_stack_that_beats_both_models_is_kept_and_the_model_then_predicts_with
     assert np.allclose(probabilities, stacking.predict_proba(alone.encoder_proba(texts), texts))
     assert np.allclose(probabilities.sum(axis=1), 1) and stacked.labels == card["labels"]
 
-    card["stacking"].update(stacked=True, features="numpy-hash-1")  # a linear model of an older crisiswatch
+    card["stacking"] = {"stacked": True, "features": "numpy-hash-1"}  # a linear model of an older crisiswatch
     (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
     assert "stacks a linear model trained on older features" in problem(models)
 
