@@ -141,9 +141,16 @@ def _say_when_trained(settings: Settings, task: str, process: subprocess.Popen) 
 
 
 def import_sample(settings: Settings, store) -> None:
+    """The sample files of the data folder, unless the store holds their posts already."""
+    from sqlalchemy import select
+
+    from core.store import PostRow
+
     files = [settings.data_dir / "weibo_covid_2020" / name for name in SAMPLE_FILES]
     files = [f for f in files if f.exists()]
-    if files and not store.counts():
+    with store.engine.connect() as conn:
+        imported = files and conn.execute(select(PostRow.id).where(PostRow.source == files[0].name).limit(1)).first()
+    if files and not imported:
         report = import_files(store, files)
         click.echo(f"imported {report.imported} real Weibo posts from {len(files)} sample files")
 

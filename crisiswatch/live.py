@@ -146,6 +146,20 @@ def play(settings: Settings, scenario: Scenario, stopped: threading.Event) -> No
         store.close()
 
 
+def import_sample_later(settings: Settings, stopped: threading.Event, wait: float = 5) -> None:
+    """The sample of real posts, once the first crawls of the live site are tagged and
+    indexed: tagging its eleven thousand posts first held the scenario's back for minutes."""
+    store = stages.open_store(settings)
+    try:
+        while not stopped.wait(wait):
+            counts = store.counts()
+            if counts and all(platform.stored == platform.tagged == platform.indexed for platform in counts):
+                import_sample(settings, store)
+                return
+    finally:
+        store.close()
+
+
 def stop_replay(sessions) -> None:
     """Pause the clock of a replay that runs: it goes on from there at the next start."""
     with sessions() as session:
@@ -180,8 +194,6 @@ def run_live(settings: Settings, scenario: Scenario, kind: str, speed: float, ho
     training: list[subprocess.Popen] = []
     try:
         later = prepare_models(settings)
-        if sample:
-            import_sample(settings, store)
         with sessions() as session:  # its clock runs once the models are ready
             playing = take_up(session, scenario, kind, speed)
             speed, state = playing.speed, playing.state
@@ -193,6 +205,8 @@ def run_live(settings: Settings, scenario: Scenario, kind: str, speed: float, ho
         click.echo(f"the scenario's live site on {site_url}/ (news, official releases, Weibo, WeChat, Tieba)")
         threading.Thread(target=play, args=(settings, scenario, stopped), name="player", daemon=True).start()
         scheduler = start_scheduler(settings, stages.jobs_of(settings))
+        if sample:
+            threading.Thread(target=import_sample_later, args=(settings, stopped), daemon=True).start()
         training = train_in_background(settings, later)
         precise_tasks = precise_to_train(settings)
         if precise_tasks:

@@ -16,16 +16,17 @@ import urllib.request
 
 import pytest
 
+from core.schema import make_post
 from core.store import Store
 from crawlers.loopback import demo_site, serve_directory
-from crisiswatch.demo import demo_scenario
+from crisiswatch.demo import SAMPLE_FILES, demo_scenario, import_sample
 from crisiswatch.live import LIVE_JOBS, prepare_home
 from desk import alerts, replay as replays
 from desk.clocks import load_clocks
 from desk.database import open_sessions
 from desk.outbox import load_channels
 from review_ui import create_app, i18n
-from tests.conftest import REPO, csrf_token, free_port
+from tests.conftest import DATA, REPO, csrf_token, free_port, need
 
 pytestmark = pytest.mark.slow  # every test here starts a process or a server
 
@@ -170,3 +171,20 @@ def test_a_live_home_is_prepared_once_with_its_places_jobs_channels_scheme_and_s
     assert [org["daily_report"] for org in organisations] == [["archive"]] * len(channels)
     with create_app(home).test_request_context("/"):  # the pages name the home's own places
         assert [i18n.label("places", code) for code in ("460502", "360102", "460000")] == ["东湖区", "东湖区", "海南省"]
+
+
+def test_the_sample_is_imported_once_into_a_store_the_live_site_has_filled(home, capsys):
+    """The sample comes after the first crawls (crisiswatch.live.import_sample_later), into
+    a store that is not empty: imported once all the same, and not again at a restart."""
+    files = [need(DATA / "weibo_covid_2020" / name) for name in SAMPLE_FILES]
+    store = Store(home.database_url)
+    try:
+        store.upsert_posts([make_post(platform="weibo", platform_id="binhai_typhoon-w001", text="停电了",
+                                      source="live-weibo")])
+        import_sample(home, store)
+        imported = sum(platform.stored for platform in store.counts()) - 1
+        import_sample(home, store)
+        assert sum(platform.stored for platform in store.counts()) - 1 == imported > 10_000
+    finally:
+        store.close()
+    assert capsys.readouterr().out.count(f"imported {imported} real Weibo posts from {len(files)} sample files") == 1
