@@ -10,9 +10,9 @@ tier (``nlp.polarity``). Precise tags are kept beside the fast ones (``core.stor
 a post is re-tagged once per version of the two models, a batch per transaction.
 
 Where training found that it helps, the folder also holds ``stacking.joblib``: a linear
-model on the fast tier's features, fitted on the training rows only, and a logistic
-regression fitted on the validation rows that combines both models' log-probabilities;
-the model's probabilities are then the combined ones (its card says so under ``stacking``).
+model on the fast tier's features, fitted on the training rows only, and the share of the
+precise model in the two models' weighted geometric mean, chosen on the validation rows;
+the model's probabilities are then the mixed ones (its card says so under ``stacking``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+from scipy.special import softmax
 
 from core.store import Store
 from nlp.datasets import Labelled
@@ -90,18 +91,20 @@ def _model_version(folder: Path, files: tuple) -> str:
     return f"{task}:{digest.hexdigest()[:12]}"
 
 
-def stacking_features(precise: np.ndarray, linear: np.ndarray) -> np.ndarray:
-    """What the stacker reads: both models' log-probabilities side by side."""
-    return np.log(np.clip(np.hstack([precise, linear]), 1e-6, None))
+def mix(precise: np.ndarray, linear: np.ndarray, share: float) -> np.ndarray:
+    """The two models' probabilities mixed: their weighted geometric mean, normalised,
+    ``share`` the precise model's weight."""
+    logs = share * np.log(np.clip(precise, 1e-6, None)) + (1 - share) * np.log(np.clip(linear, 1e-6, None))
+    return softmax(logs, axis=1)
 
 
 @dataclass
 class Stacking:
-    """A linear model (``nlp.linear``, on the fast tier's features) and the logistic
-    regression that combines its probabilities with the precise model's."""
+    """A linear model (``nlp.linear``, on the fast tier's features) and the precise model's
+    share in the mix of their probabilities."""
 
     linear: object  # nlp.train's fitted model: classes_ and predict_proba(features)
-    combiner: object  # a fitted scikit-learn LogisticRegression over stacking_features
+    share: float
 
     def linear_proba(self, texts: list[str]) -> np.ndarray:
         from nlp.train import featurize_data  # scikit-learn's import takes seconds: not for status
@@ -109,7 +112,7 @@ class Stacking:
         return self.linear.predict_proba(featurize_data(Labelled(texts, [])))
 
     def predict_proba(self, precise: np.ndarray, texts: list[str]) -> np.ndarray:
-        return self.combiner.predict_proba(stacking_features(precise, self.linear_proba(texts)))
+        return mix(precise, self.linear_proba(texts), self.share)
 
     def save(self, folder: Path) -> None:
         partial = folder / (STACKING + ".partial")

@@ -16,10 +16,12 @@ The recipe, chosen to finish in under 20 minutes per task on 2 cores:
   ends training, and a rate that has not decayed by then leaves a worse model.
 
 Then the fast tier's linear model is fitted on the same training rows (``nlp.train``'s own
-fitting) and a stacker on the validation rows: a class-balanced logistic regression on
-both models' log-probabilities, its regularisation chosen by cross-validation. It is kept
-(``nlp.precise.Stacking``) only where its cross-validated macro-F1 on the validation rows
-beats both models' own; the card gives the held-out figures of each and of the stack.
+fitting) and the two models' probabilities are mixed (``nlp.precise.mix``), the precise
+model's share chosen for the best macro-F1 on the validation rows. (A logistic regression
+on both models' log-probabilities did worse than either model alone: both are already
+weighted for the small classes, and it learnt the classes' frequencies back.) The mix is
+kept (``nlp.precise.Stacking``) only where its cross-validated macro-F1 on the validation
+rows beats both models' own; the card gives the held-out figures of each and of the mix.
 
 The task's file is split 80/10/10 (stratified, seed 42): training (plus the analysts'
 corrections), validation (early stopping) and held-out figures (of the int8 model
@@ -39,25 +41,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from nlp.datasets import TRAINING_FILES, Labelled, read_labelled_csv
 from nlp.encoder import CharTokenizer, load_encoder
 from nlp.features import VERSION as FEATURES
-from nlp.precise import TASKS, PreciseModel, Stacking, model_dir, save_model, stacking_features
+from nlp.precise import STACKING, TASKS, PreciseModel, Stacking, mix, model_dir, save_model
 from nlp.train import SEED, _fit, featurize_data, metrics
 
-TRAINED_LAYERS = 2
+TRAINED_LAYERS = 4
 MAX_CHARACTERS = 96
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-4
 WARMUP = 0.1  # of the first epoch's steps
-MAX_EPOCHS = 4
+MAX_EPOCHS = 6
 PATIENCE = 2  # epochs without a better validation macro-F1 before stopping
 WEIGHT_POWER = 0.5
 CHECKPOINT = "checkpoint.pt"
-STACKER_C = (0.01, 0.1, 1.0, 10.0)  # the stacker's regularisation, chosen by cross-validation
+SHARES = tuple(i / 10 for i in range(11))  # the precise model's shares in the mix tried
 
 
 def training_dir(models_dir: Path, task: str) -> Path:
@@ -92,27 +94,62 @@ def learning_rate(step: int, steps: int, warmup: int, time_spent: float) -> floa
     return LEARNING_RATE * min(1.0, (step + 1) / warmup) * max(0.0, 1 - max(step / steps, time_spent))
 
 
+def best_share(precise: np.ndarray, linear: np.ndarray, truth: np.ndarray, classes: np.ndarray) -> float:
+    """The precise model's share in the mix that gives ``truth`` its best macro-F1."""
+    return max(SHARES, key=lambda share: f1_score(truth, classes[mix(precise, linear, share).argmax(axis=1)],
+                                                  average="macro"))
+
+
 def fit_stacking(task: str, texts: list[str], labels: list[str], validation: tuple[list[str], list[str]],
                  precise: np.ndarray) -> tuple[Stacking | None, dict]:
-    """The linear model fitted on the training rows and the stacker on the validation rows
-    (``precise``: the precise model's probabilities of them), and the validation macro-F1 of
-    each model alone and of the stack (cross-validated, its regularisation chosen inside
-    each fold). No stacking (None) where the validation rows have too few of a class."""
+    """The linear model fitted on the training rows and the mix's share chosen on the
+    validation rows (``precise``: the precise model's probabilities of them), and the
+    validation macro-F1 of each model alone and of the mix (cross-validated: each fold mixed
+    with the share chosen on the others). No stacking (None) where the validation rows have
+    too few of a class."""
     linear = _fit(task, featurize_data(Labelled(texts, labels)), labels)
-    validation_texts, truth = validation
-    classes = [str(label) for label in linear.classes_]
+    validation_texts, truth = validation[0], np.asarray(validation[1])
+    classes = np.asarray(linear.classes_)
     linear_proba = linear.predict_proba(featurize_data(Labelled(validation_texts, [])))
-    figures = {name: metrics(truth, [classes[i] for i in proba.argmax(axis=1)])["macro_f1"]
+    figures = {name: metrics(list(truth), list(classes[proba.argmax(axis=1)]))["macro_f1"]
                for name, proba in (("precise", precise), ("linear", linear_proba))}
-    folds = min(5, min(truth.count(label) for label in classes) // 2)
+    folds = min(5, min(int((truth == label).sum()) for label in classes) // 2)
     if folds < 2:
         return None, figures
-    x = stacking_features(precise, linear_proba)
-    search = GridSearchCV(LogisticRegression(class_weight="balanced", max_iter=1000), {"C": STACKER_C},
-                          scoring="f1_macro", cv=StratifiedKFold(folds, shuffle=True, random_state=SEED))
-    crossed = cross_val_predict(search, x, truth, cv=StratifiedKFold(folds, shuffle=True, random_state=SEED + 1))
-    figures["stacked"] = metrics(truth, list(crossed))["macro_f1"]
-    return Stacking(linear, search.fit(x, truth).best_estimator_), figures
+    crossed = np.empty(len(truth), dtype=object)
+    for fitted, rows in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(precise, truth):
+        share = best_share(precise[fitted], linear_proba[fitted], truth[fitted], classes)
+        crossed[rows] = classes[mix(precise[rows], linear_proba[rows], share).argmax(axis=1)]
+    figures["stacked"] = metrics(list(truth), list(crossed))["macro_f1"]
+    return Stacking(linear, best_share(precise, linear_proba, truth, classes)), figures
+
+
+def stack(task: str, folder: Path, texts: list[str], labels: list[str], validation: tuple[list[str], list[str]],
+          held_out: tuple[list[str], list[str]], say: Callable[[str], None] = print) -> dict:
+    """Fit the stacking of the precise model in ``folder`` (int8, as ``tag --precise`` reads
+    it), keep it there where it beats both models, and return the card's ``held_out`` (of
+    the model as it now predicts) and ``stacking`` (the figures of each model and the mix)."""
+    (folder / STACKING).unlink(missing_ok=True)
+    tested = PreciseModel(folder)
+    say(f"{task}: fitting the linear model on the training rows, the mix on the validation rows")
+    stacking, chosen = fit_stacking(task, texts, labels, validation, tested.encoder_proba(validation[0]))
+    figures = {"precise": tested.encoder_proba(held_out[0])}
+    if stacking is not None:
+        figures["linear"] = stacking.linear_proba(held_out[0])
+        figures["stacked"] = mix(figures["precise"], figures["linear"], stacking.share)
+    figures = {name: metrics(held_out[1], [tested.labels[i] for i in proba.argmax(axis=1)])
+               for name, proba in figures.items()}
+    stacked = "stacked" in chosen and chosen["stacked"] > max(chosen["precise"], chosen["linear"])
+    if stacked:
+        stacking.save(folder)
+    say(f"{task}: validation macro-F1 " + ", ".join(f"{name} {f1}" for name, f1 in chosen.items())
+        + (f"; stacked, the precise model's share {stacking.share:g}" if stacked else "; not stacked"))
+    method = ("the weighted geometric mean of this model's probabilities and those of the fast tier's linear model "
+              "fitted on the training rows, the precise model's share chosen on the validation rows")
+    return {"held_out": figures["stacked" if stacked else "precise"],
+            "stacking": {"stacked": stacked, "features": FEATURES, "method": method,
+                         "share": stacking.share if stacking else None, "validation_macro_f1": chosen,
+                         "held_out": figures}}
 
 
 class Top:
@@ -296,28 +333,9 @@ def train_precise(task: str, encoder_dir: Path, data_dir: Path, models_dir: Path
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     saved = save_model(staging, task, model, Path(encoder_dir) / "vocab.txt", card)
-    tested = PreciseModel(saved)  # int8, as tag --precise reads it (it stacks nothing yet)
-    say(f"{task}: fitting the linear model on the training rows, the stacker on the validation rows")
-    stacking, chosen = fit_stacking(task, texts, labels, validation, tested.encoder_proba(validation[0]))
-    held_texts, truth = [data.texts[i] for i in test_rows], [data.labels[i] for i in test_rows]
-    held_out = {"precise": tested.encoder_proba(held_texts)}
-    if stacking is not None:
-        held_out["linear"] = stacking.linear_proba(held_texts)
-        held_out["stacked"] = stacking.combiner.predict_proba(stacking_features(held_out["precise"], held_out["linear"]))
-    held_out = {name: metrics(truth, [classes[i] for i in proba.argmax(axis=1)]) for name, proba in held_out.items()}
-    stacked = "stacked" in chosen and chosen["stacked"] > max(chosen["precise"], chosen["linear"])
-    if stacked:
-        stacking.save(saved)
-    card["held_out"] = held_out["stacked" if stacked else "precise"]
-    card["stacking"] = {
-        "stacked": stacked, "features": FEATURES,
-        "method": "class-balanced logistic regression on the log-probabilities of this model and of the fast tier's "
-                  "linear model fitted on the training rows; fitted on the validation rows, C by cross-validation"
-                  + (f" (C={stacking.combiner.C:g})" if stacking else ""),
-        "validation_macro_f1": chosen, "held_out": held_out}
+    card.update(stack(task, saved, texts, labels, validation,
+                      ([data.texts[i] for i in test_rows], [data.labels[i] for i in test_rows]), say))
     card["minutes"] = round(spent() / 60, 2)
-    say(f"{task}: validation macro-F1 " + ", ".join(f"{name} {f1}" for name, f1 in chosen.items())
-        + ("; stacked" if stacked else "; not stacked"))
     say(f"{task}: held-out accuracy {card['held_out']['accuracy']}, macro-F1 {card['held_out']['macro_f1']}")
     saved = save_model(staging, task, model, Path(encoder_dir) / "vocab.txt", card)
     final = model_dir(models_dir, task)

@@ -34,12 +34,12 @@ CHARACTERS = "".join(dict.fromkeys("龙华区停电了美兰区抢修恢复供�
 
 @pytest.fixture
 def encoder(tmp_path):
-    """A three-layer BERT with random weights in the shared encoder's layout: one layer frozen, two trained."""
+    """A five-layer BERT with random weights in the shared encoder's layout: one layer frozen, four trained."""
     folder = tmp_path / "encoder"
     folder.mkdir()
     (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *CHARACTERS]) + "\n",
                                       encoding="utf-8")
-    config = transformers.BertConfig(vocab_size=5 + len(CHARACTERS), hidden_size=16, num_hidden_layers=3,
+    config = transformers.BertConfig(vocab_size=5 + len(CHARACTERS), hidden_size=16, num_hidden_layers=5,
                                      num_attention_heads=2, intermediate_size=32, max_position_embeddings=130,
                                      type_vocab_size=1, pad_token_id=0)
     torch.manual_seed(0)
