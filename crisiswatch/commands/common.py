@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 from functools import wraps
@@ -64,6 +65,17 @@ def fail(message: str) -> None:
 
 def emit_json(value) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+# A replay's speed (demo, drill): at most its day in under nine seconds, a finite number above 0.
+SPEED = click.FloatRange(min=0, min_open=True, max=10_000)
+
+
+def speed_option(_ctx, _param, value: float | None):
+    """A ``SPEED``, nan refused too (a range lets it through, and a replay's clock cannot run on it)."""
+    if value is not None and math.isnan(value):
+        raise click.BadParameter("nan is not a speed")
+    return value
 
 
 def time_option(_ctx, param, value: str | None):

@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from core.settings import Settings
-from crisiswatch.commands.common import CONTEXT, emit_json, fail, stop_on_interrupt, with_home
+from crisiswatch.commands.common import CONTEXT, SPEED, emit_json, fail, speed_option, stop_on_interrupt, with_home
 from crisiswatch.commands.people import CLI_ACTOR
 from crisiswatch.commands.reports import FORMATS, _check_output, _china_map
 
@@ -43,8 +43,8 @@ def drill():
 
 @drill.command(context_settings=CONTEXT)
 @click.argument("scenario")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True, max=10_000), default=DEFAULT_SPEED,
-              show_default=True, help="How many times faster than the scenario's own clock it plays.")
+@click.option("--speed", type=SPEED, callback=speed_option, default=DEFAULT_SPEED, show_default=True,
+              help="How many times faster than the scenario's own clock it plays.")
 @click.option("--orgs", default="", help="Organisations of this home that take part, by name, comma-separated: "
                                          "copied into the drill with their users, who log in as they do here.")
 @click.option("--host", default="127.0.0.1", show_default=True)

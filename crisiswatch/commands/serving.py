@@ -7,7 +7,7 @@ from datetime import timedelta
 import click
 
 from core.settings import Settings
-from crisiswatch.commands.common import CONTEXT, fail, stop_on_interrupt, with_home
+from crisiswatch.commands.common import CONTEXT, SPEED, fail, speed_option, stop_on_interrupt, with_home
 
 DEMO_LENGTH = timedelta(minutes=30)  # the demo's scenario day, played at its default speed
 
@@ -45,7 +45,7 @@ def serve(settings: Settings, host, port, workers, threads, access_log):
 @click.option("--port", default=5000, show_default=True, envvar="CRISISWATCH_PORT", type=click.IntRange(1, 65535))
 @click.option("--sample/--no-sample", default=True, show_default=True,
               help="Also import a slice of the real Weibo corpus from the data folder, when present.")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True),
+@click.option("--speed", type=SPEED, callback=speed_option,
               help="How many times faster than the clock the scenario plays [default: its day in 30 minutes]; "
                    "a replay going on keeps its own.")
 @with_home

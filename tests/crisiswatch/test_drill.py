@@ -81,3 +81,12 @@ def test_a_drill_that_cannot_be_made_leaves_nothing(home):
     assert none.exit_code == 1 and "crisiswatch drill start SCENARIO" in none.stderr
     named = cli("drill", "run", "binhai_typhoon-20260725-220000", home=home, check=False)
     assert named.exit_code == 1 and "no drill binhai_typhoon-20260725-220000 in" in named.stderr
+
+
+def test_a_speed_the_clock_cannot_run_on_is_a_usage_error(home):
+    """nan passes click's ranges, and a demo's 1e300 or inf overflowed its clock at the first request."""
+    for command in (("drill", "start", "binhai_typhoon", "--prepare-only"), ("demo", "--no-sample")):
+        for speed in ("nan", "inf", "1e300", "0", "-1", "fast"):
+            refused = cli(*command, "--speed", speed, home=home, check=False)
+            assert refused.exit_code == 2 and "--speed" in refused.stderr, (command, speed)
+    assert not (home.home / "drills").exists()
