@@ -28,6 +28,7 @@ from crisiswatch.demo import (import_sample, precise_to_train, prepare_models, s
 from crisiswatch.live_site import LiveSite, serve
 from crisiswatch.schedule import label, start_scheduler
 from desk import replay as replays
+from desk.clocks import load_clocks, scaled_clocks
 from desk.scenario import Scenario
 from desk.states import ReplayState
 
@@ -46,7 +47,6 @@ RULES = (
                  "words": ["全城停电", "变电站被淹", "吸氧机"]}),
 )
 SHORTEST = 60  # seconds: the alert rules run each minute
-WRITTEN = "# Written by crisiswatch for its live replay (the shipped clocks, scaled to its speed); remove to use those.\n"
 
 
 def scaled(seconds: float, speed: float) -> int:
@@ -84,13 +84,8 @@ def prepare_home(settings: Settings, sessions, scenario: Scenario, speed: float)
             f'[[organisation.channel]]\nname = "archive"\nkind = "file"\n'
             f'folder = "exports/{org.name}"\n\n' for org in scenario.organisations), encoding="utf-8")
     clocks = settings.home / "clocks.toml"
-    if not clocks.exists() or clocks.read_text(encoding="utf-8").startswith(WRITTEN):
-        from desk.clocks import load_clocks
-
-        _write(clocks, WRITTEN + "".join(
-            f'[[clock]]\nname = "{clock.name}"\nhours = {clock.hours / speed!r}\nmajor_only = {str(clock.major_only).lower()}\n'
-            + (f"channels = {list(clock.channels)!r}\n".replace("'", '"') if clock.channels else "") + "\n"
-            for clock in load_clocks()))
+    if not clocks.exists():  # a drill's home has its home's, scaled when the drill was made
+        clocks.write_text(scaled_clocks(load_clocks(), speed), encoding="utf-8")
 
 
 def _write(path, text: str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 SHIPPED = Path(__file__).with_name("clocks.toml")
 VOLUME_AFTER = timedelta(hours=1)  # the shortest window the volume before and after is shown for
+SCALED = "# Written by crisiswatch for a live replay: its clocks, scaled to its speed"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,26 @@ def load_clocks(path: Path | None = None) -> list[Clock]:
     raw = tomllib.loads(chosen.read_text(encoding="utf-8"))
     return [Clock(entry["name"], float(entry["hours"]), bool(entry.get("major_only", False)),
                   tuple(entry.get("channels", ()))) for entry in raw.get("clock", [])]
+
+
+def scaled_clocks(clocks: list[Clock], speed: float) -> str:
+    """``clocks`` as the clocks file of a live replay's home (a demo's or a drill's): their
+    hours pass ``speed`` times faster, as the replay's scenario time does."""
+    lines = [f"{SCALED} ({speed:g} times faster); remove it to use the shipped clocks."]
+    for clock in clocks:
+        lines += ["", "[[clock]]", f'name = "{clock.name}"', f"hours = {clock.hours / speed!r}",
+                  f"major_only = {'true' if clock.major_only else 'false'}"]
+        if clock.channels:
+            lines.append("channels = [" + ", ".join(f'"{channel}"' for channel in clock.channels) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def unscaled_clocks(path: Path) -> list[Clock]:
+    """The clocks of the home whose clocks file is ``path``: the shipped ones where it has
+    none or where a live replay scaled them (``scaled_clocks``), so they are not scaled twice."""
+    if path.exists() and path.read_text(encoding="utf-8").startswith(SCALED):
+        return load_clocks()
+    return load_clocks(path)
 
 
 def rumor_clock(cluster: str, since: datetime, answers: list[tuple[int, datetime | None, str]], now: datetime,

@@ -224,13 +224,3 @@ def _clip(text: str, length: int = 20) -> str:
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(CHINA_TZ).isoformat() if value is not None else None
 
-
-def scaled_clocks(clocks: list[Clock], speed: float) -> str:
-    """``clocks`` as a clocks file whose hours pass ``speed`` times faster: a drill home's."""
-    lines = [f"# The clocks of a drill at {speed:g} times the scenario's speed (crisiswatch drill start)."]
-    for clock in clocks:
-        lines += ["", "[[clock]]", f'name = "{clock.name}"', f"hours = {clock.hours / speed!r}",
-                  f"major_only = {'true' if clock.major_only else 'false'}"]
-        if clock.channels:
-            lines.append("channels = [" + ", ".join(f'"{channel}"' for channel in clock.channels) + "]")
-    return "\n".join(lines) + "\n"

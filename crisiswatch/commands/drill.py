@@ -35,7 +35,7 @@ def drill():
 
     \b
     Examples:
-      crisiswatch drill start binhai_typhoon --speed 48 --orgs 海口供电局
+      crisiswatch drill start binhai_typhoon --speed 48 --orgs 市应急管理局
       crisiswatch drill status
       crisiswatch drill report --format pdf --out drill.pdf
     """
@@ -148,9 +148,8 @@ def prepare(settings: Settings, path: Path, scenario, speed: float, org_names: l
     """The drill's home of ``scenario`` (read from ``path``), ready for its director: see
     the module's docstring. The scenario's copy comes last: a folder with one is a drill."""
     from desk import accounts, replay
-    from desk.clocks import load_clocks
+    from desk.clocks import scaled_clocks, unscaled_clocks
     from desk.database import open_sessions
-    from desk.drill_report import scaled_clocks
 
     if os.environ.get("CRISISWATCH_DATABASE_URL") or os.environ.get("CRISISWATCH_INDEX", "embedded") != "embedded":
         fail("a drill runs in a home of its own, on SQLite and the embedded index: unset CRISISWATCH_DATABASE_URL "
@@ -162,7 +161,7 @@ def prepare(settings: Settings, path: Path, scenario, speed: float, org_names: l
     drill_settings = Settings.load(folder).ensure_home()
     if settings.models_dir.is_dir():  # the home's trained models, not a training per drill
         shutil.copytree(settings.models_dir, drill_settings.models_dir, dirs_exist_ok=True)
-    (folder / "clocks.toml").write_text(scaled_clocks(load_clocks(settings.home / "clocks.toml"), speed),
+    (folder / "clocks.toml").write_text(scaled_clocks(unscaled_clocks(settings.home / "clocks.toml"), speed),
                                         encoding="utf-8")
     store = _store(drill_settings)
     try:

@@ -10,7 +10,7 @@ import json
 from core.settings import Settings
 from core.store import Store
 from desk import accounts, replay as replays
-from desk.clocks import load_clocks
+from desk.clocks import load_clocks, scaled_clocks
 from desk.database import open_sessions
 from desk.scenario import SCENARIOS_DIR
 from desk.states import ReplayState
@@ -90,3 +90,12 @@ def test_a_speed_the_clock_cannot_run_on_is_a_usage_error(home):
             refused = cli(*command, "--speed", speed, home=home, check=False)
             assert refused.exit_code == 2 and "--speed" in refused.stderr, (command, speed)
     assert not (home.home / "drills").exists()
+
+
+def test_a_drill_made_from_a_demo_home_scales_the_shipped_clocks_once(home):
+    """A demo's home holds the clocks at the demo's speed: the drill's are the shipped ones at its own."""
+    (home.home / "clocks.toml").write_text(scaled_clocks(load_clocks(), 48), encoding="utf-8")
+    cli("drill", "start", "binhai_typhoon", "--speed", "600", "--prepare-only", home=home)
+    (folder,) = (home.home / "drills").iterdir()
+    assert [(clock.name, clock.hours * 600) for clock in load_clocks(folder / "clocks.toml")] == [
+        ("authoritative_information", 5), ("press_conference", 24)]

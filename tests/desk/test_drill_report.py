@@ -16,7 +16,7 @@ from core.schema import Tags, make_post
 from core.settings import Settings
 from core.store import Store
 from desk import alerts, audit, drill_report, releases, replay as replays
-from desk.clocks import load_clocks
+from desk.clocks import load_clocks, scaled_clocks
 from desk.database import open_sessions
 from desk.reports import FORMATS, Report, render
 from desk.scenario import load
@@ -47,7 +47,7 @@ def drill(tmp_path, monkeypatch):
     session, the replay, and the clock."""
     settings = Settings.load(tmp_path / "drill", database_url=f"sqlite:///{tmp_path / 'drill' / 'crisiswatch.db'}",
                              index_backend="embedded").ensure_home()
-    (settings.home / "clocks.toml").write_text(drill_report.scaled_clocks(load_clocks(), SPEED), encoding="utf-8")
+    (settings.home / "clocks.toml").write_text(scaled_clocks(load_clocks(), SPEED), encoding="utf-8")
     store = Store(settings.database_url)
     clock = Clock(monkeypatch)
     with open_sessions(store.engine, settings.home)() as session:
