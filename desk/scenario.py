@@ -191,7 +191,10 @@ def load(path: str | Path) -> Scenario:
     path = Path(path)
     if path.suffix != ".toml" and not path.exists():
         path = SCENARIOS_DIR / f"{path}.toml"
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{path}: not UTF-8: {err}") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

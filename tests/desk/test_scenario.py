@@ -145,6 +145,13 @@ def test_a_file_without_its_scenario_table_says_what_is_missing(tmp_path):
         load(write(tmp_path, GOOD.split("[[organisation]]")[1].join(["[[organisation]]", ""])))
 
 
+def test_a_file_not_in_utf_8_says_so(tmp_path):
+    path = tmp_path / "gbk.toml"
+    path.write_bytes(GOOD.encode("gbk"))
+    with pytest.raises(ScenarioError, match=r"gbk.toml: not UTF-8"):
+        load(path)
+
+
 # --- the shipped scenario --------------------------------------------------------------
 
 TYPHOON = load("binhai_typhoon")
