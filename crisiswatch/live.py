@@ -10,11 +10,13 @@ where it was, with no seeding or training to do again.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -164,6 +166,20 @@ def stop_replay(sessions) -> None:
             session.commit()
 
 
+@contextmanager
+def playing_here(settings: Settings):
+    """Hold the home's live lock while its replay plays here, or refuse: two live runs of a
+    home would crawl, train and play twice, and the first to stop would pause the
+    other's clock. The lock goes with its holder's process, however that ends."""
+    with (settings.home / "live.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise click.ClickException(f"{settings.home} plays its replay in another process already "
+                                       "(crisiswatch demo or drill run): stop that one first") from None
+        yield
+
+
 def run_live(settings: Settings, scenario: Scenario, kind: str, speed: float, host: str, port: int,
              sample: bool = False) -> None:
     """Play ``scenario`` in the home until Ctrl-C. The review UI is served by ``crisiswatch
@@ -171,6 +187,12 @@ def run_live(settings: Settings, scenario: Scenario, kind: str, speed: float, ho
     (gunicorn forks its workers, which must not happen in a process running threads, as
     this one does); the live site, the scheduler and the player run here, and NER trains
     in a process of its own."""
+    with playing_here(settings):
+        _run_live(settings, scenario, kind, speed, host, port, sample)
+
+
+def _run_live(settings: Settings, scenario: Scenario, kind: str, speed: float, host: str, port: int,
+              sample: bool) -> None:
     from desk.database import open_sessions
 
     store = stages.open_store(settings)

@@ -23,7 +23,7 @@ from core.store import PostRow, Store, TagRow
 from crawlers.spiders.weibo import weibo_time
 from crisiswatch import stages
 from crisiswatch.demo import demo_scenario
-from crisiswatch.live import LIVE_JOBS, prepare_home
+from crisiswatch.live import LIVE_JOBS, playing_here, prepare_home
 from crisiswatch.live_site import LiveSite, platform_id, serve
 from desk import alerts, replay as replays
 from desk.database import open_sessions
@@ -255,3 +255,12 @@ def test_a_short_live_demo_reaches_posts_tags_the_index_and_an_alert(home_with_m
             assert replays.current(session).state == "paused"
     finally:
         store.close()
+
+
+def test_a_home_plays_in_one_process_at_a_time(home):
+    """A second demo of a home (on another port) is refused while the first plays: it would
+    crawl and train twice, and stopping it paused the first one's clock."""
+    with playing_here(home):
+        second = crisiswatch("demo", "--no-sample", "--port", str(free_port()), home=home, check=False, timeout=60)
+    assert second.returncode == 1 and "plays its replay in another process already" in second.stderr
+    assert not (home.home / "jobs.toml").exists()  # refused before anything was prepared
