@@ -19,6 +19,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.store import PostRow, Store, naive_utc, utcnow
@@ -250,13 +251,16 @@ def send_inject(session: Session, replay: Replay, inject_id: str, actor: str, no
     inject = next((inject for inject in scenario.injects if inject.id == inject_id), None)
     if inject is None:
         raise Invalid("no_inject", inject=inject_id)
-    sent = session.scalar(select(ReplayEvent).where(ReplayEvent.replay_id == replay.id,
-                                                    ReplayEvent.entry_id == inject_id))
-    if sent is not None:
-        return sent
+    sent = select(ReplayEvent).where(ReplayEvent.replay_id == replay.id, ReplayEvent.entry_id == inject_id)
+    if (found := session.scalar(sent)) is not None:
+        return found
     if replay.state == ReplayState.ENDED:
         raise InvalidTransition("replay_state", change="send_inject", now=replay.state)
-    return _record_inject(session, replay, inject, actor, naive_utc(now) or utcnow())
+    try:
+        with session.begin_nested():
+            return _record_inject(session, replay, inject, actor, naive_utc(now) or utcnow())
+    except IntegrityError:  # sent at the same moment by another request (a double click)
+        return session.scalar(sent)
 
 
 def _record_inject(session: Session, replay: Replay, inject: Inject, actor: str, when: datetime) -> ReplayEvent:

@@ -6,8 +6,10 @@ page of a drill home, and only of one, carries the 演练 banner."""
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
+import requests
 
 from core.settings import Settings
 from desk import facts, replay as replays
@@ -17,6 +19,7 @@ from desk.states import ReplayState
 from desk.tables import Incident, KeptReport
 from review_ui import create_app
 from tests.conftest import csrf_token, html, log_in
+from tests.crisiswatch.test_serve import start_serve
 
 TYPHOON = load("binhai_typhoon")
 BANNER = 'id="drill-banner"'
@@ -115,6 +118,37 @@ def test_the_directors_buttons_move_the_drill_and_send_its_injects(drill):
     assert "演练报告：台风“海鸥”致滨海市多区停电" in shown and "<td>演练报告</td>" in html(director.get("/reports/"))
     assert f'href="/reports/{report_id}"' in html(director.get("/drill/"))
     assert "Drill director" in html(director.get("/drill/?lang=en"))
+
+
+def test_an_inject_sent_twice_at_once_is_sent_once(drill, tmp_path):
+    """A double click (or two directors) sends one inject in requests at once, to a server of
+    two worker processes: each is told it is sent, none meets the unique row's error."""
+    server, base = start_serve(Settings.load(tmp_path / "drill"), "--workers", "2")
+    try:
+        directors = [requests.Session() for _ in range(6)]
+        for director in directors:
+            found = csrf_token(director.get(f"{base}/login").text)
+            director.post(f"{base}/login", data={"csrf_token": found, "username": "director",
+                                                 "password": drill.passwords["director"]})
+        tokens = [csrf_token(director.get(f"{base}/drill/").text) for director in directors]
+        answers = []
+
+        def send(director, token, inject, ready):
+            ready.wait()
+            answers.append(director.post(f"{base}/drill/injects/{inject}", data={"csrf_token": token},
+                                         allow_redirects=False).status_code)
+
+        for inject in TYPHOON.injects:  # a race: each inject in its turn
+            ready = threading.Barrier(len(directors))
+            threads = [threading.Thread(target=send, args=(*pair, inject.id, ready)) for pair in zip(directors, tokens)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        server.terminate()
+        server.wait()
+    assert answers == [303] * len(answers) and sorted(the_replay(drill)[1]) == sorted(i.id for i in TYPHOON.injects)
 
 
 def test_only_the_director_and_other_admins_steer_a_drill(drill):
