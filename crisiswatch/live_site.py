@@ -217,7 +217,7 @@ class LiveSite:
     def wechat_article(self, post: Post, at: datetime) -> str:
         names = {"biz": self.scenario.name, "mid": post.id, "idx": "1", "ct": str(int(at.timestamp())),
                  "user_name": post.author}
-        script = "".join(f"var {name} = {json.dumps(value, ensure_ascii=False)};\n" for name, value in names.items())
+        script = "".join(f"var {name} = {_script_string(value)};\n" for name, value in names.items())
         return _page(post.title or post.text[:30],
                      f'<h1 id="activity-name">{html.escape(post.title or post.text[:30])}</h1>'
                      f'<a id="js_name">{html.escape(post.author)}</a>'
@@ -260,6 +260,11 @@ def _uid(author: str) -> str:
 
 def _user(post: Post) -> dict:
     return {"id": _uid(post.author), "screen_name": post.author, "verified": post.verified}
+
+
+def _script_string(value: str) -> str:
+    """A JavaScript string of ``value`` in a page's script: no "</script>" of a scenario's text ends it."""
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def _page(title: str, body: str, head: str = "") -> str:

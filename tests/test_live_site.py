@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlsplit
@@ -264,3 +264,19 @@ def test_a_home_plays_in_one_process_at_a_time(home):
         second = crisiswatch("demo", "--no-sample", "--port", str(free_port()), home=home, check=False, timeout=60)
     assert second.returncode == 1 and "plays its replay in another process already" in second.stderr
     assert not (home.home / "jobs.toml").exists()  # refused before anything was prepared
+
+
+def test_hostile_scenario_text_stays_text_on_every_page(live):
+    """A scenario's words are data wherever the site puts them, a WeChat article's script included."""
+    hostile = '</script><script>alert("x")</script><b>&amp; 🌀'
+    posts = tuple(replace(post, author=hostile, title=hostile, text=hostile + "停电" * 10_000)
+                  for post in live.scenario.posts)
+    live.site = LiveSite(replace(live.scenario, posts=posts), live.sessions)
+    stand_at(live, timedelta(hours=5))
+    article = next(post for post in posts if post.platform == "wechat" and post.at <= timedelta(hours=5))
+    for path in (f"/s/{article.id}", "/weixin", "/f", "/news/feed.xml"):
+        shown = Selector(text=page(live, path), type="xml" if path.endswith(".xml") else "html")
+        assert not shown.css("b") and len(shown.css("script")) <= 1, path
+    shown = page(live, f"/s/{article.id}")
+    assert json.loads(re.search(r"var user_name = (.*);", shown).group(1)) == hostile
+    assert Selector(text=shown).css("#js_name::text").get() == hostile
