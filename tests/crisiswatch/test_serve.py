@@ -199,7 +199,7 @@ def test_the_help_describes_todays_ui():
     assert all(part in serve for part in ("/incidents/", "/stories/", "/admin", "/api/search", "gunicorn", "SIGHUP",
                                           "--workers", "--threads", "--access-log"))
     demo = CliRunner().invoke(main, ["demo", "--help"]).output
-    assert all(part in demo for part in ("publisher", "NER", "lower priority", "one user per role"))
+    assert all(part in demo for part in ("live", "NER", "lower priority", "their users", "--speed", "pauses"))
 
 
 @pytest.mark.slow
