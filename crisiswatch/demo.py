@@ -83,10 +83,10 @@ def precise_to_train(settings: Settings) -> list[str]:
 
 
 def _precise_current(settings: Settings, task: str) -> bool:
-    from nlp import encoder, precise
+    from nlp import precise
 
     folder = precise.model_dir(settings.models_dir, task)
-    if any(not (folder / name).is_file() for name in (*encoder.FILES, precise.CARD)):
+    if precise.model_problem(settings.models_dir, task):  # missing or damaged: trained anew
         return False
     return json.loads((folder / precise.CARD).read_text(encoding="utf-8")).get("encoder") == str(settings.encoder_dir)
 

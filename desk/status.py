@@ -63,13 +63,16 @@ def precise_progress(settings: Settings, store: Store, count_left: bool = True) 
     for task in precise.TASKS:
         folder = precise.model_dir(settings.models_dir, task)
         training = training_dir(settings.models_dir, task).is_dir()
-        if all((folder / name).is_file() for name in (*FILES, precise.CARD)):
+        damaged = precise.model_problem(settings.models_dir, task)
+        if damaged is None:
             card = json.loads((folder / precise.CARD).read_text(encoding="utf-8"))
             models[task] = {"trained": True, "training": training, "trained_at": card.get("trained_at"),
                             "held_out_macro_f1": card.get("held_out", {}).get("macro_f1")}
         else:
             models[task] = {"trained": False, "training": training,
                             "train": f"crisiswatch train {task} --tier precise"}
+            if all((folder / name).is_file() for name in (*FILES, precise.CARD)):
+                models[task]["damaged"] = damaged
     state = "training" if any(model["training"] for model in models.values()) else None
     if not all(model["trained"] for model in models.values()):
         return {"models": models, "tagged": None, "left": None, "state": state}

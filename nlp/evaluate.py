@@ -8,7 +8,7 @@ import numpy as np
 
 from nlp import precise
 from nlp.datasets import ced_labelled, check_labels, read_ced_records, read_task
-from nlp.encoder import FILES, EncoderUnavailable
+from nlp.encoder import EncoderUnavailable
 from nlp.models import load_model
 from nlp.ner import evaluate_ner
 from nlp.train import featurize_data, metrics
@@ -62,14 +62,12 @@ def _evaluate_precise(task: str, models_dir: Path, path: Path) -> dict:
     if task not in precise.TASKS:
         raise ValueError(f"{task} has no precise tier (only {' and '.join(precise.TASKS)} have one): "
                          f"measure it with --tier fast")
-    folder = precise.model_dir(models_dir, task)
-    missing = [name for name in (*FILES, precise.CARD) if not (folder / name).is_file()]
-    if missing:
-        raise EncoderUnavailable(f"no precise {task} model: {folder} lacks {', '.join(missing)} "
-                                 f"(crisiswatch train {task} --tier precise makes it)")
+    reason = precise.model_problem(models_dir, task)
+    if reason:
+        raise EncoderUnavailable(reason)
     data = read_task(task, Path(path))
     _check(task, path, data)
-    model = precise.PreciseModel(folder)
+    model = precise.PreciseModel(precise.model_dir(models_dir, task))
     check_labels(task, path, data.labels, model.labels)
     return _figures(task, path, data.labels, model.labels, model.predict_proba(data.texts), model.version, False,
                     "precise")

@@ -46,14 +46,45 @@ def model_dir(models_dir: Path, task: str) -> Path:
     return models_dir / f"precise-{task}"
 
 
+def model_problem(models_dir: Path, task: str) -> str | None:
+    """Why the precise model of ``task`` cannot be read, in one line (its files missing, its
+    card or its weights' header damaged); None where it can. Cheap: the weights are not loaded."""
+    folder = model_dir(models_dir, task)
+    missing = [name for name in (*FILES, CARD) if not (folder / name).is_file()]
+    if missing:
+        return (f"no precise {task} model: {folder} lacks {', '.join(missing)} "
+                f"(crisiswatch train {task} --tier precise makes it)")
+    try:
+        if not isinstance(json.loads((folder / CARD).read_text(encoding="utf-8")), dict):
+            raise ValueError("not a JSON object")
+        _check_weights(folder / "model.safetensors")
+    except ValueError as err:  # JSON's and UTF-8's errors are ValueErrors
+        return (f"the precise {task} model in {folder} is damaged ({err}): "
+                f"crisiswatch train {task} --tier precise makes it anew")
+    return None
+
+
+def _check_weights(path: Path) -> None:
+    """Raise ValueError where the safetensors file's header cannot be read or its tensors
+    do not fill the file (a copy cut short): the format's 8-byte header length, the JSON
+    header, then the tensors' bytes."""
+    with path.open("rb") as weights:
+        length = int.from_bytes(weights.read(8), "little")
+        if length > path.stat().st_size - 8:
+            raise ValueError("model.safetensors: its header runs past the file's end")
+        header = json.loads(weights.read(length))
+    ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
+    if 8 + length + max(ends, default=0) != path.stat().st_size:
+        raise ValueError("model.safetensors: its tensors do not fill the file (a copy cut short?)")
+
+
 def problem(models_dir: Path) -> str | None:
     """Why the precise tier cannot tag in this models folder, in one line; None where it can."""
     for task in TASKS:
         folder = model_dir(models_dir, task)
-        missing = [name for name in (*FILES, CARD) if not (folder / name).is_file()]
-        if missing:
-            return (f"no precise {task} model: {folder} lacks {', '.join(missing)} "
-                    f"(crisiswatch train {task} --tier precise makes it)")
+        reason = model_problem(models_dir, task)
+        if reason:
+            return reason
         stacking = json.loads((folder / CARD).read_text(encoding="utf-8")).get("stacking", {})
         if stacking.get("stacked") and stacking.get("features") != FEATURES:
             return (f"the precise {task} model stacks a linear model trained on older features "
@@ -176,7 +207,17 @@ class PreciseTier:
         reason = problem(models_dir)
         if reason:
             raise EncoderUnavailable(reason)
-        return cls(*(PreciseModel(model_dir(models_dir, task), quantize) for task in TASKS))
+        models = []
+        for task in TASKS:
+            folder = model_dir(models_dir, task)
+            try:
+                models.append(PreciseModel(folder, quantize))
+            except EncoderUnavailable:
+                raise
+            except Exception as err:  # noqa: BLE001 - whatever a damaged file raises (torch, joblib, pickle)
+                raise EncoderUnavailable(f"the precise {task} model in {folder} cannot be loaded ({err!r}): "
+                                         f"crisiswatch train {task} --tier precise makes it anew") from err
+        return cls(*models)
 
     @property
     def version(self) -> str:

@@ -53,6 +53,8 @@ def status(settings: Settings, as_json):
         if model["trained"]:
             click.echo(f"precise {task:9} trained {model['trained_at']}, "
                        f"held-out macro-F1 {model['held_out_macro_f1']}{training}")
+        elif "damaged" in model:
+            click.echo(f"precise {task:9} unusable: {model['damaged']}{training}")
         else:
             click.echo(f"precise {task:9} not trained: {model['train']}{training}")
     if tier["tagged"] is not None:

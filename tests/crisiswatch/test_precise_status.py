@@ -128,3 +128,31 @@ def test_the_demo_trains_the_precise_tier_only_with_the_encoder_and_data_and_not
     assert demo.precise_to_train(settings) == []  # a restart does not train again
     trained(settings, tasks=("sentiment",), encoder="/another/encoder")
     assert demo.precise_to_train(settings) == ["sentiment"]  # fine-tuned from another encoder
+
+
+@pytest.mark.parametrize("damage", ["card", "weights"])
+def test_a_damaged_precise_model_is_said_and_the_fast_tier_goes_on(home, damage):
+    """A card that is not JSON or weights cut short (a copy that failed): status names it, the
+    dashboard and the fast tier work, tag --precise and the scheduler's child refuse in one
+    line."""
+    trained(home)
+    store = stages.open_store(home)
+    add_posts(store, 3)
+    store.close()
+    folder = model_dir(home.models_dir, "sentiment")
+    if damage == "card":
+        (folder / CARD).write_text("{not json", encoding="utf-8")
+    else:
+        weights = folder / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:-100])
+    figures, lines, chinese, _ = precise_status(home)
+    assert not figures["models"]["sentiment"]["trained"] and "is damaged" in figures["models"]["sentiment"]["damaged"]
+    assert lines[0].startswith("precise sentiment unusable: the precise sentiment model in") and figures["tagged"] is None
+    refused = cli("tag", "--precise", home=home, check=False)
+    assert refused.exit_code == 1 and "precise tier off: the precise sentiment model" in refused.stderr
+    assert stages.tag_precise_in_child(home) is False
+    assert cli("tag", home=home).exit_code == 0
+    client = logged_in_client(create_app(home), roles=("drafter", "analyst"))
+    token = csrf_token(html(client.get("/incidents/")))
+    made = client.post("/incidents/", data={"csrf_token": token, "title": "停电", "query": "停电"})
+    assert client.get(made.headers["Location"] + "/dashboard").status_code == 200
