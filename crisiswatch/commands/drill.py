@@ -65,7 +65,7 @@ def start(settings: Settings, scenario, speed, orgs, host, port, prepare_only):
         chosen = load(path)
     except (OSError, ScenarioError) as err:
         fail(f"scenario {scenario}: {err}")
-    names = [name.strip() for name in orgs.split(",") if name.strip()]
+    names = list(dict.fromkeys(name.strip() for name in orgs.split(",") if name.strip()))
     folder = prepare(settings, path, chosen, speed, names)
     click.echo(f"drill of {chosen.name} at {speed:g}x prepared in {folder}")
     if not prepare_only:
@@ -155,6 +155,12 @@ def prepare(settings: Settings, path: Path, scenario, speed: float, org_names: l
         fail("a drill runs in a home of its own, on SQLite and the embedded index: unset CRISISWATCH_DATABASE_URL "
              "and CRISISWATCH_INDEX for `crisiswatch drill`")
     copied = _organisations_of(settings, org_names)
+    people = {replay.DIRECTOR[0], *(f"{side.key}_{suffix}" for side in scenario.organisations
+                                    for suffix, *_ in replay.SIDE_PEOPLE)}
+    clash = sorted(people & {user.username for _, users in copied for user in users})
+    if clash:
+        fail(f"--orgs: the drill's own people are called {', '.join(clash)} too: take part without "
+             f"{'that user' if len(clash) == 1 else 'those users'}, or rename them")
     folder = settings.home / DRILLS / f"{scenario.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
     if folder.exists():
         fail(f"{folder} exists already: start the next drill a second later")
@@ -169,13 +175,14 @@ def prepare(settings: Settings, path: Path, scenario, speed: float, org_names: l
             created = replay.seed_organisations(session, scenario)
             org_ids = []
             for org, users in copied:
-                mine = accounts.create_organisation(session, org.name, org.kind, org.level, actor=CLI_ACTOR)
+                mine = accounts.find_organisation(session, org.name) or accounts.create_organisation(  # or a side's
+                    session, org.name, org.kind, org.level, actor=CLI_ACTOR)
                 for user in users:
                     accounts.create_user(session, user.username, user.display_name, secrets.token_urlsafe(16), mine,
                                          user.roles, actor=CLI_ACTOR).password_hash = user.password_hash
                 org_ids.append(mine.id)
             replay.start(session, scenario, "drill", speed, org_ids=org_ids, actor=CLI_ACTOR)
-            sides = [side.name for side in scenario.organisations] + [org.name for org, _ in copied]
+            sides = list(dict.fromkeys([side.name for side in scenario.organisations] + [org.name for org, _ in copied]))
     finally:
         store.close()
     drill_settings.channels_file.write_text("".join(

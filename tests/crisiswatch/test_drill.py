@@ -99,3 +99,31 @@ def test_a_drill_made_from_a_demo_home_scales_the_shipped_clocks_once(home):
     (folder,) = (home.home / "drills").iterdir()
     assert [(clock.name, clock.hours * 600) for clock in load_clocks(folder / "clocks.toml")] == [
         ("authoritative_information", 5), ("press_conference", 24)]
+
+
+def test_a_side_of_the_scenario_named_in_orgs_takes_its_part_with_its_people(home):
+    """The home's own 滨海供电局, named (twice) in --orgs, plays that side with its logins; a user
+    called as one of the drill's own people is refused before anything is made."""
+    store, sessions = sessions_of(home)
+    with sessions.begin() as session:
+        grid = accounts.create_organisation(session, "滨海供电局", "enterprise", "company")
+        accounts.create_user(session, "press", "新闻发言人", PASSWORD, grid, ["drafter"])
+    store.close()
+    cli("drill", "start", "binhai_typhoon", "--orgs", "滨海供电局,滨海供电局", "--prepare-only", home=home)
+    (folder,) = (home.home / "drills").iterdir()
+    assert (folder / "channels.toml").read_text(encoding="utf-8").count('name = "滨海供电局"') == 1
+    store, sessions = sessions_of(Settings.load(folder))
+    with sessions() as session:
+        side = accounts.find_organisation(session, "滨海供电局")
+        assert accounts.authenticate(session, "press", PASSWORD).org_id == side.id
+        assert side.id in replays.current(session).org_ids
+    store.close()
+
+    store, sessions = sessions_of(home)
+    with sessions.begin() as session:
+        accounts.create_user(session, "grid_drafter", "起草人", PASSWORD, accounts.find_organisation(session, "滨海供电局"),
+                             ["drafter"])
+    store.close()
+    refused = cli("drill", "start", "binhai_typhoon", "--orgs", "滨海供电局", "--prepare-only", home=home, check=False)
+    assert refused.exit_code == 1 and "the drill's own people are called grid_drafter too" in refused.stderr
+    assert list((home.home / "drills").iterdir()) == [folder]
