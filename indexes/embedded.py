@@ -9,7 +9,9 @@ text: results are read back from the store of record by id.
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timezone
@@ -100,7 +102,8 @@ class EmbeddedIndex:
 
     def _switch(self, version: str) -> None:
         (self.root / version).mkdir(exist_ok=True)
-        tmp = self.root / "current.tmp"
+        tmp = self.root / f"current.{os.getpid()}.{threading.get_ident()}.tmp"  # each writer its own: a fresh
+        # home's first jobs (the scheduler's index and alert jobs, the UI) all make the pointer at once
         tmp.write_text(version)
         tmp.replace(self.root / "current")  # atomic: readers see the old or the new version
 

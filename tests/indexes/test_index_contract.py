@@ -8,6 +8,7 @@ Elasticsearch cluster. Expected answers are written out from the data below.
 import gzip
 import inspect
 import itertools
+import threading
 from datetime import datetime
 
 import pytest
@@ -397,3 +398,29 @@ def test_each_engine_has_the_protocols_methods_and_no_other(engine):
         assert all(p.default is not p.empty for p in params[len(wanted.parameters):]), name
         assert found.return_annotation == wanted.return_annotation, name
     assert set(IndexBackend.__annotations__) == {"backend"} and engine.backend in BACKENDS
+
+
+def test_a_fresh_index_opened_by_many_at_once_makes_its_pointer_once(tmp_path):
+    """A fresh home's first minute: the scheduler's jobs and the UI each open the index; a
+    shared temporary file for its pointer made all but the first fail (FileNotFoundError)."""
+    failed = []
+    for round_ in range(20):
+        root = tmp_path / f"index-{round_}"
+        root.mkdir()
+        readers = [EmbeddedIndex(root) for _ in range(6)]
+        ready = threading.Barrier(len(readers))
+
+        def open_it(reader):
+            ready.wait()
+            try:
+                reader.count(SearchQuery())
+            except OSError as err:
+                failed.append(err)
+
+        threads = [threading.Thread(target=open_it, args=(reader,)) for reader in readers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert (root / "current").read_text() == "v1" and [path.name for path in root.glob("*.tmp")] == []
+    assert failed == []
