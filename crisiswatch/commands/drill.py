@@ -151,9 +151,7 @@ def prepare(settings: Settings, path: Path, scenario, speed: float, org_names: l
     from desk.clocks import scaled_clocks, unscaled_clocks
     from desk.database import open_sessions
 
-    if os.environ.get("CRISISWATCH_DATABASE_URL") or os.environ.get("CRISISWATCH_INDEX", "embedded") != "embedded":
-        fail("a drill runs in a home of its own, on SQLite and the embedded index: unset CRISISWATCH_DATABASE_URL "
-             "and CRISISWATCH_INDEX for `crisiswatch drill`")
+    own_home_only()
     copied = _organisations_of(settings, org_names)
     people = {replay.DIRECTOR[0], *(f"{side.key}_{suffix}" for side in scenario.organisations
                                     for suffix, *_ in replay.SIDE_PEOPLE)}
@@ -197,6 +195,14 @@ def prepare(settings: Settings, path: Path, scenario, speed: float, org_names: l
     return folder
 
 
+def own_home_only() -> None:
+    """Refuse where the settings name a database or index of their own: a drill's home
+    (and its UI and jobs, which read the same variables) would use them instead of its own."""
+    if os.environ.get("CRISISWATCH_DATABASE_URL") or os.environ.get("CRISISWATCH_INDEX", "embedded") != "embedded":
+        fail("a drill runs in a home of its own, on SQLite and the embedded index: unset CRISISWATCH_DATABASE_URL "
+             "and CRISISWATCH_INDEX for `crisiswatch drill`")
+
+
 def _organisations_of(settings: Settings, names: list[str]) -> list[tuple]:
     """Each named organisation of the home with its active users (detached rows)."""
     if not names:
@@ -235,6 +241,7 @@ def _play(drill_settings: Settings, scenario, speed: float, host: str, port: int
 
 def _folders(settings: Settings) -> list[Path]:
     """The home's drills, oldest first (their names end in the time they were made)."""
+    own_home_only()
     root = settings.home / DRILLS
     return sorted((path for path in root.iterdir() if (path / "scenario.toml").is_file()),
                   key=lambda path: path.name.rsplit("-", 2)[-2:]) if root.is_dir() else []

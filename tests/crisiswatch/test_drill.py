@@ -127,3 +127,15 @@ def test_a_side_of_the_scenario_named_in_orgs_takes_its_part_with_its_people(hom
     refused = cli("drill", "start", "binhai_typhoon", "--orgs", "滨海供电局", "--prepare-only", home=home, check=False)
     assert refused.exit_code == 1 and "the drill's own people are called grid_drafter too" in refused.stderr
     assert list((home.home / "drills").iterdir()) == [folder]
+
+
+def test_no_drill_command_plays_or_reads_a_drill_in_the_database_the_settings_name(home, tmp_path, monkeypatch):
+    """drill status, run and report of a drill made before refuse, as start does, while
+    CRISISWATCH_DATABASE_URL names another database: they opened (and migrated) that one."""
+    cli("drill", "start", "binhai_typhoon", "--prepare-only", home=home)
+    other = tmp_path / "real.db"
+    monkeypatch.setenv("CRISISWATCH_DATABASE_URL", f"sqlite:///{other}")
+    for command in (("status",), ("run",), ("report", "--json"), ("start", "binhai_typhoon", "--prepare-only")):
+        refused = cli("drill", *command, home=home, check=False)
+        assert refused.exit_code == 1 and "a drill runs in a home of its own" in refused.stderr, command
+    assert not other.exists()
