@@ -201,7 +201,8 @@ def _run_live(settings: Settings, scenario: Scenario, kind: str, speed: float, h
         refuse_another(session, scenario)
         created = replays.seed_organisations(session, scenario)
         session.commit()
-    say_people(created)
+    if kind == "demo":  # a drill's people were printed when it was made (crisiswatch drill start)
+        say_people(created)
     click.echo(f"access log: {settings.home / 'logs' / 'access.log'}")
     ui = subprocess.Popen([sys.executable, "-m", "crisiswatch", "serve", "--home", str(settings.home), "--host", host,
                            "--port", str(port), "--access-log", str(settings.home / "logs" / "access.log")],
