@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.settings import Settings
 from core.store import Store
 from desk.database import open_sessions
-from desk import alert_outbox, outbox, report_archive
+from desk import alert_outbox, injects, outbox, report_archive
 from desk.errors import Invalid
 from desk.outbox import ChannelConfigError, DeliveryReport
 from desk.states import DeliveryStatus
@@ -67,8 +67,9 @@ def publish_due(settings: Settings, now: datetime | None = None) -> DeliveryRepo
 
 
 def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[alert_outbox.AlertDeliveryResult]:
-    """Escalate the alerts due for it, then send the alert notices that are due. Links
-    start with the review site's address, ``settings.site_url`` (e.g. https://yq.example.cn)."""
+    """Escalate the alerts due for it, then send the alert notices that are due, and the
+    kept reports' and drill injects' notices. Links start with the review site's address,
+    ``settings.site_url`` (e.g. https://yq.example.cn)."""
     path = settings.channels_file
     if not path.exists():
         _say_once(f"no {path}: alerts are not sent until it is written")
@@ -96,6 +97,12 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> list[aler
         else:
             log.warning("report %d to %s / %s: attempt %d failed (%s)", sent.report_id, sent.org, sent.channel,
                         sent.attempts, sent.error)
+    for sent in injects.deliver_due(factory, channels, now, settings.site_url):
+        if sent.status == DeliveryStatus.DELIVERED:
+            log.info("inject notice %d sent to %s / %s", sent.notice_id, sent.org, sent.channel)
+        else:
+            log.warning("inject notice %d to %s / %s: attempt %d failed (%s)", sent.notice_id, sent.org,
+                        sent.channel, sent.attempts, sent.error)
     for result in results:
         if result.status == DeliveryStatus.DELIVERED:
             log.info("alert %d sent to %s / %s", result.alert_id, result.org, result.channel)

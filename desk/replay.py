@@ -23,12 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.store import PostRow, Store, naive_utc, utcnow
-from desk import accounts, alerts, audit, facts, releases, rules
+from desk import accounts, alerts, audit, facts, injects, releases, rules
 from desk.checks import message
 from desk.errors import Invalid, InvalidTransition
 from desk.scenario import Draft, FactChange, Inject, Release as ScenarioRelease, Scenario, load
 from desk.states import ReplayState
 from desk.tables import REPLAY_KINDS, Alert, Incident, Organisation, Replay, ReplayEvent, User
+from desk.transmitters import Channel
 
 # The people of each side of a scenario (``seed_organisations``): username suffix, display
 # name suffix, roles. The director is an admin of the first side.
@@ -243,10 +244,11 @@ def _link_alerts(session: Session, replay: Replay, incident: Incident) -> list[s
 
 
 def send_inject(session: Session, replay: Replay, inject_id: str, actor: str, now: datetime | None = None,
-                scenario: Scenario | None = None) -> ReplayEvent:
+                scenario: Scenario | None = None, channels: dict[str, list[Channel]] | None = None) -> ReplayEvent:
     """The director sends an inject to its team (at any time before the end): recorded
-    once; sending it again returns the record. ``scenario``: the replay's, when it is not
-    a shipped one to load by its name."""
+    once, with its notices to the team's channels of ``channels`` (``desk.injects``);
+    sending it again returns the record. ``scenario``: the replay's, when it is not a
+    shipped one to load by its name."""
     scenario = scenario or load(replay.scenario)
     inject = next((inject for inject in scenario.injects if inject.id == inject_id), None)
     if inject is None:
@@ -256,9 +258,12 @@ def send_inject(session: Session, replay: Replay, inject_id: str, actor: str, no
         return found
     if replay.state == ReplayState.ENDED:
         raise InvalidTransition("replay_state", change="send_inject", now=replay.state)
+    now = naive_utc(now) or utcnow()
     try:
         with session.begin_nested():
-            return _record_inject(session, replay, inject, actor, naive_utc(now) or utcnow())
+            event = _record_inject(session, replay, inject, actor, now)
+            injects.queue(session, event, inject, side_organisations(session, scenario)[inject.to], channels or {}, now)
+            return event
     except IntegrityError:  # sent at the same moment by another request (a double click)
         return session.scalar(sent)
 

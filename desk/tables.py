@@ -441,3 +441,23 @@ class ReplayEvent(WorkflowBase):
     kind: Mapped[str] = mapped_column(String(8))  # REPLAY_EVENT_KINDS
     done_at: Mapped[datetime] = mapped_column(DateTime)
     __table_args__ = (UniqueConstraint("replay_id", "entry_id"),)
+
+
+class InjectNotice(WorkflowBase):
+    """A sent inject's notice to one channel of its team's organisation, queued with the
+    inject and retried as a kept report's is (``desk.injects``); its title and text are
+    the inject's as it was sent."""
+
+    __tablename__ = "inject_notices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("replay_events.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    channel: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[DeliveryStatus] = mapped_column(_stored(DeliveryStatus), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)

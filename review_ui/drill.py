@@ -10,10 +10,11 @@ from functools import lru_cache
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 
-from desk import drill_report, replay as replays
+from desk import drill_report, injects, replay as replays
 from desk.clocks import load_clocks
 from desk.drills import DRILL
 from desk.errors import WorkflowError
+from desk.outbox import ChannelConfigError, load_channels
 from desk.rules import REPLAY_STEPS
 from desk.scenario import load
 from desk.states import ReplayState
@@ -71,7 +72,8 @@ def send(inject_id: str):
     if found.kind != DRILL:
         abort(404)
     try:
-        replays.send_inject(session, found, inject_id, g.user.username, scenario=scenario_of(found))
+        replays.send_inject(session, found, inject_id, g.user.username, scenario=scenario_of(found),
+                            channels=_channels())
     except WorkflowError as err:
         session.rollback()
         flash(i18n.error_message(err), "error")
@@ -91,6 +93,15 @@ def report():
     kept = drill_report.keep(session, found, made, made_by=g.user.username)
     session.commit()
     return redirect(url_for("reports.show", report_id=kept.id), code=303)
+
+
+def _channels() -> dict:
+    """The channels file's channels (its team's that take notices get the inject); none
+    while it is missing or wrong: the inject still shows on the team's pages."""
+    try:
+        return load_channels(services().settings.channels_file)
+    except ChannelConfigError:
+        return {}
 
 
 def _replay():
@@ -120,6 +131,18 @@ def drill_title() -> str | None:
     return g.drill_title
 
 
+def team_injects() -> list:
+    """The injects sent so far to the signed-in user's organisation in this drill's home,
+    the newest first (every page shows the newest, the drill's incident page all of them,
+    ``g.drill_incident_id``)."""
+    if "team_injects" not in g:
+        found = replays.current(_session()) if drill_title() and g.get("user") else None
+        g.team_injects = [] if found is None else injects.received(_session(), found, scenario_of(found),
+                                                                    g.user.org_id)
+        g.drill_incident_id = found and found.incident_id
+    return g.team_injects
+
+
 def hms(span: timedelta) -> str:
     """Scenario time as the clock shows it: 5:07:09."""
     seconds = int(span.total_seconds())
@@ -127,4 +150,4 @@ def hms(span: timedelta) -> str:
 
 
 def init_app(app) -> None:
-    app.context_processor(lambda: {"drill_title": drill_title})
+    app.context_processor(lambda: {"drill_title": drill_title, "team_injects": team_injects})

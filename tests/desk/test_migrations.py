@@ -85,7 +85,7 @@ def test_a_home_of_release_0_1_0_upgrades_with_nothing_lost(old_home):
         "alembic_version": [(migrations.head(),)], "alert_schemes": [], "alert_rules": [], "alerts": [],
         "watched_accounts": [], "sensitive_words": [], "alert_recipients": [], "quiet_hours": [],
         "alert_deliveries": [], "reports": [], "report_deliveries": [], "precise_tags": [],
-            "replays": [], "replay_events": []}
+            "replays": [], "replay_events": [], "inject_notices": []}
     assert {name: len(rows) for name, rows in before.items()} == {
         "posts": 5, "tags": 5, "corrections": 0, "crawl_runs": 0, "captures": 0, "cluster_bands": 48,
         "cluster_signatures": 4, "crawl_checkpoints": 0, "organisations": 2, "users": 4, "login_sessions": 1,

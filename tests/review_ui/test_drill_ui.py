@@ -5,6 +5,7 @@ page of a drill home, and only of one, carries the 演练 banner."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 
@@ -12,6 +13,7 @@ import pytest
 import requests
 
 from core.settings import Settings
+from crisiswatch import publishing
 from desk import facts, replay as replays
 from desk.reports import Report
 from desk.scenario import load
@@ -174,3 +176,40 @@ def test_every_page_of_a_drill_home_says_it_is_a_drill(drill, tmp_path):
     demo = home_playing(tmp_path / "demo", "demo")  # the living demo is not a drill
     assert BANNER not in html(demo.test_client().get("/login"))
     assert BANNER not in html(client_of(demo, "director").get("/drill/"))
+
+
+def test_a_sent_inject_reaches_its_teams_pages_and_channels_not_the_other_sides(drill, tmp_path):
+    """The director sends i01 (a journalist's call) to the grid: the grid's people see it at
+    the top of every page and on the incident page, the city's do not; it is queued with
+    the send and reaches the grid's file channel once, marked as a drill's."""
+    settings = Settings.load(tmp_path / "drill")
+    settings.channels_file.write_text("".join(
+        f'[[organisation]]\nname = "{side.name}"\n[[organisation.channel]]\nname = "archive"\nkind = "file"\n'
+        f'folder = "exports/{side.key}"\n\n' for side in TYPHOON.organisations), encoding="utf-8")
+    director = client_of(drill, "director")
+    press(director, "/drill/run")
+    grid, city = client_of(drill, "grid_analyst"), client_of(drill, "city_analyst")
+    incident = f"/incidents/{the_replay_incident(drill)}"
+    assert 'id="drill-inject"' not in html(grid.get("/alerts/"))
+
+    assert press(director, "/drill/injects/i01").status_code == 303
+    call = "《滨海晚报》记者来电"
+    for page in ("/", "/alerts/", incident):
+        shown = html(grid.get(page))
+        assert 'id="drill-inject"' in shown and "情景注入（记者来电" in shown and call in shown, page
+        assert call not in html(city.get(page)), page
+    assert 'id="team-inject-i01"' in html(grid.get(incident)) and 'id="team-injects"' not in html(city.get(incident))
+    assert "Inject (Journalist" in html(grid.get("/?lang=en"))
+
+    assert publishing.deliver_alerts(settings) == []  # no alerts; the inject's notice goes
+    publishing.deliver_alerts(settings)  # and once only
+    (written,) = (settings.home / "exports" / "grid").iterdir()
+    sent = json.loads(written.read_text(encoding="utf-8"))
+    assert sent["title"] == "【演练】情景注入：记者来电" and call in sent["text"]
+    assert sent["link"].endswith(incident) and written.name.startswith("notice-inject-")
+    assert not (settings.home / "exports" / "city").exists()
+
+
+def the_replay_incident(app) -> int:
+    with app.extensions["crisiswatch"].sessions() as session:
+        return replays.current(session).incident_id
