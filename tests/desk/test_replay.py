@@ -9,18 +9,19 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.schema import make_post
 from core.store import PostRow, Store
-from desk import alerts, replay as replays
+from desk import alerts, injects, replay as replays
 from desk.database import create_tables
 from desk.errors import Invalid, InvalidTransition
 from desk.facts import fact_history
+from desk.outbox import LEASE, load_channels, moved
 from desk.releases import current_version
 from desk.scenario import load
-from desk.states import ReleaseState, ReplayState
-from desk.tables import Alert, AuditEntry, Incident, Organisation, Release, ReplayEvent
+from desk.states import DeliveryStatus, ReleaseState, ReplayState
+from desk.tables import Alert, AuditEntry, Incident, InjectNotice, Organisation, Release, ReplayEvent
 
 TYPHOON = load("binhai_typhoon")
 T0 = datetime(2026, 7, 25, 22, 0)  # naive UTC, as the tables keep it
@@ -184,3 +185,32 @@ def test_a_release_whose_posts_are_never_crawled_goes_out_after_its_wait_and_new
     [published] = [release for release in session.scalars(select(Release))
                    if current_version(session, release).title == answer.title]
     assert published.state == ReleaseState.PUBLISHED and published.rumor_clusters == []
+
+
+def test_an_injects_notice_is_queued_with_it_and_sent_once_after_a_sender_killed_mid_attempt(session, store,
+                                                                                            tmp_path):
+    """The notice rows land in the send's transaction; a sender that claimed one and died
+    leaves it to the next run after its lease, which sends it once to the team's channel."""
+    path = tmp_path / "channels.toml"
+    path.write_text("".join(f'[[organisation]]\nname = "{side.name}"\n[[organisation.channel]]\nname = "archive"\n'
+                            f'kind = "file"\nfolder = "{side.key}"\n\n' for side in TYPHOON.organisations),
+                    encoding="utf-8")
+    channels = load_channels(path)
+    drill = replays.start(session, TYPHOON, "drill", 48, now=T0)
+    replays.run(session, drill, now=T0)
+    replays.send_inject(session, drill, "i02", "director", now=T0 + MINUTE, channels=channels)
+    replays.send_inject(session, drill, "i02", "director", now=T0 + 2 * MINUTE, channels=channels)  # once
+    session.commit()
+    [row] = session.scalars(select(InjectNotice)).all()
+    assert (row.channel, row.status, row.title) == ("archive", DeliveryStatus.PENDING, "【演练】情景注入：谣言视频")
+
+    factory = sessionmaker(store.engine)
+    with factory.begin() as claiming:  # a sender claims it, then is killed before it sends
+        claiming.execute(moved("claim", InjectNotice.id == row.id, table=InjectNotice,
+                               next_attempt_at=T0 + 3 * MINUTE + LEASE))
+    assert injects.deliver_due(factory, channels, T0 + 3 * MINUTE + LEASE / 2) == []  # its lease still holds
+    [sent] = injects.deliver_due(factory, channels, T0 + 3 * MINUTE + LEASE)
+    assert (sent.org, sent.status) == (TYPHOON.organisations[0].name, DeliveryStatus.DELIVERED)
+    assert injects.deliver_due(factory, channels, T0 + 10 * MINUTE + LEASE) == []
+    (written,) = (tmp_path / "city").iterdir()
+    assert "变电站爆炸起火" in written.read_text(encoding="utf-8") and not (tmp_path / "grid").exists()
