@@ -171,6 +171,7 @@ def playing_here(settings: Settings):
     """Hold the home's live lock while its replay plays here, or refuse: two live runs of a
     home would crawl, train and play twice, and the first to stop would pause the
     other's clock. The lock goes with its holder's process, however that ends."""
+    settings.home.mkdir(parents=True, exist_ok=True)  # a first demo makes its home
     with (settings.home / "live.lock").open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
