@@ -23,9 +23,10 @@ from docx.shared import Mm, Pt, RGBColor
 
 from core.schema import CHINA_TZ
 from desk.dashboard import rumors_listed
-from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, DRILL_STEP_NAMES,
-                             EMOTION_NAMES, FACT_NAMES, INJECT_KIND_NAMES, PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES,
-                             SENTIMENT_NAMES)
+from desk.vocabulary import (ALERT_STATE_NAMES, AUDIT_ACTION_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES,
+                             DRILL_STEP_NAMES, EMOTION_NAMES, FACT_NAMES, FILTER_NAMES, INJECT_KIND_NAMES,
+                             PLATFORM_NAMES, POLARITY_NAMES, PSR_NAMES, RELEASE_STATE_NAMES, SENTIMENT_NAMES,
+                             SORT_NAMES)
 
 HEI, FANGSONG, SONG, LATIN = "黑体", "仿宋", "宋体", "Times New Roman"  # as Word names them
 RED = RGBColor(0xC0, 0x00, 0x00)
@@ -310,8 +311,7 @@ class _Briefing:
 
     def source(self, section: dict) -> None:
         """The search behind a section, as the HTML's ``source`` macro gives it."""
-        filters = "".join(f"；{name}={value}" for name, value in section["filters"].items())
-        self.small(f"检索式：{section['query'] or '（全部信息）'}{filters}"
+        self.small(f"检索式：{section['query'] or '（全部信息）'}{filters_label(section['filters'])}"
                    f"；时间：{china_time(section['since'])} 至 {china_time(section['until'])}（北京时间）")
 
     def bars(self, name: str, rows, total: int, names: dict | None = None) -> None:
@@ -379,6 +379,20 @@ def duration_label(seconds: float | None) -> str:
     if hours:
         return f"{hours}小时{minutes}分"
     return f"{minutes}分{secs}秒" if minutes else f"{secs}秒"
+
+
+def filters_label(filters: dict) -> str:
+    """A section's filters as its source line words them: ；演练：binhai_typhoon；谣言；状态：待研判、处置中."""
+    return "".join(f"；{_filter_label(name, value)}" for name, value in filters.items())
+
+
+def _filter_label(name: str, value) -> str:
+    if value is True:
+        return FILTER_NAMES.get(name, name)
+    values = value if isinstance(value, list) else [str(value)] if name == "cluster" else str(value).split(", ")
+    named = {"state": {**ALERT_STATE_NAMES, **RELEASE_STATE_NAMES}, "audit": AUDIT_ACTION_NAMES,
+             "sort": SORT_NAMES}.get(name, {})
+    return f"{FILTER_NAMES.get(name, name)}：{'、'.join(named.get(str(v), str(v)) for v in values)}"
 
 
 def signed_percent(value: float | None) -> str:

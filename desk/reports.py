@@ -29,7 +29,7 @@ from desk.clocks import Clock, rumor_clock
 from desk.states import ReleaseState
 from desk.releases import current_version
 from desk.report_charts import draw
-from desk.report_docx import bucket_label, china_time, duration_label, render_docx, signed_percent
+from desk.report_docx import bucket_label, china_time, duration_label, filters_label, render_docx, signed_percent
 from desk.spread import spread_of_cluster
 from desk.tables import Alert, AlertRule, AlertScheme, Incident, Release
 from desk.vocabulary import (ALERT_STATE_NAMES, CHANNEL_NAMES, CLOCK_NAMES, DEADLINE_NAMES, DRILL_STEP_NAMES,
@@ -368,6 +368,7 @@ def render_html(report: Report, *, china_map: Path | None = None) -> str:
     env.filters["bucket"] = bucket_label
     env.filters["percent"] = signed_percent
     env.filters["duration"] = duration_label
+    env.filters["filters_label"] = filters_label
     data = report.as_dict()
     charts = {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
               for name, png in draw(data, china_map=china_map).items()}

@@ -35,3 +35,10 @@ PSR_NAMES = {"posts": "信息量", "negative_share": "负面占比", "rumor_clus
 # a scenario's injects (desk.scenario.INJECT_KINDS).
 DRILL_STEP_NAMES = {"alert": "发出预警", "acknowledgement": "确认预警", "approval": "回应获批", "publication": "回应发布"}
 INJECT_KIND_NAMES = {"journalist_call": "记者来电", "rumor_video": "谣言视频", "new_fault": "新故障"}
+# The filters a report's section names in its source line (desk.reports, desk.drill_report),
+# the values some of them take, and a filter that is only on (True) said by its name alone.
+FILTER_NAMES = {"drill": "演练", "rumor": "谣言", "cluster": "聚类", "sort": "排序", "among": "取互动量最高的信息数",
+                "state": "状态", "audit": "审计记录", "incident": "事件编号", "opened": "期间新开"}
+SORT_NAMES = {"engagement": "按互动量"}
+RELEASE_STATE_NAMES = {"published": "已发布"}
+AUDIT_ACTION_NAMES = {"workflow.blocked": "发布前检查拦截", "release.submit": "提交审核", "release.approve": "审批"}

@@ -134,4 +134,7 @@ def test_the_scores_are_the_durations_from_the_rumors_first_post(drill):
     assert "信息量走势" not in page  # a drill report's own sections, not a briefing's
     words = "\n".join(p.text for p in Document(io.BytesIO(render(again, "docx"))).paragraphs)
     assert "谣言应对用时" in words and "审批等待最久的环节" in words
+    for text in (page, words):  # the sections' filters in words, not as Python writes them
+        assert "；演练：binhai_typhoon" in text and "；谣言" in text and "；状态：待研判、处置中" in text
+        assert "；审计记录：发布前检查拦截" in text and "rumor=" not in text and "state=" not in text
     assert render(again, "pdf").startswith(b"%PDF") and set(FORMATS) == {"html", "pdf", "docx"}

@@ -77,7 +77,7 @@ def test_the_word_tables_hold_the_reports_figures_and_each_section_its_search(tm
     assert f"本期 {figures['total_posts']} 条，上一周期 8 条，环比 +50.0%。" in texts and figures["total_posts"] == ON_THE_DAY
     assert figures["summary"]["text"] in texts
     assert texts.count("检索式：（全部信息）；时间：2024-07-24 00:00 至 2024-07-24 23:59（北京时间）") >= 5
-    assert "检索式：（全部信息）；rumor=True；时间：2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in texts
+    assert "检索式：（全部信息）；谣言；时间：2024-07-24 00:00 至 2024-07-24 23:59（北京时间）" in texts
 
     tables = {tuple(_rows(table)[0]): _rows(table)[1:] for table in document.tables}
     assert tables[("时间", "信息量")] == [[f"{bucket.replace('T', ' ')}时", str(count)] for bucket, count in
@@ -130,7 +130,7 @@ def test_a_special_report_in_word_shows_how_its_rumor_spread(tmp_path):
     assert [text for text in texts if text.endswith("谣言传播路径")] == ["十一、谣言传播路径"]
     assert f"传播最广的疑似谣言，其转发评论树共 3 条帖文（转发 0 条，评论 0 条），传播深度 0 层，最大广度 3 条。首发：账号1，2024-07-24 20:00，{RUMOR}" in texts
     assert f"传播树：/spread/cluster/{spread['cluster']}（据已存储的转发与评论关系）" in texts
-    assert f"检索式：停电；rumor=True；cluster={spread['cluster']}；时间：2024-07-23 06:00 至 2024-07-25 08:00（北京时间）" in texts
+    assert f"检索式：停电；谣言；聚类：{spread['cluster']}；时间：2024-07-23 06:00 至 2024-07-25 08:00（北京时间）" in texts
     assert ["关键传播者", "平台", "下游转发"] in [_rows(table)[0] for table in document.tables]
 
     spread.update(root=None)  # its first source no longer stored
