@@ -51,13 +51,19 @@ def interval(since: datetime, until: datetime) -> str:
     return "hour" if until - since <= DAILY_AFTER else "day"
 
 
+def _page_interval(incident: Incident, since: datetime, until: datetime) -> str:
+    """The incident page's buckets: by the minute while the incident is young, as its dashboard's."""
+    young = dashboard.incident_interval(incident, until) == "minute"
+    return "minute" if young else interval(since, until)
+
+
 def timeline(session: Session, store: Store, index, incident: Incident, now: datetime, *, user=None,
              board: dashboard.Dashboard | None = None) -> dict:
     """The incident's PSR timeline (the "psr" section of a special report). ``user``: only the
     alerts that person sees, as the incident page lists them; ``board``: the incident's
     dashboard over the same window, where the caller has it already."""
     since, until = dashboard.incident_since(incident).astimezone(CHINA_TZ), dashboard.aware(now).astimezone(CHINA_TZ)
-    step = interval(since, until)
+    step = board.interval if board else _page_interval(incident, since, until)
     query = incident.query or ""
     board = board or dashboard.build(store, index, query, since, until, step)
     base = SearchQuery(text=query, since=since, until=until, interval=step, sort="newest", per_page=1)

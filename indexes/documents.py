@@ -13,8 +13,8 @@ EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 ID_BITS = 31  # sort keys: (time or engagement) << 31 | id, unique and ordered, fit a signed 64-bit field
 MAX_ENGAGEMENT = 2**31 - 1
 # The fields besides id, text, time and rumor_prob: keywords (facets, filters) and integers (sorts)
-KEYWORDS = ("platform", "cluster", "day", "hour", "verified", "polarity", "sentiment", "rumor", "emotion", "topics",
-            "places")
+KEYWORDS = ("platform", "cluster", "day", "hour", "minute", "verified", "polarity", "sentiment", "rumor", "emotion",
+            "topics", "places")
 INTEGERS = ("engagement", "newest_key", "engagement_key")
 
 
@@ -28,25 +28,27 @@ def to_fields(posts: list[dict]) -> list[dict]:
     return [_fields(post, terms) for post, terms in zip(posts, index_texts(texts))]
 
 
-@lru_cache(maxsize=4096)  # posts of a batch share a few hours
-def _china_hour(hours: int) -> str:
-    """The hour ``hours`` after EPOCH in China time, as the ``hour`` field spells it."""
-    return (EPOCH + timedelta(hours=hours)).astimezone(CHINA_TZ).strftime("%Y-%m-%dT%H")
+@lru_cache(maxsize=4096)  # posts of a batch share a few hours of minutes
+def _china_minute(minutes: int) -> str:
+    """The minute ``minutes`` after EPOCH in China time, as the ``minute`` field spells it
+    (the ``hour`` and ``day`` fields are its first 13 and 10 characters)."""
+    return (EPOCH + timedelta(minutes=minutes)).astimezone(CHINA_TZ).strftime("%Y-%m-%dT%H:%M")
 
 
 def _fields(post: dict, terms: str) -> dict:
     """``post`` as ``Store.posts_to_index`` reads it; ``terms``: its text's index terms."""
     when = post["time"]
     seconds = int((when - EPOCH).total_seconds())
-    hour = _china_hour(seconds // 3600)
+    minute = _china_minute(seconds // 60)
     engagement = min(post["reposts_count"] + post["comments_count"] + post["likes_count"], MAX_ENGAGEMENT)
     fields = {
         "id": post["id"],
         "text": terms,
         "platform": post["platform"],
         "time": when,
-        "day": hour[:10],
-        "hour": hour,
+        "day": minute[:10],
+        "hour": minute[:13],
+        "minute": minute,
         "engagement": engagement,
         "newest_key": sort_key(max(0, seconds), post["id"]),
         "engagement_key": sort_key(engagement, post["id"]),

@@ -24,7 +24,7 @@ from core.schema import CHINA_TZ, PLATFORMS
 from indexes.analysis import index_tokens, normalise
 
 SORTS = ("relevance", "newest", "engagement")
-INTERVALS = ("day", "hour")
+INTERVALS = ("day", "hour", "minute")
 FACETS = ("platform", "verified", "polarity", "sentiment", "emotion", "rumor", "topics", "places", "cluster")
 # SearchQuery field -> its query-string name, for the filters on a tagger's labels.
 LABEL_FILTERS = {"polarities": "polarity", "sentiments": "sentiment", "emotions": "emotion", "topics": "topic"}
@@ -56,7 +56,7 @@ MESSAGES = {  # English; the UI's catalogs have each as query_<code>
     "unknown_platform": "unknown platform {value!r}; use one of {choices}",
     "filter_values": "too many or too long values for {name} (at most {max} of {chars} characters)",
     "unknown_sort": "unknown sort {value!r}; use one of {choices}",
-    "unknown_interval": "unknown interval {value!r}; use day or hour",
+    "unknown_interval": "unknown interval {value!r}; use day, hour or minute",
     "page": "page must be between 1 and {max}",
     "per_page": "per_page must be between 1 and {max}",
     "relevance_depth": "results by relevance go {max} deep; sort by newest to page further",

@@ -21,6 +21,7 @@ SNIPPET_CHARS = 160
 FACET_SIZES = {"cluster": 10}  # the most copied texts; other facets list up to 50 values
 ALL_PLACES = 5_000  # more than the gazetteer has codes (about 3,500): SearchQuery.all_places
 MAX_DAYS, MAX_HOURS = 400, 24 * 31
+MAX_MINUTES = 60 * 48  # an incident's day of lookback and its first hours (desk.dashboard.SHORT_WINDOW), and more
 IDS_CHUNK = 5_000  # ids an engine fetches at a time for IndexBackend.ids
 
 
@@ -32,7 +33,7 @@ def facet_size(query: SearchQuery, name: str) -> int:
 
 
 def histogram_size(interval: str) -> int:
-    return MAX_DAYS if interval == "day" else MAX_HOURS
+    return {"day": MAX_DAYS, "hour": MAX_HOURS}.get(interval, MAX_MINUTES)
 
 
 @dataclass
@@ -40,7 +41,7 @@ class RawResult:
     total: int
     hits: list[tuple[int, float | int]]  # (post id, score or sort key)
     facets: dict[str, list[tuple[str, int]]]
-    histogram: list[tuple[str, int]]  # (day or hour in China time, count), in time order
+    histogram: list[tuple[str, int]]  # (day, hour or minute in China time, count), in time order
     next_after: int | None = None  # cursor of the next page (newest and engagement sorts)
 
     @classmethod

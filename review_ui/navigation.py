@@ -1,4 +1,4 @@
-"""Links that move through a result: the histogram (day or hour) and the pager.
+"""Links that move through a result: the histogram (day, hour or minute) and the pager.
 
 Both take ``url``, a function from parameter changes to a link of the current search.
 Relevance pages are numbered (offsets); newest and engagement go page by page with the
@@ -22,21 +22,24 @@ Url = Callable[[dict], str]
 
 
 def _bar_range(key: str, interval: str) -> dict:
-    """since/until of one bar: a day (``YYYY-MM-DD``) or an hour (``YYYY-MM-DDTHH``)."""
+    """since/until of one bar: a day (``YYYY-MM-DD``), an hour (``YYYY-MM-DDTHH``) or a minute
+    (``YYYY-MM-DDTHH:MM``)."""
+    if interval == "minute":
+        return {"since": key, "until": f"{key}:59"}
     if interval == "hour":
         return {"since": f"{key}:00", "until": f"{key}:59:59"}
     return {"since": key, "until": key}
 
 
 def histogram(page, url: Url) -> dict:
-    """The bars of the page's histogram, and the links that switch between day and hour."""
+    """The bars of the page's histogram, and the links that switch between day, hour and minute."""
     interval = page.query.interval
     counts = dict(page.histogram)
     top = max(counts.values(), default=0)
     bars = [
         {
             "key": key,
-            "label": key.replace("T", " ") + ":00" if interval == "hour" else key,
+            "label": key.replace("T", " ") + (":00" if interval == "hour" else ""),
             "count": count,
             "step": round(count / top * BAR_STEPS) * (100 // BAR_STEPS) if top else 0,
             "url": url({**_bar_range(key, interval), "page": None, "after": None}),

@@ -79,5 +79,5 @@ def response_label(event: dict) -> str:
 
 
 def _bucket_label(bucket: str, interval: str) -> str:
-    """As the dashboard's axis: 07-24 09:00 by the hour, 07-24 by the day."""
-    return f"{bucket[5:10]} {bucket[11:16]}" if interval == "hour" else bucket[5:10]
+    """As the dashboard's axis: 07-24 09:07 by the minute, 07-24 09:00 by the hour, 07-24 by the day."""
+    return f"{bucket[5:10]} {bucket[11:16]}" if interval != "day" else bucket[5:10]

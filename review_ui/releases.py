@@ -17,7 +17,7 @@ from desk.place_map import MAP_FILES
 from desk.status import precise_progress
 from desk.tables import FACT_KEYS, Delivery, FactProposal, Incident, Organisation, Release, User
 from desk.vocabulary import CHANNELS
-from indexes.query import QueryError, parse_time
+from indexes.query import INTERVALS, QueryError, parse_time
 from review_ui import i18n, params, psr as psr_page
 from review_ui.database import actor as _actor, session as _session
 from review_ui.services import services
@@ -153,8 +153,8 @@ def name_organisations(incident_id: int):
 @bp.get("/incidents/<int:incident_id>/dashboard")
 def dashboard(incident_id: int):
     found = _incident(incident_id)
-    interval = request.args.get("interval", "hour")
-    if interval not in ("hour", "day"):
+    interval = request.args.get("interval") or figures.incident_interval(found, utcnow())
+    if interval not in INTERVALS:
         abort(400)
     try:
         data = figures.for_incident(services().store, services().index, found, interval)
@@ -190,7 +190,8 @@ def _chart(data: figures.Dashboard, searched: str) -> dict:
     def ranked(kind, items):
         return [{"label": i18n.label(kind, value), "count": count} for value, count in items]
 
-    axis = [f"{b[5:10]} {b[11:13]}:00" if "T" in b else b[5:] for b in data.buckets]  # 11-29 02:00 / 11-29
+    axis = [f"{b[5:10]} {b[11:16]}" if ":" in b else f"{b[5:10]} {b[11:13]}:00" if "T" in b else b[5:]
+            for b in data.buckets]  # 11-29 02:07 / 11-29 02:00 / 11-29
     return {"buckets": axis, "volume": group("platform", data.volume),
             "sentiment": group("sentiment", data.sentiment), "emotion": group("emotion", data.emotion),
             "topics": ranked("topics", data.topics), "places": ranked("places", data.places),

@@ -29,7 +29,7 @@ from crisiswatch.commands.common import CONTEXT, emit_json, fail, time_option, w
 @click.option("--page", default=1, show_default=True, help="Page number (relevance sort).")
 @click.option("--after", type=int, help="Cursor printed by the previous page (newest and engagement sorts).")
 @click.option("--per-page", default=20, show_default=True)
-@click.option("--interval", type=click.Choice(["day", "hour"]), default="day", show_default=True,
+@click.option("--interval", type=click.Choice(["day", "hour", "minute"]), default="day", show_default=True,
               help="Buckets of the time histogram (China time).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result page as one JSON object.")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, writable=True),

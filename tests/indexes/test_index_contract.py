@@ -8,10 +8,12 @@ Elasticsearch cluster. Expected answers are written out from the data below.
 import gzip
 import inspect
 import itertools
+import shutil
 import threading
 from datetime import datetime
 
 import pytest
+import tantivy
 
 from core import segment
 from core.schema import CHINA_TZ, Tags, make_post
@@ -20,6 +22,7 @@ from crisiswatch.importer import import_files
 from indexes.analysis import normalise
 from indexes.backends import BACKENDS, IndexBackend
 from indexes.elastic import TEMPLATE, ElasticIndex
+from indexes import embedded
 from indexes.embedded import EmbeddedIndex
 from indexes.errors import IndexOutdated
 from indexes.indexer import index_pending, rebuild
@@ -84,6 +87,17 @@ def test_hour_histogram_in_china_time(indexed):
     store, make_index = indexed
     page = search(store, make_index(), SearchQuery(platforms=("weibo",), interval="hour"))
     assert page.histogram == [("2024-07-25T08", 1), ("2024-07-25T09", 1), ("2024-07-27T12", 1), ("2024-07-27T13", 1)]
+
+
+def test_minute_histogram_in_china_time(indexed):
+    """The finest buckets, for an incident's first hours (desk.dashboard.SHORT_WINDOW)."""
+    store, make_index = indexed
+    page = search(store, make_index(), SearchQuery(platforms=("weibo",), interval="minute"))
+    assert page.histogram == [("2024-07-25T08:10", 1), ("2024-07-25T09:20", 1), ("2024-07-27T12:40", 1),
+                              ("2024-07-27T13:00", 1)]
+    assert search(store, make_index(), SearchQuery(text="停电", interval="minute")).histogram == [
+        ("2024-07-25T08:10", 1), ("2024-07-25T09:20", 1), ("2024-07-26T11:30", 1), ("2024-07-27T12:00", 1),
+        ("2024-07-27T13:00", 1)]
 
 
 def test_and_or_not_and_phrases(indexed):
@@ -251,7 +265,7 @@ def test_recall_on_real_posts_equals_a_substring_scan(tmp_path, make_index):
 
 def test_facets_use_keyword_fields():
     properties = TEMPLATE["template"]["mappings"]["properties"]
-    assert all(properties[name]["type"] == "keyword" for name in [*FACETS, "day", "hour"])
+    assert all(properties[name]["type"] == "keyword" for name in [*FACETS, "day", "hour", "minute"])
     assert properties["text"] == {"type": "text", "analyzer": "whitespace"}
 
 
@@ -377,6 +391,31 @@ def test_an_elasticsearch_index_of_older_fields_asks_for_a_rebuild(indexed):
         make_index().num_docs()
     assert rebuild(store, make_index()) == len(POSTS)
     assert set(ids(store, make_index(), polarities=("negative",))) == {"w1", "w2", "w4"}
+
+
+def test_an_index_made_before_the_minute_field_is_rebuilt_with_it(indexed, monkeypatch):
+    """An index of either engine made before posts had their minute is outdated (the index
+    stage then rebuilds it, crisiswatch.stages.index), and the rebuilt one counts by minute."""
+    store, make_index = indexed
+    old = make_index()
+    if old.backend == "elasticsearch":
+        old.delete_all()
+        properties = {k: v for k, v in TEMPLATE["template"]["mappings"]["properties"].items() if k != "minute"}
+        old.client.indices.create(index=f"{old.alias}-v1", aliases={old.alias: {}},
+                                  mappings={"dynamic": "strict", "properties": properties})
+    else:
+        monkeypatch.setattr(embedded, "KEYWORDS", tuple(name for name in embedded.KEYWORDS if name != "minute"))
+        older = embedded._schema()
+        monkeypatch.undo()
+        shutil.rmtree(old.root)
+        (old.root / "v1").mkdir(parents=True)
+        (old.root / "current").write_text("v1")
+        tantivy.Index(older, path=str(old.root / "v1"))
+    with pytest.raises(IndexOutdated, match="crisiswatch index --rebuild"):
+        make_index().num_docs()
+    assert rebuild(store, make_index()) == len(POSTS)
+    page = search(store, make_index(), SearchQuery(platforms=("news",), interval="minute"))
+    assert page.histogram == [("2024-07-26T10:00", 1)]
 
 
 # -- the contract as code: indexes.backends.IndexBackend ------------------------------

@@ -365,3 +365,14 @@ def test_the_release_page_says_why_a_scheduled_release_is_held(app):
     page = publisher.get(url).get_data(as_text=True)
     assert "已暂停发送" in page and "户数与事实表不一致" in page and "已发布" not in page
     assert not list((app.settings.home / "out").glob("*/release-*.json"))
+
+
+def test_a_young_incidents_dashboard_counts_by_the_minute_unless_asked_otherwise(app):
+    client = client_of(app, "grid_drafter")
+    made = post_form(client, "/incidents/", "/incidents/", title="滨海停电", query="停电谣言", major="on")
+    dashboard = made.headers["Location"] + "/dashboard"
+    for asked, current in (("", "minute"), ("?interval=minute", "minute"), ("?interval=hour", "hour"),
+                           ("?interval=day", "day")):
+        page = client.get(dashboard + asked).get_data(as_text=True)
+        assert re.findall(r'interval=(\w+)" aria-current="true"', page) == [current], asked
+    assert client.get(dashboard + "?interval=week").status_code == 400
