@@ -3,9 +3,11 @@
 on /drill/, the live site's posts crawled, tagged and indexed and the rumor's alert
 raised, the director pausing while an analyst acknowledges the alert, the two sides' joint
 answer drafted from the fact sheet, approved by both and published by the scheduler, the
-drill ended and its report made, whose scores are checked against the scenario's known
-times. Screenshots of the director's page and the drill report go to the test's tmp
-folder, and with CRISISWATCH_SCREENSHOTS=1 (``make screenshots``) to docs/screenshots/."""
+drill resumed and ended and its report made, whose scores are checked against the scenario's known
+times; the inject the director sends shows at the top of the grid's pages, not the
+city's. Screenshots of the incident's dashboard while the drill runs, the director's page,
+the grid's view of its inject and the drill report go to the test's tmp folder, and with
+CRISISWATCH_SCREENSHOTS=1 (``make screenshots``) to docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.settings import Settings
 from core.store import PostRow, Store
@@ -111,6 +113,10 @@ def rumor_alert(session):
     return (found[0].id, cluster) if found else None
 
 
+def posts(session) -> int:
+    return session.scalar(select(func.count()).select_from(PostRow))
+
+
 def fact_sheet(session):
     """The drill's incident and the values of its fact sheet, which the answer quotes."""
     incident = session.get(Incident, replays.current(session).incident_id)
@@ -138,8 +144,8 @@ def test_a_short_drill_from_its_start_to_its_report_in_the_browser(home, tmp_pat
                 click(page, "section.login button[type=submit]")
                 return page
 
-            def screenshot(page, name: str) -> None:
-                page.screenshot(path=str(shots / name), full_page=True)
+            def screenshot(page, name: str, full_page: bool = True) -> None:
+                page.screenshot(path=str(shots / name), full_page=full_page)
                 if os.environ.get("CRISISWATCH_SCREENSHOTS") == "1" and _has_cjk_font():
                     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                     (SCREENSHOTS / name).write_bytes((shots / name).read_bytes())
@@ -158,6 +164,7 @@ def test_a_short_drill_from_its_start_to_its_report_in_the_browser(home, tmp_pat
 
             analyst = log_in("city_analyst")  # the monitoring scheme is the city's
             analyst.goto(f"{drill.url}/alerts/{alert_id}")
+            assert analyst.query_selector("#drill-inject") is None  # i01 is the grid's
             click(analyst, "form[action$='/acknowledge'] button")
 
             incident_id, facts = drill.look(fact_sheet)
@@ -166,6 +173,9 @@ def test_a_short_drill_from_its_start_to_its_report_in_the_browser(home, tmp_pat
                     + (f"预计{facts['restoration_estimate']}前恢复供电。" if "restoration_estimate" in facts else "")
                     + "报修请拨打95598。")
             drafter = log_in("grid_drafter")
+            drafter.goto(f"{drill.url}/incidents/{incident_id}")
+            assert "记者来电" in drafter.inner_text("#drill-inject") and drafter.query_selector("#team-inject-i01")
+            screenshot(drafter, "drill-inject.png", full_page=False)
             drafter.goto(f"{drill.url}/incidents/{incident_id}?cluster={cluster}")
             drafter.fill("#releases input[name=title]", "关于网传“全城停电三天”的说明")
             drafter.fill("#releases textarea[name=body]", body)
@@ -188,6 +198,17 @@ def test_a_short_drill_from_its_start_to_its_report_in_the_browser(home, tmp_pat
             drill.wait("publication", lambda: drill.look(
                 lambda session: session.get(Release, release_id).state == ReleaseState.PUBLISHED), 120)
 
+            director.goto(f"{drill.url}/drill/")
+            click(director, "#drill-resume")  # the posts move again while the dashboard is shown
+            stored = drill.look(posts)
+            drill.wait("more posts", lambda: drill.look(posts) > stored, 120)
+            director.goto(f"{drill.url}/incidents/{incident_id}/dashboard")
+            for chart in ("volume", "sentiment", "emotion", "topics", "places"):
+                director.wait_for_selector(f"#chart-{chart} canvas", state="attached")
+            director.wait_for_function("() => Array.from(document.querySelectorAll('.chart canvas')).every("
+                                       "c => c.width > 0 && c.height > 0)")
+            director.wait_for_timeout(1500)  # the charts' opening animation
+            screenshot(director, "live-dashboard.png")
             director.goto(f"{drill.url}/drill/")
             click(director, "#drill-end")
             click(director, "#drill-report")
