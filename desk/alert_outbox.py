@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from core.schema import CHINA_TZ
 from core.store import naive_utc, utcnow
 from desk import audit, rules
+from desk.alert_rules import key_words
 from desk.drills import mark
 from desk.errors import Invalid
 from desk.notices import LEVELS, Notice
@@ -357,12 +358,13 @@ def notice(session: Session, delivery: AlertDelivery, link_base: str = "") -> No
     alert = session.get(Alert, delivery.alert_id)
     rule = session.get(AlertRule, alert.rule_id)
     scheme = session.get(AlertScheme, rule.scheme_id)
-    lines = [f"{HEADLINES[delivery.reason]}：{scheme.name}（{rule.kind} {alert.key}）",
+    key = key_words(rule.kind, rule.params, alert.key)
+    lines = [f"{HEADLINES[delivery.reason]}：{scheme.name}（{rule.kind} {key}）",
              f"- 数量：{alert.count}（基线 {alert.baseline:g}）"]
     if alert.first_post_at is not None:
         first = alert.first_post_at.replace(tzinfo=timezone.utc).astimezone(CHINA_TZ)
         lines.append(f"- 首条：{first:%Y-%m-%d %H:%M}")
     if delivery.reason == "escalated":
         lines.append(f"- 发出单位：{session.get(Organisation, scheme.org_id).name}")
-    return Notice(f"alert-{alert.id}-{delivery.id}", f"{mark(session)}{scheme.name}：{alert.key}", "\n".join(lines),
+    return Notice(f"alert-{alert.id}-{delivery.id}", f"{mark(session)}{scheme.name}：{key}", "\n".join(lines),
                   level=delivery.level, link=f"{link_base.rstrip('/')}/alerts/{alert.id}")

@@ -178,6 +178,18 @@ def duration_label(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def key_words(kind: str, params: dict, key: str) -> str:
+    """An alert's key as a notice words it: a spike's or share's window (its key, as
+    ``duration_label`` writes it) in Chinese words, 15分钟 or 1分15秒; any other key as it is."""
+    window = params.get("window")
+    if kind not in ("spike", "share") or not window or key != duration_label(window):
+        return key
+    parts = [(window // size % within, unit) for size, within, unit in
+             ((86400, window + 1, "天"), (3600, 24, "小时"), (60, 60, "分"), (1, 60, "秒"))]
+    words = "".join(f"{n}{unit}" for n, unit in parts if n)
+    return words + "钟" if words.endswith("分") else words
+
+
 def find_spike(probe: Probe, params: dict, levels: list[float]) -> list[Finding]:
     """Posts in the window against the baseline's per-minute rate. A baseline without posts
     counts as one post, so that a first burst is a ratio, not infinite."""

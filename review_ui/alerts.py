@@ -17,7 +17,7 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from core.schema import PLATFORMS
 from core.store import utcnow
 from desk import accounts, alert_outbox, alerts, clocks, releases as flow
-from desk.alert_rules import KINDS, LEVELS, SENTIMENTS, parse_duration
+from desk.alert_rules import KINDS, LEVELS, SENTIMENTS, duration_label, parse_duration
 from desk.errors import Invalid, NotFound, WorkflowError
 from desk.outbox import ChannelConfigError, load_channels
 from desk.transmitters import TRANSMITTERS
@@ -50,6 +50,16 @@ def open_alerts() -> int:
 
 
 @bp.app_template_global()
+def alert_key(rule: AlertRule, alert) -> str:
+    """What an alert is about: a spike's or share's window in words (its key is the window
+    as ``duration_label`` writes it, 75s), else its key (the words, the account)."""
+    window = rule.params.get("window")
+    if rule.kind in ("spike", "share") and window and alert.key == duration_label(window):
+        return i18n.duration(window, exact=True)
+    return alert.key
+
+
+@bp.app_template_global()
 def incident_alerts(incident: Incident, releases: list[Release]) -> list:
     """For the incident page: the alerts linked to it or answered by its releases that the
     user sees, each with its rule and the times from its first post to the published answer."""
@@ -65,7 +75,9 @@ def alert_figure(kind: str, name: str, value) -> tuple[str, str]:
     label = i18n.gettext(f"alert_{kind}_{name}")
     label = name if label == f"alert_{kind}_{name}" else label
     comma = "、" if i18n.current_lang() == "zh" else ", "
-    if (kind == "rule" and name in DURATIONS) or name.endswith("_s"):
+    if kind == "rule" and name in DURATIONS:
+        return label, i18n.duration(value, exact=True)
+    if name.endswith("_s"):
         return label, i18n.duration(value)
     if name == "sentiments":
         return label, comma.join(i18n.label("sentiment", code) for code in value)

@@ -188,10 +188,12 @@ def _name(key: str, code) -> str:
     return str(code) if text == key else text
 
 
-def duration(seconds: float) -> str:
-    """A duration in whole minutes as people read it: 15 分钟, 12 小时, 5 小时 40 分钟, 1 天."""
-    minutes = round(abs(seconds) / 60)
-    parts = {"duration_days": minutes // 1440, "duration_hours": minutes // 60 % 24, "duration_minutes": minutes % 60}
+def duration(seconds: float, *, exact: bool = False) -> str:
+    """A duration in whole minutes as people read it: 15 分钟, 12 小时, 5 小时 40 分钟, 1 天;
+    ``exact``, to the second (a rule's window of 75 s: 1 分钟 15 秒)."""
+    minutes, rest = divmod(round(abs(seconds)), 60) if exact else (round(abs(seconds) / 60), 0)
+    parts = {"duration_days": minutes // 1440, "duration_hours": minutes // 60 % 24, "duration_minutes": minutes % 60,
+             "duration_seconds": rest}
     text = " ".join(gettext(key, n=n) for key, n in parts.items() if n) or gettext("duration_minutes", n=0)
     return f"-{text}" if seconds < 0 and minutes else text
 

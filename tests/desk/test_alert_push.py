@@ -61,6 +61,17 @@ def test_an_opened_alert_is_sent_once_and_again_when_its_level_rises_not_on_an_u
     assert again["notice_id"] != first["notice_id"]
 
 
+def test_a_spikes_notice_says_its_window_in_words(desk, receiver):
+    desk.to("county")
+    alerts.add_rule(desk.session, desk.scheme, "spike", {"window": 75, "min_count": 2}, actor="test")
+    desk.add(2, minutes_before=0.5)
+    [opened] = desk.check()
+    assert opened.alert.key == "75s"
+    desk.deliver()
+    [notice] = receiver.got(path(COUNTY))
+    assert notice["title"] == "龙华停电：1分15秒" and notice["text"].startswith("新预警：龙华停电（spike 1分15秒）")
+
+
 def test_a_receiver_down_gets_the_notice_once_it_is_up_again(desk, receiver):
     desk.to("county")
     desk.rule()

@@ -493,3 +493,19 @@ def test_an_alert_that_names_a_rumor_cluster_links_to_how_it_spread(app):
         alert.evidence = {**alert.evidence, "cluster": cluster}
     assert f'id="alert-spread" href="/spread/cluster/{cluster}"' in page(client, f"/alerts/{alert_id}")
     assert "变电站爆炸" in page(client, f"/spread/cluster/{cluster}")
+
+
+def test_a_rules_window_is_said_in_words_to_the_second_where_a_rule_and_its_alerts_are_shown(app):
+    client, token = client_of(app, "analyst")
+    made = client.post("/alerts/schemes/", data={"csrf_token": token, "name": "滨海台风", "query": "滨海市"})
+    scheme_id = int(made.headers["Location"].rsplit("/", 1)[1])
+    added = client.post(f"/alerts/schemes/{scheme_id}/rules", data={
+        "csrf_token": token, "kind": "spike", "window": "615s", "min_count": "1"})
+    assert added.status_code == 303
+    assert "统计窗口 10 分钟 15 秒" in page(client, f"/alerts/schemes/{scheme_id}?lang=zh")
+    assert "Window 10 min 15 s" in page(client, f"/alerts/schemes/{scheme_id}?lang=en")
+    [alert_id] = check(app)  # the spike's key is its window, 615s
+    for url in ("/alerts/?lang=zh", f"/alerts/{alert_id}"):
+        shown = page(client, url)
+        assert "声量突增 · 10 分钟 15 秒" in shown and "615s" not in shown, url
+    assert "Spike · 10 min 15 s" in page(client, "/alerts/?lang=en")
