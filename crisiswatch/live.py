@@ -157,13 +157,15 @@ def import_sample_later(settings: Settings, stopped: threading.Event, wait: floa
         store.close()
 
 
-def stop_replay(sessions) -> None:
-    """Pause the clock of a replay that runs: it goes on from there at the next start."""
+def stop_replay(sessions) -> bool:
+    """Pause the clock of a replay that runs: it goes on from there at the next start.
+    True where the replay has ended instead (the director ended the drill)."""
     with sessions() as session:
         playing = replays.current(session)
         if playing is not None and playing.state == ReplayState.RUNNING:
             replays.pause(session, playing)
             session.commit()
+        return playing is not None and playing.state == ReplayState.ENDED
 
 
 @contextmanager
@@ -239,7 +241,7 @@ def _run_live(settings: Settings, scenario: Scenario, kind: str, speed: float, h
         pass
     finally:
         stopped.set()
-        stop_replay(sessions)
+        ended = stop_replay(sessions)
         for process in [ui, *training]:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)  # the UI finishes the requests in flight
@@ -250,4 +252,5 @@ def _run_live(settings: Settings, scenario: Scenario, kind: str, speed: float, h
         if site is not None:
             site.shutdown()
         store.close()
-        click.echo(f"{kind} stopped (its clock paused; it goes on from there at the next start)")
+        click.echo(f"{kind} stopped (the {kind} has ended)" if ended
+                   else f"{kind} stopped (its clock paused; it goes on from there at the next start)")

@@ -131,6 +131,12 @@ def drill_title() -> str | None:
     return g.drill_title
 
 
+def drill_ended():
+    """This home's drill once it has ended (the banner says so and links its report), else None."""
+    found = replays.current(_session()) if drill_title() else None
+    return found if found is not None and found.state == ReplayState.ENDED else None
+
+
 def team_injects() -> list:
     """The injects sent so far to the signed-in user's organisation in this drill's home,
     the newest first (every page shows the newest, the drill's incident page all of them,
@@ -150,4 +156,5 @@ def hms(span: timedelta) -> str:
 
 
 def init_app(app) -> None:
-    app.context_processor(lambda: {"drill_title": drill_title, "team_injects": team_injects})
+    app.context_processor(lambda: {"drill_title": drill_title, "drill_ended": drill_ended,
+                                   "team_injects": team_injects})

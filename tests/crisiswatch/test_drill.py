@@ -9,10 +9,11 @@ import json
 
 from core.settings import Settings
 from core.store import Store
+from crisiswatch.live import stop_replay
 from desk import accounts, replay as replays
 from desk.clocks import load_clocks, scaled_clocks
 from desk.database import open_sessions
-from desk.scenario import SCENARIOS_DIR
+from desk.scenario import SCENARIOS_DIR, load
 from desk.states import ReplayState
 from desk.tables import Organisation
 from tests.conftest import cli
@@ -139,3 +140,22 @@ def test_no_drill_command_plays_or_reads_a_drill_in_the_database_the_settings_na
         refused = cli("drill", *command, home=home, check=False)
         assert refused.exit_code == 1 and "a drill runs in a home of its own" in refused.stderr, command
     assert not other.exists()
+
+
+def test_a_live_run_stopped_pauses_a_running_drill_and_says_when_the_director_ended_it(tmp_path):
+    settings = Settings.load(tmp_path / "drill", database_url=f"sqlite:///{tmp_path / 'drill' / 'crisiswatch.db'}",
+                             index_backend="embedded").ensure_home()
+    store, sessions = sessions_of(settings)
+    with sessions() as session:
+        replays.seed_organisations(session, load("binhai_typhoon"))
+        played = replays.start(session, load("binhai_typhoon"), "drill", 60, actor="director")
+        replays.run(session, played, actor="director")
+        session.commit()
+    assert stop_replay(sessions) is False  # paused: it goes on at the next start
+    with sessions() as session:
+        played = replays.current(session)
+        assert played.state == ReplayState.PAUSED
+        replays.end(session, played, actor="director")
+        session.commit()
+    assert stop_replay(sessions) is True  # the console says "the drill has ended"
+    store.close()

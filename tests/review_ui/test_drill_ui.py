@@ -178,6 +178,20 @@ def test_every_page_of_a_drill_home_says_it_is_a_drill(drill, tmp_path):
     assert BANNER not in html(client_of(demo, "director").get("/drill/"))
 
 
+def test_an_ended_drills_banner_says_it_has_ended_and_links_its_report_for_admins(drill):
+    director, analyst = client_of(drill, "director"), client_of(drill, "grid_analyst")
+    assert "正在进行演练" in html(analyst.get("/")) and "演练已结束" not in html(analyst.get("/"))
+    press(director, "/drill/run")
+    press(director, "/drill/end")
+    banner = re.search(r'<p class="drill-banner".*?</p>', html(analyst.get("/")), re.S).group(0)
+    assert "演练已结束" in banner and "正在进行" not in banner and "台风“海鸥”致滨海市多区停电" in banner
+    assert "has ended" in html(analyst.get("/?lang=en"))
+    report_id = int(press(director, "/drill/report").headers["Location"].rsplit("/", 1)[1])
+    banner = re.search(r'<p class="drill-banner".*?</p>', html(director.get("/")), re.S).group(0)
+    assert "演练已结束" in banner and f'href="/reports/{report_id}"' in banner
+    assert "/reports/" not in re.search(r'<p class="drill-banner".*?</p>', html(analyst.get("/")), re.S).group(0)
+
+
 def test_a_sent_inject_reaches_its_teams_pages_and_channels_not_the_other_sides(drill, tmp_path):
     """The director sends i01 (a journalist's call) to the grid: the grid's people see it at
     the top of every page and on the incident page, the city's do not; it is queued with
