@@ -55,8 +55,13 @@ def test_status_names_each_precise_model_or_its_command_and_the_posts_tagged_by_
     assert lines[:2] == ["precise sentiment not trained: crisiswatch train sentiment --tier precise",
                          "precise emotion   not trained: crisiswatch train emotion --tier precise"]
     assert chinese.css('.precise-model[data-task="emotion"]::text').get() == \
-        "精细层 emotion 模型：未训练（crisiswatch train emotion --tier precise）"
+        "精细层情绪模型：未训练（crisiswatch train emotion --tier precise）"
     assert not chinese.css(".precise-tags")
+    training_dir(home.models_dir, "sentiment").mkdir(parents=True)  # a first sentiment model training
+    _, _, chinese, english = precise_status(home)
+    assert chinese.css('.precise-model[data-task="sentiment"]::text').get() == "精细层情感模型：训练中"
+    assert english.css('.precise-model[data-task="sentiment"]::text').get() == "Precise sentiment model: training"
+    training_dir(home.models_dir, "sentiment").rmdir()
 
     trained(home)
     store = stages.open_store(home)
@@ -76,7 +81,7 @@ def test_status_names_each_precise_model_or_its_command_and_the_posts_tagged_by_
                          "(training: its checkpoint is in the home)",
                          "precise tags: 2 posts by the current models, 3 left"]
     assert chinese.css('.precise-model[data-task="sentiment"]::text').get() == \
-        "精细层 sentiment 模型：2026-12-05 09:30 训练，留出集宏平均 F1 0.7"
+        "精细层情感模型：2026-12-05 09:30 训练，留出集宏平均 F1 0.7"
     assert chinese.css('.precise-model[data-task="emotion"]::text').get().endswith("0.72 （训练中）")
     assert chinese.css(".precise-tags::text").get() == "精细层标签：2 条帖子已由当前模型标注，尚余 3 条"
     assert english.css(".precise-tags::text").get() == "Precise tags: 2 posts by the current models, 3 left"
