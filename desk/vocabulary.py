@@ -2,6 +2,8 @@
 organisations, people's roles, the channels a release is written for. A module of its own,
 without SQLAlchemy, so that the command line can name them without loading the tables."""
 
+from desk.states import ReleaseState
+
 ORG_KINDS = ("government", "enterprise")
 # government: province, city, county, department; enterprise: company, branch
 ORG_LEVELS = ("province", "city", "county", "department", "company", "branch")
@@ -40,5 +42,5 @@ INJECT_KIND_NAMES = {"journalist_call": "记者来电", "rumor_video": "谣言�
 FILTER_NAMES = {"drill": "演练", "rumor": "谣言", "cluster": "聚类", "sort": "排序", "among": "取互动量最高的信息数",
                 "state": "状态", "audit": "审计记录", "incident": "事件编号", "opened": "期间新开"}
 SORT_NAMES = {"engagement": "按互动量"}
-RELEASE_STATE_NAMES = {"published": "已发布"}
+RELEASE_STATE_NAMES = {ReleaseState.PUBLISHED.value: "已发布"}
 AUDIT_ACTION_NAMES = {"workflow.blocked": "发布前检查拦截", "release.submit": "提交审核", "release.approve": "审批"}
