@@ -320,6 +320,32 @@ def _attempt(session_factory, delivery_id: int, channels, now: datetime, link_ba
                                                          delivery.status, delivery.attempts, error))
 
 
+def send_due(session_factory, table, now: datetime, send: Callable[[int], R]) -> list[R]:
+    """Each notice row of ``table`` (report or inject notices) due at ``now``, claimed under
+    a lease (so two senders never send one row at once) and sent by ``send(row id)``
+    (``attempt_notice``), in transactions of its own; the results of those sent."""
+    started = monotonic()
+
+    def lease_clock() -> datetime:
+        return now + timedelta(seconds=monotonic() - started)
+
+    def due(at: datetime):
+        return table.next_attempt_at.is_(None) | (table.next_attempt_at <= at)
+
+    with session_factory() as session:
+        ids = session.scalars(select(table.id).where(
+            table.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)), due(now)).order_by(table.id)).all()
+    results = []
+    for row_id in ids:
+        with session_factory() as session, session.begin():
+            claimed = session.execute(moved("claim", table.id == row_id, due(lease_clock()), table=table,
+                                            next_attempt_at=lease_clock() + LEASE)).rowcount
+        if claimed == 1:
+            with lease_renewed(session_factory, row_id, lease_clock, table=table):
+                results.append(send(row_id))
+    return results
+
+
 def attempt_notice(session_factory, table, delivery_id: int, channels, now: datetime,
                    message: Callable[[Session, object], Notice], result: Callable[[object, str, str], R]) -> R:
     """One attempt at a claimed notice row of ``table`` (alert or report notices): its

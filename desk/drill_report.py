@@ -28,7 +28,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.schema import CHINA_TZ
-from core.store import PostRow, Store, naive_utc
+from core.store import PostRow, Store
 from desk import report_archive
 from desk.alerts import OPEN_STATES
 from desk.clocks import Clock, rumor_clock

@@ -11,18 +11,16 @@ id (a receiver drops copies). Their titles say 【演练】 (``desk.drills.MARK`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from time import monotonic
+from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.store import naive_utc, utcnow
-from desk.alert_outbox import attempt_notice
+from desk.alert_outbox import attempt_notice, send_due
 from desk.drills import MARK
 from desk.notices import Notice
-from desk.outbox import LEASE, lease_renewed, moved
 from desk.scenario import Inject, Scenario
 from desk.states import DeliveryStatus
 from desk.tables import InjectNotice, Organisation, Replay, ReplayEvent
@@ -70,31 +68,9 @@ def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list
     """Send every inject notice due at ``now``, each claimed, sent and recorded in its own
     transactions (``link_base``: the review site's address, which the links start with)."""
     now = naive_utc(now) or utcnow()
-    started = monotonic()
-
-    def lease_clock() -> datetime:
-        return now + timedelta(seconds=monotonic() - started)
-
-    with session_factory() as session:
-        ids = session.scalars(select(InjectNotice.id).where(
-            InjectNotice.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)), _due(now))
-            .order_by(InjectNotice.id)).all()
-    attempts = []
-    for notice_id in ids:
-        with session_factory() as session, session.begin():
-            claimed = session.execute(moved("claim", InjectNotice.id == notice_id, _due(lease_clock()),
-                                            table=InjectNotice, next_attempt_at=lease_clock() + LEASE)).rowcount
-        if claimed == 1:
-            with lease_renewed(session_factory, notice_id, lease_clock, table=InjectNotice):
-                attempts.append(attempt_notice(session_factory, InjectNotice, notice_id, channels, now,
-                                               lambda session, row: notice(session, row, link_base),
-                                               lambda row, org, error: InjectSent(
-                                                   row.id, org, row.channel, row.status, row.attempts, error)))
-    return attempts
-
-
-def _due(now: datetime):
-    return InjectNotice.next_attempt_at.is_(None) | (InjectNotice.next_attempt_at <= now)
+    return send_due(session_factory, InjectNotice, now, lambda notice_id: attempt_notice(
+        session_factory, InjectNotice, notice_id, channels, now, lambda session, row: notice(session, row, link_base),
+        lambda row, org, error: InjectSent(row.id, org, row.channel, row.status, row.attempts, error)))
 
 
 def notice(session: Session, row: InjectNotice, link_base: str = "") -> Notice:

@@ -25,7 +25,6 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from time import monotonic
 from typing import Callable
 
 from sqlalchemy import func, or_, select
@@ -38,9 +37,8 @@ from desk import audit
 from desk.clocks import Clock
 from desk.errors import Invalid, NotFound
 from desk.notices import Notice
-from desk.alert_outbox import attempt_notice
+from desk.alert_outbox import attempt_notice, send_due
 from desk.alerts import HANDLERS
-from desk.outbox import LEASE, lease_renewed, moved
 from desk.reports import Report, make_report, render
 from desk.states import DeliveryStatus
 from desk.tables import KeptReport, Organisation, ReportDelivery
@@ -174,28 +172,8 @@ def deliver_due(session_factory: Callable[[], Session], channels: dict[str, list
     """Send every report notice due at ``now``, each claimed, sent and recorded in its own
     transactions (``link_base``: the review site's address, which the links start with)."""
     now = naive_utc(now) or utcnow()
-    started = monotonic()
-
-    def lease_clock() -> datetime:
-        return now + timedelta(seconds=monotonic() - started)
-
-    with session_factory() as session:
-        ids = session.scalars(select(ReportDelivery.id).where(
-            ReportDelivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)), _due(now))
-            .order_by(ReportDelivery.id)).all()
-    sent = []
-    for delivery_id in ids:
-        with session_factory() as session, session.begin():
-            claimed = session.execute(moved("claim", ReportDelivery.id == delivery_id, _due(lease_clock()),
-                                            table=ReportDelivery, next_attempt_at=lease_clock() + LEASE)).rowcount
-        if claimed == 1:
-            with lease_renewed(session_factory, delivery_id, lease_clock, table=ReportDelivery):
-                sent.append(_attempt(session_factory, delivery_id, channels, now, link_base))
-    return sent
-
-
-def _due(now: datetime):
-    return ReportDelivery.next_attempt_at.is_(None) | (ReportDelivery.next_attempt_at <= now)
+    return send_due(session_factory, ReportDelivery, now,
+                    lambda delivery_id: _attempt(session_factory, delivery_id, channels, now, link_base))
 
 
 def _attempt(session_factory, delivery_id: int, channels, now: datetime, link_base: str) -> ReportSent:
