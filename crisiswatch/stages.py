@@ -72,9 +72,13 @@ def tag_precise(settings: Settings, store: Store, incident: int | None = None, b
     """Re-tag precisely (nlp.precise) the posts that matter first: those of the open
     incidents (their queries, newest first; only incident ``incident`` where given), alert
     evidence and likely rumors, then the rest newest first; returns how many posts. With
-    ``seconds``, no batch starts after that time (the one under way finishes).
+    ``seconds``, no batch starts after that time (the one under way finishes; the first
+    always starts), and 0 re-tags nothing, as a ``CRISISWATCH_PRECISE_BUDGET`` of 0.
     Raises ``EncoderUnavailable`` (its line says why) without the precise models."""
     from nlp.precise import PreciseTier
+
+    if seconds == 0:
+        return 0
 
     with _stage_lock:
         tier = PreciseTier.load(settings.models_dir)

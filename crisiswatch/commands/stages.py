@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -146,14 +147,21 @@ def _pairs(values, flag):
         yield tuple(value.split("=", 1))
 
 
+def _finite(seconds: float | None) -> float | None:
+    """Refuse nan and inf, which a range lets through (nan would set no limit)."""
+    if seconds is not None and not math.isfinite(seconds):
+        raise click.BadParameter(f"{seconds} is not a number of seconds")
+    return seconds
+
+
 @click.command(context_settings=CONTEXT)
 @click.option("--batch-size", default=1000, show_default=True, help="Posts per batch (one transaction each).")
 @click.option("--limit", type=int, help="Tag (or re-tag) at most this many posts.")
 @click.option("--precise", is_flag=True,
               help="Re-tag sentiment, emotion and polarity with the precise tier, the posts that matter first.")
 @click.option("--incident", type=int, help="With --precise: only the posts of this incident (its query).")
-@click.option("--seconds", type=click.FloatRange(min=0),
-              help="With --precise: start no batch after this many seconds (the scheduler's budget).")
+@click.option("--seconds", type=click.FloatRange(min=0), callback=lambda _ctx, _param, value: _finite(value),
+              help="With --precise: start no batch after this many seconds (the scheduler's budget; 0: none).")
 @with_home
 def tag(settings: Settings, batch_size, limit, precise, incident, seconds):
     """Tag every untagged post: rumor probability, sentiment, emotion, topics, places and organisations.

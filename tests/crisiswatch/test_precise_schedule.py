@@ -55,6 +55,19 @@ def test_a_post_that_becomes_alert_evidence_during_a_run_comes_next(precise_mode
     store.close()
 
 
+def test_tag_precise_refuses_a_budget_that_is_not_a_number_of_seconds_and_0_retags_nothing(precise_models):
+    home = precise_models
+    store = stages.open_store(home)
+    add_posts(store, 2)
+    for seconds in ("nan", "inf", "-1"):
+        refused = cli("tag", "--precise", "--seconds", seconds, home=home, check=False)
+        assert refused.exit_code == 2 and "--seconds" in refused.stderr, seconds
+    assert "re-tagged 0 posts" in cli("tag", "--precise", "--seconds", "0", home=home).stdout
+    assert precise_rows(home) == {}
+    assert "re-tagged 2 posts" in cli("tag", "--precise", "--seconds", "60", home=home).stdout
+    store.close()
+
+
 def test_without_precise_models_or_budget_the_scheduler_tags_nothing_precisely(home, precise_models, caplog):
     off = dataclasses.replace(home, precise_budget="off")
     assert off.precise_seconds is None and not stages.tag_precise_in_child(off)
