@@ -119,7 +119,8 @@ class LiveSite:
         return Moment(self, posts, shown)
 
     def page(self, path: str, query: dict, base: str, now: datetime | None = None) -> tuple[str, str] | None:
-        """(content type, body) of a page, or None where there is none (yet)."""
+        """(content type, body) of a page, or None where there is none (yet); ``BadRequest``
+        where its query cannot be read."""
         if path == "/robots.txt":
             return "text/plain; charset=utf-8", "User-agent: *\nDisallow:\n"
         moment = self.moment(now)
@@ -137,7 +138,7 @@ class LiveSite:
             release = next((r for r in moment.releases if str(r["id"]) == path[len("/gov/"):-len(".html")]), None)
             return release and (_HTML, _page(release["title"], f"<p>{html.escape(release['body'])}</p>"))
         if path == "/api/container/getIndex":
-            return _JSON, self.weibo_cards(moment, int(query.get("page") or 1))
+            return _JSON, self.weibo_cards(moment, _page_number(query))
         if path == "/comments/hotflow":
             post = self.due(moment, self.entry_of(query.get("id", "")), "weibo")
             return post and (_JSON, self.weibo_comments(moment, post))
@@ -242,11 +243,23 @@ class LiveSite:
             shown.append(f'<div class="l_post" data-field="{html.escape(json.dumps(field, ensure_ascii=False))}">'
                          f'<div class="d_post_content">{html.escape(floor.text)}</div></div>')
         title = html.escape(_title(post))
-        return _page(f"{title}_滨海吧_百度贴吧", f'<h3 class="core_title_txt" title="{title}">{title}</h3>{"".join(shown)}')
+        return _page(f"{_title(post)}_滨海吧_百度贴吧",  # _page escapes it
+                     f'<h3 class="core_title_txt" title="{title}">{title}</h3>{"".join(shown)}')
 
 
 _HTML = "text/html; charset=utf-8"
 _JSON = "application/json; charset=utf-8"
+
+
+class BadRequest(ValueError):
+    """A query the site cannot read: answered 400, with no traceback on the demo's console."""
+
+
+def _page_number(query: dict) -> int:
+    try:
+        return int(query.get("page") or 1)
+    except ValueError:
+        raise BadRequest("page is not a whole number") from None
 
 
 def _title(post: Post) -> str:
@@ -298,7 +311,11 @@ def serve(site: LiveSite, host: str = "127.0.0.1", port: int = 0):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             parts = urlsplit(self.path)
-            found = site.page(parts.path, dict(parse_qsl(parts.query)), f"http://{self.headers.get('Host') or url}")
+            try:
+                found = site.page(parts.path, dict(parse_qsl(parts.query)), f"http://{self.headers.get('Host') or url}")
+            except BadRequest:
+                self.send_error(400)
+                return
             if found is None:
                 self.send_error(404)
                 return

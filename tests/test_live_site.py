@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from urllib.error import HTTPError
 from urllib.parse import parse_qs, urlsplit
+from urllib.request import urlopen
 
 import pytest
 from parsel import Selector
@@ -280,3 +282,21 @@ def test_hostile_scenario_text_stays_text_on_every_page(live):
     shown = page(live, f"/s/{article.id}")
     assert json.loads(re.search(r"var user_name = (.*);", shown).group(1)) == hostile
     assert Selector(text=shown).css("#js_name::text").get() == hostile
+    thread = next(post for post in posts if post.platform == "tieba" and post.parent is None
+                  and post.at <= timedelta(hours=5))
+    shown = Selector(text=page(live, f"/p/{platform_id(live.site.scenario, thread)[1:]}"))
+    assert shown.css("title::text").get() == f"{hostile}_滨海吧_百度贴吧"  # escaped once, as the spider reads it
+    assert shown.css(".core_title_txt::attr(title)").get() == shown.css(".core_title_txt::text").get() == hostile
+
+
+def test_a_page_number_that_is_no_number_is_answered_400_without_a_traceback(live, capfd):
+    server, url = serve(live.site)
+    try:
+        for number in ("abc", "1.5", "9" * 5000):
+            with pytest.raises(HTTPError) as refused:
+                urlopen(f"{url}/api/container/getIndex?page={number}")
+            assert refused.value.code == 400, number
+        assert json.loads(urlopen(f"{url}/api/container/getIndex?page=1").read())["data"]["cards"] == []
+    finally:
+        server.shutdown()
+    assert "Traceback" not in capfd.readouterr().err
