@@ -566,7 +566,10 @@ def test_the_incident_page_draws_its_psr_timeline(site):
                 state: option.series.filter(s => s.step).map(s => s.data[s.data.length - 1])};
     }""")
     assert option["grids"] == 3 and sum(option["posts"]) == 14  # the site's posts with 停电
-    assert option["phases"][0]["name"] == "起始 · 高峰" and option["state"] == [12000]
+    # a young incident's page counts by the minute, so onset and peak fall where the site's posts do
+    names = [phase["name"] for phase in option["phases"]]
+    assert any("高峰" in name for name in names) and option["state"] == [12000]
+    assert all(set(name.split(" · ")) <= {"起始", "高峰", "回落"} for name in names)
     page.evaluate("() => echarts.getInstanceByDom(document.getElementById('chart-psr'))"
                   ".dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: 0})")  # on the canvas, as text
     assert "12000" in page.inner_text("#psr-events") and "高峰" in page.inner_text("#psr-phases")
